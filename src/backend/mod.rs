@@ -1,0 +1,180 @@
+//! Backends: where the live state is. Adapters are the only code that speaks HTTP.
+//!
+//! A backend lists the live flags of one environment and creates, updates and soft-deletes
+//! them. It translates between its wire format and `model::Flag` (dependencies by **key**;
+//! ids stay inside the adapter, which keeps its own key ↔ id map and updates it on create so
+//! that dependents created later in the same apply can refer to a new flag). Translation is
+//! faithful; `plan` normalizes both sides before comparing.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Flag;
+
+/// A flag as the backend holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveFlag {
+    /// The backend's own id (PostHog: numeric id, as a string).
+    pub id: String,
+    /// The flag, dependencies by key.
+    pub flag: Flag,
+    /// Optimistic-concurrency version (PostHog `version`); `None` when the backend has none.
+    pub version: Option<i64>,
+}
+
+/// A live flag the model cannot represent; it is reported and never overwritten.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unsupported {
+    /// The flag key.
+    pub key: String,
+    /// The backend id.
+    pub id: String,
+    /// Why (e.g. "uses filters version 2").
+    pub reason: String,
+}
+
+/// The live state of one environment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveState {
+    /// Flags, sorted by key (deleted flags are not included).
+    pub flags: Vec<LiveFlag>,
+    /// Flags that cannot be managed, sorted by key.
+    pub unsupported: Vec<Unsupported>,
+}
+
+impl LiveState {
+    /// The live flag with `key`.
+    pub fn get(&self, key: &str) -> Option<&LiveFlag> {
+        self.flags.iter().find(|f| f.flag.key == key)
+    }
+}
+
+/// Request budget of a backend (per API key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    /// Requests per minute.
+    pub per_minute: u32,
+    /// Requests per hour.
+    pub per_hour: u32,
+}
+
+/// What a backend supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Conditions can reference other flags (`type: flag`).
+    pub flag_dependencies: bool,
+    /// Updates carry a version and stale writes are refused.
+    pub versioned: bool,
+    /// The documented request budget, if any.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// Why a backend call failed. Messages name the flag and never contain a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// The API key is missing, invalid or lacks a scope.
+    #[error("{0}")]
+    Auth(String),
+    /// The flag does not exist (any more).
+    #[error("flag `{key}` not found")]
+    NotFound {
+        /// Flag key.
+        key: String,
+    },
+    /// Someone changed the flag since it was read.
+    #[error("flag `{key}` was changed by someone else since it was read: {detail}")]
+    Conflict {
+        /// Flag key.
+        key: String,
+        /// The server's explanation.
+        detail: String,
+    },
+    /// The change needs approval; a change request was opened instead.
+    #[error("flag `{key}`: the change needs approval; change request {change_request_id} was opened")]
+    ApprovalRequired {
+        /// Flag key.
+        key: String,
+        /// The change request's id.
+        change_request_id: String,
+    },
+    /// The server refused the content.
+    #[error("flag `{key}`: {detail}")]
+    Invalid {
+        /// Flag key.
+        key: String,
+        /// The server's message (with the field, when it gave one).
+        detail: String,
+    },
+    /// Too many requests; retry after this many seconds.
+    #[error("rate limited by the server (retry after {retry_after_secs}s)")]
+    RateLimited {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
+    /// A 5xx response.
+    #[error("server error {status}{}", .detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// Body detail, if any.
+        detail: Option<String>,
+    },
+    /// The request did not complete (connection, timeout); its outcome is unknown.
+    #[error("request failed: {0}")]
+    Transport(String),
+    /// The flag cannot be written by this tool.
+    #[error("flag `{key}` cannot be managed: {reason}")]
+    Unsupported {
+        /// Flag key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// Local state file problems and other I/O.
+    #[error("{0}")]
+    Io(String),
+}
+
+impl BackendError {
+    /// Whether repeating the same request may succeed (rate limits, 5xx, transport).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            BackendError::RateLimited { .. } | BackendError::Server { .. } | BackendError::Transport(_)
+        )
+    }
+}
+
+/// Result alias for backend calls.
+pub type BackendResult<T> = Result<T, BackendError>;
+
+/// One environment's flag service.
+///
+/// Implementations must be strict: refuse what the real service refuses, so tests against
+/// them catch wrong assumptions.
+pub trait Backend: Send + Sync {
+    /// What this backend supports.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Every live (not deleted) flag, with as few requests as possible.
+    fn list(&self) -> impl Future<Output = BackendResult<LiveState>> + Send;
+
+    /// One flag by key, `None` if it does not exist or is deleted. Used to check the outcome
+    /// of a create whose response was lost, and to re-read after apply.
+    fn get(&self, key: &str) -> impl Future<Output = BackendResult<Option<LiveFlag>>> + Send;
+
+    /// Create a flag; dependencies must already exist (by key). Returns the stored flag.
+    fn create(&self, flag: &Flag) -> impl Future<Output = BackendResult<LiveFlag>> + Send;
+
+    /// Update `live` (as read at plan time: id and version) to `desired`. The backend refuses
+    /// if the flag changed since (`Conflict`). Returns the stored flag.
+    fn update(
+        &self,
+        live: &LiveFlag,
+        desired: &Flag,
+    ) -> impl Future<Output = BackendResult<LiveFlag>> + Send;
+
+    /// Soft-delete `live` (PostHog: `deleted: true`), refusing if it changed since.
+    fn delete(&self, live: &LiveFlag) -> impl Future<Output = BackendResult<()>> + Send;
+}

@@ -1,0 +1,64 @@
+//! `flagops graph`.
+
+use clap::ValueEnum;
+
+use super::Context;
+use super::output::{stderr, stdout};
+use crate::error::{Error, Result, exit};
+use crate::graph::DependencyGraph;
+use crate::render::findings::{Sources, Summary, human};
+use crate::render::graph::{dot, mermaid, text};
+use crate::rules;
+
+/// Graph output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// Apply levels with each flag's dependencies.
+    Text,
+    /// Graphviz DOT.
+    Dot,
+    /// Mermaid flowchart.
+    Mermaid,
+}
+
+/// Arguments of `graph`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Resolve per-environment overrides for this environment first.
+    #[arg(long, value_name = "NAME")]
+    env: Option<String>,
+}
+
+/// Print the graph; exit 1 (with the findings) when it has cycles or missing flags.
+pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
+    let repo = ctx.load()?;
+    if let Some(env) = &args.env {
+        if !repo.config.environments.contains_key(env) {
+            return Err(Error::usage(format!("unknown environment `{env}`")));
+        }
+    }
+    let graph = DependencyGraph::new(repo.flags.iter().map(|f| {
+        let (flag, _) = f.spec.resolve(args.env.as_deref());
+        (flag.key.clone(), flag.dependencies())
+    }));
+    let problems: Vec<_> = rules::validate(&repo)
+        .into_iter()
+        .filter(|f| matches!(f.code, "cycle" | "missing-flag") || f.severity == crate::finding::Severity::Error && f.code.starts_with("yaml"))
+        .collect();
+    let levels = graph.levels().filter(|_| problems.is_empty());
+    let Some(levels) = levels else {
+        let summary = Summary::new(repo.files, repo.flags.len(), &problems);
+        stderr(&human(&problems, summary, &mut Sources::new(&repo.root)));
+        return Ok(exit::FAILURE);
+    };
+    let out = match args.format {
+        Format::Text => text(&graph, &levels),
+        Format::Dot => dot(&graph),
+        Format::Mermaid => mermaid(&graph),
+    };
+    stdout(&out);
+    Ok(exit::OK)
+}

@@ -1,0 +1,80 @@
+//! Command-line interface: clap arguments → library calls → output and exit code.
+//!
+//! This layer converts and prints; it does not decide. Each subcommand has its own file with
+//! an `Args` struct (whose doc comments are the `--help` text) and a `run` function.
+
+mod graph;
+mod output;
+mod schema;
+mod validate;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::{Error, exit};
+use crate::source::{self, Repository};
+
+/// Feature flags as code: validate flag definitions, plan and apply them to PostHog.
+#[derive(Debug, Parser)]
+#[command(name = "flagops", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Run as if started in DIR (where `flagops.yaml` is looked up).
+    #[arg(short = 'C', long = "directory", value_name = "DIR", global = true, default_value = ".")]
+    directory: PathBuf,
+    /// Use this config file instead of `DIR/flagops.yaml`.
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check every flag file against the schema and the semantic rules.
+    Validate(validate::Args),
+    /// Write the JSON Schemas under `schemas/`, or check that they are current.
+    Schema(schema::Args),
+    /// Show the dependency graph and the order flags would be applied in.
+    Graph(graph::Args),
+}
+
+/// Global options every command receives.
+#[derive(Debug, Clone)]
+struct Context {
+    directory: PathBuf,
+    config: Option<PathBuf>,
+}
+
+impl Context {
+    fn load(&self) -> Result<Repository, Error> {
+        source::load(&self.directory, self.config.as_deref())
+            .map_err(|e| Error::config(e, &self.directory))
+    }
+}
+
+/// Parse `args`, run the command, print, and return the exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
+    let ctx = Context { directory: cli.directory, config: cli.config };
+    let result = match cli.command {
+        Command::Validate(args) => validate::run(&args, &ctx),
+        Command::Schema(args) => schema::run(&args, &ctx),
+        Command::Graph(args) => graph::run(&args, &ctx),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            output::error(&error);
+            ExitCode::from(error.code)
+        }
+    }
+}

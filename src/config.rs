@@ -1,0 +1,101 @@
+//! `flagops.yaml`: which backend, where the flags are, and each environment's policy.
+//!
+//! Pure data. `source::load_config` reads and checks it. Secrets are never here: an
+//! environment names the *variable* that holds its API key.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The file name looked up in the repository directory.
+pub const CONFIG_FILE: &str = "flagops.yaml";
+
+/// The top of `flagops.yaml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Which flag service holds the live state.
+    pub backend: BackendKind,
+    /// Where flag files are: directories (every `*.yaml`/`*.yml` below is read) or globs,
+    /// relative to the config file. Default `flags/`.
+    #[serde(default = "default_flags")]
+    pub flags: FlagSources,
+    /// For `backend: local`: the JSON file holding the live state, relative to the config file.
+    /// Default `.flagops/state.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Environments by name (`staging`, `production`, …).
+    #[serde(default)]
+    pub environments: BTreeMap<String, Environment>,
+}
+
+/// The flag service kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// PostHog's feature-flag API.
+    Posthog,
+    /// A JSON file in the repository that follows PostHog's rules (no account needed).
+    Local,
+}
+
+impl BackendKind {
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Posthog => "posthog",
+            BackendKind::Local => "local",
+        }
+    }
+}
+
+/// One directory or glob, or a list of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum FlagSources {
+    /// A single directory or glob.
+    One(String),
+    /// Several directories or globs.
+    Many(Vec<String>),
+}
+
+impl FlagSources {
+    /// The entries as a list.
+    pub fn entries(&self) -> Vec<&str> {
+        match self {
+            FlagSources::One(one) => vec![one.as_str()],
+            FlagSources::Many(many) => many.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+fn default_flags() -> FlagSources {
+    FlagSources::One("flags/".to_owned())
+}
+
+/// One environment: where its flags live and what a plan may do there.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// PostHog origin: `https://us.posthog.com`, `https://eu.posthog.com` or self-hosted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^https?://"))]
+    pub host: Option<String>,
+    /// PostHog project id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<u64>,
+    /// The name of the environment variable holding the personal API key (never the key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    pub api_key_env: Option<String>,
+    /// Soft-delete live flags that are not in the repository.
+    #[serde(default)]
+    pub prune: bool,
+    /// Refuse a plan that deletes more flags than this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_deletes: Option<u32>,
+    /// Glob patterns of flag keys that are never deleted or disabled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protect: Vec<String>,
+}

@@ -1,0 +1,272 @@
+//! The resolved flag: one environment's view of a `FlagSpec`, defaults filled in.
+//!
+//! This is the shape the rules check, the plan diffs and the backends translate. Every field
+//! has its effective value, so "absent" and "the default" compare equal.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::percent::Percent;
+use super::property::{Condition, PropertyType};
+use super::spec::{BucketingIdentifier, EvaluationRuntime, FlagOverride, FlagSpec, Holdout, Variant};
+
+/// A flag with every field resolved for one environment.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Flag {
+    /// Identity.
+    pub key: String,
+    /// Name / description.
+    pub name: String,
+    /// Enabled.
+    pub active: bool,
+    /// Archived.
+    pub archived: bool,
+    /// Tags, as written.
+    pub tags: Vec<String>,
+    /// Evaluation contexts.
+    pub evaluation_contexts: Vec<String>,
+    /// Release conditions.
+    pub conditions: Vec<Condition>,
+    /// Flag-level aggregation (group type index), `None` for persons.
+    pub aggregation_group_type_index: Option<u32>,
+    /// Variants; empty for a boolean flag.
+    pub variants: Vec<Variant>,
+    /// Payloads by variant key (or `true`).
+    pub payloads: BTreeMap<String, Value>,
+    /// Holdout.
+    pub holdout: Option<Holdout>,
+    /// Stop at first matching condition.
+    pub early_exit: bool,
+    /// Early-access gate.
+    pub feature_enrollment: bool,
+    /// Persist across authentication.
+    pub ensure_experience_continuity: bool,
+    /// Runtime.
+    pub evaluation_runtime: EvaluationRuntime,
+    /// Bucketing.
+    pub bucketing_identifier: BucketingIdentifier,
+    /// Remote configuration.
+    pub is_remote_configuration: bool,
+    /// Encrypted payloads.
+    pub has_encrypted_payloads: bool,
+    /// Explicit ordering edges.
+    pub depends_on: Vec<String>,
+}
+
+/// Where one flag dependency is written.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Reference {
+    /// The flag depended on.
+    pub target: String,
+    /// JSON pointer (below the field's origin) of the reference.
+    pub pointer: String,
+    /// The top-level field holding it (`conditions` or `depends_on`).
+    pub field: &'static str,
+}
+
+impl Flag {
+    /// Whether the flag is multivariate.
+    pub fn is_multivariate(&self) -> bool {
+        !self.variants.is_empty()
+    }
+
+    /// The aggregation a condition really uses.
+    pub fn condition_aggregation(&self, condition: &Condition) -> Option<u32> {
+        condition.aggregation_group_type_index.or(self.aggregation_group_type_index)
+    }
+
+    /// Every flag this one depends on, with where the dependency is written.
+    pub fn references(&self) -> Vec<Reference> {
+        let mut refs = Vec::new();
+        for (ci, condition) in self.conditions.iter().enumerate() {
+            for (pi, property) in condition.properties.iter().enumerate() {
+                if property.kind == PropertyType::Flag {
+                    if let Some(target) = &property.flag {
+                        refs.push(Reference {
+                            target: target.clone(),
+                            pointer: format!("/conditions/{ci}/properties/{pi}/flag"),
+                            field: "conditions",
+                        });
+                    }
+                }
+            }
+        }
+        for (i, target) in self.depends_on.iter().enumerate() {
+            refs.push(Reference {
+                target: target.clone(),
+                pointer: format!("/depends_on/{i}"),
+                field: "depends_on",
+            });
+        }
+        refs
+    }
+
+    /// The keys this flag depends on, deduplicated and sorted.
+    pub fn dependencies(&self) -> BTreeSet<String> {
+        self.references().into_iter().map(|r| r.target).collect()
+    }
+
+    /// The effective rollout of a condition (absent means 100%).
+    pub fn rollout(condition: &Condition) -> Percent {
+        condition.rollout_percentage.unwrap_or(Percent::FULL)
+    }
+}
+
+/// For each top-level field of a resolved flag, the JSON pointer prefix of the mapping it was
+/// written in: `""` for the base document, `/environments/<name>` for an override.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origins {
+    overridden: BTreeMap<&'static str, String>,
+}
+
+impl Origins {
+    /// The pointer of `field` plus `rest` (which starts with `/` or is empty).
+    pub fn pointer(&self, field: &str, rest: &str) -> String {
+        let prefix = self.overridden.get(field).map_or("", String::as_str);
+        format!("{prefix}/{field}{rest}")
+    }
+
+    /// The pointer of a pointer that starts with `/<field>`.
+    pub fn resolve(&self, pointer: &str) -> String {
+        let field = pointer.trim_start_matches('/').split('/').next().unwrap_or("");
+        match self.overridden.get(field) {
+            Some(prefix) => format!("{prefix}{pointer}"),
+            None => pointer.to_owned(),
+        }
+    }
+
+    /// Whether any field came from an override.
+    pub fn is_overridden(&self) -> bool {
+        !self.overridden.is_empty()
+    }
+}
+
+macro_rules! layer {
+    ($base:expr, $over:expr, $origins:expr, $prefix:expr, [$($field:ident),*]) => {
+        $(
+            if let Some(v) = &$over.$field {
+                $base.$field = Some(v.clone());
+                $origins.overridden.insert(stringify!($field), $prefix.clone());
+            }
+        )*
+    };
+}
+
+impl FlagSpec {
+    /// Resolve the flag for `environment` (`None`: the base alone). Fields the override sets
+    /// replace the base fields; defaults are then filled in.
+    pub fn resolve(&self, environment: Option<&str>) -> (Flag, Origins) {
+        let mut origins = Origins::default();
+        let mut spec = self.clone();
+        if let Some((name, over)) =
+            environment.and_then(|env| self.environments.get_key_value(env))
+        {
+            let prefix = format!("/environments/{}", crate::source::yaml::escape_pointer(name));
+            apply_override(&mut spec, over, &mut origins, &prefix);
+        }
+        (spec.into_flag(), origins)
+    }
+
+    fn into_flag(self) -> Flag {
+        Flag {
+            key: self.key,
+            name: self.name.unwrap_or_default(),
+            active: self.active.unwrap_or(true),
+            archived: self.archived.unwrap_or(false),
+            tags: self.tags.unwrap_or_default(),
+            evaluation_contexts: self.evaluation_contexts.unwrap_or_default(),
+            conditions: self.conditions.unwrap_or_default(),
+            aggregation_group_type_index: self.aggregation_group_type_index,
+            variants: self.variants.unwrap_or_default(),
+            payloads: self.payloads.unwrap_or_default(),
+            holdout: self.holdout,
+            early_exit: self.early_exit.unwrap_or(false),
+            feature_enrollment: self.feature_enrollment.unwrap_or(false),
+            ensure_experience_continuity: self.ensure_experience_continuity.unwrap_or(false),
+            evaluation_runtime: self.evaluation_runtime.unwrap_or_default(),
+            bucketing_identifier: self.bucketing_identifier.unwrap_or_default(),
+            is_remote_configuration: self.is_remote_configuration.unwrap_or(false),
+            has_encrypted_payloads: self.has_encrypted_payloads.unwrap_or(false),
+            depends_on: self.depends_on.unwrap_or_default(),
+        }
+    }
+}
+
+fn apply_override(spec: &mut FlagSpec, over: &FlagOverride, origins: &mut Origins, prefix: &String) {
+    layer!(spec, over, origins, prefix, [
+        name, active, archived, tags, evaluation_contexts, conditions,
+        aggregation_group_type_index, variants, payloads, holdout, early_exit,
+        feature_enrollment, ensure_experience_continuity, evaluation_runtime,
+        bucketing_identifier, is_remote_configuration, has_encrypted_payloads, depends_on
+    ]);
+}
+
+impl Flag {
+    /// The canonical file form of this flag: only fields that differ from the defaults.
+    pub fn to_spec(&self) -> FlagSpec {
+        let some_if = |b: bool| b.then_some(true);
+        FlagSpec {
+            key: self.key.clone(),
+            name: (!self.name.is_empty()).then(|| self.name.clone()),
+            active: (!self.active).then_some(false),
+            archived: some_if(self.archived),
+            tags: (!self.tags.is_empty()).then(|| self.tags.clone()),
+            evaluation_contexts: (!self.evaluation_contexts.is_empty())
+                .then(|| self.evaluation_contexts.clone()),
+            conditions: Some(self.conditions.clone()),
+            aggregation_group_type_index: self.aggregation_group_type_index,
+            variants: (!self.variants.is_empty()).then(|| self.variants.clone()),
+            payloads: (!self.payloads.is_empty()).then(|| self.payloads.clone()),
+            holdout: self.holdout.clone(),
+            early_exit: some_if(self.early_exit),
+            feature_enrollment: some_if(self.feature_enrollment),
+            ensure_experience_continuity: some_if(self.ensure_experience_continuity),
+            evaluation_runtime: (self.evaluation_runtime != EvaluationRuntime::All)
+                .then_some(self.evaluation_runtime),
+            bucketing_identifier: (self.bucketing_identifier != BucketingIdentifier::DistinctId)
+                .then_some(self.bucketing_identifier),
+            is_remote_configuration: some_if(self.is_remote_configuration),
+            has_encrypted_payloads: some_if(self.has_encrypted_payloads),
+            depends_on: (!self.depends_on.is_empty()).then(|| self.depends_on.clone()),
+            environments: BTreeMap::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_replace_fields_and_record_their_origin() {
+        let mut spec = FlagSpec { key: "a".into(), name: Some("A".into()), ..FlagSpec::default() };
+        spec.environments.insert(
+            "staging".into(),
+            FlagOverride { active: Some(false), ..FlagOverride::default() },
+        );
+        let (base, origins) = spec.resolve(None);
+        assert!(base.active);
+        assert!(!origins.is_overridden());
+        let (staging, origins) = spec.resolve(Some("staging"));
+        assert!(!staging.active);
+        assert_eq!(staging.name, "A");
+        assert_eq!(origins.pointer("active", ""), "/environments/staging/active");
+        assert_eq!(origins.pointer("name", ""), "/name");
+        assert_eq!(origins.resolve("/active"), "/environments/staging/active");
+    }
+
+    #[test]
+    fn to_spec_round_trips_through_resolve() {
+        let flag = Flag {
+            key: "k".into(),
+            active: false,
+            tags: vec!["x".into()],
+            evaluation_runtime: EvaluationRuntime::Server,
+            ..Flag::default()
+        };
+        let (back, _) = flag.to_spec().resolve(None);
+        assert_eq!(back, flag);
+    }
+}

@@ -1,0 +1,230 @@
+//! Conditions and their property filters: the targeting part of a flag.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::percent::Percent;
+
+/// One release condition (PostHog `filters.groups[]`). Conditions are OR-ed in order; the
+/// properties of one condition are AND-ed.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    /// Property filters that must all match. Empty or absent: everyone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<Property>,
+    /// Share of matching users (or groups) that get the flag, 0–100. Absent means 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_percentage: Option<Percent>,
+    /// Force this variant for users matching this condition (multivariate flags).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// Aggregate this condition by a group type index instead of persons. Absent: the
+    /// flag-level `aggregation_group_type_index`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub aggregation_group_type_index: Option<u32>,
+    /// Free text shown in PostHog's UI next to the condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Ordering hint kept by PostHog's UI (string or number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort_key: Option<SortKey>,
+    /// Experiment stamp: exposure of this condition is frozen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposure_frozen: Option<bool>,
+    /// Experiment stamp: the cohort exposure was frozen into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposure_frozen_cohort: Option<i64>,
+}
+
+/// PostHog's UI ordering hint: a string or a number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SortKey {
+    /// A numeric hint.
+    Number(serde_json::Number),
+    /// A textual hint.
+    Text(String),
+}
+
+/// What a property filter looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PropertyType {
+    /// A person property (`email`, `$browser`, …).
+    Person,
+    /// Membership of a cohort; `value` is the cohort id.
+    Cohort,
+    /// A property of a group (company, team, …); needs `group_type_index`.
+    Group,
+    /// Another flag's value: a dependency. Name the other flag with `flag:` (its key).
+    Flag,
+    /// Person metadata (accepted by PostHog's evaluator).
+    PersonMetadata,
+}
+
+impl PropertyType {
+    /// The name used in files and in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PropertyType::Person => "person",
+            PropertyType::Cohort => "cohort",
+            PropertyType::Group => "group",
+            PropertyType::Flag => "flag",
+            PropertyType::PersonMetadata => "person_metadata",
+        }
+    }
+}
+
+/// How a property filter compares (PostHog operators; `min`/`max` are written `gte`/`lte`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum Operator {
+    Exact,
+    IsNot,
+    Icontains,
+    NotIcontains,
+    IcontainsMulti,
+    NotIcontainsMulti,
+    Regex,
+    NotRegex,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    SemverGt,
+    SemverGte,
+    SemverLt,
+    SemverLte,
+    SemverEq,
+    SemverNeq,
+    SemverTilde,
+    SemverCaret,
+    SemverWildcard,
+    IsSet,
+    IsNotSet,
+    IsDateExact,
+    IsDateAfter,
+    IsDateBefore,
+    In,
+    NotIn,
+    FlagEvaluatesTo,
+}
+
+/// Every operator, in declaration order.
+pub const OPERATORS: [Operator; 29] = {
+    use Operator::{
+        Exact, FlagEvaluatesTo, Gt, Gte, Icontains, IcontainsMulti, In, IsDateAfter,
+        IsDateBefore, IsDateExact, IsNot, IsNotSet, IsSet, Lt, Lte, NotIcontains,
+        NotIcontainsMulti, NotIn, NotRegex, Regex, SemverCaret, SemverEq, SemverGt, SemverGte,
+        SemverLt, SemverLte, SemverNeq, SemverTilde, SemverWildcard,
+    };
+    [
+        Exact, IsNot, Icontains, NotIcontains, IcontainsMulti, NotIcontainsMulti, Regex,
+        NotRegex, Gt, Gte, Lt, Lte, SemverGt, SemverGte, SemverLt, SemverLte, SemverEq,
+        SemverNeq, SemverTilde, SemverCaret, SemverWildcard, IsSet, IsNotSet, IsDateExact,
+        IsDateAfter, IsDateBefore, In, NotIn, FlagEvaluatesTo,
+    ]
+};
+
+impl Operator {
+    /// The name used in files and in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operator::Exact => "exact",
+            Operator::IsNot => "is_not",
+            Operator::Icontains => "icontains",
+            Operator::NotIcontains => "not_icontains",
+            Operator::IcontainsMulti => "icontains_multi",
+            Operator::NotIcontainsMulti => "not_icontains_multi",
+            Operator::Regex => "regex",
+            Operator::NotRegex => "not_regex",
+            Operator::Gt => "gt",
+            Operator::Gte => "gte",
+            Operator::Lt => "lt",
+            Operator::Lte => "lte",
+            Operator::SemverGt => "semver_gt",
+            Operator::SemverGte => "semver_gte",
+            Operator::SemverLt => "semver_lt",
+            Operator::SemverLte => "semver_lte",
+            Operator::SemverEq => "semver_eq",
+            Operator::SemverNeq => "semver_neq",
+            Operator::SemverTilde => "semver_tilde",
+            Operator::SemverCaret => "semver_caret",
+            Operator::SemverWildcard => "semver_wildcard",
+            Operator::IsSet => "is_set",
+            Operator::IsNotSet => "is_not_set",
+            Operator::IsDateExact => "is_date_exact",
+            Operator::IsDateAfter => "is_date_after",
+            Operator::IsDateBefore => "is_date_before",
+            Operator::In => "in",
+            Operator::NotIn => "not_in",
+            Operator::FlagEvaluatesTo => "flag_evaluates_to",
+        }
+    }
+
+    /// Parse an operator name, accepting PostHog's `min`/`max` aliases.
+    pub fn parse(name: &str) -> Option<Operator> {
+        match name {
+            "min" => Some(Operator::Gte),
+            "max" => Some(Operator::Lte),
+            _ => OPERATORS.iter().copied().find(|op| op.as_str() == name),
+        }
+    }
+
+    /// Operators that compare semantic versions.
+    pub fn is_semver(self) -> bool {
+        self.as_str().starts_with("semver_")
+    }
+
+    /// Operators that compare dates.
+    pub fn is_date(self) -> bool {
+        self.as_str().starts_with("is_date_")
+    }
+}
+
+/// One property filter of a condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Property {
+    /// What the filter looks at.
+    #[serde(rename = "type")]
+    pub kind: PropertyType,
+    /// The property name (`email`), or `id` for a cohort. Not used for `type: flag`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// For `type: flag`: the key of the flag this one depends on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<String>,
+    /// Comparison. Absent means `exact` (and `flag_evaluates_to` for flag properties).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<Operator>,
+    /// What to compare with: a scalar, a list (any-of), a cohort id, or for a flag
+    /// dependency `true`/`false` or a variant key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    /// Invert the match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negation: Option<bool>,
+    /// For `type: group`: which group type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub group_type_index: Option<u32>,
+    /// Display label kept by PostHog's UI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+impl Property {
+    /// The operator this filter really uses (`exact` or `flag_evaluates_to` when absent).
+    pub fn effective_operator(&self) -> Operator {
+        match (self.operator, self.kind) {
+            (Some(op), _) => op,
+            (None, PropertyType::Flag) => Operator::FlagEvaluatesTo,
+            (None, _) => Operator::Exact,
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! Findings in three formats: human (source line with a caret), JSON (a stable, versioned
+//! document) and GitHub workflow commands (`::error file=…,line=…,col=…::`).
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use annotate_snippets::{AnnotationKind, Element, Group, Level, Renderer, Snippet};
+use serde::Serialize;
+
+use crate::finding::{self, Finding, Severity, Span};
+
+/// Version of the JSON document; bumped on incompatible changes.
+pub const JSON_VERSION: u32 = 1;
+
+/// Totals shown with the findings.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Summary {
+    /// Flag files read.
+    pub files: usize,
+    /// Flags loaded.
+    pub flags: usize,
+    /// Error findings.
+    pub errors: usize,
+    /// Warning findings.
+    pub warnings: usize,
+}
+
+impl Summary {
+    /// Totals for `findings` over `files` files and `flags` flags.
+    pub fn new(files: usize, flags: usize, findings: &[Finding]) -> Self {
+        let (errors, warnings) = finding::count(findings);
+        Summary { files, flags, errors, warnings }
+    }
+}
+
+/// Reads each source file once, for drawing snippets.
+pub struct Sources {
+    root: PathBuf,
+    cache: HashMap<PathBuf, Option<String>>,
+}
+
+impl Sources {
+    /// Files are resolved against `root`.
+    pub fn new(root: &Path) -> Self {
+        Sources { root: root.to_path_buf(), cache: HashMap::new() }
+    }
+
+    fn get(&mut self, file: &Path) -> Option<&str> {
+        let root = &self.root;
+        self.cache
+            .entry(file.to_path_buf())
+            .or_insert_with(|| std::fs::read_to_string(root.join(file)).ok())
+            .as_deref()
+    }
+}
+
+/// Byte range of `span` in `text`, clipped to the first line and at least one character wide.
+fn byte_range(text: &str, span: Span) -> Option<Range<usize>> {
+    let line_start = text
+        .split_inclusive('\n')
+        .take(span.start.line.saturating_sub(1))
+        .map(str::len)
+        .sum::<usize>();
+    let line = text.get(line_start..)?.split('\n').next()?;
+    let offset = |column: usize| {
+        line.char_indices().nth(column.saturating_sub(1)).map_or(line.len(), |(i, _)| i)
+    };
+    let start = offset(span.start.column);
+    let mut end = if span.end.line == span.start.line { offset(span.end.column) } else { line.trim_end().len() };
+    if end <= start {
+        end = line[start..].chars().next().map_or(start, |c| start + c.len_utf8());
+    }
+    Some(line_start + start..line_start + end)
+}
+
+fn location(file: Option<&Path>, span: Option<Span>) -> String {
+    match (file, span) {
+        (Some(f), Some(s)) => format!("{}:{}:{}", f.display(), s.start.line, s.start.column),
+        (Some(f), None) => f.display().to_string(),
+        (None, _) => String::new(),
+    }
+}
+
+/// Human output: each finding with its source line and a caret, then a summary line.
+pub fn human(findings: &[Finding], summary: Summary, sources: &mut Sources) -> String {
+    let renderer = Renderer::styled();
+    let mut out = String::new();
+    for f in findings {
+        let level = match f.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+        };
+        let mut title = f.message.clone();
+        if let Some(flag) = &f.flag {
+            title = format!("{title} [flag `{flag}`]");
+        }
+        let title = level.primary_title(title).id(f.code);
+        let mut elements: Vec<Element<'_>> = Vec::new();
+        let source = f.file.as_deref().and_then(|file| sources.get(file).map(|t| (file, t.to_owned())));
+        let label = f.field.clone().unwrap_or_default();
+        let mut drew = false;
+        if let (Some((file, text)), Some(span)) = (source, f.span) {
+            if let Some(range) = byte_range(&text, span) {
+                elements.push(
+                    Snippet::source(text)
+                        .path(file.display().to_string())
+                        .fold(true)
+                        .annotation(AnnotationKind::Primary.span(range).label(label))
+                        .into(),
+                );
+                drew = true;
+            }
+        }
+        if !drew {
+            let loc = location(f.file.as_deref(), f.span);
+            if !loc.is_empty() {
+                elements.push(Level::NOTE.message(format!("in {loc}")).into());
+            }
+        }
+        for related in &f.related {
+            let note = format!("{}: {}", location(Some(&related.file), related.span), related.message);
+            elements.push(Level::NOTE.message(note).into());
+        }
+        if let Some(help) = &f.help {
+            elements.push(Level::HELP.message(help.clone()).into());
+        }
+        let report = [Group::with_title(title).elements(elements)];
+        out.push_str(&renderer.render(&report));
+        out.push_str("\n\n");
+    }
+    out.push_str(&summary_line(summary));
+    out.push('\n');
+    out
+}
+
+/// `validated 14 flags in 13 files: 2 errors, 1 warning`.
+pub fn summary_line(s: Summary) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "validated {} in {}: {}, {}",
+        plural(s.flags, "flag"),
+        plural(s.files, "file"),
+        plural(s.errors, "error"),
+        plural(s.warnings, "warning")
+    )
+}
+
+#[derive(Serialize)]
+struct JsonDocument<'a> {
+    version: u32,
+    summary: Summary,
+    findings: Vec<JsonFinding<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    severity: Severity,
+    code: &'a str,
+    file: Option<String>,
+    line: Option<usize>,
+    column: Option<usize>,
+    end_line: Option<usize>,
+    end_column: Option<usize>,
+    flag: Option<&'a str>,
+    field: Option<&'a str>,
+    message: &'a str,
+    help: Option<&'a str>,
+    related: Vec<JsonRelated<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonRelated<'a> {
+    file: String,
+    line: Option<usize>,
+    column: Option<usize>,
+    message: &'a str,
+}
+
+fn path_string(p: &Path) -> String {
+    p.to_string_lossy().replace('\\', "/")
+}
+
+/// JSON output: `{version, summary, findings: [...]}` (documented in the README).
+pub fn json(findings: &[Finding], summary: Summary) -> String {
+    let doc = JsonDocument {
+        version: JSON_VERSION,
+        summary,
+        findings: findings
+            .iter()
+            .map(|f| JsonFinding {
+                severity: f.severity,
+                code: f.code,
+                file: f.file.as_deref().map(path_string),
+                line: f.span.map(|s| s.start.line),
+                column: f.span.map(|s| s.start.column),
+                end_line: f.span.map(|s| s.end.line),
+                end_column: f.span.map(|s| s.end.column),
+                flag: f.flag.as_deref(),
+                field: f.field.as_deref(),
+                message: &f.message,
+                help: f.help.as_deref(),
+                related: f
+                    .related
+                    .iter()
+                    .map(|r| JsonRelated {
+                        file: path_string(&r.file),
+                        line: r.span.map(|s| s.start.line),
+                        column: r.span.map(|s| s.start.column),
+                        message: &r.message,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// GitHub workflow commands, one line per finding; `prefix` is prepended to file paths so
+/// annotations land on the right file when the repository is in a subdirectory.
+pub fn github(findings: &[Finding], prefix: &Path) -> String {
+    use super::{github_escape_data as data, github_escape_property as prop};
+    let mut out = String::new();
+    for f in findings {
+        let mut props = Vec::new();
+        if let Some(file) = &f.file {
+            props.push(format!("file={}", prop(&path_string(&prefix.join(file)))));
+        }
+        if let Some(span) = f.span {
+            props.push(format!("line={}", span.start.line));
+            props.push(format!("col={}", span.start.column));
+            if span.end.line == span.start.line && span.end.column > span.start.column {
+                props.push(format!("endColumn={}", span.end.column));
+            }
+        }
+        props.push(format!("title={}", prop(&format!("flagops {}", f.code))));
+        let mut message = f.message.clone();
+        if let Some(flag) = &f.flag {
+            message = format!("{message} [flag `{flag}`]");
+        }
+        if let Some(help) = &f.help {
+            message = format!("{message}\nhelp: {help}");
+        }
+        out.push_str(&format!("::{} {}::{}\n", f.severity.as_str(), props.join(","), data(&message)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_ranges_follow_characters() {
+        let text = "a: 1\nkéy: [x, y]\n";
+        let span = Span::point(2, 7);
+        assert_eq!(&text[byte_range(text, span).unwrap()], "[");
+        let wide = Span { start: crate::finding::Position { line: 2, column: 1 }, end: crate::finding::Position { line: 2, column: 4 } };
+        assert_eq!(&text[byte_range(text, wide).unwrap()], "kéy");
+    }
+
+    #[test]
+    fn github_commands_escape_their_parts() {
+        let f = Finding::error("schema", "bad: 100%\nnext")
+            .in_file(Path::new("flags/a,b.yaml"))
+            .at(Some(Span::point(3, 5)));
+        let out = github(&[f], Path::new(""));
+        assert_eq!(out, "::error file=flags/a%2Cb.yaml,line=3,col=5,title=flagops schema::bad: 100%25%0Anext\n");
+    }
+}

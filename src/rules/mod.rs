@@ -1,0 +1,204 @@
+//! Semantic rules: what the schema cannot say.
+//!
+//! Pure. Every flag is resolved for the base and for each configured environment; rules run
+//! on each resolution and a problem that only an environment has is reported with that
+//! environment's name. Repository-wide rules (missing references, cycles, enabled flags that
+//! depend on disabled ones, unknown environments) run on the same resolutions.
+//!
+//! Errors are what PostHog rejects or what evaluates wrongly; warnings are what PostHog
+//! accepts but its evaluators ignore or rewrite. The README lists every rule.
+
+mod flag;
+mod value;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::finding::{self, Finding, Related, Severity};
+use crate::graph::{DependencyGraph, format_cycle};
+use crate::model::{Flag, Origins};
+use crate::schema::{closest, field_path};
+use crate::source::{LoadedFlag, Repository};
+
+struct Resolved<'a> {
+    flag: Flag,
+    origins: Origins,
+    loaded: &'a LoadedFlag,
+}
+
+impl Resolved<'_> {
+    fn finding(&self, severity: Severity, code: &'static str, pointer: &str, message: String) -> Finding {
+        let pointer = self.origins.resolve(pointer);
+        let f = match severity {
+            Severity::Error => Finding::error(code, message),
+            Severity::Warning => Finding::warning(code, message),
+        };
+        f.in_file(&self.loaded.file)
+            .at(self.loaded.locations.value(&pointer))
+            .for_flag(self.flag.key.clone())
+            .field(field_path(&pointer))
+    }
+}
+
+/// Resolve every flag for one environment (`None`: the base).
+fn resolve<'a>(repo: &'a Repository, env: Option<&str>) -> BTreeMap<String, Resolved<'a>> {
+    repo.flags
+        .iter()
+        .map(|loaded| {
+            let (flag, origins) = loaded.spec.resolve(env);
+            (flag.key.clone(), Resolved { flag, origins, loaded })
+        })
+        .collect()
+}
+
+/// Run every rule over the repository.
+pub fn check(repo: &Repository) -> Vec<Finding> {
+    let mut findings = check_environment_names(repo);
+    let mut base_keys = BTreeSet::new();
+    let mut envs: Vec<Option<&str>> = vec![None];
+    envs.extend(repo.config.environments.keys().map(|k| Some(k.as_str())));
+    for env in envs {
+        let resolved = resolve(repo, env);
+        let mut found = check_flags(&resolved);
+        found.extend(check_references(&resolved, &repo.invalid_keys));
+        found.extend(check_cycles(&resolved));
+        for mut f in found {
+            let id = (f.code, f.file.clone(), f.field.clone(), f.message.clone());
+            match env {
+                None => {
+                    base_keys.insert(id);
+                }
+                Some(name) => {
+                    if base_keys.contains(&id) {
+                        continue;
+                    }
+                    f.message = format!("{} (environment `{name}`)", f.message);
+                }
+            }
+            findings.push(f);
+        }
+    }
+    finding::normalize(&mut findings);
+    findings
+}
+
+fn check_environment_names(repo: &Repository) -> Vec<Finding> {
+    let known: Vec<String> = repo.config.environments.keys().cloned().collect();
+    let mut findings = Vec::new();
+    for loaded in &repo.flags {
+        for name in loaded.spec.environments.keys() {
+            if known.contains(name) {
+                continue;
+            }
+            let pointer = format!("/environments/{}", crate::source::yaml::escape_pointer(name));
+            let mut f = Finding::error("unknown-environment", format!("environment `{name}` is not defined in `{}`", repo.config_file.display()))
+                .in_file(&loaded.file)
+                .at(loaded.locations.key(&pointer))
+                .for_flag(loaded.spec.key.clone())
+                .field(field_path(&pointer));
+            f = match closest(name, &known) {
+                Some(best) => f.help(format!("did you mean `{best}`?")),
+                None if known.is_empty() => f.help("the config defines no environments"),
+                None => f.help(format!("defined environments: {}", known.join(", "))),
+            };
+            findings.push(f);
+        }
+    }
+    findings
+}
+
+fn check_flags(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
+    let known: BTreeMap<&str, &Flag> = resolved.iter().map(|(k, r)| (k.as_str(), &r.flag)).collect();
+    let mut findings = Vec::new();
+    for r in resolved.values() {
+        for problem in flag::check(&r.flag, &known) {
+            let mut f = r.finding(problem.severity, problem.code, &problem.pointer, problem.message);
+            if let Some(help) = problem.help {
+                f = f.help(help);
+            }
+            findings.push(f);
+        }
+    }
+    findings
+}
+
+fn check_references(resolved: &BTreeMap<String, Resolved<'_>>, invalid: &BTreeSet<String>) -> Vec<Finding> {
+    let keys: Vec<String> = resolved.keys().cloned().collect();
+    let mut findings = Vec::new();
+    for r in resolved.values() {
+        for reference in r.flag.references() {
+            if reference.target == r.flag.key {
+                continue; // a self-reference is a cycle of one
+            }
+            match resolved.get(&reference.target) {
+                None if invalid.contains(&reference.target) => {}
+                None => {
+                    let mut f = r.finding(
+                        Severity::Error,
+                        "missing-flag",
+                        &reference.pointer,
+                        format!("`{}` depends on `{}`, which is not defined in the repository", r.flag.key, reference.target),
+                    );
+                    if let Some(best) = closest(&reference.target, &keys) {
+                        f = f.help(format!("did you mean `{best}`?"));
+                    }
+                    findings.push(f);
+                }
+                Some(target) if r.flag.active && !target.flag.active => {
+                    findings.push(
+                        r.finding(
+                            Severity::Error,
+                            "disabled-dependency",
+                            &reference.pointer,
+                            format!("`{}` is enabled but depends on `{}`, which is disabled", r.flag.key, reference.target),
+                        )
+                        .help("enable the dependency, disable this flag, or remove the dependency")
+                        .related(Related {
+                            file: target.loaded.file.clone(),
+                            span: target.loaded.locations.value(&target.origins.pointer("active", "")),
+                            message: format!("`{}` is disabled here", reference.target),
+                        }),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    findings
+}
+
+fn check_cycles(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
+    let graph = DependencyGraph::new(resolved.iter().map(|(k, r)| (k.clone(), r.flag.dependencies())));
+    let mut findings = Vec::new();
+    for cycle in graph.cycles() {
+        let (Some(first), Some(next)) = (cycle.first(), cycle.get(1)) else { continue };
+        let Some(r) = resolved.get(first) else { continue };
+        let pointer = r
+            .flag
+            .references()
+            .into_iter()
+            .find(|reference| &reference.target == next)
+            .map_or_else(|| "/key".to_owned(), |reference| reference.pointer);
+        let mut f = r
+            .finding(Severity::Error, "cycle", &pointer, format!("dependency cycle: {}", format_cycle(&cycle)))
+            .help("remove one of the dependencies to break the cycle");
+        for member in &cycle[1..cycle.len() - 1] {
+            if let Some(m) = resolved.get(member) {
+                f = f.related(Related {
+                    file: m.loaded.file.clone(),
+                    span: m.loaded.locations.value("/key"),
+                    message: format!("`{member}` is defined here"),
+                });
+            }
+        }
+        findings.push(f);
+    }
+    findings
+}
+
+/// Every finding of a repository: loading, schema and rules, sorted.
+pub fn validate(repo: &Repository) -> Vec<Finding> {
+    let mut all = repo.findings.clone();
+    all.extend(check(repo));
+    finding::normalize(&mut all);
+    all
+}

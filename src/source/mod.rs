@@ -1,0 +1,366 @@
+//! Reads the desired state: `flagops.yaml` and every flag file it points at.
+//!
+//! This is the only stage that touches the repository's files. It walks the flag
+//! directories in a stable order, parses YAML with locations (`yaml`), checks each document
+//! against the generated schema and builds `FlagSpec`s. Problems become `Finding`s; nothing
+//! here panics on bad input.
+
+pub mod yaml;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSetBuilder};
+
+use crate::config::{BackendKind, CONFIG_FILE, Config};
+use crate::finding::{Finding, Related, Span};
+use crate::model::FlagSpec;
+use crate::schema;
+use yaml::Locations;
+
+/// Largest flag or config file read (bytes).
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// A flag document that passed the schema.
+#[derive(Debug, Clone)]
+pub struct LoadedFlag {
+    /// The flag as written.
+    pub spec: FlagSpec,
+    /// Its file, relative to the repository directory.
+    pub file: PathBuf,
+    /// Where each node of its document is.
+    pub locations: Locations,
+}
+
+impl LoadedFlag {
+    /// The span of the value at `pointer` in this flag's document.
+    pub fn span(&self, pointer: &str) -> Option<Span> {
+        self.locations.value(pointer)
+    }
+}
+
+/// The loaded repository: config plus every flag that could be read.
+#[derive(Debug, Clone)]
+pub struct Repository {
+    /// The directory paths are relative to (the config file's directory).
+    pub root: PathBuf,
+    /// The config file, relative to `root` when inside it.
+    pub config_file: PathBuf,
+    /// The config.
+    pub config: Config,
+    /// Flags that passed the schema, first occurrence of each key only, in file order.
+    pub flags: Vec<LoadedFlag>,
+    /// How many flag files were read.
+    pub files: usize,
+    /// Keys of flag documents that failed the schema: they exist, so references to them are
+    /// not reported as missing, but they cannot be checked further.
+    pub invalid_keys: BTreeSet<String>,
+    /// Everything wrong with the flag files.
+    pub findings: Vec<Finding>,
+}
+
+impl Repository {
+    /// The flag with `key`.
+    pub fn flag(&self, key: &str) -> Option<&LoadedFlag> {
+        self.flags.iter().find(|f| f.spec.key == key)
+    }
+}
+
+/// Why the config could not be used. Always exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No config file.
+    #[error("no `{CONFIG_FILE}` in `{}`", .0.display())]
+    NotFound(PathBuf),
+    /// The file exists but is unusable; the findings say why.
+    #[error("`{}` is not a valid flagops config", .file.display())]
+    Invalid {
+        /// The config file.
+        file: PathBuf,
+        /// What is wrong.
+        findings: Vec<Finding>,
+    },
+}
+
+/// Read a file with the size limit and UTF-8 check; problems become one finding.
+fn read_text(path: &Path, shown: &Path) -> Result<String, Finding> {
+    let meta = fs::metadata(path).map_err(|e| {
+        Finding::error("io", format!("cannot read file: {e}")).in_file(shown)
+    })?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(Finding::error(
+            "file-too-large",
+            format!("file is {} bytes; the limit is {MAX_FILE_BYTES} bytes", meta.len()),
+        )
+        .in_file(shown)
+        .help("split it into one file per flag"));
+    }
+    let bytes = fs::read(path)
+        .map_err(|e| Finding::error("io", format!("cannot read file: {e}")).in_file(shown))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let valid = std::str::from_utf8(valid).unwrap_or_default();
+        let line = valid.matches('\n').count() + 1;
+        let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        Finding::error("not-utf8", "file is not valid UTF-8")
+            .in_file(shown)
+            .at(Some(Span::point(line, column)))
+            .help("save the file as UTF-8")
+    })
+}
+
+fn yaml_findings(parsed: &yaml::Parsed, shown: &Path) -> Vec<Finding> {
+    parsed
+        .errors
+        .iter()
+        .map(|e| {
+            let mut f = Finding::error(e.code, e.message.clone()).in_file(shown).at(e.span);
+            if let Some((span, message)) = &e.related {
+                f = f.related(Related {
+                    file: shown.to_path_buf(),
+                    span: Some(*span),
+                    message: message.clone(),
+                });
+            }
+            f
+        })
+        .collect()
+}
+
+/// Find and read the config: `file` if given, else `flagops.yaml` in `dir`.
+pub fn load_config(dir: &Path, file: Option<&Path>) -> Result<(PathBuf, PathBuf, Config), ConfigError> {
+    let path = match file {
+        Some(f) if f.is_absolute() => f.to_path_buf(),
+        Some(f) => dir.join(f),
+        None => dir.join(CONFIG_FILE),
+    };
+    if !path.is_file() {
+        return Err(ConfigError::NotFound(if file.is_some() { path } else { dir.to_path_buf() }));
+    }
+    let root = path.parent().map_or_else(|| dir.to_path_buf(), Path::to_path_buf);
+    let shown = path.strip_prefix(&root).map_or_else(|_| path.clone(), Path::to_path_buf);
+    let invalid = |findings| ConfigError::Invalid { file: shown.clone(), findings };
+    let text = read_text(&path, &shown).map_err(|f| invalid(vec![f]))?;
+    let parsed = yaml::parse(&text);
+    let mut findings = yaml_findings(&parsed, &shown);
+    if !findings.is_empty() {
+        return Err(invalid(findings));
+    }
+    let Some(doc) = parsed.documents.into_iter().next() else {
+        return Err(invalid(vec![Finding::error("empty-file", "config file is empty").in_file(&shown)]));
+    };
+    findings = schema::check(schema::Kind::Config, &doc.value, &doc.locations, &shown);
+    if !findings.is_empty() {
+        return Err(invalid(findings));
+    }
+    let config: Config = serde_json::from_value(doc.value.clone())
+        .map_err(|e| invalid(vec![Finding::error("schema", e.to_string()).in_file(&shown)]))?;
+    let findings = check_config(&config, &doc.locations, &shown);
+    if !findings.is_empty() {
+        return Err(invalid(findings));
+    }
+    Ok((root, shown, config))
+}
+
+/// Rules the config schema cannot express.
+fn check_config(config: &Config, locations: &Locations, file: &Path) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (name, env) in &config.environments {
+        let base = format!("/environments/{}", yaml::escape_pointer(name));
+        let at = |field: &str| {
+            let p = if field.is_empty() { base.clone() } else { format!("{base}/{field}") };
+            (locations.value(&p), schema::field_path(&p))
+        };
+        if config.backend == BackendKind::Posthog {
+            for (field, present) in [
+                ("host", env.host.is_some()),
+                ("project_id", env.project_id.is_some()),
+                ("api_key_env", env.api_key_env.is_some()),
+            ] {
+                if !present {
+                    let (span, path) = at("");
+                    findings.push(
+                        Finding::error(
+                            "config",
+                            format!("environment `{name}` needs `{field}` for the posthog backend"),
+                        )
+                        .in_file(file)
+                        .at(span)
+                        .field(path),
+                    );
+                }
+            }
+        }
+        for (i, pattern) in env.protect.iter().enumerate() {
+            if let Err(e) = Glob::new(pattern) {
+                let (span, path) = at(&format!("protect/{i}"));
+                findings.push(
+                    Finding::error("config", format!("invalid glob `{pattern}`: {}", e.kind()))
+                        .in_file(file)
+                        .at(span)
+                        .field(path),
+                );
+            }
+        }
+    }
+    findings
+}
+
+/// List the flag files the config points at, sorted, without duplicates.
+fn discover(root: &Path, config: &Config) -> (Vec<PathBuf>, Vec<Finding>) {
+    let mut files = Vec::new();
+    let mut findings = Vec::new();
+    for entry in config.flags.entries() {
+        let is_glob = entry.contains(['*', '?', '[', '{']);
+        if is_glob {
+            let matcher = match Glob::new(entry) {
+                Ok(g) => GlobSetBuilder::new().add(g).build(),
+                Err(e) => {
+                    findings.push(Finding::error("config", format!("invalid glob `{entry}` in `flags`: {}", e.kind())));
+                    continue;
+                }
+            };
+            let Ok(matcher) = matcher else { continue };
+            let before = files.len();
+            for file in walk_yaml(root, root) {
+                let rel = file.strip_prefix(root).unwrap_or(&file);
+                if matcher.is_match(rel) {
+                    files.push(file);
+                }
+            }
+            if files.len() == before {
+                findings.push(Finding::warning("no-files", format!("`flags` entry `{entry}` matches no file")));
+            }
+        } else {
+            let path = root.join(entry);
+            if path.is_dir() {
+                files.extend(walk_yaml(root, &path));
+            } else if path.is_file() {
+                files.push(path);
+            } else {
+                findings.push(Finding::error("config", format!("`flags` entry `{entry}` does not exist")));
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    (files, findings)
+}
+
+fn walk_yaml(root: &Path, dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0 || !(e.file_type().is_dir() && e.file_name().to_string_lossy().starts_with('.'))
+        })
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(walkdir::DirEntry::into_path)
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "yaml" || x == "yml")
+                && p.file_name().is_some_and(|n| n != CONFIG_FILE || p.parent() != Some(root))
+        })
+        .collect()
+}
+
+/// What one flag file held.
+#[derive(Debug, Default)]
+pub struct FileContents {
+    /// Documents that passed the schema.
+    pub flags: Vec<LoadedFlag>,
+    /// Keys of documents that did not.
+    pub invalid_keys: Vec<String>,
+    /// Every problem.
+    pub findings: Vec<Finding>,
+}
+
+/// Parse one flag file into flag documents; every problem becomes a finding.
+pub fn load_file(text: &str, shown: &Path) -> FileContents {
+    let parsed = yaml::parse(text);
+    let mut findings = yaml_findings(&parsed, shown);
+    let mut flags = Vec::new();
+    let mut invalid_keys = Vec::new();
+    if parsed.documents.is_empty() && parsed.errors.is_empty() {
+        findings.push(
+            Finding::warning("empty-file", "file contains no flag definition")
+                .in_file(shown)
+                .help("add a flag or delete the file"),
+        );
+    }
+    for doc in parsed.documents {
+        if doc.value.is_null() {
+            continue;
+        }
+        if !doc.value.is_object() {
+            findings.push(
+                Finding::error("schema", "a flag document must be a mapping with at least `key`")
+                    .in_file(shown)
+                    .at(doc.locations.value("")),
+            );
+            continue;
+        }
+        let problems = schema::check(schema::Kind::Flag, &doc.value, &doc.locations, shown);
+        if !problems.is_empty() {
+            findings.extend(problems);
+            if let Some(key) = doc.value.get("key").and_then(serde_json::Value::as_str) {
+                invalid_keys.push(key.to_owned());
+            }
+            continue;
+        }
+        match serde_json::from_value::<FlagSpec>(doc.value) {
+            Ok(spec) => flags.push(LoadedFlag { spec, file: shown.to_path_buf(), locations: doc.locations }),
+            Err(e) => findings.push(Finding::error("schema", e.to_string()).in_file(shown)),
+        }
+    }
+    FileContents { flags, invalid_keys, findings }
+}
+
+/// Load the repository: config, then every flag file. Config problems are an error (exit 2);
+/// flag problems are findings in the result.
+pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, ConfigError> {
+    let (root, config_file, config) = load_config(dir, config_file)?;
+    let (files, mut findings) = discover(&root, &config);
+    if findings.iter().any(|f| f.severity == crate::finding::Severity::Error) {
+        let findings = findings.into_iter().map(|f| f.in_file(&config_file)).collect();
+        return Err(ConfigError::Invalid { file: config_file, findings });
+    }
+    let mut flags: Vec<LoadedFlag> = Vec::new();
+    let mut first_seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut invalid_keys = BTreeSet::new();
+    for path in &files {
+        let shown = path.strip_prefix(&root).unwrap_or(path).to_path_buf();
+        let text = match read_text(path, &shown) {
+            Ok(text) => text,
+            Err(f) => {
+                findings.push(f);
+                continue;
+            }
+        };
+        let contents = load_file(&text, &shown);
+        findings.extend(contents.findings);
+        invalid_keys.extend(contents.invalid_keys);
+        for flag in contents.flags {
+            if let Some(&i) = first_seen.get(&flag.spec.key) {
+                let first = &flags[i];
+                findings.push(
+                    Finding::error("duplicate-flag", format!("flag key `{}` is defined twice", flag.spec.key))
+                        .in_file(&flag.file)
+                        .at(flag.locations.value("/key"))
+                        .for_flag(flag.spec.key.clone())
+                        .field("key")
+                        .related(Related {
+                            file: first.file.clone(),
+                            span: first.locations.value("/key"),
+                            message: "first defined here".into(),
+                        }),
+                );
+                continue;
+            }
+            first_seen.insert(flag.spec.key.clone(), flags.len());
+            flags.push(flag);
+        }
+    }
+    Ok(Repository { root, config_file, config, flags, files: files.len(), invalid_keys, findings })
+}
