@@ -33,12 +33,24 @@ pub struct Error {
 impl Error {
     /// A usage or config error (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
-        Error { code: exit::USAGE, message: message.into(), findings: Vec::new(), root: None, hint: None }
+        Error {
+            code: exit::USAGE,
+            message: message.into(),
+            findings: Vec::new(),
+            root: None,
+            hint: None,
+        }
     }
 
     /// A failure (exit 1).
     pub fn failure(message: impl Into<String>) -> Self {
-        Error { code: exit::FAILURE, message: message.into(), findings: Vec::new(), root: None, hint: None }
+        Error {
+            code: exit::FAILURE,
+            message: message.into(),
+            findings: Vec::new(),
+            root: None,
+            hint: None,
+        }
     }
 
     /// Attach a hint.
@@ -49,11 +61,11 @@ impl Error {
     }
 
     /// A config error, with the config's directory for rendering.
-    pub fn config(error: ConfigError, dir: &std::path::Path) -> Self {
+    pub fn config(error: &ConfigError, dir: &std::path::Path) -> Self {
         match error {
             ConfigError::NotFound(_) => Error::usage(error.to_string())
                 .hint("create `flagops.yaml`, pass `-C <dir>` or `--config <file>`"),
-            ConfigError::Invalid { ref findings, .. } => {
+            ConfigError::Invalid { findings, .. } => {
                 let findings = findings.clone();
                 let mut e = Error::usage(error.to_string());
                 e.findings = findings;

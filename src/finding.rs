@@ -160,15 +160,21 @@ impl Finding {
 /// every output is stable and overlays that repeat a base problem report it once.
 pub fn normalize(findings: &mut Vec<Finding>) {
     findings.sort_by(|a, b| {
-        (&a.file, &a.span, a.severity, a.code, &a.message, &a.flag, &a.field).cmp(&(
-            &b.file, &b.span, b.severity, b.code, &b.message, &b.flag, &b.field,
-        ))
+        (
+            &a.file, &a.span, a.severity, a.code, &a.message, &a.flag, &a.field,
+        )
+            .cmp(&(
+                &b.file, &b.span, b.severity, b.code, &b.message, &b.flag, &b.field,
+            ))
     });
     findings.dedup();
 }
 
 /// Count errors and warnings.
 pub fn count(findings: &[Finding]) -> (usize, usize) {
-    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
     (errors, findings.len() - errors)
 }

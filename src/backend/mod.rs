@@ -91,7 +91,9 @@ pub enum BackendError {
         detail: String,
     },
     /// The change needs approval; a change request was opened instead.
-    #[error("flag `{key}`: the change needs approval; change request {change_request_id} was opened")]
+    #[error(
+        "flag `{key}`: the change needs approval; change request {change_request_id} was opened"
+    )]
     ApprovalRequired {
         /// Flag key.
         key: String,
@@ -141,7 +143,9 @@ impl BackendError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            BackendError::RateLimited { .. } | BackendError::Server { .. } | BackendError::Transport(_)
+            BackendError::RateLimited { .. }
+                | BackendError::Server { .. }
+                | BackendError::Transport(_)
         )
     }
 }

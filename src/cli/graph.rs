@@ -46,7 +46,10 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     }));
     let problems: Vec<_> = rules::validate(&repo)
         .into_iter()
-        .filter(|f| matches!(f.code, "cycle" | "missing-flag") || f.severity == crate::finding::Severity::Error && f.code.starts_with("yaml"))
+        .filter(|f| {
+            matches!(f.code, "cycle" | "missing-flag")
+                || f.severity == crate::finding::Severity::Error && f.code.starts_with("yaml")
+        })
         .collect();
     let levels = graph.levels().filter(|_| problems.is_empty());
     let Some(levels) = levels else {

@@ -22,7 +22,13 @@ use crate::source::{self, Repository};
 #[command(name = "flagops", version, about, max_term_width = 100)]
 pub struct Cli {
     /// Run as if started in DIR (where `flagops.yaml` is looked up).
-    #[arg(short = 'C', long = "directory", value_name = "DIR", global = true, default_value = ".")]
+    #[arg(
+        short = 'C',
+        long = "directory",
+        value_name = "DIR",
+        global = true,
+        default_value = "."
+    )]
     directory: PathBuf,
     /// Use this config file instead of `DIR/flagops.yaml`.
     #[arg(long, value_name = "FILE", global = true)]
@@ -51,7 +57,7 @@ struct Context {
 impl Context {
     fn load(&self) -> Result<Repository, Error> {
         source::load(&self.directory, self.config.as_deref())
-            .map_err(|e| Error::config(e, &self.directory))
+            .map_err(|e| Error::config(&e, &self.directory))
     }
 }
 
@@ -61,10 +67,17 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
         }
     };
-    let ctx = Context { directory: cli.directory, config: cli.config };
+    let ctx = Context {
+        directory: cli.directory,
+        config: cli.config,
+    };
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args, &ctx),
         Command::Schema(args) => schema::run(&args, &ctx),

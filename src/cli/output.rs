@@ -1,5 +1,6 @@
 //! Writing to stdout/stderr: colour handling (via `anstream`), broken pipes, errors.
 
+use std::fmt::Write as _;
 use std::io::Write;
 
 use crate::error::Error;
@@ -27,13 +28,17 @@ pub(crate) fn error(error: &Error) {
         let mut sources = Sources::new(&root);
         let rendered = human(&error.findings, Summary::default(), &mut sources);
         // The summary line counts flags, which means nothing for a config error.
-        let body = rendered.rsplit_once("validated").map_or(rendered.as_str(), |(b, _)| b);
+        let body = rendered
+            .rsplit_once("validated")
+            .map_or(rendered.as_str(), |(b, _)| b);
         text.push_str(body);
     }
-    let red = anstyle::Style::new().bold().fg_color(Some(anstyle::AnsiColor::Red.into()));
-    text.push_str(&format!("{red}error{red:#}: {}\n", error.message));
+    let red = anstyle::Style::new()
+        .bold()
+        .fg_color(Some(anstyle::AnsiColor::Red.into()));
+    let _ = writeln!(text, "{red}error{red:#}: {}", error.message);
     if let Some(hint) = &error.hint {
-        text.push_str(&format!("hint: {hint}\n"));
+        let _ = writeln!(text, "hint: {hint}");
     }
     stderr(&text);
 }

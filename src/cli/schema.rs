@@ -40,5 +40,6 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         }
         return Ok(exit::OK);
     }
-    Err(Error::failure(format!("out of date: {}", stale.join(", "))).hint("run `flagops schema` and commit the result"))
+    Err(Error::failure(format!("out of date: {}", stale.join(", ")))
+        .hint("run `flagops schema` and commit the result"))
 }

@@ -41,7 +41,11 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         Ok(repo) => {
             let findings = rules::validate(&repo);
             let summary = Summary::new(repo.files, repo.flags.len(), &findings);
-            let code = if summary.errors > 0 { exit::FAILURE } else { exit::OK };
+            let code = if summary.errors > 0 {
+                exit::FAILURE
+            } else {
+                exit::OK
+            };
             (findings, summary, repo.root, code)
         }
         Err(error) if args.format != Format::Human && !error.findings.is_empty() => {
@@ -60,6 +64,11 @@ fn print(args: &Args, findings: &[Finding], summary: Summary, root: &std::path::
     match args.format {
         Format::Human => stderr(&human(findings, summary, &mut Sources::new(root))),
         Format::Json => stdout(&json(findings, summary)),
-        Format::Github => stdout(&github(findings, args.path_prefix.as_deref().unwrap_or(std::path::Path::new("")))),
+        Format::Github => stdout(&github(
+            findings,
+            args.path_prefix
+                .as_deref()
+                .unwrap_or(std::path::Path::new("")),
+        )),
     }
 }

@@ -37,7 +37,11 @@ impl DependencyGraph {
 
     /// What `key` depends on.
     pub fn dependencies(&self, key: &str) -> impl Iterator<Item = &str> {
-        self.edges.get(key).into_iter().flatten().map(String::as_str)
+        self.edges
+            .get(key)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
     }
 
     /// Flags that depend on `key` directly, sorted.
@@ -81,7 +85,9 @@ impl DependencyGraph {
         let mut cycles = Vec::new();
         for scc in tarjan_scc(&graph) {
             let members: BTreeSet<&str> = scc.iter().map(|&n| graph[n]).collect();
-            let Some(&start) = members.first() else { continue };
+            let Some(&start) = members.first() else {
+                continue;
+            };
             let self_loop = self.edges.get(start).is_some_and(|d| d.contains(start));
             if members.len() == 1 && !self_loop {
                 continue;
@@ -98,7 +104,10 @@ impl DependencyGraph {
     /// tries the smallest key first (so the reported path is stable).
     fn path_back(&self, start: &str, members: &BTreeSet<&str>) -> Option<Vec<String>> {
         let candidates = |node: &str| -> Vec<&str> {
-            let mut next: Vec<&str> = self.dependencies(node).filter(|d| members.contains(d)).collect();
+            let mut next: Vec<&str> = self
+                .dependencies(node)
+                .filter(|d| members.contains(d))
+                .collect();
             next.reverse();
             next
         };
@@ -163,22 +172,40 @@ mod tests {
 
     fn graph(edges: &[(&str, &[&str])]) -> DependencyGraph {
         DependencyGraph::new(
-            edges.iter().map(|(k, d)| (*k, d.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())),
+            edges
+                .iter()
+                .map(|(k, d)| (*k, d.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())),
         )
     }
 
     #[test]
     fn levels_put_dependencies_first() {
-        let g = graph(&[("a", &["b"]), ("b", &["c"]), ("c", &[]), ("d", &["c"]), ("e", &[])]);
+        let g = graph(&[
+            ("a", &["b"]),
+            ("b", &["c"]),
+            ("c", &[]),
+            ("d", &["c"]),
+            ("e", &[]),
+        ]);
         assert_eq!(
             g.levels().unwrap(),
-            vec![vec!["c".to_owned(), "e".into()], vec!["b".into(), "d".into()], vec!["a".into()]]
+            vec![
+                vec!["c".to_owned(), "e".into()],
+                vec!["b".into(), "d".into()],
+                vec!["a".into()]
+            ]
         );
     }
 
     #[test]
     fn cycles_are_reported_with_the_full_path() {
-        let g = graph(&[("a", &["b"]), ("b", &["c"]), ("c", &["a"]), ("x", &["x"]), ("y", &[])]);
+        let g = graph(&[
+            ("a", &["b"]),
+            ("b", &["c"]),
+            ("c", &["a"]),
+            ("x", &["x"]),
+            ("y", &[]),
+        ]);
         assert_eq!(
             g.cycles(),
             vec![

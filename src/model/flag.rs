@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use super::percent::Percent;
 use super::property::{Condition, PropertyType};
-use super::spec::{BucketingIdentifier, EvaluationRuntime, FlagOverride, FlagSpec, Holdout, Variant};
+use super::spec::{
+    BucketingIdentifier, EvaluationRuntime, FlagOverride, FlagSpec, Holdout, Variant,
+};
 
 /// A flag with every field resolved for one environment.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -74,7 +76,9 @@ impl Flag {
 
     /// The aggregation a condition really uses.
     pub fn condition_aggregation(&self, condition: &Condition) -> Option<u32> {
-        condition.aggregation_group_type_index.or(self.aggregation_group_type_index)
+        condition
+            .aggregation_group_type_index
+            .or(self.aggregation_group_type_index)
     }
 
     /// Every flag this one depends on, with where the dependency is written.
@@ -130,7 +134,11 @@ impl Origins {
 
     /// The pointer of a pointer that starts with `/<field>`.
     pub fn resolve(&self, pointer: &str) -> String {
-        let field = pointer.trim_start_matches('/').split('/').next().unwrap_or("");
+        let field = pointer
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or("");
         match self.overridden.get(field) {
             Some(prefix) => format!("{prefix}{pointer}"),
             None => pointer.to_owned(),
@@ -148,7 +156,7 @@ macro_rules! layer {
         $(
             if let Some(v) = &$over.$field {
                 $base.$field = Some(v.clone());
-                $origins.overridden.insert(stringify!($field), $prefix.clone());
+                $origins.overridden.insert(stringify!($field), $prefix.to_owned());
             }
         )*
     };
@@ -160,10 +168,12 @@ impl FlagSpec {
     pub fn resolve(&self, environment: Option<&str>) -> (Flag, Origins) {
         let mut origins = Origins::default();
         let mut spec = self.clone();
-        if let Some((name, over)) =
-            environment.and_then(|env| self.environments.get_key_value(env))
+        if let Some((name, over)) = environment.and_then(|env| self.environments.get_key_value(env))
         {
-            let prefix = format!("/environments/{}", crate::source::yaml::escape_pointer(name));
+            let prefix = format!(
+                "/environments/{}",
+                crate::source::yaml::escape_pointer(name)
+            );
             apply_override(&mut spec, over, &mut origins, &prefix);
         }
         (spec.into_flag(), origins)
@@ -194,13 +204,33 @@ impl FlagSpec {
     }
 }
 
-fn apply_override(spec: &mut FlagSpec, over: &FlagOverride, origins: &mut Origins, prefix: &String) {
-    layer!(spec, over, origins, prefix, [
-        name, active, archived, tags, evaluation_contexts, conditions,
-        aggregation_group_type_index, variants, payloads, holdout, early_exit,
-        feature_enrollment, ensure_experience_continuity, evaluation_runtime,
-        bucketing_identifier, is_remote_configuration, has_encrypted_payloads, depends_on
-    ]);
+fn apply_override(spec: &mut FlagSpec, over: &FlagOverride, origins: &mut Origins, prefix: &str) {
+    layer!(
+        spec,
+        over,
+        origins,
+        prefix,
+        [
+            name,
+            active,
+            archived,
+            tags,
+            evaluation_contexts,
+            conditions,
+            aggregation_group_type_index,
+            variants,
+            payloads,
+            holdout,
+            early_exit,
+            feature_enrollment,
+            ensure_experience_continuity,
+            evaluation_runtime,
+            bucketing_identifier,
+            is_remote_configuration,
+            has_encrypted_payloads,
+            depends_on
+        ]
+    );
 }
 
 impl Flag {
@@ -241,10 +271,17 @@ mod tests {
 
     #[test]
     fn overrides_replace_fields_and_record_their_origin() {
-        let mut spec = FlagSpec { key: "a".into(), name: Some("A".into()), ..FlagSpec::default() };
+        let mut spec = FlagSpec {
+            key: "a".into(),
+            name: Some("A".into()),
+            ..FlagSpec::default()
+        };
         spec.environments.insert(
             "staging".into(),
-            FlagOverride { active: Some(false), ..FlagOverride::default() },
+            FlagOverride {
+                active: Some(false),
+                ..FlagOverride::default()
+            },
         );
         let (base, origins) = spec.resolve(None);
         assert!(base.active);
@@ -252,7 +289,10 @@ mod tests {
         let (staging, origins) = spec.resolve(Some("staging"));
         assert!(!staging.active);
         assert_eq!(staging.name, "A");
-        assert_eq!(origins.pointer("active", ""), "/environments/staging/active");
+        assert_eq!(
+            origins.pointer("active", ""),
+            "/environments/staging/active"
+        );
         assert_eq!(origins.pointer("name", ""), "/name");
         assert_eq!(origins.resolve("/active"), "/environments/staging/active");
     }

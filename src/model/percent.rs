@@ -28,7 +28,9 @@ impl Percent {
 impl std::fmt::Display for Percent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.0.fract() == 0.0 && self.0.abs() < 1e15 {
-            write!(f, "{}%", self.0 as i64)
+            #[allow(clippy::cast_possible_truncation)]
+            let whole = self.0 as i64;
+            write!(f, "{whole}%")
         } else {
             write!(f, "{}%", self.0)
         }

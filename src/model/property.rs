@@ -50,7 +50,9 @@ pub enum SortKey {
 }
 
 /// What a property filter looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PropertyType {
     /// A person property (`email`, `$browser`, …).
@@ -79,7 +81,9 @@ impl PropertyType {
 }
 
 /// How a property filter compares (PostHog operators; `min`/`max` are written `gte`/`lte`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum Operator {
@@ -117,16 +121,41 @@ pub enum Operator {
 /// Every operator, in declaration order.
 pub const OPERATORS: [Operator; 29] = {
     use Operator::{
-        Exact, FlagEvaluatesTo, Gt, Gte, Icontains, IcontainsMulti, In, IsDateAfter,
-        IsDateBefore, IsDateExact, IsNot, IsNotSet, IsSet, Lt, Lte, NotIcontains,
-        NotIcontainsMulti, NotIn, NotRegex, Regex, SemverCaret, SemverEq, SemverGt, SemverGte,
-        SemverLt, SemverLte, SemverNeq, SemverTilde, SemverWildcard,
+        Exact, FlagEvaluatesTo, Gt, Gte, Icontains, IcontainsMulti, In, IsDateAfter, IsDateBefore,
+        IsDateExact, IsNot, IsNotSet, IsSet, Lt, Lte, NotIcontains, NotIcontainsMulti, NotIn,
+        NotRegex, Regex, SemverCaret, SemverEq, SemverGt, SemverGte, SemverLt, SemverLte,
+        SemverNeq, SemverTilde, SemverWildcard,
     };
     [
-        Exact, IsNot, Icontains, NotIcontains, IcontainsMulti, NotIcontainsMulti, Regex,
-        NotRegex, Gt, Gte, Lt, Lte, SemverGt, SemverGte, SemverLt, SemverLte, SemverEq,
-        SemverNeq, SemverTilde, SemverCaret, SemverWildcard, IsSet, IsNotSet, IsDateExact,
-        IsDateAfter, IsDateBefore, In, NotIn, FlagEvaluatesTo,
+        Exact,
+        IsNot,
+        Icontains,
+        NotIcontains,
+        IcontainsMulti,
+        NotIcontainsMulti,
+        Regex,
+        NotRegex,
+        Gt,
+        Gte,
+        Lt,
+        Lte,
+        SemverGt,
+        SemverGte,
+        SemverLt,
+        SemverLte,
+        SemverEq,
+        SemverNeq,
+        SemverTilde,
+        SemverCaret,
+        SemverWildcard,
+        IsSet,
+        IsNotSet,
+        IsDateExact,
+        IsDateAfter,
+        IsDateBefore,
+        In,
+        NotIn,
+        FlagEvaluatesTo,
     ]
 };
 

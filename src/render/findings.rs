@@ -2,6 +2,7 @@
 //! document) and GitHub workflow commands (`::error file=…,line=…,col=…::`).
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -30,7 +31,12 @@ impl Summary {
     /// Totals for `findings` over `files` files and `flags` flags.
     pub fn new(files: usize, flags: usize, findings: &[Finding]) -> Self {
         let (errors, warnings) = finding::count(findings);
-        Summary { files, flags, errors, warnings }
+        Summary {
+            files,
+            flags,
+            errors,
+            warnings,
+        }
     }
 }
 
@@ -43,7 +49,10 @@ pub struct Sources {
 impl Sources {
     /// Files are resolved against `root`.
     pub fn new(root: &Path) -> Self {
-        Sources { root: root.to_path_buf(), cache: HashMap::new() }
+        Sources {
+            root: root.to_path_buf(),
+            cache: HashMap::new(),
+        }
     }
 
     fn get(&mut self, file: &Path) -> Option<&str> {
@@ -64,12 +73,21 @@ fn byte_range(text: &str, span: Span) -> Option<Range<usize>> {
         .sum::<usize>();
     let line = text.get(line_start..)?.split('\n').next()?;
     let offset = |column: usize| {
-        line.char_indices().nth(column.saturating_sub(1)).map_or(line.len(), |(i, _)| i)
+        line.char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(line.len(), |(i, _)| i)
     };
     let start = offset(span.start.column);
-    let mut end = if span.end.line == span.start.line { offset(span.end.column) } else { line.trim_end().len() };
+    let mut end = if span.end.line == span.start.line {
+        offset(span.end.column)
+    } else {
+        line.trim_end().len()
+    };
     if end <= start {
-        end = line[start..].chars().next().map_or(start, |c| start + c.len_utf8());
+        end = line[start..]
+            .chars()
+            .next()
+            .map_or(start, |c| start + c.len_utf8());
     }
     Some(line_start + start..line_start + end)
 }
@@ -97,7 +115,10 @@ pub fn human(findings: &[Finding], summary: Summary, sources: &mut Sources) -> S
         }
         let title = level.primary_title(title).id(f.code);
         let mut elements: Vec<Element<'_>> = Vec::new();
-        let source = f.file.as_deref().and_then(|file| sources.get(file).map(|t| (file, t.to_owned())));
+        let source = f
+            .file
+            .as_deref()
+            .and_then(|file| sources.get(file).map(|t| (file, t.to_owned())));
         let label = f.field.clone().unwrap_or_default();
         let mut drew = false;
         if let (Some((file, text)), Some(span)) = (source, f.span) {
@@ -119,7 +140,11 @@ pub fn human(findings: &[Finding], summary: Summary, sources: &mut Sources) -> S
             }
         }
         for related in &f.related {
-            let note = format!("{}: {}", location(Some(&related.file), related.span), related.message);
+            let note = format!(
+                "{}: {}",
+                location(Some(&related.file), related.span),
+                related.message
+            );
             elements.push(Level::NOTE.message(note).into());
         }
         if let Some(help) = &f.help {
@@ -243,7 +268,13 @@ pub fn github(findings: &[Finding], prefix: &Path) -> String {
         if let Some(help) = &f.help {
             message = format!("{message}\nhelp: {help}");
         }
-        out.push_str(&format!("::{} {}::{}\n", f.severity.as_str(), props.join(","), data(&message)));
+        let _ = writeln!(
+            out,
+            "::{} {}::{}",
+            f.severity.as_str(),
+            props.join(","),
+            data(&message)
+        );
     }
     out
 }
@@ -255,9 +286,12 @@ mod tests {
     #[test]
     fn byte_ranges_follow_characters() {
         let text = "a: 1\nkéy: [x, y]\n";
-        let span = Span::point(2, 7);
+        let span = Span::point(2, 6);
         assert_eq!(&text[byte_range(text, span).unwrap()], "[");
-        let wide = Span { start: crate::finding::Position { line: 2, column: 1 }, end: crate::finding::Position { line: 2, column: 4 } };
+        let wide = Span {
+            start: crate::finding::Position { line: 2, column: 1 },
+            end: crate::finding::Position { line: 2, column: 4 },
+        };
         assert_eq!(&text[byte_range(text, wide).unwrap()], "kéy");
     }
 
@@ -267,6 +301,9 @@ mod tests {
             .in_file(Path::new("flags/a,b.yaml"))
             .at(Some(Span::point(3, 5)));
         let out = github(&[f], Path::new(""));
-        assert_eq!(out, "::error file=flags/a%2Cb.yaml,line=3,col=5,title=flagops schema::bad: 100%25%0Anext\n");
+        assert_eq!(
+            out,
+            "::error file=flags/a%2Cb.yaml,line=3,col=5,title=flagops schema::bad: 100%25%0Anext\n"
+        );
     }
 }

@@ -6,7 +6,8 @@ use crate::graph::DependencyGraph;
 
 /// `level N` blocks listing each flag and what it depends on.
 pub fn text(graph: &DependencyGraph, levels: &[Vec<String>]) -> String {
-    let mut out = String::from("apply order (dependencies first; flags in one level are independent):\n");
+    let mut out =
+        String::from("apply order (dependencies first; flags in one level are independent):\n");
     for (i, level) in levels.iter().enumerate() {
         let _ = writeln!(out, "level {i}");
         for key in level {
@@ -39,7 +40,11 @@ pub fn dot(graph: &DependencyGraph) -> String {
 /// A Mermaid flowchart; node ids are positional because keys may contain `-`.
 pub fn mermaid(graph: &DependencyGraph) -> String {
     let keys: Vec<&str> = graph.keys().collect();
-    let id = |key: &str| keys.iter().position(|k| *k == key).map_or_else(|| "missing".to_owned(), |i| format!("f{i}"));
+    let id = |key: &str| {
+        keys.iter()
+            .position(|k| *k == key)
+            .map_or_else(|| "missing".to_owned(), |i| format!("f{i}"))
+    };
     let mut out = String::from("flowchart LR\n");
     for key in &keys {
         let _ = writeln!(out, "  {}[\"{key}\"]", id(key));

@@ -9,10 +9,14 @@ pub mod graph;
 
 /// Escape text for a GitHub workflow command's message.
 pub fn github_escape_data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escape text for a GitHub workflow command's property value.
 pub fn github_escape_property(text: &str) -> String {
-    github_escape_data(text).replace(':', "%3A").replace(',', "%2C")
+    github_escape_data(text)
+        .replace(':', "%3A")
+        .replace(',', "%2C")
 }

@@ -21,11 +21,23 @@ pub(crate) struct Problem {
 
 impl Problem {
     fn error(code: &'static str, pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem { severity: Severity::Error, code, pointer: pointer.into(), message: message.into(), help: None }
+        Problem {
+            severity: Severity::Error,
+            code,
+            pointer: pointer.into(),
+            message: message.into(),
+            help: None,
+        }
     }
 
     fn warning(code: &'static str, pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem { severity: Severity::Warning, code, pointer: pointer.into(), message: message.into(), help: None }
+        Problem {
+            severity: Severity::Warning,
+            code,
+            pointer: pointer.into(),
+            message: message.into(),
+            help: None,
+        }
     }
 
     fn help(mut self, help: impl Into<String>) -> Self {
@@ -48,11 +60,19 @@ fn check_variants(flag: &Flag, out: &mut Vec<Problem>) {
     if flag.variants.is_empty() {
         return;
     }
-    let sum: f64 = flag.variants.iter().map(|v| v.rollout_percentage.get()).sum();
+    let sum: f64 = flag
+        .variants
+        .iter()
+        .map(|v| v.rollout_percentage.get())
+        .sum();
     if (sum - 100.0).abs() > 1e-9 {
         out.push(
-            Problem::error("variant-sum", "/variants", format!("variant rollout percentages add up to {sum}, not 100"))
-                .help("adjust the variants' `rollout_percentage` so they sum to 100"),
+            Problem::error(
+                "variant-sum",
+                "/variants",
+                format!("variant rollout percentages add up to {sum}, not 100"),
+            )
+            .help("adjust the variants' `rollout_percentage` so they sum to 100"),
         );
     }
     let mut seen = BTreeMap::new();
@@ -61,7 +81,11 @@ fn check_variants(flag: &Flag, out: &mut Vec<Problem>) {
             out.push(Problem::error(
                 "duplicate-variant",
                 format!("/variants/{i}/key"),
-                format!("variant `{}` is defined twice (first as variant {})", variant.key, first + 1),
+                format!(
+                    "variant `{}` is defined twice (first as variant {})",
+                    variant.key,
+                    first + 1
+                ),
             ));
             seen.insert(variant.key.as_str(), first);
         }
@@ -75,8 +99,12 @@ fn check_payloads(flag: &Flag, out: &mut Vec<Problem>) {
             if !flag.variants.iter().any(|v| &v.key == key) {
                 let names: Vec<&str> = flag.variants.iter().map(|v| v.key.as_str()).collect();
                 out.push(
-                    Problem::error("payload-key", pointer, format!("payload for `{key}`, which is not a variant of this flag"))
-                        .help(format!("variants are: {}", names.join(", "))),
+                    Problem::error(
+                        "payload-key",
+                        pointer,
+                        format!("payload for `{key}`, which is not a variant of this flag"),
+                    )
+                    .help(format!("variants are: {}", names.join(", "))),
                 );
             }
         } else if key != "true" {
@@ -84,7 +112,9 @@ fn check_payloads(flag: &Flag, out: &mut Vec<Problem>) {
                 Problem::warning(
                     "payload-key",
                     pointer,
-                    format!("a boolean flag only serves the `true` payload; `{key}` is never served"),
+                    format!(
+                        "a boolean flag only serves the `true` payload; `{key}` is never served"
+                    ),
                 )
                 .help("rename the key to `true` or remove it"),
             );
@@ -103,7 +133,11 @@ fn check_conditions(flag: &Flag, known: &BTreeMap<&str, &Flag>, out: &mut Vec<Pr
         let at = format!("/conditions/{ci}");
         if let Some(variant) = &condition.variant {
             if !flag.variants.iter().any(|v| &v.key == variant) {
-                let why = if flag.is_multivariate() { "is not a variant of this flag" } else { "is set on a boolean flag" };
+                let why = if flag.is_multivariate() {
+                    "is not a variant of this flag"
+                } else {
+                    "is set on a boolean flag"
+                };
                 out.push(Problem::warning(
                     "variant-override",
                     format!("{at}/variant"),
@@ -119,15 +153,37 @@ fn check_conditions(flag: &Flag, known: &BTreeMap<&str, &Flag>, out: &mut Vec<Pr
                 continue;
             }
             if property.key.is_none() {
-                out.push(Problem::error("property-key", p.clone(), format!("a `{}` property needs `key`", property.kind.as_str())));
+                out.push(Problem::error(
+                    "property-key",
+                    p.clone(),
+                    format!("a `{}` property needs `key`", property.kind.as_str()),
+                ));
             }
             if property.flag.is_some() {
-                out.push(Problem::error("property-key", format!("{p}/flag"), "only `type: flag` properties take `flag`"));
+                out.push(Problem::error(
+                    "property-key",
+                    format!("{p}/flag"),
+                    "only `type: flag` properties take `flag`",
+                ));
             }
-            if let Some(problem) = value::check(property.kind, property.effective_operator(), property.value.as_ref()) {
-                let pointer = if problem.on_operator { format!("{p}/operator") } else if property.value.is_some() { format!("{p}/value") } else { p.clone() };
+            if let Some(problem) = value::check(
+                property.kind,
+                property.effective_operator(),
+                property.value.as_ref(),
+            ) {
+                let pointer = if problem.on_operator {
+                    format!("{p}/operator")
+                } else if property.value.is_some() {
+                    format!("{p}/value")
+                } else {
+                    p.clone()
+                };
                 out.push(Problem {
-                    severity: if problem.is_error { Severity::Error } else { Severity::Warning },
+                    severity: if problem.is_error {
+                        Severity::Error
+                    } else {
+                        Severity::Warning
+                    },
                     code: problem.code,
                     pointer,
                     message: problem.message,
@@ -169,18 +225,30 @@ fn check_flag_property(
 ) {
     if property.key.is_some() {
         out.push(
-            Problem::error("flag-reference", format!("{p}/key"), "a `type: flag` property names its flag with `flag`, not `key`")
-                .help("write `flag: <other flag key>`; flagops resolves it to PostHog's id"),
+            Problem::error(
+                "flag-reference",
+                format!("{p}/key"),
+                "a `type: flag` property names its flag with `flag`, not `key`",
+            )
+            .help("write `flag: <other flag key>`; flagops resolves it to PostHog's id"),
         );
     }
     let Some(target) = &property.flag else {
         if property.key.is_none() {
-            out.push(Problem::error("flag-reference", p.to_owned(), "a `type: flag` property needs `flag` (the key of the flag it depends on)"));
+            out.push(Problem::error(
+                "flag-reference",
+                p.to_owned(),
+                "a `type: flag` property needs `flag` (the key of the flag it depends on)",
+            ));
         }
         return;
     };
     if property.effective_operator() != Operator::FlagEvaluatesTo {
-        out.push(Problem::error("operator", format!("{p}/operator"), "a `type: flag` property uses `flag_evaluates_to`"));
+        out.push(Problem::error(
+            "operator",
+            format!("{p}/operator"),
+            "a `type: flag` property uses `flag_evaluates_to`",
+        ));
     }
     if let Some(g) = aggregation {
         out.push(Problem::error(
@@ -216,13 +284,18 @@ fn check_flag_property(
 
 fn check_object(flag: &Flag, out: &mut Vec<Problem>) {
     if flag.has_encrypted_payloads && !flag.is_remote_configuration {
-        out.push(Problem::error(
-            "encrypted-payloads",
-            "/has_encrypted_payloads",
-            "encrypted payloads are only allowed on remote-configuration flags",
-        ).help("set `is_remote_configuration: true` or drop `has_encrypted_payloads`"));
+        out.push(
+            Problem::error(
+                "encrypted-payloads",
+                "/has_encrypted_payloads",
+                "encrypted payloads are only allowed on remote-configuration flags",
+            )
+            .help("set `is_remote_configuration: true` or drop `has_encrypted_payloads`"),
+        );
     }
-    if flag.ensure_experience_continuity && flag.bucketing_identifier == BucketingIdentifier::DeviceId {
+    if flag.ensure_experience_continuity
+        && flag.bucketing_identifier == BucketingIdentifier::DeviceId
+    {
         out.push(Problem::error(
             "continuity",
             "/ensure_experience_continuity",
@@ -230,25 +303,40 @@ fn check_object(flag: &Flag, out: &mut Vec<Problem>) {
         ));
     }
     if flag.archived && flag.active {
-        out.push(Problem::error("archived-active", "/archived", "an archived flag must be disabled (`active: false`)"));
+        out.push(Problem::error(
+            "archived-active",
+            "/archived",
+            "an archived flag must be disabled (`active: false`)",
+        ));
     }
     let mut seen = BTreeMap::new();
     for (i, tag) in flag.tags.iter().enumerate() {
         let normal = tag.trim().to_lowercase();
         if normal != *tag {
-            out.push(Problem::warning(
-                "tag-case",
-                format!("/tags/{i}"),
-                format!("PostHog stores tag `{tag}` as `{normal}`"),
-            ).help(format!("write `{normal}`")));
+            out.push(
+                Problem::warning(
+                    "tag-case",
+                    format!("/tags/{i}"),
+                    format!("PostHog stores tag `{tag}` as `{normal}`"),
+                )
+                .help(format!("write `{normal}`")),
+            );
         }
         if seen.insert(normal.clone(), i).is_some() {
-            out.push(Problem::warning("duplicate-tag", format!("/tags/{i}"), format!("tag `{normal}` is listed twice")));
+            out.push(Problem::warning(
+                "duplicate-tag",
+                format!("/tags/{i}"),
+                format!("tag `{normal}` is listed twice"),
+            ));
         }
     }
     for (i, context) in flag.evaluation_contexts.iter().enumerate() {
         if context.chars().count() > 255 {
-            out.push(Problem::error("evaluation-context", format!("/evaluation_contexts/{i}"), "an evaluation context is at most 255 characters"));
+            out.push(Problem::error(
+                "evaluation-context",
+                format!("/evaluation_contexts/{i}"),
+                "an evaluation context is at most 255 characters",
+            ));
         }
     }
 }

@@ -26,7 +26,13 @@ struct Resolved<'a> {
 }
 
 impl Resolved<'_> {
-    fn finding(&self, severity: Severity, code: &'static str, pointer: &str, message: String) -> Finding {
+    fn finding(
+        &self,
+        severity: Severity,
+        code: &'static str,
+        pointer: &str,
+        message: String,
+    ) -> Finding {
         let pointer = self.origins.resolve(pointer);
         let f = match severity {
             Severity::Error => Finding::error(code, message),
@@ -45,7 +51,14 @@ fn resolve<'a>(repo: &'a Repository, env: Option<&str>) -> BTreeMap<String, Reso
         .iter()
         .map(|loaded| {
             let (flag, origins) = loaded.spec.resolve(env);
-            (flag.key.clone(), Resolved { flag, origins, loaded })
+            (
+                flag.key.clone(),
+                Resolved {
+                    flag,
+                    origins,
+                    loaded,
+                },
+            )
         })
         .collect()
 }
@@ -89,12 +102,21 @@ fn check_environment_names(repo: &Repository) -> Vec<Finding> {
             if known.contains(name) {
                 continue;
             }
-            let pointer = format!("/environments/{}", crate::source::yaml::escape_pointer(name));
-            let mut f = Finding::error("unknown-environment", format!("environment `{name}` is not defined in `{}`", repo.config_file.display()))
-                .in_file(&loaded.file)
-                .at(loaded.locations.key(&pointer))
-                .for_flag(loaded.spec.key.clone())
-                .field(field_path(&pointer));
+            let pointer = format!(
+                "/environments/{}",
+                crate::source::yaml::escape_pointer(name)
+            );
+            let mut f = Finding::error(
+                "unknown-environment",
+                format!(
+                    "environment `{name}` is not defined in `{}`",
+                    repo.config_file.display()
+                ),
+            )
+            .in_file(&loaded.file)
+            .at(loaded.locations.key(&pointer))
+            .for_flag(loaded.spec.key.clone())
+            .field(field_path(&pointer));
             f = match closest(name, &known) {
                 Some(best) => f.help(format!("did you mean `{best}`?")),
                 None if known.is_empty() => f.help("the config defines no environments"),
@@ -107,11 +129,19 @@ fn check_environment_names(repo: &Repository) -> Vec<Finding> {
 }
 
 fn check_flags(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
-    let known: BTreeMap<&str, &Flag> = resolved.iter().map(|(k, r)| (k.as_str(), &r.flag)).collect();
+    let known: BTreeMap<&str, &Flag> = resolved
+        .iter()
+        .map(|(k, r)| (k.as_str(), &r.flag))
+        .collect();
     let mut findings = Vec::new();
     for r in resolved.values() {
         for problem in flag::check(&r.flag, &known) {
-            let mut f = r.finding(problem.severity, problem.code, &problem.pointer, problem.message);
+            let mut f = r.finding(
+                problem.severity,
+                problem.code,
+                &problem.pointer,
+                problem.message,
+            );
             if let Some(help) = problem.help {
                 f = f.help(help);
             }
@@ -121,7 +151,10 @@ fn check_flags(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
     findings
 }
 
-fn check_references(resolved: &BTreeMap<String, Resolved<'_>>, invalid: &BTreeSet<String>) -> Vec<Finding> {
+fn check_references(
+    resolved: &BTreeMap<String, Resolved<'_>>,
+    invalid: &BTreeSet<String>,
+) -> Vec<Finding> {
     let keys: Vec<String> = resolved.keys().cloned().collect();
     let mut findings = Vec::new();
     for r in resolved.values() {
@@ -136,7 +169,10 @@ fn check_references(resolved: &BTreeMap<String, Resolved<'_>>, invalid: &BTreeSe
                         Severity::Error,
                         "missing-flag",
                         &reference.pointer,
-                        format!("`{}` depends on `{}`, which is not defined in the repository", r.flag.key, reference.target),
+                        format!(
+                            "`{}` depends on `{}`, which is not defined in the repository",
+                            r.flag.key, reference.target
+                        ),
                     );
                     if let Some(best) = closest(&reference.target, &keys) {
                         f = f.help(format!("did you mean `{best}`?"));
@@ -149,12 +185,18 @@ fn check_references(resolved: &BTreeMap<String, Resolved<'_>>, invalid: &BTreeSe
                             Severity::Error,
                             "disabled-dependency",
                             &reference.pointer,
-                            format!("`{}` is enabled but depends on `{}`, which is disabled", r.flag.key, reference.target),
+                            format!(
+                                "`{}` is enabled but depends on `{}`, which is disabled",
+                                r.flag.key, reference.target
+                            ),
                         )
                         .help("enable the dependency, disable this flag, or remove the dependency")
                         .related(Related {
                             file: target.loaded.file.clone(),
-                            span: target.loaded.locations.value(&target.origins.pointer("active", "")),
+                            span: target
+                                .loaded
+                                .locations
+                                .value(&target.origins.pointer("active", "")),
                             message: format!("`{}` is disabled here", reference.target),
                         }),
                     );
@@ -167,11 +209,19 @@ fn check_references(resolved: &BTreeMap<String, Resolved<'_>>, invalid: &BTreeSe
 }
 
 fn check_cycles(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
-    let graph = DependencyGraph::new(resolved.iter().map(|(k, r)| (k.clone(), r.flag.dependencies())));
+    let graph = DependencyGraph::new(
+        resolved
+            .iter()
+            .map(|(k, r)| (k.clone(), r.flag.dependencies())),
+    );
     let mut findings = Vec::new();
     for cycle in graph.cycles() {
-        let (Some(first), Some(next)) = (cycle.first(), cycle.get(1)) else { continue };
-        let Some(r) = resolved.get(first) else { continue };
+        let (Some(first), Some(next)) = (cycle.first(), cycle.get(1)) else {
+            continue;
+        };
+        let Some(r) = resolved.get(first) else {
+            continue;
+        };
         let pointer = r
             .flag
             .references()
@@ -179,7 +229,12 @@ fn check_cycles(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
             .find(|reference| &reference.target == next)
             .map_or_else(|| "/key".to_owned(), |reference| reference.pointer);
         let mut f = r
-            .finding(Severity::Error, "cycle", &pointer, format!("dependency cycle: {}", format_cycle(&cycle)))
+            .finding(
+                Severity::Error,
+                "cycle",
+                &pointer,
+                format!("dependency cycle: {}", format_cycle(&cycle)),
+            )
             .help("remove one of the dependencies to break the cycle");
         for member in &cycle[1..cycle.len() - 1] {
             if let Some(m) = resolved.get(member) {

@@ -15,12 +15,23 @@ pub(crate) struct ValueProblem {
     pub(crate) on_operator: bool,
 }
 
+// Returns `Option` so that every arm of `check` reads the same.
+#[allow(clippy::unnecessary_wraps)]
 fn error(code: &'static str, message: String) -> Option<ValueProblem> {
-    Some(ValueProblem { code, message, is_error: true, on_operator: false })
+    Some(ValueProblem {
+        code,
+        message,
+        is_error: true,
+        on_operator: false,
+    })
 }
 
 /// Check a non-flag property's operator against its type and value.
-pub(crate) fn check(kind: PropertyType, op: Operator, value: Option<&Value>) -> Option<ValueProblem> {
+pub(crate) fn check(
+    kind: PropertyType,
+    op: Operator,
+    value: Option<&Value>,
+) -> Option<ValueProblem> {
     let name = op.as_str();
     let cohort_op = matches!(op, Operator::In | Operator::NotIn);
     if kind == PropertyType::Cohort && !(cohort_op || op == Operator::Exact) {
@@ -61,29 +72,59 @@ pub(crate) fn check(kind: PropertyType, op: Operator, value: Option<&Value>) -> 
         };
     }
     let Some(value) = value.filter(|v| !v.is_null()) else {
-        return error("missing-value", format!("operator `{name}` needs a `value`"));
+        return error(
+            "missing-value",
+            format!("operator `{name}` needs a `value`"),
+        );
     };
     if kind == PropertyType::Cohort {
         let is_id = value.as_i64().is_some()
-            || value.as_str().is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
-        return if is_id { None } else { error("value-type", format!("a cohort `value` is the cohort's numeric id, not {value}")) };
+            || value
+                .as_str()
+                .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+        return if is_id {
+            None
+        } else {
+            error(
+                "value-type",
+                format!("a cohort `value` is the cohort's numeric id, not {value}"),
+            )
+        };
     }
     match op {
         Operator::Regex | Operator::NotRegex => match value.as_str() {
             None => error("value-type", format!("`{name}` needs a string pattern")),
             Some(pattern) => regex::Regex::new(pattern).err().and_then(|e| {
-                let first = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
-                error("regex", format!("regex `{pattern}` does not compile: {first}"))
+                let first = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned();
+                error(
+                    "regex",
+                    format!("regex `{pattern}` does not compile: {first}"),
+                )
             }),
         },
         Operator::IcontainsMulti | Operator::NotIcontainsMulti => match value.as_array() {
             Some(items) if !items.is_empty() && items.iter().all(Value::is_string) => None,
-            _ => error("value-type", format!("`{name}` needs a non-empty list of strings")),
+            _ => error(
+                "value-type",
+                format!("`{name}` needs a non-empty list of strings"),
+            ),
         },
         op if op.is_semver() => match value.as_str() {
             Some(v) if is_semver(v, op == Operator::SemverWildcard) => None,
-            Some(v) => error("semver", format!("`{v}` is not a valid version for `{name}`")),
-            None => error("value-type", format!("`{name}` needs a version string such as \"1.2.3\"")),
+            Some(v) => error(
+                "semver",
+                format!("`{v}` is not a valid version for `{name}`"),
+            ),
+            None => error(
+                "value-type",
+                format!("`{name}` needs a version string such as \"1.2.3\""),
+            ),
         },
         op if op.is_date() => match value.as_str() {
             Some(v) if is_date(v) => None,
@@ -95,14 +136,23 @@ pub(crate) fn check(kind: PropertyType, op: Operator, value: Option<&Value>) -> 
         },
         Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte => match value {
             Value::Number(_) | Value::String(_) => None,
-            _ => error("value-type", format!("`{name}` needs a number or string, not {value}")),
+            _ => error(
+                "value-type",
+                format!("`{name}` needs a number or string, not {value}"),
+            ),
         },
         Operator::Icontains | Operator::NotIcontains => match value {
             Value::String(_) | Value::Number(_) => None,
-            _ => error("value-type", format!("`{name}` needs a string, not {value}")),
+            _ => error(
+                "value-type",
+                format!("`{name}` needs a string, not {value}"),
+            ),
         },
         _ => match value {
-            Value::Object(_) => error("value-type", format!("`{name}` cannot compare with an object")),
+            Value::Object(_) => error(
+                "value-type",
+                format!("`{name}` cannot compare with an object"),
+            ),
             _ => None,
         },
     }
@@ -116,7 +166,11 @@ pub(crate) fn is_semver(text: &str, wildcard: bool) -> bool {
     let core = text.split(['-', '+']).next().unwrap_or_default();
     if core.len() < text.len() {
         let rest = &text[core.len() + 1..];
-        if rest.is_empty() || !rest.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+')) {
+        if rest.is_empty()
+            || !rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
+        {
             return false;
         }
     }
@@ -163,7 +217,14 @@ mod tests {
 
     #[test]
     fn dates() {
-        for ok in ["2026-01-31", "2026-01-31T10:00:00", "2026-01-31T10:00:00Z", "-30d", "7d", "-1y"] {
+        for ok in [
+            "2026-01-31",
+            "2026-01-31T10:00:00",
+            "2026-01-31T10:00:00Z",
+            "-30d",
+            "7d",
+            "-1y",
+        ] {
             assert!(is_date(ok), "{ok}");
         }
         for bad in ["yesterday", "2026-13-01", "-d", "30"] {
@@ -175,18 +236,50 @@ mod tests {
     fn operator_value_compatibility() {
         let p = PropertyType::Person;
         assert!(check(p, Operator::Exact, Some(&json!("a"))).is_none());
-        assert_eq!(check(p, Operator::In, Some(&json!(1))).unwrap().code, "operator");
-        assert_eq!(check(p, Operator::Exact, None).unwrap().code, "missing-value");
+        assert_eq!(
+            check(p, Operator::In, Some(&json!(1))).unwrap().code,
+            "operator"
+        );
+        assert_eq!(
+            check(p, Operator::Exact, None).unwrap().code,
+            "missing-value"
+        );
         let set = check(p, Operator::IsSet, Some(&json!("x"))).unwrap();
         assert!(!set.is_error);
         assert!(check(p, Operator::IsSet, Some(&json!("is_set"))).is_none());
-        assert_eq!(check(p, Operator::Regex, Some(&json!("(a"))).unwrap().code, "regex");
-        assert_eq!(check(p, Operator::SemverGt, Some(&json!("x"))).unwrap().code, "semver");
-        assert_eq!(check(p, Operator::IsDateAfter, Some(&json!("soon"))).unwrap().code, "date");
-        assert_eq!(check(p, Operator::IcontainsMulti, Some(&json!("a"))).unwrap().code, "value-type");
+        assert_eq!(
+            check(p, Operator::Regex, Some(&json!("(a"))).unwrap().code,
+            "regex"
+        );
+        assert_eq!(
+            check(p, Operator::SemverGt, Some(&json!("x")))
+                .unwrap()
+                .code,
+            "semver"
+        );
+        assert_eq!(
+            check(p, Operator::IsDateAfter, Some(&json!("soon")))
+                .unwrap()
+                .code,
+            "date"
+        );
+        assert_eq!(
+            check(p, Operator::IcontainsMulti, Some(&json!("a")))
+                .unwrap()
+                .code,
+            "value-type"
+        );
         let c = PropertyType::Cohort;
         assert!(check(c, Operator::In, Some(&json!(42))).is_none());
-        assert_eq!(check(c, Operator::Icontains, Some(&json!(42))).unwrap().code, "operator");
-        assert_eq!(check(c, Operator::In, Some(&json!("abc"))).unwrap().code, "value-type");
+        assert_eq!(
+            check(c, Operator::Icontains, Some(&json!(42)))
+                .unwrap()
+                .code,
+            "operator"
+        );
+        assert_eq!(
+            check(c, Operator::In, Some(&json!("abc"))).unwrap().code,
+            "value-type"
+        );
     }
 }

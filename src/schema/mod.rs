@@ -4,6 +4,7 @@
 //! `yaml-language-server` modeline); `check` runs the same schema over a parsed document with
 //! the `jsonschema` crate, offline, and turns each violation into a located `Finding`.
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::LazyLock;
 
@@ -42,12 +43,18 @@ fn generate_value<T: schemars::JsonSchema>(id: &str, title: &str) -> Value {
 
 /// The schema of `flagops.yaml`.
 pub fn config_schema() -> Value {
-    generate_value::<Config>("https://flagops.dev/schemas/flagops.schema.json", "flagops config")
+    generate_value::<Config>(
+        "https://flagops.dev/schemas/flagops.schema.json",
+        "flagops config",
+    )
 }
 
 /// The schema of one flag document (PostHog shape).
 pub fn flag_schema() -> Value {
-    generate_value::<FlagSpec>("https://flagops.dev/schemas/posthog-flag.schema.json", "flagops PostHog flag")
+    generate_value::<FlagSpec>(
+        "https://flagops.dev/schemas/posthog-flag.schema.json",
+        "flagops PostHog flag",
+    )
 }
 
 /// Every schema file, in a stable order.
@@ -58,15 +65,24 @@ pub fn generate() -> Vec<SchemaFile> {
         s
     };
     vec![
-        SchemaFile { name: CONFIG_SCHEMA, content: render(config_schema()) },
-        SchemaFile { name: FLAG_SCHEMA, content: render(flag_schema()) },
+        SchemaFile {
+            name: CONFIG_SCHEMA,
+            content: render(config_schema()),
+        },
+        SchemaFile {
+            name: FLAG_SCHEMA,
+            content: render(flag_schema()),
+        },
     ]
 }
 
 fn compile(schema: &Value) -> Validator {
     // The schemas are generated from our own types and reference nothing outside themselves;
     // the crate is built without remote resolvers, so nothing is ever fetched.
-    match jsonschema::options().should_validate_formats(false).build(schema) {
+    match jsonschema::options()
+        .should_validate_formats(false)
+        .build(schema)
+    {
         Ok(validator) => validator,
         Err(e) => unreachable!("generated schema does not compile: {e}"),
     }
@@ -123,7 +139,7 @@ pub fn field_path(pointer: &str) -> String {
     for segment in pointer.split('/').skip(1) {
         let segment = segment.replace("~1", "/").replace("~0", "~");
         if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
-            out.push_str(&format!("[{segment}]"));
+            let _ = write!(out, "[{segment}]");
         } else {
             if !out.is_empty() {
                 out.push('.');
@@ -166,7 +182,11 @@ fn describe(error: &ValidationError<'_>, schema: &Value, locations: &Locations) 
         ValidationErrorKind::Enum { options } => {
             let list: Vec<String> = options
                 .as_array()
-                .map(|a| a.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             let mut f = at(&pointer).at(locations.value(&pointer));
             f.message = format!("{shown} is not one of: {}", list.join(", "));
@@ -175,7 +195,10 @@ fn describe(error: &ValidationError<'_>, schema: &Value, locations: &Locations) 
                 "max" => Some("lte"),
                 _ => None,
             }) {
-                f = f.help(format!("PostHog rewrites `{}` to `{alias}`; write `{alias}`", instance.as_str().unwrap_or_default()));
+                f = f.help(format!(
+                    "PostHog rewrites `{}` to `{alias}`; write `{alias}`",
+                    instance.as_str().unwrap_or_default()
+                ));
             } else if let Some(best) = instance.as_str().and_then(|s| closest(s, &list)) {
                 f = f.help(format!("did you mean `{best}`?"));
             }
@@ -184,7 +207,10 @@ fn describe(error: &ValidationError<'_>, schema: &Value, locations: &Locations) 
         ValidationErrorKind::Type { kind } => {
             let mut f = at(&pointer).at(locations.value(&pointer));
             let expected = format!("{kind:?}").to_lowercase();
-            f.message = format!("{shown} has the wrong type (expected {})", type_words(&expected));
+            f.message = format!(
+                "{shown} has the wrong type (expected {})",
+                type_words(&expected)
+            );
             f
         }
         ValidationErrorKind::Pattern { pattern } => {
@@ -218,7 +244,10 @@ fn describe(error: &ValidationError<'_>, schema: &Value, locations: &Locations) 
         }
         ValidationErrorKind::MinItems { limit } => {
             let mut f = at(&pointer).at(locations.value(&pointer));
-            f.message = format!("list must have at least {limit} item{}", if *limit == 1 { "" } else { "s" });
+            f.message = format!(
+                "list must have at least {limit} item{}",
+                if *limit == 1 { "" } else { "s" }
+            );
             f
         }
         ValidationErrorKind::MaxItems { limit } => {
@@ -256,7 +285,9 @@ fn short(value: &Value) -> String {
 
 /// The property names allowed where an `additionalProperties` error was raised.
 fn known_properties(schema: &Value, schema_path: &str) -> Vec<String> {
-    let parent = schema_path.strip_suffix("/additionalProperties").unwrap_or(schema_path);
+    let parent = schema_path
+        .strip_suffix("/additionalProperties")
+        .unwrap_or(schema_path);
     schema
         .pointer(parent)
         .and_then(|s| s.get("properties"))
@@ -281,7 +312,10 @@ mod tests {
 
     #[test]
     fn field_paths_read_naturally() {
-        assert_eq!(field_path("/conditions/0/properties/1/value"), "conditions[0].properties[1].value");
+        assert_eq!(
+            field_path("/conditions/0/properties/1/value"),
+            "conditions[0].properties[1].value"
+        );
         assert_eq!(field_path(""), "");
         assert_eq!(field_path("/payloads/a~1b"), "payloads.a/b");
     }
@@ -289,7 +323,10 @@ mod tests {
     #[test]
     fn closest_suggests_typos_only() {
         let known = vec!["rollout_percentage".to_owned(), "variant".to_owned()];
-        assert_eq!(closest("rollout_percentge", &known), Some("rollout_percentage"));
+        assert_eq!(
+            closest("rollout_percentge", &known),
+            Some("rollout_percentage")
+        );
         assert_eq!(closest("zzz", &known), None);
     }
 }

@@ -84,17 +84,21 @@ pub enum ConfigError {
 }
 
 /// Read a file with the size limit and UTF-8 check; problems become one finding.
-fn read_text(path: &Path, shown: &Path) -> Result<String, Finding> {
-    let meta = fs::metadata(path).map_err(|e| {
-        Finding::error("io", format!("cannot read file: {e}")).in_file(shown)
-    })?;
+fn read_text(path: &Path, shown: &Path) -> Result<String, Box<Finding>> {
+    let meta = fs::metadata(path)
+        .map_err(|e| Finding::error("io", format!("cannot read file: {e}")).in_file(shown))?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(Finding::error(
-            "file-too-large",
-            format!("file is {} bytes; the limit is {MAX_FILE_BYTES} bytes", meta.len()),
-        )
-        .in_file(shown)
-        .help("split it into one file per flag"));
+        return Err(Box::new(
+            Finding::error(
+                "file-too-large",
+                format!(
+                    "file is {} bytes; the limit is {MAX_FILE_BYTES} bytes",
+                    meta.len()
+                ),
+            )
+            .in_file(shown)
+            .help("split it into one file per flag"),
+        ));
     }
     let bytes = fs::read(path)
         .map_err(|e| Finding::error("io", format!("cannot read file: {e}")).in_file(shown))?;
@@ -103,10 +107,12 @@ fn read_text(path: &Path, shown: &Path) -> Result<String, Finding> {
         let valid = std::str::from_utf8(valid).unwrap_or_default();
         let line = valid.matches('\n').count() + 1;
         let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        Finding::error("not-utf8", "file is not valid UTF-8")
-            .in_file(shown)
-            .at(Some(Span::point(line, column)))
-            .help("save the file as UTF-8")
+        Box::new(
+            Finding::error("not-utf8", "file is not valid UTF-8")
+                .in_file(shown)
+                .at(Some(Span::point(line, column)))
+                .help("save the file as UTF-8"),
+        )
     })
 }
 
@@ -115,7 +121,9 @@ fn yaml_findings(parsed: &yaml::Parsed, shown: &Path) -> Vec<Finding> {
         .errors
         .iter()
         .map(|e| {
-            let mut f = Finding::error(e.code, e.message.clone()).in_file(shown).at(e.span);
+            let mut f = Finding::error(e.code, e.message.clone())
+                .in_file(shown)
+                .at(e.span);
             if let Some((span, message)) = &e.related {
                 f = f.related(Related {
                     file: shown.to_path_buf(),
@@ -129,33 +137,52 @@ fn yaml_findings(parsed: &yaml::Parsed, shown: &Path) -> Vec<Finding> {
 }
 
 /// Find and read the config: `file` if given, else `flagops.yaml` in `dir`.
-pub fn load_config(dir: &Path, file: Option<&Path>) -> Result<(PathBuf, PathBuf, Config), ConfigError> {
+pub fn load_config(
+    dir: &Path,
+    file: Option<&Path>,
+) -> Result<(PathBuf, PathBuf, Config), ConfigError> {
     let path = match file {
         Some(f) if f.is_absolute() => f.to_path_buf(),
         Some(f) => dir.join(f),
         None => dir.join(CONFIG_FILE),
     };
     if !path.is_file() {
-        return Err(ConfigError::NotFound(if file.is_some() { path } else { dir.to_path_buf() }));
+        return Err(ConfigError::NotFound(if file.is_some() {
+            path
+        } else {
+            dir.to_path_buf()
+        }));
     }
-    let root = path.parent().map_or_else(|| dir.to_path_buf(), Path::to_path_buf);
-    let shown = path.strip_prefix(&root).map_or_else(|_| path.clone(), Path::to_path_buf);
-    let invalid = |findings| ConfigError::Invalid { file: shown.clone(), findings };
-    let text = read_text(&path, &shown).map_err(|f| invalid(vec![f]))?;
+    let root = path
+        .parent()
+        .map_or_else(|| dir.to_path_buf(), Path::to_path_buf);
+    let shown = path
+        .strip_prefix(&root)
+        .map_or_else(|_| path.clone(), Path::to_path_buf);
+    let invalid = |findings| ConfigError::Invalid {
+        file: shown.clone(),
+        findings,
+    };
+    let text = read_text(&path, &shown).map_err(|f| invalid(vec![*f]))?;
     let parsed = yaml::parse(&text);
     let mut findings = yaml_findings(&parsed, &shown);
     if !findings.is_empty() {
         return Err(invalid(findings));
     }
     let Some(doc) = parsed.documents.into_iter().next() else {
-        return Err(invalid(vec![Finding::error("empty-file", "config file is empty").in_file(&shown)]));
+        return Err(invalid(vec![
+            Finding::error("empty-file", "config file is empty").in_file(&shown),
+        ]));
     };
     findings = schema::check(schema::Kind::Config, &doc.value, &doc.locations, &shown);
     if !findings.is_empty() {
         return Err(invalid(findings));
     }
-    let config: Config = serde_json::from_value(doc.value.clone())
-        .map_err(|e| invalid(vec![Finding::error("schema", e.to_string()).in_file(&shown)]))?;
+    let config: Config = serde_json::from_value(doc.value.clone()).map_err(|e| {
+        invalid(vec![
+            Finding::error("schema", e.to_string()).in_file(&shown),
+        ])
+    })?;
     let findings = check_config(&config, &doc.locations, &shown);
     if !findings.is_empty() {
         return Err(invalid(findings));
@@ -169,7 +196,11 @@ fn check_config(config: &Config, locations: &Locations, file: &Path) -> Vec<Find
     for (name, env) in &config.environments {
         let base = format!("/environments/{}", yaml::escape_pointer(name));
         let at = |field: &str| {
-            let p = if field.is_empty() { base.clone() } else { format!("{base}/{field}") };
+            let p = if field.is_empty() {
+                base.clone()
+            } else {
+                format!("{base}/{field}")
+            };
             (locations.value(&p), schema::field_path(&p))
         };
         if config.backend == BackendKind::Posthog {
@@ -217,7 +248,10 @@ fn discover(root: &Path, config: &Config) -> (Vec<PathBuf>, Vec<Finding>) {
             let matcher = match Glob::new(entry) {
                 Ok(g) => GlobSetBuilder::new().add(g).build(),
                 Err(e) => {
-                    findings.push(Finding::error("config", format!("invalid glob `{entry}` in `flags`: {}", e.kind())));
+                    findings.push(Finding::error(
+                        "config",
+                        format!("invalid glob `{entry}` in `flags`: {}", e.kind()),
+                    ));
                     continue;
                 }
             };
@@ -230,7 +264,10 @@ fn discover(root: &Path, config: &Config) -> (Vec<PathBuf>, Vec<Finding>) {
                 }
             }
             if files.len() == before {
-                findings.push(Finding::warning("no-files", format!("`flags` entry `{entry}` matches no file")));
+                findings.push(Finding::warning(
+                    "no-files",
+                    format!("`flags` entry `{entry}` matches no file"),
+                ));
             }
         } else {
             let path = root.join(entry);
@@ -239,7 +276,10 @@ fn discover(root: &Path, config: &Config) -> (Vec<PathBuf>, Vec<Finding>) {
             } else if path.is_file() {
                 files.push(path);
             } else {
-                findings.push(Finding::error("config", format!("`flags` entry `{entry}` does not exist")));
+                findings.push(Finding::error(
+                    "config",
+                    format!("`flags` entry `{entry}` does not exist"),
+                ));
             }
         }
     }
@@ -253,14 +293,16 @@ fn walk_yaml(root: &Path, dir: &Path) -> Vec<PathBuf> {
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| {
-            e.depth() == 0 || !(e.file_type().is_dir() && e.file_name().to_string_lossy().starts_with('.'))
+            e.depth() == 0
+                || !(e.file_type().is_dir() && e.file_name().to_string_lossy().starts_with('.'))
         })
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file())
         .map(walkdir::DirEntry::into_path)
         .filter(|p| {
             p.extension().is_some_and(|x| x == "yaml" || x == "yml")
-                && p.file_name().is_some_and(|n| n != CONFIG_FILE || p.parent() != Some(root))
+                && p.file_name()
+                    .is_some_and(|n| n != CONFIG_FILE || p.parent() != Some(root))
         })
         .collect()
 }
@@ -295,9 +337,12 @@ pub fn load_file(text: &str, shown: &Path) -> FileContents {
         }
         if !doc.value.is_object() {
             findings.push(
-                Finding::error("schema", "a flag document must be a mapping with at least `key`")
-                    .in_file(shown)
-                    .at(doc.locations.value("")),
+                Finding::error(
+                    "schema",
+                    "a flag document must be a mapping with at least `key`",
+                )
+                .in_file(shown)
+                .at(doc.locations.value("")),
             );
             continue;
         }
@@ -310,11 +355,19 @@ pub fn load_file(text: &str, shown: &Path) -> FileContents {
             continue;
         }
         match serde_json::from_value::<FlagSpec>(doc.value) {
-            Ok(spec) => flags.push(LoadedFlag { spec, file: shown.to_path_buf(), locations: doc.locations }),
+            Ok(spec) => flags.push(LoadedFlag {
+                spec,
+                file: shown.to_path_buf(),
+                locations: doc.locations,
+            }),
             Err(e) => findings.push(Finding::error("schema", e.to_string()).in_file(shown)),
         }
     }
-    FileContents { flags, invalid_keys, findings }
+    FileContents {
+        flags,
+        invalid_keys,
+        findings,
+    }
 }
 
 /// Load the repository: config, then every flag file. Config problems are an error (exit 2);
@@ -322,9 +375,18 @@ pub fn load_file(text: &str, shown: &Path) -> FileContents {
 pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, ConfigError> {
     let (root, config_file, config) = load_config(dir, config_file)?;
     let (files, mut findings) = discover(&root, &config);
-    if findings.iter().any(|f| f.severity == crate::finding::Severity::Error) {
-        let findings = findings.into_iter().map(|f| f.in_file(&config_file)).collect();
-        return Err(ConfigError::Invalid { file: config_file, findings });
+    if findings
+        .iter()
+        .any(|f| f.severity == crate::finding::Severity::Error)
+    {
+        let findings = findings
+            .into_iter()
+            .map(|f| f.in_file(&config_file))
+            .collect();
+        return Err(ConfigError::Invalid {
+            file: config_file,
+            findings,
+        });
     }
     let mut flags: Vec<LoadedFlag> = Vec::new();
     let mut first_seen: BTreeMap<String, usize> = BTreeMap::new();
@@ -334,7 +396,7 @@ pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, Config
         let text = match read_text(path, &shown) {
             Ok(text) => text,
             Err(f) => {
-                findings.push(f);
+                findings.push(*f);
                 continue;
             }
         };
@@ -345,16 +407,19 @@ pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, Config
             if let Some(&i) = first_seen.get(&flag.spec.key) {
                 let first = &flags[i];
                 findings.push(
-                    Finding::error("duplicate-flag", format!("flag key `{}` is defined twice", flag.spec.key))
-                        .in_file(&flag.file)
-                        .at(flag.locations.value("/key"))
-                        .for_flag(flag.spec.key.clone())
-                        .field("key")
-                        .related(Related {
-                            file: first.file.clone(),
-                            span: first.locations.value("/key"),
-                            message: "first defined here".into(),
-                        }),
+                    Finding::error(
+                        "duplicate-flag",
+                        format!("flag key `{}` is defined twice", flag.spec.key),
+                    )
+                    .in_file(&flag.file)
+                    .at(flag.locations.value("/key"))
+                    .for_flag(flag.spec.key.clone())
+                    .field("key")
+                    .related(Related {
+                        file: first.file.clone(),
+                        span: first.locations.value("/key"),
+                        message: "first defined here".into(),
+                    }),
                 );
                 continue;
             }
@@ -362,5 +427,13 @@ pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, Config
             flags.push(flag);
         }
     }
-    Ok(Repository { root, config_file, config, flags, files: files.len(), invalid_keys, findings })
+    Ok(Repository {
+        root,
+        config_file,
+        config,
+        flags,
+        files: files.len(),
+        invalid_keys,
+        findings,
+    })
 }

@@ -50,7 +50,10 @@ impl Locations {
 
     /// The span of the mapping key whose value is at `pointer`; falls back to the value.
     pub fn key(&self, pointer: &str) -> Option<Span> {
-        self.keys.get(pointer).copied().or_else(|| self.value(pointer))
+        self.keys
+            .get(pointer)
+            .copied()
+            .or_else(|| self.value(pointer))
     }
 }
 
@@ -69,7 +72,12 @@ pub struct YamlError {
 
 impl YamlError {
     fn at(code: &'static str, span: Span, message: impl Into<String>) -> Self {
-        YamlError { code, message: message.into(), span: Some(span), related: None }
+        YamlError {
+            code,
+            message: message.into(),
+            span: Some(span),
+            related: None,
+        }
     }
 }
 
@@ -92,11 +100,17 @@ pub fn parse(text: &str) -> Parsed {
             None => break,
             Some(Err(e)) => {
                 let m = e.marker();
-                builder.parsed.errors.push(YamlError::at(
-                    "yaml-syntax",
-                    Span::point(m.line(), m.col() + 1),
-                    format!("invalid YAML: {}", e.info()),
-                ));
+                let span = Span::point(m.line(), m.col() + 1);
+                let error = if e.info().contains("recursion limit") {
+                    YamlError::at(
+                        "yaml-too-deep",
+                        span,
+                        format!("nesting is deeper than {MAX_DEPTH} levels"),
+                    )
+                } else {
+                    YamlError::at("yaml-syntax", span, format!("invalid YAML: {}", e.info()))
+                };
+                builder.parsed.errors.push(error);
                 break;
             }
             Some(Ok((event, span))) => {
@@ -111,8 +125,14 @@ pub fn parse(text: &str) -> Parsed {
 
 fn to_span(span: YamlSpan) -> Span {
     Span {
-        start: Position { line: span.start.line(), column: span.start.col() + 1 },
-        end: Position { line: span.end.line(), column: span.end.col() + 1 },
+        start: Position {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+        },
+        end: Position {
+            line: span.end.line(),
+            column: span.end.col() + 1,
+        },
     }
 }
 
@@ -179,7 +199,11 @@ impl Builder {
             }
             Event::Alias(id) => {
                 let Some((value, size)) = self.anchors.get(&id) else {
-                    return self.fail(YamlError::at("yaml-syntax", span, "alias to unknown anchor"));
+                    return self.fail(YamlError::at(
+                        "yaml-syntax",
+                        span,
+                        "alias to unknown anchor",
+                    ));
                 };
                 if self.nodes + size > MAX_NODES {
                     return self.fail(YamlError::at(
@@ -229,7 +253,13 @@ impl Builder {
                         seen: HashMap::new(),
                     }
                 } else {
-                    Frame::Sequence { items: Vec::new(), pointer, anchor, span, first_node }
+                    Frame::Sequence {
+                        items: Vec::new(),
+                        pointer,
+                        anchor,
+                        span,
+                        first_node,
+                    }
                 };
                 self.stack.push(frame);
                 Flow::Continue(())
@@ -239,14 +269,25 @@ impl Builder {
                     return Flow::Continue(());
                 };
                 let (value, anchor, start, first_node) = match frame {
-                    Frame::Mapping { map, anchor, span, first_node, .. } => {
-                        (Value::Object(map), anchor, span, first_node)
-                    }
-                    Frame::Sequence { items, anchor, span, first_node, .. } => {
-                        (Value::Array(items), anchor, span, first_node)
-                    }
+                    Frame::Mapping {
+                        map,
+                        anchor,
+                        span,
+                        first_node,
+                        ..
+                    } => (Value::Object(map), anchor, span, first_node),
+                    Frame::Sequence {
+                        items,
+                        anchor,
+                        span,
+                        first_node,
+                        ..
+                    } => (Value::Array(items), anchor, span, first_node),
                 };
-                let whole = Span { start: start.start, end: span.end };
+                let whole = Span {
+                    start: start.start,
+                    end: span.end,
+                };
                 // Children were already counted; count this node only, but remember the
                 // whole subtree's size for aliases to it.
                 self.nodes += 1;
@@ -258,13 +299,18 @@ impl Builder {
     }
 
     fn expecting_key(&self) -> bool {
-        matches!(self.stack.last(), Some(Frame::Mapping { pending: None, .. }))
+        matches!(
+            self.stack.last(),
+            Some(Frame::Mapping { pending: None, .. })
+        )
     }
 
     fn child_pointer(&self) -> String {
         match self.stack.last() {
             None => String::new(),
-            Some(Frame::Mapping { pointer, pending, .. }) => {
+            Some(Frame::Mapping {
+                pointer, pending, ..
+            }) => {
                 let key = pending.as_ref().map_or("", |(k, _)| k.as_str());
                 format!("{pointer}/{}", escape_pointer(key))
             }
@@ -273,7 +319,13 @@ impl Builder {
     }
 
     fn push_key(&mut self, key: String, span: Span) -> Flow {
-        let Some(Frame::Mapping { pending, seen, pointer, .. }) = self.stack.last_mut() else {
+        let Some(Frame::Mapping {
+            pending,
+            seen,
+            pointer,
+            ..
+        }) = self.stack.last_mut()
+        else {
             return Flow::Continue(());
         };
         if let Some(first) = seen.get(&key) {
@@ -420,10 +472,14 @@ fn resolve_float(text: &str) -> Option<Result<Value, String>> {
     let lower = text.to_ascii_lowercase();
     let unsigned = lower.trim_start_matches(['-', '+']);
     if matches!(unsigned, ".inf" | ".nan") {
-        return Some(Err(format!("`{text}` is not a finite number; JSON cannot hold it")));
+        return Some(Err(format!(
+            "`{text}` is not a finite number; JSON cannot hold it"
+        )));
     }
     let looks_numeric = text.bytes().any(|b| b.is_ascii_digit())
-        && text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
     if !looks_numeric {
         return None;
     }
@@ -434,6 +490,7 @@ fn resolve_float(text: &str) -> Option<Result<Value, String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Write as _;
 
     #[test]
     fn scalars_follow_the_core_schema() {
@@ -475,9 +532,10 @@ mod tests {
         let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..10 {
             let p = i - 1;
-            text.push_str(&format!(
-                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
-            ));
+            let _ = writeln!(
+                text,
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]"
+            );
         }
         let parsed = parse(&text);
         assert!(parsed.documents.is_empty());
