@@ -6,6 +6,8 @@
 //! that dependents created later in the same apply can refer to a new flag). Translation is
 //! faithful; `plan` normalizes both sides before comparing.
 
+pub mod posthog;
+
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
@@ -91,7 +93,9 @@ pub enum BackendError {
         detail: String,
     },
     /// The change needs approval; a change request was opened instead.
-    #[error("flag `{key}`: the change needs approval; change request {change_request_id} was opened")]
+    #[error(
+        "flag `{key}`: the change needs approval; change request {change_request_id} was opened"
+    )]
     ApprovalRequired {
         /// Flag key.
         key: String,
@@ -141,7 +145,9 @@ impl BackendError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            BackendError::RateLimited { .. } | BackendError::Server { .. } | BackendError::Transport(_)
+            BackendError::RateLimited { .. }
+                | BackendError::Server { .. }
+                | BackendError::Transport(_)
         )
     }
 }
