@@ -10,7 +10,8 @@ use flagops::model::{Condition, Flag, Operator, Percent, Property, PropertyType,
 use serde_json::{Value, json};
 
 use crate::support::fake_posthog::{
-    FakePosthog, Fault, NO_SCOPE_KEY, PROJECT_ID, READ_KEY, RateLimitRule, WRITE_KEY,
+    FakePosthog, Fault, NO_SCOPE_KEY, PROJECT_ID, READ_KEY, RateLimitRule, RecordedRequest,
+    WRITE_KEY,
 };
 
 const KEY_VAR: &str = "FLAGOPS_TEST_POSTHOG_KEY";
@@ -63,7 +64,7 @@ fn flag(key: &str, conditions: Vec<Condition>) -> Flag {
 }
 
 fn lines(fake: &FakePosthog) -> Vec<String> {
-    fake.requests().iter().map(|r| r.line()).collect()
+    fake.requests().iter().map(RecordedRequest::line).collect()
 }
 
 #[tokio::test]
@@ -238,10 +239,10 @@ async fn create_update_delete_round_trip() {
     // Delete: re-read, then soft delete with PATCH.
     fake.clear_requests();
     adapter.delete(&updated).await.unwrap();
-    let path = format!("/api/projects/1/feature_flags/{}/", created.id);
+    let flag_path = format!("/api/projects/1/feature_flags/{}/", created.id);
     assert_eq!(
         lines(&fake),
-        [format!("GET {path}"), format!("PATCH {path}")]
+        [format!("GET {flag_path}"), format!("PATCH {flag_path}")]
     );
     assert_eq!(
         fake.requests()[1].body.as_ref().unwrap()["deleted"],

@@ -30,7 +30,7 @@ impl Access {
 pub(crate) struct Call<'a> {
     /// The flag concerned; `None` for a list.
     pub(crate) key: Option<&'a str>,
-    /// Verb phrase: `list flags of project 1`, `create flag \`a\``.
+    /// Verb phrase, e.g. "list flags of project 1" or "create flag `a`".
     pub(crate) action: String,
     /// Read or write.
     pub(crate) access: Access,
@@ -121,7 +121,7 @@ pub(crate) fn from_response(
             let mut text =
                 detail.unwrap_or_else(|| format!("the server refused the request ({status})"));
             if let Some(attr) = &api.attr {
-                text.push_str(&format!(" (field `{attr}`)"));
+                text = format!("{text} (field `{attr}`)");
             }
             BackendError::Invalid {
                 key: flag_key.to_owned(),

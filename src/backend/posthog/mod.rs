@@ -7,9 +7,9 @@
 //!
 //! Requests: `list` reads every page of the default list and of `archived=true` (the default list
 //! hides archived flags) with a large page size, because every list call is billed like a
-//! local-evaluation request; `create` POSTs; `update` PATCHes only the fields that changed, with
+//! local-evaluation request; `create` sends a POST; `update` a PATCH of only the fields that changed, with
 //! `version` and `original_flag` so that the server refuses an edit that overlaps someone
-//! else's; `delete` re-reads the flag, refuses if its version moved, then PATCHes
+//! else's; `delete` re-reads the flag, refuses if its version moved, then sends a PATCH of
 //! `deleted: true` (PostHog answers DELETE with 405). Pacing and retries are the caller's.
 
 mod error;

@@ -11,7 +11,7 @@
 //! - per-group `aggregation_group_type_index` equal to the flag-level value (the server copies it
 //!   into every group) reads as "inherit" (absent);
 //! - payloads (stored as JSON-encoded strings) are parsed into values;
-//! - `min`/`max` read as `gte`/`lte`; tags are sorted and deduplicated (the server lower-cases);
+//! - `min`/`max` read as `gte`/`lte`; a property without `type` (legacy) reads as `person`; tags are sorted and deduplicated (the server lower-cases);
 //! - read-only fields (`created_by`, `status`, `experiment_set`, …) are ignored;
 //! - unknown top-level `filters` keys are not modelled but survive updates, because PATCH merges
 //!   `filters` by top-level key and the adapter only sends the keys it owns.
@@ -197,7 +197,10 @@ fn read_property(value: &Value, at: &str, ids: &Ids) -> Result<Property, Reason>
         return Err(format!("{at} is {}, not an object", kind(value)));
     };
     reject_unknown(prop, &PROPERTY_FIELDS, at)?;
-    let kind_name = opt_string(prop.get("type"), &format!("{at}: `type`"))?.unwrap_or_default();
+    // Legacy flags may lack `type`; SDKs evaluate such a property as a person property, and
+    // PostHog requires a type on every write, so it reads (and is written back) as `person`.
+    let kind_name = opt_string(prop.get("type"), &format!("{at}: `type`"))?
+        .unwrap_or_else(|| "person".to_owned());
     let property_type = match kind_name.as_str() {
         "person" => PropertyType::Person,
         "cohort" => PropertyType::Cohort,

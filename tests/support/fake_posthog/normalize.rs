@@ -2,6 +2,7 @@
 //! the comparison form tests use to say "equal after normalisation".
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use serde_json::{Map, Number, Value, json};
 
@@ -146,7 +147,7 @@ pub fn as_id(value: Option<&Value>) -> Option<i64> {
 
 /// The comparison form of `filters`: the stored form, without the injected fields, with
 /// null-valued members dropped, payload strings parsed, numbers as f64 and flag-dependency
-/// ids replaced by `key_of(id)`. Two `filters` documents "are equal after normalisation"
+/// ids replaced by `key_of(id)`, an untyped (legacy) property typed `person`. Two `filters` documents "are equal after normalisation"
 /// when their comparison forms are equal.
 pub fn comparable_filters(filters: &Value, key_of: &dyn Fn(i64) -> Option<String>) -> Value {
     let Value::Object(map) = filters else {
@@ -162,6 +163,10 @@ pub fn comparable_filters(filters: &Value, key_of: &dyn Fn(i64) -> Option<String
                 let Value::Object(prop) = prop else { continue };
                 prop.remove("cohort_name");
                 prop.remove("group_key_names");
+                // SDKs evaluate an untyped (legacy) property as a person property.
+                if prop.get("type").is_none_or(Value::is_null) {
+                    prop.insert("type".into(), json!("person"));
+                }
                 if prop.get("type").and_then(Value::as_str) == Some("flag") {
                     // The UI's label repeats the target key; the id is what counts.
                     prop.remove("label");
@@ -202,9 +207,10 @@ pub fn canonical(value: &Value) -> Value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .filter(|(k, v)| {
-                    !v.is_null()
-                        && !(FALSE_IS_ABSENT.contains(&k.as_str()) && **v == Value::Bool(false))
-                        && !(EMPTY_IS_ABSENT.contains(&k.as_str()) && is_empty_container(v))
+                    let defaulted = (FALSE_IS_ABSENT.contains(&k.as_str())
+                        && **v == Value::Bool(false))
+                        || (EMPTY_IS_ABSENT.contains(&k.as_str()) && is_empty_container(v));
+                    !v.is_null() && !defaulted
                 })
                 .map(|(k, v)| (k.clone(), canonical(v)))
                 .collect(),
@@ -273,7 +279,7 @@ fn dump_str(s: &str, out: &mut String) {
             c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
                 let mut buf = [0u16; 2];
                 for unit in c.encode_utf16(&mut buf) {
-                    out.push_str(&format!("\\u{unit:04x}"));
+                    let _ = write!(out, "\\u{unit:04x}");
                 }
             }
             c => out.push(c),

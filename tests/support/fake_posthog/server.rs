@@ -320,7 +320,7 @@ fn method_not_allowed(method: &Method) -> ApiErr {
 /// GET list: `limit`/`offset` pagination with `next`/`previous` links, `archived`, `key`,
 /// `active`; newest first; deleted flags never listed.
 fn list(shared: &Shared, store: &Store, project: u64, uri: &Uri) -> Value {
-    let query: Vec<(String, String)> = uri.query().map(|q| url_pairs(q)).unwrap_or_default();
+    let query: Vec<(String, String)> = uri.query().map(url_pairs).unwrap_or_default();
     let param = |name: &str| {
         query
             .iter()

@@ -141,6 +141,7 @@ impl Store {
 
     /// Store `flag` as given (management form, normalised like a save), without validation.
     /// A missing `id` gets a fresh one. Returns the id.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn seed(&mut self, project: u64, flag: Map<String, Value>) -> i64 {
         let id = flag
             .get("id")
