@@ -13,6 +13,7 @@
 
 mod fixtures;
 pub mod normalize;
+mod rules;
 mod server;
 mod store;
 
