@@ -1,0 +1,653 @@
+//! The PostHog adapter: the `Backend` trait over PostHog's feature-flag REST API.
+//!
+//! - `settings`: where and how to connect (origin, project, key, timeouts);
+//! - `wire`: the JSON envelope; `translate`: live JSON ↔ `model::Flag`;
+//! - `ids`: the project's key ↔ id map (dependencies are stored by id);
+//! - `error`: HTTP responses → `BackendError`.
+//!
+//! Requests: `list` reads every page of the default list and of `archived=true` (the default list
+//! hides archived flags) with a large page size, because every list call is billed like a
+//! local-evaluation request; `create` sends a POST; `update` a PATCH of only the fields that changed, with
+//! `version` and `original_flag` so that the server refuses an edit that overlaps someone
+//! else's; `delete` re-reads the flag, refuses if its version moved, then sends a PATCH of
+//! `deleted: true` (PostHog answers DELETE with 405). Pacing and retries are the caller's.
+
+mod error;
+mod ids;
+mod settings;
+mod translate;
+mod wire;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, PoisonError};
+
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, Url};
+use serde_json::{Map, Value, json};
+
+pub use settings::{ApiKey, PosthogSettings, SettingsError};
+pub use translate::MISSING_TARGET_PREFIX;
+
+use self::error::{Access, Call, Target};
+use self::ids::Ids;
+use self::wire::{BulkKeys, Page, WireFlag};
+use super::{
+    Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, RateLimit, Unsupported,
+};
+use crate::config::Environment;
+use crate::model::Flag;
+
+/// PostHog's documented budget for CRUD endpoints, per personal API key.
+pub const RATE_LIMIT: RateLimit = RateLimit {
+    per_minute: 480,
+    per_hour: 4800,
+};
+
+/// Most pages one list may follow (a guard against a server that never ends).
+const MAX_PAGES: usize = 10_000;
+
+/// A PostHog project reached over HTTP.
+pub struct PosthogBackend {
+    client: reqwest::Client,
+    origin: String,
+    project_id: u64,
+    api_key: ApiKey,
+    api_key_env: Option<String>,
+    page_size: u32,
+    cache: Mutex<Cache>,
+}
+
+/// What the adapter learnt from its reads.
+#[derive(Debug, Default)]
+struct Cache {
+    ids: Ids,
+    /// Raw flag objects as last read, by id (sent back as `original_flag`).
+    raw: BTreeMap<i64, Map<String, Value>>,
+    /// Ids of flags that must never be written.
+    unsupported: BTreeMap<i64, String>,
+}
+
+impl std::fmt::Debug for PosthogBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PosthogBackend")
+            .field("origin", &self.origin)
+            .field("project_id", &self.project_id)
+            .field("api_key", &self.api_key)
+            .field("api_key_env", &self.api_key_env)
+            .field("page_size", &self.page_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PosthogBackend {
+    /// An adapter for one project.
+    pub fn new(settings: PosthogSettings) -> Result<Self, SettingsError> {
+        let origin = settings.host.trim().trim_end_matches('/').to_owned();
+        let parsed = Url::parse(&origin).map_err(|_| SettingsError::InvalidHost {
+            host: settings.host.clone(),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https")
+            || parsed.query().is_some()
+            || parsed.host().is_none()
+        {
+            return Err(SettingsError::InvalidHost {
+                host: settings.host.clone(),
+            });
+        }
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", settings.api_key.expose()))
+            .map_err(|_| {
+                SettingsError::Client(
+                    "the API key contains characters not allowed in a header".into(),
+                )
+            })?;
+        auth.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, auth);
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("flagops/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            .build()
+            .map_err(|e| SettingsError::Client(e.to_string()))?;
+        Ok(PosthogBackend {
+            client,
+            origin,
+            project_id: settings.project_id,
+            api_key: settings.api_key,
+            api_key_env: settings.api_key_env,
+            page_size: settings.page_size.max(1),
+            cache: Mutex::new(Cache::default()),
+        })
+    }
+
+    /// An adapter for environment `name` of the config, the key read from its `api_key_env`.
+    pub fn from_environment(name: &str, environment: &Environment) -> Result<Self, SettingsError> {
+        Self::new(PosthogSettings::from_environment(name, environment)?)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn flags_url(&self) -> String {
+        format!(
+            "{}/api/projects/{}/feature_flags/",
+            self.origin, self.project_id
+        )
+    }
+
+    fn flag_url(&self, id: i64) -> String {
+        format!("{}{id}/", self.flags_url())
+    }
+
+    fn target(&self) -> Target<'_> {
+        Target {
+            origin: &self.origin,
+            project_id: self.project_id,
+            key_source: self.api_key_env.as_deref(),
+        }
+    }
+
+    /// Send a request and return the JSON body of a success.
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        call: &Call<'_>,
+    ) -> BackendResult<Value> {
+        let secret = self.api_key.expose();
+        let mut request = self.client.request(method, url);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| error::scrub(error::from_transport(&e, call), secret))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = response
+            .text()
+            .await
+            .map_err(|e| error::scrub(error::from_transport(&e, call), secret))?;
+        if !(200..300).contains(&status) {
+            return Err(error::scrub(
+                error::from_response(status, retry_after.as_deref(), &text, call, &self.target()),
+                secret,
+            ));
+        }
+        serde_json::from_str(&text).map_err(|e| {
+            error::scrub(
+                BackendError::Server {
+                    status,
+                    detail: Some(format!("the answer to `{}` is not JSON ({e})", call.action)),
+                },
+                secret,
+            )
+        })
+    }
+
+    /// Every page of one list query; `extra` are query pairs besides `limit`/`offset`.
+    async fn list_query(
+        &self,
+        extra: &[(&str, &str)],
+        call: &Call<'_>,
+    ) -> BackendResult<Vec<Map<String, Value>>> {
+        let limit = self.page_size.to_string();
+        let mut query: Vec<(String, String)> = extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        query.push(("limit".into(), limit));
+        let mut out = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let url = Url::parse_with_params(&self.flags_url(), &query)
+                .map_err(|e| BackendError::Io(format!("cannot build the list URL: {e}")))?;
+            let page: Page =
+                serde_json::from_value(self.send(Method::GET, url.as_str(), None, call).await?)
+                    .map_err(|e| BackendError::Server {
+                        status: 200,
+                        detail: Some(format!("unexpected list page ({e})")),
+                    })?;
+            out.extend(page.results);
+            let Some(next) = page.next else {
+                return Ok(out);
+            };
+            // Only the query of `next` is used: the key is never sent to an origin other
+            // than the configured one (a proxy may rewrite the scheme or host in `next`).
+            let next_query: Vec<(String, String)> = Url::parse(&next)
+                .map_err(|e| BackendError::Server {
+                    status: 200,
+                    detail: Some(format!("invalid `next` link ({e})")),
+                })?
+                .query_pairs()
+                .into_owned()
+                .collect();
+            if next_query == query {
+                return Err(BackendError::Server {
+                    status: 200,
+                    detail: Some("the `next` link points to the same page again".into()),
+                });
+            }
+            query = next_query;
+        }
+        Err(BackendError::Server {
+            status: 200,
+            detail: Some(format!("the list has more than {MAX_PAGES} pages")),
+        })
+    }
+
+    /// Fill in the keys of dependency ids this adapter has not seen (`bulk_keys`).
+    async fn learn_dependency_keys(&self, flags: &[Map<String, Value>]) -> BackendResult<()> {
+        let unknown: BTreeSet<i64> = {
+            let cache = self.cache();
+            flags
+                .iter()
+                .flat_map(|f| dependency_ids(f.get("filters")))
+                .filter(|id| cache.ids.key_of(*id).is_none())
+                .collect()
+        };
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let call = Call {
+            key: None,
+            action: format!("look up flag keys in project {}", self.project_id),
+            access: Access::Read,
+        };
+        let url = format!("{}bulk_keys/", self.flags_url());
+        let body = json!({ "ids": unknown });
+        let answer = match self.send(Method::POST, &url, Some(&body), &call).await {
+            Ok(answer) => answer,
+            // Ids none of which exist any more: keep them as `#<id>` markers.
+            Err(BackendError::Server { status: 400, .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let keys: BulkKeys = serde_json::from_value(answer).unwrap_or(BulkKeys {
+            keys: BTreeMap::new(),
+        });
+        let mut cache = self.cache();
+        for (id, key) in keys.keys {
+            if let Ok(id) = id.parse() {
+                cache.ids.insert(id, &key);
+            }
+        }
+        Ok(())
+    }
+
+    /// Translate one raw flag with the current map, remembering it.
+    fn absorb(&self, raw: Map<String, Value>) -> Result<LiveFlag, Unsupported> {
+        let wire: WireFlag = match serde_json::from_value(Value::Object(raw.clone())) {
+            Ok(wire) => wire,
+            Err(e) => {
+                let key = raw
+                    .get("key")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+                    .to_owned();
+                let id = raw.get("id").map(ToString::to_string).unwrap_or_default();
+                return Err(Unsupported {
+                    key,
+                    id,
+                    reason: format!("unexpected flag object ({e})"),
+                });
+            }
+        };
+        let mut cache = self.cache();
+        if !wire.is_deleted() {
+            cache.ids.insert(wire.id, &wire.key);
+        }
+        cache.raw.insert(wire.id, raw);
+        match translate::from_wire(&wire, &cache.ids) {
+            Ok(flag) => {
+                cache.unsupported.remove(&wire.id);
+                Ok(LiveFlag {
+                    id: wire.id.to_string(),
+                    flag,
+                    version: wire.version,
+                })
+            }
+            Err(reason) => {
+                cache.unsupported.insert(wire.id, reason.clone());
+                Err(Unsupported {
+                    key: wire.key,
+                    id: wire.id.to_string(),
+                    reason,
+                })
+            }
+        }
+    }
+
+    fn parse_id(live: &LiveFlag) -> BackendResult<i64> {
+        live.id.parse().map_err(|_| BackendError::Invalid {
+            key: live.flag.key.clone(),
+            detail: format!("`{}` is not a PostHog flag id", live.id),
+        })
+    }
+
+    fn refuse_unsupported(&self, id: i64, key: &str) -> BackendResult<()> {
+        match self.cache().unsupported.get(&id) {
+            Some(reason) => Err(BackendError::Unsupported {
+                key: key.to_owned(),
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The `original_flag` of an update: the object as read if it is the version the caller
+    /// read, else the caller's flag in wire form.
+    fn original(&self, id: i64, live: &LiveFlag, fallback: Option<&Map<String, Value>>) -> Value {
+        let cache = self.cache();
+        match cache.raw.get(&id) {
+            Some(raw) if raw.get("version").and_then(Value::as_i64) == live.version => {
+                Value::Object(raw.clone())
+            }
+            _ => fallback.map_or_else(
+                || json!({ "key": live.flag.key }),
+                |m| Value::Object(m.clone()),
+            ),
+        }
+    }
+}
+
+/// Ids named by `type: flag` properties of a raw `filters`.
+fn dependency_ids(filters: Option<&Value>) -> Vec<i64> {
+    let Some(groups) = filters
+        .and_then(|f| f.get("groups"))
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
+    groups
+        .iter()
+        .filter_map(|g| g.get("properties").and_then(Value::as_array))
+        .flatten()
+        .filter(|p| p.get("type").and_then(Value::as_str) == Some("flag"))
+        .filter_map(|p| match p.get("key") {
+            Some(Value::String(s)) => s.parse().ok(),
+            Some(Value::Number(n)) => n.as_i64(),
+            _ => None,
+        })
+        .collect()
+}
+
+fn object(value: Value, call: &Call<'_>) -> BackendResult<Map<String, Value>> {
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(BackendError::Server {
+            status: 200,
+            detail: Some(format!(
+                "the answer to `{}` is not a flag object",
+                call.action
+            )),
+        }),
+    }
+}
+
+impl Backend for PosthogBackend {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            flag_dependencies: true,
+            versioned: true,
+            rate_limit: Some(RATE_LIMIT),
+        }
+    }
+
+    async fn list(&self) -> BackendResult<LiveState> {
+        let call = Call {
+            key: None,
+            action: format!("list flags of project {}", self.project_id),
+            access: Access::Read,
+        };
+        let mut raw: BTreeMap<i64, Map<String, Value>> = BTreeMap::new();
+        for extra in [&[][..], &[("archived", "true")][..]] {
+            for flag in self.list_query(extra, &call).await? {
+                if let Some(id) = flag.get("id").and_then(Value::as_i64) {
+                    raw.insert(id, flag);
+                }
+            }
+        }
+        let raw: Vec<Map<String, Value>> = raw
+            .into_values()
+            .filter(|f| f.get("deleted").and_then(Value::as_bool) != Some(true))
+            .collect();
+        {
+            let mut ids = Ids::default();
+            for flag in &raw {
+                if let (Some(id), Some(key)) = (
+                    flag.get("id").and_then(Value::as_i64),
+                    flag.get("key").and_then(Value::as_str),
+                ) {
+                    ids.insert(id, key);
+                }
+            }
+            let mut cache = self.cache();
+            cache.ids.replace(ids);
+            cache.raw.clear();
+            cache.unsupported.clear();
+        }
+        let mut state = LiveState::default();
+        for flag in raw {
+            match self.absorb(flag) {
+                Ok(live) => state.flags.push(live),
+                Err(unsupported) => state.unsupported.push(unsupported),
+            }
+        }
+        state.flags.sort_by(|a, b| a.flag.key.cmp(&b.flag.key));
+        state.unsupported.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(state)
+    }
+
+    async fn get(&self, key: &str) -> BackendResult<Option<LiveFlag>> {
+        let call = Call {
+            key: Some(key),
+            action: format!("read flag `{key}`"),
+            access: Access::Read,
+        };
+        let known = self.cache().ids.id_of(key);
+        let found = match known {
+            Some(id) => match self
+                .send(Method::GET, &self.flag_url(id), None, &call)
+                .await
+            {
+                Ok(v) => Some(object(v, &call)?),
+                Err(BackendError::NotFound { .. }) => None,
+                Err(e) => return Err(e),
+            },
+            None => None,
+        };
+        let found = match found {
+            Some(flag) if flag.get("key").and_then(Value::as_str) == Some(key) => {
+                (flag.get("deleted").and_then(Value::as_bool) != Some(true)).then_some(flag)
+            }
+            _ => {
+                // `key` filters exactly but case-insensitively, and hides archived flags.
+                let list_call = Call {
+                    key: Some(key),
+                    action: format!("look up flag `{key}`"),
+                    access: Access::Read,
+                };
+                let mut hits = self.list_query(&[("key", key)], &list_call).await?;
+                if !hits
+                    .iter()
+                    .any(|f| f.get("key").and_then(Value::as_str) == Some(key))
+                {
+                    hits = self
+                        .list_query(&[("key", key), ("archived", "true")], &list_call)
+                        .await?;
+                }
+                hits.into_iter().find(|f| {
+                    f.get("key").and_then(Value::as_str) == Some(key)
+                        && f.get("deleted").and_then(Value::as_bool) != Some(true)
+                })
+            }
+        };
+        let Some(flag) = found else {
+            if let Some(id) = known {
+                self.cache().ids.remove(id);
+            }
+            return Ok(None);
+        };
+        self.learn_dependency_keys(std::slice::from_ref(&flag))
+            .await?;
+        match self.absorb(flag) {
+            Ok(live) => Ok(Some(live)),
+            Err(u) => Err(BackendError::Unsupported {
+                key: u.key,
+                reason: u.reason,
+            }),
+        }
+    }
+
+    async fn create(&self, flag: &Flag) -> BackendResult<LiveFlag> {
+        let call = Call {
+            key: Some(&flag.key),
+            action: format!("create flag `{}`", flag.key),
+            access: Access::Write,
+        };
+        let body = {
+            let cache = self.cache();
+            translate::to_wire(flag, &cache.ids).map_err(|detail| BackendError::Invalid {
+                key: flag.key.clone(),
+                detail,
+            })?
+        };
+        let answer = self
+            .send(
+                Method::POST,
+                &self.flags_url(),
+                Some(&Value::Object(body)),
+                &call,
+            )
+            .await?;
+        let raw = object(answer, &call)?;
+        self.learn_dependency_keys(std::slice::from_ref(&raw))
+            .await?;
+        self.absorb(raw).map_err(|u| BackendError::Unsupported {
+            key: u.key,
+            reason: u.reason,
+        })
+    }
+
+    async fn update(&self, live: &LiveFlag, desired: &Flag) -> BackendResult<LiveFlag> {
+        let key = &live.flag.key;
+        let call = Call {
+            key: Some(key),
+            action: format!("update flag `{key}`"),
+            access: Access::Write,
+        };
+        let id = Self::parse_id(live)?;
+        self.refuse_unsupported(id, key)?;
+        let (desired_body, live_body) = {
+            let cache = self.cache();
+            let desired_body = translate::to_wire(desired, &cache.ids).map_err(|detail| {
+                BackendError::Invalid {
+                    key: desired.key.clone(),
+                    detail,
+                }
+            })?;
+            // A live dependency whose target vanished cannot be written back by key; then every
+            // field counts as changed.
+            (
+                desired_body,
+                translate::to_wire(&live.flag, &cache.ids).ok(),
+            )
+        };
+        let mut body = match &live_body {
+            Some(live_body) => translate::changed_fields(live_body, &desired_body),
+            None => desired_body.clone(),
+        };
+        if body.is_empty() {
+            return Ok(live.clone());
+        }
+        if let Some(version) = live.version {
+            body.insert("version".into(), json!(version));
+            body.insert(
+                "original_flag".into(),
+                self.original(id, live, live_body.as_ref()),
+            );
+        }
+        let answer = self
+            .send(
+                Method::PATCH,
+                &self.flag_url(id),
+                Some(&Value::Object(body)),
+                &call,
+            )
+            .await?;
+        let raw = object(answer, &call)?;
+        self.learn_dependency_keys(std::slice::from_ref(&raw))
+            .await?;
+        self.absorb(raw).map_err(|u| BackendError::Unsupported {
+            key: u.key,
+            reason: u.reason,
+        })
+    }
+
+    async fn delete(&self, live: &LiveFlag) -> BackendResult<()> {
+        let key = &live.flag.key;
+        let call = Call {
+            key: Some(key),
+            action: format!("delete flag `{key}`"),
+            access: Access::Write,
+        };
+        let id = Self::parse_id(live)?;
+        self.refuse_unsupported(id, key)?;
+        let read_call = Call {
+            key: Some(key),
+            action: format!("read flag `{key}`"),
+            access: Access::Read,
+        };
+        let current = match self
+            .send(Method::GET, &self.flag_url(id), None, &read_call)
+            .await
+        {
+            Ok(v) => object(v, &read_call)?,
+            // Already gone: deleting converges.
+            Err(BackendError::NotFound { .. }) => {
+                self.cache().ids.remove(id);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        if current.get("deleted").and_then(Value::as_bool) == Some(true) {
+            self.cache().ids.remove(id);
+            return Ok(());
+        }
+        let version = current.get("version").and_then(Value::as_i64);
+        if live.version.is_some() && version != live.version {
+            return Err(BackendError::Conflict {
+                key: key.clone(),
+                detail: format!(
+                    "its version is {} now, {} when it was read; plan again",
+                    version.map_or_else(|| "unknown".to_owned(), |v| v.to_string()),
+                    live.version.unwrap_or_default()
+                ),
+            });
+        }
+        let mut body = Map::new();
+        body.insert("deleted".into(), json!(true));
+        if let Some(version) = version {
+            body.insert("version".into(), json!(version));
+            body.insert("original_flag".into(), Value::Object(current));
+        }
+        self.send(
+            Method::PATCH,
+            &self.flag_url(id),
+            Some(&Value::Object(body)),
+            &call,
+        )
+        .await?;
+        let mut cache = self.cache();
+        cache.ids.remove(id);
+        cache.raw.remove(&id);
+        Ok(())
+    }
+}

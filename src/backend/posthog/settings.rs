@@ -1,0 +1,165 @@
+//! How to reach one PostHog project: origin, project id, API key and timeouts.
+//!
+//! Built from an environment of `flagops.yaml`; the key is read from the variable the
+//! environment names and is kept in `ApiKey`, whose `Debug` never shows it.
+
+use std::time::Duration;
+
+use crate::config::Environment;
+
+/// A personal API key. It has no `Display`, and its `Debug` prints `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wrap a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey(key.into())
+    }
+
+    /// The key itself, for the `Authorization` header only.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(***)")
+    }
+}
+
+/// Connection settings of one PostHog project.
+#[derive(Debug, Clone)]
+pub struct PosthogSettings {
+    /// Origin of the private API: `https://us.posthog.com`, `https://eu.posthog.com` or a
+    /// self-hosted origin (a trailing slash is fine).
+    pub host: String,
+    /// The project id.
+    pub project_id: u64,
+    /// The personal API key.
+    pub api_key: ApiKey,
+    /// The environment variable the key was read from (named in error messages).
+    pub api_key_env: Option<String>,
+    /// Time allowed to open a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for a whole request.
+    pub request_timeout: Duration,
+    /// Page size of list requests (PostHog has no maximum; larger pages mean fewer billed calls).
+    pub page_size: u32,
+}
+
+impl PosthogSettings {
+    /// Default connect timeout.
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default request timeout.
+    pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Default list page size.
+    pub const PAGE_SIZE: u32 = 1000;
+
+    /// Settings with the default timeouts and page size.
+    pub fn new(host: impl Into<String>, project_id: u64, api_key: ApiKey) -> Self {
+        PosthogSettings {
+            host: host.into(),
+            project_id,
+            api_key,
+            api_key_env: None,
+            connect_timeout: Self::CONNECT_TIMEOUT,
+            request_timeout: Self::REQUEST_TIMEOUT,
+            page_size: Self::PAGE_SIZE,
+        }
+    }
+
+    /// Settings for environment `name` of the config, reading the API key from the process
+    /// environment.
+    pub fn from_environment(name: &str, environment: &Environment) -> Result<Self, SettingsError> {
+        Self::from_environment_with(name, environment, |var| std::env::var(var).ok())
+    }
+
+    /// Like `from_environment`, with `lookup` standing in for the process environment.
+    pub fn from_environment_with(
+        name: &str,
+        environment: &Environment,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, SettingsError> {
+        let host = environment
+            .host
+            .clone()
+            .ok_or_else(|| SettingsError::MissingHost {
+                environment: name.to_owned(),
+            })?;
+        let project_id = environment
+            .project_id
+            .ok_or_else(|| SettingsError::MissingProjectId {
+                environment: name.to_owned(),
+            })?;
+        let variable =
+            environment
+                .api_key_env
+                .clone()
+                .ok_or_else(|| SettingsError::MissingApiKeyEnv {
+                    environment: name.to_owned(),
+                })?;
+        let key = lookup(&variable)
+            .map(|k| k.trim().to_owned())
+            .unwrap_or_default();
+        if key.is_empty() {
+            return Err(SettingsError::ApiKeyUnset {
+                environment: name.to_owned(),
+                variable,
+            });
+        }
+        let mut settings = PosthogSettings::new(host, project_id, ApiKey(key));
+        settings.api_key_env = Some(variable);
+        Ok(settings)
+    }
+}
+
+/// Why an environment cannot be reached. Names the setting or variable, never a value of
+/// the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    /// No `host`.
+    #[error(
+        "environment `{environment}` has no `host`; set it to `https://us.posthog.com`, `https://eu.posthog.com` or your instance's origin"
+    )]
+    MissingHost {
+        /// Environment name.
+        environment: String,
+    },
+    /// No `project_id`.
+    #[error(
+        "environment `{environment}` has no `project_id`; set it to the PostHog project's numeric id"
+    )]
+    MissingProjectId {
+        /// Environment name.
+        environment: String,
+    },
+    /// No `api_key_env`.
+    #[error(
+        "environment `{environment}` has no `api_key_env`; name the environment variable that holds the personal API key"
+    )]
+    MissingApiKeyEnv {
+        /// Environment name.
+        environment: String,
+    },
+    /// The variable is not set or empty.
+    #[error(
+        "environment variable `{variable}` (the `api_key_env` of environment `{environment}`) is not set or empty; export a personal API key with the `feature_flag:read` and `feature_flag:write` scopes"
+    )]
+    ApiKeyUnset {
+        /// Environment name.
+        environment: String,
+        /// Variable name.
+        variable: String,
+    },
+    /// `host` is not an http(s) origin.
+    #[error("`host` `{host}` is not an http(s) URL; use e.g. `https://us.posthog.com`")]
+    InvalidHost {
+        /// The configured host.
+        host: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot set up the HTTP client: {0}")]
+    Client(String),
+}

@@ -1,0 +1,689 @@
+//! Live PostHog JSON ↔ `model::Flag`, both ways.
+//!
+//! Reading (`from_wire`) undoes what the server adds so that a flag in sync reads back as it
+//! was written:
+//! - `cohort_name` and `group_key_names` (injected into properties on every read) are dropped;
+//! - `dependency_chain` (local-evaluation payloads only) is dropped;
+//! - on `type: flag` properties the id in `key` becomes `flag: <target key>`; the `label` PostHog's
+//!   UI keeps there (the target's key, again) is dropped, and written back as the target key;
+//!   a target id that is not a live flag becomes `flag: "#<id>"`, which is not a valid key, so
+//!   validation and plan show it instead of losing the reference (and writing it back keeps it);
+//! - per-group `aggregation_group_type_index` equal to the flag-level value (the server copies it
+//!   into every group) reads as "inherit" (absent);
+//! - payloads (stored as JSON-encoded strings) are parsed into values;
+//! - `min`/`max` read as `gte`/`lte`; a property without `type` (legacy) reads as `person`; tags are sorted and deduplicated (the server lower-cases);
+//! - read-only fields (`created_by`, `status`, `experiment_set`, …) are ignored;
+//! - unknown top-level `filters` keys are not modelled but survive updates, because PATCH merges
+//!   `filters` by top-level key and the adapter only sends the keys it owns.
+//!
+//! Anything else the model cannot represent (rules-v2 `filters.version: 2`, unknown fields inside a
+//! condition, property or variant, payload strings that are not JSON) makes the flag
+//! *unsupported*: it is reported with the reason and never written.
+//!
+//! Writing (`to_wire`) produces the full body of a create; `update` sends the subset that changed.
+
+use serde_json::{Map, Value, json};
+
+use super::ids::Ids;
+use super::wire::WireFlag;
+use crate::model::{
+    BucketingIdentifier, Condition, EvaluationRuntime, Flag, Holdout, Operator, Percent, Property,
+    PropertyType, SortKey, Variant,
+};
+
+/// Why a live flag cannot be represented.
+pub(crate) type Reason = String;
+
+/// Prefix of a dependency on a flag id that is not live (e.g. the target was deleted).
+pub const MISSING_TARGET_PREFIX: char = '#';
+
+/// Translate a live flag into the model. Dependency ids are resolved through `ids`.
+pub(crate) fn from_wire(wire: &WireFlag, ids: &Ids) -> Result<Flag, Reason> {
+    let filters = match &wire.filters {
+        Value::Object(map) => map.clone(),
+        Value::Null => Map::new(),
+        other => return Err(format!("`filters` is {}, not an object", kind(other))),
+    };
+    match filters.get("version") {
+        None | Some(Value::Null) => {}
+        Some(v) if v.as_i64() == Some(1) => {}
+        Some(v) => {
+            return Err(format!(
+                "it uses `filters.version` {v} (feature flag rules v2), which flagops cannot manage"
+            ));
+        }
+    }
+    let flag_level = opt_index(
+        filters.get("aggregation_group_type_index"),
+        "`filters.aggregation_group_type_index`",
+    )?;
+    let conditions = match filters.get("groups") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(groups)) => groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| read_condition(g, i + 1, flag_level, ids))
+            .collect::<Result<_, _>>()?,
+        Some(other) => return Err(format!("`filters.groups` is {}, not a list", kind(other))),
+    };
+    let mut tags = wire.tags.clone().unwrap_or_default();
+    tags.sort();
+    tags.dedup();
+    Ok(Flag {
+        key: wire.key.clone(),
+        name: wire.name.clone().unwrap_or_default(),
+        active: wire.active,
+        archived: wire.archived.unwrap_or(false),
+        tags,
+        evaluation_contexts: wire.evaluation_contexts.clone().unwrap_or_default(),
+        conditions,
+        aggregation_group_type_index: flag_level,
+        variants: read_variants(filters.get("multivariate"))?,
+        payloads: read_payloads(filters.get("payloads"))?,
+        holdout: read_holdout(filters.get("holdout"))?,
+        early_exit: opt_bool(filters.get("early_exit"), "`filters.early_exit`")?.unwrap_or(false),
+        feature_enrollment: opt_bool(
+            filters.get("feature_enrollment"),
+            "`filters.feature_enrollment`",
+        )?
+        .unwrap_or(false),
+        ensure_experience_continuity: wire.ensure_experience_continuity.unwrap_or(false),
+        evaluation_runtime: match wire.evaluation_runtime.as_deref() {
+            None | Some("all" | "both") => EvaluationRuntime::All,
+            Some("server") => EvaluationRuntime::Server,
+            Some("client") => EvaluationRuntime::Client,
+            Some(other) => return Err(format!("unknown `evaluation_runtime` `{other}`")),
+        },
+        bucketing_identifier: match wire.bucketing_identifier.as_deref() {
+            None | Some("distinct_id") => BucketingIdentifier::DistinctId,
+            Some("device_id") => BucketingIdentifier::DeviceId,
+            Some(other) => return Err(format!("unknown `bucketing_identifier` `{other}`")),
+        },
+        is_remote_configuration: wire.is_remote_configuration.unwrap_or(false),
+        has_encrypted_payloads: wire.has_encrypted_payloads.unwrap_or(false),
+        depends_on: Vec::new(),
+    })
+}
+
+const CONDITION_FIELDS: [&str; 8] = [
+    "properties",
+    "rollout_percentage",
+    "variant",
+    "aggregation_group_type_index",
+    "description",
+    "sort_key",
+    "exposure_frozen",
+    "exposure_frozen_cohort",
+];
+
+fn read_condition(
+    group: &Value,
+    n: usize,
+    flag_level: Option<u32>,
+    ids: &Ids,
+) -> Result<Condition, Reason> {
+    let at = format!("condition {n}");
+    let Value::Object(group) = group else {
+        return Err(format!("{at} is {}, not an object", kind(group)));
+    };
+    reject_unknown(group, &CONDITION_FIELDS, &at)?;
+    let properties = match group.get("properties") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(props)) => props
+            .iter()
+            .enumerate()
+            .map(|(i, p)| read_property(p, &format!("{at}, property {}", i + 1), ids))
+            .collect::<Result<_, _>>()?,
+        Some(other) => return Err(format!("{at}: `properties` is {}, not a list", kind(other))),
+    };
+    // The server copies the flag-level index into every group; equal means "inherit".
+    let aggregation = match group.get("aggregation_group_type_index") {
+        None => None,
+        Some(Value::Null) if flag_level.is_some() => {
+            return Err(format!(
+                "{at} aggregates by persons while the flag aggregates by group type {}",
+                flag_level.unwrap_or_default()
+            ));
+        }
+        Some(v) => {
+            let index = opt_index(Some(v), &format!("{at}: `aggregation_group_type_index`"))?;
+            if index == flag_level { None } else { index }
+        }
+    };
+    Ok(Condition {
+        properties,
+        rollout_percentage: opt_percent(
+            group.get("rollout_percentage"),
+            &format!("{at}: `rollout_percentage`"),
+        )?,
+        variant: opt_string(group.get("variant"), &format!("{at}: `variant`"))?,
+        aggregation_group_type_index: aggregation,
+        description: opt_string(group.get("description"), &format!("{at}: `description`"))?,
+        sort_key: match group.get("sort_key") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => Some(SortKey::Number(n.clone())),
+            Some(Value::String(s)) => Some(SortKey::Text(s.clone())),
+            Some(other) => return Err(format!("{at}: `sort_key` is {}", kind(other))),
+        },
+        exposure_frozen: opt_bool(
+            group.get("exposure_frozen"),
+            &format!("{at}: `exposure_frozen`"),
+        )?,
+        exposure_frozen_cohort: match group.get("exposure_frozen_cohort") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_i64()
+                    .ok_or_else(|| format!("{at}: `exposure_frozen_cohort` is not an integer"))?,
+            ),
+        },
+    })
+}
+
+const PROPERTY_FIELDS: [&str; 10] = [
+    "key",
+    "type",
+    "operator",
+    "value",
+    "negation",
+    "group_type_index",
+    "label",
+    "cohort_name",
+    "group_key_names",
+    "dependency_chain",
+];
+
+fn read_property(value: &Value, at: &str, ids: &Ids) -> Result<Property, Reason> {
+    let Value::Object(prop) = value else {
+        return Err(format!("{at} is {}, not an object", kind(value)));
+    };
+    reject_unknown(prop, &PROPERTY_FIELDS, at)?;
+    // Legacy flags may lack `type`; SDKs evaluate such a property as a person property, and
+    // PostHog requires a type on every write, so it reads (and is written back) as `person`.
+    let kind_name = opt_string(prop.get("type"), &format!("{at}: `type`"))?
+        .unwrap_or_else(|| "person".to_owned());
+    let property_type = match kind_name.as_str() {
+        "person" => PropertyType::Person,
+        "cohort" => PropertyType::Cohort,
+        "group" => PropertyType::Group,
+        "flag" => PropertyType::Flag,
+        "person_metadata" => PropertyType::PersonMetadata,
+        other => {
+            return Err(format!(
+                "{at} has type `{other}`, which flagops cannot represent"
+            ));
+        }
+    };
+    // PostHog accepts numeric keys and stores them as strings.
+    let key = match prop.get("key") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(other) => return Err(format!("{at}: `key` is {}", kind(other))),
+    };
+    let operator = match prop.get("operator") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(
+            Operator::parse(name).ok_or_else(|| format!("{at} uses unknown operator `{name}`"))?,
+        ),
+        Some(other) => return Err(format!("{at}: `operator` is {}", kind(other))),
+    };
+    let (key, flag, label) = if property_type == PropertyType::Flag {
+        let raw = key.ok_or_else(|| format!("{at} is a flag dependency without a target"))?;
+        let id: i64 = raw.parse().map_err(|_| {
+            format!("{at} names its target `{raw}` by key; PostHog stores flag ids")
+        })?;
+        let target = ids
+            .key_of(id)
+            .map_or_else(|| format!("{MISSING_TARGET_PREFIX}{id}"), str::to_owned);
+        (None, Some(target), None)
+    } else {
+        (
+            key,
+            None,
+            opt_string(prop.get("label"), &format!("{at}: `label`"))?,
+        )
+    };
+    Ok(Property {
+        kind: property_type,
+        key,
+        flag,
+        operator,
+        value: prop.get("value").filter(|v| !v.is_null()).cloned(),
+        negation: opt_bool(prop.get("negation"), &format!("{at}: `negation`"))?,
+        group_type_index: opt_index(
+            prop.get("group_type_index"),
+            &format!("{at}: `group_type_index`"),
+        )?,
+        label,
+    })
+}
+
+fn read_variants(multivariate: Option<&Value>) -> Result<Vec<Variant>, Reason> {
+    let variants = match multivariate {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Object(m)) => match m.get("variants") {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(v)) => v,
+            Some(other) => return Err(format!("`multivariate.variants` is {}", kind(other))),
+        },
+        Some(other) => return Err(format!("`multivariate` is {}", kind(other))),
+    };
+    variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let at = format!("variant {}", i + 1);
+            let Value::Object(v) = v else {
+                return Err(format!("{at} is {}", kind(v)));
+            };
+            reject_unknown(
+                v,
+                &["key", "name", "rollout_percentage", "description"],
+                &at,
+            )?;
+            Ok(Variant {
+                key: opt_string(v.get("key"), &format!("{at}: `key`"))?
+                    .ok_or_else(|| format!("{at} has no `key`"))?,
+                name: opt_string(v.get("name"), &format!("{at}: `name`"))?,
+                rollout_percentage: opt_percent(
+                    v.get("rollout_percentage"),
+                    &format!("{at}: `rollout_percentage`"),
+                )?
+                .ok_or_else(|| format!("{at} has no `rollout_percentage`"))?,
+                description: opt_string(v.get("description"), &format!("{at}: `description`"))?,
+            })
+        })
+        .collect()
+}
+
+fn read_payloads(
+    payloads: Option<&Value>,
+) -> Result<std::collections::BTreeMap<String, Value>, Reason> {
+    let mut out = std::collections::BTreeMap::new();
+    match payloads {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            for (key, value) in map {
+                let parsed = match value {
+                    Value::Null => continue,
+                    Value::String(text) => serde_json::from_str(text)
+                        .map_err(|_| format!("payload `{key}` is not valid JSON"))?,
+                    other => other.clone(),
+                };
+                out.insert(key.clone(), parsed);
+            }
+        }
+        Some(other) => return Err(format!("`payloads` is {}", kind(other))),
+    }
+    Ok(out)
+}
+
+fn read_holdout(holdout: Option<&Value>) -> Result<Option<Holdout>, Reason> {
+    match holdout {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(h)) => {
+            reject_unknown(h, &["id", "exclusion_percentage"], "`holdout`")?;
+            Ok(Some(Holdout {
+                id: h
+                    .get("id")
+                    .and_then(Value::as_i64)
+                    .ok_or("`holdout.id` is not an integer")?,
+                exclusion_percentage: opt_percent(
+                    h.get("exclusion_percentage"),
+                    "`holdout.exclusion_percentage`",
+                )?
+                .ok_or("`holdout` has no `exclusion_percentage`")?,
+            }))
+        }
+        Some(other) => Err(format!("`holdout` is {}", kind(other))),
+    }
+}
+
+fn reject_unknown(object: &Map<String, Value>, known: &[&str], at: &str) -> Result<(), Reason> {
+    match object
+        .iter()
+        .find(|(k, v)| !v.is_null() && !known.contains(&k.as_str()))
+    {
+        Some((field, _)) => Err(format!(
+            "{at} has field `{field}`, which flagops cannot represent"
+        )),
+        None => Ok(()),
+    }
+}
+
+fn opt_string(value: Option<&Value>, what: &str) -> Result<Option<String>, Reason> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(format!("{what} is {}, not a string", kind(other))),
+    }
+}
+
+fn opt_bool(value: Option<&Value>, what: &str) -> Result<Option<bool>, Reason> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(other) => Err(format!("{what} is {}, not a boolean", kind(other))),
+    }
+}
+
+fn opt_percent(value: Option<&Value>, what: &str) -> Result<Option<Percent>, Reason> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_f64().map(Percent)),
+        Some(other) => Err(format!("{what} is {}, not a number", kind(other))),
+    }
+}
+
+fn opt_index(value: Option<&Value>, what: &str) -> Result<Option<u32>, Reason> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| format!("{what} is not a group type index")),
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The full JSON body that creates `flag` (the fields flagops manages). Dependencies are
+/// resolved to ids through `ids`; an unknown target is an error naming it.
+pub(crate) fn to_wire(flag: &Flag, ids: &Ids) -> Result<Map<String, Value>, String> {
+    let mut tags: Vec<String> = flag.tags.iter().map(|t| t.trim().to_lowercase()).collect();
+    tags.sort();
+    tags.dedup();
+    let mut body = Map::new();
+    body.insert("key".into(), json!(flag.key));
+    body.insert("name".into(), json!(flag.name));
+    body.insert("active".into(), json!(flag.active));
+    body.insert("archived".into(), json!(flag.archived));
+    body.insert("tags".into(), json!(tags));
+    body.insert(
+        "evaluation_contexts".into(),
+        json!(flag.evaluation_contexts),
+    );
+    body.insert("filters".into(), Value::Object(filters_to_wire(flag, ids)?));
+    body.insert(
+        "ensure_experience_continuity".into(),
+        json!(flag.ensure_experience_continuity),
+    );
+    body.insert("evaluation_runtime".into(), json!(flag.evaluation_runtime));
+    body.insert(
+        "bucketing_identifier".into(),
+        json!(flag.bucketing_identifier),
+    );
+    body.insert(
+        "is_remote_configuration".into(),
+        json!(flag.is_remote_configuration),
+    );
+    body.insert(
+        "has_encrypted_payloads".into(),
+        json!(flag.has_encrypted_payloads),
+    );
+    Ok(body)
+}
+
+fn filters_to_wire(flag: &Flag, ids: &Ids) -> Result<Map<String, Value>, String> {
+    let mut groups = Vec::with_capacity(flag.conditions.len());
+    for (ci, condition) in flag.conditions.iter().enumerate() {
+        let mut properties = Vec::with_capacity(condition.properties.len());
+        for (pi, property) in condition.properties.iter().enumerate() {
+            properties.push(property_to_wire(property, ids).map_err(|target| {
+                format!(
+                    "condition {}, property {} depends on flag `{target}`, which does not exist in this project; create it first",
+                    ci + 1,
+                    pi + 1
+                )
+            })?);
+        }
+        let mut group = Map::new();
+        group.insert("properties".into(), Value::Array(properties));
+        group.insert(
+            "rollout_percentage".into(),
+            json!(condition.rollout_percentage),
+        );
+        group.insert("variant".into(), json!(condition.variant));
+        // Explicit per group, as the server stores it.
+        group.insert(
+            "aggregation_group_type_index".into(),
+            json!(flag.condition_aggregation(condition)),
+        );
+        if let Some(d) = &condition.description {
+            group.insert("description".into(), json!(d));
+        }
+        if let Some(s) = &condition.sort_key {
+            group.insert("sort_key".into(), json!(s));
+        }
+        if let Some(f) = condition.exposure_frozen {
+            group.insert("exposure_frozen".into(), json!(f));
+        }
+        if let Some(c) = condition.exposure_frozen_cohort {
+            group.insert("exposure_frozen_cohort".into(), json!(c));
+        }
+        groups.push(Value::Object(group));
+    }
+    let multivariate = if flag.variants.is_empty() {
+        Value::Null
+    } else {
+        let variants: Vec<Value> = flag
+            .variants
+            .iter()
+            .map(|v| {
+                let mut m = Map::new();
+                m.insert("key".into(), json!(v.key));
+                if let Some(name) = &v.name {
+                    m.insert("name".into(), json!(name));
+                }
+                m.insert("rollout_percentage".into(), json!(v.rollout_percentage));
+                if let Some(d) = &v.description {
+                    m.insert("description".into(), json!(d));
+                }
+                Value::Object(m)
+            })
+            .collect();
+        json!({ "variants": variants })
+    };
+    // PostHog stores payloads as JSON-encoded strings.
+    let payloads: Map<String, Value> = flag
+        .payloads
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.to_string())))
+        .collect();
+    let mut filters = Map::new();
+    filters.insert("groups".into(), Value::Array(groups));
+    filters.insert("multivariate".into(), multivariate);
+    filters.insert("payloads".into(), Value::Object(payloads));
+    filters.insert(
+        "aggregation_group_type_index".into(),
+        json!(flag.aggregation_group_type_index),
+    );
+    filters.insert("holdout".into(), json!(flag.holdout));
+    filters.insert("early_exit".into(), json!(flag.early_exit));
+    filters.insert("feature_enrollment".into(), json!(flag.feature_enrollment));
+    Ok(filters)
+}
+
+/// A property in wire form; `Err(target)` when a dependency target has no id.
+fn property_to_wire(property: &Property, ids: &Ids) -> Result<Value, String> {
+    let mut m = Map::new();
+    if property.kind == PropertyType::Flag {
+        let target = property.flag.clone().unwrap_or_default();
+        let id = match target
+            .strip_prefix(MISSING_TARGET_PREFIX)
+            .and_then(|d| d.parse::<i64>().ok())
+        {
+            Some(id) => id,
+            None => ids.id_of(&target).ok_or_else(|| target.clone())?,
+        };
+        m.insert("key".into(), json!(id.to_string()));
+        m.insert("type".into(), json!("flag"));
+        m.insert(
+            "operator".into(),
+            json!(property.effective_operator().as_str()),
+        );
+        // PostHog's UI keeps the target's key as the label.
+        if !target.starts_with(MISSING_TARGET_PREFIX) {
+            m.insert("label".into(), json!(target));
+        }
+    } else {
+        if let Some(key) = &property.key {
+            m.insert("key".into(), json!(key));
+        }
+        m.insert("type".into(), json!(property.kind.as_str()));
+        if let Some(op) = property.operator {
+            m.insert("operator".into(), json!(op.as_str()));
+        }
+        if let Some(label) = &property.label {
+            m.insert("label".into(), json!(label));
+        }
+    }
+    if let Some(value) = &property.value {
+        m.insert("value".into(), value.clone());
+    }
+    if let Some(negation) = property.negation {
+        m.insert("negation".into(), json!(negation));
+    }
+    if let Some(index) = property.group_type_index {
+        m.insert("group_type_index".into(), json!(index));
+    }
+    Ok(Value::Object(m))
+}
+
+/// The fields of `desired` that differ from `live`, as an update body. `filters` is sent whole
+/// (every owned top-level key) when any part of it differs.
+pub(crate) fn changed_fields(
+    live: &Map<String, Value>,
+    desired: &Map<String, Value>,
+) -> Map<String, Value> {
+    desired
+        .iter()
+        .filter(|(field, value)| live.get(field.as_str()) != Some(value))
+        .map(|(field, value)| (field.clone(), value.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(value: Value) -> WireFlag {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn injected_fields_are_dropped_and_dependencies_become_keys() {
+        let mut ids = Ids::default();
+        ids.insert(7, "target");
+        let flag = from_wire(
+            &wire(json!({
+                "id": 1, "key": "a", "version": 3,
+                "filters": {
+                    "aggregation_group_type_index": null,
+                    "groups": [{
+                        "properties": [
+                            {"key": "id", "type": "cohort", "value": 4, "cohort_name": "Beta", "operator": "in"},
+                            {"key": "7", "type": "flag", "value": true, "operator": "flag_evaluates_to", "label": "target"},
+                            {"key": 9, "type": "flag", "value": "x", "operator": "flag_evaluates_to"},
+                            {"key": "age", "type": "person", "value": 3, "operator": "min"}
+                        ],
+                        "rollout_percentage": 50.0,
+                        "aggregation_group_type_index": null
+                    }],
+                    "payloads": {"true": "{\"a\": [1, 2]}"}
+                }
+            })),
+            &ids,
+        )
+        .unwrap();
+        let props = &flag.conditions[0].properties;
+        assert_eq!(props[0].key.as_deref(), Some("id"));
+        assert_eq!(props[1].flag.as_deref(), Some("target"));
+        assert_eq!(props[1].label, None);
+        assert_eq!(props[2].flag.as_deref(), Some("#9"));
+        assert_eq!(props[3].operator, Some(Operator::Gte));
+        assert_eq!(flag.conditions[0].rollout_percentage, Some(Percent(50.0)));
+        assert_eq!(flag.payloads["true"], json!({"a": [1, 2]}));
+
+        let body = to_wire(&flag, &ids).unwrap();
+        let sent = &body["filters"]["groups"][0]["properties"];
+        assert_eq!(
+            sent[1],
+            json!({"key": "7", "type": "flag", "operator": "flag_evaluates_to", "label": "target", "value": true})
+        );
+        assert_eq!(sent[2]["key"], json!("9"));
+        assert_eq!(body["filters"]["payloads"]["true"], json!("{\"a\":[1,2]}"));
+    }
+
+    #[test]
+    fn group_index_equal_to_the_flag_level_reads_as_inherited() {
+        let flag = from_wire(
+            &wire(json!({"id": 1, "key": "a", "filters": {
+                "aggregation_group_type_index": 1,
+                "groups": [{"properties": [], "aggregation_group_type_index": 1}]
+            }})),
+            &Ids::default(),
+        )
+        .unwrap();
+        assert_eq!(flag.aggregation_group_type_index, Some(1));
+        assert_eq!(flag.conditions[0].aggregation_group_type_index, None);
+    }
+
+    #[test]
+    fn what_the_model_cannot_hold_is_a_reason() {
+        let ids = Ids::default();
+        let v2 = wire(json!({"id": 1, "key": "a", "filters": {"version": 2, "rules": []}}));
+        assert_eq!(
+            from_wire(&v2, &ids).unwrap_err(),
+            "it uses `filters.version` 2 (feature flag rules v2), which flagops cannot manage"
+        );
+        let extra = wire(
+            json!({"id": 1, "key": "a", "filters": {"groups": [{"properties": [], "shiny": 1}]}}),
+        );
+        assert_eq!(
+            from_wire(&extra, &ids).unwrap_err(),
+            "condition 1 has field `shiny`, which flagops cannot represent"
+        );
+        let bad_payload =
+            wire(json!({"id": 1, "key": "a", "filters": {"payloads": {"true": "nope"}}}));
+        assert_eq!(
+            from_wire(&bad_payload, &ids).unwrap_err(),
+            "payload `true` is not valid JSON"
+        );
+    }
+
+    #[test]
+    fn an_unknown_dependency_key_is_refused_on_write() {
+        let flag = Flag {
+            key: "a".into(),
+            conditions: vec![Condition {
+                properties: vec![Property {
+                    kind: PropertyType::Flag,
+                    key: None,
+                    flag: Some("ghost".into()),
+                    operator: None,
+                    value: Some(json!(true)),
+                    negation: None,
+                    group_type_index: None,
+                    label: None,
+                }],
+                ..Condition::default()
+            }],
+            ..Flag::default()
+        };
+        assert_eq!(
+            to_wire(&flag, &Ids::default()).unwrap_err(),
+            "condition 1, property 1 depends on flag `ghost`, which does not exist in this project; create it first"
+        );
+    }
+}

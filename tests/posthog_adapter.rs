@@ -1,0 +1,629 @@
+//! The PostHog adapter against the strict fake: listing, writes, dependency translation,
+//! error mapping and secret hygiene.
+
+use std::time::Duration;
+
+use flagops::backend::posthog::{ApiKey, PosthogBackend, PosthogSettings, SettingsError};
+use flagops::backend::{Backend, BackendError, LiveFlag};
+use flagops::config::Environment;
+use flagops::model::{Condition, Flag, Operator, Percent, Property, PropertyType, Variant};
+use serde_json::{Value, json};
+
+use crate::support::fake_posthog::{
+    FakePosthog, Fault, NO_SCOPE_KEY, PROJECT_ID, READ_KEY, RateLimitRule, RecordedRequest,
+    WRITE_KEY,
+};
+
+const KEY_VAR: &str = "FLAGOPS_TEST_POSTHOG_KEY";
+
+fn settings(fake: &FakePosthog, key: &str) -> PosthogSettings {
+    let mut s = PosthogSettings::new(
+        format!("{}/", fake.base_url()),
+        PROJECT_ID,
+        ApiKey::new(key),
+    );
+    s.api_key_env = Some(KEY_VAR.to_owned());
+    s
+}
+
+fn backend(fake: &FakePosthog, key: &str) -> PosthogBackend {
+    PosthogBackend::new(settings(fake, key)).unwrap()
+}
+
+fn simple(key: &str) -> Value {
+    json!({"key": key, "name": format!("{key} flag"), "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}})
+}
+
+fn depends_on(key: &str, target_id: i64) -> Value {
+    json!({"key": key, "filters": {"groups": [{"properties": [
+        {"key": target_id.to_string(), "type": "flag", "operator": "flag_evaluates_to", "value": true}
+    ], "rollout_percentage": 100}]}})
+}
+
+fn flag_dependency(target: &str) -> Property {
+    Property {
+        kind: PropertyType::Flag,
+        key: None,
+        flag: Some(target.to_owned()),
+        operator: Some(Operator::FlagEvaluatesTo),
+        value: Some(json!(true)),
+        negation: None,
+        group_type_index: None,
+        label: None,
+    }
+}
+
+fn flag(key: &str, conditions: Vec<Condition>) -> Flag {
+    Flag {
+        key: key.to_owned(),
+        name: format!("{key} flag"),
+        active: true,
+        conditions,
+        ..Flag::default()
+    }
+}
+
+fn lines(fake: &FakePosthog) -> Vec<String> {
+    fake.requests().iter().map(RecordedRequest::line).collect()
+}
+
+#[tokio::test]
+async fn list_follows_next_links_and_includes_archived_flags() {
+    let fake = FakePosthog::start().await;
+    let mut seeds: Vec<Value> = ["a", "b", "c", "d", "e"]
+        .iter()
+        .map(|k| simple(k))
+        .collect();
+    seeds.push(json!({"key": "old", "active": false, "archived": true, "filters": {"groups": [{"properties": []}]}}));
+    seeds.push(json!({"key": "gone", "deleted": true, "filters": {"groups": []}}));
+    fake.seed(seeds);
+    fake.set_max_page_size(Some(2));
+
+    let state = backend(&fake, READ_KEY).list().await.unwrap();
+
+    let keys: Vec<&str> = state.flags.iter().map(|f| f.flag.key.as_str()).collect();
+    assert_eq!(keys, ["a", "b", "c", "d", "e", "old"]);
+    assert!(state.unsupported.is_empty());
+    assert!(state.get("old").unwrap().flag.archived);
+    assert_eq!(state.get("a").unwrap().version, Some(1));
+    let base = "GET /api/projects/1/feature_flags/";
+    assert_eq!(
+        lines(&fake),
+        [
+            format!("{base}?limit=1000"),
+            format!("{base}?limit=2&offset=2"),
+            format!("{base}?limit=2&offset=4"),
+            format!("{base}?archived=true&limit=1000"),
+        ]
+    );
+    let first = &fake.requests()[0];
+    assert_eq!(
+        first.authorization.as_deref(),
+        Some(format!("Bearer {READ_KEY}").as_str())
+    );
+    assert_eq!(
+        first.user_agent.as_deref(),
+        Some(concat!("flagops/", env!("CARGO_PKG_VERSION")))
+    );
+}
+
+#[tokio::test]
+async fn dependencies_read_as_keys_and_a_vanished_target_stays_visible() {
+    let fake = FakePosthog::start().await;
+    let ids = fake.seed(vec![
+        simple("target"),
+        json!({"key": "dead", "deleted": true, "filters": {"groups": []}}),
+    ]);
+    fake.seed(vec![
+        depends_on("dependent", ids[0]),
+        depends_on("orphan", ids[1]),
+    ]);
+
+    let state = backend(&fake, READ_KEY).list().await.unwrap();
+
+    let dependent = &state.get("dependent").unwrap().flag;
+    assert_eq!(
+        dependent.conditions[0].properties[0].flag.as_deref(),
+        Some("target")
+    );
+    assert_eq!(dependent.conditions[0].properties[0].key, None);
+    let orphan = &state.get("orphan").unwrap().flag;
+    assert_eq!(
+        orphan.conditions[0].properties[0].flag,
+        Some(format!("#{}", ids[1]))
+    );
+}
+
+#[tokio::test]
+async fn create_update_delete_round_trip() {
+    let fake = FakePosthog::start().await;
+    let target_id = fake.seed(vec![simple("target")])[0];
+    let adapter = backend(&fake, WRITE_KEY);
+    adapter.list().await.unwrap();
+    fake.clear_requests();
+
+    let mut desired = flag(
+        "checkout",
+        vec![Condition {
+            properties: vec![flag_dependency("target")],
+            rollout_percentage: Some(Percent(50.0)),
+            ..Condition::default()
+        }],
+    );
+    desired.tags = vec!["Payments".into()];
+    desired.variants = vec![
+        Variant {
+            key: "control".into(),
+            name: None,
+            rollout_percentage: Percent(50.0),
+            description: None,
+        },
+        Variant {
+            key: "test".into(),
+            name: None,
+            rollout_percentage: Percent(50.0),
+            description: None,
+        },
+    ];
+    desired
+        .payloads
+        .insert("test".into(), json!({"button": "blue"}));
+    let created = adapter.create(&desired).await.unwrap();
+
+    let post = &fake.requests()[0];
+    assert_eq!(post.line(), "POST /api/projects/1/feature_flags/");
+    let sent = post.body.as_ref().unwrap();
+    assert_eq!(
+        sent["filters"]["groups"][0]["properties"][0],
+        json!({"key": target_id.to_string(), "type": "flag", "operator": "flag_evaluates_to", "label": "target", "value": true})
+    );
+    assert_eq!(
+        sent["filters"]["payloads"],
+        json!({"test": "{\"button\":\"blue\"}"})
+    );
+    assert_eq!(sent["tags"], json!(["payments"]));
+    assert_eq!(created.version, Some(1));
+    assert_eq!(
+        created.flag.conditions[0].properties[0].flag.as_deref(),
+        Some("target")
+    );
+    // What was created reads back as desired (tags are stored lower-cased).
+    let mut expected = desired.clone();
+    expected.tags = vec!["payments".into()];
+    assert_eq!(created.flag, expected);
+
+    // Update: only the changed field (filters) is sent, with version and original_flag.
+    fake.clear_requests();
+    let mut changed = created.flag.clone();
+    changed.conditions[0].rollout_percentage = Some(Percent(75.0));
+    let updated = adapter.update(&created, &changed).await.unwrap();
+    let patch = &fake.requests()[0];
+    assert_eq!(
+        patch.line(),
+        format!("PATCH /api/projects/1/feature_flags/{}/", created.id)
+    );
+    let body = patch.body.as_ref().unwrap();
+    let mut fields: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["filters", "original_flag", "version"]);
+    assert_eq!(body["version"], json!(1));
+    assert_eq!(body["original_flag"]["version"], json!(1));
+    assert_eq!(updated.version, Some(2));
+    assert_eq!(updated.flag, changed);
+    assert_eq!(
+        fake.flag("checkout").unwrap()["filters"]["groups"][0]["rollout_percentage"],
+        json!(75)
+    );
+
+    // No change: no request.
+    fake.clear_requests();
+    assert_eq!(adapter.update(&updated, &changed).await.unwrap(), updated);
+    assert!(fake.requests().is_empty());
+
+    // Removing the variants sends `multivariate: null`.
+    let mut boolean = changed.clone();
+    boolean.variants.clear();
+    boolean.payloads.clear();
+    let updated = adapter.update(&updated, &boolean).await.unwrap();
+    assert_eq!(
+        fake.requests()[0].body.as_ref().unwrap()["filters"]["multivariate"],
+        Value::Null
+    );
+    assert!(fake.flag("checkout").unwrap()["filters"]["multivariate"].is_null());
+
+    // Delete: re-read, then soft delete with PATCH.
+    fake.clear_requests();
+    adapter.delete(&updated).await.unwrap();
+    let flag_path = format!("/api/projects/1/feature_flags/{}/", created.id);
+    assert_eq!(
+        lines(&fake),
+        [format!("GET {flag_path}"), format!("PATCH {flag_path}")]
+    );
+    assert_eq!(
+        fake.requests()[1].body.as_ref().unwrap()["deleted"],
+        json!(true)
+    );
+    let stored = fake
+        .flags()
+        .into_iter()
+        .find(|f| f["key"] == "checkout")
+        .unwrap();
+    assert_eq!(stored["deleted"], json!(true));
+    let state = adapter.list().await.unwrap();
+    assert!(state.get("checkout").is_none());
+    assert!(adapter.get("checkout").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_created_flag_can_be_depended_on_in_the_same_run() {
+    let fake = FakePosthog::start().await;
+    let adapter = backend(&fake, WRITE_KEY);
+    let full = || {
+        vec![Condition {
+            rollout_percentage: Some(Percent(100.0)),
+            ..Condition::default()
+        }]
+    };
+    let base = adapter.create(&flag("base", full())).await.unwrap();
+    let dependent = flag(
+        "dependent",
+        vec![Condition {
+            properties: vec![flag_dependency("base")],
+            ..Condition::default()
+        }],
+    );
+    adapter.create(&dependent).await.unwrap();
+    let stored = fake.flag("dependent").unwrap();
+    assert_eq!(
+        stored["filters"]["groups"][0]["properties"][0]["key"],
+        json!(base.id)
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_dependency_is_refused_before_any_request() {
+    let fake = FakePosthog::start().await;
+    let adapter = backend(&fake, WRITE_KEY);
+    let dependent = flag(
+        "dependent",
+        vec![Condition {
+            properties: vec![flag_dependency("missing")],
+            ..Condition::default()
+        }],
+    );
+    let error = adapter.create(&dependent).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "flag `dependent`: condition 1, property 1 depends on flag `missing`, which does not exist in this project; create it first"
+    );
+    assert!(fake.requests().is_empty());
+}
+
+#[tokio::test]
+async fn get_uses_the_key_filter_and_resolves_dependency_ids() {
+    let fake = FakePosthog::start().await;
+    let target = fake.seed(vec![simple("target")])[0];
+    fake.seed(vec![depends_on("dependent", target)]);
+    let adapter = backend(&fake, READ_KEY);
+
+    let live = adapter.get("dependent").await.unwrap().unwrap();
+
+    assert_eq!(
+        live.flag.conditions[0].properties[0].flag.as_deref(),
+        Some("target")
+    );
+    assert_eq!(
+        lines(&fake),
+        [
+            "GET /api/projects/1/feature_flags/?key=dependent&limit=1000",
+            "POST /api/projects/1/feature_flags/bulk_keys/"
+        ]
+    );
+    assert!(adapter.get("nope").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_rules_v2_flag_is_unsupported_and_never_written() {
+    let fake = FakePosthog::start().await;
+    let id = fake.seed(vec![
+        json!({"key": "v2", "filters": {"version": 2, "rules": []}}),
+    ])[0];
+    let adapter = backend(&fake, WRITE_KEY);
+    let state = adapter.list().await.unwrap();
+    assert!(state.flags.is_empty());
+    assert_eq!(state.unsupported.len(), 1);
+    assert_eq!(state.unsupported[0].id, id.to_string());
+    assert_eq!(
+        state.unsupported[0].reason,
+        "it uses `filters.version` 2 (feature flag rules v2), which flagops cannot manage"
+    );
+    fake.clear_requests();
+    let live = LiveFlag {
+        id: id.to_string(),
+        flag: flag("v2", vec![]),
+        version: Some(1),
+    };
+    let error = adapter
+        .update(&live, &flag("v2", vec![Condition::default()]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "flag `v2` cannot be managed: it uses `filters.version` 2 (feature flag rules v2), which flagops cannot manage"
+    );
+    assert!(matches!(
+        adapter.delete(&live).await,
+        Err(BackendError::Unsupported { .. })
+    ));
+    assert!(fake.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_change_to_another_field_merges_but_an_overlapping_one_conflicts() {
+    let fake = FakePosthog::start().await;
+    let id = fake.seed(vec![simple("f")])[0];
+    let adapter = backend(&fake, WRITE_KEY);
+    let live = adapter.list().await.unwrap().get("f").unwrap().clone();
+
+    fake.patch_as_other(id, &json!({"name": "renamed in the UI"}))
+        .unwrap();
+    let mut desired = live.flag.clone();
+    desired.active = false;
+    let merged = adapter.update(&live, &desired).await.unwrap();
+    assert_eq!(merged.flag.name, "renamed in the UI");
+    assert!(!merged.flag.active);
+
+    fake.patch_as_other(id, &json!({"active": true})).unwrap();
+    let mut desired = live.flag.clone();
+    desired.active = false;
+    desired.name = "mine".into();
+    let error = adapter.update(&live, &desired).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "flag `f` was changed by someone else since it was read: The feature flag was updated by fake@example.com since you started editing it. Please refresh and try again."
+    );
+    assert!(matches!(error, BackendError::Conflict { .. }));
+}
+
+#[tokio::test]
+async fn delete_refuses_a_flag_changed_since_it_was_read() {
+    let fake = FakePosthog::start().await;
+    let id = fake.seed(vec![simple("f")])[0];
+    let adapter = backend(&fake, WRITE_KEY);
+    let live = adapter.list().await.unwrap().get("f").unwrap().clone();
+    fake.patch_as_other(id, &json!({"name": "x"})).unwrap();
+    let error = adapter.delete(&live).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "flag `f` was changed by someone else since it was read: its version is 2 now, 1 when it was read; plan again"
+    );
+    assert_eq!(fake.flag("f").unwrap()["deleted"], json!(false));
+}
+
+/// Every error the adapter maps, with its exact message.
+#[tokio::test]
+async fn errors_are_mapped_to_actionable_messages() {
+    let fake = FakePosthog::start().await;
+    let id = fake.seed(vec![simple("taken")])[0];
+    let origin = fake.base_url();
+    let new = flag("new", vec![Condition::default()]);
+    let mut errors = Vec::new();
+
+    let e = backend(&fake, "phx_wrong_key").list().await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "the API key from `{KEY_VAR}` was rejected when trying to list flags of project 1 (401 authentication_failed: Invalid personal API key.); set it to a valid personal API key for {origin}"
+        )
+    );
+    errors.push(e);
+
+    let e = backend(&fake, NO_SCOPE_KEY).list().await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "the API key from `{KEY_VAR}` may not list flags of project 1: it needs the `feature_flag:read` scope on project 1 (403 permission_denied: API key missing required scope 'feature_flag:read'); add the scope to the personal API key"
+        )
+    );
+    errors.push(e);
+
+    let e = backend(&fake, READ_KEY).create(&new).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "the API key from `{KEY_VAR}` may not create flag `new`: it needs the `feature_flag:write` scope on project 1 (403 permission_denied: API key missing required scope 'feature_flag:write'); add the scope to the personal API key"
+        )
+    );
+    errors.push(e);
+
+    let mut other_project = settings(&fake, WRITE_KEY);
+    other_project.project_id = 99;
+    let e = PosthogBackend::new(other_project)
+        .unwrap()
+        .list()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "project 99 was not found at {origin}, or the API key from `{KEY_VAR}` cannot access it (404 not_found: Not found.); check `project_id` and the key's project restrictions"
+        )
+    );
+    errors.push(e);
+
+    let adapter = backend(&fake, WRITE_KEY);
+    let ghost = LiveFlag {
+        id: "4242".into(),
+        flag: flag("ghost", vec![]),
+        version: Some(1),
+    };
+    let e = adapter
+        .update(&ghost, &flag("ghost", vec![Condition::default()]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e,
+        BackendError::NotFound {
+            key: "ghost".into()
+        }
+    );
+    assert_eq!(e.to_string(), "flag `ghost` not found");
+    errors.push(e);
+
+    let e = adapter
+        .create(&flag("taken", vec![Condition::default()]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "flag `taken`: There is already a feature flag with this key. (field `key`)"
+    );
+    errors.push(e);
+
+    let e = adapter
+        .create(&flag("no-groups", vec![]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "flag `no-groups`: Feature flags must have at least one condition set (group). (field `filters`)"
+    );
+    errors.push(e);
+
+    fake.set_approval_required(true);
+    let e = adapter.create(&new).await.unwrap_err();
+    assert_eq!(
+        e,
+        BackendError::ApprovalRequired {
+            key: "new".into(),
+            change_request_id: "cr-1".into()
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "flag `new`: the change needs approval; change request cr-1 was opened"
+    );
+    errors.push(e);
+    fake.set_approval_required(false);
+
+    fake.set_rate_limit(Some(RateLimitRule {
+        max_requests: 0,
+        window: Duration::from_secs(3600),
+        retry_after_secs: 17,
+    }));
+    let e = adapter.list().await.unwrap_err();
+    assert_eq!(
+        e,
+        BackendError::RateLimited {
+            retry_after_secs: 17
+        }
+    );
+    assert!(e.is_retryable());
+    errors.push(e);
+    fake.set_rate_limit(None);
+
+    fake.inject(Fault::ServerError {
+        status: 503,
+        times: 1,
+    });
+    let e = adapter.list().await.unwrap_err();
+    assert_eq!(e.to_string(), "server error 503: A server error occurred.");
+    errors.push(e);
+
+    fake.inject(Fault::Drop { times: 1 });
+    let e = adapter.create(&new).await.unwrap_err();
+    assert!(matches!(e, BackendError::Transport(_)), "{e:?}");
+    assert!(
+        e.to_string()
+            .starts_with("request failed: could not create flag `new`: the connection failed"),
+        "{e}"
+    );
+    assert!(e.to_string().ends_with("; the outcome is unknown"), "{e}");
+    assert!(
+        fake.flag("new").is_none(),
+        "a dropped request changes nothing"
+    );
+    errors.push(e);
+
+    fake.inject(Fault::Slow {
+        delay: Duration::from_secs(5),
+        times: 1,
+    });
+    let mut impatient = settings(&fake, WRITE_KEY);
+    impatient.request_timeout = Duration::from_millis(200);
+    let e = PosthogBackend::new(impatient)
+        .unwrap()
+        .delete(&LiveFlag {
+            id: id.to_string(),
+            flag: flag("taken", vec![]),
+            version: Some(1),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("request failed: could not read flag `taken`: timed out"),
+        "{e}"
+    );
+    errors.push(e);
+
+    for error in &errors {
+        for secret in [WRITE_KEY, READ_KEY, NO_SCOPE_KEY, "phx_wrong_key"] {
+            assert!(!error.to_string().contains(secret), "{error}");
+            assert!(!format!("{error:?}").contains(secret), "{error:?}");
+        }
+    }
+}
+
+#[test]
+fn the_key_never_shows_in_debug_output() {
+    let key = "phx_supersecret_value";
+    let mut s = PosthogSettings::new("https://eu.posthog.com", 5, ApiKey::new(key));
+    s.api_key_env = Some("POSTHOG_KEY".into());
+    let debug = format!("{s:?} {:?}", PosthogBackend::new(s.clone()).unwrap());
+    assert!(!debug.contains(key), "{debug}");
+    assert!(debug.contains("ApiKey(***)"), "{debug}");
+}
+
+#[test]
+fn settings_come_from_the_environment_the_config_names() {
+    let env = Environment {
+        host: Some("https://eu.posthog.com/".into()),
+        project_id: Some(5678),
+        api_key_env: Some("POSTHOG_API_KEY_PROD".into()),
+        ..Environment::default()
+    };
+    let settings = PosthogSettings::from_environment_with("production", &env, |var| {
+        (var == "POSTHOG_API_KEY_PROD").then(|| "phx_abc".to_owned())
+    })
+    .unwrap();
+    assert_eq!(settings.project_id, 5678);
+    assert_eq!(settings.api_key, ApiKey::new("phx_abc"));
+
+    let unset = PosthogSettings::from_environment_with("production", &env, |_| Some("  ".into()))
+        .unwrap_err();
+    assert_eq!(
+        unset.to_string(),
+        "environment variable `POSTHOG_API_KEY_PROD` (the `api_key_env` of environment `production`) is not set or empty; export a personal API key with the `feature_flag:read` and `feature_flag:write` scopes"
+    );
+    let no_host = Environment {
+        host: None,
+        ..env.clone()
+    };
+    assert_eq!(
+        PosthogSettings::from_environment_with("production", &no_host, |_| None).unwrap_err(),
+        SettingsError::MissingHost {
+            environment: "production".into()
+        }
+    );
+    let bad = PosthogSettings::new("ftp://example.com", 1, ApiKey::new("k"));
+    assert_eq!(
+        PosthogBackend::new(bad).unwrap_err().to_string(),
+        "`host` `ftp://example.com` is not an http(s) URL; use e.g. `https://us.posthog.com`"
+    );
+}

@@ -1,0 +1,469 @@
+//! The fake's HTTP side: records every request, then applies injected faults, Bearer auth and
+//! scopes, the rate limit, and routes to the store (posthog-api.md §1, §2, §7).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::store::{ApiErr, Store, is_deleted};
+use super::{Fault, RateLimitRule, RecordedRequest};
+
+/// Key scopes: `(key, scopes)`.
+pub const KEYS: [(&str, &[&str]); 3] = [
+    (
+        super::WRITE_KEY,
+        &["feature_flag:read", "feature_flag:write"],
+    ),
+    (super::READ_KEY, &["feature_flag:read"]),
+    (super::NO_SCOPE_KEY, &["insight:read"]),
+];
+
+/// Shared state of a running fake.
+#[derive(Debug)]
+pub struct Shared {
+    pub store: Mutex<Store>,
+    pub log: Mutex<Vec<RecordedRequest>>,
+    pub faults: Mutex<VecDeque<Fault>>,
+    pub rate: Mutex<RateState>,
+    pub max_page_size: Mutex<Option<usize>>,
+    pub base_url: String,
+}
+
+/// Rate-limit bookkeeping.
+#[derive(Debug, Default)]
+pub struct RateState {
+    pub rule: Option<RateLimitRule>,
+    pub window_start: Option<Instant>,
+    pub count: u32,
+}
+
+enum Action {
+    Proceed,
+    Fail(u16),
+    Drop,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn json_response(status: u16, body: &Value) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn err(e: &ApiErr) -> Response {
+    json_response(e.status, &e.body)
+}
+
+/// Every request lands here.
+pub async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body_json: Option<Value> = if body.is_empty() {
+        None
+    } else {
+        serde_json::from_slice(&body).ok()
+    };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    lock(&shared.log).push(RecordedRequest {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        query: uri.query().unwrap_or_default().to_owned(),
+        body: body_json.clone(),
+        authorization: header("authorization"),
+        user_agent: header("user-agent"),
+    });
+
+    let (action, delay) = next_fault(&shared);
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    match action {
+        Action::Drop => {
+            // Unwinding out of the connection task closes the socket without an answer; it
+            // does not run the panic hook, so nothing is printed.
+            std::panic::resume_unwind(Box::new("fake_posthog: dropped connection"));
+        }
+        Action::Fail(status) => {
+            return json_response(
+                status,
+                &json!({"type": "server_error", "code": "error", "detail": "A server error occurred.", "attr": null}),
+            );
+        }
+        Action::Proceed => {}
+    }
+
+    if !body.is_empty() && body_json.is_none() {
+        return err(&ApiErr::invalid("parse_error", "JSON parse error", None));
+    }
+    let scopes = match authenticate(header("authorization").as_deref()) {
+        Ok(scopes) => scopes,
+        Err(e) => return err(&e),
+    };
+    if let Some(resp) = throttle(&shared) {
+        return resp;
+    }
+    route(&shared, &method, &uri, body_json.as_ref(), scopes)
+}
+
+fn next_fault(shared: &Shared) -> (Action, Option<Duration>) {
+    let mut faults = lock(&shared.faults);
+    let Some(front) = faults.front_mut() else {
+        return (Action::Proceed, None);
+    };
+    let (action, delay, left) = match front {
+        Fault::ServerError { status, times } => {
+            *times -= 1;
+            (Action::Fail(*status), None, *times)
+        }
+        Fault::Slow { delay, times } => {
+            *times -= 1;
+            (Action::Proceed, Some(*delay), *times)
+        }
+        Fault::Drop { times } => {
+            *times -= 1;
+            (Action::Drop, None, *times)
+        }
+    };
+    if left == 0 {
+        faults.pop_front();
+    }
+    (action, delay)
+}
+
+fn authenticate(header: Option<&str>) -> Result<&'static [&'static str], ApiErr> {
+    let Some(header) = header else {
+        return Err(ApiErr::new(
+            401,
+            "authentication_error",
+            "not_authenticated",
+            "Authentication credentials were not provided.",
+            None,
+        ));
+    };
+    let token = header.strip_prefix("Bearer ").unwrap_or("");
+    KEYS.iter()
+        .find(|(key, _)| *key == token)
+        .map(|(_, scopes)| *scopes)
+        .ok_or_else(|| {
+            ApiErr::new(
+                401,
+                "authentication_error",
+                "authentication_failed",
+                "Invalid personal API key.",
+                None,
+            )
+        })
+}
+
+fn require(scopes: &[&str], scope: &str) -> Result<(), ApiErr> {
+    if scopes.contains(&scope) || scopes.contains(&"*") {
+        Ok(())
+    } else {
+        Err(ApiErr::new(
+            403,
+            "authentication_error",
+            "permission_denied",
+            format!("API key missing required scope '{scope}'"),
+            None,
+        ))
+    }
+}
+
+fn throttle(shared: &Shared) -> Option<Response> {
+    let mut rate = lock(&shared.rate);
+    let rule = rate.rule?;
+    let now = Instant::now();
+    if rate
+        .window_start
+        .is_none_or(|start| now.duration_since(start) >= rule.window)
+    {
+        rate.window_start = Some(now);
+        rate.count = 0;
+    }
+    if rate.count >= rule.max_requests {
+        let secs = rule.retry_after_secs;
+        let body = json!({"type": "throttled_error", "code": "throttled", "detail": format!("Request was throttled. Expected available in {secs} seconds."), "attr": null});
+        let mut resp = json_response(429, &body);
+        resp.headers_mut()
+            .insert("retry-after", HeaderValue::from(secs));
+        return Some(resp);
+    }
+    rate.count += 1;
+    None
+}
+
+fn route(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    body: Option<&Value>,
+    scopes: &[&str],
+) -> Response {
+    let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
+    let (project, rest) = match segments.as_slice() {
+        ["api", "projects", project, "feature_flags", rest @ ..] => match project.parse::<u64>() {
+            Ok(p) => (p, rest),
+            Err(_) => return err(&ApiErr::not_found()),
+        },
+        _ => return err(&ApiErr::not_found()),
+    };
+    let read = || require(scopes, "feature_flag:read");
+    let write = || require(scopes, "feature_flag:write");
+    let empty = json!({});
+    let body = body.unwrap_or(&empty);
+    let result: Result<(u16, Value), ApiErr> = (|| {
+        let mut store = lock(&shared.store);
+        store.project(project)?;
+        match (method.as_str(), rest) {
+            ("GET", []) => {
+                read()?;
+                Ok((200, list(shared, &store, project, uri)))
+            }
+            ("POST", []) => {
+                write()?;
+                store.create(project, body).map(|v| (201, v))
+            }
+            ("POST", ["bulk_keys"]) => {
+                read()?;
+                bulk_keys(&store, project, body)
+            }
+            (_, []) => Err(method_not_allowed(method)),
+            (m, [id, tail @ ..]) => {
+                let id: i64 = id.parse().map_err(|_| ApiErr::not_found())?;
+                match (m, tail) {
+                    ("GET", []) => {
+                        read()?;
+                        let flag = store
+                            .project(project)?
+                            .flags
+                            .get(&id)
+                            .cloned()
+                            .ok_or_else(ApiErr::not_found)?;
+                        Ok((200, store.render(project, &flag)))
+                    }
+                    ("GET", ["dependent_flags"]) => {
+                        read()?;
+                        store
+                            .project(project)?
+                            .flags
+                            .get(&id)
+                            .ok_or_else(ApiErr::not_found)?;
+                        let deps: Vec<Value> = store
+                            .active_dependents(project, id)
+                            .into_iter()
+                            .map(|(i, k, n)| json!({"id": i, "key": k, "name": n}))
+                            .collect();
+                        Ok((200, Value::Array(deps)))
+                    }
+                    ("PATCH", []) => {
+                        write()?;
+                        store.update(project, id, body, false).map(|v| (200, v))
+                    }
+                    ("PUT", []) => {
+                        write()?;
+                        store.update(project, id, body, true).map(|v| (200, v))
+                    }
+                    ("DELETE", []) => {
+                        write()?;
+                        Err(ApiErr::new(
+                            405,
+                            "invalid_request",
+                            "method_not_allowed",
+                            "Hard delete of this model is not allowed. Use a patch API call to set \"deleted\" to true",
+                            None,
+                        ))
+                    }
+                    (_, []) => Err(method_not_allowed(method)),
+                    _ => Err(ApiErr::not_found()),
+                }
+            }
+        }
+    })();
+    match result {
+        Ok((status, value)) => json_response(status, &value),
+        Err(e) => err(&e),
+    }
+}
+
+fn method_not_allowed(method: &Method) -> ApiErr {
+    ApiErr::new(
+        405,
+        "invalid_request",
+        "method_not_allowed",
+        format!("Method \"{method}\" not allowed."),
+        None,
+    )
+}
+
+/// GET list: `limit`/`offset` pagination with `next`/`previous` links, `archived`, `key`,
+/// `active`; newest first; deleted flags never listed.
+fn list(shared: &Shared, store: &Store, project: u64, uri: &Uri) -> Value {
+    let query: Vec<(String, String)> = uri.query().map(url_pairs).unwrap_or_default();
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut limit = param("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0)
+        .unwrap_or(100);
+    if let Some(max) = *lock(&shared.max_page_size) {
+        limit = limit.min(max);
+    }
+    let offset = param("offset")
+        .and_then(|o| o.parse::<usize>().ok())
+        .unwrap_or(0);
+    let archived = param("archived").map(|a| a == "true");
+    let active = param("active");
+    let key = param("key").map(|k| k.to_lowercase());
+    let Ok(p) = store.project(project) else {
+        return json!({});
+    };
+    let mut matching: Vec<_> = p
+        .flags
+        .values()
+        .filter(|f| !is_deleted(f))
+        .filter(|f| f.get("archived") == Some(&json!(archived.unwrap_or(false))))
+        .filter(|f| match active.as_deref() {
+            Some("true") => f.get("active") == Some(&json!(true)),
+            Some("false") => f.get("active") == Some(&json!(false)),
+            _ => true,
+        })
+        .filter(|f| {
+            key.as_ref().is_none_or(|k| {
+                f.get("key")
+                    .and_then(Value::as_str)
+                    .map(str::to_lowercase)
+                    .as_ref()
+                    == Some(k)
+            })
+        })
+        .collect();
+    matching.reverse(); // newest first (ids grow with creation)
+    if key.is_some() {
+        matching.truncate(1); // `key` returns the newest match only
+    }
+    let count = matching.len();
+    let results: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|f| store.render(project, f))
+        .collect();
+    let link = |new_offset: usize| {
+        let mut pairs: Vec<(String, String)> = query
+            .iter()
+            .filter(|(k, _)| k != "limit" && k != "offset")
+            .cloned()
+            .collect();
+        pairs.push(("limit".into(), limit.to_string()));
+        if new_offset > 0 {
+            pairs.push(("offset".into(), new_offset.to_string()));
+        }
+        let qs: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect();
+        format!("{}{}?{}", shared.base_url, uri.path(), qs.join("&"))
+    };
+    let next = (offset + limit < count).then(|| link(offset + limit));
+    let previous = (offset > 0).then(|| link(offset.saturating_sub(limit)));
+    json!({"count": count, "next": next, "previous": previous, "results": results})
+}
+
+fn bulk_keys(store: &Store, project: u64, body: &Value) -> Result<(u16, Value), ApiErr> {
+    let ids: Vec<i64> = body
+        .get("ids")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| super::normalize::as_id(Some(v)))
+        .collect();
+    let p = store.project(project)?;
+    let keys: serde_json::Map<String, Value> = ids
+        .iter()
+        .filter_map(|id| {
+            p.flags
+                .get(id)
+                .filter(|f| !is_deleted(f))
+                .map(|f| (id.to_string(), f["key"].clone()))
+        })
+        .collect();
+    if keys.is_empty() {
+        return Ok((400, json!({"error": "No valid flag IDs provided"})));
+    }
+    Ok((200, json!({"keys": keys})))
+}
+
+/// Decode `a=b&c=d` (percent-decoding, `+` as space).
+pub fn url_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
