@@ -81,7 +81,7 @@ fn check_payloads(flag: &Flag, out: &mut Vec<Problem>) {
             }
         } else if key != "true" {
             out.push(
-                Problem::warning(
+                Problem::error(
                     "payload-key",
                     pointer,
                     format!("a boolean flag only serves the `true` payload; `{key}` is never served"),
@@ -104,7 +104,7 @@ fn check_conditions(flag: &Flag, known: &BTreeMap<&str, &Flag>, out: &mut Vec<Pr
         if let Some(variant) = &condition.variant {
             if !flag.variants.iter().any(|v| &v.key == variant) {
                 let why = if flag.is_multivariate() { "is not a variant of this flag" } else { "is set on a boolean flag" };
-                out.push(Problem::warning(
+                out.push(Problem::error(
                     "variant-override",
                     format!("{at}/variant"),
                     format!("variant override `{variant}` {why}; evaluators ignore it"),
@@ -138,17 +138,17 @@ fn check_conditions(flag: &Flag, known: &BTreeMap<&str, &Flag>, out: &mut Vec<Pr
                 (PropertyType::Group, _) if property.group_type_index.is_none() => {
                     out.push(Problem::error("group-type", p.clone(), "a `group` property needs `group_type_index`"));
                 }
-                (PropertyType::Group, None) => out.push(Problem::warning(
+                (PropertyType::Group, None) => out.push(Problem::error(
                     "aggregation",
                     p.clone(),
                     "group property in a condition aggregated by persons never matches",
                 ).help("set `aggregation_group_type_index` on the condition or the flag")),
-                (PropertyType::Group, Some(g)) if property.group_type_index != Some(g) => out.push(Problem::warning(
+                (PropertyType::Group, Some(g)) if property.group_type_index != Some(g) => out.push(Problem::error(
                     "aggregation",
                     format!("{p}/group_type_index"),
                     format!("group type {} differs from the condition's aggregation ({g}); it never matches", property.group_type_index.unwrap_or_default()),
                 )),
-                (PropertyType::Person | PropertyType::Cohort | PropertyType::PersonMetadata, Some(g)) => out.push(Problem::warning(
+                (PropertyType::Person | PropertyType::Cohort | PropertyType::PersonMetadata, Some(g)) => out.push(Problem::error(
                     "aggregation",
                     p.clone(),
                     format!("{} property in a condition aggregated by group type {g} never matches", property.kind.as_str()),
