@@ -17,19 +17,26 @@ pub(crate) struct Problem {
     pub(crate) pointer: String,
     pub(crate) message: String,
     pub(crate) help: Option<String>,
+    /// Point at the mapping key at `pointer` rather than at its value.
+    pub(crate) on_key: bool,
 }
 
 impl Problem {
     fn error(code: &'static str, pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem { severity: Severity::Error, code, pointer: pointer.into(), message: message.into(), help: None }
+        Problem { severity: Severity::Error, code, pointer: pointer.into(), message: message.into(), help: None, on_key: false }
     }
 
     fn warning(code: &'static str, pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem { severity: Severity::Warning, code, pointer: pointer.into(), message: message.into(), help: None }
+        Problem { severity: Severity::Warning, code, pointer: pointer.into(), message: message.into(), help: None, on_key: false }
     }
 
     fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    fn on_key(mut self) -> Self {
+        self.on_key = true;
         self
     }
 }
@@ -76,7 +83,8 @@ fn check_payloads(flag: &Flag, out: &mut Vec<Problem>) {
                 let names: Vec<&str> = flag.variants.iter().map(|v| v.key.as_str()).collect();
                 out.push(
                     Problem::error("payload-key", pointer, format!("payload for `{key}`, which is not a variant of this flag"))
-                        .help(format!("variants are: {}", names.join(", "))),
+                        .help(format!("variants are: {}", names.join(", ")))
+                        .on_key(),
                 );
             }
         } else if key != "true" {
@@ -86,7 +94,8 @@ fn check_payloads(flag: &Flag, out: &mut Vec<Problem>) {
                     pointer,
                     format!("a boolean flag only serves the `true` payload; `{key}` is never served"),
                 )
-                .help("rename the key to `true` or remove it"),
+                .help("rename the key to `true` or remove it")
+                .on_key(),
             );
         }
     }
@@ -132,6 +141,7 @@ fn check_conditions(flag: &Flag, known: &BTreeMap<&str, &Flag>, out: &mut Vec<Pr
                     pointer,
                     message: problem.message,
                     help: None,
+                    on_key: false,
                 });
             }
             match (property.kind, aggregation) {

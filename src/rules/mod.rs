@@ -114,6 +114,9 @@ fn check_flags(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
     for r in resolved.values() {
         for problem in flag::check(&r.flag, &known) {
             let mut f = r.finding(problem.severity, problem.code, &problem.pointer, problem.message);
+            if problem.on_key {
+                f.span = r.loaded.locations.key(&r.origins.resolve(&problem.pointer));
+            }
             if let Some(help) = problem.help {
                 f = f.help(help);
             }
