@@ -73,6 +73,9 @@ pub enum ConfigError {
     /// No config file.
     #[error("no `{CONFIG_FILE}` in `{}`", .0.display())]
     NotFound(PathBuf),
+    /// The config file given with `--config` does not exist.
+    #[error("config file `{}` does not exist", .0.display())]
+    MissingFile(PathBuf),
     /// The file exists but is unusable; the findings say why.
     #[error("`{}` is not a valid flagops config", .file.display())]
     Invalid {
@@ -136,7 +139,11 @@ pub fn load_config(dir: &Path, file: Option<&Path>) -> Result<(PathBuf, PathBuf,
         None => dir.join(CONFIG_FILE),
     };
     if !path.is_file() {
-        return Err(ConfigError::NotFound(if file.is_some() { path } else { dir.to_path_buf() }));
+        return Err(if file.is_some() {
+            ConfigError::MissingFile(path)
+        } else {
+            ConfigError::NotFound(dir.to_path_buf())
+        });
     }
     let root = path.parent().map_or_else(|| dir.to_path_buf(), Path::to_path_buf);
     let shown = path.strip_prefix(&root).map_or_else(|_| path.clone(), Path::to_path_buf);
@@ -321,9 +328,10 @@ pub fn load_file(text: &str, shown: &Path) -> FileContents {
 /// flag problems are findings in the result.
 pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, ConfigError> {
     let (root, config_file, config) = load_config(dir, config_file)?;
-    let (files, mut findings) = discover(&root, &config);
+    let (files, findings) = discover(&root, &config);
+    // Problems with the `flags` entries belong to the config file.
+    let mut findings: Vec<Finding> = findings.into_iter().map(|f| f.in_file(&config_file)).collect();
     if findings.iter().any(|f| f.severity == crate::finding::Severity::Error) {
-        let findings = findings.into_iter().map(|f| f.in_file(&config_file)).collect();
         return Err(ConfigError::Invalid { file: config_file, findings });
     }
     let mut flags: Vec<LoadedFlag> = Vec::new();
