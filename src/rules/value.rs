@@ -72,7 +72,7 @@ pub(crate) fn check(kind: PropertyType, op: Operator, value: Option<&Value>) -> 
         Operator::Regex | Operator::NotRegex => match value.as_str() {
             None => error("value-type", format!("`{name}` needs a string pattern")),
             Some(pattern) => regex::Regex::new(pattern).err().and_then(|e| {
-                let first = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
+                let first = e.to_string().lines().last().unwrap_or_default().trim().trim_start_matches("error: ").to_owned();
                 error("regex", format!("regex `{pattern}` does not compile: {first}"))
             }),
         },
