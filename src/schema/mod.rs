@@ -234,7 +234,7 @@ fn describe(error: &ValidationError<'_>, schema: &Value, locations: &Locations) 
 fn type_words(kind: &TypeKind) -> String {
     let names: Vec<&str> = match kind {
         TypeKind::Single(t) => vec![t.as_str()],
-        TypeKind::Multiple(set) => set.iter().map(|t| t.as_str()).collect(),
+        TypeKind::Multiple(set) => set.iter().map(jsonschema::JsonType::as_str).collect(),
     };
     let shown: Vec<&str> = names.iter().copied().filter(|n| *n != "null").collect();
     if shown.is_empty() { names.join(" or ") } else { shown.join(" or ") }
