@@ -65,6 +65,9 @@ impl Error {
         match error {
             ConfigError::NotFound(_) => Error::usage(error.to_string())
                 .hint("create `flagops.yaml`, pass `-C <dir>` or `--config <file>`"),
+            ConfigError::MissingFile(_) => {
+                Error::usage(error.to_string()).hint("check the path given to `--config`")
+            }
             ConfigError::Invalid { findings, .. } => {
                 let findings = findings.clone();
                 let mut e = Error::usage(error.to_string());

@@ -1,10 +1,47 @@
-//! Integration tests: one binary; each file below is a module.
+//! Integration tests: a single test binary. Every `tests/*.rs` file is a module registered
+//! here; `test_no_forgotten_test_files` fails when one is not.
 
-// Helpers outside `#[test]` functions unwrap too: a failure there is a test failure.
-#![allow(clippy::unwrap_used)]
+// Test code: a broken invariant should panic, and failure messages are built ad hoc.
+#![allow(clippy::unwrap_used, clippy::format_push_string, clippy::doc_markdown)]
 
 mod support;
 
+mod cli_graph;
+mod cli_misc;
+mod cli_schema;
+mod cli_secrets;
+mod cli_validate;
+mod examples;
+mod loader_props;
 mod posthog_adapter;
 mod posthog_fake;
 mod posthog_fixtures;
+mod schema_files;
+mod validate_fixtures;
+
+/// A test file that is not registered above would silently never run.
+#[test]
+fn test_no_forgotten_test_files() {
+    let dir = support::crate_dir().join("tests");
+    let main = std::fs::read_to_string(dir.join("main.rs")).expect("read tests/main.rs");
+    let mut forgotten = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("list tests/") {
+        let path = entry.expect("dir entry").path();
+        let name = if path.is_dir() && path.join("mod.rs").is_file() {
+            path.file_name().and_then(|n| n.to_str()).map(str::to_owned)
+        } else if path.extension().is_some_and(|x| x == "rs") {
+            path.file_stem().and_then(|n| n.to_str()).map(str::to_owned)
+        } else {
+            None
+        };
+        let Some(name) = name else { continue };
+        if name != "main" && !main.lines().any(|l| l.trim() == format!("mod {name};")) {
+            forgotten.push(name);
+        }
+    }
+    forgotten.sort();
+    assert!(
+        forgotten.is_empty(),
+        "add `mod …;` to tests/main.rs for: {forgotten:?}"
+    );
+}

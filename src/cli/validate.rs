@@ -48,10 +48,12 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             };
             (findings, summary, repo.root, code)
         }
-        Err(error) if args.format != Format::Human && !error.findings.is_empty() => {
+        Err(mut error) if args.format != Format::Human && !error.findings.is_empty() => {
             let summary = Summary::new(0, 0, &error.findings);
             let root = error.root.clone().unwrap_or_default();
             print(args, &error.findings, summary, &root);
+            // Printed above in the requested format; stderr keeps only the error line.
+            error.findings.clear();
             return Err(error);
         }
         Err(error) => return Err(error),

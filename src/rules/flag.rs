@@ -17,6 +17,8 @@ pub(crate) struct Problem {
     pub(crate) pointer: String,
     pub(crate) message: String,
     pub(crate) help: Option<String>,
+    /// Point at the mapping key at `pointer` rather than at its value.
+    pub(crate) on_key: bool,
 }
 
 impl Problem {
@@ -27,6 +29,7 @@ impl Problem {
             pointer: pointer.into(),
             message: message.into(),
             help: None,
+            on_key: false,
         }
     }
 
@@ -37,11 +40,17 @@ impl Problem {
             pointer: pointer.into(),
             message: message.into(),
             help: None,
+            on_key: false,
         }
     }
 
     fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    fn on_key(mut self) -> Self {
+        self.on_key = true;
         self
     }
 }
@@ -104,19 +113,21 @@ fn check_payloads(flag: &Flag, out: &mut Vec<Problem>) {
                         pointer,
                         format!("payload for `{key}`, which is not a variant of this flag"),
                     )
-                    .help(format!("variants are: {}", names.join(", "))),
+                    .help(format!("variants are: {}", names.join(", ")))
+                    .on_key(),
                 );
             }
         } else if key != "true" {
             out.push(
-                Problem::warning(
+                Problem::error(
                     "payload-key",
                     pointer,
                     format!(
                         "a boolean flag only serves the `true` payload; `{key}` is never served"
                     ),
                 )
-                .help("rename the key to `true` or remove it"),
+                .help("rename the key to `true` or remove it")
+                .on_key(),
             );
         }
     }
@@ -138,7 +149,7 @@ fn check_conditions(flag: &Flag, known: &BTreeMap<&str, &Flag>, out: &mut Vec<Pr
                 } else {
                     "is set on a boolean flag"
                 };
-                out.push(Problem::warning(
+                out.push(Problem::error(
                     "variant-override",
                     format!("{at}/variant"),
                     format!("variant override `{variant}` {why}; evaluators ignore it"),
@@ -188,23 +199,24 @@ fn check_conditions(flag: &Flag, known: &BTreeMap<&str, &Flag>, out: &mut Vec<Pr
                     pointer,
                     message: problem.message,
                     help: None,
+                    on_key: false,
                 });
             }
             match (property.kind, aggregation) {
                 (PropertyType::Group, _) if property.group_type_index.is_none() => {
                     out.push(Problem::error("group-type", p.clone(), "a `group` property needs `group_type_index`"));
                 }
-                (PropertyType::Group, None) => out.push(Problem::warning(
+                (PropertyType::Group, None) => out.push(Problem::error(
                     "aggregation",
                     p.clone(),
                     "group property in a condition aggregated by persons never matches",
                 ).help("set `aggregation_group_type_index` on the condition or the flag")),
-                (PropertyType::Group, Some(g)) if property.group_type_index != Some(g) => out.push(Problem::warning(
+                (PropertyType::Group, Some(g)) if property.group_type_index != Some(g) => out.push(Problem::error(
                     "aggregation",
                     format!("{p}/group_type_index"),
                     format!("group type {} differs from the condition's aggregation ({g}); it never matches", property.group_type_index.unwrap_or_default()),
                 )),
-                (PropertyType::Person | PropertyType::Cohort | PropertyType::PersonMetadata, Some(g)) => out.push(Problem::warning(
+                (PropertyType::Person | PropertyType::Cohort | PropertyType::PersonMetadata, Some(g)) => out.push(Problem::error(
                     "aggregation",
                     p.clone(),
                     format!("{} property in a condition aggregated by group type {g} never matches", property.kind.as_str()),

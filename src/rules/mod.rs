@@ -5,8 +5,10 @@
 //! environment's name. Repository-wide rules (missing references, cycles, enabled flags that
 //! depend on disabled ones, unknown environments) run on the same resolutions.
 //!
-//! Errors are what PostHog rejects or what evaluates wrongly; warnings are what PostHog
-//! accepts but its evaluators ignore or rewrite. The README lists every rule.
+//! Errors are what PostHog rejects (including the cross-field checks it is rolling out, such
+//! as payload and variant-override keys and property/aggregation compatibility) or what can
+//! never take effect as written; warnings are what PostHog accepts and rewrites, or ignores
+//! harmlessly (tag case, a value on `is_set`, an empty file). The README lists every rule.
 
 mod flag;
 mod value;
@@ -142,6 +144,9 @@ fn check_flags(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
                 &problem.pointer,
                 problem.message,
             );
+            if problem.on_key {
+                f.span = r.loaded.locations.key(&r.origins.resolve(&problem.pointer));
+            }
             if let Some(help) = problem.help {
                 f = f.help(help);
             }

@@ -101,6 +101,7 @@ pub(crate) fn check(
                     .last()
                     .unwrap_or_default()
                     .trim()
+                    .trim_start_matches("error: ")
                     .to_owned();
                 error(
                     "regex",

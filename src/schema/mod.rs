@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::LazyLock;
 
-use jsonschema::error::ValidationErrorKind;
+use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{ValidationError, Validator};
 use schemars::generate::SchemaSettings;
 use serde_json::Value;
@@ -182,35 +182,21 @@ fn describe(error: &ValidationError<'_>, schema: &Value, locations: &Locations) 
         ValidationErrorKind::Enum { options } => {
             let list: Vec<String> = options
                 .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-                        .collect()
-                })
+                .map(|a| a.iter().map(option_text).collect())
                 .unwrap_or_default();
-            let mut f = at(&pointer).at(locations.value(&pointer));
-            f.message = format!("{shown} is not one of: {}", list.join(", "));
-            if let Some(alias) = instance.as_str().and_then(|s| match s {
-                "min" => Some("gte"),
-                "max" => Some("lte"),
-                _ => None,
-            }) {
-                f = f.help(format!(
-                    "PostHog rewrites `{}` to `{alias}`; write `{alias}`",
-                    instance.as_str().unwrap_or_default()
-                ));
-            } else if let Some(best) = instance.as_str().and_then(|s| closest(s, &list)) {
-                f = f.help(format!("did you mean `{best}`?"));
+            not_one_of(at(&pointer).at(locations.value(&pointer)), instance, &list)
+        }
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            if let Some(found) = describe_alternatives(error, context, schema, locations) {
+                return found;
             }
+            let mut f = at(&pointer).at(locations.value(&pointer));
+            f.message = error.masked().to_string();
             f
         }
         ValidationErrorKind::Type { kind } => {
             let mut f = at(&pointer).at(locations.value(&pointer));
-            let expected = format!("{kind:?}").to_lowercase();
-            f.message = format!(
-                "{shown} has the wrong type (expected {})",
-                type_words(&expected)
-            );
+            f.message = format!("{shown} has the wrong type (expected {})", type_words(kind));
             f
         }
         ValidationErrorKind::Pattern { pattern } => {
@@ -264,13 +250,91 @@ fn describe(error: &ValidationError<'_>, schema: &Value, locations: &Locations) 
     vec![finding]
 }
 
-fn type_words(debug: &str) -> String {
-    // `single(integer)` / `multiple(...)` → plain words.
-    let inner = debug
-        .trim_start_matches("single(")
-        .trim_start_matches("multiple(")
-        .trim_end_matches(')');
-    inner.replace(" | ", " or ")
+/// `boolean`, `string or number`: the expected JSON types. `null` is left out when other
+/// types are allowed, since it only stands for an absent optional field.
+fn type_words(kind: &TypeKind) -> String {
+    let names: Vec<&str> = match kind {
+        TypeKind::Single(t) => vec![t.as_str()],
+        TypeKind::Multiple(set) => set.iter().map(jsonschema::JsonType::as_str).collect(),
+    };
+    let shown: Vec<&str> = names.iter().copied().filter(|n| *n != "null").collect();
+    if shown.is_empty() {
+        names.join(" or ")
+    } else {
+        shown.join(" or ")
+    }
+}
+
+fn option_text(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+}
+
+/// "`x` is not one of: a, b" with a suggestion (or PostHog's operator aliases).
+fn not_one_of(mut f: Finding, instance: &Value, list: &[String]) -> Finding {
+    f.message = format!("{} is not one of: {}", short(instance), list.join(", "));
+    if let Some(alias) = instance.as_str().and_then(|s| match s {
+        "min" => Some("gte"),
+        "max" => Some("lte"),
+        _ => None,
+    }) {
+        f = f.help(format!(
+            "PostHog rewrites `{}` to `{alias}`; write `{alias}`",
+            instance.as_str().unwrap_or_default()
+        ));
+    } else if let Some(best) = instance.as_str().and_then(|s| closest(s, list)) {
+        f = f.help(format!("did you mean `{best}`?"));
+    }
+    f
+}
+
+/// Explain an `anyOf`/`oneOf` failure by its alternatives. Optional fields are
+/// `anyOf: [T, null]` and documented enums are `oneOf` of constants; the generic
+/// "not valid under any of the schemas" says neither what was wrong nor what is allowed.
+fn describe_alternatives(
+    error: &ValidationError<'_>,
+    context: &[Vec<ValidationError<'static>>],
+    schema: &Value,
+    locations: &Locations,
+) -> Option<Vec<Finding>> {
+    let here = error.instance_path().as_str();
+    // An enum written as one constant per alternative.
+    let constants: Option<Vec<String>> = context
+        .iter()
+        .map(|branch| {
+            branch.iter().find_map(|e| match e.kind() {
+                ValidationErrorKind::Constant { expected_value } => {
+                    Some(option_text(expected_value))
+                }
+                _ => None,
+            })
+        })
+        .collect();
+    if let Some(list) = constants.filter(|l| !l.is_empty()) {
+        let f = Finding::error("schema", "")
+            .field(field_path(here))
+            .at(locations.value(here));
+        return Some(vec![not_one_of(f, error.instance(), &list)]);
+    }
+    // Alternatives the value does not even have the type of say nothing useful; when
+    // exactly one alternative is left, its errors are the real ones.
+    let informative: Vec<&Vec<ValidationError<'static>>> = context
+        .iter()
+        .filter(|branch| {
+            !branch.iter().all(|e| {
+                matches!(e.kind(), ValidationErrorKind::Type { .. })
+                    && e.instance_path().as_str() == here
+            })
+        })
+        .collect();
+    match informative.as_slice() {
+        [branch] => Some(
+            branch
+                .iter()
+                .flat_map(|e| describe(e, schema, locations))
+                .collect(),
+        ),
+        _ => None,
+    }
 }
 
 fn short(value: &Value) -> String {

@@ -73,6 +73,9 @@ pub enum ConfigError {
     /// No config file.
     #[error("no `{CONFIG_FILE}` in `{}`", .0.display())]
     NotFound(PathBuf),
+    /// The config file given with `--config` does not exist.
+    #[error("config file `{}` does not exist", .0.display())]
+    MissingFile(PathBuf),
     /// The file exists but is unusable; the findings say why.
     #[error("`{}` is not a valid flagops config", .file.display())]
     Invalid {
@@ -85,8 +88,10 @@ pub enum ConfigError {
 
 /// Read a file with the size limit and UTF-8 check; problems become one finding.
 fn read_text(path: &Path, shown: &Path) -> Result<String, Box<Finding>> {
-    let meta = fs::metadata(path)
-        .map_err(|e| Finding::error("io", format!("cannot read file: {e}")).in_file(shown))?;
+    let unreadable = |e: std::io::Error| {
+        Box::new(Finding::error("io", format!("cannot read file: {e}")).in_file(shown))
+    };
+    let meta = fs::metadata(path).map_err(unreadable)?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(Box::new(
             Finding::error(
@@ -100,8 +105,7 @@ fn read_text(path: &Path, shown: &Path) -> Result<String, Box<Finding>> {
             .help("split it into one file per flag"),
         ));
     }
-    let bytes = fs::read(path)
-        .map_err(|e| Finding::error("io", format!("cannot read file: {e}")).in_file(shown))?;
+    let bytes = fs::read(path).map_err(unreadable)?;
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let valid = std::str::from_utf8(valid).unwrap_or_default();
@@ -147,11 +151,11 @@ pub fn load_config(
         None => dir.join(CONFIG_FILE),
     };
     if !path.is_file() {
-        return Err(ConfigError::NotFound(if file.is_some() {
-            path
+        return Err(if file.is_some() {
+            ConfigError::MissingFile(path)
         } else {
-            dir.to_path_buf()
-        }));
+            ConfigError::NotFound(dir.to_path_buf())
+        });
     }
     let root = path
         .parent()
@@ -374,15 +378,16 @@ pub fn load_file(text: &str, shown: &Path) -> FileContents {
 /// flag problems are findings in the result.
 pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, ConfigError> {
     let (root, config_file, config) = load_config(dir, config_file)?;
-    let (files, mut findings) = discover(&root, &config);
+    let (files, findings) = discover(&root, &config);
+    // Problems with the `flags` entries belong to the config file.
+    let mut findings: Vec<Finding> = findings
+        .into_iter()
+        .map(|f| f.in_file(&config_file))
+        .collect();
     if findings
         .iter()
         .any(|f| f.severity == crate::finding::Severity::Error)
     {
-        let findings = findings
-            .into_iter()
-            .map(|f| f.in_file(&config_file))
-            .collect();
         return Err(ConfigError::Invalid {
             file: config_file,
             findings,

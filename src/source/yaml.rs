@@ -93,24 +93,29 @@ pub struct Parsed {
 /// Parse every document of `text`.
 pub fn parse(text: &str) -> Parsed {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut builder = Builder::default();
+    let widths = line_widths(text);
+    let mut builder = Builder {
+        widths,
+        ..Builder::default()
+    };
     let mut parser = Parser::new_from_str(text);
     loop {
         match parser.next_event() {
             None => break,
             Some(Err(e)) => {
                 let m = e.marker();
-                let span = Span::point(m.line(), m.col() + 1);
-                let error = if e.info().contains("recursion limit") {
-                    YamlError::at(
-                        "yaml-too-deep",
-                        span,
-                        format!("nesting is deeper than {MAX_DEPTH} levels"),
-                    )
+                // The scanner has its own nesting limit, which it can reach before the
+                // builder sees a single event.
+                let code = if e.info().contains("recursion limit") {
+                    "yaml-too-deep"
                 } else {
-                    YamlError::at("yaml-syntax", span, format!("invalid YAML: {}", e.info()))
+                    "yaml-syntax"
                 };
-                builder.parsed.errors.push(error);
+                builder.parsed.errors.push(YamlError::at(
+                    code,
+                    Span::point(m.line(), m.col() + 1),
+                    format!("invalid YAML: {}", e.info()),
+                ));
                 break;
             }
             Some(Ok((event, span))) => {
@@ -120,7 +125,66 @@ pub fn parse(text: &str) -> Parsed {
             }
         }
     }
-    builder.parsed
+    let mut parsed = builder.parsed;
+    clamp_errors(&builder.widths, &mut parsed.errors);
+    parsed
+}
+
+/// Keep error positions inside the text: at the end of input the parser reports a position
+/// one line past the last one.
+fn clamp_errors(widths: &[usize], errors: &mut [YamlError]) {
+    for error in errors {
+        let spans = error
+            .span
+            .iter_mut()
+            .chain(error.related.iter_mut().map(|(span, _)| span));
+        for span in spans {
+            *span = clamp(widths, *span);
+        }
+    }
+}
+
+fn clamp_position(widths: &[usize], mut p: Position) -> Position {
+    if p.line > widths.len() {
+        p.line = widths.len();
+        p.column = usize::MAX;
+    }
+    p.line = p.line.max(1);
+    p.column = p
+        .column
+        .clamp(1, widths.get(p.line - 1).map_or(1, |w| w + 1));
+    p
+}
+
+/// `span` with both ends inside the text whose line widths are `widths`.
+fn clamp(widths: &[usize], span: Span) -> Span {
+    Span {
+        start: clamp_position(widths, span.start),
+        end: clamp_position(widths, span.end),
+    }
+}
+
+/// The width in characters of each line, where `\r\n`, `\r` and `\n` end a line (as in YAML).
+fn line_widths(text: &str) -> Vec<usize> {
+    let mut widths = vec![0];
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                widths.push(0);
+            }
+            '\n' => widths.push(0),
+            _ => {
+                if let Some(w) = widths.last_mut() {
+                    *w += 1;
+                }
+            }
+        }
+    }
+    widths
 }
 
 fn to_span(span: YamlSpan) -> Span {
@@ -160,6 +224,8 @@ enum Frame {
 #[derive(Default)]
 struct Builder {
     parsed: Parsed,
+    /// Width of each line of the text, to keep spans inside it.
+    widths: Vec<usize>,
     stack: Vec<Frame>,
     locations: Locations,
     anchors: HashMap<usize, (Value, usize)>,
@@ -173,7 +239,7 @@ type Flow = std::ops::ControlFlow<()>;
 
 impl Builder {
     fn on_event(&mut self, event: Event<'_>, span: YamlSpan) -> Flow {
-        let span = to_span(span);
+        let span = clamp(&self.widths, to_span(span));
         match event {
             Event::DocumentStart(_) => {
                 self.stack.clear();
@@ -544,9 +610,11 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_refused() {
-        let text = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        let parsed = parse(&text);
-        assert_eq!(parsed.errors[0].code, "yaml-too-deep");
+        for depth in [100, 10_000] {
+            let text = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let parsed = parse(&text);
+            assert_eq!(parsed.errors[0].code, "yaml-too-deep", "{depth}");
+        }
     }
 
     #[test]

@@ -1,6 +1,124 @@
-//! Helpers shared by the integration tests.
+//! Shared helpers: running the built `flagops` binary in a clean environment, and building
+//! throw-away flag repositories in temporary directories; a strict fake PostHog API.
 //!
-//! Each test module uses a part of these; later issues (plan, apply, import) reuse the rest.
+//! Each test module uses a part of these.
 #![allow(dead_code, unreachable_pub)]
 
 pub mod fake_posthog;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+/// A PostHog config with the two environments the fixtures and CLI tests use.
+pub(crate) const POSTHOG_CONFIG: &str = "\
+backend: posthog
+flags: flags/
+environments:
+  staging:
+    host: https://us.posthog.com
+    project_id: 1
+    api_key_env: POSTHOG_API_KEY_STAGING
+  production:
+    host: https://eu.posthog.com
+    project_id: 2
+    api_key_env: POSTHOG_API_KEY_PROD
+    prune: true
+    max_deletes: 5
+    protect: [billing-*]
+";
+
+/// The outcome of one run of the binary.
+#[derive(Debug)]
+pub(crate) struct Run {
+    /// Exit code (`-1` when killed by a signal).
+    pub(crate) code: i32,
+    /// Everything written to stdout.
+    pub(crate) stdout: String,
+    /// Everything written to stderr.
+    pub(crate) stderr: String,
+}
+
+impl Run {
+    /// Assert the exit code, showing both streams when it differs.
+    #[track_caller]
+    pub(crate) fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// Run `flagops args…` in `dir` with an empty environment plus `NO_COLOR=1` and `envs`.
+pub(crate) fn flagops_with_env(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_flagops"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .envs(envs.iter().copied())
+        .output()
+        .expect("run flagops");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// Run `flagops args…` in `dir` with an empty environment plus `NO_COLOR=1`.
+pub(crate) fn flagops(dir: &Path, args: &[&str]) -> Run {
+    flagops_with_env(dir, args, &[])
+}
+
+/// A flag repository in a temporary directory, deleted when dropped.
+pub(crate) struct Repo {
+    dir: TempDir,
+}
+
+impl Repo {
+    /// An empty directory.
+    pub(crate) fn empty() -> Self {
+        Repo {
+            dir: tempfile::tempdir().expect("create a temp dir"),
+        }
+    }
+
+    /// A repository with `POSTHOG_CONFIG` and an empty `flags/` directory.
+    pub(crate) fn posthog() -> Self {
+        let repo = Repo::empty();
+        repo.write("flagops.yaml", POSTHOG_CONFIG);
+        fs::create_dir_all(repo.path().join("flags")).expect("create flags/");
+        repo
+    }
+
+    /// The repository directory.
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Write `contents` to `relative` (parent directories are created).
+    pub(crate) fn write(&self, relative: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path().join(relative);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).expect("create parent dir");
+        }
+        fs::write(&path, contents).expect("write file");
+        path
+    }
+
+    /// Run `flagops args…` in the repository.
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
+        flagops(self.path(), args)
+    }
+}
+
+/// The crate's root directory.
+pub(crate) fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}

@@ -1,0 +1,73 @@
+//! `flagops schema`: writes `schemas/*.json`; `--check` exits 1 with a hint when stale.
+
+use std::fs;
+
+use crate::support::Repo;
+
+#[test]
+fn writes_both_schemas_then_check_passes() {
+    let repo = Repo::empty();
+    let run = repo.run(&["schema"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stderr,
+        "wrote schemas/flagops.schema.json\nwrote schemas/posthog-flag.schema.json\n"
+    );
+    for file in flagops::schema::generate() {
+        let written =
+            fs::read_to_string(repo.path().join("schemas").join(file.name)).expect("written");
+        assert_eq!(written, file.content);
+    }
+    let run = repo.run(&["schema", "--check"]);
+    run.expect_code(0);
+    assert_eq!(run.stderr, "schemas are up to date\n");
+    // Writing again changes nothing and says nothing.
+    let run = repo.run(&["schema"]);
+    run.expect_code(0);
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn check_fails_with_a_hint_when_a_schema_is_stale_or_missing() {
+    let repo = Repo::empty();
+    repo.run(&["schema"]).expect_code(0);
+    repo.write("schemas/posthog-flag.schema.json", "{}\n");
+    let run = repo.run(&["schema", "--check"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.stderr,
+        "error: out of date: schemas/posthog-flag.schema.json\nhint: run `flagops schema` and commit the result\n"
+    );
+    // --check never writes.
+    assert_eq!(
+        fs::read_to_string(repo.path().join("schemas/posthog-flag.schema.json")).unwrap(),
+        "{}\n"
+    );
+
+    fs::remove_file(repo.path().join("schemas/flagops.schema.json")).unwrap();
+    let run = repo.run(&["schema", "--check"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.starts_with(
+            "error: out of date: schemas/flagops.schema.json, schemas/posthog-flag.schema.json\n"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn check_of_the_committed_schemas_passes() {
+    crate::support::flagops(&crate::support::crate_dir(), &["schema", "--check"]).expect_code(0);
+}
+
+#[test]
+fn directory_option_selects_where_schemas_go() {
+    let repo = Repo::empty();
+    repo.run(&["-C", "sub", "schema"]).expect_code(0);
+    assert!(
+        repo.path()
+            .join("sub/schemas/flagops.schema.json")
+            .is_file()
+    );
+}

@@ -1,0 +1,95 @@
+//! No output ever contains the value of an environment variable, in particular the API keys
+//! the config names: every command, passing and failing, every format.
+
+use crate::support::{Repo, flagops_with_env};
+
+const SECRET: &str = "phx_secret_value_123";
+const OTHER_SECRET: &str = "phx_other_secret_456";
+
+fn config(extra: &str) -> String {
+    format!(
+        "backend: posthog\nenvironments:\n  production:\n    host: https://eu.posthog.com\n    \
+         project_id: 2\n    api_key_env: POSTHOG_API_KEY_PROD\n  staging:\n    host: https://us.posthog.com\n    \
+         project_id: 1\n    api_key_env: POSTHOG_API_KEY_STAGING\n{extra}"
+    )
+}
+
+fn repos() -> Vec<(&'static str, Repo)> {
+    let passing = Repo::empty();
+    passing.write("flagops.yaml", config(""));
+    passing.write(
+        "flags/a.yaml",
+        "key: a\nconditions: [{ rollout_percentage: 5 }]\n",
+    );
+
+    let failing = Repo::empty();
+    failing.write("flagops.yaml", config(""));
+    failing.write(
+        "flags/a.yaml",
+        "key: a\ndepends_on: [b]\nconditions: [{ rollout_percentage: 5, variant: x }]\n\
+         environments:\n  production: { active: false }\n  POSTHOG_API_KEY_PROD: {}\n",
+    );
+    failing.write(
+        "flags/b.yaml",
+        "key: b\ndepends_on: [a]\nconditions: [{ rollout_percentage: 500 }]\n",
+    );
+    failing.write("flags/c.yaml", "key: [\n");
+
+    let bad_config = Repo::empty();
+    bad_config.write(
+        "flagops.yaml",
+        config("  broken:\n    api_key_env: POSTHOG_API_KEY_PROD\n    unknown: 1\n"),
+    );
+
+    let unreadable_config = Repo::empty();
+    unreadable_config.write("flagops.yaml", config("flags: [missing/]\n"));
+
+    vec![
+        ("passing", passing),
+        ("failing", failing),
+        ("bad config", bad_config),
+        ("unreadable", unreadable_config),
+    ]
+}
+
+#[test]
+fn no_command_prints_an_environment_variable_value() {
+    let env = [
+        ("POSTHOG_API_KEY_PROD", SECRET),
+        ("POSTHOG_API_KEY_STAGING", OTHER_SECRET),
+        ("FLAGOPS_TOKEN", SECRET),
+    ];
+    let commands: &[&[&str]] = &[
+        &["validate"],
+        &["validate", "--format", "json"],
+        &["validate", "--format", "github"],
+        &["graph"],
+        &["graph", "--env", "production"],
+        &["graph", "--env", "nope"],
+        &["graph", "--format", "dot"],
+        &["schema", "--check"],
+        &["schema"],
+        &["--help"],
+        &["nope"],
+    ];
+    let mut exits = Vec::new();
+    for (name, repo) in repos() {
+        for args in commands {
+            let run = flagops_with_env(repo.path(), args, &env);
+            exits.push(run.code);
+            for secret in [SECRET, OTHER_SECRET] {
+                assert!(
+                    !run.stdout.contains(secret) && !run.stderr.contains(secret),
+                    "{name}: `flagops {}` printed a secret:\n{}\n{}",
+                    args.join(" "),
+                    run.stdout,
+                    run.stderr
+                );
+            }
+        }
+    }
+    // The runs covered success, findings and config/usage errors.
+    for code in [0, 1, 2] {
+        assert!(exits.contains(&code), "no run exited {code}: {exits:?}");
+    }
+}

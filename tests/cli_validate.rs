@@ -1,0 +1,378 @@
+//! `flagops validate`: every exit code and every output format, through the real binary.
+
+use crate::support::{Repo, flagops};
+
+const GOOD: &str = "key: good\nconditions:\n  - rollout_percentage: 50\n";
+
+/// Warnings only: an upper-case tag (PostHog lower-cases it).
+const WARNING_ONLY: &str = "key: shouty\ntags: [Growth]\nconditions:\n  - rollout_percentage: 50\n";
+
+/// One error: the variants add up to 90.
+const BAD: &str = "\
+key: bad-sum
+conditions:
+  - rollout_percentage: 100
+variants:
+  - { key: control, rollout_percentage: 45 }
+  - { key: test, rollout_percentage: 45 }
+";
+
+#[test]
+fn clean_repository_exits_0_with_a_summary() {
+    let repo = Repo::posthog();
+    repo.write("flags/good.yaml", GOOD);
+    let run = repo.run(&["validate"]);
+    run.expect_code(0);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "validated 1 flag in 1 file: 0 errors, 0 warnings\n"
+    );
+}
+
+#[test]
+fn warnings_only_exit_0_and_are_printed() {
+    let repo = Repo::posthog();
+    repo.write("flags/shouty.yaml", WARNING_ONLY);
+    let run = repo.run(&["validate"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr.starts_with(
+            "warning[tag-case]: PostHog stores tag `Growth` as `growth` [flag `shouty`]\n"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .ends_with("validated 1 flag in 1 file: 0 errors, 1 warning\n"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn findings_exit_1_and_draw_the_offending_line_with_a_caret() {
+    let repo = Repo::posthog();
+    repo.write("flags/good.yaml", GOOD);
+    repo.write("flags/bad.yaml", BAD);
+    let run = repo.run(&["validate"]);
+    run.expect_code(1);
+    assert_eq!(run.stdout, "");
+    let expected = "\
+error[variant-sum]: variant rollout percentages add up to 90, not 100 [flag `bad-sum`]
+ --> flags/bad.yaml:5:3
+  |
+5 |   - { key: control, rollout_percentage: 45 }
+  |   ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ variants
+  |
+  = help: adjust the variants' `rollout_percentage` so they sum to 100
+
+validated 2 flags in 2 files: 1 error, 0 warnings
+";
+    assert_eq!(run.stderr, expected);
+}
+
+#[test]
+fn no_colour_codes_with_no_color() {
+    let repo = Repo::posthog();
+    repo.write("flags/bad.yaml", BAD);
+    let run = repo.run(&["validate"]);
+    assert!(!run.stderr.contains('\u{1b}'), "{}", run.stderr);
+}
+
+#[test]
+fn every_problem_is_reported_in_one_run() {
+    let repo = Repo::posthog();
+    repo.write("flags/bad.yaml", BAD);
+    repo.write(
+        "flags/typo.yaml",
+        "key: typo\nconditions:\n  - rollout_percentge: 5\n",
+    );
+    repo.write("flags/broken.yaml", "key: [unclosed\n");
+    repo.write(
+        "flags/dep.yaml",
+        "key: dep\ndepends_on: [nope]\nconditions: [{rollout_percentage: 1}]\n",
+    );
+    let run = repo.run(&["validate", "--format", "json"]);
+    run.expect_code(1);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    let codes: Vec<(&str, &str)> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["file"].as_str().unwrap(), f["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("flags/bad.yaml", "variant-sum"),
+            ("flags/broken.yaml", "yaml-syntax"),
+            ("flags/dep.yaml", "missing-flag"),
+            ("flags/typo.yaml", "schema"),
+        ]
+    );
+}
+
+#[test]
+fn json_format_is_a_versioned_document_on_stdout() {
+    let repo = Repo::posthog();
+    repo.write("flags/bad.yaml", BAD);
+    let run = repo.run(&["validate", "--format", "json"]);
+    run.expect_code(1);
+    assert_eq!(run.stderr, "");
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(
+        doc,
+        serde_json::json!({
+            "version": 1,
+            "summary": { "files": 1, "flags": 1, "errors": 1, "warnings": 0 },
+            "findings": [{
+                "severity": "error",
+                "code": "variant-sum",
+                "file": "flags/bad.yaml",
+                "line": 5,
+                "column": 3,
+                "end_line": 7,
+                "end_column": 1,
+                "flag": "bad-sum",
+                "field": "variants",
+                "message": "variant rollout percentages add up to 90, not 100",
+                "help": "adjust the variants' `rollout_percentage` so they sum to 100",
+                "related": []
+            }]
+        })
+    );
+}
+
+#[test]
+fn json_format_of_a_clean_repository() {
+    let repo = Repo::posthog();
+    repo.write("flags/good.yaml", GOOD);
+    let run = repo.run(&["validate", "--format", "json"]);
+    run.expect_code(0);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(
+        doc,
+        serde_json::json!({
+            "version": 1,
+            "summary": { "files": 1, "flags": 1, "errors": 0, "warnings": 0 },
+            "findings": []
+        })
+    );
+}
+
+#[test]
+fn json_related_locations() {
+    let repo = Repo::posthog();
+    repo.write("flags/a.yaml", GOOD);
+    repo.write("flags/b.yaml", GOOD);
+    let run = repo.run(&["validate", "--format", "json"]);
+    run.expect_code(1);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    let finding = &doc["findings"][0];
+    assert_eq!(finding["code"], "duplicate-flag");
+    assert_eq!(finding["file"], "flags/b.yaml");
+    assert_eq!(
+        finding["related"],
+        serde_json::json!([{ "file": "flags/a.yaml", "line": 1, "column": 6, "message": "first defined here" }])
+    );
+}
+
+#[test]
+fn github_format_emits_workflow_commands() {
+    let repo = Repo::posthog();
+    repo.write("flags/bad.yaml", BAD);
+    repo.write("flags/shouty.yaml", WARNING_ONLY);
+    let run = repo.run(&["validate", "--format", "github"]);
+    run.expect_code(1);
+    assert_eq!(run.stderr, "");
+    assert_eq!(
+        run.stdout,
+        "::error file=flags/bad.yaml,line=5,col=3,title=flagops variant-sum::variant rollout \
+         percentages add up to 90, not 100 [flag `bad-sum`]%0Ahelp: adjust the variants' \
+         `rollout_percentage` so they sum to 100\n\
+         ::warning file=flags/shouty.yaml,line=2,col=8,endColumn=14,title=flagops tag-case::\
+         PostHog stores tag `Growth` as `growth` [flag `shouty`]%0Ahelp: write `growth`\n"
+    );
+}
+
+#[test]
+fn github_format_with_a_path_prefix() {
+    let repo = Repo::posthog();
+    repo.write("flags/bad.yaml", BAD);
+    let run = repo.run(&[
+        "validate",
+        "--format",
+        "github",
+        "--path-prefix",
+        "infra/flags-repo",
+    ]);
+    run.expect_code(1);
+    assert!(
+        run.stdout
+            .starts_with("::error file=infra/flags-repo/flags/bad.yaml,line=5,col=3,"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn directory_option_and_config_option() {
+    let repo = Repo::empty();
+    repo.write("sub/flagops.yaml", crate::support::POSTHOG_CONFIG);
+    repo.write("sub/flags/good.yaml", GOOD);
+    repo.run(&["-C", "sub", "validate"]).expect_code(0);
+    repo.run(&["validate", "-C", "sub"]).expect_code(0);
+    repo.run(&["--config", "sub/flagops.yaml", "validate"])
+        .expect_code(0);
+    // Paths in findings are relative to the config file's directory.
+    repo.write("sub/flags/bad.yaml", BAD);
+    let run = repo.run(&[
+        "validate",
+        "--config",
+        "sub/flagops.yaml",
+        "--format",
+        "github",
+    ]);
+    run.expect_code(1);
+    assert!(
+        run.stdout.starts_with("::error file=flags/bad.yaml,"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn missing_config_exits_2_with_a_hint() {
+    let repo = Repo::empty();
+    let run = repo.run(&["validate"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr,
+        "error: no `flagops.yaml` in `.`\nhint: create `flagops.yaml`, pass `-C <dir>` or `--config <file>`\n"
+    );
+    let run = repo.run(&["validate", "--config", "elsewhere.yaml"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr,
+        "error: config file `./elsewhere.yaml` does not exist\nhint: check the path given to `--config`\n"
+    );
+}
+
+#[test]
+fn invalid_config_exits_2_with_a_located_finding() {
+    let repo = Repo::empty();
+    repo.write(
+        "flagops.yaml",
+        "backend: posthog\nenvironments:\n  prod:\n    hots: https://eu.posthog.com\n",
+    );
+    let run = repo.run(&["validate"]);
+    run.expect_code(2);
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr
+            .starts_with("error[schema]: unknown field `hots`\n --> flagops.yaml:4:5\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("4 |     hots: https://eu.posthog.com\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("= help: did you mean `host`?"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .ends_with("error: `flagops.yaml` is not a valid flagops config\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("validated"), "{}", run.stderr);
+}
+
+#[test]
+fn invalid_config_in_json_format_is_still_a_document() {
+    let repo = Repo::empty();
+    repo.write("flagops.yaml", "backend: posthg\n");
+    let run = repo.run(&["validate", "--format", "json"]);
+    run.expect_code(2);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["findings"][0]["file"], "flagops.yaml");
+    assert_eq!(doc["findings"][0]["line"], 1);
+    assert_eq!(doc["findings"][0]["column"], 10);
+    assert_eq!(
+        run.stderr,
+        "error: `flagops.yaml` is not a valid flagops config\n"
+    );
+}
+
+#[test]
+fn posthog_environment_without_its_connection_fields_exits_2() {
+    let repo = Repo::empty();
+    repo.write(
+        "flagops.yaml",
+        "backend: posthog\nenvironments:\n  prod:\n    host: https://eu.posthog.com\n",
+    );
+    let run = repo.run(&["validate", "--format", "github"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stdout,
+        "::error file=flagops.yaml,line=4,col=5,title=flagops config::environment `prod` needs `project_id` for the posthog backend\n\
+         ::error file=flagops.yaml,line=4,col=5,title=flagops config::environment `prod` needs `api_key_env` for the posthog backend\n"
+    );
+}
+
+#[test]
+fn unknown_flags_directory_exits_2() {
+    let repo = Repo::empty();
+    repo.write("flagops.yaml", "backend: local\nflags: flag-files/\n");
+    let run = repo.run(&["validate"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("`flags` entry `flag-files/` does not exist"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .ends_with("error: `flagops.yaml` is not a valid flagops config\n"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_glob_that_matches_nothing_is_a_warning_on_the_config() {
+    let repo = Repo::empty();
+    repo.write(
+        "flagops.yaml",
+        "backend: local\nflags: [\"flags/**/*.yaml\", \"more/*.yml\"]\n",
+    );
+    repo.write("flags/a/good.yaml", GOOD);
+    let run = repo.run(&["validate", "--format", "github"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        "::warning file=flagops.yaml,title=flagops no-files::`flags` entry `more/*.yml` matches no file\n"
+    );
+}
+
+#[test]
+fn unknown_format_is_a_usage_error() {
+    let run = flagops(Repo::posthog().path(), &["validate", "--format", "xml"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("invalid value 'xml' for '--format <FORMAT>'"),
+        "{}",
+        run.stderr
+    );
+}

@@ -1,0 +1,156 @@
+//! Every repository under `examples/` validates cleanly, and every YAML file in it points
+//! its editor at the committed schema through a `yaml-language-server` modeline.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::support::{crate_dir, flagops};
+
+fn example_repos() -> Vec<PathBuf> {
+    let mut repos: Vec<PathBuf> = fs::read_dir(crate_dir().join("examples"))
+        .expect("list examples/")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.join("flagops.yaml").is_file())
+        .collect();
+    repos.sort();
+    repos
+}
+
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).expect("list dir") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            out.extend(yaml_files(&path));
+        } else if path.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn the_expected_example_repositories_exist() {
+    let names: Vec<String> = example_repos()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["posthog", "quickstart"]);
+}
+
+#[test]
+fn every_example_repository_validates_without_findings() {
+    for repo in example_repos() {
+        let run = flagops(&repo, &["validate", "--format", "json"]);
+        run.expect_code(0);
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("json output");
+        assert_eq!(
+            doc["findings"],
+            serde_json::json!([]),
+            "{}: {}",
+            repo.display(),
+            run.stdout
+        );
+        assert_eq!(doc["summary"]["errors"], 0);
+        assert_eq!(doc["summary"]["warnings"], 0);
+        // The graph command succeeds too (no cycles, no missing flags).
+        flagops(&repo, &["graph"]).expect_code(0);
+    }
+}
+
+#[test]
+fn the_posthog_example_covers_the_model() {
+    let repo = flagops::source::load(&crate_dir().join("examples/posthog"), None).expect("load");
+    assert!(repo.flags.len() >= 12, "only {} flags", repo.flags.len());
+    assert_eq!(
+        repo.config.environments.keys().collect::<Vec<_>>(),
+        ["production", "staging"]
+    );
+    let production = &repo.config.environments["production"];
+    assert!(production.prune && production.max_deletes.is_some() && !production.protect.is_empty());
+
+    let all = serde_json::to_string(&repo.flags.iter().map(|f| &f.spec).collect::<Vec<_>>())
+        .expect("serialize");
+    for needle in [
+        "\"icontains\"",
+        "\"regex\"",
+        "\"semver_",
+        "\"is_date_",
+        "\"is_set\"",
+        "_multi\"",
+        "\"in\"",
+        "\"not_in\"",
+        "\"group_type_index\"",
+        "\"aggregation_group_type_index\"",
+        "\"flag\":",
+        "\"depends_on\"",
+        "\"variants\"",
+        "\"payloads\"",
+        "\"variant\":",
+        "\"holdout\"",
+        "\"early_exit\"",
+        "\"feature_enrollment\"",
+        "\"ensure_experience_continuity\"",
+        "\"evaluation_runtime\"",
+        "\"bucketing_identifier\"",
+        "\"is_remote_configuration\"",
+        "\"has_encrypted_payloads\"",
+        "\"evaluation_contexts\"",
+        "\"tags\"",
+        "\"environments\"",
+    ] {
+        assert!(all.contains(needle), "no example flag uses {needle}");
+    }
+    // A chain of three flags through `type: flag` properties.
+    let graph = flagops::graph::DependencyGraph::new(repo.flags.iter().map(|f| {
+        let (flag, _) = f.spec.resolve(None);
+        (flag.key.clone(), flag.dependencies())
+    }));
+    assert!(graph.levels().expect("acyclic").len() >= 3);
+    // At least one multi-document file.
+    let mut files: Vec<_> = repo.flags.iter().map(|f| f.file.clone()).collect();
+    let total = files.len();
+    files.dedup();
+    assert!(files.len() < total, "no file holds several flags");
+}
+
+#[test]
+fn every_example_yaml_file_carries_a_schema_modeline_that_resolves() {
+    let schemas = crate_dir()
+        .join("schemas")
+        .canonicalize()
+        .expect("schemas/");
+    for repo in example_repos() {
+        for file in yaml_files(&repo) {
+            let text = fs::read_to_string(&file).expect("read");
+            let first = text.lines().next().unwrap_or_default();
+            let target = first
+                .strip_prefix("# yaml-language-server: $schema=")
+                .unwrap_or_else(|| {
+                    panic!("{}: first line is not a schema modeline", file.display())
+                });
+            let expected = if file.file_name().is_some_and(|n| n == "flagops.yaml") {
+                "flagops.schema.json"
+            } else {
+                "posthog-flag.schema.json"
+            };
+            let resolved = file
+                .parent()
+                .unwrap()
+                .join(target)
+                .canonicalize()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "{}: modeline `{target}` does not resolve: {e}",
+                        file.display()
+                    )
+                });
+            assert_eq!(resolved, schemas.join(expected), "{}", file.display());
+            // Every later document of a multi-document file may repeat it; none may differ.
+            for line in text.lines().filter(|l| l.contains("yaml-language-server")) {
+                assert_eq!(line, first, "{}", file.display());
+            }
+        }
+    }
+}
