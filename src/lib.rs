@@ -17,6 +17,7 @@ pub mod error;
 pub mod finding;
 pub mod graph;
 pub mod model;
+pub mod plan;
 pub mod render;
 pub mod rules;
 pub mod schema;
