@@ -10,6 +10,7 @@
 //! `model`, `schema`, `rules` and `graph` do no I/O; `source` reads files; `render` produces
 //! text; `cli` wires them to the command line.
 
+pub mod apply;
 pub mod backend;
 pub mod cli;
 pub mod config;

@@ -87,3 +87,34 @@ fn mask_change(change: &mut Change) {
         *value = Value::String(MASK.to_owned());
     }
 }
+
+/// Put the repository's values back into the masked payloads of `plan`, each checked against
+/// the digest recorded at plan time. `desired` are the repository's flags resolved for the
+/// plan's environment. Fails (naming the flag and payload) when a value changed since.
+pub fn unmask(plan: &mut super::Plan, desired: &[Flag]) -> Result<(), String> {
+    for step in &mut plan.steps {
+        if step.masked_payloads.is_empty() {
+            continue;
+        }
+        let current = desired
+            .iter()
+            .find(|f| f.key == step.key)
+            .map(crate::model::normalize::normalize)
+            .ok_or_else(|| format!("flag `{}` is no longer in the repository", step.key))?;
+        let Some(target) = &mut step.desired else { continue };
+        for (key, digest) in &step.masked_payloads {
+            let value = current
+                .payloads
+                .get(key)
+                .ok_or_else(|| format!("payload `{key}` of flag `{}` is no longer in the repository", step.key))?;
+            if &value_digest(value) != digest {
+                return Err(format!(
+                    "payload `{key}` of flag `{}` changed since the plan was made",
+                    step.key
+                ));
+            }
+            target.payloads.insert(key.clone(), value.clone());
+        }
+    }
+    Ok(())
+}

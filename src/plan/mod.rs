@@ -28,7 +28,7 @@ use crate::model::Flag;
 use crate::model::normalize::{adopt_display_fields, normalize};
 
 pub use diff::{Change, ChangeOp, Field, diff};
-pub use digest::{ENCRYPTED_SENTINEL, MASK, fingerprint, sha256};
+pub use digest::{ENCRYPTED_SENTINEL, MASK, fingerprint, sha256, unmask};
 
 /// The version of the plan document. Readers refuse other major versions.
 pub const FORMAT_VERSION: u32 = 1;
