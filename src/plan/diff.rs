@@ -117,9 +117,10 @@ impl Change {
         }
     }
 
+    /// Set the values; JSON `null` (an unset field) is stored as absent, as it reads back.
     fn values(mut self, before: Option<Value>, after: Option<Value>) -> Self {
-        self.before = before;
-        self.after = after;
+        self.before = before.filter(|v| !v.is_null());
+        self.after = after.filter(|v| !v.is_null());
         self
     }
 
@@ -286,7 +287,8 @@ fn changed_condition(out: &mut Vec<Change>, number: usize, before: &Condition, a
     ];
     for (name, b, a) in attributes {
         if b != a {
-            let mut c = Change::new(Field::Conditions, ChangeOp::Changed).values(Some(b), Some(a));
+            let mut c =
+                Change::new(Field::Conditions, ChangeOp::Changed).values(Some(b), Some(a));
             c.condition = Some(number);
             c.attribute = Some(name.to_owned());
             out.push(c);

@@ -363,7 +363,7 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
                 None,
                 Vec::new(),
             );
-            step.reason = Some("not in the repository (`prune` is on)".to_owned());
+            step.reason = Some("not in the repository; `prune` is on".to_owned());
             steps.push(step);
             continue;
         };
@@ -389,13 +389,15 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
     }
 
     problems.extend(order::check_final_state(&steps, live, &wanted));
-    match order::levels(&steps, live) {
-        Ok(levels) => {
-            for step in &mut steps {
-                step.level = levels.get(&step.key).copied().unwrap_or(0);
+    if problems.is_empty() {
+        match order::levels(&steps, live) {
+            Ok(levels) => {
+                for step in &mut steps {
+                    step.level = levels.get(&step.key).copied().unwrap_or(0);
+                }
             }
+            Err(more) => problems.extend(more),
         }
-        Err(more) => problems.extend(more),
     }
     if !problems.is_empty() {
         problems.sort();

@@ -68,10 +68,11 @@ pub fn render(plan: &Plan) -> String {
     let _ = writeln!(out, "{BOLD}plan for environment `{env}`{BOLD:#} (backend `{backend}`)");
     out.push('\n');
     if plan.steps.is_empty() {
+        let n = plan.summary.unchanged;
         let _ = writeln!(
             out,
-            "no changes: `{env}` matches the repository ({} flags in sync)",
-            plan.summary.unchanged
+            "no changes: `{env}` matches the repository ({n} {} in sync)",
+            if n == 1 { "flag" } else { "flags" }
         );
         out.push('\n');
     }

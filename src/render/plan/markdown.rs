@@ -19,6 +19,14 @@ pub fn render(plan: &Plan) -> String {
     render_within(plan, GITHUB_COMMENT_LIMIT)
 }
 
+fn flags(n: usize) -> String {
+    if n == 1 { "1 flag".to_owned() } else { format!("{n} flags") }
+}
+
+fn live_flags(n: usize) -> String {
+    if n == 1 { "1 live flag".to_owned() } else { format!("{n} live flags") }
+}
+
 fn chars(text: &str) -> usize {
     text.chars().count()
 }
@@ -59,15 +67,18 @@ pub fn render_within(plan: &Plan, limit: usize) -> String {
     let s = plan.summary;
     let mut head = format!("### flagops plan: `{env}`\n\n");
     if plan.steps.is_empty() {
-        let _ = writeln!(head, "**No changes.** {} flags in sync.", s.unchanged);
+        let _ = writeln!(head, "**No changes.** {} in sync.", flags(s.unchanged));
     } else {
         let _ = writeln!(head, "**{}.** {} unchanged.", human::summary_line(plan), s.unchanged);
     }
     if s.unmanaged > 0 {
-        let _ = writeln!(head, "\n{} live flags are not in the repository and are left alone.", s.unmanaged);
+        let (n, is, are) = (s.unmanaged, "is", "are");
+        let verb = if n == 1 { is } else { are };
+        let _ = writeln!(head, "\n{} {verb} live but not in the repository; left alone.", live_flags(n));
     }
     if s.unsupported > 0 {
-        let _ = writeln!(head, "\n{} live flags cannot be managed by flagops and are never touched.", s.unsupported);
+        let n = s.unsupported;
+        let _ = writeln!(head, "\n{} cannot be managed by flagops; never touched.", live_flags(n));
     }
     head.push('\n');
 

@@ -58,9 +58,9 @@ pub(crate) fn property(p: &Property) -> String {
         }
         PropertyType::Cohort => format!("cohort {op} {}", opt(value)),
         PropertyType::Group => {
+            // The group type is the condition's aggregation, shown with the condition.
             let key = p.key.as_deref().unwrap_or("?");
-            let index = p.group_type_index.map(|i| format!(" (group type {i})")).unwrap_or_default();
-            format!("group `{key}`{index} {op} {}", opt(value))
+            format!("group property `{key}` {op} {}", opt(value))
         }
         PropertyType::Person | PropertyType::PersonMetadata => {
             let key = p.key.as_deref().unwrap_or("?");
@@ -90,7 +90,7 @@ pub(crate) fn condition(c: &Condition) -> String {
         format!("{rollout} where {}", props.join(" and "))
     };
     if let Some(i) = c.aggregation_group_type_index {
-        text.push_str(&format!(" (group type {i})"));
+        text.push_str(&format!(" (groups of type {i})"));
     }
     if let Some(v) = &c.variant {
         text.push_str(&format!(", variant `{v}`"));
@@ -218,11 +218,22 @@ pub(crate) fn describe(change: &Change) -> Described {
             other => format!("variant `{item}` {other} {} → {}", opt(before), opt(after)),
         }),
         (Field::Payloads, _) => payload(change, item),
+        (Field::Holdout, _) => one(format!("holdout {} → {}", holdout_value(before), holdout_value(after))),
         (Field::AggregationGroupTypeIndex, _) => {
             one(format!("aggregation {} → {}", aggregation(before), aggregation(after)))
         }
         (field, _) => one(format!("{} {} → {}", field.as_str(), opt(before), opt(after))),
     }
+}
+
+fn holdout_text(h: &crate::model::Holdout) -> String {
+    format!("{} ({} excluded)", h.id, h.exclusion_percentage)
+}
+
+fn holdout_value(value: Option<&Value>) -> String {
+    value
+        .and_then(|v| serde_json::from_value::<crate::model::Holdout>(v.clone()).ok())
+        .map_or_else(|| "none".to_owned(), |h| holdout_text(&h))
 }
 
 fn key_list(value: Option<&Value>) -> String {
@@ -265,7 +276,7 @@ pub(crate) fn created(flag: &Flag) -> Vec<Described> {
         out.push(one(format!("payload `{key}`: {}", payload_value(value))));
     }
     if let Some(h) = &flag.holdout {
-        out.push(one(format!("holdout {} ({} excluded)", h.id, h.exclusion_percentage)));
+        out.push(one(format!("holdout {}", holdout_text(h))));
     }
     let switches = [
         ("early_exit", flag.early_exit),
