@@ -8,17 +8,22 @@ use serde_json::json;
 use crate::support::flag;
 
 fn block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().build().expect("runtime").block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(f)
 }
 
 fn backend() -> (tempfile::TempDir, LocalBackend) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("temp dir");
     let b = LocalBackend::new(dir.path().join(".flagops/state.json"));
     (dir, b)
 }
 
 fn depends_on(key: &str, target: &str) -> flagops::model::Flag {
-    flag(json!({"key": key, "conditions": [{"properties": [{"type": "flag", "flag": target, "value": true}]}]}))
+    flag(
+        json!({"key": key, "conditions": [{"properties": [{"type": "flag", "flag": target, "value": true}]}]}),
+    )
 }
 
 #[test]
@@ -49,9 +54,15 @@ fn a_stale_version_is_a_conflict() {
     let err = block(b.update(&created, &flag(json!({"key": "a", "name": "second"})))).unwrap_err();
     assert_eq!(
         err,
-        BackendError::Conflict { key: "a".into(), detail: "it is at version 2, the caller read version 1".into() }
+        BackendError::Conflict {
+            key: "a".into(),
+            detail: "it is at version 2, the caller read version 1".into()
+        }
     );
-    assert!(matches!(block(b.delete(&created)), Err(BackendError::Conflict { .. })));
+    assert!(matches!(
+        block(b.delete(&created)),
+        Err(BackendError::Conflict { .. })
+    ));
     assert_eq!(block(b.get("a")).unwrap().unwrap().flag.name, "first");
 }
 
@@ -67,8 +78,14 @@ fn deletes_are_soft_and_the_key_can_be_created_again() {
     assert!(state.flags[0].deleted);
     assert_eq!(state.flags[0].version, 2);
     // Deleting again: not found.
-    let again = LiveFlag { version: Some(2), ..created.clone() };
-    assert_eq!(block(b.delete(&again)), Err(BackendError::NotFound { key: "a".into() }));
+    let again = LiveFlag {
+        version: Some(2),
+        ..created.clone()
+    };
+    assert_eq!(
+        block(b.delete(&again)),
+        Err(BackendError::NotFound { key: "a".into() })
+    );
     let recreated = block(b.create(&flag(json!({"key": "a"})))).unwrap();
     assert_eq!(recreated.id, "2");
     assert_eq!(block(b.list()).unwrap().flags.len(), 1);
@@ -80,7 +97,10 @@ fn keys_are_unique_among_live_flags() {
     block(b.create(&flag(json!({"key": "a"})))).unwrap();
     assert_eq!(
         block(b.create(&flag(json!({"key": "a"})))).unwrap_err(),
-        BackendError::Invalid { key: "a".into(), detail: "there is already a feature flag with this key".into() }
+        BackendError::Invalid {
+            key: "a".into(),
+            detail: "there is already a feature flag with this key".into()
+        }
     );
 }
 
@@ -88,18 +108,24 @@ fn keys_are_unique_among_live_flags() {
 fn dependencies_must_exist_and_be_enabled() {
     let (_dir, b) = backend();
     assert_eq!(
-        block(b.create(&depends_on("child", "parent"))).unwrap_err().to_string(),
+        block(b.create(&depends_on("child", "parent")))
+            .unwrap_err()
+            .to_string(),
         "flag `child`: the dependency `parent` does not exist"
     );
     let parent = block(b.create(&flag(json!({"key": "parent", "active": false})))).unwrap();
     assert_eq!(
-        block(b.create(&depends_on("child", "parent"))).unwrap_err().to_string(),
+        block(b.create(&depends_on("child", "parent")))
+            .unwrap_err()
+            .to_string(),
         "flag `child`: cannot depend on the disabled flag `parent`"
     );
     let parent = block(b.update(&parent, &flag(json!({"key": "parent"})))).unwrap();
     block(b.create(&depends_on("child", "parent"))).unwrap();
     assert_eq!(
-        block(b.update(&parent, &flag(json!({"key": "parent", "active": false})))).unwrap_err().to_string(),
+        block(b.update(&parent, &flag(json!({"key": "parent", "active": false}))))
+            .unwrap_err()
+            .to_string(),
         "flag `parent`: cannot disable this flag because enabled flags depend on it: `child`"
     );
     assert_eq!(
@@ -107,7 +133,9 @@ fn dependencies_must_exist_and_be_enabled() {
         "flag `parent`: cannot delete this flag because enabled flags depend on it: `child`"
     );
     assert_eq!(
-        block(b.create(&depends_on("self", "self"))).unwrap_err().to_string(),
+        block(b.create(&depends_on("self", "self")))
+            .unwrap_err()
+            .to_string(),
         "flag `self`: a flag cannot depend on itself"
     );
 }
@@ -118,7 +146,9 @@ fn cycles_are_refused_with_their_path() {
     let a = block(b.create(&flag(json!({"key": "a"})))).unwrap();
     block(b.create(&depends_on("b", "a"))).unwrap();
     assert_eq!(
-        block(b.update(&a, &depends_on("a", "b"))).unwrap_err().to_string(),
+        block(b.update(&a, &depends_on("a", "b")))
+            .unwrap_err()
+            .to_string(),
         "flag `a`: circular dependency: a → b → a"
     );
 }
@@ -155,5 +185,8 @@ fn a_corrupt_file_is_reported_with_its_position() {
     assert!(err.contains("(line 3, column 3)"), "{err}");
     // A failed write leaves the file as it was.
     assert!(block(b.create(&flag(json!({"key": "a"})))).is_err());
-    assert_eq!(std::fs::read_to_string(b.path()).unwrap(), "{\n  \"format_version\": 1,\n  oops\n}");
+    assert_eq!(
+        std::fs::read_to_string(b.path()).unwrap(),
+        "{\n  \"format_version\": 1,\n  oops\n}"
+    );
 }

@@ -40,16 +40,18 @@ fn spec() -> impl Strategy<Value = Spec> {
         prop::option::of(0i64..3),
         prop::sample::select(vec!["", "Name", "Other"]),
     )
-        .prop_map(|(active, rollout, tags, deps, deps_as_depends_on, multivariate, payload, name)| Spec {
-            active,
-            rollout,
-            tags,
-            deps,
-            deps_as_depends_on,
-            multivariate,
-            payload,
-            name,
-        })
+        .prop_map(
+            |(active, rollout, tags, deps, deps_as_depends_on, multivariate, payload, name)| Spec {
+                active,
+                rollout,
+                tags,
+                deps,
+                deps_as_depends_on,
+                multivariate,
+                payload,
+                name,
+            },
+        )
 }
 
 fn key(i: usize) -> String {
@@ -64,7 +66,10 @@ fn build_flag(i: usize, s: &Spec, keep: impl Fn(usize) -> bool, allow_depends_on
     if s.deps_as_depends_on && allow_depends_on {
         depends_on = deps;
     } else {
-        properties = deps.iter().map(|d| json!({"type": "flag", "flag": d, "value": true})).collect();
+        properties = deps
+            .iter()
+            .map(|d| json!({"type": "flag", "flag": d, "value": true}))
+            .collect();
     }
     let mut condition = json!({"properties": properties});
     if let Some(r) = s.rollout {
@@ -84,7 +89,10 @@ fn build_flag(i: usize, s: &Spec, keep: impl Fn(usize) -> bool, allow_depends_on
 }
 
 fn block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().build().expect("runtime").block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(f)
 }
 
 /// Seed the backend with a valid live state: dependencies only on earlier live flags, and
@@ -104,15 +112,31 @@ fn check_order(plan: &Plan, live: &LiveState) {
     let level: BTreeMap<&str, (usize, Action, bool)> = plan
         .steps
         .iter()
-        .map(|s| (s.key.as_str(), (s.level, s.action, s.desired.as_ref().is_some_and(|d| d.active && !d.archived))))
+        .map(|s| {
+            (
+                s.key.as_str(),
+                (
+                    s.level,
+                    s.action,
+                    s.desired.as_ref().is_some_and(|d| d.active && !d.archived),
+                ),
+            )
+        })
         .collect();
     for step in &plan.steps {
-        let Some(desired) = &step.desired else { continue };
+        let Some(desired) = &step.desired else {
+            continue;
+        };
         for dep in desired.dependencies() {
             if let Some(&(dep_level, action, dep_enabled)) = level.get(dep.as_str()) {
-                let must_wait = action == Action::Create || (action == Action::Update && dep_enabled && desired.active);
+                let must_wait = action == Action::Create
+                    || (action == Action::Update && dep_enabled && desired.active);
                 if must_wait {
-                    assert!(dep_level < step.level, "`{}` runs before its dependency `{dep}`", step.key);
+                    assert!(
+                        dep_level < step.level,
+                        "`{}` runs before its dependency `{dep}`",
+                        step.key
+                    );
                 }
             }
         }
@@ -121,7 +145,12 @@ fn check_order(plan: &Plan, live: &LiveState) {
                 let on = dependent.flag.active && !dependent.flag.archived;
                 if on && dependent.flag.dependencies().contains(&step.key) {
                     if let Some(&(l, _, _)) = level.get(dependent.flag.key.as_str()) {
-                        assert!(l < step.level, "`{}` is switched off before its dependent `{}`", step.key, dependent.flag.key);
+                        assert!(
+                            l < step.level,
+                            "`{}` is switched off before its dependent `{}`",
+                            step.key,
+                            dependent.flag.key
+                        );
                     }
                 }
             }

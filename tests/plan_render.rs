@@ -15,8 +15,14 @@ fn metadata() -> Metadata {
         flagops_version: "0.0.0-test".into(),
         environment: "production".into(),
         backend: "local".into(),
-        config: ConfigRef { path: "flagops.yaml".into(), sha256: "sha256:c0ffee".into() },
-        git: Some(GitRef { commit: "0123456789abcdef0123456789abcdef01234567".into(), dirty: false }),
+        config: ConfigRef {
+            path: "flagops.yaml".into(),
+            sha256: "sha256:c0ffee".into(),
+        },
+        git: Some(GitRef {
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            dirty: false,
+        }),
         created_at: "2026-11-21T12:00:00Z".into(),
     }
 }
@@ -43,32 +49,51 @@ fn snapshot_all(name: &str, plan: &Plan) {
 
 fn refusal(name: &str, desired: &[Flag], live: &LiveState, policy: &Environment) {
     let error = plan::build(desired, live, policy).expect_err("the plan is refused");
-    insta::assert_snapshot!(format!("{name}__human"), plain(&human::render_error("production", &error)));
-    insta::assert_snapshot!(format!("{name}__markdown"), markdown::render_error("production", &error));
-    insta::assert_snapshot!(format!("{name}__json"), json::render_error("production", &error));
+    insta::assert_snapshot!(
+        format!("{name}__human"),
+        plain(&human::render_error("production", &error))
+    );
+    insta::assert_snapshot!(
+        format!("{name}__markdown"),
+        markdown::render_error("production", &error)
+    );
+    insta::assert_snapshot!(
+        format!("{name}__json"),
+        json::render_error("production", &error)
+    );
 }
 
 #[test]
 fn creates_in_dependency_order() {
     let desired = vec![
-        flag(json!({"key": "new-checkout", "name": "New checkout flow", "tags": ["Payments", "frontend"],
+        flag(
+            json!({"key": "new-checkout", "name": "New checkout flow", "tags": ["Payments", "frontend"],
             "conditions": [
                 {"properties": [
                     {"type": "person", "key": "email", "operator": "icontains", "value": "@example.com"},
                     {"type": "flag", "flag": "checkout-backend", "value": true}]},
                 {"rollout_percentage": 10}],
             "variants": [{"key": "control", "rollout_percentage": 50}, {"key": "test", "rollout_percentage": 50}],
-            "payloads": {"test": {"button": "blue"}}})),
+            "payloads": {"test": {"button": "blue"}}}),
+        ),
         flag(json!({"key": "checkout-backend", "conditions": [{"rollout_percentage": 100}]})),
-        flag(json!({"key": "dark-launch", "active": false, "evaluation_runtime": "server",
-            "holdout": {"id": 7, "exclusion_percentage": 5}, "conditions": []})),
+        flag(
+            json!({"key": "dark-launch", "active": false, "evaluation_runtime": "server",
+            "holdout": {"id": 7, "exclusion_percentage": 5}, "conditions": []}),
+        ),
     ];
     let plan = build(&desired, &LiveState::default(), &Environment::default());
-    assert_eq!(plan.steps.iter().map(|s| (s.key.as_str(), s.level)).collect::<Vec<_>>(), vec![
-        ("checkout-backend", 0),
-        ("dark-launch", 0),
-        ("new-checkout", 1)
-    ]);
+    assert_eq!(
+        plan.steps
+            .iter()
+            .map(|s| (s.key.as_str(), s.level))
+            .collect::<Vec<_>>(),
+        vec![
+            ("checkout-backend", 0),
+            ("dark-launch", 0),
+            ("new-checkout", 1)
+        ]
+    );
     snapshot_all("creates", &plan);
 }
 
@@ -106,8 +131,13 @@ fn updates_of_every_field_kind() {
         {"rollout_percentage": 1, "aggregation_group_type_index": 0,
          "properties": [{"type": "group", "group_type_index": 0, "key": "tier", "value": "pro"}]}]});
     let disable_before = json!({"key": "sunset", "name": "Sunset", "conditions": [{}]});
-    let disable_after = json!({"key": "sunset", "name": "Sunset", "active": false, "conditions": [{}]});
-    let live = live(vec![(1, 4, before), (2, 1, conditions_before), (3, 9, disable_before)]);
+    let disable_after =
+        json!({"key": "sunset", "name": "Sunset", "active": false, "conditions": [{}]});
+    let live = live(vec![
+        (1, 4, before),
+        (2, 1, conditions_before),
+        (3, 9, disable_before),
+    ]);
     let desired = vec![flag(after), flag(conditions_after), flag(disable_after)];
     let plan = build(&desired, &live, &Environment::default());
     assert_eq!(plan.summary.update, 3);
@@ -119,22 +149,45 @@ fn deletes_unmanaged_and_unsupported() {
     let live_state = {
         let mut l = live(vec![
             (1, 1, json!({"key": "kept", "conditions": [{}]})),
-            (2, 3, json!({"key": "stale-experiment", "conditions": [{"rollout_percentage": 50}]})),
-            (3, 1, json!({"key": "billing-kill-switch", "conditions": [{}]})),
-            (4, 2, json!({"key": "old-child", "conditions": [{"properties": [
-                {"type": "flag", "flag": "stale-experiment", "value": true}]}]})),
+            (
+                2,
+                3,
+                json!({"key": "stale-experiment", "conditions": [{"rollout_percentage": 50}]}),
+            ),
+            (
+                3,
+                1,
+                json!({"key": "billing-kill-switch", "conditions": [{}]}),
+            ),
+            (
+                4,
+                2,
+                json!({"key": "old-child", "conditions": [{"properties": [
+                {"type": "flag", "flag": "stale-experiment", "value": true}]}]}),
+            ),
         ]);
-        l.unsupported.push(Unsupported { key: "rules-v2".into(), id: "9".into(), reason: "uses filters version 2".into() });
+        l.unsupported.push(Unsupported {
+            key: "rules-v2".into(),
+            id: "9".into(),
+            reason: "uses filters version 2".into(),
+        });
         l
     };
     let desired = vec![flag(json!({"key": "kept", "conditions": [{}]}))];
-    let prune = Environment { prune: true, protect: vec!["billing-*".into()], ..Environment::default() };
+    let prune = Environment {
+        prune: true,
+        protect: vec!["billing-*".into()],
+        ..Environment::default()
+    };
     let plan = build(&desired, &live_state, &prune);
     // The dependent goes first, then what it depended on.
-    assert_eq!(plan.steps.iter().map(|s| (s.key.as_str(), s.level)).collect::<Vec<_>>(), vec![
-        ("old-child", 0),
-        ("stale-experiment", 1)
-    ]);
+    assert_eq!(
+        plan.steps
+            .iter()
+            .map(|s| (s.key.as_str(), s.level))
+            .collect::<Vec<_>>(),
+        vec![("old-child", 0), ("stale-experiment", 1)]
+    );
     snapshot_all("deletes", &plan);
 
     let plan = build(&desired, &live_state, &Environment::default());
@@ -144,12 +197,22 @@ fn deletes_unmanaged_and_unsupported() {
 
 #[test]
 fn encrypted_payloads_are_masked_everywhere() {
-    let live = live(vec![(5, 2, json!({"key": "remote", "is_remote_configuration": true,
-        "has_encrypted_payloads": true, "payloads": {"true": {"token": "old-secret"}}}))]);
-    let desired = vec![flag(json!({"key": "remote", "is_remote_configuration": true,
-        "has_encrypted_payloads": true, "payloads": {"true": {"token": "new-secret"}}}))];
+    let live = live(vec![(
+        5,
+        2,
+        json!({"key": "remote", "is_remote_configuration": true,
+        "has_encrypted_payloads": true, "payloads": {"true": {"token": "old-secret"}}}),
+    )]);
+    let desired = vec![flag(
+        json!({"key": "remote", "is_remote_configuration": true,
+        "has_encrypted_payloads": true, "payloads": {"true": {"token": "new-secret"}}}),
+    )];
     let plan = build(&desired, &live, &Environment::default());
-    for text in [human::render(&plan), markdown::render(&plan), json::render(&plan)] {
+    for text in [
+        human::render(&plan),
+        markdown::render(&plan),
+        json::render(&plan),
+    ] {
         assert!(!text.contains("secret"), "{text}");
     }
     snapshot_all("masked", &plan);
@@ -158,9 +221,14 @@ fn encrypted_payloads_are_masked_everywhere() {
     // The repository's value goes back in for apply, checked against the digest.
     let mut restored = plan.clone();
     plan::unmask(&mut restored, &desired).unwrap();
-    assert_eq!(restored.steps[0].desired.as_ref().unwrap().payloads["true"], json!({"token": "new-secret"}));
-    let changed = vec![flag(json!({"key": "remote", "is_remote_configuration": true,
-        "has_encrypted_payloads": true, "payloads": {"true": {"token": "other"}}}))];
+    assert_eq!(
+        restored.steps[0].desired.as_ref().unwrap().payloads["true"],
+        json!({"token": "new-secret"})
+    );
+    let changed = vec![flag(
+        json!({"key": "remote", "is_remote_configuration": true,
+        "has_encrypted_payloads": true, "payloads": {"true": {"token": "other"}}}),
+    )];
     let mut stale = plan.clone();
     assert_eq!(
         plan::unmask(&mut stale, &changed).unwrap_err(),
@@ -170,10 +238,16 @@ fn encrypted_payloads_are_masked_everywhere() {
 
 #[test]
 fn the_encrypted_sentinel_is_not_a_change() {
-    let live = live(vec![(5, 2, json!({"key": "remote", "is_remote_configuration": true,
-        "has_encrypted_payloads": true, "payloads": {"true": plan::ENCRYPTED_SENTINEL}}))]);
-    let desired = vec![flag(json!({"key": "remote", "is_remote_configuration": true,
-        "has_encrypted_payloads": true, "payloads": {"true": {"token": "s"}}}))];
+    let live = live(vec![(
+        5,
+        2,
+        json!({"key": "remote", "is_remote_configuration": true,
+        "has_encrypted_payloads": true, "payloads": {"true": plan::ENCRYPTED_SENTINEL}}),
+    )]);
+    let desired = vec![flag(
+        json!({"key": "remote", "is_remote_configuration": true,
+        "has_encrypted_payloads": true, "payloads": {"true": {"token": "s"}}}),
+    )];
     assert!(!build(&desired, &live, &Environment::default()).has_changes());
 }
 
@@ -184,15 +258,28 @@ fn refusal_max_deletes() {
         (2, 1, json!({"key": "b"})),
         (3, 1, json!({"key": "c"})),
     ]);
-    let policy = Environment { prune: true, max_deletes: Some(2), ..Environment::default() };
+    let policy = Environment {
+        prune: true,
+        max_deletes: Some(2),
+        ..Environment::default()
+    };
     refusal("refused_max_deletes", &[], &live, &policy);
 }
 
 #[test]
 fn refusal_protected_flag_disabled() {
-    let live = live(vec![(1, 1, json!({"key": "billing-core", "conditions": [{}]}))]);
-    let desired = vec![flag(json!({"key": "billing-core", "active": false, "conditions": [{}]}))];
-    let policy = Environment { protect: vec!["billing-*".into()], ..Environment::default() };
+    let live = live(vec![(
+        1,
+        1,
+        json!({"key": "billing-core", "conditions": [{}]}),
+    )]);
+    let desired = vec![flag(
+        json!({"key": "billing-core", "active": false, "conditions": [{}]}),
+    )];
+    let policy = Environment {
+        protect: vec!["billing-*".into()],
+        ..Environment::default()
+    };
     refusal("refused_protected", &desired, &live, &policy);
 }
 
@@ -203,26 +290,48 @@ fn refusal_dependency_errors() {
     // depend on each other.
     let live = live(vec![
         (1, 1, json!({"key": "parent", "conditions": [{}]})),
-        (2, 1, json!({"key": "child", "conditions": [{"properties": [{"type": "flag", "flag": "parent", "value": true}]}]})),
+        (
+            2,
+            1,
+            json!({"key": "child", "conditions": [{"properties": [{"type": "flag", "flag": "parent", "value": true}]}]}),
+        ),
         (3, 1, json!({"key": "pruned", "conditions": [{}]})),
     ]);
     let desired = vec![
         flag(json!({"key": "parent", "active": false, "conditions": [{}]})),
-        flag(json!({"key": "child", "conditions": [{"properties": [{"type": "flag", "flag": "parent", "value": true}]}]})),
-        flag(json!({"key": "orphan", "conditions": [{"properties": [{"type": "flag", "flag": "nowhere", "value": true}]}]})),
+        flag(
+            json!({"key": "child", "conditions": [{"properties": [{"type": "flag", "flag": "parent", "value": true}]}]}),
+        ),
+        flag(
+            json!({"key": "orphan", "conditions": [{"properties": [{"type": "flag", "flag": "nowhere", "value": true}]}]}),
+        ),
         flag(json!({"key": "gone", "depends_on": ["pruned"]})),
         flag(json!({"key": "x", "depends_on": ["y"]})),
-        flag(json!({"key": "y", "conditions": [{"properties": [{"type": "flag", "flag": "x", "value": true}]}]})),
+        flag(
+            json!({"key": "y", "conditions": [{"properties": [{"type": "flag", "flag": "x", "value": true}]}]}),
+        ),
     ];
-    let policy = Environment { prune: true, ..Environment::default() };
+    let policy = Environment {
+        prune: true,
+        ..Environment::default()
+    };
     refusal("refused_dependencies", &desired, &live, &policy);
 }
 
 #[test]
 fn refusal_unsupported_flag_in_the_repository() {
     let mut live = live(vec![]);
-    live.unsupported.push(Unsupported { key: "v2".into(), id: "4".into(), reason: "uses filters version 2".into() });
-    refusal("refused_unsupported", &[flag(json!({"key": "v2"}))], &live, &Environment::default());
+    live.unsupported.push(Unsupported {
+        key: "v2".into(),
+        id: "4".into(),
+        reason: "uses filters version 2".into(),
+    });
+    refusal(
+        "refused_unsupported",
+        &[flag(json!({"key": "v2"}))],
+        &live,
+        &Environment::default(),
+    );
 }
 
 #[test]
@@ -233,15 +342,29 @@ fn markdown_fits_the_limit_and_closes_its_code_block() {
         .collect();
     let plan = build(&desired, &LiveState::default(), &Environment::default());
     let full = markdown::render(&plan);
-    assert!(full.chars().count() <= markdown::GITHUB_COMMENT_LIMIT, "{}", full.len());
+    assert!(
+        full.chars().count() <= markdown::GITHUB_COMMENT_LIMIT,
+        "{}",
+        full.len()
+    );
     assert!(full.contains("more lines not shown; run `flagops plan --env production` locally"));
     for limit in [2_000, 5_000, 20_000] {
         let text = markdown::render_within(&plan, limit);
-        assert!(text.chars().count() <= limit, "limit {limit}: {}", text.chars().count());
+        assert!(
+            text.chars().count() <= limit,
+            "limit {limit}: {}",
+            text.chars().count()
+        );
         // Every code fence is closed, and the table is not cut inside a row.
         assert_eq!(text.matches("```").count() % 2, 0, "{text}");
-        assert!(text.lines().filter(|l| l.starts_with('|')).all(|l| l.ends_with('|')));
-        assert!(text.starts_with("### flagops plan: `production`\n\n**400 to create, 0 to update, 0 to delete.**"));
+        assert!(
+            text.lines()
+                .filter(|l| l.starts_with('|'))
+                .all(|l| l.ends_with('|'))
+        );
+        assert!(text.starts_with(
+            "### flagops plan: `production`\n\n**400 to create, 0 to update, 0 to delete.**"
+        ));
         assert!(text.ends_with("2026-11-21T12:00:00Z</sub>\n"));
     }
     insta::assert_snapshot!("truncated_markdown", markdown::render_within(&plan, 3_000));
@@ -249,8 +372,14 @@ fn markdown_fits_the_limit_and_closes_its_code_block() {
 
 #[test]
 fn no_changes() {
-    let live = live(vec![(1, 3, json!({"key": "a", "tags": ["x"], "conditions": [{"rollout_percentage": 100.0}]}))]);
-    let desired = vec![flag(json!({"key": "a", "tags": ["X "], "conditions": [{}]}))];
+    let live = live(vec![(
+        1,
+        3,
+        json!({"key": "a", "tags": ["x"], "conditions": [{"rollout_percentage": 100.0}]}),
+    )]);
+    let desired = vec![flag(
+        json!({"key": "a", "tags": ["X "], "conditions": [{}]}),
+    )];
     let plan = build(&desired, &live, &Environment::default());
     assert_eq!(plan.unchanged, vec!["a".to_owned()]);
     insta::assert_snapshot!("no_changes__human", plain(&human::render(&plan)));

@@ -32,12 +32,17 @@ pub struct Report {
 impl Report {
     /// Whether every step was applied.
     pub fn succeeded(&self) -> bool {
-        self.steps.iter().all(|(_, _, o)| *o == StepOutcome::Applied)
+        self.steps
+            .iter()
+            .all(|(_, _, o)| *o == StepOutcome::Applied)
     }
 
     /// How many steps of `action` were applied.
     pub fn applied(&self, action: Action) -> usize {
-        self.steps.iter().filter(|(_, a, o)| *a == action && *o == StepOutcome::Applied).count()
+        self.steps
+            .iter()
+            .filter(|(_, a, o)| *a == action && *o == StepOutcome::Applied)
+            .count()
     }
 }
 
@@ -69,7 +74,11 @@ fn seen(step: &Step) -> Result<LiveFlag, BackendError> {
         key: step.key.clone(),
         detail: "the plan has no live flag for this step".to_owned(),
     })?;
-    Ok(LiveFlag { id: live.id.clone(), flag: live.flag.clone(), version: live.version })
+    Ok(LiveFlag {
+        id: live.id.clone(),
+        flag: live.flag.clone(),
+        version: live.version,
+    })
 }
 
 /// Carry out one step.

@@ -43,7 +43,11 @@ pub struct StateFile {
 
 impl Default for StateFile {
     fn default() -> Self {
-        StateFile { format_version: STATE_FORMAT_VERSION, next_id: 1, flags: Vec::new() }
+        StateFile {
+            format_version: STATE_FORMAT_VERSION,
+            next_id: 1,
+            flags: Vec::new(),
+        }
     }
 }
 
@@ -68,7 +72,11 @@ impl StoredFlag {
     }
 
     fn live(&self) -> LiveFlag {
-        LiveFlag { id: self.id.to_string(), flag: self.resolved(), version: Some(self.version) }
+        LiveFlag {
+            id: self.id.to_string(),
+            flag: self.resolved(),
+            version: Some(self.version),
+        }
     }
 }
 
@@ -83,7 +91,10 @@ pub struct LocalBackend {
 impl LocalBackend {
     /// A backend over the state file at `path` (which need not exist yet).
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        LocalBackend { path: path.into(), lock: Mutex::new(()) }
+        LocalBackend {
+            path: path.into(),
+            lock: Mutex::new(()),
+        }
     }
 
     /// The state file.
@@ -124,9 +135,14 @@ impl LocalBackend {
     /// Replace the file atomically with `state` (sorted, pretty JSON).
     pub fn write(&self, state: &StateFile) -> BackendResult<()> {
         let mut state = state.clone();
-        state.flags.sort_by(|a, b| (&a.flag.key, a.id).cmp(&(&b.flag.key, b.id)));
+        state
+            .flags
+            .sort_by(|a, b| (&a.flag.key, a.id).cmp(&(&b.flag.key, b.id)));
         let io = |what: &str, e: &dyn std::fmt::Display| {
-            BackendError::Io(format!("cannot {what} the state file `{}`: {e}", self.path.display()))
+            BackendError::Io(format!(
+                "cannot {what} the state file `{}`: {e}",
+                self.path.display()
+            ))
         };
         let dir = match self.path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -138,12 +154,19 @@ impl LocalBackend {
         let mut temp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| io("write", &e))?;
         std::io::Write::write_all(&mut temp, text.as_bytes()).map_err(|e| io("write", &e))?;
         temp.as_file().sync_all().map_err(|e| io("write", &e))?;
-        temp.persist(&self.path).map_err(|e| io("replace", &e.error))?;
+        temp.persist(&self.path)
+            .map_err(|e| io("replace", &e.error))?;
         Ok(())
     }
 
-    fn modify<T>(&self, change: impl FnOnce(&mut StateFile) -> BackendResult<T>) -> BackendResult<T> {
-        let _guard = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    fn modify<T>(
+        &self,
+        change: impl FnOnce(&mut StateFile) -> BackendResult<T>,
+    ) -> BackendResult<T> {
+        let _guard = self
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut state = self.read()?;
         let out = change(&mut state)?;
         self.write(&state)?;
@@ -151,12 +174,22 @@ impl LocalBackend {
     }
 
     fn list_now(&self) -> BackendResult<LiveState> {
-        let _guard = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _guard = self
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let state = self.read()?;
-        let mut flags: Vec<LiveFlag> =
-            state.flags.iter().filter(|f| !f.deleted).map(StoredFlag::live).collect();
+        let mut flags: Vec<LiveFlag> = state
+            .flags
+            .iter()
+            .filter(|f| !f.deleted)
+            .map(StoredFlag::live)
+            .collect();
         flags.sort_by(|a, b| a.flag.key.cmp(&b.flag.key));
-        Ok(LiveState { flags, unsupported: Vec::new() })
+        Ok(LiveState {
+            flags,
+            unsupported: Vec::new(),
+        })
     }
 }
 
@@ -171,8 +204,9 @@ fn stored_form(flag: &Flag) -> Flag {
         .filter(|t| !t.is_empty() && seen.insert(t.clone()))
         .collect();
     for condition in &mut out.conditions {
-        condition.aggregation_group_type_index =
-            condition.aggregation_group_type_index.or(flag.aggregation_group_type_index);
+        condition.aggregation_group_type_index = condition
+            .aggregation_group_type_index
+            .or(flag.aggregation_group_type_index);
     }
     if let Some(first) = out.conditions.first() {
         let shared = first.aggregation_group_type_index;
@@ -198,7 +232,10 @@ fn condition_targets(flag: &Flag) -> std::collections::BTreeSet<String> {
 }
 
 fn invalid(key: &str, detail: impl Into<String>) -> BackendError {
-    BackendError::Invalid { key: key.to_owned(), detail: detail.into() }
+    BackendError::Invalid {
+        key: key.to_owned(),
+        detail: detail.into(),
+    }
 }
 
 fn is_enabled(flag: &Flag) -> bool {
@@ -210,37 +247,60 @@ fn check_write(state: &StateFile, id: Option<u64>, flag: &Flag) -> BackendResult
     let key = flag.key.as_str();
     if key.is_empty()
         || key.len() > 400
-        || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
-        return Err(invalid(key, "a key may only contain letters, numbers, hyphens and underscores"));
+        return Err(invalid(
+            key,
+            "a key may only contain letters, numbers, hyphens and underscores",
+        ));
     }
     if flag.archived && flag.active {
         return Err(invalid(key, "an archived flag must be disabled"));
     }
-    let others: Vec<&StoredFlag> =
-        state.flags.iter().filter(|f| !f.deleted && Some(f.id) != id).collect();
+    let others: Vec<&StoredFlag> = state
+        .flags
+        .iter()
+        .filter(|f| !f.deleted && Some(f.id) != id)
+        .collect();
     if others.iter().any(|f| f.flag.key == key) {
-        return Err(invalid(key, "there is already a feature flag with this key"));
+        return Err(invalid(
+            key,
+            "there is already a feature flag with this key",
+        ));
     }
     for target in condition_targets(flag) {
         if target == key {
             return Err(invalid(key, "a flag cannot depend on itself"));
         }
         let Some(stored) = others.iter().find(|f| f.flag.key == target) else {
-            return Err(invalid(key, format!("the dependency `{target}` does not exist")));
+            return Err(invalid(
+                key,
+                format!("the dependency `{target}` does not exist"),
+            ));
         };
         if is_enabled(flag) && !is_enabled(&stored.resolved()) {
-            return Err(invalid(key, format!("cannot depend on the disabled flag `{target}`")));
+            return Err(invalid(
+                key,
+                format!("cannot depend on the disabled flag `{target}`"),
+            ));
         }
     }
     if let Some(id) = id {
-        let was_enabled = state.flags.iter().any(|f| f.id == id && is_enabled(&f.resolved()));
+        let was_enabled = state
+            .flags
+            .iter()
+            .any(|f| f.id == id && is_enabled(&f.resolved()));
         if was_enabled && !is_enabled(flag) {
             let dependents = enabled_dependents(&others, key);
             if !dependents.is_empty() {
                 return Err(invalid(
                     key,
-                    format!("cannot disable this flag because enabled flags depend on it: {}", dependents.join(", ")),
+                    format!(
+                        "cannot disable this flag because enabled flags depend on it: {}",
+                        dependents.join(", ")
+                    ),
                 ));
             }
         }
@@ -251,8 +311,15 @@ fn check_write(state: &StateFile, id: Option<u64>, flag: &Flag) -> BackendResult
             .map(|f| (f.flag.key.clone(), condition_targets(&f.resolved())))
             .chain(std::iter::once((key.to_owned(), condition_targets(flag)))),
     );
-    if let Some(cycle) = graph.cycles().into_iter().find(|c| c.iter().any(|k| k == key)) {
-        return Err(invalid(key, format!("circular dependency: {}", format_cycle(&cycle))));
+    if let Some(cycle) = graph
+        .cycles()
+        .into_iter()
+        .find(|c| c.iter().any(|k| k == key))
+    {
+        return Err(invalid(
+            key,
+            format!("circular dependency: {}", format_cycle(&cycle)),
+        ));
     }
     Ok(())
 }
@@ -267,9 +334,15 @@ fn enabled_dependents(others: &[&StoredFlag], key: &str) -> Vec<String> {
 }
 
 /// The stored flag `live` names, checked against the version the caller read.
-fn find_current<'a>(state: &'a mut StateFile, live: &LiveFlag) -> BackendResult<&'a mut StoredFlag> {
+fn find_current<'a>(
+    state: &'a mut StateFile,
+    live: &LiveFlag,
+) -> BackendResult<&'a mut StoredFlag> {
     let key = live.flag.key.clone();
-    let id: u64 = live.id.parse().map_err(|_| BackendError::NotFound { key: key.clone() })?;
+    let id: u64 = live
+        .id
+        .parse()
+        .map_err(|_| BackendError::NotFound { key: key.clone() })?;
     let stored = state
         .flags
         .iter_mut()
@@ -279,7 +352,10 @@ fn find_current<'a>(state: &'a mut StateFile, live: &LiveFlag) -> BackendResult<
         if stored.version != version {
             return Err(BackendError::Conflict {
                 key,
-                detail: format!("it is at version {}, the caller read version {version}", stored.version),
+                detail: format!(
+                    "it is at version {}, the caller read version {version}",
+                    stored.version
+                ),
             });
         }
     }
@@ -288,7 +364,11 @@ fn find_current<'a>(state: &'a mut StateFile, live: &LiveFlag) -> BackendResult<
 
 impl Backend for LocalBackend {
     fn capabilities(&self) -> Capabilities {
-        Capabilities { flag_dependencies: true, versioned: true, rate_limit: None }
+        Capabilities {
+            flag_dependencies: true,
+            versioned: true,
+            rate_limit: None,
+        }
     }
 
     async fn list(&self) -> BackendResult<LiveState> {
@@ -296,14 +376,23 @@ impl Backend for LocalBackend {
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<LiveFlag>> {
-        Ok(self.list_now()?.flags.into_iter().find(|f| f.flag.key == key))
+        Ok(self
+            .list_now()?
+            .flags
+            .into_iter()
+            .find(|f| f.flag.key == key))
     }
 
     async fn create(&self, flag: &Flag) -> BackendResult<LiveFlag> {
         self.modify(|state| {
             let flag = stored_form(flag);
             check_write(state, None, &flag)?;
-            let stored = StoredFlag { id: state.next_id, version: 1, deleted: false, flag: flag.to_spec() };
+            let stored = StoredFlag {
+                id: state.next_id,
+                version: 1,
+                deleted: false,
+                flag: flag.to_spec(),
+            };
             state.next_id += 1;
             let live = stored.live();
             state.flags.push(stored);
@@ -327,13 +416,19 @@ impl Backend for LocalBackend {
         self.modify(|state| {
             let id = find_current(state, live)?.id;
             let key = live.flag.key.clone();
-            let others: Vec<&StoredFlag> =
-                state.flags.iter().filter(|f| !f.deleted && f.id != id).collect();
+            let others: Vec<&StoredFlag> = state
+                .flags
+                .iter()
+                .filter(|f| !f.deleted && f.id != id)
+                .collect();
             let dependents = enabled_dependents(&others, &key);
             if !dependents.is_empty() {
                 return Err(invalid(
                     &key,
-                    format!("cannot delete this flag because enabled flags depend on it: {}", dependents.join(", ")),
+                    format!(
+                        "cannot delete this flag because enabled flags depend on it: {}",
+                        dependents.join(", ")
+                    ),
                 ));
             }
             let stored = find_current(state, live)?;

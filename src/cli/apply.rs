@@ -40,7 +40,10 @@ fn read_plan(path: &std::path::Path) -> Result<Plan> {
         )));
     }
     serde_json::from_str(&text).map_err(|e| {
-        Error::usage(format!("`{}` is not a valid flagops plan: {e}", path.display()))
+        Error::usage(format!(
+            "`{}` is not a valid flagops plan: {e}",
+            path.display()
+        ))
     })
 }
 
@@ -58,8 +61,11 @@ fn check_saved(saved: &Plan, now: &plan::Metadata) -> Result<()> {
         return Err(mismatch("backend", &was.backend, &now.backend));
     }
     if was.config.sha256 != now.config.sha256 {
-        return Err(Error::failure(format!("`{}` changed since the plan was made", now.config.path))
-            .hint("make a new plan with `flagops plan --out FILE`"));
+        return Err(Error::failure(format!(
+            "`{}` changed since the plan was made",
+            now.config.path
+        ))
+        .hint("make a new plan with `flagops plan --out FILE`"));
     }
     if let (Some(a), Some(b)) = (&was.git, &now.git) {
         if a.commit != b.commit {
@@ -74,13 +80,12 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     let inputs = prepare(ctx, &args.env)?;
     let now = metadata(&inputs.repo, &args.env)?;
     let runtime = runtime()?;
-    let mut plan = match &args.plan {
-        Some(file) => {
-            let saved = read_plan(&ctx.directory.join(file))?;
-            check_saved(&saved, &now)?;
-            saved
-        }
-        None => {
+    let mut plan = if let Some(file) = &args.plan {
+        let saved = read_plan(&ctx.directory.join(file))?;
+        check_saved(&saved, &now)?;
+        saved
+    } else {
+        {
             let live = list(&inputs, &runtime, &args.env)?;
             match plan::build(&inputs.desired, &live, &inputs.policy) {
                 Ok(mut plan) => {
@@ -103,9 +108,8 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         return Err(Error::usage("`apply` needs `--auto-approve`")
             .hint("review the plan above, then run again with `--auto-approve`"));
     }
-    plan::unmask(&mut plan, &inputs.desired).map_err(|e| {
-        Error::failure(e).hint("make a new plan with `flagops plan --out FILE`")
-    })?;
+    plan::unmask(&mut plan, &inputs.desired)
+        .map_err(|e| Error::failure(e).hint("make a new plan with `flagops plan --out FILE`"))?;
     let report = runtime.block_on(apply::run(&plan, &inputs.backend));
     let mut out = String::new();
     for (key, action, outcome) in &report.steps {
@@ -129,11 +133,19 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     let _ = writeln!(
         out,
         "\napply {}: {} created, {} updated, {} deleted.",
-        if report.succeeded() { "complete" } else { "failed" },
+        if report.succeeded() {
+            "complete"
+        } else {
+            "failed"
+        },
         report.applied(Action::Create),
         report.applied(Action::Update),
         report.applied(Action::Delete),
     );
     stdout(&out);
-    Ok(if report.succeeded() { exit::OK } else { exit::FAILURE })
+    Ok(if report.succeeded() {
+        exit::OK
+    } else {
+        exit::FAILURE
+    })
 }

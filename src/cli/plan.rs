@@ -56,28 +56,45 @@ pub(crate) struct Inputs {
 /// Load the repository, refuse if it has errors, and build the environment's backend.
 pub(crate) fn prepare(ctx: &Context, env: &str) -> Result<Inputs> {
     let repo = ctx.load()?;
-    let backend = AnyBackend::for_environment(&repo.root, &repo.config, env).map_err(|e| match e {
-        SetupError::UnknownEnvironment { ref known, .. } => {
-            let hint = if known.is_empty() {
-                "the config defines no environments; add one under `environments`".to_owned()
-            } else {
-                format!("defined environments: {}", known.join(", "))
-            };
-            Error::usage(e.to_string()).hint(hint)
-        }
-        SetupError::NotAvailable(_) => Error::usage(e.to_string())
-            .hint("use `backend: local` for now, or a flagops build with the PostHog adapter"),
-    })?;
+    let backend =
+        AnyBackend::for_environment(&repo.root, &repo.config, env).map_err(|e| match e {
+            SetupError::UnknownEnvironment { ref known, .. } => {
+                let hint = if known.is_empty() {
+                    "the config defines no environments; add one under `environments`".to_owned()
+                } else {
+                    format!("defined environments: {}", known.join(", "))
+                };
+                Error::usage(e.to_string()).hint(hint)
+            }
+            SetupError::NotAvailable(_) => Error::usage(e.to_string())
+                .hint("use `backend: local` for now, or a flagops build with the PostHog adapter"),
+        })?;
     let findings = rules::validate(&repo);
     let summary = Summary::new(repo.files, repo.flags.len(), &findings);
     if summary.errors > 0 {
         stderr(&human(&findings, summary, &mut Sources::new(&repo.root)));
-        return Err(Error::failure("the repository has errors; nothing was planned")
-            .hint("fix the errors above (`flagops validate` lists them)"));
+        return Err(
+            Error::failure("the repository has errors; nothing was planned")
+                .hint("fix the errors above (`flagops validate` lists them)"),
+        );
     }
-    let policy = repo.config.environments.get(env).cloned().unwrap_or_default();
-    let desired = repo.flags.iter().map(|f| f.spec.resolve(Some(env)).0).collect();
-    Ok(Inputs { repo, policy, desired, backend })
+    let policy = repo
+        .config
+        .environments
+        .get(env)
+        .cloned()
+        .unwrap_or_default();
+    let desired = repo
+        .flags
+        .iter()
+        .map(|f| f.spec.resolve(Some(env)).0)
+        .collect();
+    Ok(Inputs {
+        repo,
+        policy,
+        desired,
+        backend,
+    })
 }
 
 /// A runtime for the backend's async calls.
@@ -89,7 +106,11 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Read the live state of the environment.
-pub(crate) fn list(inputs: &Inputs, runtime: &tokio::runtime::Runtime, env: &str) -> Result<LiveState> {
+pub(crate) fn list(
+    inputs: &Inputs,
+    runtime: &tokio::runtime::Runtime,
+    env: &str,
+) -> Result<LiveState> {
     runtime
         .block_on(inputs.backend.list())
         .map_err(|e| Error::failure(format!("cannot read the live flags of `{env}`: {e}")))
@@ -98,9 +119,8 @@ pub(crate) fn list(inputs: &Inputs, runtime: &tokio::runtime::Runtime, env: &str
 /// Where and when: the metadata a saved plan carries.
 pub(crate) fn metadata(repo: &Repository, env: &str) -> Result<Metadata> {
     let config_path = repo.root.join(&repo.config_file);
-    let bytes = std::fs::read(&config_path).map_err(|e| {
-        Error::failure(format!("cannot read `{}`: {e}", config_path.display()))
-    })?;
+    let bytes = std::fs::read(&config_path)
+        .map_err(|e| Error::failure(format!("cannot read `{}`: {e}", config_path.display())))?;
     Ok(Metadata {
         flagops_version: env!("CARGO_PKG_VERSION").to_owned(),
         environment: env.to_owned(),
@@ -110,10 +130,9 @@ pub(crate) fn metadata(repo: &Repository, env: &str) -> Result<Metadata> {
             sha256: plan::sha256(&bytes),
         },
         git: git_ref(&repo.root),
-        created_at: jiff::Timestamp::now().round(jiff::Unit::Second).map_or_else(
-            |_| jiff::Timestamp::now().to_string(),
-            |t| t.to_string(),
-        ),
+        created_at: jiff::Timestamp::now()
+            .round(jiff::Unit::Second)
+            .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string()),
     })
 }
 
@@ -123,7 +142,9 @@ fn git_ref(dir: &Path) -> Option<GitRef> {
     let commit = repo.head().ok()?.peel_to_commit().ok()?.id().to_string();
     let mut options = git2::StatusOptions::new();
     options.include_untracked(false).include_ignored(false);
-    let dirty = repo.statuses(Some(&mut options)).map(|s| !s.is_empty()).unwrap_or(true);
+    let dirty = repo
+        .statuses(Some(&mut options))
+        .map_or(true, |s| !s.is_empty());
     Some(GitRef { commit, dirty })
 }
 
@@ -161,9 +182,17 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     print(args.format, &plan);
     if let Some(out) = &args.out {
         let path = ctx.directory.join(out);
-        std::fs::write(&path, render::json::render(&plan))
-            .map_err(|e| Error::failure(format!("cannot write the plan to `{}`: {e}", path.display())))?;
+        std::fs::write(&path, render::json::render(&plan)).map_err(|e| {
+            Error::failure(format!(
+                "cannot write the plan to `{}`: {e}",
+                path.display()
+            ))
+        })?;
         stderr(&format!("saved the plan to `{}`\n", out.display()));
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() { 2 } else { exit::OK })
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        2
+    } else {
+        exit::OK
+    })
 }

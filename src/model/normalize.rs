@@ -37,16 +37,28 @@ use super::property::{Condition, Property, PropertyType};
 pub fn normalize(flag: &Flag) -> Flag {
     let mut out = flag.clone();
     out.tags = tag_set(&flag.tags);
-    out.evaluation_contexts =
-        flag.evaluation_contexts.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
-    out.depends_on = flag.depends_on.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+    out.evaluation_contexts = flag
+        .evaluation_contexts
+        .iter()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    out.depends_on = flag
+        .depends_on
+        .iter()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
 
     if out.is_remote_configuration && out.conditions.is_empty() {
         out.conditions.push(Condition::default());
     }
     for condition in &mut out.conditions {
-        condition.aggregation_group_type_index =
-            condition.aggregation_group_type_index.or(flag.aggregation_group_type_index);
+        condition.aggregation_group_type_index = condition
+            .aggregation_group_type_index
+            .or(flag.aggregation_group_type_index);
         let rollout = if flag.is_remote_configuration {
             Percent::FULL
         } else {
@@ -126,9 +138,11 @@ pub fn canonical_value(value: &Value) -> Value {
     match value {
         Value::Number(n) => Value::Number(canonical_number(n)),
         Value::Array(items) => Value::Array(items.iter().map(canonical_value).collect()),
-        Value::Object(map) => {
-            Value::Object(map.iter().map(|(k, v)| (k.clone(), canonical_value(v))).collect())
-        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), canonical_value(v)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -306,30 +320,56 @@ mod tests {
 
     #[test]
     fn normalize_is_idempotent() {
-        let f = flag(json!({"key": "a", "tags": ["B"], "aggregation_group_type_index": 0,
+        let f = flag(
+            json!({"key": "a", "tags": ["B"], "aggregation_group_type_index": 0,
             "conditions": [{"properties": [{"type": "person", "key": "e", "value": [1.0]}]}],
-            "variants": [{"key": "c", "rollout_percentage": 100}], "holdout": {"id": 1, "exclusion_percentage": 10.0}}));
+            "variants": [{"key": "c", "rollout_percentage": 100}], "holdout": {"id": 1, "exclusion_percentage": 10.0}}),
+        );
         let once = normalize(&f);
         assert_eq!(normalize(&once), once);
-        assert_eq!(once.conditions[0].properties[0].operator, Some(Operator::Exact));
-        assert_eq!(once.variants, vec![Variant { key: "c".into(), name: None, rollout_percentage: Percent(100.0), description: None }]);
-        assert_eq!(once.holdout, Some(Holdout { id: 1, exclusion_percentage: Percent(10.0) }));
+        assert_eq!(
+            once.conditions[0].properties[0].operator,
+            Some(Operator::Exact)
+        );
+        assert_eq!(
+            once.variants,
+            vec![Variant {
+                key: "c".into(),
+                name: None,
+                rollout_percentage: Percent(100.0),
+                description: None
+            }]
+        );
+        assert_eq!(
+            once.holdout,
+            Some(Holdout {
+                id: 1,
+                exclusion_percentage: Percent(10.0)
+            })
+        );
     }
 
     #[test]
     fn display_fields_are_adopted_only_when_the_repository_leaves_them_out() {
-        let live = normalize(&flag(json!({"key": "a", "conditions": [{"description": "ui", "sort_key": 3,
-            "properties": [{"type": "flag", "flag": "b", "value": true, "label": "b"}]}]})));
+        let live = normalize(&flag(
+            json!({"key": "a", "conditions": [{"description": "ui", "sort_key": 3,
+            "properties": [{"type": "flag", "flag": "b", "value": true, "label": "b"}]}]}),
+        ));
         let mut desired = normalize(&flag(json!({"key": "a", "conditions": [{
             "properties": [{"type": "flag", "flag": "b", "value": true}]}]})));
         adopt_display_fields(&mut desired, &live);
         assert_eq!(desired, live);
 
-        let mut written = normalize(&flag(json!({"key": "a", "conditions": [{"description": "mine",
-            "properties": [{"type": "flag", "flag": "c", "value": true}]}]})));
+        let mut written = normalize(&flag(
+            json!({"key": "a", "conditions": [{"description": "mine",
+            "properties": [{"type": "flag", "flag": "c", "value": true}]}]}),
+        ));
         adopt_display_fields(&mut written, &live);
         assert_eq!(written.conditions[0].description.as_deref(), Some("mine"));
-        assert_eq!(written.conditions[0].sort_key, Some(SortKey::Number(3.into())));
+        assert_eq!(
+            written.conditions[0].sort_key,
+            Some(SortKey::Number(3.into()))
+        );
         // A different target keeps no label from the old one.
         assert_eq!(written.conditions[0].properties[0].label, None);
     }

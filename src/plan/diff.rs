@@ -139,8 +139,16 @@ pub fn diff(before: &Flag, after: &Flag) -> Vec<Change> {
         }
     };
     scalar(Field::Name, to_value(&before.name), to_value(&after.name));
-    scalar(Field::Active, to_value(&before.active), to_value(&after.active));
-    scalar(Field::Archived, to_value(&before.archived), to_value(&after.archived));
+    scalar(
+        Field::Active,
+        to_value(&before.active),
+        to_value(&after.active),
+    );
+    scalar(
+        Field::Archived,
+        to_value(&before.archived),
+        to_value(&after.archived),
+    );
     if before.conditions.is_empty() && after.conditions.is_empty() {
         // With conditions, the flag-level aggregation is derived from them.
         scalar(
@@ -149,8 +157,16 @@ pub fn diff(before: &Flag, after: &Flag) -> Vec<Change> {
             to_value(&after.aggregation_group_type_index),
         );
     }
-    scalar(Field::Holdout, to_value(&before.holdout), to_value(&after.holdout));
-    scalar(Field::EarlyExit, to_value(&before.early_exit), to_value(&after.early_exit));
+    scalar(
+        Field::Holdout,
+        to_value(&before.holdout),
+        to_value(&after.holdout),
+    );
+    scalar(
+        Field::EarlyExit,
+        to_value(&before.early_exit),
+        to_value(&after.early_exit),
+    );
     scalar(
         Field::FeatureEnrollment,
         to_value(&before.feature_enrollment),
@@ -182,7 +198,12 @@ pub fn diff(before: &Flag, after: &Flag) -> Vec<Change> {
         to_value(&after.has_encrypted_payloads),
     );
     set_changes(&mut out, Field::Tags, &before.tags, &after.tags);
-    set_changes(&mut out, Field::EvaluationContexts, &before.evaluation_contexts, &after.evaluation_contexts);
+    set_changes(
+        &mut out,
+        Field::EvaluationContexts,
+        &before.evaluation_contexts,
+        &after.evaluation_contexts,
+    );
     condition_changes(&mut out, &before.conditions, &after.conditions);
     variant_changes(&mut out, before, after);
     payload_changes(&mut out, before, after);
@@ -210,11 +231,20 @@ fn matched_ranges<T: Serialize>(before: &[T], after: &[T]) -> Vec<DiffOp> {
     for op in ops {
         match (merged.last().copied(), op) {
             (
-                Some(DiffOp::Delete { old_index, old_len, new_index }),
+                Some(DiffOp::Delete {
+                    old_index,
+                    old_len,
+                    new_index,
+                }),
                 DiffOp::Insert { new_len, .. },
             ) => {
                 merged.pop();
-                merged.push(DiffOp::Replace { old_index, old_len, new_index, new_len });
+                merged.push(DiffOp::Replace {
+                    old_index,
+                    old_len,
+                    new_index,
+                    new_len,
+                });
             }
             _ => merged.push(op),
         }
@@ -229,13 +259,22 @@ fn pairs<T: Serialize>(before: &[T], after: &[T]) -> Vec<(Option<usize>, Option<
     for op in matched_ranges(before, after) {
         match op {
             DiffOp::Equal { .. } => {}
-            DiffOp::Delete { old_index, old_len, .. } => {
+            DiffOp::Delete {
+                old_index, old_len, ..
+            } => {
                 found.extend((old_index..old_index + old_len).map(|o| (Some(o), None)));
             }
-            DiffOp::Insert { new_index, new_len, .. } => {
+            DiffOp::Insert {
+                new_index, new_len, ..
+            } => {
                 found.extend((new_index..new_index + new_len).map(|n| (None, Some(n))));
             }
-            DiffOp::Replace { old_index, old_len, new_index, new_len } => {
+            DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } => {
                 let paired = old_len.min(new_len);
                 found.extend((0..paired).map(|i| (Some(old_index + i), Some(new_index + i))));
                 found.extend((old_index + paired..old_index + old_len).map(|o| (Some(o), None)));
@@ -269,16 +308,36 @@ fn condition_changes(out: &mut Vec<Change>, before: &[Condition], after: &[Condi
 
 fn changed_condition(out: &mut Vec<Change>, number: usize, before: &Condition, after: &Condition) {
     let attributes: [(&str, Value, Value); 7] = [
-        ("rollout_percentage", to_value(&before.rollout_percentage), to_value(&after.rollout_percentage)),
-        ("variant", to_value(&before.variant), to_value(&after.variant)),
+        (
+            "rollout_percentage",
+            to_value(&before.rollout_percentage),
+            to_value(&after.rollout_percentage),
+        ),
+        (
+            "variant",
+            to_value(&before.variant),
+            to_value(&after.variant),
+        ),
         (
             "aggregation_group_type_index",
             to_value(&before.aggregation_group_type_index),
             to_value(&after.aggregation_group_type_index),
         ),
-        ("description", to_value(&before.description), to_value(&after.description)),
-        ("sort_key", to_value(&before.sort_key), to_value(&after.sort_key)),
-        ("exposure_frozen", to_value(&before.exposure_frozen), to_value(&after.exposure_frozen)),
+        (
+            "description",
+            to_value(&before.description),
+            to_value(&after.description),
+        ),
+        (
+            "sort_key",
+            to_value(&before.sort_key),
+            to_value(&after.sort_key),
+        ),
+        (
+            "exposure_frozen",
+            to_value(&before.exposure_frozen),
+            to_value(&after.exposure_frozen),
+        ),
         (
             "exposure_frozen_cohort",
             to_value(&before.exposure_frozen_cohort),
@@ -287,8 +346,7 @@ fn changed_condition(out: &mut Vec<Change>, number: usize, before: &Condition, a
     ];
     for (name, b, a) in attributes {
         if b != a {
-            let mut c =
-                Change::new(Field::Conditions, ChangeOp::Changed).values(Some(b), Some(a));
+            let mut c = Change::new(Field::Conditions, ChangeOp::Changed).values(Some(b), Some(a));
             c.condition = Some(number);
             c.attribute = Some(name.to_owned());
             out.push(c);
@@ -314,37 +372,58 @@ fn changed_condition(out: &mut Vec<Change>, number: usize, before: &Condition, a
 fn variant_changes(out: &mut Vec<Change>, before: &Flag, after: &Flag) {
     for b in &before.variants {
         if !after.variants.iter().any(|a| a.key == b.key) {
-            out.push(Change::new(Field::Variants, ChangeOp::Removed).item(&b.key).values(Some(to_value(b)), None));
+            out.push(
+                Change::new(Field::Variants, ChangeOp::Removed)
+                    .item(&b.key)
+                    .values(Some(to_value(b)), None),
+            );
         }
     }
     for a in &after.variants {
         let Some(b) = before.variants.iter().find(|b| b.key == a.key) else {
-            out.push(Change::new(Field::Variants, ChangeOp::Added).item(&a.key).values(None, Some(to_value(a))));
+            out.push(
+                Change::new(Field::Variants, ChangeOp::Added)
+                    .item(&a.key)
+                    .values(None, Some(to_value(a))),
+            );
             continue;
         };
         let attributes = [
-            ("rollout_percentage", to_value(&b.rollout_percentage), to_value(&a.rollout_percentage)),
+            (
+                "rollout_percentage",
+                to_value(&b.rollout_percentage),
+                to_value(&a.rollout_percentage),
+            ),
             ("name", to_value(&b.name), to_value(&a.name)),
-            ("description", to_value(&b.description), to_value(&a.description)),
+            (
+                "description",
+                to_value(&b.description),
+                to_value(&a.description),
+            ),
         ];
         for (name, bv, av) in attributes {
             if bv != av {
-                let mut c = Change::new(Field::Variants, ChangeOp::Changed).item(&a.key).values(Some(bv), Some(av));
+                let mut c = Change::new(Field::Variants, ChangeOp::Changed)
+                    .item(&a.key)
+                    .values(Some(bv), Some(av));
                 c.attribute = Some(name.to_owned());
                 out.push(c);
             }
         }
     }
-    let order = |f: &Flag| -> Vec<String> {
-        f.variants.iter().map(|v| v.key.clone()).collect()
-    };
+    let order = |f: &Flag| -> Vec<String> { f.variants.iter().map(|v| v.key.clone()).collect() };
     let common = |f: &Flag, other: &Flag| -> Vec<String> {
-        order(f).into_iter().filter(|k| other.variants.iter().any(|v| &v.key == k)).collect()
+        order(f)
+            .into_iter()
+            .filter(|k| other.variants.iter().any(|v| &v.key == k))
+            .collect()
     };
     let (b, a) = (common(before, after), common(after, before));
     if b != a {
-        let mut c = Change::new(Field::Variants, ChangeOp::Changed)
-            .values(Some(to_value(&order(before))), Some(to_value(&order(after))));
+        let mut c = Change::new(Field::Variants, ChangeOp::Changed).values(
+            Some(to_value(&order(before))),
+            Some(to_value(&order(after))),
+        );
         c.attribute = Some("order".to_owned());
         out.push(c);
     }
@@ -353,7 +432,11 @@ fn variant_changes(out: &mut Vec<Change>, before: &Flag, after: &Flag) {
 fn payload_changes(out: &mut Vec<Change>, before: &Flag, after: &Flag) {
     for (key, value) in &before.payloads {
         match after.payloads.get(key) {
-            None => out.push(Change::new(Field::Payloads, ChangeOp::Removed).item(key).values(Some(value.clone()), None)),
+            None => out.push(
+                Change::new(Field::Payloads, ChangeOp::Removed)
+                    .item(key)
+                    .values(Some(value.clone()), None),
+            ),
             Some(new) if new != value => out.push(
                 Change::new(Field::Payloads, ChangeOp::Changed)
                     .item(key)
@@ -364,7 +447,11 @@ fn payload_changes(out: &mut Vec<Change>, before: &Flag, after: &Flag) {
     }
     for (key, value) in &after.payloads {
         if !before.payloads.contains_key(key) {
-            out.push(Change::new(Field::Payloads, ChangeOp::Added).item(key).values(None, Some(value.clone())));
+            out.push(
+                Change::new(Field::Payloads, ChangeOp::Added)
+                    .item(key)
+                    .values(None, Some(value.clone())),
+            );
         }
     }
 }

@@ -58,14 +58,21 @@ pub(crate) fn unmask_unknown(have: &Flag, want: &Flag) -> Flag {
 
 /// Mask the encrypted payloads of a step everywhere it holds them.
 pub(crate) fn mask(step: &mut Step) {
-    let secret = step.desired.as_ref().is_some_and(|f| f.has_encrypted_payloads)
-        || step.live.as_ref().is_some_and(|l| l.flag.has_encrypted_payloads);
+    let secret = step
+        .desired
+        .as_ref()
+        .is_some_and(|f| f.has_encrypted_payloads)
+        || step
+            .live
+            .as_ref()
+            .is_some_and(|l| l.flag.has_encrypted_payloads);
     if !secret {
         return;
     }
     if let Some(desired) = &mut step.desired {
         for (key, value) in &mut desired.payloads {
-            step.masked_payloads.insert(key.clone(), value_digest(value));
+            step.masked_payloads
+                .insert(key.clone(), value_digest(value));
             *value = Value::String(MASK.to_owned());
         }
     }
@@ -83,7 +90,10 @@ fn mask_change(change: &mut Change) {
     if change.field != Field::Payloads {
         return;
     }
-    for value in [&mut change.before, &mut change.after].into_iter().flatten() {
+    for value in [&mut change.before, &mut change.after]
+        .into_iter()
+        .flatten()
+    {
         *value = Value::String(MASK.to_owned());
     }
 }
@@ -101,12 +111,16 @@ pub fn unmask(plan: &mut super::Plan, desired: &[Flag]) -> Result<(), String> {
             .find(|f| f.key == step.key)
             .map(crate::model::normalize::normalize)
             .ok_or_else(|| format!("flag `{}` is no longer in the repository", step.key))?;
-        let Some(target) = &mut step.desired else { continue };
+        let Some(target) = &mut step.desired else {
+            continue;
+        };
         for (key, digest) in &step.masked_payloads {
-            let value = current
-                .payloads
-                .get(key)
-                .ok_or_else(|| format!("payload `{key}` of flag `{}` is no longer in the repository", step.key))?;
+            let value = current.payloads.get(key).ok_or_else(|| {
+                format!(
+                    "payload `{key}` of flag `{}` is no longer in the repository",
+                    step.key
+                )
+            })?;
             if &value_digest(value) != digest {
                 return Err(format!(
                     "payload `{key}` of flag `{}` changed since the plan was made",

@@ -276,13 +276,23 @@ fn protect_set(policy: &Environment) -> Result<GlobSet, Problem> {
     let mut builder = GlobSetBuilder::new();
     for pattern in &policy.protect {
         let glob = Glob::new(pattern).map_err(|e| {
-            Problem::new("config", None, format!("invalid `protect` pattern `{pattern}`: {}", e.kind()), "")
+            Problem::new(
+                "config",
+                None,
+                format!("invalid `protect` pattern `{pattern}`: {}", e.kind()),
+                "",
+            )
         })?;
         builder.add(glob);
     }
-    builder
-        .build()
-        .map_err(|e| Problem::new("config", None, format!("invalid `protect` patterns: {e}"), ""))
+    builder.build().map_err(|e| {
+        Problem::new(
+            "config",
+            None,
+            format!("invalid `protect` patterns: {e}"),
+            "",
+        )
+    })
 }
 
 /// Compare `desired` (the repository's flags resolved for the environment) with `live` under
@@ -304,8 +314,11 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
             ));
         }
     }
-    let unsupported: BTreeMap<&str, &Unsupported> =
-        live.unsupported.iter().map(|u| (u.key.as_str(), u)).collect();
+    let unsupported: BTreeMap<&str, &Unsupported> = live
+        .unsupported
+        .iter()
+        .map(|u| (u.key.as_str(), u))
+        .collect();
 
     let mut steps = Vec::new();
     let mut unchanged = Vec::new();
@@ -340,7 +353,13 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
                     ));
                 }
                 let snapshot = snapshot(current, have);
-                steps.push(new_step(Action::Update, key, Some(snapshot), Some(want), changes));
+                steps.push(new_step(
+                    Action::Update,
+                    key,
+                    Some(snapshot),
+                    Some(want),
+                    changes,
+                ));
             }
         }
     }
@@ -367,12 +386,19 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
             steps.push(step);
             continue;
         };
-        unmanaged.push(Unmanaged { key: key.to_owned(), id: current.id.clone(), reason });
+        unmanaged.push(Unmanaged {
+            key: key.to_owned(),
+            id: current.id.clone(),
+            reason,
+        });
     }
     unmanaged.sort_by(|a, b| a.key.cmp(&b.key));
 
-    let deletes: Vec<&str> =
-        steps.iter().filter(|s| s.action == Action::Delete).map(|s| s.key.as_str()).collect();
+    let deletes: Vec<&str> = steps
+        .iter()
+        .filter(|s| s.action == Action::Delete)
+        .map(|s| s.key.as_str())
+        .collect();
     if let Some(max) = policy.max_deletes {
         if deletes.len() > max as usize {
             problems.push(Problem::new(
@@ -381,7 +407,11 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
                 format!(
                     "the plan deletes {} flags ({}); `max_deletes` for this environment is {max}",
                     deletes.len(),
-                    deletes.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                    deletes
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 "add the flags back to the repository, protect them, or raise `max_deletes`",
             ));
@@ -465,7 +495,10 @@ fn snapshot(current: &crate::backend::LiveFlag, normalized: Flag) -> LiveSnapsho
 
 /// The keys of the flags a step's desired flag depends on.
 pub(crate) fn step_dependencies(step: &Step) -> BTreeSet<String> {
-    step.desired.as_ref().map(Flag::dependencies).unwrap_or_default()
+    step.desired
+        .as_ref()
+        .map(Flag::dependencies)
+        .unwrap_or_default()
 }
 
 /// A JSON value for a change or a rendering.

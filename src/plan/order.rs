@@ -30,10 +30,16 @@ pub(super) fn check_final_state(
     live: &LiveState,
     wanted: &BTreeMap<&str, &Flag>,
 ) -> Vec<Problem> {
-    let deleted: BTreeSet<&str> =
-        steps.iter().filter(|s| s.action == Action::Delete).map(|s| s.key.as_str()).collect();
-    let written: BTreeSet<&str> =
-        steps.iter().filter(|s| s.action != Action::Delete).map(|s| s.key.as_str()).collect();
+    let deleted: BTreeSet<&str> = steps
+        .iter()
+        .filter(|s| s.action == Action::Delete)
+        .map(|s| s.key.as_str())
+        .collect();
+    let written: BTreeSet<&str> = steps
+        .iter()
+        .filter(|s| s.action != Action::Delete)
+        .map(|s| s.key.as_str())
+        .collect();
     let mut after: BTreeMap<&str, After> = BTreeMap::new();
     for current in &live.flags {
         let key = current.flag.key.as_str();
@@ -48,7 +54,14 @@ pub(super) fn check_final_state(
     }
     for u in &live.unsupported {
         // What it depends on is unknown; it exists and may be enabled.
-        after.insert(&u.key, After { enabled: true, dependencies: BTreeSet::new(), written: false });
+        after.insert(
+            &u.key,
+            After {
+                enabled: true,
+                dependencies: BTreeSet::new(),
+                written: false,
+            },
+        );
     }
     for (&key, flag) in wanted {
         let state = After {
@@ -64,7 +77,11 @@ pub(super) fn check_final_state(
         if !(state.enabled || state.written) {
             continue;
         }
-        let place = if wanted.contains_key(key) { "" } else { " (live, not in the repository)" };
+        let place = if wanted.contains_key(key) {
+            ""
+        } else {
+            " (live, not in the repository)"
+        };
         for target in &state.dependencies {
             match after.get(target.as_str()) {
                 None if deleted.contains(target.as_str()) => problems.push(Problem::new(
@@ -102,19 +119,28 @@ pub(super) fn check_final_state(
 }
 
 /// The level of each step, or the problems that make the steps impossible to order.
-pub(super) fn levels(steps: &[Step], live: &LiveState) -> Result<BTreeMap<String, usize>, Vec<Problem>> {
+pub(super) fn levels(
+    steps: &[Step],
+    live: &LiveState,
+) -> Result<BTreeMap<String, usize>, Vec<Problem>> {
     let by_key: BTreeMap<&str, &Step> = steps.iter().map(|s| (s.key.as_str(), s)).collect();
-    let mut waits: BTreeMap<String, BTreeSet<String>> =
-        steps.iter().map(|s| (s.key.clone(), BTreeSet::new())).collect();
+    let mut waits: BTreeMap<String, BTreeSet<String>> = steps
+        .iter()
+        .map(|s| (s.key.clone(), BTreeSet::new()))
+        .collect();
     for step in steps {
         if step.action == Action::Delete {
             continue;
         }
         let writes_enabled = step.desired.as_ref().is_some_and(enabled);
         for target in step_dependencies(step) {
-            let Some(dep) = by_key.get(target.as_str()) else { continue };
+            let Some(dep) = by_key.get(target.as_str()) else {
+                continue;
+            };
             let needed = dep.action == Action::Create
-                || (writes_enabled && dep.action == Action::Update && dep.desired.as_ref().is_some_and(enabled));
+                || (writes_enabled
+                    && dep.action == Action::Update
+                    && dep.desired.as_ref().is_some_and(enabled));
             if needed && target != step.key {
                 waits.entry(step.key.clone()).or_default().insert(target);
             }
@@ -132,7 +158,10 @@ pub(super) fn levels(steps: &[Step], live: &LiveState) -> Result<BTreeMap<String
                 && by_key.contains_key(key)
                 && dependent.flag.dependencies().contains(&step.key)
             {
-                waits.entry(step.key.clone()).or_default().insert(key.to_owned());
+                waits
+                    .entry(step.key.clone())
+                    .or_default()
+                    .insert(key.to_owned());
             }
         }
     }

@@ -19,10 +19,17 @@ pub(crate) fn flag(value: Value) -> Flag {
 pub(crate) fn live(flags: Vec<(u64, i64, Value)>) -> LiveState {
     let mut flags: Vec<LiveFlag> = flags
         .into_iter()
-        .map(|(id, version, v)| LiveFlag { id: id.to_string(), flag: flag(v), version: Some(version) })
+        .map(|(id, version, v)| LiveFlag {
+            id: id.to_string(),
+            flag: flag(v),
+            version: Some(version),
+        })
         .collect();
     flags.sort_by(|a, b| a.flag.key.cmp(&b.flag.key));
-    LiveState { flags, unsupported: Vec::new() }
+    LiveState {
+        flags,
+        unsupported: Vec::new(),
+    }
 }
 
 /// A temporary flag repository.

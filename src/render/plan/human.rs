@@ -27,7 +27,10 @@ fn sign(action: Action) -> (char, Style) {
 /// The summary line: `Plan: 1 to create, 2 to update, 0 to delete.`
 pub fn summary_line(plan: &Plan) -> String {
     let s = plan.summary;
-    format!("{} to create, {} to update, {} to delete", s.create, s.update, s.delete)
+    format!(
+        "{} to create, {} to update, {} to delete",
+        s.create, s.update, s.delete
+    )
 }
 
 fn push_described(out: &mut String, described: &[Described]) {
@@ -47,13 +50,22 @@ fn push_described(out: &mut String, described: &[Described]) {
 /// One step: its headline and its changes.
 pub(crate) fn step(out: &mut String, step: &Step) {
     let (sign, style) = sign(step.action);
-    let _ = write!(out, "  {style}{sign} {}{style:#} {BOLD}`{}`{BOLD:#}", step.action.as_str(), step.key);
+    let _ = write!(
+        out,
+        "  {style}{sign} {}{style:#} {BOLD}`{}`{BOLD:#}",
+        step.action.as_str(),
+        step.key
+    );
     if let Some(reason) = &step.reason {
         let _ = write!(out, " {DIM}({reason}){DIM:#}");
     }
     out.push('\n');
     let described: Vec<Described> = match step.action {
-        Action::Create => step.desired.as_ref().map(words::created).unwrap_or_default(),
+        Action::Create => step
+            .desired
+            .as_ref()
+            .map(words::created)
+            .unwrap_or_default(),
         Action::Update => step.changes.iter().map(words::describe).collect(),
         Action::Delete => Vec::new(),
     };
@@ -65,7 +77,10 @@ pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
     let env = &plan.metadata.environment;
     let backend = &plan.metadata.backend;
-    let _ = writeln!(out, "{BOLD}plan for environment `{env}`{BOLD:#} (backend `{backend}`)");
+    let _ = writeln!(
+        out,
+        "{BOLD}plan for environment `{env}`{BOLD:#} (backend `{backend}`)"
+    );
     out.push('\n');
     if plan.steps.is_empty() {
         let n = plan.summary.unchanged;
@@ -115,12 +130,20 @@ pub fn render(plan: &Plan) -> String {
 pub fn render_error(environment: &str, error: &PlanError) -> String {
     let mut out = String::new();
     for p in &error.problems {
-        let _ = writeln!(out, "{RED}{BOLD}error[{}]{BOLD:#}{RED:#}: {}", p.code, p.message);
+        let _ = writeln!(
+            out,
+            "{RED}{BOLD}error[{}]{BOLD:#}{RED:#}: {}",
+            p.code, p.message
+        );
         if let Some(help) = &p.help {
             let _ = writeln!(out, "  help: {help}");
         }
     }
-    let _ = writeln!(out, "{RED}{BOLD}error{BOLD:#}{RED:#}: the plan for `{environment}` was refused ({})", count(error));
+    let _ = writeln!(
+        out,
+        "{RED}{BOLD}error{BOLD:#}{RED:#}: the plan for `{environment}` was refused ({})",
+        count(error)
+    );
     out
 }
 

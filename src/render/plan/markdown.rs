@@ -20,11 +20,19 @@ pub fn render(plan: &Plan) -> String {
 }
 
 fn flags(n: usize) -> String {
-    if n == 1 { "1 flag".to_owned() } else { format!("{n} flags") }
+    if n == 1 {
+        "1 flag".to_owned()
+    } else {
+        format!("{n} flags")
+    }
 }
 
 fn live_flags(n: usize) -> String {
-    if n == 1 { "1 live flag".to_owned() } else { format!("{n} live flags") }
+    if n == 1 {
+        "1 live flag".to_owned()
+    } else {
+        format!("{n} live flags")
+    }
 }
 
 fn chars(text: &str) -> usize {
@@ -38,10 +46,21 @@ fn cell(text: &str) -> String {
 fn changes_cell(step: &crate::plan::Step) -> String {
     match step.action {
         Action::Create => "new flag".to_owned(),
-        Action::Delete => step.reason.clone().unwrap_or_else(|| "soft delete".to_owned()),
+        Action::Delete => step
+            .reason
+            .clone()
+            .unwrap_or_else(|| "soft delete".to_owned()),
         Action::Update => {
-            let all: Vec<String> = step.changes.iter().map(|c| words::describe(c).headline).collect();
-            let shown: Vec<&str> = all.iter().take(3).map(|h| h.trim_end_matches(':')).collect();
+            let all: Vec<String> = step
+                .changes
+                .iter()
+                .map(|c| words::describe(c).headline)
+                .collect();
+            let shown: Vec<&str> = all
+                .iter()
+                .take(3)
+                .map(|h| h.trim_end_matches(':'))
+                .collect();
             let mut text = shown.join("; ");
             if all.len() > shown.len() {
                 let _ = write!(text, "; and {} more", all.len() - shown.len());
@@ -69,23 +88,43 @@ pub fn render_within(plan: &Plan, limit: usize) -> String {
     if plan.steps.is_empty() {
         let _ = writeln!(head, "**No changes.** {} in sync.", flags(s.unchanged));
     } else {
-        let _ = writeln!(head, "**{}.** {} unchanged.", human::summary_line(plan), s.unchanged);
+        let _ = writeln!(
+            head,
+            "**{}.** {} unchanged.",
+            human::summary_line(plan),
+            s.unchanged
+        );
     }
     if s.unmanaged > 0 {
-        let (n, is, are) = (s.unmanaged, "is", "are");
-        let verb = if n == 1 { is } else { are };
-        let _ = writeln!(head, "\n{} {verb} live but not in the repository; left alone.", live_flags(n));
+        let n = s.unmanaged;
+        let _ = writeln!(
+            head,
+            "\n{} not in the repository; left alone.",
+            live_flags(n)
+        );
     }
     if s.unsupported > 0 {
         let n = s.unsupported;
-        let _ = writeln!(head, "\n{} cannot be managed by flagops; never touched.", live_flags(n));
+        let _ = writeln!(
+            head,
+            "\n{} cannot be managed by flagops; never touched.",
+            live_flags(n)
+        );
     }
     head.push('\n');
 
     let mut foot = format!("<sub>flagops {}", plan.metadata.flagops_version);
     if let Some(git) = &plan.metadata.git {
         let short: String = git.commit.chars().take(12).collect();
-        let _ = write!(foot, " · commit `{short}`{}", if git.dirty { " (uncommitted changes)" } else { "" });
+        let _ = write!(
+            foot,
+            " · commit `{short}`{}",
+            if git.dirty {
+                " (uncommitted changes)"
+            } else {
+                ""
+            }
+        );
     }
     if !plan.metadata.created_at.is_empty() {
         let _ = write!(foot, " · {}", plan.metadata.created_at);
@@ -104,7 +143,12 @@ pub fn render_within(plan: &Plan, limit: usize) -> String {
         let mut table = String::from("| action | flag | changes |\n|---|---|---|\n");
         let mut shown = 0;
         for step in &plan.steps {
-            let row = format!("| {} | `{}` | {} |\n", step.action.as_str(), cell(&step.key), cell(&changes_cell(step)));
+            let row = format!(
+                "| {} | `{}` | {} |\n",
+                step.action.as_str(),
+                cell(&step.key),
+                cell(&changes_cell(step))
+            );
             let note_room = 120 + chars(&pointer);
             if chars(&table) + chars(&row) + note_room > table_budget {
                 break;
@@ -113,7 +157,11 @@ pub fn render_within(plan: &Plan, limit: usize) -> String {
             shown += 1;
         }
         if shown < plan.steps.len() {
-            let _ = writeln!(table, "\n_{} more flags are not listed in this table; {pointer}._", plan.steps.len() - shown);
+            let _ = writeln!(
+                table,
+                "\n_{} more flags are not listed in this table; {pointer}._",
+                plan.steps.len() - shown
+            );
         }
         if shown > 0 || plan.steps.len() > shown {
             out.push_str(&table);
@@ -134,7 +182,11 @@ pub fn render_within(plan: &Plan, limit: usize) -> String {
     for (i, line) in lines.iter().enumerate() {
         let len = chars(line) + 1;
         let remaining_after = lines.len() - i - 1;
-        let reserve = if remaining_after == 0 { 0 } else { cut_note_room };
+        let reserve = if remaining_after == 0 {
+            0
+        } else {
+            cut_note_room
+        };
         if used + len + reserve > room {
             all_fit = false;
             break;
@@ -150,7 +202,10 @@ pub fn render_within(plan: &Plan, limit: usize) -> String {
         out.push('\n');
         if !all_fit {
             let left = lines.len() - details.lines().count();
-            let _ = writeln!(out, "\n_Details truncated: {left} more lines not shown; {pointer}._");
+            let _ = writeln!(
+                out,
+                "\n_Details truncated: {left} more lines not shown; {pointer}._"
+            );
         }
         out.push_str("\n</details>\n\n");
     }
@@ -161,7 +216,11 @@ pub fn render_within(plan: &Plan, limit: usize) -> String {
 /// A refused plan as markdown.
 pub fn render_error(environment: &str, error: &PlanError) -> String {
     let mut out = format!("### flagops plan: `{environment}` (refused)\n\n");
-    let _ = writeln!(out, "**The plan was refused: {}.** Nothing will be applied.\n", human::count(error));
+    let _ = writeln!(
+        out,
+        "**The plan was refused: {}.** Nothing will be applied.\n",
+        human::count(error)
+    );
     for p in &error.problems {
         let _ = writeln!(out, "- **{}**: {}", p.code, p.message.replace('\n', " "));
         if let Some(help) = &p.help {

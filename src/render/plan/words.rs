@@ -3,6 +3,8 @@
 //! Shared by the human and markdown renderings. Each function returns plain text (no
 //! styling); payload changes come back as several lines (a line diff of the pretty JSON).
 
+use std::fmt::Write;
+
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
@@ -32,7 +34,9 @@ fn opt(value: Option<&Value>) -> String {
 }
 
 fn percent(value: Option<&Value>) -> String {
-    value.and_then(Value::as_f64).map_or_else(|| "100%".to_owned(), |p| Percent(p).to_string())
+    value
+        .and_then(Value::as_f64)
+        .map_or_else(|| "100%".to_owned(), |p| Percent(p).to_string())
 }
 
 fn aggregation(value: Option<&Value>) -> String {
@@ -90,10 +94,10 @@ pub(crate) fn condition(c: &Condition) -> String {
         format!("{rollout} where {}", props.join(" and "))
     };
     if let Some(i) = c.aggregation_group_type_index {
-        text.push_str(&format!(" (groups of type {i})"));
+        let _ = write!(text, " (groups of type {i})");
     }
     if let Some(v) = &c.variant {
-        text.push_str(&format!(", variant `{v}`"));
+        let _ = write!(text, ", variant `{v}`");
     }
     text
 }
@@ -106,7 +110,11 @@ fn condition_value(value: Option<&Value>) -> String {
 
 /// Pretty JSON lines of a payload value.
 fn pretty_lines(value: &Value) -> Vec<String> {
-    serde_json::to_string_pretty(value).unwrap_or_default().lines().map(str::to_owned).collect()
+    serde_json::to_string_pretty(value)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A payload value, one line if it is short.
@@ -133,10 +141,28 @@ fn payload(change: &Change, item: &str) -> Described {
             lines: Vec::new(),
         };
     }
-    let before = change.before.as_ref().map(pretty_lines).unwrap_or_default().join("\n");
-    let after = change.after.as_ref().map(pretty_lines).unwrap_or_default().join("\n");
-    let before = if before.is_empty() { String::new() } else { format!("{before}\n") };
-    let after = if after.is_empty() { String::new() } else { format!("{after}\n") };
+    let before = change
+        .before
+        .as_ref()
+        .map(pretty_lines)
+        .unwrap_or_default()
+        .join("\n");
+    let after = change
+        .after
+        .as_ref()
+        .map(pretty_lines)
+        .unwrap_or_default()
+        .join("\n");
+    let before = if before.is_empty() {
+        String::new()
+    } else {
+        format!("{before}\n")
+    };
+    let after = if after.is_empty() {
+        String::new()
+    } else {
+        format!("{after}\n")
+    };
     let diff = TextDiff::from_lines(&before, &after);
     let lines = diff
         .iter_all_changes()
@@ -149,11 +175,17 @@ fn payload(change: &Change, item: &str) -> Described {
             format!("{sign} {}", c.value().trim_end_matches('\n'))
         })
         .collect();
-    Described { headline: format!("payload `{item}` {verb}:"), lines }
+    Described {
+        headline: format!("payload `{item}` {verb}:"),
+        lines,
+    }
 }
 
 fn one(headline: String) -> Described {
-    Described { headline, lines: Vec::new() }
+    Described {
+        headline,
+        lines: Vec::new(),
+    }
 }
 
 /// A change in words.
@@ -171,7 +203,9 @@ pub(crate) fn describe(change: &Change) -> Described {
         }),
         (Field::Tags, ChangeOp::Added) => one(format!("tag `{item}` added")),
         (Field::Tags, _) => one(format!("tag `{item}` removed")),
-        (Field::EvaluationContexts, ChangeOp::Added) => one(format!("evaluation context `{item}` added")),
+        (Field::EvaluationContexts, ChangeOp::Added) => {
+            one(format!("evaluation context `{item}` added"))
+        }
         (Field::EvaluationContexts, _) => one(format!("evaluation context `{item}` removed")),
         (Field::Conditions, ChangeOp::Added) if attribute == "properties" => one(format!(
             "property {} added to condition {n}: {}",
@@ -189,15 +223,26 @@ pub(crate) fn describe(change: &Change) -> Described {
             property_value(before),
             property_value(after)
         )),
-        (Field::Conditions, ChangeOp::Added) => one(format!("condition {n} added: {}", condition_value(after))),
-        (Field::Conditions, ChangeOp::Removed) => {
-            one(format!("condition {n} removed: {}", condition_value(before)))
+        (Field::Conditions, ChangeOp::Added) => {
+            one(format!("condition {n} added: {}", condition_value(after)))
         }
+        (Field::Conditions, ChangeOp::Removed) => one(format!(
+            "condition {n} removed: {}",
+            condition_value(before)
+        )),
         (Field::Conditions, ChangeOp::Changed) => one(match attribute {
             "rollout_percentage" => {
-                format!("rollout {} → {} in condition {n}", percent(before), percent(after))
+                format!(
+                    "rollout {} → {} in condition {n}",
+                    percent(before),
+                    percent(after)
+                )
             }
-            "variant" => format!("forced variant {} → {} in condition {n}", opt(before), opt(after)),
+            "variant" => format!(
+                "forced variant {} → {} in condition {n}",
+                opt(before),
+                opt(after)
+            ),
             "aggregation_group_type_index" => format!(
                 "aggregation {} → {} in condition {n}",
                 aggregation(before),
@@ -213,16 +258,31 @@ pub(crate) fn describe(change: &Change) -> Described {
         (Field::Variants, ChangeOp::Changed) => one(match attribute {
             "order" => format!("variant order {} → {}", key_list(before), key_list(after)),
             "rollout_percentage" => {
-                format!("variant `{item}` rollout {} → {}", percent(before), percent(after))
+                format!(
+                    "variant `{item}` rollout {} → {}",
+                    percent(before),
+                    percent(after)
+                )
             }
             other => format!("variant `{item}` {other} {} → {}", opt(before), opt(after)),
         }),
         (Field::Payloads, _) => payload(change, item),
-        (Field::Holdout, _) => one(format!("holdout {} → {}", holdout_value(before), holdout_value(after))),
-        (Field::AggregationGroupTypeIndex, _) => {
-            one(format!("aggregation {} → {}", aggregation(before), aggregation(after)))
-        }
-        (field, _) => one(format!("{} {} → {}", field.as_str(), opt(before), opt(after))),
+        (Field::Holdout, _) => one(format!(
+            "holdout {} → {}",
+            holdout_value(before),
+            holdout_value(after)
+        )),
+        (Field::AggregationGroupTypeIndex, _) => one(format!(
+            "aggregation {} → {}",
+            aggregation(before),
+            aggregation(after)
+        )),
+        (field, _) => one(format!(
+            "{} {} → {}",
+            field.as_str(),
+            opt(before),
+            opt(after)
+        )),
     }
 }
 
@@ -239,7 +299,13 @@ fn holdout_value(value: Option<&Value>) -> String {
 fn key_list(value: Option<&Value>) -> String {
     value
         .and_then(Value::as_array)
-        .map(|keys| keys.iter().filter_map(Value::as_str).map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "))
+        .map(|keys| {
+            keys.iter()
+                .filter_map(Value::as_str)
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
         .unwrap_or_default()
 }
 
@@ -247,7 +313,10 @@ fn key_list(value: Option<&Value>) -> String {
 pub(crate) fn created(flag: &Flag) -> Vec<Described> {
     let mut out = Vec::new();
     if !flag.name.is_empty() {
-        out.push(one(format!("name {}", json(&Value::String(flag.name.clone())))));
+        out.push(one(format!(
+            "name {}",
+            json(&Value::String(flag.name.clone()))
+        )));
     }
     if !flag.active {
         out.push(one("disabled".to_owned()));
@@ -260,7 +329,11 @@ pub(crate) fn created(flag: &Flag) -> Vec<Described> {
         out.push(one(format!("tags {}", tags.join(", "))));
     }
     if !flag.evaluation_contexts.is_empty() {
-        let ctx: Vec<String> = flag.evaluation_contexts.iter().map(|t| format!("`{t}`")).collect();
+        let ctx: Vec<String> = flag
+            .evaluation_contexts
+            .iter()
+            .map(|t| format!("`{t}`"))
+            .collect();
         out.push(one(format!("evaluation contexts {}", ctx.join(", "))));
     }
     if flag.conditions.is_empty() {
@@ -281,7 +354,10 @@ pub(crate) fn created(flag: &Flag) -> Vec<Described> {
     let switches = [
         ("early_exit", flag.early_exit),
         ("feature_enrollment", flag.feature_enrollment),
-        ("ensure_experience_continuity", flag.ensure_experience_continuity),
+        (
+            "ensure_experience_continuity",
+            flag.ensure_experience_continuity,
+        ),
         ("is_remote_configuration", flag.is_remote_configuration),
         ("has_encrypted_payloads", flag.has_encrypted_payloads),
     ];
@@ -292,7 +368,10 @@ pub(crate) fn created(flag: &Flag) -> Vec<Described> {
     }
     let defaults = Flag::default();
     if flag.evaluation_runtime != defaults.evaluation_runtime {
-        out.push(one(format!("evaluation_runtime {}", opt(Some(&crate::plan::to_value(&flag.evaluation_runtime))))));
+        out.push(one(format!(
+            "evaluation_runtime {}",
+            opt(Some(&crate::plan::to_value(&flag.evaluation_runtime)))
+        )));
     }
     if flag.bucketing_identifier != defaults.bucketing_identifier {
         out.push(one(format!(
