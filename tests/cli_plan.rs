@@ -251,3 +251,34 @@ fn apply_without_auto_approve_is_a_usage_error() {
         run.stderr
     );
 }
+
+#[test]
+fn the_quickstart_example_plans_applies_and_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
+    std::fs::copy(
+        example.join("flagops.yaml"),
+        dir.path().join("flagops.yaml"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("flags")).unwrap();
+    for entry in std::fs::read_dir(example.join("flags")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(
+            entry.path(),
+            dir.path().join("flags").join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    let repo = TempRepo { dir };
+    for env in ["staging", "production"] {
+        let run = repo.run(&["plan", "--env", env, "--detailed-exitcode"]);
+        assert_eq!(run.code, 2, "{run:?}");
+        assert_eq!(repo.run(&["apply", "--env", env, "--auto-approve"]).code, 0);
+    }
+    // Each environment has its own state in the file, like separate projects.
+    for env in ["staging", "production"] {
+        let run = repo.run(&["plan", "--env", env, "--detailed-exitcode"]);
+        assert_eq!(run.code, 0, "{run:?}");
+    }
+}

@@ -16,7 +16,7 @@ fn block<F: std::future::Future>(f: F) -> F::Output {
 
 fn backend() -> (tempfile::TempDir, LocalBackend) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let b = LocalBackend::new(dir.path().join(".flagops/state.json"));
+    let b = LocalBackend::new(dir.path().join(".flagops/state.json"), "test");
     (dir, b)
 }
 
@@ -73,7 +73,7 @@ fn deletes_are_soft_and_the_key_can_be_created_again() {
     block(b.delete(&created)).unwrap();
     assert!(block(b.list()).unwrap().flags.is_empty());
     assert_eq!(block(b.get("a")).unwrap(), None);
-    let state = b.read().unwrap();
+    let state = b.environment_state().unwrap();
     assert_eq!(state.flags.len(), 1);
     assert!(state.flags[0].deleted);
     assert_eq!(state.flags[0].version, 2);
@@ -160,8 +160,12 @@ fn the_file_is_sorted_pretty_json_written_atomically() {
     block(b.create(&flag(json!({"key": "alpha", "depends_on": ["zeta"]})))).unwrap();
     let text = std::fs::read_to_string(b.path()).unwrap();
     assert!(text.ends_with("}\n"));
-    assert!(text.contains("\n  \"flags\": [\n"), "{text}");
-    let state: StateFile = serde_json::from_str(&text).unwrap();
+    assert!(
+        text.contains("\n  \"environments\": {\n    \"test\": {\n"),
+        "{text}"
+    );
+    let file: StateFile = serde_json::from_str(&text).unwrap();
+    let state = &file.environments["test"];
     let keys: Vec<&str> = state.flags.iter().map(|f| f.flag.key.as_str()).collect();
     assert_eq!(keys, ["alpha", "zeta"]);
     // What PostHog stores: tags lower-cased and deduplicated, no `depends_on`.

@@ -172,7 +172,7 @@ proptest! {
         protect_last in any::<bool>(),
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let backend = LocalBackend::new(dir.path().join("state.json"));
+        let backend = LocalBackend::new(dir.path().join("state.json"), "test");
         seed(&backend, &live);
         let live_state = block(backend.list()).unwrap();
         // Like a repository that passes `validate`: dependencies only on flags it defines, and

@@ -48,7 +48,7 @@ impl AnyBackend {
         match config.backend {
             BackendKind::Local => {
                 let file = config.state.as_deref().unwrap_or(DEFAULT_STATE_FILE);
-                Ok(AnyBackend::Local(LocalBackend::new(root.join(file))))
+                Ok(AnyBackend::Local(LocalBackend::new(root.join(file), env)))
             }
             BackendKind::Posthog => Err(SetupError::NotAvailable(BackendKind::Posthog.as_str())),
         }

@@ -9,11 +9,13 @@
 //! PostHog stores: tags trimmed, lower-cased and deduplicated, every condition's aggregation
 //! written out, no `depends_on` (a repository-only field).
 //!
-//! The file is pretty, sorted JSON (flags by key, then id) so that it diffs well in git, and
-//! it is replaced atomically (a temporary file in the same directory, then a rename). A missing
+//! The file holds one independent state per environment (as separate PostHog projects
+//! would be). It is pretty, sorted JSON (environments by name, flags by key, then id) so
+//! that it diffs well in git, and it is replaced atomically (a temporary file in the same directory, then a rename). A missing
 //! file is an empty state. One process at a time: concurrent writers in separate processes
 //! are not locked out.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -29,22 +31,39 @@ pub const STATE_FORMAT_VERSION: u32 = 1;
 /// The default state file, relative to the config file's directory.
 pub const DEFAULT_STATE_FILE: &str = ".flagops/state.json";
 
-/// The state file's content.
+/// The state file's content: one independent state per environment, like separate projects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateFile {
     /// Always [`STATE_FORMAT_VERSION`].
     pub format_version: u32,
-    /// The id the next created flag gets.
-    pub next_id: u64,
-    /// Every flag, deleted ones included, sorted by key then id.
-    pub flags: Vec<StoredFlag>,
+    /// Each environment's flags, by environment name.
+    #[serde(default)]
+    pub environments: BTreeMap<String, EnvironmentState>,
 }
 
 impl Default for StateFile {
     fn default() -> Self {
         StateFile {
             format_version: STATE_FORMAT_VERSION,
+            environments: BTreeMap::new(),
+        }
+    }
+}
+
+/// The flags of one environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentState {
+    /// The id the next created flag gets.
+    pub next_id: u64,
+    /// Every flag, deleted ones included, sorted by key then id.
+    pub flags: Vec<StoredFlag>,
+}
+
+impl Default for EnvironmentState {
+    fn default() -> Self {
+        EnvironmentState {
             next_id: 1,
             flags: Vec::new(),
         }
@@ -80,21 +99,32 @@ impl StoredFlag {
     }
 }
 
-/// The local backend: one state file.
+/// The local backend: one environment of a state file.
 #[derive(Debug)]
 pub struct LocalBackend {
     path: PathBuf,
+    environment: String,
     // Serializes read-modify-write cycles within this process.
     lock: Mutex<()>,
 }
 
 impl LocalBackend {
-    /// A backend over the state file at `path` (which need not exist yet).
-    pub fn new(path: impl Into<PathBuf>) -> Self {
+    /// A backend over `environment` in the state file at `path` (which need not exist yet).
+    pub fn new(path: impl Into<PathBuf>, environment: impl Into<String>) -> Self {
         LocalBackend {
             path: path.into(),
+            environment: environment.into(),
             lock: Mutex::new(()),
         }
+    }
+
+    /// This backend's environment as stored (empty when it was never written).
+    pub fn environment_state(&self) -> BackendResult<EnvironmentState> {
+        Ok(self
+            .read()?
+            .environments
+            .remove(&self.environment)
+            .unwrap_or_default())
     }
 
     /// The state file.
@@ -135,9 +165,10 @@ impl LocalBackend {
     /// Replace the file atomically with `state` (sorted, pretty JSON).
     pub fn write(&self, state: &StateFile) -> BackendResult<()> {
         let mut state = state.clone();
-        state
-            .flags
-            .sort_by(|a, b| (&a.flag.key, a.id).cmp(&(&b.flag.key, b.id)));
+        for env in state.environments.values_mut() {
+            env.flags
+                .sort_by(|a, b| (&a.flag.key, a.id).cmp(&(&b.flag.key, b.id)));
+        }
         let io = |what: &str, e: &dyn std::fmt::Display| {
             BackendError::Io(format!(
                 "cannot {what} the state file `{}`: {e}",
@@ -161,14 +192,19 @@ impl LocalBackend {
 
     fn modify<T>(
         &self,
-        change: impl FnOnce(&mut StateFile) -> BackendResult<T>,
+        change: impl FnOnce(&mut EnvironmentState) -> BackendResult<T>,
     ) -> BackendResult<T> {
         let _guard = self
             .lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut state = self.read()?;
-        let out = change(&mut state)?;
+        let out = change(
+            state
+                .environments
+                .entry(self.environment.clone())
+                .or_default(),
+        )?;
         self.write(&state)?;
         Ok(out)
     }
@@ -178,7 +214,7 @@ impl LocalBackend {
             .lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let state = self.read()?;
+        let state = self.environment_state()?;
         let mut flags: Vec<LiveFlag> = state
             .flags
             .iter()
@@ -243,7 +279,7 @@ fn is_enabled(flag: &Flag) -> bool {
 }
 
 /// Check `flag` (about to be stored under `id`, `None` for a new flag) against the rest.
-fn check_write(state: &StateFile, id: Option<u64>, flag: &Flag) -> BackendResult<()> {
+fn check_write(state: &EnvironmentState, id: Option<u64>, flag: &Flag) -> BackendResult<()> {
     let key = flag.key.as_str();
     if key.is_empty()
         || key.len() > 400
@@ -335,7 +371,7 @@ fn enabled_dependents(others: &[&StoredFlag], key: &str) -> Vec<String> {
 
 /// The stored flag `live` names, checked against the version the caller read.
 fn find_current<'a>(
-    state: &'a mut StateFile,
+    state: &'a mut EnvironmentState,
     live: &LiveFlag,
 ) -> BackendResult<&'a mut StoredFlag> {
     let key = live.flag.key.clone();

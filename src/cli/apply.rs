@@ -19,7 +19,7 @@ pub(crate) struct Args {
     /// The environment to change.
     #[arg(long, value_name = "NAME")]
     env: String,
-    /// A plan saved with `flagops plan --out FILE`: apply exactly that plan.
+    /// A plan saved with `flagops plan --out FILE` (relative to `-C DIR`): apply exactly that plan.
     #[arg(value_name = "PLAN_FILE")]
     plan: Option<PathBuf>,
     /// Apply without asking (required: interactive confirmation is not available yet).

@@ -34,7 +34,7 @@ pub(crate) struct Args {
     /// The environment to plan for (a key of `environments` in the config).
     #[arg(long, value_name = "NAME")]
     env: String,
-    /// Save the plan (JSON) to FILE, for `flagops apply FILE`.
+    /// Save the plan (JSON) to FILE (relative to `-C DIR`), for `flagops apply FILE`.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Output format.

@@ -12,6 +12,8 @@
 //!
 //! The saved document (`format_version` 1) is described in `docs/plan-format.md`.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod diff;
 mod digest;
 mod order;
