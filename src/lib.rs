@@ -10,6 +10,7 @@
 //! `model`, `schema`, `rules` and `graph` do no I/O; `source` reads files; `render` produces
 //! text; `cli` wires them to the command line.
 
+pub mod apply;
 pub mod backend;
 pub mod cli;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod finding;
 pub mod graph;
 pub mod model;
+pub mod plan;
 pub mod render;
 pub mod rules;
 pub mod schema;

@@ -8,11 +8,15 @@ mod support;
 
 mod cli_graph;
 mod cli_misc;
+mod cli_plan;
 mod cli_schema;
 mod cli_secrets;
 mod cli_validate;
 mod examples;
 mod loader_props;
+mod local_backend;
+mod plan_property;
+mod plan_render;
 mod posthog_adapter;
 mod posthog_fake;
 mod posthog_fixtures;

@@ -6,6 +6,8 @@
 //! that dependents created later in the same apply can refer to a new flag). Translation is
 //! faithful; `plan` normalizes both sides before comparing.
 
+pub mod any;
+pub mod local;
 pub mod posthog;
 
 use std::future::Future;

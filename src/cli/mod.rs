@@ -3,8 +3,10 @@
 //! This layer converts and prints; it does not decide. Each subcommand has its own file with
 //! an `Args` struct (whose doc comments are the `--help` text) and a `run` function.
 
+mod apply;
 mod graph;
 mod output;
+mod plan;
 mod schema;
 mod validate;
 
@@ -45,6 +47,10 @@ enum Command {
     Schema(schema::Args),
     /// Show the dependency graph and the order flags would be applied in.
     Graph(graph::Args),
+    /// Show what applying the repository to an environment would change.
+    Plan(plan::Args),
+    /// Make an environment match the repository, or apply a saved plan.
+    Apply(apply::Args),
 }
 
 /// Global options every command receives.
@@ -82,6 +88,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Validate(args) => validate::run(&args, &ctx),
         Command::Schema(args) => schema::run(&args, &ctx),
         Command::Graph(args) => graph::run(&args, &ctx),
+        Command::Plan(args) => plan::run(&args, &ctx),
+        Command::Apply(args) => apply::run(&args, &ctx),
     };
     match result {
         Ok(code) => ExitCode::from(code),

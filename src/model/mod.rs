@@ -4,6 +4,7 @@
 //! `plan` compares them; `backend` translates them to and from vendor JSON.
 
 mod flag;
+pub mod normalize;
 mod percent;
 mod property;
 mod spec;

@@ -6,6 +6,7 @@
 
 pub mod findings;
 pub mod graph;
+pub mod plan;
 
 /// Escape text for a GitHub workflow command's message.
 pub fn github_escape_data(text: &str) -> String {

@@ -122,3 +122,72 @@ impl Repo {
 pub(crate) fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// A resolved flag from its file form as JSON.
+pub(crate) fn flag(value: serde_json::Value) -> flagops::model::Flag {
+    let spec: flagops::model::FlagSpec = serde_json::from_value(value).expect("a valid flag");
+    spec.resolve(None).0
+}
+
+/// A live state from (id, version, flag) triples.
+pub(crate) fn live(flags: Vec<(u64, i64, serde_json::Value)>) -> flagops::backend::LiveState {
+    let mut flags: Vec<flagops::backend::LiveFlag> = flags
+        .into_iter()
+        .map(|(id, version, v)| flagops::backend::LiveFlag {
+            id: id.to_string(),
+            flag: flag(v),
+            version: Some(version),
+        })
+        .collect();
+    flags.sort_by(|a, b| a.flag.key.cmp(&b.flag.key));
+    flagops::backend::LiveState {
+        flags,
+        unsupported: Vec::new(),
+    }
+}
+
+/// A temporary flag repository with a given config and flag files under `flags/`.
+pub(crate) struct TempRepo {
+    pub(crate) dir: TempDir,
+}
+
+impl TempRepo {
+    /// A repository with `config` as `flagops.yaml` and the given flag files under `flags/`.
+    pub(crate) fn new(config: &str, files: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::write(dir.path().join("flagops.yaml"), config).expect("write config");
+        fs::create_dir_all(dir.path().join("flags")).expect("flags dir");
+        let repo = TempRepo { dir };
+        for (name, text) in files {
+            repo.write(name, text);
+        }
+        repo
+    }
+
+    /// The repository directory.
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Write `flags/<name>`.
+    pub(crate) fn write(&self, name: &str, text: &str) {
+        fs::write(self.dir.path().join("flags").join(name), text).expect("write flag");
+    }
+
+    /// Remove `flags/<name>`.
+    pub(crate) fn remove(&self, name: &str) {
+        fs::remove_file(self.dir.path().join("flags").join(name)).expect("remove flag");
+    }
+
+    /// The local backend's state file.
+    pub(crate) fn state_file(&self) -> PathBuf {
+        self.dir.path().join(".flagops/state.json")
+    }
+
+    /// Run `flagops -C <repo> <args>` with a clean, colourless environment.
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
+        let mut full = vec!["-C", self.dir.path().to_str().expect("UTF-8 temp path")];
+        full.extend_from_slice(args);
+        flagops(self.dir.path(), &full)
+    }
+}

@@ -1,0 +1,476 @@
+//! `backend: local`: the live state is a JSON file in the repository directory.
+//!
+//! The embedded default: no account needed, and a strict backend for tests. It follows
+//! PostHog's rules: numeric ids, `version` 1 on create and +1 on every write, a stale version
+//! is refused (`Conflict`), deletes are soft (the flag is kept with `deleted: true` and hidden
+//! from the list; the same key can be created again), keys are unique among live flags, an
+//! enabled flag's dependencies must exist and be enabled, a flag that enabled flags depend on
+//! can be neither disabled nor deleted, and cycles are refused. On write it stores what
+//! PostHog stores: tags trimmed, lower-cased and deduplicated, every condition's aggregation
+//! written out, no `depends_on` (a repository-only field).
+//!
+//! The file holds one independent state per environment (as separate PostHog projects
+//! would be). It is pretty, sorted JSON (environments by name, flags by key, then id) so
+//! that it diffs well in git, and it is replaced atomically (a temporary file in the same directory, then a rename). A missing
+//! file is an empty state. One process at a time: concurrent writers in separate processes
+//! are not locked out.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState};
+use crate::graph::{DependencyGraph, format_cycle};
+use crate::model::{Flag, FlagSpec, PropertyType};
+
+/// The version of the state file format.
+pub const STATE_FORMAT_VERSION: u32 = 1;
+
+/// The default state file, relative to the config file's directory.
+pub const DEFAULT_STATE_FILE: &str = ".flagops/state.json";
+
+/// The state file's content: one independent state per environment, like separate projects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateFile {
+    /// Always [`STATE_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Each environment's flags, by environment name.
+    #[serde(default)]
+    pub environments: BTreeMap<String, EnvironmentState>,
+}
+
+impl Default for StateFile {
+    fn default() -> Self {
+        StateFile {
+            format_version: STATE_FORMAT_VERSION,
+            environments: BTreeMap::new(),
+        }
+    }
+}
+
+/// The flags of one environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentState {
+    /// The id the next created flag gets.
+    pub next_id: u64,
+    /// Every flag, deleted ones included, sorted by key then id.
+    pub flags: Vec<StoredFlag>,
+}
+
+impl Default for EnvironmentState {
+    fn default() -> Self {
+        EnvironmentState {
+            next_id: 1,
+            flags: Vec::new(),
+        }
+    }
+}
+
+/// One flag as the file keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredFlag {
+    /// Numeric id, never reused.
+    pub id: u64,
+    /// 1 on create, +1 per write.
+    pub version: i64,
+    /// Soft-deleted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    /// The flag in its file form (defaults left out), dependencies by key.
+    pub flag: FlagSpec,
+}
+
+impl StoredFlag {
+    fn resolved(&self) -> Flag {
+        self.flag.resolve(None).0
+    }
+
+    fn live(&self) -> LiveFlag {
+        LiveFlag {
+            id: self.id.to_string(),
+            flag: self.resolved(),
+            version: Some(self.version),
+        }
+    }
+}
+
+/// The local backend: one environment of a state file.
+#[derive(Debug)]
+pub struct LocalBackend {
+    path: PathBuf,
+    environment: String,
+    // Serializes read-modify-write cycles within this process.
+    lock: Mutex<()>,
+}
+
+impl LocalBackend {
+    /// A backend over `environment` in the state file at `path` (which need not exist yet).
+    pub fn new(path: impl Into<PathBuf>, environment: impl Into<String>) -> Self {
+        LocalBackend {
+            path: path.into(),
+            environment: environment.into(),
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// This backend's environment as stored (empty when it was never written).
+    pub fn environment_state(&self) -> BackendResult<EnvironmentState> {
+        Ok(self
+            .read()?
+            .environments
+            .remove(&self.environment)
+            .unwrap_or_default())
+    }
+
+    /// The state file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Read the whole file; a missing file is an empty state.
+    pub fn read(&self) -> BackendResult<StateFile> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StateFile::default()),
+            Err(e) => {
+                return Err(BackendError::Io(format!(
+                    "cannot read the state file `{}`: {e}",
+                    self.path.display()
+                )));
+            }
+        };
+        let state: StateFile = serde_json::from_str(&text).map_err(|e| {
+            BackendError::Io(format!(
+                "the state file `{}` is not valid: {e} (line {}, column {})",
+                self.path.display(),
+                e.line(),
+                e.column()
+            ))
+        })?;
+        if state.format_version != STATE_FORMAT_VERSION {
+            return Err(BackendError::Io(format!(
+                "the state file `{}` has format version {}; this flagops reads version {STATE_FORMAT_VERSION}",
+                self.path.display(),
+                state.format_version
+            )));
+        }
+        Ok(state)
+    }
+
+    /// Replace the file atomically with `state` (sorted, pretty JSON).
+    pub fn write(&self, state: &StateFile) -> BackendResult<()> {
+        let mut state = state.clone();
+        for env in state.environments.values_mut() {
+            env.flags
+                .sort_by(|a, b| (&a.flag.key, a.id).cmp(&(&b.flag.key, b.id)));
+        }
+        let io = |what: &str, e: &dyn std::fmt::Display| {
+            BackendError::Io(format!(
+                "cannot {what} the state file `{}`: {e}",
+                self.path.display()
+            ))
+        };
+        let dir = match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| io("create the directory of", &e))?;
+        let mut text = serde_json::to_string_pretty(&state).map_err(|e| io("encode", &e))?;
+        text.push('\n');
+        let mut temp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| io("write", &e))?;
+        std::io::Write::write_all(&mut temp, text.as_bytes()).map_err(|e| io("write", &e))?;
+        temp.as_file().sync_all().map_err(|e| io("write", &e))?;
+        temp.persist(&self.path)
+            .map_err(|e| io("replace", &e.error))?;
+        Ok(())
+    }
+
+    fn modify<T>(
+        &self,
+        change: impl FnOnce(&mut EnvironmentState) -> BackendResult<T>,
+    ) -> BackendResult<T> {
+        let _guard = self
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = self.read()?;
+        let out = change(
+            state
+                .environments
+                .entry(self.environment.clone())
+                .or_default(),
+        )?;
+        self.write(&state)?;
+        Ok(out)
+    }
+
+    fn list_now(&self) -> BackendResult<LiveState> {
+        let _guard = self
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let state = self.environment_state()?;
+        let mut flags: Vec<LiveFlag> = state
+            .flags
+            .iter()
+            .filter(|f| !f.deleted)
+            .map(StoredFlag::live)
+            .collect();
+        flags.sort_by(|a, b| a.flag.key.cmp(&b.flag.key));
+        Ok(LiveState {
+            flags,
+            unsupported: Vec::new(),
+        })
+    }
+}
+
+/// What PostHog stores for a written flag.
+fn stored_form(flag: &Flag) -> Flag {
+    let mut out = flag.clone();
+    let mut seen = std::collections::BTreeSet::new();
+    out.tags = flag
+        .tags
+        .iter()
+        .map(|t| t.trim().to_lowercase())
+        .filter(|t| !t.is_empty() && seen.insert(t.clone()))
+        .collect();
+    for condition in &mut out.conditions {
+        condition.aggregation_group_type_index = condition
+            .aggregation_group_type_index
+            .or(flag.aggregation_group_type_index);
+    }
+    if let Some(first) = out.conditions.first() {
+        let shared = first.aggregation_group_type_index;
+        out.aggregation_group_type_index = out
+            .conditions
+            .iter()
+            .all(|c| c.aggregation_group_type_index == shared)
+            .then_some(shared)
+            .flatten();
+    }
+    out.depends_on.clear();
+    out
+}
+
+/// The flags that `flag` references through `type: flag` properties.
+fn condition_targets(flag: &Flag) -> std::collections::BTreeSet<String> {
+    flag.conditions
+        .iter()
+        .flat_map(|c| &c.properties)
+        .filter(|p| p.kind == PropertyType::Flag)
+        .filter_map(|p| p.flag.clone())
+        .collect()
+}
+
+fn invalid(key: &str, detail: impl Into<String>) -> BackendError {
+    BackendError::Invalid {
+        key: key.to_owned(),
+        detail: detail.into(),
+    }
+}
+
+fn is_enabled(flag: &Flag) -> bool {
+    flag.active && !flag.archived
+}
+
+/// Check `flag` (about to be stored under `id`, `None` for a new flag) against the rest.
+fn check_write(state: &EnvironmentState, id: Option<u64>, flag: &Flag) -> BackendResult<()> {
+    let key = flag.key.as_str();
+    if key.is_empty()
+        || key.len() > 400
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(invalid(
+            key,
+            "a key may only contain letters, numbers, hyphens and underscores",
+        ));
+    }
+    if flag.archived && flag.active {
+        return Err(invalid(key, "an archived flag must be disabled"));
+    }
+    let others: Vec<&StoredFlag> = state
+        .flags
+        .iter()
+        .filter(|f| !f.deleted && Some(f.id) != id)
+        .collect();
+    if others.iter().any(|f| f.flag.key == key) {
+        return Err(invalid(
+            key,
+            "there is already a feature flag with this key",
+        ));
+    }
+    for target in condition_targets(flag) {
+        if target == key {
+            return Err(invalid(key, "a flag cannot depend on itself"));
+        }
+        let Some(stored) = others.iter().find(|f| f.flag.key == target) else {
+            return Err(invalid(
+                key,
+                format!("the dependency `{target}` does not exist"),
+            ));
+        };
+        if is_enabled(flag) && !is_enabled(&stored.resolved()) {
+            return Err(invalid(
+                key,
+                format!("cannot depend on the disabled flag `{target}`"),
+            ));
+        }
+    }
+    if let Some(id) = id {
+        let was_enabled = state
+            .flags
+            .iter()
+            .any(|f| f.id == id && is_enabled(&f.resolved()));
+        if was_enabled && !is_enabled(flag) {
+            let dependents = enabled_dependents(&others, key);
+            if !dependents.is_empty() {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "cannot disable this flag because enabled flags depend on it: {}",
+                        dependents.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    let graph = DependencyGraph::new(
+        others
+            .iter()
+            .map(|f| (f.flag.key.clone(), condition_targets(&f.resolved())))
+            .chain(std::iter::once((key.to_owned(), condition_targets(flag)))),
+    );
+    if let Some(cycle) = graph
+        .cycles()
+        .into_iter()
+        .find(|c| c.iter().any(|k| k == key))
+    {
+        return Err(invalid(
+            key,
+            format!("circular dependency: {}", format_cycle(&cycle)),
+        ));
+    }
+    Ok(())
+}
+
+fn enabled_dependents(others: &[&StoredFlag], key: &str) -> Vec<String> {
+    others
+        .iter()
+        .map(|f| f.resolved())
+        .filter(|f| is_enabled(f) && condition_targets(f).contains(key))
+        .map(|f| format!("`{}`", f.key))
+        .collect()
+}
+
+/// The stored flag `live` names, checked against the version the caller read.
+fn find_current<'a>(
+    state: &'a mut EnvironmentState,
+    live: &LiveFlag,
+) -> BackendResult<&'a mut StoredFlag> {
+    let key = live.flag.key.clone();
+    let id: u64 = live
+        .id
+        .parse()
+        .map_err(|_| BackendError::NotFound { key: key.clone() })?;
+    let stored = state
+        .flags
+        .iter_mut()
+        .find(|f| f.id == id && !f.deleted)
+        .ok_or_else(|| BackendError::NotFound { key: key.clone() })?;
+    if let Some(version) = live.version {
+        if stored.version != version {
+            return Err(BackendError::Conflict {
+                key,
+                detail: format!(
+                    "it is at version {}, the caller read version {version}",
+                    stored.version
+                ),
+            });
+        }
+    }
+    Ok(stored)
+}
+
+impl Backend for LocalBackend {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            flag_dependencies: true,
+            versioned: true,
+            rate_limit: None,
+        }
+    }
+
+    async fn list(&self) -> BackendResult<LiveState> {
+        self.list_now()
+    }
+
+    async fn get(&self, key: &str) -> BackendResult<Option<LiveFlag>> {
+        Ok(self
+            .list_now()?
+            .flags
+            .into_iter()
+            .find(|f| f.flag.key == key))
+    }
+
+    async fn create(&self, flag: &Flag) -> BackendResult<LiveFlag> {
+        self.modify(|state| {
+            let flag = stored_form(flag);
+            check_write(state, None, &flag)?;
+            let stored = StoredFlag {
+                id: state.next_id,
+                version: 1,
+                deleted: false,
+                flag: flag.to_spec(),
+            };
+            state.next_id += 1;
+            let live = stored.live();
+            state.flags.push(stored);
+            Ok(live)
+        })
+    }
+
+    async fn update(&self, live: &LiveFlag, desired: &Flag) -> BackendResult<LiveFlag> {
+        self.modify(|state| {
+            let id = find_current(state, live)?.id;
+            let flag = stored_form(desired);
+            check_write(state, Some(id), &flag)?;
+            let stored = find_current(state, live)?;
+            stored.flag = flag.to_spec();
+            stored.version += 1;
+            Ok(stored.live())
+        })
+    }
+
+    async fn delete(&self, live: &LiveFlag) -> BackendResult<()> {
+        self.modify(|state| {
+            let id = find_current(state, live)?.id;
+            let key = live.flag.key.clone();
+            let others: Vec<&StoredFlag> = state
+                .flags
+                .iter()
+                .filter(|f| !f.deleted && f.id != id)
+                .collect();
+            let dependents = enabled_dependents(&others, &key);
+            if !dependents.is_empty() {
+                return Err(invalid(
+                    &key,
+                    format!(
+                        "cannot delete this flag because enabled flags depend on it: {}",
+                        dependents.join(", ")
+                    ),
+                ));
+            }
+            let stored = find_current(state, live)?;
+            stored.deleted = true;
+            stored.version += 1;
+            Ok(())
+        })
+    }
+}

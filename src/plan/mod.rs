@@ -1,0 +1,512 @@
+//! The plan: what would change in one environment, in what order, and why.
+//!
+//! Pure: [`build`] is a function of the desired flags (already resolved for the environment),
+//! the live state and the environment's policy. Both sides are normalized
+//! (`model::normalize`) before they are compared, so a flag in sync never shows a change.
+//! The result is a value: `plan --format json` prints it, `plan --out` saves it, `apply`
+//! executes it and never re-diffs.
+//!
+//! - `diff`: field-level changes between a live flag and its desired form;
+//! - `order`: the state after the plan, its dependency checks, and the step levels;
+//! - `digest`: fingerprints, the config hash and the masking of secret values.
+//!
+//! The saved document (`format_version` 1) is described in `docs/plan-format.md`.
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+mod diff;
+mod digest;
+mod order;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::backend::{LiveState, Unsupported};
+use crate::config::Environment;
+use crate::model::Flag;
+use crate::model::normalize::{adopt_display_fields, normalize};
+
+pub use diff::{Change, ChangeOp, Field, diff};
+pub use digest::{ENCRYPTED_SENTINEL, MASK, fingerprint, sha256, unmask};
+
+/// The version of the plan document. Readers refuse other major versions.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A plan for one environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Always [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Where and when the plan was made (filled in by the command).
+    pub metadata: Metadata,
+    /// Counts.
+    pub summary: Summary,
+    /// Steps in apply order: by level, then by key.
+    pub steps: Vec<Step>,
+    /// Flags in the repository whose live state already matches, sorted.
+    pub unchanged: Vec<String>,
+    /// Live flags not in the repository that the plan leaves alone, sorted by key.
+    pub unmanaged: Vec<Unmanaged>,
+    /// Live flags flagops cannot represent (not in the repository), sorted by key.
+    pub unsupported: Vec<Unsupported>,
+}
+
+/// Where and when a plan was made: what `apply` checks before running a saved plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// The flagops version that made the plan.
+    pub flagops_version: String,
+    /// The environment name.
+    pub environment: String,
+    /// The backend kind (`local`, `posthog`).
+    pub backend: String,
+    /// The config file and its hash.
+    pub config: ConfigRef,
+    /// The git commit of the repository, when it is in one.
+    #[serde(default)]
+    pub git: Option<GitRef>,
+    /// RFC 3339 timestamp (UTC).
+    pub created_at: String,
+}
+
+/// The config a plan was made with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigRef {
+    /// The config file, relative to the repository directory.
+    pub path: String,
+    /// `sha256:<hex>` of the file's bytes.
+    pub sha256: String,
+}
+
+/// The git commit a plan was made at.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitRef {
+    /// Full commit id of `HEAD`.
+    pub commit: String,
+    /// Whether tracked files differed from `HEAD` (the plan is not reproducible from the commit).
+    pub dirty: bool,
+}
+
+/// Counts of a plan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Flags to create.
+    pub create: usize,
+    /// Flags to update.
+    pub update: usize,
+    /// Flags to delete (soft).
+    pub delete: usize,
+    /// Flags already in sync.
+    pub unchanged: usize,
+    /// Live flags left alone.
+    pub unmanaged: usize,
+    /// Live flags that cannot be managed.
+    pub unsupported: usize,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Create the flag.
+    Create,
+    /// Change the live flag.
+    Update,
+    /// Soft-delete the live flag.
+    Delete,
+}
+
+impl Action {
+    /// The verb used in every output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+/// One flag's change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// Apply level: every step of level n runs after every step of level n-1; steps of one
+    /// level are independent.
+    pub level: usize,
+    /// What to do.
+    pub action: Action,
+    /// The flag key.
+    pub key: String,
+    /// Why (deletes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Field-level changes (updates).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
+    /// The live flag as the plan saw it (updates and deletes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveSnapshot>,
+    /// The flag as it should be (creates and updates), normalized, dependencies by key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<Flag>,
+    /// Payload keys whose values are masked in this step (`desired`, `live` and `changes`),
+    /// with the `sha256:` digest of the desired value so `apply` can check that the value it
+    /// reads from the repository is the one that was reviewed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub masked_payloads: BTreeMap<String, String>,
+}
+
+impl Step {
+    /// Whether the step turns the flag on (create enabled, or update from disabled to enabled).
+    pub fn enables(&self) -> bool {
+        let after = self.desired.as_ref().is_some_and(enabled);
+        let before = self.live.as_ref().is_some_and(|l| enabled(&l.flag));
+        after && !before
+    }
+
+    /// Whether the step turns the flag off (delete of an enabled flag, or disable).
+    pub fn disables(&self) -> bool {
+        let after = self.desired.as_ref().is_some_and(enabled);
+        let before = self.live.as_ref().is_some_and(|l| enabled(&l.flag));
+        before && !after
+    }
+}
+
+/// What the plan saw of a live flag: enough for `apply` to refuse stale work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveSnapshot {
+    /// The backend id.
+    pub id: String,
+    /// The backend version (PostHog `version`).
+    pub version: Option<i64>,
+    /// [`fingerprint`] of the normalized live flag.
+    pub fingerprint: String,
+    /// The live flag, normalized.
+    pub flag: Flag,
+}
+
+/// A live flag the plan leaves alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unmanaged {
+    /// Flag key.
+    pub key: String,
+    /// Backend id.
+    pub id: String,
+    /// Why it is left alone.
+    pub reason: UnmanagedReason,
+}
+
+/// Why a live flag outside the repository is left alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnmanagedReason {
+    /// The environment does not set `prune`.
+    PruneOff,
+    /// The key matches a `protect` pattern.
+    Protected,
+}
+
+/// Why a plan was refused: every problem found, sorted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("the plan was refused: {}", problem_count(.problems))]
+pub struct PlanError {
+    /// What is wrong.
+    pub problems: Vec<Problem>,
+}
+
+fn problem_count(problems: &[Problem]) -> String {
+    match problems.len() {
+        1 => "1 problem".to_owned(),
+        n => format!("{n} problems"),
+    }
+}
+
+/// One reason a plan is refused.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Problem {
+    /// Stable kebab-case code (`max-deletes`, `protected`, `missing-dependency`, …).
+    pub code: &'static str,
+    /// The flag concerned, if one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flag: Option<String>,
+    /// One sentence, lower-case start, names in backticks.
+    pub message: String,
+    /// What to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+impl Problem {
+    fn new(code: &'static str, flag: Option<&str>, message: String, help: &str) -> Self {
+        Problem {
+            code,
+            flag: flag.map(str::to_owned),
+            message,
+            help: (!help.is_empty()).then(|| help.to_owned()),
+        }
+    }
+}
+
+impl Plan {
+    /// Whether applying the plan would change anything.
+    pub fn has_changes(&self) -> bool {
+        !self.steps.is_empty()
+    }
+
+    /// The steps grouped by level.
+    pub fn levels(&self) -> Vec<Vec<&Step>> {
+        let mut levels: Vec<Vec<&Step>> = Vec::new();
+        for step in &self.steps {
+            if levels.len() <= step.level {
+                levels.resize_with(step.level + 1, Vec::new);
+            }
+            levels[step.level].push(step);
+        }
+        levels
+    }
+}
+
+/// Whether a flag is effectively on.
+pub(crate) fn enabled(flag: &Flag) -> bool {
+    flag.active && !flag.archived
+}
+
+fn protect_set(policy: &Environment) -> Result<GlobSet, Problem> {
+    let mut builder = GlobSetBuilder::new();
+    for pattern in &policy.protect {
+        let glob = Glob::new(pattern).map_err(|e| {
+            Problem::new(
+                "config",
+                None,
+                format!("invalid `protect` pattern `{pattern}`: {}", e.kind()),
+                "",
+            )
+        })?;
+        builder.add(glob);
+    }
+    builder.build().map_err(|e| {
+        Problem::new(
+            "config",
+            None,
+            format!("invalid `protect` patterns: {e}"),
+            "",
+        )
+    })
+}
+
+/// Compare `desired` (the repository's flags resolved for the environment) with `live` under
+/// `policy`, and order the changes. Refuses (with every problem) plans that exceed
+/// `max_deletes`, disable a protected flag, touch a flag flagops cannot represent, leave an
+/// enabled flag depending on a missing, disabled or deleted flag, or contain a cycle.
+pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result<Plan, PlanError> {
+    let mut problems = Vec::new();
+    let protect = protect_set(policy).map_err(|p| PlanError { problems: vec![p] })?;
+
+    let mut wanted: BTreeMap<&str, &Flag> = BTreeMap::new();
+    for flag in desired {
+        if wanted.insert(flag.key.as_str(), flag).is_some() {
+            problems.push(Problem::new(
+                "duplicate-flag",
+                Some(&flag.key),
+                format!("flag `{}` is defined twice", flag.key),
+                "keep one definition per key",
+            ));
+        }
+    }
+    let unsupported: BTreeMap<&str, &Unsupported> = live
+        .unsupported
+        .iter()
+        .map(|u| (u.key.as_str(), u))
+        .collect();
+
+    let mut steps = Vec::new();
+    let mut unchanged = Vec::new();
+    for (&key, &flag) in &wanted {
+        if let Some(u) = unsupported.get(key) {
+            problems.push(Problem::new(
+                "unsupported-flag",
+                Some(key),
+                format!("`{key}` exists in the environment but flagops cannot manage it: {}", u.reason),
+                "remove the flag from the repository, or change it in the service so flagops can read it",
+            ));
+            continue;
+        }
+        let mut want = normalize(flag);
+        match live.get(key) {
+            None => steps.push(new_step(Action::Create, key, None, Some(want), Vec::new())),
+            Some(current) => {
+                let have = normalize(&current.flag);
+                adopt_display_fields(&mut want, &have);
+                let comparable = digest::unmask_unknown(&have, &want);
+                let changes = diff(&comparable, &want);
+                if changes.is_empty() {
+                    unchanged.push(key.to_owned());
+                    continue;
+                }
+                if protect.is_match(key) && enabled(&have) && !enabled(&want) {
+                    problems.push(Problem::new(
+                        "protected",
+                        Some(key),
+                        format!("`{key}` is protected in this environment and cannot be disabled"),
+                        "keep it enabled, or remove the key from `protect` in the config",
+                    ));
+                }
+                let snapshot = snapshot(current, have);
+                steps.push(new_step(
+                    Action::Update,
+                    key,
+                    Some(snapshot),
+                    Some(want),
+                    changes,
+                ));
+            }
+        }
+    }
+
+    let mut unmanaged = Vec::new();
+    for current in &live.flags {
+        let key = current.flag.key.as_str();
+        if wanted.contains_key(key) {
+            continue;
+        }
+        let reason = if !policy.prune {
+            UnmanagedReason::PruneOff
+        } else if protect.is_match(key) {
+            UnmanagedReason::Protected
+        } else {
+            let mut step = new_step(
+                Action::Delete,
+                key,
+                Some(snapshot(current, normalize(&current.flag))),
+                None,
+                Vec::new(),
+            );
+            step.reason = Some("not in the repository; `prune` is on".to_owned());
+            steps.push(step);
+            continue;
+        };
+        unmanaged.push(Unmanaged {
+            key: key.to_owned(),
+            id: current.id.clone(),
+            reason,
+        });
+    }
+    unmanaged.sort_by(|a, b| a.key.cmp(&b.key));
+
+    let deletes: Vec<&str> = steps
+        .iter()
+        .filter(|s| s.action == Action::Delete)
+        .map(|s| s.key.as_str())
+        .collect();
+    if let Some(max) = policy.max_deletes {
+        if deletes.len() > max as usize {
+            problems.push(Problem::new(
+                "max-deletes",
+                None,
+                format!(
+                    "the plan deletes {} flags ({}); `max_deletes` for this environment is {max}",
+                    deletes.len(),
+                    deletes
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                "add the flags back to the repository, protect them, or raise `max_deletes`",
+            ));
+        }
+    }
+
+    problems.extend(order::check_final_state(&steps, live, &wanted));
+    if problems.is_empty() {
+        match order::levels(&steps, live) {
+            Ok(levels) => {
+                for step in &mut steps {
+                    step.level = levels.get(&step.key).copied().unwrap_or(0);
+                }
+            }
+            Err(more) => problems.extend(more),
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort();
+        problems.dedup();
+        return Err(PlanError { problems });
+    }
+
+    steps.sort_by(|a, b| (a.level, &a.key).cmp(&(b.level, &b.key)));
+    for step in &mut steps {
+        digest::mask(step);
+    }
+    let unsupported: Vec<Unsupported> = live
+        .unsupported
+        .iter()
+        .filter(|u| !wanted.contains_key(u.key.as_str()))
+        .cloned()
+        .collect();
+    let count = |action| steps.iter().filter(|s| s.action == action).count();
+    let summary = Summary {
+        create: count(Action::Create),
+        update: count(Action::Update),
+        delete: count(Action::Delete),
+        unchanged: unchanged.len(),
+        unmanaged: unmanaged.len(),
+        unsupported: unsupported.len(),
+    };
+    Ok(Plan {
+        format_version: FORMAT_VERSION,
+        metadata: Metadata::default(),
+        summary,
+        steps,
+        unchanged,
+        unmanaged,
+        unsupported,
+    })
+}
+
+fn new_step(
+    action: Action,
+    key: &str,
+    live: Option<LiveSnapshot>,
+    desired: Option<Flag>,
+    changes: Vec<Change>,
+) -> Step {
+    Step {
+        level: 0,
+        action,
+        key: key.to_owned(),
+        reason: None,
+        changes,
+        live,
+        desired,
+        masked_payloads: BTreeMap::new(),
+    }
+}
+
+fn snapshot(current: &crate::backend::LiveFlag, normalized: Flag) -> LiveSnapshot {
+    LiveSnapshot {
+        id: current.id.clone(),
+        version: current.version,
+        fingerprint: fingerprint(&normalized),
+        flag: normalized,
+    }
+}
+
+/// The keys of the flags a step's desired flag depends on.
+pub(crate) fn step_dependencies(step: &Step) -> BTreeSet<String> {
+    step.desired
+        .as_ref()
+        .map(Flag::dependencies)
+        .unwrap_or_default()
+}
+
+/// A JSON value for a change or a rendering.
+pub(crate) fn to_value<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,188 @@
+//! Dependency checks on the state a plan leads to, and the order of its steps.
+//!
+//! The state after the plan is every repository flag as desired, plus every live flag the
+//! plan does not delete. In it, an enabled flag may only depend on enabled flags, a flag the
+//! plan writes may only depend on flags that exist, and there is no cycle. These are checked
+//! before anything runs, never discovered halfway through an apply.
+//!
+//! Order: a step that writes flag X waits for the step creating a flag X depends on (and for
+//! the step enabling it, when X is enabled); a step that disables or deletes flag D waits for
+//! the steps of the live flags that depend on D while enabled. Levels are the longest path
+//! in that graph (`graph::DependencyGraph`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Action, Problem, Step, enabled, step_dependencies};
+use crate::backend::LiveState;
+use crate::graph::{DependencyGraph, format_cycle};
+use crate::model::Flag;
+
+/// One flag in the state after the plan.
+struct After {
+    enabled: bool,
+    dependencies: BTreeSet<String>,
+    written: bool,
+}
+
+/// Problems with the state the plan leads to.
+pub(super) fn check_final_state(
+    steps: &[Step],
+    live: &LiveState,
+    wanted: &BTreeMap<&str, &Flag>,
+) -> Vec<Problem> {
+    let deleted: BTreeSet<&str> = steps
+        .iter()
+        .filter(|s| s.action == Action::Delete)
+        .map(|s| s.key.as_str())
+        .collect();
+    let written: BTreeSet<&str> = steps
+        .iter()
+        .filter(|s| s.action != Action::Delete)
+        .map(|s| s.key.as_str())
+        .collect();
+    let mut after: BTreeMap<&str, After> = BTreeMap::new();
+    for current in &live.flags {
+        let key = current.flag.key.as_str();
+        if !deleted.contains(key) {
+            let state = After {
+                enabled: enabled(&current.flag),
+                dependencies: current.flag.dependencies(),
+                written: false,
+            };
+            after.insert(key, state);
+        }
+    }
+    for u in &live.unsupported {
+        // What it depends on is unknown; it exists and may be enabled.
+        after.insert(
+            &u.key,
+            After {
+                enabled: true,
+                dependencies: BTreeSet::new(),
+                written: false,
+            },
+        );
+    }
+    for (&key, flag) in wanted {
+        let state = After {
+            enabled: enabled(flag),
+            dependencies: flag.dependencies(),
+            written: written.contains(key),
+        };
+        after.insert(key, state);
+    }
+
+    let mut problems = Vec::new();
+    for (&key, state) in &after {
+        if !(state.enabled || state.written) {
+            continue;
+        }
+        let place = if wanted.contains_key(key) {
+            ""
+        } else {
+            " (live, not in the repository)"
+        };
+        for target in &state.dependencies {
+            match after.get(target.as_str()) {
+                None if deleted.contains(target.as_str()) => problems.push(Problem::new(
+                    "deleted-dependency",
+                    Some(key),
+                    format!("`{key}`{place} depends on `{target}`, which this plan deletes"),
+                    "keep the dependency in the repository, or remove the dependency first",
+                )),
+                None => problems.push(Problem::new(
+                    "missing-dependency",
+                    Some(key),
+                    format!("`{key}`{place} depends on `{target}`, which is neither in the repository nor live"),
+                    "add the flag to the repository, or remove the dependency",
+                )),
+                Some(t) if state.enabled && !t.enabled => problems.push(Problem::new(
+                    "disabled-dependency",
+                    Some(key),
+                    format!("`{key}`{place} is enabled but depends on `{target}`, which would be disabled"),
+                    "enable the dependency, disable this flag, or remove the dependency",
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    let graph = DependencyGraph::new(after.iter().map(|(k, s)| (*k, s.dependencies.clone())));
+    for cycle in graph.cycles() {
+        problems.push(Problem::new(
+            "cycle",
+            cycle.first().map(String::as_str),
+            format!("dependency cycle: {}", format_cycle(&cycle)),
+            "remove one of the dependencies to break the cycle",
+        ));
+    }
+    problems
+}
+
+/// The level of each step, or the problems that make the steps impossible to order.
+pub(super) fn levels(
+    steps: &[Step],
+    live: &LiveState,
+) -> Result<BTreeMap<String, usize>, Vec<Problem>> {
+    let by_key: BTreeMap<&str, &Step> = steps.iter().map(|s| (s.key.as_str(), s)).collect();
+    let mut waits: BTreeMap<String, BTreeSet<String>> = steps
+        .iter()
+        .map(|s| (s.key.clone(), BTreeSet::new()))
+        .collect();
+    for step in steps {
+        if step.action == Action::Delete {
+            continue;
+        }
+        let writes_enabled = step.desired.as_ref().is_some_and(enabled);
+        for target in step_dependencies(step) {
+            let Some(dep) = by_key.get(target.as_str()) else {
+                continue;
+            };
+            let needed = dep.action == Action::Create
+                || (writes_enabled
+                    && dep.action == Action::Update
+                    && dep.desired.as_ref().is_some_and(enabled));
+            if needed && target != step.key {
+                waits.entry(step.key.clone()).or_default().insert(target);
+            }
+        }
+    }
+    for step in steps {
+        let switched_off = step.action == Action::Delete || step.disables();
+        if !switched_off {
+            continue;
+        }
+        for dependent in &live.flags {
+            let key = dependent.flag.key.as_str();
+            if key != step.key
+                && enabled(&dependent.flag)
+                && by_key.contains_key(key)
+                && dependent.flag.dependencies().contains(&step.key)
+            {
+                waits
+                    .entry(step.key.clone())
+                    .or_default()
+                    .insert(key.to_owned());
+            }
+        }
+    }
+    let graph = DependencyGraph::new(waits);
+    let Some(levels) = graph.levels() else {
+        return Err(graph
+            .cycles()
+            .into_iter()
+            .map(|cycle| {
+                Problem::new(
+                    "order",
+                    cycle.first().map(String::as_str),
+                    format!("the steps cannot be ordered: {}", format_cycle(&cycle)),
+                    "split the change into two plans",
+                )
+            })
+            .collect());
+    };
+    Ok(levels
+        .into_iter()
+        .enumerate()
+        .flat_map(|(level, keys)| keys.into_iter().map(move |k| (k, level)))
+        .collect())
+}

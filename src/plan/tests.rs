@@ -1,0 +1,221 @@
+//! Tests of plan building: matching, policy and order rules on small cases.
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::backend::LiveFlag;
+
+fn flag(value: Value) -> Flag {
+    let spec: crate::model::FlagSpec = serde_json::from_value(value).unwrap();
+    spec.resolve(None).0
+}
+
+fn live(flags: &[Value]) -> LiveState {
+    LiveState {
+        flags: flags
+            .iter()
+            .enumerate()
+            .map(|(i, v)| LiveFlag {
+                id: (i + 1).to_string(),
+                flag: flag(v.clone()),
+                version: Some(1),
+            })
+            .collect(),
+        unsupported: Vec::new(),
+    }
+}
+
+fn order(plan: &Plan) -> Vec<(&str, Action, usize)> {
+    plan.steps
+        .iter()
+        .map(|s| (s.key.as_str(), s.action, s.level))
+        .collect()
+}
+
+#[test]
+fn removing_the_first_condition_is_one_removal() {
+    let before = live(&[json!({"key": "a", "conditions": [
+        {"rollout_percentage": 1}, {"rollout_percentage": 2}, {"rollout_percentage": 3}]})]);
+    let desired = [flag(
+        json!({"key": "a", "conditions": [{"rollout_percentage": 2}, {"rollout_percentage": 3}]}),
+    )];
+    let plan = build(&desired, &before, &Environment::default()).unwrap();
+    let changes = &plan.steps[0].changes;
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(
+        (changes[0].field, changes[0].op, changes[0].condition),
+        (Field::Conditions, ChangeOp::Removed, Some(1))
+    );
+}
+
+#[test]
+fn display_fields_set_only_live_are_kept_and_not_a_change() {
+    let before = live(&[
+        json!({"key": "a", "name": "old", "conditions": [{"description": "from the UI",
+        "properties": [{"type": "flag", "flag": "b", "value": true, "label": "b"}]}]}),
+        json!({"key": "b"}),
+    ]);
+    let same = [
+        flag(
+            json!({"key": "a", "name": "old", "conditions": [{"properties": [{"type": "flag", "flag": "b", "value": true}]}]}),
+        ),
+        flag(json!({"key": "b"})),
+    ];
+    let plan = build(&same, &before, &Environment::default()).unwrap();
+    assert!(!plan.has_changes(), "{:?}", plan.steps);
+
+    let renamed = [
+        flag(
+            json!({"key": "a", "name": "new", "conditions": [{"properties": [{"type": "flag", "flag": "b", "value": true}]}]}),
+        ),
+        flag(json!({"key": "b"})),
+    ];
+    let plan = build(&renamed, &before, &Environment::default()).unwrap();
+    let desired = plan.steps[0].desired.as_ref().unwrap();
+    // Apply sends the live display fields back, so the UI's label survives.
+    assert_eq!(
+        desired.conditions[0].description.as_deref(),
+        Some("from the UI")
+    );
+    assert_eq!(
+        desired.conditions[0].properties[0].label.as_deref(),
+        Some("b")
+    );
+    assert_eq!(plan.steps[0].changes.len(), 1);
+}
+
+#[test]
+fn prune_deletes_only_unprotected_flags_outside_the_repository() {
+    let before = live(&[
+        json!({"key": "billing-a"}),
+        json!({"key": "old"}),
+        json!({"key": "kept"}),
+    ]);
+    let mut state = before.clone();
+    state.unsupported.push(Unsupported {
+        key: "v2".into(),
+        id: "9".into(),
+        reason: "uses filters version 2".into(),
+    });
+    let policy = Environment {
+        prune: true,
+        protect: vec!["billing-*".into()],
+        ..Environment::default()
+    };
+    let plan = build(&[flag(json!({"key": "kept"}))], &state, &policy).unwrap();
+    assert_eq!(order(&plan), vec![("old", Action::Delete, 0)]);
+    assert_eq!(
+        plan.unmanaged,
+        vec![Unmanaged {
+            key: "billing-a".into(),
+            id: "1".into(),
+            reason: UnmanagedReason::Protected
+        }]
+    );
+    assert_eq!(plan.unsupported.len(), 1);
+    assert_eq!(
+        plan.summary,
+        Summary {
+            create: 0,
+            update: 0,
+            delete: 1,
+            unchanged: 1,
+            unmanaged: 1,
+            unsupported: 1
+        }
+    );
+}
+
+#[test]
+fn disabling_a_chain_goes_from_dependents_to_dependencies() {
+    let dep = |k: &str, on: &str| json!({"key": k, "conditions": [{"properties": [{"type": "flag", "flag": on, "value": true}]}]});
+    let before = live(&[json!({"key": "a"}), dep("b", "a"), dep("c", "b")]);
+    let off = |v: Value| {
+        let mut f = flag(v);
+        f.active = false;
+        f
+    };
+    let desired = [
+        off(json!({"key": "a"})),
+        off(dep("b", "a")),
+        off(dep("c", "b")),
+    ];
+    let plan = build(&desired, &before, &Environment::default()).unwrap();
+    assert_eq!(
+        order(&plan),
+        vec![
+            ("c", Action::Update, 0),
+            ("b", Action::Update, 1),
+            ("a", Action::Update, 2)
+        ]
+    );
+    // And enabling them again goes the other way.
+    let plan = build(
+        &[
+            flag(json!({"key": "a"})),
+            flag(dep("b", "a")),
+            flag(dep("c", "b")),
+        ],
+        &LiveState::default(),
+        &Environment::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        order(&plan),
+        vec![
+            ("a", Action::Create, 0),
+            ("b", Action::Create, 1),
+            ("c", Action::Create, 2)
+        ]
+    );
+}
+
+#[test]
+fn a_live_only_dependent_blocks_disabling_its_dependency() {
+    let before = live(&[
+        json!({"key": "a"}),
+        json!({"key": "z", "depends_on": [], "conditions": [
+        {"properties": [{"type": "flag", "flag": "a", "value": true}]}]}),
+    ]);
+    let error = build(
+        &[flag(json!({"key": "a", "active": false}))],
+        &before,
+        &Environment::default(),
+    )
+    .unwrap_err();
+    assert_eq!(error.problems.len(), 1);
+    assert_eq!(error.problems[0].code, "disabled-dependency");
+    assert_eq!(
+        error.problems[0].message,
+        "`z` (live, not in the repository) is enabled but depends on `a`, which would be disabled"
+    );
+}
+
+#[test]
+fn duplicate_desired_keys_are_refused() {
+    let error = build(
+        &[flag(json!({"key": "a"})), flag(json!({"key": "a"}))],
+        &LiveState::default(),
+        &Environment::default(),
+    )
+    .unwrap_err();
+    assert_eq!(error.problems[0].code, "duplicate-flag");
+}
+
+#[test]
+fn the_live_snapshot_carries_what_apply_needs() {
+    let before = live(&[json!({"key": "a", "name": "x"})]);
+    let plan = build(
+        &[flag(json!({"key": "a", "name": "y"}))],
+        &before,
+        &Environment::default(),
+    )
+    .unwrap();
+    let snapshot = plan.steps[0].live.as_ref().unwrap();
+    assert_eq!((snapshot.id.as_str(), snapshot.version), ("1", Some(1)));
+    assert_eq!(
+        snapshot.fingerprint,
+        fingerprint(&normalize(&before.flags[0].flag))
+    );
+    assert!(snapshot.fingerprint.starts_with("sha256:") && snapshot.fingerprint.len() == 71);
+}

@@ -1,0 +1,237 @@
+//! The plan as markdown, for a pull-request comment or a job summary.
+//!
+//! Summary first, then a table with one row per flag, then the full human rendering inside a
+//! collapsed `<details>` block. The result always fits GitHub's comment limit (65,536
+//! characters): rows are dropped whole and the details are cut at a line boundary with the
+//! code block closed, and a note says what was left out and where to see everything.
+
+use std::fmt::Write;
+
+use super::human;
+use super::words;
+use crate::plan::{Action, Plan, PlanError};
+
+/// GitHub's limit on a comment body, in characters.
+pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
+
+/// The plan as markdown under [`GITHUB_COMMENT_LIMIT`].
+pub fn render(plan: &Plan) -> String {
+    render_within(plan, GITHUB_COMMENT_LIMIT)
+}
+
+fn flags(n: usize) -> String {
+    if n == 1 {
+        "1 flag".to_owned()
+    } else {
+        format!("{n} flags")
+    }
+}
+
+fn live_flags(n: usize) -> String {
+    if n == 1 {
+        "1 live flag".to_owned()
+    } else {
+        format!("{n} live flags")
+    }
+}
+
+fn chars(text: &str) -> usize {
+    text.chars().count()
+}
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+fn changes_cell(step: &crate::plan::Step) -> String {
+    match step.action {
+        Action::Create => "new flag".to_owned(),
+        Action::Delete => step
+            .reason
+            .clone()
+            .unwrap_or_else(|| "soft delete".to_owned()),
+        Action::Update => {
+            let all: Vec<String> = step
+                .changes
+                .iter()
+                .map(|c| words::describe(c).headline)
+                .collect();
+            let shown: Vec<&str> = all
+                .iter()
+                .take(3)
+                .map(|h| h.trim_end_matches(':'))
+                .collect();
+            let mut text = shown.join("; ");
+            if all.len() > shown.len() {
+                let _ = write!(text, "; and {} more", all.len() - shown.len());
+            }
+            text
+        }
+    }
+}
+
+fn fence_for(body: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in body.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+/// The plan as markdown in at most `limit` characters (tests use small limits).
+pub fn render_within(plan: &Plan, limit: usize) -> String {
+    let env = &plan.metadata.environment;
+    let s = plan.summary;
+    let mut head = format!("### flagops plan: `{env}`\n\n");
+    if plan.steps.is_empty() {
+        let _ = writeln!(head, "**No changes.** {} in sync.", flags(s.unchanged));
+    } else {
+        let _ = writeln!(
+            head,
+            "**{}.** {} unchanged.",
+            human::summary_line(plan),
+            s.unchanged
+        );
+    }
+    if s.unmanaged > 0 {
+        let n = s.unmanaged;
+        let _ = writeln!(
+            head,
+            "\n{} not in the repository; left alone.",
+            live_flags(n)
+        );
+    }
+    if s.unsupported > 0 {
+        let n = s.unsupported;
+        let _ = writeln!(
+            head,
+            "\n{} cannot be managed by flagops; never touched.",
+            live_flags(n)
+        );
+    }
+    head.push('\n');
+
+    let mut foot = format!("<sub>flagops {}", plan.metadata.flagops_version);
+    if let Some(git) = &plan.metadata.git {
+        let short: String = git.commit.chars().take(12).collect();
+        let _ = write!(
+            foot,
+            " · commit `{short}`{}",
+            if git.dirty {
+                " (uncommitted changes)"
+            } else {
+                ""
+            }
+        );
+    }
+    if !plan.metadata.created_at.is_empty() {
+        let _ = write!(foot, " · {}", plan.metadata.created_at);
+    }
+    foot.push_str("</sub>\n");
+
+    let pointer = format!(
+        "run `flagops plan --env {env}` locally, or save the plan with `--out` and read the file"
+    );
+    let mut out = head;
+    let budget = limit.saturating_sub(chars(&foot));
+
+    if !plan.steps.is_empty() {
+        // The table may use half of what is left; the details get the rest.
+        let table_budget = budget.saturating_sub(chars(&out)) / 2;
+        let mut table = String::from("| action | flag | changes |\n|---|---|---|\n");
+        let mut shown = 0;
+        for step in &plan.steps {
+            let row = format!(
+                "| {} | `{}` | {} |\n",
+                step.action.as_str(),
+                cell(&step.key),
+                cell(&changes_cell(step))
+            );
+            let note_room = 120 + chars(&pointer);
+            if chars(&table) + chars(&row) + note_room > table_budget {
+                break;
+            }
+            table.push_str(&row);
+            shown += 1;
+        }
+        if shown < plan.steps.len() {
+            let _ = writeln!(
+                table,
+                "\n_{} more flags are not listed in this table; {pointer}._",
+                plan.steps.len() - shown
+            );
+        }
+        if shown > 0 || plan.steps.len() > shown {
+            out.push_str(&table);
+            out.push('\n');
+        }
+    }
+
+    let body = anstream::adapter::strip_str(&human::render(plan)).to_string();
+    let fence = fence_for(&body);
+    let open = format!("<details><summary>Details</summary>\n\n{fence}text\n");
+    let close = format!("{fence}\n\n</details>\n\n");
+    let lines: Vec<&str> = body.lines().collect();
+    let cut_note_room = 160 + chars(&pointer);
+    let room = budget.saturating_sub(chars(&out) + chars(&open) + chars(&close));
+    let mut details = String::new();
+    let mut used = 0;
+    let mut all_fit = true;
+    for (i, line) in lines.iter().enumerate() {
+        let len = chars(line) + 1;
+        let remaining_after = lines.len() - i - 1;
+        let reserve = if remaining_after == 0 {
+            0
+        } else {
+            cut_note_room
+        };
+        if used + len + reserve > room {
+            all_fit = false;
+            break;
+        }
+        details.push_str(line);
+        details.push('\n');
+        used += len;
+    }
+    if room > cut_note_room || all_fit {
+        out.push_str(&open);
+        out.push_str(&details);
+        out.push_str(&fence);
+        out.push('\n');
+        if !all_fit {
+            let left = lines.len() - details.lines().count();
+            let _ = writeln!(
+                out,
+                "\n_Details truncated: {left} more lines not shown; {pointer}._"
+            );
+        }
+        out.push_str("\n</details>\n\n");
+    }
+    out.push_str(&foot);
+    out
+}
+
+/// A refused plan as markdown.
+pub fn render_error(environment: &str, error: &PlanError) -> String {
+    let mut out = format!("### flagops plan: `{environment}` (refused)\n\n");
+    let _ = writeln!(
+        out,
+        "**The plan was refused: {}.** Nothing will be applied.\n",
+        human::count(error)
+    );
+    for p in &error.problems {
+        let _ = writeln!(out, "- **{}**: {}", p.code, p.message.replace('\n', " "));
+        if let Some(help) = &p.help {
+            let _ = writeln!(out, "  _{help}_");
+        }
+    }
+    let mut text: String = out.chars().take(GITHUB_COMMENT_LIMIT - 100).collect();
+    if text.len() < out.len() {
+        let cut = text.rfind('\n').unwrap_or(0);
+        text.truncate(cut);
+        text.push_str("\n\n_More problems not shown; run `flagops plan` locally._\n");
+    }
+    text
+}

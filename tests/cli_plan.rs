@@ -1,0 +1,284 @@
+//! `flagops plan` and `flagops apply` end to end against `backend: local`: exit codes, formats,
+//! saved plans.
+
+use crate::support::TempRepo;
+
+const CONFIG: &str = "backend: local\nenvironments:\n  staging: {}\n  production:\n    prune: true\n    max_deletes: 1\n";
+
+fn repo() -> TempRepo {
+    TempRepo::new(
+        CONFIG,
+        &[
+            (
+                "base.yaml",
+                "key: base\nconditions:\n  - rollout_percentage: 100\n",
+            ),
+            (
+                "child.yaml",
+                "key: child\nconditions:\n  - properties:\n      - { type: flag, flag: base, value: true }\n    rollout_percentage: 10\n",
+            ),
+        ],
+    )
+}
+
+#[test]
+fn detailed_exitcode_is_2_with_changes_and_0_without() {
+    let repo = repo();
+    let run = repo.run(&["plan", "--env", "staging", "--detailed-exitcode"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("Plan: 2 to create, 0 to update, 0 to delete."),
+        "{}",
+        run.stdout
+    );
+    let run = repo.run(&["plan", "--env", "staging"]);
+    assert_eq!(run.code, 0, "{run:?}");
+
+    let run = repo.run(&["apply", "--env", "staging", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("created `base`\ncreated `child`\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(repo.state_file().is_file());
+
+    let run = repo.run(&["plan", "--env", "staging", "--detailed-exitcode"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("no changes"), "{}", run.stdout);
+}
+
+#[test]
+fn an_update_is_shown_in_words() {
+    let repo = repo();
+    assert_eq!(
+        repo.run(&["apply", "--env", "staging", "--auto-approve"])
+            .code,
+        0
+    );
+    repo.write(
+        "child.yaml",
+        "key: child\ntags: [beta]\nconditions:\n  - properties:\n      - { type: flag, flag: base, value: true }\n    rollout_percentage: 50\n",
+    );
+    let run = repo.run(&["plan", "--env", "staging", "--detailed-exitcode"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "  ~ update `child`\n      tag `beta` added\n      rollout 10% → 50% in condition 1\n"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn unknown_environment_is_a_usage_error() {
+    let run = repo().run(&["plan", "--env", "prod", "--detailed-exitcode"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "error: unknown environment `prod`\nhint: defined environments: production, staging\n"
+    );
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn the_posthog_backend_is_a_clear_usage_error_for_now() {
+    let repo = TempRepo::new(
+        "backend: posthog\nenvironments:\n  prod:\n    host: https://eu.posthog.com\n    project_id: 1\n    api_key_env: KEY\n",
+        &[("a.yaml", "key: a\n")],
+    );
+    let run = repo.run(&["plan", "--env", "prod"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.starts_with(
+            "error: the `posthog` backend is not available in this build of flagops\n"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn validation_errors_stop_the_plan_with_exit_1() {
+    let repo = repo();
+    repo.write("broken.yaml", "key: broken\nconditions:\n  - properties:\n      - { type: flag, flag: nowhere, value: true }\n");
+    let run = repo.run(&["plan", "--env", "staging", "--detailed-exitcode"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("`broken` depends on `nowhere`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("error: the repository has errors; nothing was planned\n"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn a_refused_plan_exits_1_in_every_format() {
+    let repo = repo();
+    assert_eq!(
+        repo.run(&["apply", "--env", "production", "--auto-approve"])
+            .code,
+        0
+    );
+    repo.remove("child.yaml");
+    repo.remove("base.yaml");
+    repo.write("other.yaml", "key: other\n");
+    let run = repo.run(&["plan", "--env", "production", "--detailed-exitcode"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("error[max-deletes]: the plan deletes 2 flags (`base`, `child`); `max_deletes` for this environment is 1\n"), "{}", run.stderr);
+    let run = repo.run(&["plan", "--env", "production", "--format", "json"]);
+    assert_eq!(run.code, 1);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["errors"][0]["code"], "max-deletes");
+    let run = repo.run(&["plan", "--env", "production", "--format", "markdown"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout
+            .starts_with("### flagops plan: `production` (refused)\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_saved_plan_applies_once_and_a_stale_one_is_refused() {
+    let repo = repo();
+    let run = repo.run(&[
+        "plan",
+        "--env",
+        "staging",
+        "--out",
+        "plan.json",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let saved = std::fs::read_to_string(repo.path().join("plan.json")).unwrap();
+    assert_eq!(saved, run.stdout, "the saved plan is the JSON rendering");
+    let doc: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["metadata"]["environment"], "staging");
+    assert_eq!(doc["metadata"]["config"]["path"], "flagops.yaml");
+    assert!(
+        doc["metadata"]["config"]["sha256"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert_eq!(
+        doc["steps"][1]["desired"]["conditions"][0]["properties"][0]["flag"],
+        "base"
+    );
+
+    let run = repo.run(&[
+        "apply",
+        "--env",
+        "production",
+        "plan.json",
+        "--auto-approve",
+    ]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("the plan was made for environment `staging`, not `production`"),
+        "{}",
+        run.stderr
+    );
+
+    let run = repo.run(&["apply", "--env", "staging", "plan.json", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    // Applying the same plan again: the flags exist now, so the create is refused.
+    let run = repo.run(&["apply", "--env", "staging", "plan.json", "--auto-approve"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "failed to create `base`: flag `base`: there is already a feature flag with this key"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("skipped `child` (an earlier step failed)"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn an_update_planned_before_someone_else_wrote_is_a_conflict() {
+    let repo = repo();
+    assert_eq!(
+        repo.run(&["apply", "--env", "staging", "--auto-approve"])
+            .code,
+        0
+    );
+    repo.write(
+        "base.yaml",
+        "key: base\nname: Base\nconditions:\n  - rollout_percentage: 100\n",
+    );
+    assert_eq!(
+        repo.run(&["plan", "--env", "staging", "--out", "plan.json"])
+            .code,
+        0
+    );
+    // Someone else writes `base` in between.
+    assert_eq!(
+        repo.run(&["apply", "--env", "staging", "--auto-approve"])
+            .code,
+        0
+    );
+    let run = repo.run(&["apply", "--env", "staging", "plan.json", "--auto-approve"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("failed to update `base`: flag `base` was changed by someone else since it was read: it is at version 2, the caller read version 1"), "{}", run.stdout);
+}
+
+#[test]
+fn apply_without_auto_approve_is_a_usage_error() {
+    let run = repo().run(&["apply", "--env", "staging"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("error: `apply` needs `--auto-approve`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn the_quickstart_example_plans_applies_and_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
+    std::fs::copy(
+        example.join("flagops.yaml"),
+        dir.path().join("flagops.yaml"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("flags")).unwrap();
+    for entry in std::fs::read_dir(example.join("flags")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(
+            entry.path(),
+            dir.path().join("flags").join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    let repo = TempRepo { dir };
+    for env in ["staging", "production"] {
+        let run = repo.run(&["plan", "--env", env, "--detailed-exitcode"]);
+        assert_eq!(run.code, 2, "{run:?}");
+        assert_eq!(repo.run(&["apply", "--env", env, "--auto-approve"]).code, 0);
+    }
+    // Each environment has its own state in the file, like separate projects.
+    for env in ["staging", "production"] {
+        let run = repo.run(&["plan", "--env", env, "--detailed-exitcode"]);
+        assert_eq!(run.code, 0, "{run:?}");
+    }
+}

@@ -1,0 +1,196 @@
+//! The local backend follows PostHog's rules: versions, conflicts, soft delete, dependency
+//! checks, key uniqueness; and its file is written atomically as sorted, pretty JSON.
+
+use flagops::backend::local::{LocalBackend, StateFile};
+use flagops::backend::{Backend, BackendError, LiveFlag};
+use serde_json::json;
+
+use crate::support::flag;
+
+fn block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+fn backend() -> (tempfile::TempDir, LocalBackend) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let b = LocalBackend::new(dir.path().join(".flagops/state.json"), "test");
+    (dir, b)
+}
+
+fn depends_on(key: &str, target: &str) -> flagops::model::Flag {
+    flag(
+        json!({"key": key, "conditions": [{"properties": [{"type": "flag", "flag": target, "value": true}]}]}),
+    )
+}
+
+#[test]
+fn a_missing_file_is_an_empty_state() {
+    let (_dir, b) = backend();
+    let state = block(b.list()).unwrap();
+    assert!(state.flags.is_empty());
+    assert!(!b.path().exists(), "listing does not create the file");
+}
+
+#[test]
+fn versions_start_at_one_and_grow_per_write() {
+    let (_dir, b) = backend();
+    let created = block(b.create(&flag(json!({"key": "a", "conditions": [{}]})))).unwrap();
+    assert_eq!((created.id.as_str(), created.version), ("1", Some(1)));
+    let updated = block(b.update(&created, &flag(json!({"key": "a", "name": "A"})))).unwrap();
+    assert_eq!(updated.version, Some(2));
+    assert_eq!(updated.flag.name, "A");
+    let second = block(b.create(&flag(json!({"key": "b"})))).unwrap();
+    assert_eq!(second.id, "2");
+}
+
+#[test]
+fn a_stale_version_is_a_conflict() {
+    let (_dir, b) = backend();
+    let created = block(b.create(&flag(json!({"key": "a"})))).unwrap();
+    block(b.update(&created, &flag(json!({"key": "a", "name": "first"})))).unwrap();
+    let err = block(b.update(&created, &flag(json!({"key": "a", "name": "second"})))).unwrap_err();
+    assert_eq!(
+        err,
+        BackendError::Conflict {
+            key: "a".into(),
+            detail: "it is at version 2, the caller read version 1".into()
+        }
+    );
+    assert!(matches!(
+        block(b.delete(&created)),
+        Err(BackendError::Conflict { .. })
+    ));
+    assert_eq!(block(b.get("a")).unwrap().unwrap().flag.name, "first");
+}
+
+#[test]
+fn deletes_are_soft_and_the_key_can_be_created_again() {
+    let (_dir, b) = backend();
+    let created = block(b.create(&flag(json!({"key": "a"})))).unwrap();
+    block(b.delete(&created)).unwrap();
+    assert!(block(b.list()).unwrap().flags.is_empty());
+    assert_eq!(block(b.get("a")).unwrap(), None);
+    let state = b.environment_state().unwrap();
+    assert_eq!(state.flags.len(), 1);
+    assert!(state.flags[0].deleted);
+    assert_eq!(state.flags[0].version, 2);
+    // Deleting again: not found.
+    let again = LiveFlag {
+        version: Some(2),
+        ..created.clone()
+    };
+    assert_eq!(
+        block(b.delete(&again)),
+        Err(BackendError::NotFound { key: "a".into() })
+    );
+    let recreated = block(b.create(&flag(json!({"key": "a"})))).unwrap();
+    assert_eq!(recreated.id, "2");
+    assert_eq!(block(b.list()).unwrap().flags.len(), 1);
+}
+
+#[test]
+fn keys_are_unique_among_live_flags() {
+    let (_dir, b) = backend();
+    block(b.create(&flag(json!({"key": "a"})))).unwrap();
+    assert_eq!(
+        block(b.create(&flag(json!({"key": "a"})))).unwrap_err(),
+        BackendError::Invalid {
+            key: "a".into(),
+            detail: "there is already a feature flag with this key".into()
+        }
+    );
+}
+
+#[test]
+fn dependencies_must_exist_and_be_enabled() {
+    let (_dir, b) = backend();
+    assert_eq!(
+        block(b.create(&depends_on("child", "parent")))
+            .unwrap_err()
+            .to_string(),
+        "flag `child`: the dependency `parent` does not exist"
+    );
+    let parent = block(b.create(&flag(json!({"key": "parent", "active": false})))).unwrap();
+    assert_eq!(
+        block(b.create(&depends_on("child", "parent")))
+            .unwrap_err()
+            .to_string(),
+        "flag `child`: cannot depend on the disabled flag `parent`"
+    );
+    let parent = block(b.update(&parent, &flag(json!({"key": "parent"})))).unwrap();
+    block(b.create(&depends_on("child", "parent"))).unwrap();
+    assert_eq!(
+        block(b.update(&parent, &flag(json!({"key": "parent", "active": false}))))
+            .unwrap_err()
+            .to_string(),
+        "flag `parent`: cannot disable this flag because enabled flags depend on it: `child`"
+    );
+    assert_eq!(
+        block(b.delete(&parent)).unwrap_err().to_string(),
+        "flag `parent`: cannot delete this flag because enabled flags depend on it: `child`"
+    );
+    assert_eq!(
+        block(b.create(&depends_on("self", "self")))
+            .unwrap_err()
+            .to_string(),
+        "flag `self`: a flag cannot depend on itself"
+    );
+}
+
+#[test]
+fn cycles_are_refused_with_their_path() {
+    let (_dir, b) = backend();
+    let a = block(b.create(&flag(json!({"key": "a"})))).unwrap();
+    block(b.create(&depends_on("b", "a"))).unwrap();
+    assert_eq!(
+        block(b.update(&a, &depends_on("a", "b")))
+            .unwrap_err()
+            .to_string(),
+        "flag `a`: circular dependency: a → b → a"
+    );
+}
+
+#[test]
+fn the_file_is_sorted_pretty_json_written_atomically() {
+    let (dir, b) = backend();
+    block(b.create(&flag(json!({"key": "zeta", "tags": [" Beta", "beta"]})))).unwrap();
+    block(b.create(&flag(json!({"key": "alpha", "depends_on": ["zeta"]})))).unwrap();
+    let text = std::fs::read_to_string(b.path()).unwrap();
+    assert!(text.ends_with("}\n"));
+    assert!(
+        text.contains("\n  \"environments\": {\n    \"test\": {\n"),
+        "{text}"
+    );
+    let file: StateFile = serde_json::from_str(&text).unwrap();
+    let state = &file.environments["test"];
+    let keys: Vec<&str> = state.flags.iter().map(|f| f.flag.key.as_str()).collect();
+    assert_eq!(keys, ["alpha", "zeta"]);
+    // What PostHog stores: tags lower-cased and deduplicated, no `depends_on`.
+    assert_eq!(state.flags[1].flag.tags, Some(vec!["beta".to_owned()]));
+    assert_eq!(state.flags[0].flag.depends_on, None);
+    // No temporary file is left behind.
+    let names: Vec<String> = std::fs::read_dir(dir.path().join(".flagops"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["state.json"]);
+}
+
+#[test]
+fn a_corrupt_file_is_reported_with_its_position() {
+    let (_dir, b) = backend();
+    std::fs::create_dir_all(b.path().parent().unwrap()).unwrap();
+    std::fs::write(b.path(), "{\n  \"format_version\": 1,\n  oops\n}").unwrap();
+    let err = block(b.list()).unwrap_err().to_string();
+    assert!(err.starts_with("the state file `"), "{err}");
+    assert!(err.contains("(line 3, column 3)"), "{err}");
+    // A failed write leaves the file as it was.
+    assert!(block(b.create(&flag(json!({"key": "a"})))).is_err());
+    assert_eq!(
+        std::fs::read_to_string(b.path()).unwrap(),
+        "{\n  \"format_version\": 1,\n  oops\n}"
+    );
+}
