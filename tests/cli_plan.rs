@@ -74,29 +74,38 @@ fn an_update_is_shown_in_words() {
 
 #[test]
 fn unknown_environment_is_a_usage_error() {
-    let run = repo().run(&["plan", "--env", "prod", "--detailed-exitcode"]);
+    let run = repo().run(&["plan", "--env", "prod"]);
     assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(
         run.stderr,
         "error: unknown environment `prod`\nhint: defined environments: production, staging\n"
     );
     assert_eq!(run.stdout, "");
+    // Under --detailed-exitcode, 2 means "changes": every error is 1 there.
+    let run = repo().run(&["plan", "--env", "prod", "--detailed-exitcode"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let run = repo().run(&[
+        "plan",
+        "--env",
+        "production",
+        "--bogus",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(run.code, 1, "{run:?}");
 }
 
 #[test]
-fn the_posthog_backend_is_a_clear_usage_error_for_now() {
+fn a_posthog_environment_without_its_api_key_is_a_usage_error() {
     let repo = TempRepo::new(
         "backend: posthog\nenvironments:\n  prod:\n    host: https://eu.posthog.com\n    project_id: 1\n    api_key_env: KEY\n",
         &[("a.yaml", "key: a\n")],
     );
     let run = repo.run(&["plan", "--env", "prod"]);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(
-        run.stderr.starts_with(
-            "error: the `posthog` backend is not available in this build of flagops\n"
-        ),
-        "{}",
-        run.stderr
+    assert_eq!(
+        run.stderr,
+        "error: environment variable `KEY` (the `api_key_env` of environment `prod`) is not set or empty; \
+         export a personal API key with the `feature_flag:read` and `feature_flag:write` scopes\n"
     );
 }
 

@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use super::local::{DEFAULT_STATE_FILE, LocalBackend};
+use super::posthog::{PosthogBackend, SettingsError};
 use super::{Backend, BackendResult, Capabilities, LiveFlag, LiveState};
 use crate::config::{BackendKind, Config};
 use crate::model::Flag;
@@ -23,9 +24,9 @@ pub enum SetupError {
         /// The environments the config defines.
         known: Vec<String>,
     },
-    /// The configured backend kind is not available in this build.
-    #[error("the `{0}` backend is not available in this build of flagops")]
-    NotAvailable(&'static str),
+    /// The PostHog settings of the environment are incomplete, or its API key is unset.
+    #[error(transparent)]
+    Posthog(#[from] SettingsError),
 }
 
 /// Every backend flagops can talk to.
@@ -33,7 +34,8 @@ pub enum SetupError {
 pub enum AnyBackend {
     /// `backend: local`.
     Local(LocalBackend),
-    // The PostHog adapter joins here as `Posthog(PosthogBackend)`.
+    /// `backend: posthog`.
+    Posthog(PosthogBackend),
 }
 
 impl AnyBackend {
@@ -50,7 +52,13 @@ impl AnyBackend {
                 let file = config.state.as_deref().unwrap_or(DEFAULT_STATE_FILE);
                 Ok(AnyBackend::Local(LocalBackend::new(root.join(file), env)))
             }
-            BackendKind::Posthog => Err(SetupError::NotAvailable(BackendKind::Posthog.as_str())),
+            BackendKind::Posthog => {
+                let environment = &config.environments[env];
+                Ok(AnyBackend::Posthog(PosthogBackend::from_environment(
+                    env,
+                    environment,
+                )?))
+            }
         }
     }
 }
@@ -59,36 +67,42 @@ impl Backend for AnyBackend {
     fn capabilities(&self) -> Capabilities {
         match self {
             AnyBackend::Local(b) => b.capabilities(),
+            AnyBackend::Posthog(b) => b.capabilities(),
         }
     }
 
     async fn list(&self) -> BackendResult<LiveState> {
         match self {
             AnyBackend::Local(b) => b.list().await,
+            AnyBackend::Posthog(b) => b.list().await,
         }
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<LiveFlag>> {
         match self {
             AnyBackend::Local(b) => b.get(key).await,
+            AnyBackend::Posthog(b) => b.get(key).await,
         }
     }
 
     async fn create(&self, flag: &Flag) -> BackendResult<LiveFlag> {
         match self {
             AnyBackend::Local(b) => b.create(flag).await,
+            AnyBackend::Posthog(b) => b.create(flag).await,
         }
     }
 
     async fn update(&self, live: &LiveFlag, desired: &Flag) -> BackendResult<LiveFlag> {
         match self {
             AnyBackend::Local(b) => b.update(live, desired).await,
+            AnyBackend::Posthog(b) => b.update(live, desired).await,
         }
     }
 
     async fn delete(&self, live: &LiveFlag) -> BackendResult<()> {
         match self {
             AnyBackend::Local(b) => b.delete(live).await,
+            AnyBackend::Posthog(b) => b.delete(live).await,
         }
     }
 }

@@ -69,12 +69,23 @@ impl Context {
 
 /// Parse `args`, run the command, print, and return the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let args: Vec<OsString> = args.into_iter().collect();
+    // Under `plan --detailed-exitcode`, 2 means "changes present": every error must be 1 so
+    // that a pipeline never mistakes a usage or config error for a diff.
+    let detailed = args.iter().any(|a| a == "--detailed-exitcode");
+    let error_code = |code: u8| {
+        if detailed && code == exit::USAGE {
+            exit::FAILURE
+        } else {
+            code
+        }
+    };
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() {
-                exit::USAGE
+                error_code(exit::USAGE)
             } else {
                 exit::OK
             });
@@ -95,7 +106,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             output::error(&error);
-            ExitCode::from(error.code)
+            ExitCode::from(error_code(error.code))
         }
     }
 }

@@ -66,8 +66,7 @@ pub(crate) fn prepare(ctx: &Context, env: &str) -> Result<Inputs> {
                 };
                 Error::usage(e.to_string()).hint(hint)
             }
-            SetupError::NotAvailable(_) => Error::usage(e.to_string())
-                .hint("use `backend: local` for now, or a flagops build with the PostHog adapter"),
+            SetupError::Posthog(_) => Error::usage(e.to_string()),
         })?;
     let findings = rules::validate(&repo);
     let summary = Summary::new(repo.files, repo.flags.len(), &findings);
