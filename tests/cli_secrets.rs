@@ -93,3 +93,28 @@ fn no_command_prints_an_environment_variable_value() {
         assert!(exits.contains(&code), "no run exited {code}: {exits:?}");
     }
 }
+
+/// A key pasted into `api_key_env` instead of a variable name is refused without printing it,
+/// in every format, even when it also breaks the schema's pattern.
+#[test]
+fn a_key_pasted_into_the_config_is_never_printed() {
+    for pasted in ["phx_pasted_key_123", "phx_pasted-key-123"] {
+        let repo = Repo::empty();
+        repo.write(
+            "flagops.yaml",
+            format!(
+                "backend: posthog\nenvironments:\n  prod:\n    host: https://eu.posthog.com\n    project_id: 1\n    api_key_env: {pasted}\n"
+            ),
+        );
+        for format in ["human", "json", "github"] {
+            let run = repo.run(&["validate", "--format", format]);
+            run.expect_code(2);
+            let all = format!("{}{}", run.stdout, run.stderr);
+            assert!(!all.contains("pasted"), "{format}: {all}");
+            assert!(
+                all.contains("`api_key_env` of environment `prod` looks like a PostHog API key"),
+                "{format}: {all}"
+            );
+        }
+    }
+}

@@ -338,7 +338,10 @@ fn describe_alternatives(
 }
 
 fn short(value: &Value) -> String {
-    let text = value.to_string();
+    let text = match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
     if text.chars().count() > 40 {
         let cut: String = text.chars().take(37).collect();
         format!("`{cut}...`")

@@ -178,7 +178,10 @@ pub fn load_config(
             Finding::error("empty-file", "config file is empty").in_file(&shown),
         ]));
     };
-    findings = schema::check(schema::Kind::Config, &doc.value, &doc.locations, &shown);
+    findings = pasted_keys(&doc.value, &shown);
+    if findings.is_empty() {
+        findings = schema::check(schema::Kind::Config, &doc.value, &doc.locations, &shown);
+    }
     if !findings.is_empty() {
         return Err(invalid(findings));
     }
@@ -192,6 +195,41 @@ pub fn load_config(
         return Err(invalid(findings));
     }
     Ok((root, shown, config))
+}
+
+/// Environments whose `api_key_env` holds what looks like a PostHog key instead of a
+/// variable name. Checked before anything else, and reported without a location, so that no
+/// rendering ever draws the line holding the key.
+fn pasted_keys(value: &serde_json::Value, file: &Path) -> Vec<Finding> {
+    let Some(environments) = value
+        .get("environments")
+        .and_then(serde_json::Value::as_object)
+    else {
+        return Vec::new();
+    };
+    environments
+        .iter()
+        .filter(|(_, env)| {
+            env.get("api_key_env")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|v| ["phx_", "phc_", "phs_"].iter().any(|p| v.starts_with(p)))
+        })
+        .map(|(name, _)| {
+            Finding::error(
+                "config",
+                format!(
+                    "`api_key_env` of environment `{name}` looks like a PostHog API key; it must \
+                     be the name of the environment variable that holds the key"
+                ),
+            )
+            .in_file(file)
+            .field(format!("environments.{name}.api_key_env"))
+            .help(
+                "revoke that key, export a new one as e.g. `POSTHOG_API_KEY` and write \
+                 `api_key_env: POSTHOG_API_KEY`",
+            )
+        })
+        .collect()
 }
 
 /// Rules the config schema cannot express.
