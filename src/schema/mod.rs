@@ -271,7 +271,11 @@ fn option_text(v: &Value) -> String {
 
 /// "`x` is not one of: a, b" with a suggestion (or PostHog's operator aliases).
 fn not_one_of(mut f: Finding, instance: &Value, list: &[String]) -> Finding {
-    f.message = format!("{} is not one of: {}", short(instance), list.join(", "));
+    // An enum value is a name: show a string without its JSON quotes.
+    let shown = instance
+        .as_str()
+        .map_or_else(|| short(instance), short_text);
+    f.message = format!("{shown} is not one of: {}", list.join(", "));
     if let Some(alias) = instance.as_str().and_then(|s| match s {
         "min" => Some("gte"),
         "max" => Some("lte"),
@@ -338,10 +342,10 @@ fn describe_alternatives(
 }
 
 fn short(value: &Value) -> String {
-    let text = match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
+    short_text(&value.to_string())
+}
+
+fn short_text(text: &str) -> String {
     if text.chars().count() > 40 {
         let cut: String = text.chars().take(37).collect();
         format!("`{cut}...`")
