@@ -239,20 +239,7 @@ fn stored_form(flag: &Flag) -> Flag {
         .map(|t| t.trim().to_lowercase())
         .filter(|t| !t.is_empty() && seen.insert(t.clone()))
         .collect();
-    for condition in &mut out.conditions {
-        condition.aggregation_group_type_index = condition
-            .aggregation_group_type_index
-            .or(flag.aggregation_group_type_index);
-    }
-    if let Some(first) = out.conditions.first() {
-        let shared = first.aggregation_group_type_index;
-        out.aggregation_group_type_index = out
-            .conditions
-            .iter()
-            .all(|c| c.aggregation_group_type_index == shared)
-            .then_some(shared)
-            .flatten();
-    }
+    out.make_aggregation_explicit();
     out.depends_on.clear();
     out
 }

@@ -112,6 +112,26 @@ impl Flag {
         self.references().into_iter().map(|r| r.target).collect()
     }
 
+    /// Write each condition's aggregation out (folding in the flag-level value) and recompute
+    /// the flag-level value as PostHog does: the value all conditions share, else none. A flag
+    /// without conditions keeps its flag-level value.
+    pub fn make_aggregation_explicit(&mut self) {
+        let flag_level = self.aggregation_group_type_index;
+        for condition in &mut self.conditions {
+            condition.aggregation_group_type_index =
+                condition.aggregation_group_type_index.or(flag_level);
+        }
+        if let Some(first) = self.conditions.first() {
+            let shared = first.aggregation_group_type_index;
+            self.aggregation_group_type_index = self
+                .conditions
+                .iter()
+                .all(|c| c.aggregation_group_type_index == shared)
+                .then_some(shared)
+                .flatten();
+        }
+    }
+
     /// The effective rollout of a condition (absent means 100%).
     pub fn rollout(condition: &Condition) -> Percent {
         condition.rollout_percentage.unwrap_or(Percent::FULL)

@@ -55,10 +55,8 @@ pub fn normalize(flag: &Flag) -> Flag {
     if out.is_remote_configuration && out.conditions.is_empty() {
         out.conditions.push(Condition::default());
     }
+    out.make_aggregation_explicit();
     for condition in &mut out.conditions {
-        condition.aggregation_group_type_index = condition
-            .aggregation_group_type_index
-            .or(flag.aggregation_group_type_index);
         let rollout = if flag.is_remote_configuration {
             Percent::FULL
         } else {
@@ -73,15 +71,6 @@ pub fn normalize(flag: &Flag) -> Flag {
         for property in &mut condition.properties {
             normalize_property(property);
         }
-    }
-    if let Some(first) = out.conditions.first() {
-        let shared = first.aggregation_group_type_index;
-        out.aggregation_group_type_index = out
-            .conditions
-            .iter()
-            .all(|c| c.aggregation_group_type_index == shared)
-            .then_some(shared)
-            .flatten();
     }
 
     for variant in &mut out.variants {
