@@ -192,10 +192,10 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             Some((file, 1)) => file.clone(),
             Some((file, n)) => {
                 shared_files.push(format!(
-                    "`{}` is defined in `{}` with {} other flags",
+                    "`{}` is defined in `{}` with {}",
                     flag.key,
-                    file.display(),
-                    n - 1
+                    display(file),
+                    plural(n - 1, "other flag", "other flags")
                 ));
                 continue;
             }
