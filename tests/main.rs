@@ -17,6 +17,7 @@ mod examples;
 mod import_fixtures;
 mod loader_props;
 mod local_backend;
+mod plan_posthog;
 mod plan_property;
 mod plan_render;
 mod posthog_adapter;
