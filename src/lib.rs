@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod finding;
 pub mod graph;
+pub mod import;
 pub mod model;
 pub mod plan;
 pub mod render;

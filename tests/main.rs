@@ -7,14 +7,17 @@
 mod support;
 
 mod cli_graph;
+mod cli_import;
 mod cli_misc;
 mod cli_plan;
 mod cli_schema;
 mod cli_secrets;
 mod cli_validate;
 mod examples;
+mod import_fixtures;
 mod loader_props;
 mod local_backend;
+mod plan_posthog;
 mod plan_property;
 mod plan_render;
 mod posthog_adapter;

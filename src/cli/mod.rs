@@ -5,6 +5,7 @@
 
 mod apply;
 mod graph;
+mod import;
 mod output;
 mod plan;
 mod schema;
@@ -47,6 +48,8 @@ enum Command {
     Schema(schema::Args),
     /// Show the dependency graph and the order flags would be applied in.
     Graph(graph::Args),
+    /// Write the live flags of an environment as flag files (one per flag).
+    Import(import::Args),
     /// Show what applying the repository to an environment would change.
     Plan(plan::Args),
     /// Make an environment match the repository, or apply a saved plan.
@@ -99,6 +102,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Validate(args) => validate::run(&args, &ctx),
         Command::Schema(args) => schema::run(&args, &ctx),
         Command::Graph(args) => graph::run(&args, &ctx),
+        Command::Import(args) => import::run(&args, &ctx),
         Command::Plan(args) => plan::run(&args, &ctx),
         Command::Apply(args) => apply::run(&args, &ctx),
     };

@@ -191,3 +191,28 @@ impl TempRepo {
         flagops(self.dir.path(), &full)
     }
 }
+
+/// The variable the PostHog repositories of [`posthog_repo_config`] read their key from.
+pub(crate) const FAKE_KEY_VAR: &str = "FLAGOPS_TEST_FAKE_POSTHOG_KEY";
+
+/// A `backend: posthog` config whose environment `live` is the fake at `base_url`
+/// (project [`fake_posthog::PROJECT_ID`], key in [`FAKE_KEY_VAR`]).
+pub(crate) fn posthog_repo_config(base_url: &str) -> String {
+    format!(
+        "backend: posthog\nflags: flags/\nenvironments:\n  live:\n    host: {base_url}\n    project_id: {}\n    api_key_env: {FAKE_KEY_VAR}\n",
+        fake_posthog::PROJECT_ID
+    )
+}
+
+/// Run `flagops args…` in `dir` off the async runtime (the fake must keep serving), with
+/// the fake's write key in [`FAKE_KEY_VAR`] of the child process only.
+pub(crate) async fn flagops_against_fake(dir: &Path, args: &[&str]) -> Run {
+    let dir = dir.to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        flagops_with_env(&dir, &args, &[(FAKE_KEY_VAR, fake_posthog::WRITE_KEY)])
+    })
+    .await
+    .expect("run flagops")
+}

@@ -1,0 +1,356 @@
+//! `flagops import`: write the live flags of an environment as flag files.
+//!
+//! Reads the live state through the environment's backend, decides one file per flag
+//! (`<flag directory>/<key>.yaml`, or the file that already holds only that flag), refuses to
+//! overwrite anything without `--force`, and writes every file or none.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use globset::Glob;
+
+use super::Context;
+use super::output::{stderr, stdout};
+use crate::backend::Backend;
+use crate::backend::any::{AnyBackend, SetupError};
+use crate::config::Config;
+use crate::error::{Error, Result, exit};
+use crate::import::{self, FLAG_SCHEMA_FILE};
+use crate::schema;
+use crate::source;
+
+/// Arguments of `import`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The environment to read the live flags of (a key of `environments` in the config).
+    #[arg(long, value_name = "NAME")]
+    env: String,
+    /// Import only the flags whose key matches GLOB (e.g. `checkout-*`).
+    #[arg(long, value_name = "GLOB")]
+    key: Option<String>,
+    /// Overwrite flag files that already exist.
+    #[arg(long)]
+    force: bool,
+}
+
+/// One file to write.
+struct Planned {
+    /// Absolute (or `-C`-relative) path.
+    path: PathBuf,
+    /// Path shown to the user, relative to the repository.
+    shown: PathBuf,
+    text: String,
+    /// The file's current content when it exists.
+    existing: Option<Vec<u8>>,
+}
+
+/// The directory new flag files go to: the first `flags` entry that is not a glob or a file.
+fn flag_directory(config: &Config, root: &Path) -> Result<String> {
+    config
+        .flags
+        .entries()
+        .into_iter()
+        .find(|entry| {
+            let is_glob = entry.contains(['*', '?', '[', '{']);
+            let path = root.join(entry);
+            let names_file = path.is_file()
+                || (!path.exists()
+                    && Path::new(entry)
+                        .extension()
+                        .is_some_and(|x| x == "yaml" || x == "yml"));
+            !is_glob && !names_file
+        })
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            Error::usage("`flags` in the config names no directory to import into")
+                .hint("add a directory (e.g. `flags/`) as the first entry of `flags`")
+        })
+}
+
+fn setup_error(e: &SetupError) -> Error {
+    match e {
+        SetupError::UnknownEnvironment { known, .. } => {
+            let hint = if known.is_empty() {
+                "the config defines no environments; add one under `environments`".to_owned()
+            } else {
+                format!("defined environments: {}", known.join(", "))
+            };
+            Error::usage(e.to_string()).hint(hint)
+        }
+        SetupError::Posthog(_) => Error::usage(e.to_string()),
+    }
+}
+
+/// Where each key is already defined, with the number of flags in that file, when the
+/// repository loads (it may not: the flag directory may not exist yet).
+fn existing_definitions(ctx: &Context) -> BTreeMap<String, (PathBuf, usize)> {
+    let Ok(repo) = source::load(&ctx.directory, ctx.config.as_deref()) else {
+        return BTreeMap::new();
+    };
+    let mut per_file: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    for flag in &repo.flags {
+        *per_file.entry(flag.file.clone()).or_default() += 1;
+    }
+    repo.flags
+        .iter()
+        .map(|f| (f.spec.key.clone(), (f.file.clone(), per_file[&f.file])))
+        .collect()
+}
+
+/// Write every planned file or none: temporary files first, then renames; on a failure the
+/// files already renamed are restored.
+fn write_all(files: &[Planned]) -> std::result::Result<(), String> {
+    let mut staged = Vec::new();
+    for file in files {
+        let dir = file.path.parent().unwrap_or(Path::new("."));
+        let staged_file = fs::create_dir_all(dir)
+            .and_then(|()| tempfile::NamedTempFile::new_in(dir))
+            .and_then(|mut tmp| tmp.write_all(file.text.as_bytes()).map(|()| tmp))
+            .map_err(|e| format!("cannot write `{}`: {e}", file.shown.display()))?;
+        staged.push(staged_file);
+    }
+    let mut done: Vec<&Planned> = Vec::new();
+    for (file, tmp) in files.iter().zip(staged) {
+        if let Err(e) = tmp.persist(&file.path) {
+            for undo in done {
+                let _ = match &undo.existing {
+                    Some(old) => fs::write(&undo.path, old),
+                    None => fs::remove_file(&undo.path),
+                };
+            }
+            return Err(format!(
+                "cannot write `{}`: {}",
+                file.shown.display(),
+                e.error
+            ));
+        }
+        done.push(file);
+    }
+    Ok(())
+}
+
+/// Exit 0 when written, 1 when refused or failed, 2 on usage or config errors.
+pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
+    let (root, _, config) = source::load_config(&ctx.directory, ctx.config.as_deref())
+        .map_err(|e| Error::config(&e, &ctx.directory))?;
+    let filter = match &args.key {
+        Some(glob) => Some(
+            Glob::new(glob)
+                .map_err(|e| {
+                    Error::usage(format!("invalid `--key` pattern `{glob}`: {}", e.kind()))
+                })?
+                .compile_matcher(),
+        ),
+        None => None,
+    };
+    let directory = flag_directory(&config, &root)?;
+    let backend =
+        AnyBackend::for_environment(&root, &config, &args.env).map_err(|e| setup_error(&e))?;
+    let runtime = super::plan::runtime()?;
+    let live = runtime.block_on(backend.list()).map_err(|e| {
+        Error::failure(format!("cannot read the live flags of `{}`: {e}", args.env))
+    })?;
+    let selection = import::select(&live, filter.as_ref());
+    for skipped in &selection.skipped {
+        stderr(&format!("skipped `{}`: {}\n", skipped.key, skipped.reason));
+    }
+    if selection.flags.is_empty() {
+        return match &args.key {
+            Some(glob) if selection.skipped.is_empty() => Err(Error::failure(format!(
+                "no live flag of `{}` matches `{glob}`; nothing was written",
+                args.env
+            ))),
+            _ if selection.skipped.is_empty() => {
+                stdout(&format!(
+                    "`{}` has no live flags; nothing was written\n",
+                    args.env
+                ));
+                Ok(exit::OK)
+            }
+            _ => Err(Error::failure(
+                "no flag could be imported; nothing was written",
+            )),
+        };
+    }
+
+    let absolute_root = import::lexical_normal(
+        &std::path::absolute(&root)
+            .map_err(|e| Error::failure(format!("cannot resolve `{}`: {e}", root.display())))?,
+    );
+    let schema_file = absolute_root.join("schemas").join(FLAG_SCHEMA_FILE);
+    let existing = existing_definitions(ctx);
+    let mut planned = Vec::new();
+    let mut conflicts = Vec::new();
+    let mut shared_files = Vec::new();
+    let mut skipped = selection.skipped.len();
+    for flag in &selection.flags {
+        let default = Path::new(&directory).join(format!("{}.yaml", flag.key));
+        let shown = match existing.get(&flag.key) {
+            Some((file, 1)) => file.clone(),
+            Some((file, n)) => {
+                shared_files.push(format!(
+                    "`{}` is defined in `{}` with {}",
+                    flag.key,
+                    display(file),
+                    plural(n - 1, "other flag", "other flags")
+                ));
+                continue;
+            }
+            None => default,
+        };
+        let shown = import::lexical_normal(&shown);
+        let path = absolute_root.join(&shown);
+        let spec = import::canonical(flag);
+        let dir = path.parent().unwrap_or(&absolute_root);
+        let text = import::render(&spec, &import::relative_path(dir, &schema_file))
+            .map_err(Error::failure)?;
+        if let Err(problem) = import::check_round_trip(&text, &spec, &shown) {
+            stderr(&format!("skipped `{}`: {problem}\n", flag.key));
+            skipped += 1;
+            continue;
+        }
+        let current = fs::read(&path).ok();
+        if current.is_some() {
+            conflicts.push(shown.clone());
+        }
+        planned.push(Planned {
+            path,
+            shown,
+            text,
+            existing: current,
+        });
+    }
+    if !shared_files.is_empty() {
+        let mut text = String::new();
+        for line in &shared_files {
+            let _ = writeln!(text, "  {line}");
+        }
+        stderr(&text);
+        return Err(Error::failure(format!(
+            "{} already defined in files holding several flags; nothing was written",
+            plural(shared_files.len(), "flag is", "flags are")
+        ))
+        .hint("move those flags to files of their own, or leave them out with `--key`"));
+    }
+    if !conflicts.is_empty() && !args.force {
+        let mut text = String::new();
+        for path in &conflicts {
+            let _ = writeln!(text, "  {}", display(path));
+        }
+        stderr(&text);
+        return Err(Error::failure(format!(
+            "{} already {}; nothing was written",
+            plural(conflicts.len(), "file", "files"),
+            if conflicts.len() == 1 {
+                "exists"
+            } else {
+                "exist"
+            }
+        ))
+        .hint("pass `--force` to overwrite them, or choose flags with `--key`"));
+    }
+
+    let mut schema_written = None;
+    if !schema_file.exists() {
+        if let Some(file) = schema::generate()
+            .into_iter()
+            .find(|f| f.name == FLAG_SCHEMA_FILE)
+        {
+            planned.push(Planned {
+                path: schema_file.clone(),
+                shown: Path::new("schemas").join(FLAG_SCHEMA_FILE),
+                text: file.content,
+                existing: None,
+            });
+            schema_written = Some(Path::new("schemas").join(FLAG_SCHEMA_FILE));
+        }
+    }
+    write_all(&planned).map_err(|e| Error::failure(format!("{e}; nothing was written")))?;
+
+    let mut out = String::new();
+    let mut unchanged = 0;
+    for file in &planned {
+        let verb = match &file.existing {
+            None => "wrote",
+            Some(old) if old == file.text.as_bytes() => {
+                unchanged += 1;
+                "unchanged"
+            }
+            Some(_) => "overwrote",
+        };
+        let _ = writeln!(out, "{verb} {}", display(&file.shown));
+    }
+    let flags = planned.len() - usize::from(schema_written.is_some());
+    let _ = write!(
+        out,
+        "imported {} from `{}` into `{}`",
+        plural(flags, "flag", "flags"),
+        args.env,
+        directory
+    );
+    let mut notes = Vec::new();
+    if unchanged > 0 {
+        notes.push(format!("{unchanged} unchanged"));
+    }
+    if skipped > 0 {
+        notes.push(format!("{skipped} skipped"));
+    }
+    if !notes.is_empty() {
+        let _ = write!(out, " ({})", notes.join(", "));
+    }
+    out.push('\n');
+    stdout(&out);
+    stderr(&notes_after(&selection.flags, &planned, &existing));
+    Ok(exit::OK)
+}
+
+/// Warnings about what was written: encrypted payloads in the clear, dependencies on flags
+/// the repository does not define.
+fn notes_after(
+    flags: &[crate::model::Flag],
+    planned: &[Planned],
+    existing: &BTreeMap<String, (PathBuf, usize)>,
+) -> String {
+    let mut text = String::new();
+    for flag in flags {
+        let Some(file) = planned.iter().find(|p| {
+            p.shown.file_stem().and_then(|s| s.to_str()) == Some(flag.key.as_str())
+                || existing.get(&flag.key).is_some_and(|(f, _)| f == &p.shown)
+        }) else {
+            continue;
+        };
+        let sentinel = crate::plan::ENCRYPTED_SENTINEL;
+        if flag.has_encrypted_payloads
+            && flag.payloads.values().any(|v| v.as_str() != Some(sentinel))
+        {
+            let _ = writeln!(
+                text,
+                "warning: `{}` has encrypted payloads; `{}` holds them in the clear",
+                flag.key,
+                display(&file.shown)
+            );
+        }
+        for target in flag.dependencies() {
+            let known = flags.iter().any(|f| f.key == target) || existing.contains_key(&target);
+            if !known {
+                let _ = writeln!(
+                    text,
+                    "note: `{}` depends on `{target}`, which the repository does not define; import it too",
+                    flag.key
+                );
+            }
+        }
+    }
+    text
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn display(path: &Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
+}

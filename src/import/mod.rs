@@ -1,0 +1,200 @@
+//! Import: the live flags of one environment → canonical flag files.
+//!
+//! Runs the pipeline backwards: a backend's `LiveState` (already translated into `model::Flag`,
+//! dependencies by key) becomes one YAML document per flag, in the form a person would write and
+//! `source` reads back. Pure: [`select`] decides which flags can be imported, [`canonical`]
+//! turns a flag into its file form and [`render`] writes the text. `cli::import` reads the live
+//! state, decides where files go and writes them.
+//!
+//! The canonical form is `model::normalize` (tags a lower-case sorted set, evaluation contexts a
+//! sorted set, operators and rollouts explicit, payloads as parsed values, whole numbers as
+//! integers, empty display strings dropped) then `Flag::to_spec` (fields at their default left
+//! out), with one thing folded back for readability: a condition's aggregation equal to the
+//! flag-level aggregation is left to inherit it. Planning right after an import therefore shows
+//! no change: the plan normalizes both sides and `normalize` is idempotent.
+
+use globset::GlobMatcher;
+use serde_saphyr::ser_options;
+
+use crate::backend::LiveState;
+use crate::model::normalize::normalize;
+use crate::model::{Flag, FlagSpec};
+use crate::source;
+
+/// The file a flag's schema lives in, under `<repository>/schemas/`.
+pub const FLAG_SCHEMA_FILE: &str = crate::schema::FLAG_SCHEMA;
+
+/// A live flag that is not imported, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The flag key.
+    pub key: String,
+    /// Why, one clause, lower-case start (`it uses …`, `it depends on …`).
+    pub reason: String,
+}
+
+/// The flags an import writes and the ones it leaves out, each sorted by key.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Selection {
+    /// Flags that can be written, as read.
+    pub flags: Vec<Flag>,
+    /// Flags the model cannot represent.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Whether `key` is a valid flag key (`^[a-zA-Z0-9_-]+$`, at most 400 characters), which also
+/// makes `<key>.yaml` a safe file name.
+pub fn is_valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 400
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The live flags matching `filter` (all when `None`), split into importable and skipped.
+///
+/// Skipped: flags the backend could not translate (`LiveState::unsupported`, e.g. PostHog's
+/// `filters.version` 2), flags whose key is not a valid flagops key, and flags depending on a
+/// flag that is not live (the adapter names such a target `#<id>`): writing them would lose
+/// or invent something.
+pub fn select(live: &LiveState, filter: Option<&GlobMatcher>) -> Selection {
+    let wanted = |key: &str| filter.is_none_or(|f| f.is_match(key));
+    let mut selection = Selection::default();
+    for unsupported in live.unsupported.iter().filter(|u| wanted(&u.key)) {
+        selection.skipped.push(Skipped {
+            key: unsupported.key.clone(),
+            reason: unsupported.reason.clone(),
+        });
+    }
+    for live_flag in live.flags.iter().filter(|f| wanted(&f.flag.key)) {
+        let flag = &live_flag.flag;
+        if !is_valid_key(&flag.key) {
+            selection.skipped.push(Skipped {
+                key: flag.key.clone(),
+                reason: "its key is not a valid flagops key (letters, digits, `_` and `-`, at most 400 characters)".to_owned(),
+            });
+            continue;
+        }
+        let dangling: Vec<String> = flag
+            .dependencies()
+            .into_iter()
+            .filter(|target| !is_valid_key(target))
+            .collect();
+        if !dangling.is_empty() {
+            let targets = dangling
+                .iter()
+                .map(
+                    |t| match t.strip_prefix(crate::backend::posthog::MISSING_TARGET_PREFIX) {
+                        Some(id) => format!("flag id {id}"),
+                        None => format!("`{t}`"),
+                    },
+                )
+                .collect::<Vec<_>>()
+                .join(", ");
+            selection.skipped.push(Skipped {
+                key: flag.key.clone(),
+                reason: format!(
+                    "it depends on {targets}, which is not a live flag (deleted?); fix the condition in the service first"
+                ),
+            });
+            continue;
+        }
+        selection.flags.push(flag.clone());
+    }
+    selection.flags.sort_by(|a, b| a.key.cmp(&b.key));
+    selection.skipped.sort_by(|a, b| a.key.cmp(&b.key));
+    selection
+}
+
+/// The file form of a live flag (see the module documentation).
+pub fn canonical(flag: &Flag) -> FlagSpec {
+    let mut flag = normalize(flag);
+    if let Some(level) = flag.aggregation_group_type_index {
+        for condition in &mut flag.conditions {
+            if condition.aggregation_group_type_index == Some(level) {
+                condition.aggregation_group_type_index = None;
+            }
+        }
+    }
+    flag.to_spec()
+}
+
+/// The YAML text of one flag file: the schema modeline (`schema_path` relative to the file),
+/// then the document, keys in field order, strings quoted where YAML would read them as
+/// something else, multi-line strings as double-quoted escapes (never block scalars, whose
+/// trailing spaces editors strip), block lists indented under their key.
+pub fn render(spec: &FlagSpec, schema_path: &str) -> Result<String, String> {
+    let options = ser_options! {
+        indent_step: 2,
+        compact_list_indent: false,
+        prefer_block_scalars: false,
+    };
+    let body = serde_saphyr::to_string_with_options(spec, options)
+        .map_err(|e| format!("cannot write flag `{}` as YAML: {e}", spec.key))?;
+    let mut text = format!("# yaml-language-server: $schema={schema_path}\n{body}");
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// Read `text` back with flagops' loader and check it is exactly `spec`: one document that
+/// passes the flag schema and deserializes to the same value. Returns the problem otherwise.
+pub fn check_round_trip(
+    text: &str,
+    spec: &FlagSpec,
+    shown: &std::path::Path,
+) -> Result<(), String> {
+    let contents = source::load_file(text, shown);
+    if let Some(finding) = contents.findings.first() {
+        return Err(format!(
+            "the written file would not load: {}",
+            finding.message
+        ));
+    }
+    match contents.flags.as_slice() {
+        [one] if one.spec == *spec => Ok(()),
+        [one] => Err(format!(
+            "the written file reads back differently (as `{}`)",
+            one.spec.key
+        )),
+        _ => Err("the written file does not hold exactly one flag".to_owned()),
+    }
+}
+
+/// A relative path from directory `from` to `to` (both absolute and lexically normal), with
+/// `/` separators: what a modeline needs.
+pub fn relative_path(from: &std::path::Path, to: &std::path::Path) -> String {
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_owned(); from.len() - common];
+    parts.extend(
+        to[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
+}
+
+/// `path` with `.` and `..` components resolved lexically (no file system access).
+pub fn lexical_normal(path: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

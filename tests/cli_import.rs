@@ -1,0 +1,549 @@
+//! `flagops import` end to end: the binary pointed at the strict fake PostHog (the config's
+//! `host` is the fake's URL, the API key only in the child's environment) or at the local
+//! backend. Round trips through files, `validate` and `plan`; refusal, `--force`, `--key`,
+//! skipped flags, idempotence, and usage errors.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use flagops::backend::Backend;
+use flagops::backend::posthog::{ApiKey, PosthogBackend, PosthogSettings};
+use flagops::model::Flag;
+use serde_json::{Value, json};
+
+use crate::support::fake_posthog::{FakePosthog, PROJECT_ID, WRITE_KEY};
+use crate::support::{
+    Repo, Run, TempRepo, crate_dir, flag, flagops_against_fake, flagops_with_env,
+    posthog_repo_config,
+};
+
+fn adapter(fake: &FakePosthog) -> PosthogBackend {
+    PosthogBackend::new(PosthogSettings::new(
+        fake.base_url(),
+        PROJECT_ID,
+        ApiKey::new(WRITE_KEY),
+    ))
+    .unwrap()
+}
+
+/// Flags beyond the examples: strings YAML would misread, archived, mixed aggregation,
+/// experiment stamps, fractional percentages.
+fn extra_shapes() -> Vec<Flag> {
+    vec![
+        flag(json!({
+            "key": "tricky-strings", "name": "yes",
+            "conditions": [{"description": "a: b # c", "properties": [
+                {"type": "person", "key": "123", "operator": "exact",
+                 "value": ["true", "null", " padded ", "multi\nline", "1e3", "~"]},
+                {"type": "person", "key": "plan: tier", "operator": "is_not", "value": "#free"}
+            ], "rollout_percentage": 100}],
+            "payloads": {"true": {"n": "1.5", "empty": "", "list": ["no", 0, null, false], "nested": {"k": {"deep": "@x"}}}}
+        })),
+        flag(
+            json!({"key": "old-archived", "name": "Retired", "active": false, "archived": true,
+            "conditions": [{"rollout_percentage": 0}]}),
+        ),
+        flag(json!({"key": "mixed-groups", "conditions": [
+            {"aggregation_group_type_index": 0, "properties": [{"type": "group", "group_type_index": 0, "key": "size", "operator": "gt", "value": 10}]},
+            {"aggregation_group_type_index": 1, "properties": [{"type": "group", "group_type_index": 1, "key": "$group_key", "value": ["a", "b"]}], "rollout_percentage": 12.5}
+        ]})),
+        flag(
+            json!({"key": "fractions", "conditions": [{"rollout_percentage": 33.3, "sort_key": "b", "exposure_frozen": true}],
+            "variants": [{"key": "a", "rollout_percentage": 33.33}, {"key": "b", "rollout_percentage": 33.33}, {"key": "c", "rollout_percentage": 33.34}]}),
+        ),
+    ]
+}
+
+/// The examples/posthog flags (resolved for `production`) plus [`extra_shapes`], created
+/// through the adapter in dependency order. Returns the keys.
+async fn seed_rich(fake: &FakePosthog) -> Vec<String> {
+    fake.add_cohort(PROJECT_ID, 1842, "Enterprise accounts");
+    fake.add_cohort(PROJECT_ID, 1907, "Churn risk");
+    let examples = flagops::source::load(&crate_dir().join("examples/posthog"), None).unwrap();
+    let mut flags: Vec<Flag> = examples
+        .flags
+        .iter()
+        .map(|f| f.spec.resolve(Some("production")).0)
+        .collect();
+    flags.extend(extra_shapes());
+    let writer = adapter(fake);
+    let mut done: Vec<String> = Vec::new();
+    while done.len() < flags.len() {
+        let before = done.len();
+        for flag in &flags {
+            if !done.contains(&flag.key) && flag.dependencies().iter().all(|d| done.contains(d)) {
+                writer.create(flag).await.unwrap_or_else(|e| panic!("{e}"));
+                done.push(flag.key.clone());
+            }
+        }
+        assert!(done.len() > before, "dependency cycle in the seed flags");
+    }
+    done.sort();
+    done
+}
+
+fn posthog_repo(fake: &FakePosthog) -> Repo {
+    let repo = Repo::empty();
+    repo.write("flagops.yaml", posthog_repo_config(&fake.base_url()));
+    repo
+}
+
+/// Every file under `dir`, relative path → bytes.
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let rel = entry.path().strip_prefix(dir).unwrap();
+            files.insert(
+                rel.to_string_lossy().replace('\\', "/"),
+                fs::read(entry.path()).unwrap(),
+            );
+        }
+    }
+    files
+}
+
+fn assert_no_secret(run: &Run) {
+    assert!(!run.stdout.contains(WRITE_KEY) && !run.stderr.contains(WRITE_KEY));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_writes_every_shape_and_validate_and_plan_agree() {
+    let fake = FakePosthog::start().await;
+    let keys = seed_rich(&fake).await;
+    let repo = posthog_repo(&fake);
+
+    let import = flagops_against_fake(repo.path(), &["import", "--env", "live"]).await;
+    import.expect_code(0);
+    assert_no_secret(&import);
+    let mut expected: Vec<String> = keys
+        .iter()
+        .map(|k| format!("wrote flags/{k}.yaml"))
+        .collect();
+    expected.push("wrote schemas/posthog-flag.schema.json".to_owned());
+    expected.push(format!(
+        "imported {} flags from `live` into `flags/`",
+        keys.len()
+    ));
+    assert_eq!(import.stdout.lines().collect::<Vec<_>>(), expected);
+    assert_eq!(
+        import.stderr,
+        "warning: `mobile-api-endpoints` has encrypted payloads; `flags/mobile-api-endpoints.yaml` holds them in the clear\n"
+    );
+    // Only list calls: the import reads nothing per flag.
+    assert!(
+        fake.requests()
+            .iter()
+            .filter(|r| r.method != "POST")
+            .all(|r| r.method == "GET" && r.path == "/api/projects/1/feature_flags/"),
+        "{:?}",
+        fake.requests()
+    );
+
+    // The canonical form, exactly: quoting, key order, defaults left out, the modeline.
+    let tricky = fs::read_to_string(repo.path().join("flags/tricky-strings.yaml")).unwrap();
+    assert_eq!(
+        tricky,
+        r##"# yaml-language-server: $schema=../schemas/posthog-flag.schema.json
+key: tricky-strings
+name: "yes"
+conditions:
+  - properties:
+      - type: person
+        key: "123"
+        operator: exact
+        value:
+          - "true"
+          - "null"
+          - " padded "
+          - "multi\nline"
+          - "1e3"
+          - "~"
+      - type: person
+        key: "plan: tier"
+        operator: is_not
+        value: "#free"
+    rollout_percentage: 100
+    description: "a: b # c"
+payloads:
+  "true":
+    empty: ""
+    list:
+      - "no"
+      - 0
+      - null
+      - false
+    "n": "1.5"
+    nested:
+      k:
+        deep: "@x"
+"##
+    );
+    let company = fs::read_to_string(repo.path().join("flags/company-sso.yaml")).unwrap();
+    assert!(
+        company.contains("\naggregation_group_type_index: 0\n")
+            && !company.contains("    aggregation_group_type_index"),
+        "a shared aggregation is written once, at the flag level:\n{company}"
+    );
+
+    let validate = flagops_against_fake(repo.path(), &["validate", "--format", "json"]).await;
+    validate.expect_code(0);
+    let report: Value = serde_json::from_str(&validate.stdout).unwrap();
+    assert_eq!(report["summary"]["errors"], 0, "{}", validate.stdout);
+    assert_eq!(report["summary"]["flags"], keys.len());
+
+    let plan = flagops_against_fake(
+        repo.path(),
+        &["plan", "--env", "live", "--detailed-exitcode"],
+    )
+    .await;
+    plan.expect_code(0);
+    assert!(
+        plan.stdout.contains(&format!(
+            "no changes: `live` matches the repository ({} flags in sync)",
+            keys.len()
+        )),
+        "{}",
+        plan.stdout
+    );
+
+    // Importing again gives byte-identical files.
+    let first = snapshot(repo.path());
+    let again = flagops_against_fake(repo.path(), &["import", "--env", "live", "--force"]).await;
+    again.expect_code(0);
+    assert_eq!(snapshot(repo.path()), first);
+    assert!(
+        again.stdout.contains(&format!(
+            "imported {} flags from `live` into `flags/` ({} unchanged)",
+            keys.len(),
+            keys.len()
+        )),
+        "{}",
+        again.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editing_one_field_after_import_plans_exactly_that_change() {
+    let fake = FakePosthog::start().await;
+    seed_rich(&fake).await;
+    let repo = posthog_repo(&fake);
+    flagops_against_fake(repo.path(), &["import", "--env", "live"])
+        .await
+        .expect_code(0);
+    let file = repo.path().join("flags/pricing-page-experiment.yaml");
+    let text = fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        text.matches("exclusion_percentage: 10\n").count(),
+        1,
+        "{text}"
+    );
+    fs::write(
+        &file,
+        text.replace("exclusion_percentage: 10\n", "exclusion_percentage: 15\n"),
+    )
+    .unwrap();
+
+    let plan = flagops_against_fake(
+        repo.path(),
+        &[
+            "plan",
+            "--env",
+            "live",
+            "--format",
+            "json",
+            "--detailed-exitcode",
+        ],
+    )
+    .await;
+    plan.expect_code(2);
+    let doc: Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(
+        doc["summary"],
+        json!({"create": 0, "update": 1, "delete": 0, "unchanged": doc["summary"]["unchanged"],
+               "unmanaged": 0, "unsupported": 0})
+    );
+    let steps = doc["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1);
+    assert_eq!(steps[0]["key"], "pricing-page-experiment");
+    assert_eq!(steps[0]["action"], "update");
+    assert_eq!(
+        steps[0]["changes"],
+        json!([{"field": "holdout", "op": "changed",
+                "before": {"id": 311, "exclusion_percentage": 10},
+                "after": {"id": 311, "exclusion_percentage": 15}}])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_refuses_existing_files_without_force_and_writes_nothing() {
+    let fake = FakePosthog::start().await;
+    seed_rich(&fake).await;
+    let repo = posthog_repo(&fake);
+    repo.write(
+        "flags/new-onboarding.yaml",
+        "key: new-onboarding\nname: mine\n",
+    );
+    repo.write(
+        "flags/search-ranking-v2.yaml",
+        "# hand-written\nkey: search-ranking-v2\n",
+    );
+    let before = snapshot(repo.path());
+
+    let refused = flagops_against_fake(repo.path(), &["import", "--env", "live"]).await;
+    refused.expect_code(1);
+    assert_eq!(refused.stdout, "");
+    assert_eq!(
+        refused.stderr,
+        "  flags/new-onboarding.yaml\n  flags/search-ranking-v2.yaml\n\
+         error: 2 files already exist; nothing was written\n\
+         hint: pass `--force` to overwrite them, or choose flags with `--key`\n"
+    );
+    assert_eq!(snapshot(repo.path()), before, "nothing may be written");
+
+    let forced = flagops_against_fake(repo.path(), &["import", "--env", "live", "--force"]).await;
+    forced.expect_code(0);
+    assert!(
+        forced
+            .stdout
+            .contains("overwrote flags/new-onboarding.yaml\n")
+    );
+    assert!(
+        forced
+            .stdout
+            .contains("overwrote flags/search-ranking-v2.yaml\n")
+    );
+    assert!(forced.stdout.contains("wrote flags/company-sso.yaml\n"));
+    let onboarding = fs::read_to_string(repo.path().join("flags/new-onboarding.yaml")).unwrap();
+    assert!(
+        onboarding.contains("name: New onboarding wizard\n"),
+        "{onboarding}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flag_defined_in_a_shared_file_is_never_duplicated() {
+    let fake = FakePosthog::start().await;
+    seed_rich(&fake).await;
+    let repo = posthog_repo(&fake);
+    repo.write(
+        "flags/billing.yaml",
+        "key: billing-new-invoices\n---\nkey: billing-usage-alerts\n",
+    );
+    repo.write(
+        "flags/legacy/kill.yaml",
+        "key: kill-switch-payments\nactive: false\n",
+    );
+
+    let refused = flagops_against_fake(
+        repo.path(),
+        &["import", "--env", "live", "--key", "*-*", "--force"],
+    )
+    .await;
+    refused.expect_code(1);
+    assert!(
+        refused.stderr.contains(
+            "  `billing-new-invoices` is defined in `flags/billing.yaml` with 1 other flag\n"
+        ) && refused
+            .stderr
+            .contains("error: 2 flags are already defined in files holding several flags; nothing was written\n"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!repo.path().join("flags/ai-assistant-beta.yaml").exists());
+
+    // A file holding only that flag is the flag's file: `--force` rewrites it in place.
+    let kill = flagops_against_fake(
+        repo.path(),
+        &["import", "--env", "live", "--key", "kill-*", "--force"],
+    )
+    .await;
+    kill.expect_code(0);
+    assert!(
+        kill.stdout
+            .starts_with("overwrote flags/legacy/kill.yaml\n"),
+        "{}",
+        kill.stdout
+    );
+    let text = fs::read_to_string(repo.path().join("flags/legacy/kill.yaml")).unwrap();
+    assert!(
+        text.starts_with(
+            "# yaml-language-server: $schema=../../schemas/posthog-flag.schema.json\n"
+        ),
+        "{text}"
+    );
+    assert!(!repo.path().join("flags/kill-switch-payments.yaml").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_filter_imports_only_matching_flags_and_names_missing_dependencies() {
+    let fake = FakePosthog::start().await;
+    seed_rich(&fake).await;
+    let repo = posthog_repo(&fake);
+
+    let run = flagops_against_fake(
+        repo.path(),
+        &["import", "--env", "live", "--key", "checkout-*"],
+    )
+    .await;
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        "wrote flags/checkout-api-v2.yaml\nwrote flags/checkout-backend.yaml\n\
+         wrote schemas/posthog-flag.schema.json\n\
+         imported 2 flags from `live` into `flags/`\n"
+    );
+    assert_eq!(run.stderr, "");
+
+    let run = flagops_against_fake(
+        repo.path(),
+        &["import", "--env", "live", "--key", "new-checkout"],
+    )
+    .await;
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        "wrote flags/new-checkout.yaml\nimported 1 flag from `live` into `flags/`\n"
+    );
+    assert_eq!(
+        run.stderr,
+        "note: `new-checkout` depends on `pricing-page-experiment`, which the repository does not define; import it too\n"
+    );
+
+    let none = flagops_against_fake(
+        repo.path(),
+        &["import", "--env", "live", "--key", "nothing-*"],
+    )
+    .await;
+    none.expect_code(1);
+    assert_eq!(
+        none.stderr,
+        "error: no live flag of `live` matches `nothing-*`; nothing was written\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flags_the_model_cannot_represent_are_skipped_with_a_reason() {
+    let fake = FakePosthog::start().await;
+    let ids = fake.seed(vec![
+        json!({"key": "fine", "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}}),
+        json!({"key": "rules-v2", "filters": {"version": 2, "groups": []}}),
+        json!({"key": "gone", "deleted": true, "filters": {"groups": []}}),
+    ]);
+    fake.seed(vec![
+        json!({"key": "orphan", "filters": {"groups": [{"properties": [
+        {"key": ids[2].to_string(), "type": "flag", "operator": "flag_evaluates_to", "value": true}
+    ], "rollout_percentage": 100}]}}),
+    ]);
+    let repo = posthog_repo(&fake);
+
+    let run = flagops_against_fake(repo.path(), &["import", "--env", "live"]).await;
+    run.expect_code(0);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "skipped `orphan`: it depends on flag id {}, which is not a live flag (deleted?); fix the condition in the service first\n\
+             skipped `rules-v2`: it uses `filters.version` 2 (feature flag rules v2), which flagops cannot manage\n",
+            ids[2]
+        )
+    );
+    assert_eq!(
+        run.stdout,
+        "wrote flags/fine.yaml\nwrote schemas/posthog-flag.schema.json\n\
+         imported 1 flag from `live` into `flags/` (2 skipped)\n"
+    );
+    assert!(!repo.path().join("flags/orphan.yaml").exists());
+    assert!(!repo.path().join("flags/rules-v2.yaml").exists());
+}
+
+#[test]
+fn import_from_the_local_backend_round_trips() {
+    let source = TempRepo::new(
+        &fs::read_to_string(crate_dir().join("examples/quickstart/flagops.yaml")).unwrap(),
+        &[],
+    );
+    for entry in fs::read_dir(crate_dir().join("examples/quickstart/flags")).unwrap() {
+        let path = entry.unwrap().path();
+        source.write(
+            path.file_name().unwrap().to_str().unwrap(),
+            &fs::read_to_string(&path).unwrap(),
+        );
+    }
+    source
+        .run(&["apply", "--env", "production", "--auto-approve"])
+        .expect_code(0);
+
+    // A new repository sharing the state file: import, then plan shows nothing to do.
+    let target = Repo::empty();
+    target.write(
+        "flagops.yaml",
+        "backend: local\nflags: [flags/, extra/*.yaml]\nenvironments:\n  production: {}\n",
+    );
+    target.write(
+        ".flagops/state.json",
+        fs::read(source.state_file()).unwrap(),
+    );
+    let run = target.run(&["import", "--env", "production"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        "wrote flags/checkout-backend.yaml\nwrote flags/new-checkout.yaml\n\
+         wrote flags/welcome-banner.yaml\nwrote schemas/posthog-flag.schema.json\n\
+         imported 3 flags from `production` into `flags/`\n"
+    );
+    target
+        .run(&["plan", "--env", "production", "--detailed-exitcode"])
+        .expect_code(0);
+    target.run(&["validate"]).expect_code(0);
+}
+
+#[test]
+fn usage_and_config_errors_exit_2() {
+    let repo = Repo::empty();
+    repo.write(
+        "flagops.yaml",
+        "backend: posthog\nflags: \"flags/**/*.yaml\"\nenvironments:\n  live:\n    host: http://127.0.0.1:9\n    project_id: 1\n    api_key_env: FLAGOPS_IMPORT_KEY\n",
+    );
+    let globs = flagops_with_env(
+        repo.path(),
+        &["import", "--env", "live"],
+        &[("FLAGOPS_IMPORT_KEY", "phx_x")],
+    );
+    globs.expect_code(2);
+    assert_eq!(
+        globs.stderr,
+        "error: `flags` in the config names no directory to import into\n\
+         hint: add a directory (e.g. `flags/`) as the first entry of `flags`\n"
+    );
+
+    let repo = Repo::empty();
+    repo.write(
+        "flagops.yaml",
+        "backend: posthog\nenvironments:\n  live:\n    host: http://127.0.0.1:9\n    project_id: 1\n    api_key_env: FLAGOPS_IMPORT_KEY\n",
+    );
+    let unset = repo.run(&["import", "--env", "live"]);
+    unset.expect_code(2);
+    assert!(
+        unset.stderr.contains("FLAGOPS_IMPORT_KEY"),
+        "{}",
+        unset.stderr
+    );
+    repo.run(&["import", "--env", "nope"]).expect_code(2);
+    let bad_glob = flagops_with_env(
+        repo.path(),
+        &["import", "--env", "live", "--key", "a[", "--force"],
+        &[("FLAGOPS_IMPORT_KEY", "phx_x")],
+    );
+    bad_glob.expect_code(2);
+    assert!(
+        bad_glob
+            .stderr
+            .starts_with("error: invalid `--key` pattern `a[`"),
+        "{}",
+        bad_glob.stderr
+    );
+    repo.run(&["import"]).expect_code(2);
+    assert!(!repo.path().join("flags").exists());
+}
