@@ -84,7 +84,7 @@ fn flag(i: usize) -> String {
             );
         }
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         y.push_str("environments:\n  staging:\n    conditions:\n      - rollout_percentage: 100\n  production:\n    active: true\n");
     }
     y

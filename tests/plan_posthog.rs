@@ -26,10 +26,10 @@ fn examples_repo(fake: &FakePosthog, env: &str) -> Repo {
     let config: String = config
         .lines()
         .scan(String::new(), |current, line| {
-            if let Some(name) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':')) {
-                if !name.starts_with(' ') {
-                    name.clone_into(current);
-                }
+            if let Some(name) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':'))
+                && !name.starts_with(' ')
+            {
+                name.clone_into(current);
             }
             let out = if current == env && line.trim_start().starts_with("host:") {
                 format!("    host: {}", fake.base_url())

@@ -143,15 +143,16 @@ fn check_order(plan: &Plan, live: &LiveState) {
         if step.action == Action::Delete || step.disables() {
             for dependent in &live.flags {
                 let on = dependent.flag.active && !dependent.flag.archived;
-                if on && dependent.flag.dependencies().contains(&step.key) {
-                    if let Some(&(l, _, _)) = level.get(dependent.flag.key.as_str()) {
-                        assert!(
-                            l < step.level,
-                            "`{}` is switched off before its dependent `{}`",
-                            step.key,
-                            dependent.flag.key
-                        );
-                    }
+                if on
+                    && dependent.flag.dependencies().contains(&step.key)
+                    && let Some(&(l, _, _)) = level.get(dependent.flag.key.as_str())
+                {
+                    assert!(
+                        l < step.level,
+                        "`{}` is switched off before its dependent `{}`",
+                        step.key,
+                        dependent.flag.key
+                    );
                 }
             }
         }

@@ -371,16 +371,16 @@ fn find_current<'a>(
         .iter_mut()
         .find(|f| f.id == id && !f.deleted)
         .ok_or_else(|| BackendError::NotFound { key: key.clone() })?;
-    if let Some(version) = live.version {
-        if stored.version != version {
-            return Err(BackendError::Conflict {
-                key,
-                detail: format!(
-                    "it is at version {}, the caller read version {version}",
-                    stored.version
-                ),
-            });
-        }
+    if let Some(version) = live.version
+        && stored.version != version
+    {
+        return Err(BackendError::Conflict {
+            key,
+            detail: format!(
+                "it is at version {}, the caller read version {version}",
+                stored.version
+            ),
+        });
     }
     Ok(stored)
 }

@@ -67,10 +67,10 @@ fn check_saved(saved: &Plan, now: &plan::Metadata) -> Result<()> {
         ))
         .hint("make a new plan with `flagops plan --out FILE`"));
     }
-    if let (Some(a), Some(b)) = (&was.git, &now.git) {
-        if a.commit != b.commit {
-            return Err(mismatch("commit", &a.commit, &b.commit));
-        }
+    if let (Some(a), Some(b)) = (&was.git, &now.git)
+        && a.commit != b.commit
+    {
+        return Err(mismatch("commit", &a.commit, &b.commit));
     }
     Ok(())
 }

@@ -35,10 +35,10 @@ pub(crate) struct Args {
 /// Print the graph; exit 1 (with the findings) when it has cycles or missing flags.
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     let repo = ctx.load()?;
-    if let Some(env) = &args.env {
-        if !repo.config.environments.contains_key(env) {
-            return Err(Error::usage(format!("unknown environment `{env}`")));
-        }
+    if let Some(env) = &args.env
+        && !repo.config.environments.contains_key(env)
+    {
+        return Err(Error::usage(format!("unknown environment `{env}`")));
     }
     let graph = DependencyGraph::new(repo.flags.iter().map(|f| {
         let (flag, _) = f.spec.resolve(args.env.as_deref());

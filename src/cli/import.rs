@@ -254,19 +254,18 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     }
 
     let mut schema_written = None;
-    if !schema_file.exists() {
-        if let Some(file) = schema::generate()
+    if !schema_file.exists()
+        && let Some(file) = schema::generate()
             .into_iter()
             .find(|f| f.name == FLAG_SCHEMA_FILE)
-        {
-            planned.push(Planned {
-                path: schema_file.clone(),
-                shown: Path::new("schemas").join(FLAG_SCHEMA_FILE),
-                text: file.content,
-                existing: None,
-            });
-            schema_written = Some(Path::new("schemas").join(FLAG_SCHEMA_FILE));
-        }
+    {
+        planned.push(Planned {
+            path: schema_file.clone(),
+            shown: Path::new("schemas").join(FLAG_SCHEMA_FILE),
+            text: file.content,
+            existing: None,
+        });
+        schema_written = Some(Path::new("schemas").join(FLAG_SCHEMA_FILE));
     }
     write_all(&planned).map_err(|e| Error::failure(format!("{e}; nothing was written")))?;
 

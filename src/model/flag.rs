@@ -86,14 +86,14 @@ impl Flag {
         let mut refs = Vec::new();
         for (ci, condition) in self.conditions.iter().enumerate() {
             for (pi, property) in condition.properties.iter().enumerate() {
-                if property.kind == PropertyType::Flag {
-                    if let Some(target) = &property.flag {
-                        refs.push(Reference {
-                            target: target.clone(),
-                            pointer: format!("/conditions/{ci}/properties/{pi}/flag"),
-                            field: "conditions",
-                        });
-                    }
+                if property.kind == PropertyType::Flag
+                    && let Some(target) = &property.flag
+                {
+                    refs.push(Reference {
+                        target: target.clone(),
+                        pointer: format!("/conditions/{ci}/properties/{pi}/flag"),
+                        field: "conditions",
+                    });
                 }
             }
         }

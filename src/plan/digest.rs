@@ -46,10 +46,10 @@ pub(crate) fn unmask_unknown(have: &Flag, want: &Flag) -> Flag {
     let mut out = have.clone();
     if have.has_encrypted_payloads {
         for (key, value) in &mut out.payloads {
-            if value.as_str() == Some(ENCRYPTED_SENTINEL) {
-                if let Some(desired) = want.payloads.get(key) {
-                    value.clone_from(desired);
-                }
+            if value.as_str() == Some(ENCRYPTED_SENTINEL)
+                && let Some(desired) = want.payloads.get(key)
+            {
+                value.clone_from(desired);
             }
         }
     }

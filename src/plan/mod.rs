@@ -401,23 +401,23 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
         .filter(|s| s.action == Action::Delete)
         .map(|s| s.key.as_str())
         .collect();
-    if let Some(max) = policy.max_deletes {
-        if deletes.len() > max as usize {
-            problems.push(Problem::new(
-                "max-deletes",
-                None,
-                format!(
-                    "the plan deletes {} flags ({}); `max_deletes` for this environment is {max}",
-                    deletes.len(),
-                    deletes
-                        .iter()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                "add the flags back to the repository, protect them, or raise `max_deletes`",
-            ));
-        }
+    if let Some(max) = policy.max_deletes
+        && deletes.len() > max as usize
+    {
+        problems.push(Problem::new(
+            "max-deletes",
+            None,
+            format!(
+                "the plan deletes {} flags ({}); `max_deletes` for this environment is {max}",
+                deletes.len(),
+                deletes
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "add the flags back to the repository, protect them, or raise `max_deletes`",
+        ));
     }
 
     problems.extend(order::check_final_state(&steps, live, &wanted));

@@ -121,17 +121,17 @@ pub fn human(findings: &[Finding], summary: Summary, sources: &mut Sources) -> S
             .and_then(|file| sources.get(file).map(|t| (file, t.to_owned())));
         let label = f.field.clone().unwrap_or_default();
         let mut drew = false;
-        if let (Some((file, text)), Some(span)) = (source, f.span) {
-            if let Some(range) = byte_range(&text, span) {
-                elements.push(
-                    Snippet::source(text)
-                        .path(file.display().to_string())
-                        .fold(true)
-                        .annotation(AnnotationKind::Primary.span(range).label(label))
-                        .into(),
-                );
-                drew = true;
-            }
+        if let (Some((file, text)), Some(span)) = (source, f.span)
+            && let Some(range) = byte_range(&text, span)
+        {
+            elements.push(
+                Snippet::source(text)
+                    .path(file.display().to_string())
+                    .fold(true)
+                    .annotation(AnnotationKind::Primary.span(range).label(label))
+                    .into(),
+            );
+            drew = true;
         }
         if !drew {
             let loc = location(f.file.as_deref(), f.span);

@@ -142,19 +142,19 @@ fn check_conditions(flag: &Flag, known: &BTreeMap<&str, &Flag>, out: &mut Vec<Pr
     }
     for (ci, condition) in flag.conditions.iter().enumerate() {
         let at = format!("/conditions/{ci}");
-        if let Some(variant) = &condition.variant {
-            if !flag.variants.iter().any(|v| &v.key == variant) {
-                let why = if flag.is_multivariate() {
-                    "is not a variant of this flag"
-                } else {
-                    "is set on a boolean flag"
-                };
-                out.push(Problem::error(
-                    "variant-override",
-                    format!("{at}/variant"),
-                    format!("variant override `{variant}` {why}; evaluators ignore it"),
-                ));
-            }
+        if let Some(variant) = &condition.variant
+            && !flag.variants.iter().any(|v| &v.key == variant)
+        {
+            let why = if flag.is_multivariate() {
+                "is not a variant of this flag"
+            } else {
+                "is set on a boolean flag"
+            };
+            out.push(Problem::error(
+                "variant-override",
+                format!("{at}/variant"),
+                format!("variant override `{variant}` {why}; evaluators ignore it"),
+            ));
         }
         let aggregation = flag.condition_aggregation(condition);
         for (pi, property) in condition.properties.iter().enumerate() {
@@ -275,15 +275,15 @@ fn check_flag_property(
     match property.value.as_ref() {
         Some(serde_json::Value::Bool(_)) => {}
         Some(serde_json::Value::String(variant)) => {
-            if let Some(other) = known.get(target.as_str()) {
-                if !other.variants.iter().any(|v| &v.key == variant) {
-                    let why = if other.is_multivariate() {
-                        format!("`{target}` has no variant `{variant}`")
-                    } else {
-                        format!("`{target}` is a boolean flag; compare with `true` or `false`")
-                    };
-                    out.push(Problem::error("flag-variant", format!("{p}/value"), why));
-                }
+            if let Some(other) = known.get(target.as_str())
+                && !other.variants.iter().any(|v| &v.key == variant)
+            {
+                let why = if other.is_multivariate() {
+                    format!("`{target}` has no variant `{variant}`")
+                } else {
+                    format!("`{target}` is a boolean flag; compare with `true` or `false`")
+                };
+                out.push(Problem::error("flag-variant", format!("{p}/value"), why));
             }
         }
         _ => out.push(Problem::error(

@@ -16,15 +16,15 @@ pub(crate) struct Ids {
 impl Ids {
     /// Record that `key` has `id`, replacing what either was mapped to.
     pub(crate) fn insert(&mut self, id: i64, key: &str) {
-        if let Some(old_key) = self.by_id.insert(id, key.to_owned()) {
-            if old_key != key {
-                self.by_key.remove(&old_key);
-            }
+        if let Some(old_key) = self.by_id.insert(id, key.to_owned())
+            && old_key != key
+        {
+            self.by_key.remove(&old_key);
         }
-        if let Some(old_id) = self.by_key.insert(key.to_owned(), id) {
-            if old_id != id {
-                self.by_id.remove(&old_id);
-            }
+        if let Some(old_id) = self.by_key.insert(key.to_owned(), id)
+            && old_id != id
+        {
+            self.by_id.remove(&old_id);
         }
     }
 

@@ -64,11 +64,11 @@ pub fn store_filters(filters: &Map<String, Value>) -> Map<String, Value> {
             out.insert("aggregation_group_type_index".into(), shared);
         }
     }
-    if let Some(Value::Object(mv)) = out.get_mut("multivariate") {
-        if let Some(Value::Array(variants)) = mv.get_mut("variants") {
-            for v in variants.iter_mut() {
-                whole_percent(v.get_mut("rollout_percentage"));
-            }
+    if let Some(Value::Object(mv)) = out.get_mut("multivariate")
+        && let Some(Value::Array(variants)) = mv.get_mut("variants")
+    {
+        for v in variants.iter_mut() {
+            whole_percent(v.get_mut("rollout_percentage"));
         }
     }
     if let Some(Value::Object(payloads)) = out.get_mut("payloads") {
@@ -85,14 +85,14 @@ pub fn store_filters(filters: &Map<String, Value>) -> Map<String, Value> {
 }
 
 fn whole_percent(value: Option<&mut Value>) {
-    if let Some(v) = value {
-        if let Some(f) = v.as_f64() {
-            if f.fract() == 0.0 && f.abs() < 1e15 {
-                #[allow(clippy::cast_possible_truncation)]
-                let whole = f as i64;
-                *v = Value::Number(Number::from(whole));
-            }
-        }
+    if let Some(v) = value
+        && let Some(f) = v.as_f64()
+        && f.fract() == 0.0
+        && f.abs() < 1e15
+    {
+        #[allow(clippy::cast_possible_truncation)]
+        let whole = f as i64;
+        *v = Value::Number(Number::from(whole));
     }
 }
 
@@ -180,10 +180,10 @@ pub fn comparable_filters(filters: &Value, key_of: &dyn Fn(i64) -> Option<String
     }
     if let Some(Value::Object(payloads)) = stored.get_mut("payloads") {
         for value in payloads.values_mut() {
-            if let Value::String(text) = value {
-                if let Ok(parsed) = serde_json::from_str(text) {
-                    *value = parsed;
-                }
+            if let Value::String(text) = value
+                && let Ok(parsed) = serde_json::from_str(text)
+            {
+                *value = parsed;
             }
         }
     }

@@ -136,14 +136,14 @@ pub(super) fn find_cycle(
 
 /// The always-on guard tier of `filters` (posthog-api.md §5, tier 1) and reserved `version`.
 pub(super) fn check_filters(filters: &Map<String, Value>) -> Result<(), ApiErr> {
-    if let Some(v) = filters.get("version").filter(|v| !v.is_null()) {
-        if v.as_i64() != Some(1) {
-            return Err(ApiErr::invalid(
-                "reserved_config_version",
-                "filters.version is reserved; only version 1 can be written here.",
-                Some("filters"),
-            ));
-        }
+    if let Some(v) = filters.get("version").filter(|v| !v.is_null())
+        && v.as_i64() != Some(1)
+    {
+        return Err(ApiErr::invalid(
+            "reserved_config_version",
+            "filters.version is reserved; only version 1 can be written here.",
+            Some("filters"),
+        ));
     }
     match filters.get("groups") {
         None | Some(Value::Null) => {}
@@ -215,12 +215,12 @@ pub(super) fn check_filters(filters: &Map<String, Value>) -> Result<(), ApiErr> 
         None | Some(Value::Null) => {}
         Some(Value::Object(payloads)) => {
             for (k, v) in payloads {
-                if let Value::String(text) = v {
-                    if serde_json::from_str::<Value>(text).is_err() {
-                        return Err(ApiErr::filters(format!(
-                            "Payload for '{k}' must be valid JSON"
-                        )));
-                    }
+                if let Value::String(text) = v
+                    && serde_json::from_str::<Value>(text).is_err()
+                {
+                    return Err(ApiErr::filters(format!(
+                        "Payload for '{k}' must be valid JSON"
+                    )));
                 }
             }
         }

@@ -229,10 +229,10 @@ impl Store {
         }
         let mut flag = defaults(0, &key);
         for field in WRITABLE {
-            if let Some(v) = body.get(field) {
-                if !v.is_null() {
-                    flag.insert(field.into(), v.clone());
-                }
+            if let Some(v) = body.get(field)
+                && !v.is_null()
+            {
+                flag.insert(field.into(), v.clone());
             }
         }
         flag.insert("deleted".into(), json!(false));
@@ -454,14 +454,14 @@ impl Store {
             ("evaluation_runtime", &["server", "client", "all"][..]),
             ("bucketing_identifier", &["distinct_id", "device_id"][..]),
         ] {
-            if let Some(v) = flag.get(field).filter(|v| !v.is_null()) {
-                if !v.as_str().is_some_and(|s| allowed.contains(&s)) {
-                    return Err(ApiErr::invalid(
-                        "invalid_choice",
-                        format!("{v} is not a valid choice."),
-                        Some(field),
-                    ));
-                }
+            if let Some(v) = flag.get(field).filter(|v| !v.is_null())
+                && !v.as_str().is_some_and(|s| allowed.contains(&s))
+            {
+                return Err(ApiErr::invalid(
+                    "invalid_choice",
+                    format!("{v} is not a valid choice."),
+                    Some(field),
+                ));
             }
         }
         if flag.get("archived") == Some(&json!(true)) && flag.get("active") == Some(&json!(true)) {
@@ -489,30 +489,28 @@ impl Store {
                 None,
             ));
         }
-        if let Some(contexts) = flag.get("evaluation_contexts").and_then(Value::as_array) {
-            if contexts.len() > 50
+        if let Some(contexts) = flag.get("evaluation_contexts").and_then(Value::as_array)
+            && (contexts.len() > 50
                 || contexts
                     .iter()
-                    .any(|c| c.as_str().is_none_or(|s| s.len() > 255))
-            {
-                return Err(ApiErr::invalid(
-                    "invalid_input",
-                    "At most 50 evaluation contexts of at most 255 characters.",
-                    Some("evaluation_contexts"),
-                ));
-            }
+                    .any(|c| c.as_str().is_none_or(|s| s.len() > 255)))
+        {
+            return Err(ApiErr::invalid(
+                "invalid_input",
+                "At most 50 evaluation contexts of at most 255 characters.",
+                Some("evaluation_contexts"),
+            ));
         }
-        if let Some(tags) = flag.get("tags").filter(|t| !t.is_null()) {
-            if !tags
+        if let Some(tags) = flag.get("tags").filter(|t| !t.is_null())
+            && !tags
                 .as_array()
                 .is_some_and(|t| t.iter().all(Value::is_string))
-            {
-                return Err(ApiErr::invalid(
-                    "invalid_input",
-                    "Tags must be a list of strings.",
-                    Some("tags"),
-                ));
-            }
+        {
+            return Err(ApiErr::invalid(
+                "invalid_input",
+                "Tags must be a list of strings.",
+                Some("tags"),
+            ));
         }
         if filters_sent {
             let filters = flag
