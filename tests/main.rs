@@ -6,6 +6,7 @@
 
 mod support;
 
+mod apply_posthog;
 mod cli_graph;
 mod cli_misc;
 mod cli_plan;
