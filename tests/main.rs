@@ -7,6 +7,7 @@
 mod support;
 
 mod apply_posthog;
+mod cli_apply;
 mod cli_graph;
 mod cli_misc;
 mod cli_plan;

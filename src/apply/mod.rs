@@ -23,7 +23,7 @@ use futures_util::StreamExt;
 
 use crate::backend::pacing::RetryPolicy;
 use crate::backend::{Backend, BackendError};
-use crate::plan::{Action, Change, Plan, Step, differences};
+use crate::plan::{Action, Change, Plan, Step, drift};
 
 pub use report::{Counts, FailureCode, Outcome, Report, StepReport, Warning};
 
@@ -196,7 +196,7 @@ async fn verify<B: Backend>(plan: &Plan, steps: &[StepReport], backend: &B) -> V
                 warnings.push(warning("the flag is not live after the apply", Vec::new()));
             }
             (_, Some(found), Some(desired)) => {
-                let changes = differences(desired, &found.flag);
+                let changes = drift(desired, &found.flag);
                 if !changes.is_empty() {
                     warnings.push(warning(
                         "the server changed the flag on its own after it was written",
@@ -209,3 +209,6 @@ async fn verify<B: Backend>(plan: &Plan, steps: &[StepReport], backend: &B) -> V
     warnings.sort_by(|a, b| a.key.cmp(&b.key));
     warnings
 }
+
+#[cfg(test)]
+mod tests;

@@ -21,7 +21,7 @@ enum Check {
     /// The write went through.
     Done(&'static str),
     /// Nothing was written; send again against this live flag (`None` for a create).
-    NotDone(Option<LiveFlag>),
+    NotDone(Option<Box<LiveFlag>>),
     /// Someone else changed the flag.
     Changed(String),
 }
@@ -144,7 +144,7 @@ async fn perform<B: Backend>(
             Err(error) => error,
         };
         if !unknown_outcome(&error) {
-            return known_failure(step, error);
+            return known_failure(step, &error);
         }
         let delay = delays.next();
         tokio::time::sleep(delay.unwrap_or(retry.initial_delay)).await;
@@ -155,7 +155,7 @@ async fn perform<B: Backend>(
                 };
             }
             Ok(Check::Changed(why)) => return Outcome::failed(FailureCode::Changed, why),
-            Ok(Check::NotDone(now)) if delay.is_some() => live = now.or(live),
+            Ok(Check::NotDone(now)) if delay.is_some() => live = now.map(|b| *b).or(live),
             Ok(Check::NotDone(_)) => {
                 return Outcome::failed(
                     FailureCode::Unavailable,
@@ -184,7 +184,7 @@ fn unknown_outcome(error: &BackendError) -> bool {
     )
 }
 
-fn known_failure(step: &Step, error: BackendError) -> Outcome {
+fn known_failure(step: &Step, error: &BackendError) -> Outcome {
     match error {
         BackendError::Conflict { .. } => Outcome::failed(
             FailureCode::Changed,
@@ -201,8 +201,7 @@ fn known_failure(step: &Step, error: BackendError) -> Outcome {
             ),
         ),
         BackendError::ApprovalRequired {
-            ref change_request_id,
-            ..
+            change_request_id, ..
         } => Outcome::Failed {
             code: FailureCode::ApprovalRequired,
             change_request: Some(change_request_id.clone()),
@@ -243,7 +242,7 @@ async fn check<B: Backend>(
             }
             match live {
                 Some(l) if l.id == found.id && l.version == found.version => {
-                    Check::NotDone(Some(found))
+                    Check::NotDone(Some(Box::new(found)))
                 }
                 _ => Check::Changed(format!(
                     "`{}` was changed by someone else during the apply; {RERUN}",

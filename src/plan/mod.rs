@@ -276,12 +276,25 @@ impl Plan {
 
 /// What still differs between `desired` (a repository flag) and `live` after both are
 /// normalized, compared exactly as [`build`] compares them; empty when they are in sync.
+/// Changes read from live to desired (what a plan would do).
 pub fn differences(desired: &Flag, live: &Flag) -> Vec<Change> {
+    let (want, have) = comparable(desired, live);
+    diff(&have, &want)
+}
+
+/// The same comparison read the other way, from desired to live: what the service holds that
+/// differs from what was written (for reporting fields a server changed on its own).
+pub fn drift(desired: &Flag, live: &Flag) -> Vec<Change> {
+    let (want, have) = comparable(desired, live);
+    diff(&want, &have)
+}
+
+fn comparable(desired: &Flag, live: &Flag) -> (Flag, Flag) {
     let mut want = normalize(desired);
     let have = normalize(live);
     adopt_display_fields(&mut want, &have);
-    let comparable = digest::unmask_unknown(&have, &want);
-    diff(&comparable, &want)
+    let have = digest::unmask_unknown(&have, &want);
+    (want, have)
 }
 
 /// Whether a flag is effectively on.
