@@ -232,3 +232,58 @@ async fn apply_against_posthog_with_a_configured_rate_limit() {
     .unwrap();
     assert_eq!(run.code, 0, "{run:?}");
 }
+
+/// Run `flagops -C <repo> args…` on a pseudo-terminal (util-linux `script`), typing `input`.
+fn on_terminal(repo: &TempRepo, args: &str, input: &str) -> (i32, String) {
+    use std::io::Write;
+    let command = format!(
+        "{} -C {} {args}",
+        env!("CARGO_BIN_EXE_flagops"),
+        repo.path().display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs a command on a pseudo-terminal");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).replace('\r', ""),
+    )
+}
+
+#[test]
+fn on_a_terminal_apply_asks_and_only_yes_applies() {
+    let repo = repo();
+    let (code, out) = on_terminal(&repo, "apply --env staging", "no\n");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "Apply these changes to `staging`? Only `yes` is accepted.\n  Enter a value: "
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("apply cancelled; nothing was changed"),
+        "{out}"
+    );
+    assert!(!repo.state_file().exists());
+
+    let (code, out) = on_terminal(&repo, "apply --env staging", "yes\n");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Apply complete for `staging`: 2 applied, 0 failed, 0 skipped, 0 untouched."),
+        "{out}"
+    );
+    assert!(repo.state_file().is_file());
+}

@@ -38,13 +38,13 @@ pub struct Options {
 
 impl Options {
     /// The default number of steps in flight.
-    pub const CONCURRENCY: usize = 4;
+    pub const CONCURRENCY: u16 = 4;
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
-            concurrency: Self::CONCURRENCY,
+            concurrency: usize::from(Self::CONCURRENCY),
             retry: RetryPolicy::default(),
         }
     }

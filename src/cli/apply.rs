@@ -35,7 +35,7 @@ pub(crate) struct Args {
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
     /// Most steps in flight at once within a level.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, value_name = "N", default_value_t = Options::CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
 }
 
