@@ -98,4 +98,22 @@ pub struct Environment {
     /// Glob patterns of flag keys that are never deleted or disabled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub protect: Vec<String>,
+    /// The request budget `apply` paces itself to (per API key). Default: the backend's
+    /// documented limits (PostHog: 480 per minute and 4,800 per hour).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitConfig>,
+}
+
+/// A request budget; a window left out keeps the backend's documented limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Most requests in any minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub per_minute: Option<u32>,
+    /// Most requests in any hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub per_hour: Option<u32>,
 }

@@ -204,19 +204,12 @@ fn a_saved_plan_applies_once_and_a_stale_one_is_refused() {
 
     let run = repo.run(&["apply", "--env", "staging", "plan.json", "--auto-approve"]);
     assert_eq!(run.code, 0, "{run:?}");
-    // Applying the same plan again: the flags exist now, so the create is refused.
+    // Applying the same plan again converges: the flags exist exactly as planned.
     let run = repo.run(&["apply", "--env", "staging", "plan.json", "--auto-approve"]);
-    assert_eq!(run.code, 1, "{run:?}");
-    assert!(
-        run.stdout.contains(
-            "failed to create `base`: flag `base`: there is already a feature flag with this key"
-        ),
-        "{}",
-        run.stdout
-    );
+    assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stdout
-            .contains("skipped `child` (an earlier step failed)"),
+            .contains("created `base` (it already existed as desired)\n"),
         "{}",
         run.stdout
     );
@@ -247,18 +240,27 @@ fn an_update_planned_before_someone_else_wrote_is_a_conflict() {
     );
     let run = repo.run(&["apply", "--env", "staging", "plan.json", "--auto-approve"]);
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stdout.contains("failed to update `base`: flag `base` was changed by someone else since it was read: it is at version 2, the caller read version 1"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "failed to update `base`: `base` changed since the plan was made (version 1 → 2); re-run `flagops plan`"
+        ),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
 fn apply_without_auto_approve_is_a_usage_error() {
-    let run = repo().run(&["apply", "--env", "staging"]);
+    let repo = repo();
+    let run = repo.run(&["apply", "--env", "staging"]);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(
-        run.stderr.contains("error: `apply` needs `--auto-approve`"),
-        "{}",
-        run.stderr
+    assert_eq!(
+        run.stderr,
+        "error: `apply` cannot ask for confirmation (stdin is not a terminal); pass `--auto-approve`, or apply a saved plan\n\
+         hint: review `flagops plan --env staging --out plan.json`, then run `flagops apply --env staging plan.json`\n"
     );
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(!repo.state_file().exists(), "nothing was applied");
 }
 
 #[test]

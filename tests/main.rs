@@ -6,6 +6,8 @@
 
 mod support;
 
+mod apply_posthog;
+mod cli_apply;
 mod cli_graph;
 mod cli_import;
 mod cli_misc;

@@ -196,7 +196,7 @@ proptest! {
             return Ok(());
         };
         check_order(&plan, &live_state);
-        let report = block(apply::run(&plan, &backend));
+        let report = block(apply::run(&plan, &backend, &apply::Options::default(), &apply::Quiet)).unwrap();
         prop_assert!(report.succeeded(), "{:?}\nplan: {}", report, serde_json::to_string_pretty(&plan).unwrap());
         let after = block(backend.list()).unwrap();
         let again = plan::build(&wanted, &after, &policy).expect("the second plan is accepted");

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use flagops::backend::pacing::RetryPolicy;
 use flagops::backend::posthog::{ApiKey, PosthogBackend, PosthogSettings, SettingsError};
 use flagops::backend::{Backend, BackendError, LiveFlag};
 use flagops::config::Environment;
@@ -456,7 +457,10 @@ async fn errors_are_mapped_to_actionable_messages() {
     );
     errors.push(e);
 
-    let adapter = backend(&fake, WRITE_KEY);
+    // Repeats are off here: this test is about how each failure reads.
+    let mut once = settings(&fake, WRITE_KEY);
+    once.retry = RetryPolicy::none();
+    let adapter = PosthogBackend::new(once).unwrap();
     let ghost = LiveFlag {
         id: "4242".into(),
         flag: flag("ghost", vec![]),
@@ -556,6 +560,7 @@ async fn errors_are_mapped_to_actionable_messages() {
     });
     let mut impatient = settings(&fake, WRITE_KEY);
     impatient.request_timeout = Duration::from_millis(200);
+    impatient.retry = RetryPolicy::none();
     let e = PosthogBackend::new(impatient)
         .unwrap()
         .delete(&LiveFlag {

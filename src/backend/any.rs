@@ -35,7 +35,7 @@ pub enum AnyBackend {
     /// `backend: local`.
     Local(LocalBackend),
     /// `backend: posthog`.
-    Posthog(PosthogBackend),
+    Posthog(Box<PosthogBackend>),
 }
 
 impl AnyBackend {
@@ -54,10 +54,9 @@ impl AnyBackend {
             }
             BackendKind::Posthog => {
                 let environment = &config.environments[env];
-                Ok(AnyBackend::Posthog(PosthogBackend::from_environment(
-                    env,
-                    environment,
-                )?))
+                Ok(AnyBackend::Posthog(Box::new(
+                    PosthogBackend::from_environment(env, environment)?,
+                )))
             }
         }
     }

@@ -8,6 +8,7 @@
 
 pub mod any;
 pub mod local;
+pub mod pacing;
 pub mod posthog;
 
 use std::future::Future;

@@ -1,17 +1,23 @@
 //! `flagops apply`: make the environment match the repository (or a saved plan).
 //!
-//! The simplest form: sequential steps, stop at the first failure, `--auto-approve` required.
-//! Issue 5 adds confirmation on a TTY, pacing, concurrency, retries and progress in `apply`.
+//! Without a plan file it plans, shows the plan and asks for `yes` on a terminal (or takes
+//! `--auto-approve`); with one it checks that the plan was made for this environment, config
+//! and commit, and applies exactly that. Progress goes to stderr (a bar on a terminal, one line
+//! per step otherwise), the report to stdout in the chosen format.
 
-use std::fmt::Write;
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Context;
 use super::output::{stderr, stdout};
-use super::plan::{Format, list, metadata, prepare, print, print_refusal, runtime};
-use crate::apply::{self, StepOutcome};
+use super::plan::{Format, list, metadata, prepare, print_refusal, runtime};
+use crate::apply::{self, Options, Progress, Report, StepReport};
 use crate::error::{Error, Result, exit};
-use crate::plan::{self, Action, FORMAT_VERSION, Plan};
+use crate::plan::{self, FORMAT_VERSION, Plan};
+use crate::render::apply as render;
+use crate::render::plan as render_plan;
 
 /// Arguments of `apply`.
 #[derive(Debug, clap::Args)]
@@ -22,9 +28,15 @@ pub(crate) struct Args {
     /// A plan saved with `flagops plan --out FILE` (relative to `-C DIR`): apply exactly that plan.
     #[arg(value_name = "PLAN_FILE")]
     plan: Option<PathBuf>,
-    /// Apply without asking (required: interactive confirmation is not available yet).
+    /// Apply without asking for confirmation (needed when stdin is not a terminal).
     #[arg(long)]
     auto_approve: bool,
+    /// Format of the report on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Most steps in flight at once within a level.
+    #[arg(long, value_name = "N", default_value_t = Options::CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
 }
 
 fn read_plan(path: &std::path::Path) -> Result<Plan> {
@@ -75,8 +87,65 @@ fn check_saved(saved: &Plan, now: &plan::Metadata) -> Result<()> {
     Ok(())
 }
 
-/// Exit 0 when every step was applied, 1 otherwise.
+/// Ask for `yes` on the terminal.
+fn confirm(env: &str) -> Result<bool> {
+    stderr(&format!(
+        "\nApply these changes to `{env}`? Only `yes` is accepted.\n  Enter a value: "
+    ));
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::failure(format!("cannot read the answer: {e}")))?;
+    Ok(answer.trim() == "yes")
+}
+
+/// A bar on a terminal.
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn started(&self, total: usize) {
+        self.0.set_length(total as u64);
+    }
+
+    fn finished(&self, step: &StepReport) {
+        if !matches!(step.outcome, apply::Outcome::Applied { .. }) {
+            self.0.println(render::step_line(step));
+        }
+        self.0.set_message(format!("`{}`", step.key));
+        self.0.inc(1);
+    }
+}
+
+/// One line per step.
+struct Lines;
+
+impl Progress for Lines {
+    fn finished(&self, step: &StepReport) {
+        stderr(&format!("{}\n", render::step_line(step)));
+    }
+}
+
+fn print_report(format: Format, env: &str, report: &Report) {
+    stdout(&match format {
+        Format::Human => render::human(env, report),
+        Format::Json => render::json(env, report),
+        Format::Markdown => render::markdown(env, report),
+    });
+}
+
+/// Exit 0 when every step was applied (or there was nothing to do), 1 otherwise.
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
+    let interactive = std::io::stdin().is_terminal();
+    if args.plan.is_none() && !args.auto_approve && !interactive {
+        return Err(Error::usage(
+            "`apply` cannot ask for confirmation (stdin is not a terminal); pass `--auto-approve`, or apply a saved plan",
+        )
+        .hint(format!(
+            "review `flagops plan --env {0} --out plan.json`, then run `flagops apply --env {0} plan.json`",
+            args.env
+        )));
+    }
     let inputs = prepare(ctx, &args.env)?;
     let now = metadata(&inputs.repo, &args.env)?;
     let runtime = runtime()?;
@@ -85,64 +154,75 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         check_saved(&saved, &now)?;
         saved
     } else {
-        {
-            let live = list(&inputs, &runtime, &args.env)?;
-            match plan::build(&inputs.desired, &live, &inputs.policy) {
-                Ok(mut plan) => {
-                    plan.metadata = now;
-                    print(Format::Human, &plan);
-                    plan
+        let live = list(&inputs, &runtime, &args.env)?;
+        match plan::build(&inputs.desired, &live, &inputs.policy) {
+            Ok(mut plan) => {
+                plan.metadata = now;
+                if plan.has_changes() {
+                    let shown = render_plan::human::render(&plan);
+                    if args.format == Format::Human {
+                        stdout(&shown);
+                    } else if !args.auto_approve {
+                        stderr(&shown);
+                    }
                 }
-                Err(error) => {
-                    print_refusal(Format::Human, &args.env, &error);
-                    return Ok(exit::FAILURE);
-                }
+                plan
+            }
+            Err(error) => {
+                print_refusal(args.format, &args.env, &error);
+                return Ok(exit::FAILURE);
             }
         }
     };
     if !plan.has_changes() {
-        stderr("nothing to apply\n");
+        let report = Report {
+            steps: Vec::new(),
+            untouched: plan.unchanged.clone(),
+            warnings: Vec::new(),
+        };
+        if args.format == Format::Human {
+            stdout(&format!(
+                "No changes: `{}` already matches the repository.\n",
+                args.env
+            ));
+        } else {
+            print_report(args.format, &args.env, &report);
+        }
         return Ok(exit::OK);
     }
-    if !args.auto_approve {
-        return Err(Error::usage("`apply` needs `--auto-approve`")
-            .hint("review the plan above, then run again with `--auto-approve`"));
+    if args.plan.is_none() && !args.auto_approve && !confirm(&args.env)? {
+        stderr("apply cancelled; nothing was changed\n");
+        return Ok(exit::FAILURE);
     }
     plan::unmask(&mut plan, &inputs.desired)
         .map_err(|e| Error::failure(e).hint("make a new plan with `flagops plan --out FILE`"))?;
-    let report = runtime.block_on(apply::run(&plan, &inputs.backend));
-    let mut out = String::new();
-    for (key, action, outcome) in &report.steps {
-        let verb = match action {
-            Action::Create => "created",
-            Action::Update => "updated",
-            Action::Delete => "deleted",
-        };
-        match outcome {
-            StepOutcome::Applied => {
-                let _ = writeln!(out, "{verb} `{key}`");
-            }
-            StepOutcome::Failed(e) => {
-                let _ = writeln!(out, "failed to {} `{key}`: {e}", action.as_str());
-            }
-            StepOutcome::NotRun => {
-                let _ = writeln!(out, "skipped `{key}` (an earlier step failed)");
-            }
-        }
+    let options = Options {
+        concurrency: usize::from(args.concurrency),
+        ..Options::default()
+    };
+    let report = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::with_draw_target(
+            Some(plan.steps.len() as u64),
+            ProgressDrawTarget::stderr(),
+        )
+        .with_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let bar = Bar(bar);
+        let report = runtime.block_on(apply::run(&plan, &inputs.backend, &options, &bar));
+        bar.0.finish_and_clear();
+        report
+    } else {
+        runtime.block_on(apply::run(&plan, &inputs.backend, &options, &Lines))
     }
-    let _ = writeln!(
-        out,
-        "\napply {}: {} created, {} updated, {} deleted.",
-        if report.succeeded() {
-            "complete"
-        } else {
-            "failed"
-        },
-        report.applied(Action::Create),
-        report.applied(Action::Update),
-        report.applied(Action::Delete),
-    );
-    stdout(&out);
+    .map_err(|e| {
+        Error::failure(format!(
+            "cannot read the live flags of `{}`; nothing was applied: {e}",
+            args.env
+        ))
+    })?;
+    print_report(args.format, &args.env, &report);
     Ok(if report.succeeded() {
         exit::OK
     } else {

@@ -256,6 +256,11 @@ impl Plan {
         !self.steps.is_empty()
     }
 
+    /// For each step's key, the keys of the steps that must succeed before it runs.
+    pub fn prerequisites(&self) -> BTreeMap<String, BTreeSet<String>> {
+        order::waits(&self.steps)
+    }
+
     /// The steps grouped by level.
     pub fn levels(&self) -> Vec<Vec<&Step>> {
         let mut levels: Vec<Vec<&Step>> = Vec::new();
@@ -267,6 +272,29 @@ impl Plan {
         }
         levels
     }
+}
+
+/// What still differs between `desired` (a repository flag) and `live` after both are
+/// normalized, compared exactly as [`build`] compares them; empty when they are in sync.
+/// Changes read from live to desired (what a plan would do).
+pub fn differences(desired: &Flag, live: &Flag) -> Vec<Change> {
+    let (want, have) = comparable(desired, live);
+    diff(&have, &want)
+}
+
+/// The same comparison read the other way, from desired to live: what the service holds that
+/// differs from what was written (for reporting fields a server changed on its own).
+pub fn drift(desired: &Flag, live: &Flag) -> Vec<Change> {
+    let (want, have) = comparable(desired, live);
+    diff(&want, &have)
+}
+
+fn comparable(desired: &Flag, live: &Flag) -> (Flag, Flag) {
+    let mut want = normalize(desired);
+    let have = normalize(live);
+    adopt_display_fields(&mut want, &have);
+    let have = digest::unmask_unknown(&have, &want);
+    (want, have)
 }
 
 /// Whether a flag is effectively on.
@@ -422,7 +450,7 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
 
     problems.extend(order::check_final_state(&steps, live, &wanted));
     if problems.is_empty() {
-        match order::levels(&steps, live) {
+        match order::levels(&steps) {
             Ok(levels) => {
                 for step in &mut steps {
                     step.level = levels.get(&step.key).copied().unwrap_or(0);

@@ -118,11 +118,10 @@ pub(super) fn check_final_state(
     problems
 }
 
-/// The level of each step, or the problems that make the steps impossible to order.
-pub(super) fn levels(
-    steps: &[Step],
-    live: &LiveState,
-) -> Result<BTreeMap<String, usize>, Vec<Problem>> {
+/// For each step, the keys of the steps it must wait for. Computed from the steps alone (the
+/// live flags the order depends on are the steps' own `live` snapshots), so that `apply` can
+/// recompute it from a saved plan.
+pub(crate) fn waits(steps: &[Step]) -> BTreeMap<String, BTreeSet<String>> {
     let by_key: BTreeMap<&str, &Step> = steps.iter().map(|s| (s.key.as_str(), s)).collect();
     let mut waits: BTreeMap<String, BTreeSet<String>> = steps
         .iter()
@@ -151,20 +150,27 @@ pub(super) fn levels(
         if !switched_off {
             continue;
         }
-        for dependent in &live.flags {
-            let key = dependent.flag.key.as_str();
-            if key != step.key
-                && enabled(&dependent.flag)
-                && by_key.contains_key(key)
-                && dependent.flag.dependencies().contains(&step.key)
+        for dependent in steps {
+            let Some(live) = &dependent.live else {
+                continue;
+            };
+            if dependent.key != step.key
+                && enabled(&live.flag)
+                && live.flag.dependencies().contains(&step.key)
             {
                 waits
                     .entry(step.key.clone())
                     .or_default()
-                    .insert(key.to_owned());
+                    .insert(dependent.key.clone());
             }
         }
     }
+    waits
+}
+
+/// The level of each step, or the problems that make the steps impossible to order.
+pub(super) fn levels(steps: &[Step]) -> Result<BTreeMap<String, usize>, Vec<Problem>> {
+    let waits = waits(steps);
     let graph = DependencyGraph::new(waits);
     let Some(levels) = graph.levels() else {
         return Err(graph

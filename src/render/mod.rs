@@ -4,6 +4,7 @@
 //! with ANSI codes, which `anstream` strips when the stream is not a terminal or `NO_COLOR`
 //! is set.
 
+pub mod apply;
 pub mod findings;
 pub mod graph;
 pub mod plan;

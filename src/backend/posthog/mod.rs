@@ -10,9 +10,14 @@
 //! local-evaluation request; `create` sends a POST; `update` a PATCH of only the fields that changed, with
 //! `version` and `original_flag` so that the server refuses an edit that overlaps someone
 //! else's; `delete` re-reads the flag, refuses if its version moved, then sends a PATCH of
-//! `deleted: true` (PostHog answers DELETE with 405). Pacing and retries are the caller's.
+//! `deleted: true` (PostHog answers DELETE with 405).
+//!
+//! Every request goes through `http`: paced to the key's budget (`backend::pacing`, shared by
+//! all concurrent callers), 429s waited out, reads repeated on 5xx and transport errors. A
+//! write whose outcome is unknown is returned to the caller (`apply` looks before it repeats).
 
 mod error;
+mod http;
 mod ids;
 mod settings;
 mod translate;
@@ -21,16 +26,18 @@ mod wire;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, PoisonError};
 
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
 use serde_json::{Map, Value, json};
 
 pub use settings::{ApiKey, PosthogSettings, SettingsError};
+
+use super::pacing::{Pacer, RetryPolicy};
 pub use translate::MISSING_TARGET_PREFIX;
 
 use self::error::{Access, Call, Target};
 use self::ids::Ids;
-use self::wire::{BulkKeys, Page, WireFlag};
+use self::wire::{BulkKeys, WireFlag};
 use super::{
     Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, RateLimit, Unsupported,
 };
@@ -55,6 +62,8 @@ pub struct PosthogBackend {
     api_key_env: Option<String>,
     page_size: u32,
     cache: Mutex<Cache>,
+    pacer: Pacer,
+    retry: RetryPolicy,
 }
 
 /// What the adapter learnt from its reads.
@@ -75,6 +84,8 @@ impl std::fmt::Debug for PosthogBackend {
             .field("api_key", &self.api_key)
             .field("api_key_env", &self.api_key_env)
             .field("page_size", &self.page_size)
+            .field("budgets", &self.pacer.budgets())
+            .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
@@ -118,6 +129,8 @@ impl PosthogBackend {
             api_key_env: settings.api_key_env,
             page_size: settings.page_size.max(1),
             cache: Mutex::new(Cache::default()),
+            pacer: Pacer::new(&settings.budgets),
+            retry: settings.retry,
         })
     }
 
@@ -147,100 +160,6 @@ impl PosthogBackend {
             project_id: self.project_id,
             key_source: self.api_key_env.as_deref(),
         }
-    }
-
-    /// Send a request and return the JSON body of a success.
-    async fn send(
-        &self,
-        method: Method,
-        url: &str,
-        body: Option<&Value>,
-        call: &Call<'_>,
-    ) -> BackendResult<Value> {
-        let secret = self.api_key.expose();
-        let mut request = self.client.request(method, url);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| error::scrub(error::from_transport(&e, call), secret))?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let text = response
-            .text()
-            .await
-            .map_err(|e| error::scrub(error::from_transport(&e, call), secret))?;
-        if !(200..300).contains(&status) {
-            return Err(error::scrub(
-                error::from_response(status, retry_after.as_deref(), &text, call, &self.target()),
-                secret,
-            ));
-        }
-        serde_json::from_str(&text).map_err(|e| {
-            error::scrub(
-                BackendError::Server {
-                    status,
-                    detail: Some(format!("the answer to `{}` is not JSON ({e})", call.action)),
-                },
-                secret,
-            )
-        })
-    }
-
-    /// Every page of one list query; `extra` are query pairs besides `limit`/`offset`.
-    async fn list_query(
-        &self,
-        extra: &[(&str, &str)],
-        call: &Call<'_>,
-    ) -> BackendResult<Vec<Map<String, Value>>> {
-        let limit = self.page_size.to_string();
-        let mut query: Vec<(String, String)> = extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        query.push(("limit".into(), limit));
-        let mut out = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let url = Url::parse_with_params(&self.flags_url(), &query)
-                .map_err(|e| BackendError::Io(format!("cannot build the list URL: {e}")))?;
-            let page: Page =
-                serde_json::from_value(self.send(Method::GET, url.as_str(), None, call).await?)
-                    .map_err(|e| BackendError::Server {
-                        status: 200,
-                        detail: Some(format!("unexpected list page ({e})")),
-                    })?;
-            out.extend(page.results);
-            let Some(next) = page.next else {
-                return Ok(out);
-            };
-            // Only the query of `next` is used: the key is never sent to an origin other
-            // than the configured one (a proxy may rewrite the scheme or host in `next`).
-            let next_query: Vec<(String, String)> = Url::parse(&next)
-                .map_err(|e| BackendError::Server {
-                    status: 200,
-                    detail: Some(format!("invalid `next` link ({e})")),
-                })?
-                .query_pairs()
-                .into_owned()
-                .collect();
-            if next_query == query {
-                return Err(BackendError::Server {
-                    status: 200,
-                    detail: Some("the `next` link points to the same page again".into()),
-                });
-            }
-            query = next_query;
-        }
-        Err(BackendError::Server {
-            status: 200,
-            detail: Some(format!("the list has more than {MAX_PAGES} pages")),
-        })
     }
 
     /// Fill in the keys of dependency ids this adapter has not seen (`bulk_keys`).

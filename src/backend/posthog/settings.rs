@@ -5,6 +5,9 @@
 
 use std::time::Duration;
 
+use super::RATE_LIMIT;
+use crate::backend::RateLimit;
+use crate::backend::pacing::{Budget, RetryPolicy};
 use crate::config::Environment;
 
 /// A personal API key. It has no `Display`, and its `Debug` prints `***`.
@@ -47,6 +50,10 @@ pub struct PosthogSettings {
     pub request_timeout: Duration,
     /// Page size of list requests (PostHog has no maximum; larger pages mean fewer billed calls).
     pub page_size: u32,
+    /// Request budgets the adapter keeps to (default: PostHog's 480/minute and 4,800/hour).
+    pub budgets: Vec<Budget>,
+    /// Repeats of 429s and of failed reads.
+    pub retry: RetryPolicy,
 }
 
 impl PosthogSettings {
@@ -67,6 +74,8 @@ impl PosthogSettings {
             connect_timeout: Self::CONNECT_TIMEOUT,
             request_timeout: Self::REQUEST_TIMEOUT,
             page_size: Self::PAGE_SIZE,
+            budgets: Budget::of(RATE_LIMIT),
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -111,6 +120,12 @@ impl PosthogSettings {
         }
         let mut settings = PosthogSettings::new(host, project_id, ApiKey(key));
         settings.api_key_env = Some(variable);
+        if let Some(limit) = environment.rate_limit {
+            settings.budgets = Budget::of(RateLimit {
+                per_minute: limit.per_minute.unwrap_or(RATE_LIMIT.per_minute),
+                per_hour: limit.per_hour.unwrap_or(RATE_LIMIT.per_hour),
+            });
+        }
         Ok(settings)
     }
 }

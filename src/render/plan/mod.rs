@@ -6,4 +6,4 @@
 pub mod human;
 pub mod json;
 pub mod markdown;
-mod words;
+pub(crate) mod words;

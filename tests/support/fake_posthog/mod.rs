@@ -54,6 +54,10 @@ pub struct RecordedRequest {
     pub authorization: Option<String>,
     /// The `User-Agent` header.
     pub user_agent: Option<String>,
+    /// When it arrived.
+    pub at: std::time::Instant,
+    /// The status answered; `None` when the connection was dropped (or still in progress).
+    pub status: Option<u16>,
 }
 
 impl RecordedRequest {
@@ -94,6 +98,22 @@ pub enum Fault {
         /// How many requests.
         times: usize,
     },
+    /// Handle the request (a write is committed), then close the connection without
+    /// answering, `times` times: the client cannot know it happened.
+    DropAfterCommit {
+        /// How many requests.
+        times: usize,
+    },
+}
+
+/// Faults on a schedule: every `every`-th request (counted from when it is set) gets the
+/// next fault of `cycle` (each used once per turn, `times` ignored), deterministically.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chaos {
+    /// The period, in requests.
+    pub every: usize,
+    /// The faults, used in turn.
+    pub cycle: Vec<Fault>,
 }
 
 /// A request budget: after `max_requests` authenticated requests within `window`, answer 429
@@ -137,6 +157,7 @@ impl FakePosthog {
             log: Mutex::new(Vec::new()),
             faults: Mutex::new(VecDeque::new()),
             rate: Mutex::new(RateState::default()),
+            chaos: Mutex::new(None),
             max_page_size: Mutex::new(None),
             base_url,
         });
@@ -254,6 +275,11 @@ impl FakePosthog {
             window_start: None,
             count: 0,
         };
+    }
+
+    /// Inject faults on a schedule (`None`: stop).
+    pub fn set_chaos(&self, chaos: Option<Chaos>) {
+        *lock(&self.shared.chaos) = chaos.map(|c| (c, 0));
     }
 
     /// Queue a fault for the next requests.

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::store::{ApiErr, Store, is_deleted};
-use super::{Fault, RateLimitRule, RecordedRequest};
+use super::{Chaos, Fault, RateLimitRule, RecordedRequest};
 
 /// Key scopes: `(key, scopes)`.
 pub const KEYS: [(&str, &[&str]); 3] = [
@@ -31,6 +31,8 @@ pub struct Shared {
     pub log: Mutex<Vec<RecordedRequest>>,
     pub faults: Mutex<VecDeque<Fault>>,
     pub rate: Mutex<RateState>,
+    /// The schedule and how many requests it has seen.
+    pub chaos: Mutex<Option<(Chaos, usize)>>,
     pub max_page_size: Mutex<Option<usize>>,
     pub base_url: String,
 }
@@ -47,6 +49,7 @@ enum Action {
     Proceed,
     Fail(u16),
     Drop,
+    DropAfterCommit,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -86,33 +89,66 @@ pub async fn handle(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    lock(&shared.log).push(RecordedRequest {
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-        query: uri.query().unwrap_or_default().to_owned(),
-        body: body_json.clone(),
-        authorization: header("authorization"),
-        user_agent: header("user-agent"),
-    });
+    let index = {
+        let mut log = lock(&shared.log);
+        log.push(RecordedRequest {
+            method: method.to_string(),
+            path: uri.path().to_owned(),
+            query: uri.query().unwrap_or_default().to_owned(),
+            body: body_json.clone(),
+            authorization: header("authorization"),
+            user_agent: header("user-agent"),
+            at: Instant::now(),
+            status: None,
+        });
+        log.len() - 1
+    };
 
     let (action, delay) = next_fault(&shared);
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }
-    match action {
-        Action::Drop => {
-            // Unwinding out of the connection task closes the socket without an answer; it
-            // does not run the panic hook, so nothing is printed.
-            std::panic::resume_unwind(Box::new("fake_posthog: dropped connection"));
+    let response = match action {
+        Action::Drop => drop_connection(),
+        Action::Fail(status) => json_response(
+            status,
+            &json!({"type": "server_error", "code": "error", "detail": "A server error occurred.", "attr": null}),
+        ),
+        Action::Proceed | Action::DropAfterCommit => {
+            let response = answer(&shared, &method, &uri, &headers, &body, body_json.as_ref());
+            if matches!(action, Action::DropAfterCommit) {
+                drop_connection();
+            }
+            response
         }
-        Action::Fail(status) => {
-            return json_response(
-                status,
-                &json!({"type": "server_error", "code": "error", "detail": "A server error occurred.", "attr": null}),
-            );
-        }
-        Action::Proceed => {}
+    };
+    if let Some(entry) = lock(&shared.log).get_mut(index) {
+        entry.status = Some(response.status().as_u16());
     }
+    response
+}
+
+/// Unwinding out of the connection task closes the socket without an answer; it does not
+/// run the panic hook, so nothing is printed.
+fn drop_connection() -> ! {
+    std::panic::resume_unwind(Box::new("fake_posthog: dropped connection"));
+}
+
+/// Authenticate, throttle and route a request.
+fn answer(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+    body_json: Option<&Value>,
+) -> Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
 
     if !body.is_empty() && body_json.is_none() {
         return err(&ApiErr::invalid("parse_error", "JSON parse error", None));
@@ -121,13 +157,32 @@ pub async fn handle(
         Ok(scopes) => scopes,
         Err(e) => return err(&e),
     };
-    if let Some(resp) = throttle(&shared) {
+    if let Some(resp) = throttle(shared) {
         return resp;
     }
-    route(&shared, &method, &uri, body_json.as_ref(), scopes)
+    route(shared, method, uri, body_json, scopes)
+}
+
+fn scheduled_fault(shared: &Shared) -> Option<Fault> {
+    let mut chaos = lock(&shared.chaos);
+    let (schedule, seen) = chaos.as_mut()?;
+    *seen += 1;
+    if schedule.every == 0 || schedule.cycle.is_empty() || *seen % schedule.every != 0 {
+        return None;
+    }
+    let turn = (*seen / schedule.every - 1) % schedule.cycle.len();
+    Some(schedule.cycle[turn])
 }
 
 fn next_fault(shared: &Shared) -> (Action, Option<Duration>) {
+    if let Some(fault) = scheduled_fault(shared) {
+        return match fault {
+            Fault::ServerError { status, .. } => (Action::Fail(status), None),
+            Fault::Slow { delay, .. } => (Action::Proceed, Some(delay)),
+            Fault::Drop { .. } => (Action::Drop, None),
+            Fault::DropAfterCommit { .. } => (Action::DropAfterCommit, None),
+        };
+    }
     let mut faults = lock(&shared.faults);
     let Some(front) = faults.front_mut() else {
         return (Action::Proceed, None);
@@ -144,6 +199,10 @@ fn next_fault(shared: &Shared) -> (Action, Option<Duration>) {
         Fault::Drop { times } => {
             *times -= 1;
             (Action::Drop, None, *times)
+        }
+        Fault::DropAfterCommit { times } => {
+            *times -= 1;
+            (Action::DropAfterCommit, None, *times)
         }
     };
     if left == 0 {

@@ -1,0 +1,157 @@
+//! The adapter's request path: every HTTP request goes through [`PosthogBackend::send`], which
+//! waits for the shared pacer (budget and 429 pause), maps failures to `BackendError`, and
+//! repeats what is safe to repeat.
+//!
+//! - A 429 means the server did nothing: any request is sent again after `Retry-After`
+//!   (every task waits, see `backend::pacing`), up to `RetryPolicy::rate_limited_waits` times.
+//! - A 5xx or transport failure of a read (`GET`, `bulk_keys`) is repeated with exponential
+//!   backoff and jitter. A write's outcome is then unknown: it is returned to the caller
+//!   (`apply` checks what happened before it tries again), never repeated here.
+
+use std::time::Duration;
+
+use reqwest::header::RETRY_AFTER;
+use reqwest::{Method, Url};
+use serde_json::{Map, Value};
+
+use super::error::{self, Access, Call};
+use super::wire::Page;
+use super::{MAX_PAGES, PosthogBackend};
+use crate::backend::{BackendError, BackendResult};
+
+impl PosthogBackend {
+    /// Send a request (paced, repeated when safe) and return the JSON body of a success.
+    pub(super) async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        call: &Call<'_>,
+    ) -> BackendResult<Value> {
+        let mut delays = self.retry.delays();
+        let mut waits = 0;
+        loop {
+            self.pacer.ready().await;
+            let error = match self.send_once(method.clone(), url, body, call).await {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
+            };
+            match error {
+                BackendError::RateLimited { retry_after_secs }
+                    if waits < self.retry.rate_limited_waits
+                        && Duration::from_secs(retry_after_secs) <= self.retry.max_retry_after =>
+                {
+                    waits += 1;
+                    self.pacer.pause(Duration::from_secs(retry_after_secs));
+                }
+                BackendError::Server { status, .. }
+                    if status >= 500 && call.access == Access::Read =>
+                {
+                    match delays.next() {
+                        Some(delay) => tokio::time::sleep(delay).await,
+                        None => return Err(error),
+                    }
+                }
+                BackendError::Transport(_) if call.access == Access::Read => match delays.next() {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => return Err(error),
+                },
+                other => return Err(other),
+            }
+        }
+    }
+
+    /// One attempt.
+    async fn send_once(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        call: &Call<'_>,
+    ) -> BackendResult<Value> {
+        let secret = self.api_key.expose();
+        let mut request = self.client.request(method, url);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| error::scrub(error::from_transport(&e, call), secret))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = response
+            .text()
+            .await
+            .map_err(|e| error::scrub(error::from_transport(&e, call), secret))?;
+        if !(200..300).contains(&status) {
+            return Err(error::scrub(
+                error::from_response(status, retry_after.as_deref(), &text, call, &self.target()),
+                secret,
+            ));
+        }
+        serde_json::from_str(&text).map_err(|e| {
+            error::scrub(
+                BackendError::Server {
+                    status,
+                    detail: Some(format!("the answer to `{}` is not JSON ({e})", call.action)),
+                },
+                secret,
+            )
+        })
+    }
+
+    /// Every page of one list query; `extra` are query pairs besides `limit`/`offset`.
+    pub(super) async fn list_query(
+        &self,
+        extra: &[(&str, &str)],
+        call: &Call<'_>,
+    ) -> BackendResult<Vec<Map<String, Value>>> {
+        let limit = self.page_size.to_string();
+        let mut query: Vec<(String, String)> = extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        query.push(("limit".into(), limit));
+        let mut out = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let url = Url::parse_with_params(&self.flags_url(), &query)
+                .map_err(|e| BackendError::Io(format!("cannot build the list URL: {e}")))?;
+            let page: Page =
+                serde_json::from_value(self.send(Method::GET, url.as_str(), None, call).await?)
+                    .map_err(|e| BackendError::Server {
+                        status: 200,
+                        detail: Some(format!("unexpected list page ({e})")),
+                    })?;
+            out.extend(page.results);
+            let Some(next) = page.next else {
+                return Ok(out);
+            };
+            // Only the query of `next` is used: the key is never sent to an origin other
+            // than the configured one (a proxy may rewrite the scheme or host in `next`).
+            let next_query: Vec<(String, String)> = Url::parse(&next)
+                .map_err(|e| BackendError::Server {
+                    status: 200,
+                    detail: Some(format!("invalid `next` link ({e})")),
+                })?
+                .query_pairs()
+                .into_owned()
+                .collect();
+            if next_query == query {
+                return Err(BackendError::Server {
+                    status: 200,
+                    detail: Some("the `next` link points to the same page again".into()),
+                });
+            }
+            query = next_query;
+        }
+        Err(BackendError::Server {
+            status: 200,
+            detail: Some(format!("the list has more than {MAX_PAGES} pages")),
+        })
+    }
+}

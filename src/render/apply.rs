@@ -1,0 +1,219 @@
+//! The apply report for people (text), machines (JSON, versioned) and pull requests or job
+//! summaries (markdown, under GitHub's comment limit).
+
+use std::fmt::Write;
+
+use anstyle::{AnsiColor, Style};
+use serde_json::json;
+
+use super::plan::markdown::GITHUB_COMMENT_LIMIT;
+use super::plan::words;
+use crate::apply::{Outcome, Report, StepReport, Warning};
+use crate::plan::Action;
+
+/// The version of the JSON report.
+pub const REPORT_FORMAT_VERSION: u32 = 1;
+
+const GREEN: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)));
+const YELLOW: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
+const RED: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)));
+const BOLD: Style = Style::new().bold();
+
+fn past(action: Action) -> &'static str {
+    match action {
+        Action::Create => "created",
+        Action::Update => "updated",
+        Action::Delete => "deleted",
+    }
+}
+
+/// One line for a step: `created `a``, `failed to update `b`: …`, `skipped `c`: …`.
+pub fn step_line(step: &StepReport) -> String {
+    let key = &step.key;
+    match &step.outcome {
+        Outcome::Applied { note: None } => format!("{} `{key}`", past(step.action)),
+        Outcome::Applied { note: Some(note) } => {
+            format!("{} `{key}` ({note})", past(step.action))
+        }
+        Outcome::Failed { reason, .. } => {
+            format!("failed to {} `{key}`: {reason}", step.action.as_str())
+        }
+        Outcome::Skipped { after, failed } if after == failed => format!(
+            "skipped {} of `{key}`: it waits for `{failed}`, which failed",
+            step.action.as_str()
+        ),
+        Outcome::Skipped { after, failed } => format!(
+            "skipped {} of `{key}`: it waits for `{after}`, skipped because `{failed}` failed",
+            step.action.as_str()
+        ),
+    }
+}
+
+fn summary(report: &Report) -> String {
+    let c = report.counts();
+    format!(
+        "{} applied, {} failed, {} skipped, {} untouched",
+        c.applied, c.failed, c.skipped, c.untouched
+    )
+}
+
+fn warning_lines(warning: &Warning) -> Vec<String> {
+    let head = match &warning.key {
+        Some(key) => format!("`{key}`: {}", warning.message),
+        None => warning.message.clone(),
+    };
+    let mut lines = vec![head];
+    for change in &warning.changes {
+        lines.push(words::describe(change).headline);
+    }
+    lines
+}
+
+/// The report as text.
+pub fn human(environment: &str, report: &Report) -> String {
+    let mut out = String::new();
+    for step in &report.steps {
+        let style = match step.outcome {
+            Outcome::Applied { .. } => GREEN,
+            Outcome::Failed { .. } => RED,
+            Outcome::Skipped { .. } => YELLOW,
+        };
+        let _ = writeln!(out, "{style}{}{style:#}", step_line(step));
+    }
+    if !report.untouched.is_empty() {
+        let keys: Vec<String> = report.untouched.iter().map(|k| format!("`{k}`")).collect();
+        let _ = writeln!(out, "untouched (already in sync): {}", keys.join(", "));
+    }
+    for warning in &report.warnings {
+        let mut lines = warning_lines(warning).into_iter();
+        if let Some(head) = lines.next() {
+            let _ = writeln!(out, "{YELLOW}warning{YELLOW:#}: {head}");
+        }
+        for line in lines {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    let verdict = if report.succeeded() {
+        format!("{GREEN}Apply complete{GREEN:#}")
+    } else {
+        format!("{RED}Apply incomplete{RED:#}")
+    };
+    let _ = writeln!(
+        out,
+        "\n{BOLD}{verdict}{BOLD:#} for `{environment}`: {}.",
+        summary(report)
+    );
+    if !report.succeeded() {
+        let _ = writeln!(
+            out,
+            "Nothing was done for the failed and skipped flags; fix the causes, then run `flagops plan` and apply again."
+        );
+    }
+    out
+}
+
+/// The report as a versioned JSON document.
+pub fn json(environment: &str, report: &Report) -> String {
+    let doc = json!({
+        "format_version": REPORT_FORMAT_VERSION,
+        "environment": environment,
+        "succeeded": report.succeeded(),
+        "summary": report.counts(),
+        "steps": report.steps,
+        "untouched": report.untouched,
+        "warnings": report.warnings,
+    });
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The report as markdown: summary first, then a table of the steps that did not simply
+/// apply, then every step; cut (between rows, with a note) to stay under `limit` characters.
+pub fn markdown_within(environment: &str, report: &Report, limit: usize) -> String {
+    let mut head = String::new();
+    let mark = if report.succeeded() { "✅" } else { "❌" };
+    let _ = writeln!(
+        head,
+        "### {mark} flagops apply: `{}`\n\n**{}.**\n",
+        cell(environment),
+        summary(report)
+    );
+    let mut rows: Vec<String> = Vec::new();
+    let mut ordered: Vec<&StepReport> = report.steps.iter().collect();
+    // Failures first, then skips, then the rest, each in plan order.
+    ordered.sort_by_key(|s| match s.outcome {
+        Outcome::Failed { .. } => 0,
+        Outcome::Skipped { .. } => 1,
+        Outcome::Applied { .. } => 2,
+    });
+    for step in ordered {
+        let result = match step.outcome {
+            Outcome::Applied { .. } => "applied",
+            Outcome::Failed { .. } => "**failed**",
+            Outcome::Skipped { .. } => "skipped",
+        };
+        rows.push(format!(
+            "| `{}` | {} | {result} | {} |\n",
+            cell(&step.key),
+            step.action.as_str(),
+            cell(&step_line(step))
+        ));
+    }
+    let mut tail = String::new();
+    if !report.warnings.is_empty() {
+        tail.push_str("\n**Warnings**\n\n");
+        for warning in &report.warnings {
+            let lines = warning_lines(warning);
+            let _ = writeln!(tail, "- {}", lines.join("; "));
+        }
+    }
+    if !report.untouched.is_empty() {
+        let keys: Vec<String> = report.untouched.iter().map(|k| format!("`{k}`")).collect();
+        let _ = writeln!(
+            tail,
+            "\n<details><summary>{} untouched (already in sync)</summary>\n\n{}\n\n</details>",
+            report.untouched.len(),
+            keys.join(", ")
+        );
+    }
+    let table_head = "| flag | action | result | details |\n|---|---|---|---|\n";
+    let reserve = 200;
+    let mut out = head;
+    if !rows.is_empty() {
+        out.push_str(table_head);
+    }
+    let budget = limit.saturating_sub(reserve);
+    let mut shown = 0;
+    let mut length = out.chars().count();
+    for row in &rows {
+        let row_length = row.chars().count();
+        if length + row_length > budget {
+            break;
+        }
+        out.push_str(row);
+        length += row_length;
+        shown += 1;
+    }
+    if shown < rows.len() {
+        let _ = writeln!(
+            out,
+            "\n_{} more steps are not shown (GitHub's size limit); `flagops apply --format json` has them all._",
+            rows.len() - shown
+        );
+    } else if length + tail.chars().count() <= budget {
+        out.push_str(&tail);
+    } else {
+        out.push_str("\n_Warnings and untouched flags are not shown (GitHub's size limit)._\n");
+    }
+    out
+}
+
+/// The report as markdown under GitHub's comment limit.
+pub fn markdown(environment: &str, report: &Report) -> String {
+    markdown_within(environment, report, GITHUB_COMMENT_LIMIT)
+}

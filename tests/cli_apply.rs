@@ -1,0 +1,289 @@
+//! `flagops apply` end to end: confirmation rules, saved plans, report formats, progress lines
+//! and exit codes, on `backend: local` and against the fake PostHog server.
+
+use serde_json::Value;
+
+use crate::support::fake_posthog::{FakePosthog, PROJECT_ID, WRITE_KEY};
+use crate::support::{TempRepo, flagops_with_env};
+
+const CONFIG: &str = "backend: local\nenvironments:\n  staging: {}\n  production: {}\n";
+const BASE: &str = "key: base\nconditions:\n  - rollout_percentage: 100\n";
+const CHILD: &str = "key: child\nconditions:\n  - properties:\n      - { type: flag, flag: base, value: true }\n    rollout_percentage: 10\n";
+
+fn repo() -> TempRepo {
+    TempRepo::new(CONFIG, &[("base.yaml", BASE), ("child.yaml", CHILD)])
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn the_json_report_lists_every_step_and_progress_goes_to_stderr() {
+    let repo = repo();
+    let run = repo.run(&[
+        "apply",
+        "--env",
+        "staging",
+        "--auto-approve",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let doc = json(&run.stdout);
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["environment"], "staging");
+    assert_eq!(doc["succeeded"], true);
+    assert_eq!(
+        doc["summary"],
+        serde_json::json!({"applied": 2, "failed": 0, "skipped": 0, "untouched": 0})
+    );
+    assert_eq!(doc["steps"][0]["key"], "base");
+    assert_eq!(doc["steps"][0]["action"], "create");
+    assert_eq!(doc["steps"][0]["status"], "applied");
+    assert_eq!(doc["steps"][1]["level"], 1);
+    // Without a terminal: one line per step on stderr.
+    assert_eq!(run.stderr, "created `base`\ncreated `child`\n");
+
+    // Nothing left to do: exit 0, and the report says what was untouched.
+    let run = repo.run(&[
+        "apply",
+        "--env",
+        "staging",
+        "--auto-approve",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let doc = json(&run.stdout);
+    assert_eq!(doc["steps"], serde_json::json!([]));
+    assert_eq!(doc["untouched"], serde_json::json!(["base", "child"]));
+    let run = repo.run(&["apply", "--env", "staging", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "No changes: `staging` already matches the repository.\n"
+    );
+}
+
+#[test]
+fn the_human_and_markdown_reports() {
+    let repo = repo();
+    let run = repo.run(&["apply", "--env", "staging", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.ends_with(
+            "created `base`\ncreated `child`\n\nApply complete for `staging`: 2 applied, 0 failed, 0 skipped, 0 untouched.\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    let run = repo.run(&[
+        "apply",
+        "--env",
+        "production",
+        "--auto-approve",
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "### ✅ flagops apply: `production`\n\n**2 applied, 0 failed, 0 skipped, 0 untouched.**\n\n\
+         | flag | action | result | details |\n|---|---|---|---|\n\
+         | `base` | create | applied | created `base` |\n\
+         | `child` | create | applied | created `child` |\n"
+    );
+}
+
+#[test]
+fn a_saved_plan_gone_stale_fails_its_step_and_skips_the_dependents_with_exit_1() {
+    let repo = repo();
+    assert_eq!(
+        repo.run(&["plan", "--env", "staging", "--out", "plan.json"])
+            .code,
+        0
+    );
+    // Someone applies a different `base` first.
+    repo.write(
+        "base.yaml",
+        "key: base\nname: Other\nconditions:\n  - rollout_percentage: 100\n",
+    );
+    assert_eq!(
+        repo.run(&["apply", "--env", "staging", "--auto-approve"])
+            .code,
+        0
+    );
+    let run = repo.run(&["apply", "--env", "staging", "plan.json", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let doc = json(&run.stdout);
+    assert_eq!(doc["succeeded"], false);
+    assert_eq!(doc["steps"][0]["status"], "failed");
+    assert_eq!(doc["steps"][0]["code"], "changed");
+    assert_eq!(
+        doc["steps"][0]["reason"],
+        "a flag `base` was created since the plan was made; re-run `flagops plan`"
+    );
+    assert_eq!(doc["steps"][1]["status"], "skipped");
+    assert_eq!(doc["steps"][1]["after"], "base");
+    assert_eq!(doc["steps"][1]["failed"], "base");
+
+    let run = repo.run(&["apply", "--env", "staging", "plan.json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "failed to create `base`: a flag `base` was created since the plan was made; re-run `flagops plan`\n\
+             skipped create of `child`: it waits for `base`, which failed\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "Apply incomplete for `staging`: 0 applied, 1 failed, 1 skipped, 0 untouched."
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_saved_plan_for_another_config_is_refused() {
+    let repo = repo();
+    assert_eq!(
+        repo.run(&["plan", "--env", "staging", "--out", "plan.json"])
+            .code,
+        0
+    );
+    std::fs::write(
+        repo.path().join("flagops.yaml"),
+        format!("{CONFIG}  other: {{}}\n"),
+    )
+    .unwrap();
+    let run = repo.run(&["apply", "--env", "staging", "plan.json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "error: `flagops.yaml` changed since the plan was made\nhint: make a new plan with `flagops plan --out FILE`\n"
+    );
+    assert!(!repo.state_file().exists(), "nothing was applied");
+}
+
+#[test]
+fn concurrency_must_be_between_1_and_64() {
+    let run = repo().run(&[
+        "apply",
+        "--env",
+        "staging",
+        "--auto-approve",
+        "--concurrency",
+        "0",
+    ]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("--concurrency"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_against_posthog_with_a_configured_rate_limit() {
+    let fake = FakePosthog::start().await;
+    let config = format!(
+        "backend: posthog\nenvironments:\n  staging:\n    host: {}\n    project_id: {PROJECT_ID}\n    \
+         api_key_env: FLAGOPS_FAKE_KEY\n    rate_limit: {{ per_minute: 6000 }}\n",
+        fake.base_url()
+    );
+    let repo = TempRepo::new(&config, &[("base.yaml", BASE), ("child.yaml", CHILD)]);
+    let dir = repo.path().to_owned();
+    let run = tokio::task::spawn_blocking(move || {
+        flagops_with_env(
+            &dir,
+            &[
+                "apply",
+                "--env",
+                "staging",
+                "--auto-approve",
+                "--concurrency",
+                "2",
+                "--format",
+                "json",
+            ],
+            &[("FLAGOPS_FAKE_KEY", WRITE_KEY)],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(json(&run.stdout)["summary"]["applied"], 2);
+    assert!(!run.stdout.contains(WRITE_KEY) && !run.stderr.contains(WRITE_KEY));
+    let base = fake.flag("base").unwrap();
+    let child = fake.flag("child").unwrap();
+    assert_eq!(
+        child["filters"]["groups"][0]["properties"][0]["key"],
+        base["id"].to_string()
+    );
+    let dir = repo.path().to_owned();
+    let run = tokio::task::spawn_blocking(move || {
+        flagops_with_env(
+            &dir,
+            &["plan", "--env", "staging", "--detailed-exitcode"],
+            &[("FLAGOPS_FAKE_KEY", WRITE_KEY)],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+/// Run `flagops -C <repo> args…` on a pseudo-terminal (util-linux `script`), typing `input`.
+fn on_terminal(repo: &TempRepo, args: &str, input: &str) -> (i32, String) {
+    use std::io::Write;
+    let command = format!(
+        "{} -C {} {args}",
+        env!("CARGO_BIN_EXE_flagops"),
+        repo.path().display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs a command on a pseudo-terminal");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).replace('\r', ""),
+    )
+}
+
+#[test]
+fn on_a_terminal_apply_asks_and_only_yes_applies() {
+    let repo = repo();
+    let (code, out) = on_terminal(&repo, "apply --env staging", "no\n");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "Apply these changes to `staging`? Only `yes` is accepted.\n  Enter a value: "
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("apply cancelled; nothing was changed"),
+        "{out}"
+    );
+    assert!(!repo.state_file().exists());
+
+    let (code, out) = on_terminal(&repo, "apply --env staging", "yes\n");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Apply complete for `staging`: 2 applied, 0 failed, 0 skipped, 0 untouched."),
+        "{out}"
+    );
+    assert!(repo.state_file().is_file());
+}
