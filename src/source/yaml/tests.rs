@@ -1,0 +1,77 @@
+//! Unit tests of the YAML loader: scalar resolution, locations, limits.
+use super::*;
+use std::fmt::Write as _;
+
+#[test]
+fn scalars_follow_the_core_schema() {
+    let doc = &parse("a: 1\nb: -2.5\nc: true\nd: ~\ne: '1'\nf: hello\ng: 0x1f\n").documents[0];
+    let v = &doc.value;
+    assert_eq!(v["a"], 1);
+    assert_eq!(v["b"], -2.5);
+    assert_eq!(v["c"], true);
+    assert_eq!(v["d"], Value::Null);
+    assert_eq!(v["e"], "1");
+    assert_eq!(v["f"], "hello");
+    assert_eq!(v["g"], 31);
+}
+
+#[test]
+fn locations_are_recorded_for_values_and_keys() {
+    let doc = &parse("key: x\nlist:\n  - a: 1\n    b: [2, 3]\n").documents[0];
+    let span = doc.locations.value("/list/0/b/1").unwrap();
+    assert_eq!((span.start.line, span.start.column), (4, 12));
+    let key = doc.locations.key("/list/0/b").unwrap();
+    assert_eq!((key.start.line, key.start.column), (4, 5));
+    // Unknown pointer falls back to the nearest ancestor.
+    let parent = doc.locations.value("/list/0/zzz").unwrap();
+    assert_eq!(parent.start.line, 3);
+}
+
+#[test]
+fn duplicate_keys_name_both_places() {
+    let parsed = parse("a: 1\nb: 2\na: 3\n");
+    assert!(parsed.documents.is_empty());
+    let e = &parsed.errors[0];
+    assert_eq!(e.code, "duplicate-key");
+    assert_eq!(e.span.unwrap().start.line, 3);
+    assert_eq!(e.related.as_ref().unwrap().0.start.line, 1);
+}
+
+#[test]
+fn alias_bombs_are_refused() {
+    let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let p = i - 1;
+        let _ = writeln!(
+            text,
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]"
+        );
+    }
+    let parsed = parse(&text);
+    assert!(parsed.documents.is_empty());
+    assert_eq!(parsed.errors[0].code, "yaml-too-large");
+}
+
+#[test]
+fn deep_nesting_is_refused() {
+    for depth in [100, 10_000] {
+        let text = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let parsed = parse(&text);
+        assert_eq!(parsed.errors[0].code, "yaml-too-deep", "{depth}");
+    }
+}
+
+#[test]
+fn multiple_documents() {
+    let parsed = parse("---\nkey: a\n---\nkey: b\n");
+    assert_eq!(parsed.documents.len(), 2);
+    assert_eq!(parsed.documents[1].value["key"], "b");
+    let span = parsed.documents[1].locations.value("/key").unwrap();
+    assert_eq!(span.start.line, 4);
+}
+
+#[test]
+fn non_finite_numbers_are_errors() {
+    let parsed = parse("a: .nan\n");
+    assert_eq!(parsed.errors[0].code, "yaml-value");
+}
