@@ -4,11 +4,15 @@
 //!
 //! ```text
 //! source (files) ──► model ──► schema + rules ──► findings ──► render
-//!                              graph (dependency order)
+//!                      │
+//! backend (live) ──► model ──► plan (diff + dependency levels) ──► render / saved plan
+//!                                                              └─► apply (ordered, paced)
+//! backend (live) ──► import ──► YAML files
 //! ```
 //!
-//! `model`, `schema`, `rules` and `graph` do no I/O; `source` reads files; `render` produces
-//! text; `cli` wires them to the command line.
+//! `model`, `schema`, `rules`, `graph` and `plan` do no I/O; `source` reads the repository's
+//! files; `backend` adapters are the only code that speaks HTTP (or writes the local state
+//! file); `render` produces text; `cli` wires it all to the command line.
 
 pub mod apply;
 pub mod backend;
