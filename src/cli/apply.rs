@@ -7,6 +7,7 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -14,6 +15,7 @@ use super::Context;
 use super::output::{stderr, stdout};
 use super::plan::{Format, list, metadata, prepare, print_refusal, runtime};
 use crate::apply::{self, Options, Progress, Report, StepReport};
+use crate::backend::pacing::Pacer;
 use crate::error::{Error, Result, exit};
 use crate::plan::{self, FORMAT_VERSION, Plan};
 use crate::render::apply as render;
@@ -146,6 +148,8 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             args.env
         )));
     }
+    // Long waits for the request budget or a 429 are said, so that the apply never looks hung.
+    Pacer::on_wait(Some(Arc::new(|m: &str| stderr(&format!("waiting: {m}\n")))));
     let inputs = prepare(ctx, &args.env)?;
     let now = metadata(&inputs.repo, &args.env)?;
     let runtime = runtime()?;
@@ -209,6 +213,10 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
+        let above = bar.clone();
+        Pacer::on_wait(Some(Arc::new(move |m: &str| {
+            above.println(format!("waiting: {m}"));
+        })));
         let bar = Bar(bar);
         let report = runtime.block_on(apply::run(&plan, &inputs.backend, &options, &bar));
         bar.0.finish_and_clear();
