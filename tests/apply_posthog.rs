@@ -442,6 +442,12 @@ async fn a_budget_keeps_a_1000_step_apply_under_the_configured_rate() {
         requests: NonZeroU32::new(400).unwrap(),
         window: Duration::from_secs(1),
     };
+    // The server throttles at the same budget, counted as PostHog counts (sliding window).
+    fake.set_rate_limit(Some(RateLimitRule {
+        max_requests: 400,
+        window: budget.window,
+        retry_after_secs: 1,
+    }));
     let backend = adapter(&fake, vec![budget]);
     let desired: Vec<Flag> = (0..1000)
         .map(|i| flag(spec(&format!("f{i:04}"), 5, &[])))
@@ -449,7 +455,17 @@ async fn a_budget_keeps_a_1000_step_apply_under_the_configured_rate() {
     let plan = plan_for(&backend, &desired, &Environment::default()).await;
     let report = apply(&backend, &plan, 8).await;
     assert!(report.succeeded());
-    let times: Vec<Instant> = fake.requests().iter().map(|r| r.at).collect();
+    let log = fake.requests();
+    let throttled: Vec<String> = log
+        .iter()
+        .filter(|r| r.status == Some(429))
+        .map(RecordedRequest::line)
+        .collect();
+    assert!(
+        throttled.is_empty(),
+        "the client tripped the server's limit: {throttled:?}"
+    );
+    let times: Vec<Instant> = log.iter().map(|r| r.at).collect();
     assert!(times.len() > 1000);
     // No window of the budget's length holds more than its requests.
     let mut start = 0;

@@ -287,3 +287,75 @@ fn on_a_terminal_apply_asks_and_only_yes_applies() {
     );
     assert!(repo.state_file().is_file());
 }
+
+#[test]
+fn a_corrupt_future_or_hand_edited_plan_is_refused_before_anything_is_applied() {
+    let repo = repo();
+    assert_eq!(
+        repo.run(&["plan", "--env", "staging", "--out", "plan.json"])
+            .code,
+        0
+    );
+    let saved = json(&std::fs::read_to_string(repo.path().join("plan.json")).unwrap());
+    let apply_edited = |name: &str, text: String| {
+        std::fs::write(repo.path().join(name), text).unwrap();
+        repo.run(&["apply", "--env", "staging", name])
+    };
+
+    let run = apply_edited(
+        "cut.json",
+        "{\"format_version\": 1, \"steps\": [".to_owned(),
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("cut.json` is not a flagops plan: it is not valid JSON (EOF while parsing"),
+        "{}",
+        run.stderr
+    );
+
+    let mut future = saved.clone();
+    future["format_version"] = 7.into();
+    let run = apply_edited("future.json", future.to_string());
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "future.json` is a plan of format version 7, made by a newer flagops; this one reads version 1\n"
+        ),
+        "{}",
+        run.stderr
+    );
+
+    // `child` moved to the first level, next to the `base` it depends on.
+    let mut reordered = saved.clone();
+    reordered["steps"][1]["level"] = 0.into();
+    let run = apply_edited("reordered.json", reordered.to_string());
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "error: the plan runs `child` no later than `base`, which must come first; was it edited?\n\
+         hint: make a new plan with `flagops plan --out FILE`\n"
+    );
+
+    // A delete written in by hand, where `prune` is off.
+    let mut deleting = saved.clone();
+    let step = &mut deleting["steps"][0];
+    step["action"] = "delete".into();
+    step["live"] = serde_json::json!({"id": "1", "version": 1, "fingerprint": "sha256:0", "flag": step["desired"].take()});
+    step.as_object_mut().unwrap().remove("desired");
+    let run = apply_edited("deleting.json", deleting.to_string());
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.starts_with(
+            "error: the plan deletes `base` but `prune` is off for `staging`; was it edited?\n"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!repo.state_file().exists(), "nothing was applied");
+    // The plan as saved applies.
+    assert_eq!(
+        repo.run(&["apply", "--env", "staging", "plan.json"]).code,
+        0
+    );
+}

@@ -4,20 +4,25 @@
 //! One [`Pacer`] belongs to one adapter (one API key) and is shared by every concurrent task
 //! that uses it, so `list`, `get` and writes all draw from the same budget.
 //!
-//! - Budgets use `governor`'s GCRA limiter. A budget of `n` requests per `window` is set up
-//!   as a burst of `n / 4` plus an even refill of the other `3n / 4` over the window. Then no
-//!   window of that length can ever hold more than `n` requests. (PostHog's throttle counts
-//!   requests in a sliding window, so a plain "n per window" bucket could let up to `2n`
-//!   through in one window and trip it.)
+//! - A budget of `n` requests per `window` is kept the way PostHog's throttle counts (Django
+//!   REST framework: a sliding log of the requests of the last `window`): `n` slots, each
+//!   held by a request from before it is sent until `window` after its answer came. The
+//!   server sees a request between those two instants, so no window it counts can hold more
+//!   than `n`, whatever the latency; and a client may use all `n` at once (480 requests in a
+//!   minute, then the next 480 a minute later) instead of trickling them. Slots are
+//!   `tokio::sync::Semaphore` permits (fair, first come first served), returned by a timer.
 //! - A 429 pauses *every* task until its `Retry-After` has passed (the latest one wins), and
-//!   they then go back through the budget one by one. They do not each sleep the same time and
-//!   then all fire at once.
+//!   they then go on one by one. They do not each sleep the same time and then all fire at
+//!   once.
+//! - A wait longer than [`NOTICE_AFTER`] (a spent budget, a long `Retry-After`) is announced
+//!   through the hook set with [`Pacer::on_wait`], so that a long apply never looks hung.
 
 use std::num::NonZeroU32;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::RateLimit;
@@ -49,24 +54,6 @@ impl Budget {
             })
         })
         .collect()
-    }
-
-    /// The limiter: burst `n/4` (at least 1), refill of the rest evenly over the window.
-    fn quota(self) -> Quota {
-        let n = self.requests.get();
-        let burst = (n / 4).max(1);
-        let refill = n - burst;
-        let period = if refill == 0 {
-            // n == 1: one request, then a whole window (and a little) before the next.
-            self.window + Duration::from_millis(1)
-        } else {
-            // Rounded up, so that `refill` periods never fit in less than the window.
-            let nanos = self.window.as_nanos().div_ceil(u128::from(refill));
-            Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
-        };
-        let quota = Quota::with_period(period.max(Duration::from_nanos(1)))
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN));
-        quota.allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
     }
 }
 
@@ -121,30 +108,118 @@ impl RetryPolicy {
     }
 }
 
-/// The shared pacing state of one adapter.
+/// Waits longer than this are announced (see [`Pacer::on_wait`]).
+pub const NOTICE_AFTER: Duration = Duration::from_secs(5);
+
+/// Where announcements of long waits go.
+pub type Notice = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The process-wide hook for announcements (the command line sets it; none by default).
+static NOTICE: RwLock<Option<Notice>> = RwLock::new(None);
+
+/// One budget's slots.
 #[derive(Debug)]
+struct Window {
+    budget: Budget,
+    slots: Arc<Semaphore>,
+    /// Whether a task found every slot taken and that was announced (until one is free).
+    announced: AtomicBool,
+}
+
+/// The shared pacing state of one adapter.
 pub struct Pacer {
-    limiters: Vec<DefaultDirectRateLimiter>,
+    windows: Vec<Window>,
     paused_until: Mutex<Option<Instant>>,
-    budgets: Vec<Budget>,
+    notice: Option<Notice>,
+}
+
+impl std::fmt::Debug for Pacer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pacer")
+            .field("budgets", &self.budgets())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The slots one request holds; they are given back `window` after it is dropped (drop it
+/// once the answer came, or the request failed).
+#[derive(Debug)]
+#[must_use = "the slots are given back when the ticket is dropped, after the request"]
+pub struct Ticket {
+    held: Vec<(Duration, OwnedSemaphorePermit)>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut held = std::mem::take(&mut self.held);
+        if held.is_empty() {
+            return;
+        }
+        // Without a runtime there is no later request to hold back: give the slots back now.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        held.sort_by_key(|(window, _)| *window);
+        let done = Instant::now();
+        runtime.spawn(async move {
+            for (window, permit) in held {
+                tokio::time::sleep_until(done + window).await;
+                drop(permit);
+            }
+        });
+    }
 }
 
 impl Pacer {
-    /// A pacer keeping to every one of `budgets`.
+    /// A pacer keeping to every one of `budgets`; long waits go to the hook set with
+    /// [`Pacer::on_wait`].
     pub fn new(budgets: &[Budget]) -> Self {
+        Self::build(budgets, None)
+    }
+
+    /// A pacer announcing its long waits to `notice` (instead of the process-wide hook).
+    pub fn with_notice(budgets: &[Budget], notice: Notice) -> Self {
+        Self::build(budgets, Some(notice))
+    }
+
+    fn build(budgets: &[Budget], notice: Option<Notice>) -> Self {
         Pacer {
-            limiters: budgets
+            windows: budgets
                 .iter()
-                .map(|b| RateLimiter::direct(b.quota()))
+                .map(|b| Window {
+                    budget: *b,
+                    slots: Arc::new(Semaphore::new(
+                        usize::try_from(b.requests.get()).unwrap_or(Semaphore::MAX_PERMITS),
+                    )),
+                    announced: AtomicBool::new(false),
+                })
                 .collect(),
             paused_until: Mutex::new(None),
-            budgets: budgets.to_vec(),
+            notice,
+        }
+    }
+
+    /// Send announcements of long waits of every pacer without its own hook to `notice`
+    /// (e.g. stderr, or above a progress bar); `None` to stop.
+    pub fn on_wait(notice: Option<Notice>) {
+        *NOTICE.write().unwrap_or_else(PoisonError::into_inner) = notice;
+    }
+
+    fn announce(&self, message: &str) {
+        if let Some(notice) = &self.notice {
+            notice(message);
+        } else if let Some(notice) = NOTICE
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            notice(message);
         }
     }
 
     /// The budgets kept to.
-    pub fn budgets(&self) -> &[Budget] {
-        &self.budgets
+    pub fn budgets(&self) -> Vec<Budget> {
+        self.windows.iter().map(|w| w.budget).collect()
     }
 
     fn pause_end(&self) -> Option<Instant> {
@@ -154,24 +229,38 @@ impl Pacer {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Wait until a request may be sent: past any pause, then within every budget.
-    pub async fn ready(&self) {
-        loop {
-            if let Some(end) = self.pause_end()
-                && end > Instant::now()
-            {
-                // Staggered: the tasks held back do not all wake in the same instant.
-                let stagger = Duration::from_millis(fastrand::u64(0..=STAGGER_MS));
-                tokio::time::sleep_until(end + stagger).await;
-            }
-            for limiter in &self.limiters {
-                limiter.until_ready().await;
-            }
-            // A 429 may have come in while this task waited for the budget.
-            if self.pause_end().is_none_or(|end| end <= Instant::now()) {
-                return;
+    /// Wait until a request may be sent: a slot in every budget, then past any pause. Hold
+    /// the ticket until the request is over.
+    pub async fn ready(&self) -> Ticket {
+        let mut held = Vec::with_capacity(self.windows.len());
+        for window in &self.windows {
+            let permit = if let Ok(permit) = Arc::clone(&window.slots).try_acquire_owned() {
+                window.announced.store(false, Ordering::Relaxed);
+                Ok(permit)
+            } else {
+                if !window.announced.swap(true, Ordering::Relaxed) {
+                    self.announce(&format!(
+                        "the request budget of {} per {} is used up; waiting for it to free up (at most {} after the last answers)",
+                        window.budget.requests,
+                        human(window.budget.window),
+                        human(window.budget.window)
+                    ));
+                }
+                Arc::clone(&window.slots).acquire_owned().await
+            };
+            // The semaphores are never closed.
+            if let Ok(permit) = permit {
+                held.push((window.budget.window, permit));
             }
         }
+        while let Some(end) = self.pause_end()
+            && end > Instant::now()
+        {
+            // Staggered: the tasks held back do not all wake in the same instant.
+            let stagger = Duration::from_millis(fastrand::u64(0..=STAGGER_MS));
+            tokio::time::sleep_until(end + stagger).await;
+        }
+        Ticket { held }
     }
 
     /// Hold every request back for `delay` from now (a later pause already set wins).
@@ -183,7 +272,26 @@ impl Pacer {
             .unwrap_or_else(PoisonError::into_inner);
         if paused.is_none_or(|current| current < end) {
             *paused = Some(end);
+            drop(paused);
+            if delay >= NOTICE_AFTER {
+                self.announce(&format!(
+                    "the server is rate limiting (429); every request waits {} as its `Retry-After` asks",
+                    human(delay)
+                ));
+            }
         }
+    }
+}
+
+/// `90 s`, `1 min`, `1 h`, `1 h 30 min`.
+fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    match (secs / 3600, secs % 3600 / 60, secs % 60) {
+        (0, 0, s) => format!("{s} s"),
+        (0, m, 0) => format!("{m} min"),
+        (h, 0, 0) => format!("{h} h"),
+        (h, m, 0) => format!("{h} h {m} min"),
+        _ => format!("{secs} s"),
     }
 }
 
@@ -212,19 +320,90 @@ mod tests {
         assert_eq!(b, vec![budget(10, 3_600_000)]);
     }
 
-    /// The most requests a limiter lets through at once, then the refill period.
-    #[test]
-    fn a_budget_never_allows_more_than_n_per_window() {
-        for n in [1, 2, 3, 8, 480, 4800] {
-            let b = budget(n, 60_000);
-            let quota = b.quota();
-            let burst = quota.burst_size().get();
-            let period = quota.replenish_interval();
-            // In a window: the burst plus one per period after it.
-            let refills = u32::try_from(b.window.as_nanos() / period.as_nanos()).unwrap();
-            assert!(burst + refills <= n, "n={n}: {burst} + {refills}");
-            assert!(burst >= (n / 4).max(1));
+    /// When each of `n` instant requests was let through, from the start (virtual time).
+    async fn admitted(pacer: &Pacer, n: usize) -> Vec<Duration> {
+        let start = Instant::now();
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
+            let ticket = pacer.ready().await;
+            times.push(start.elapsed());
+            drop(ticket);
         }
+        times
+    }
+
+    /// The most of `times` in any window of `window`.
+    fn most_in_a_window(times: &[Duration], window: Duration) -> usize {
+        let mut first = 0;
+        let mut most = 0;
+        for (last, t) in times.iter().enumerate() {
+            while t.saturating_sub(times[first]) >= window {
+                first += 1;
+            }
+            most = most.max(last - first + 1);
+        }
+        most
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn posthog_budgets_use_the_whole_minute_and_hour() {
+        let pacer = Pacer::new(&Budget::of(RateLimit {
+            per_minute: 480,
+            per_hour: 4800,
+        }));
+        let times = admitted(&pacer, 4801).await;
+        let second = |t: Duration| t.as_secs();
+        // 480 at once, the next 480 a minute later: 1,000 requests in two minutes.
+        assert_eq!(second(times[479]), 0);
+        assert_eq!(second(times[480]), 60);
+        assert_eq!(second(times[999]), 120);
+        // 4,800 in ten minutes, then the hour holds the next one back.
+        assert_eq!(second(times[4799]), 540);
+        assert_eq!(second(times[4800]), 3600);
+        assert_eq!(most_in_a_window(&times, Duration::from_secs(60)), 480);
+        assert_eq!(most_in_a_window(&times, Duration::from_secs(3600)), 4800);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_is_held_until_a_window_after_the_answer() {
+        let pacer = Pacer::new(&[budget(2, 10_000)]);
+        let start = Instant::now();
+        let slow = pacer.ready().await;
+        drop(pacer.ready().await);
+        // The first request's answer takes 30 s: its slot is busy until 40 s.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(slow);
+        let third = pacer.ready().await;
+        assert_eq!(
+            start.elapsed().as_secs(),
+            30,
+            "the second slot was free at 10 s"
+        );
+        drop(third);
+        drop(pacer.ready().await);
+        assert_eq!(start.elapsed().as_secs(), 40);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_wait_is_announced_once() {
+        let said = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = Arc::clone(&said);
+        let pacer = Pacer::with_notice(
+            &[budget(2, 60_000)],
+            Arc::new(move |m: &str| sink.lock().unwrap().push(m.to_owned())),
+        );
+        // Three tasks wait for the same spent budget: one notice.
+        let tasks = (0..5).map(|_| async { drop(pacer.ready().await) });
+        futures_util::future::join_all(tasks).await;
+        pacer.pause(Duration::from_secs(1));
+        pacer.pause(Duration::from_secs(90));
+        assert_eq!(
+            *said.lock().unwrap(),
+            vec![
+                "the request budget of 2 per 1 min is used up; waiting for it to free up (at most 1 min after the last answers)".to_owned(),
+                "the server is rate limiting (429); every request waits 90 s as its `Retry-After` asks".to_owned(),
+            ]
+        );
     }
 
     #[test]
@@ -249,7 +428,7 @@ mod tests {
         pacer.pause(Duration::from_secs(5));
         pacer.pause(Duration::from_secs(2));
         let start = Instant::now();
-        pacer.ready().await;
+        drop(pacer.ready().await);
         let waited = start.elapsed();
         assert!(waited >= Duration::from_secs(5), "{waited:?}");
         assert!(
@@ -257,7 +436,7 @@ mod tests {
             "{waited:?}"
         );
         // The pause is over: no more waiting.
-        pacer.ready().await;
+        drop(pacer.ready().await);
         assert_eq!(start.elapsed(), waited);
     }
 }

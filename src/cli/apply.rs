@@ -7,6 +7,7 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -14,8 +15,10 @@ use super::Context;
 use super::output::{stderr, stdout};
 use super::plan::{Format, list, metadata, prepare, print_refusal, runtime};
 use crate::apply::{self, Options, Progress, Report, StepReport};
+use crate::backend::pacing::Pacer;
+use crate::config::Environment;
 use crate::error::{Error, Result, exit};
-use crate::plan::{self, FORMAT_VERSION, Plan};
+use crate::plan::{self, Action, FORMAT_VERSION, Plan};
 use crate::render::apply as render;
 use crate::render::plan as render_plan;
 
@@ -42,21 +45,110 @@ pub(crate) struct Args {
 fn read_plan(path: &std::path::Path) -> Result<Plan> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::usage(format!("cannot read the plan `{}`: {e}", path.display())))?;
-    let version: Option<u64> = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v.get("format_version").and_then(serde_json::Value::as_u64));
-    if version != Some(u64::from(FORMAT_VERSION)) {
-        return Err(Error::usage(format!(
-            "`{}` is not a flagops plan of format version {FORMAT_VERSION}",
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Error::usage(format!(
+            "`{}` is not a flagops plan: it is not valid JSON ({e})",
             path.display()
-        )));
+        ))
+        .hint("save a plan with `flagops plan --out FILE`")
+    })?;
+    match value
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64)
+    {
+        Some(v) if v == u64::from(FORMAT_VERSION) => {}
+        Some(v) if v > u64::from(FORMAT_VERSION) => {
+            return Err(Error::usage(format!(
+                "`{}` is a plan of format version {v}, made by a newer flagops; this one reads version {FORMAT_VERSION}",
+                path.display()
+            ))
+            .hint("apply it with the flagops version that made it, or make a new plan"));
+        }
+        _ => {
+            return Err(Error::usage(format!(
+                "`{}` is not a flagops plan of format version {FORMAT_VERSION}",
+                path.display()
+            )));
+        }
     }
-    serde_json::from_str(&text).map_err(|e| {
+    serde_json::from_value(value).map_err(|e| {
         Error::usage(format!(
             "`{}` is not a valid flagops plan: {e}",
             path.display()
         ))
     })
+}
+
+/// Refuse a saved plan that breaks what `plan` guarantees (edited by hand): deletes the
+/// environment's policy does not allow, or a step ordered before one it waits for.
+fn check_consistent(saved: &Plan, policy: &Environment) -> Result<()> {
+    let edited = |what: String| {
+        Error::failure(format!("the plan {what}; was it edited?"))
+            .hint("make a new plan with `flagops plan --out FILE`")
+    };
+    let mut protect = globset::GlobSetBuilder::new();
+    for pattern in &policy.protect {
+        if let Ok(glob) = globset::Glob::new(pattern) {
+            protect.add(glob);
+        }
+    }
+    let protect = protect
+        .build()
+        .map_err(|e| Error::failure(format!("invalid `protect` patterns: {e}")))?;
+    let deletes: Vec<&str> = saved
+        .steps
+        .iter()
+        .filter(|s| s.action == Action::Delete)
+        .map(|s| s.key.as_str())
+        .collect();
+    if let Some(key) = deletes.first()
+        && !policy.prune
+    {
+        return Err(edited(format!(
+            "deletes `{key}` but `prune` is off for `{}`",
+            saved.metadata.environment
+        )));
+    }
+    if let Some(key) = deletes.iter().find(|k| protect.is_match(k)) {
+        return Err(edited(format!("deletes `{key}`, which is protected")));
+    }
+    if let Some(max) = policy.max_deletes
+        && deletes.len() > max as usize
+    {
+        return Err(edited(format!(
+            "deletes {} flags; `max_deletes` is {max}",
+            deletes.len()
+        )));
+    }
+    for step in &saved.steps {
+        let complete = match step.action {
+            Action::Create => step.desired.is_some(),
+            Action::Update => step.desired.is_some() && step.live.is_some(),
+            Action::Delete => step.live.is_some(),
+        };
+        if !complete {
+            return Err(edited(format!(
+                "has an incomplete {} step for `{}`",
+                step.action.as_str(),
+                step.key
+            )));
+        }
+    }
+    let level: std::collections::BTreeMap<&str, usize> = saved
+        .steps
+        .iter()
+        .map(|s| (s.key.as_str(), s.level))
+        .collect();
+    for (key, before) in saved.prerequisites() {
+        for first in before {
+            if level.get(first.as_str()) >= level.get(key.as_str()) {
+                return Err(edited(format!(
+                    "runs `{key}` no later than `{first}`, which must come first"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuse a saved plan made for another environment, backend, config or commit.
@@ -146,12 +238,15 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             args.env
         )));
     }
+    // Long waits for the request budget or a 429 are said, so that the apply never looks hung.
+    Pacer::on_wait(Some(Arc::new(|m: &str| stderr(&format!("waiting: {m}\n")))));
     let inputs = prepare(ctx, &args.env)?;
     let now = metadata(&inputs.repo, &args.env)?;
     let runtime = runtime()?;
     let mut plan = if let Some(file) = &args.plan {
         let saved = read_plan(&ctx.directory.join(file))?;
         check_saved(&saved, &now)?;
+        check_consistent(&saved, &inputs.policy)?;
         saved
     } else {
         let live = list(&inputs, &runtime, &args.env)?;
@@ -209,6 +304,10 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
+        let above = bar.clone();
+        Pacer::on_wait(Some(Arc::new(move |m: &str| {
+            above.println(format!("waiting: {m}"));
+        })));
         let bar = Bar(bar);
         let report = runtime.block_on(apply::run(&plan, &inputs.backend, &options, &bar));
         bar.0.finish_and_clear();

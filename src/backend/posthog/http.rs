@@ -31,8 +31,11 @@ impl PosthogBackend {
         let mut delays = self.retry.delays();
         let mut waits = 0;
         loop {
-            self.pacer.ready().await;
-            let error = match self.send_once(method.clone(), url, body, call).await {
+            let ticket = self.pacer.ready().await;
+            let result = self.send_once(method.clone(), url, body, call).await;
+            // The request is over: its slots count from now.
+            drop(ticket);
+            let error = match result {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };

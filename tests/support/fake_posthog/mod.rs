@@ -116,8 +116,9 @@ pub struct Chaos {
     pub cycle: Vec<Fault>,
 }
 
-/// A request budget: after `max_requests` authenticated requests within `window`, answer 429
-/// with `Retry-After: retry_after_secs`.
+/// A request budget: once `max_requests` authenticated requests were let through within the
+/// last `window` (a sliding window, as PostHog counts), answer 429 with
+/// `Retry-After: retry_after_secs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitRule {
     /// Requests allowed per window.
@@ -272,8 +273,7 @@ impl FakePosthog {
     pub fn set_rate_limit(&self, rule: Option<RateLimitRule>) {
         *lock(&self.shared.rate) = RateState {
             rule,
-            window_start: None,
-            count: 0,
+            ..RateState::default()
         };
     }
 

@@ -37,12 +37,12 @@ pub struct Shared {
     pub base_url: String,
 }
 
-/// Rate-limit bookkeeping.
+/// Rate-limit bookkeeping: like Django REST framework's throttle (PostHog's), the times of
+/// the requests let through within the last window (a sliding log; 429s are not counted).
 #[derive(Debug, Default)]
 pub struct RateState {
     pub rule: Option<RateLimitRule>,
-    pub window_start: Option<Instant>,
-    pub count: u32,
+    pub recent: VecDeque<Instant>,
 }
 
 enum Action {
@@ -254,14 +254,14 @@ fn throttle(shared: &Shared) -> Option<Response> {
     let mut rate = lock(&shared.rate);
     let rule = rate.rule?;
     let now = Instant::now();
-    if rate
-        .window_start
-        .is_none_or(|start| now.duration_since(start) >= rule.window)
+    while rate
+        .recent
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= rule.window)
     {
-        rate.window_start = Some(now);
-        rate.count = 0;
+        rate.recent.pop_front();
     }
-    if rate.count >= rule.max_requests {
+    if rate.recent.len() >= rule.max_requests as usize {
         let secs = rule.retry_after_secs;
         let body = json!({"type": "throttled_error", "code": "throttled", "detail": format!("Request was throttled. Expected available in {secs} seconds."), "attr": null});
         let mut resp = json_response(429, &body);
@@ -269,7 +269,7 @@ fn throttle(shared: &Shared) -> Option<Response> {
             .insert("retry-after", HeaderValue::from(secs));
         return Some(resp);
     }
-    rate.count += 1;
+    rate.recent.push_back(now);
     None
 }
 
