@@ -293,3 +293,22 @@ fn the_quickstart_example_plans_applies_and_converges() {
         assert_eq!(run.code, 0, "{run:?}");
     }
 }
+
+#[test]
+fn ignore_accepts_only_fields_that_can_be_left_out_of_updates() {
+    let repo = TempRepo::new(
+        "backend: local\nenvironments:\n  prod:\n    ignore: [tags, conditions]\n",
+        &[("a.yaml", "key: a\n")],
+    );
+    let run = repo.run(&["plan", "--env", "prod"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "error[schema]: `conditions` is not one of: name, tags, evaluation_contexts, holdout, \
+             early_exit, feature_enrollment, ensure_experience_continuity, evaluation_runtime, \
+             bucketing_identifier\n"
+        ),
+        "{}",
+        run.stderr
+    );
+}

@@ -385,3 +385,22 @@ fn no_changes() {
     insta::assert_snapshot!("no_changes__human", plain(&human::render(&plan)));
     insta::assert_snapshot!("no_changes__markdown", markdown::render(&plan));
 }
+
+#[test]
+fn ignored_fields_are_named_and_not_shown_as_changes() {
+    use flagops::config::IgnoredField;
+    // What PostHog returns for an organization without tagging or evaluation contexts.
+    let live = live(vec![(
+        1,
+        3,
+        json!({"key": "a", "name": "old", "tags": [], "evaluation_contexts": []}),
+    )]);
+    let desired = vec![flag(
+        json!({"key": "a", "name": "new", "tags": ["beta"], "evaluation_contexts": ["web"]}),
+    )];
+    let policy = Environment {
+        ignore: vec![IgnoredField::EvaluationContexts, IgnoredField::Tags],
+        ..Environment::default()
+    };
+    snapshot_all("ignored", &build(&desired, &live, &policy));
+}
