@@ -90,7 +90,8 @@ pub struct ConfigRef {
 pub struct GitRef {
     /// Full commit id of `HEAD`.
     pub commit: String,
-    /// Whether tracked files differed from `HEAD` (the plan is not reproducible from the commit).
+    /// Whether the config or a flag file differed from `HEAD` (modified, deleted or untracked):
+    /// the plan is then not reproducible from the commit.
     pub dirty: bool,
 }
 
