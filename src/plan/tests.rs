@@ -307,3 +307,81 @@ fn every_ignorable_field_is_left_out_of_the_diff() {
         assert_eq!(fields, BTreeSet::from([field.as_str()]), "{field:?}");
     }
 }
+
+/// (op, condition, previous condition, attribute) of the first step's changes.
+type ConditionChange = (ChangeOp, Option<usize>, Option<usize>, Option<String>);
+
+fn condition_changes(plan: &Plan) -> Vec<ConditionChange> {
+    plan.steps[0]
+        .changes
+        .iter()
+        .map(|c| (c.op, c.condition, c.previous_condition, c.attribute.clone()))
+        .collect()
+}
+
+#[test]
+fn reordered_conditions_are_moves_and_changed_ones_name_their_old_number() {
+    let c = |p: u32| json!({"rollout_percentage": p});
+    let changes = |live_conditions: Value, desired_conditions: Value| {
+        let before = live(&[json!({"key": "a", "conditions": live_conditions})]);
+        let desired = [flag(json!({"key": "a", "conditions": desired_conditions}))];
+        condition_changes(&build(&desired, &before, &Environment::default()).unwrap())
+    };
+    // Swapping two conditions is one move, not a removal and an addition.
+    assert_eq!(
+        changes(json!([c(10), c(20), c(30)]), json!([c(20), c(10), c(30)])),
+        vec![(
+            ChangeOp::Changed,
+            Some(1),
+            Some(2),
+            Some("position".to_owned())
+        )]
+    );
+    // A condition inserted first shifts the others: a change names the old number too.
+    assert_eq!(
+        changes(json!([c(10), c(20)]), json!([c(5), c(10), c(21)])),
+        vec![
+            (ChangeOp::Added, Some(1), None, None),
+            (
+                ChangeOp::Changed,
+                Some(3),
+                Some(2),
+                Some("rollout_percentage".to_owned())
+            ),
+        ]
+    );
+    // A condition changed in place carries no old number.
+    assert_eq!(
+        changes(json!([c(10), c(20)]), json!([c(11), c(20)])),
+        vec![(
+            ChangeOp::Changed,
+            Some(1),
+            None,
+            Some("rollout_percentage".to_owned())
+        )]
+    );
+}
+
+#[test]
+fn a_condition_inserted_before_a_changed_one_is_an_addition() {
+    let before = live(&[json!({"key": "a", "conditions": [
+        {"rollout_percentage": 10, "properties": [{"type": "person", "key": "email", "value": "x"}]},
+        {"rollout_percentage": 20}]})]);
+    let desired = [flag(json!({"key": "a", "conditions": [
+        {"rollout_percentage": 5},
+        {"rollout_percentage": 10, "properties": [{"type": "person", "key": "email", "value": "y"}]},
+        {"rollout_percentage": 20}]}))];
+    let plan = build(&desired, &before, &Environment::default()).unwrap();
+    assert_eq!(
+        condition_changes(&plan),
+        vec![
+            (ChangeOp::Added, Some(1), None, None),
+            (
+                ChangeOp::Changed,
+                Some(2),
+                Some(1),
+                Some("properties".to_owned())
+            ),
+        ]
+    );
+}
