@@ -102,6 +102,59 @@ pub struct Environment {
     /// documented limits (PostHog: 480 per minute and 4,800 per hour).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimitConfig>,
+    /// Top-level flag fields that plans leave out of updates: the live value is kept and a
+    /// difference is not a change (like Terraform's `ignore_changes`). New flags are still
+    /// created with the repository's values. For fields the service owns or drops, e.g.
+    /// `tags` and `evaluation_contexts` when the PostHog organization lacks those features
+    /// (the API then returns them empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("uniqueItems" = true))]
+    pub ignore: Vec<IgnoredField>,
+}
+
+/// A flag field an environment may `ignore`. Fields that other fields depend on (`active`,
+/// `archived`, `conditions`, `variants`, `payloads`, …) cannot be ignored: a mix of live and
+/// repository values could be a flag nobody reviewed or validated.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum IgnoredField {
+    /// The flag's description (`name`).
+    Name,
+    /// Tags.
+    Tags,
+    /// Evaluation contexts.
+    EvaluationContexts,
+    /// The experiment holdout (PostHog's experiments write it).
+    Holdout,
+    /// `early_exit`.
+    EarlyExit,
+    /// `feature_enrollment` (early-access features write it).
+    FeatureEnrollment,
+    /// `ensure_experience_continuity`.
+    EnsureExperienceContinuity,
+    /// `evaluation_runtime`.
+    EvaluationRuntime,
+    /// `bucketing_identifier`.
+    BucketingIdentifier,
+}
+
+impl IgnoredField {
+    /// The field's name in flag files and in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IgnoredField::Name => "name",
+            IgnoredField::Tags => "tags",
+            IgnoredField::EvaluationContexts => "evaluation_contexts",
+            IgnoredField::Holdout => "holdout",
+            IgnoredField::EarlyExit => "early_exit",
+            IgnoredField::FeatureEnrollment => "feature_enrollment",
+            IgnoredField::EnsureExperienceContinuity => "ensure_experience_continuity",
+            IgnoredField::EvaluationRuntime => "evaluation_runtime",
+            IgnoredField::BucketingIdentifier => "bucketing_identifier",
+        }
+    }
 }
 
 /// A request budget; a window left out keeps the backend's documented limit.

@@ -293,3 +293,84 @@ fn the_quickstart_example_plans_applies_and_converges() {
         assert_eq!(run.code, 0, "{run:?}");
     }
 }
+
+#[test]
+fn ignore_accepts_only_fields_that_can_be_left_out_of_updates() {
+    let repo = TempRepo::new(
+        "backend: local\nenvironments:\n  prod:\n    ignore: [tags, conditions]\n",
+        &[("a.yaml", "key: a\n")],
+    );
+    let run = repo.run(&["plan", "--env", "prod"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "error[schema]: `conditions` is not one of: name, tags, evaluation_contexts, holdout, \
+             early_exit, feature_enrollment, ensure_experience_continuity, evaluation_runtime, \
+             bucketing_identifier\n"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Commit everything under `root` (a new git repository) and return the commit id.
+fn commit_all(root: &std::path::Path) -> String {
+    let repo = git2::Repository::init(root).unwrap();
+    let mut index = repo.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let who = git2::Signature::now("t", "t@example.com").unwrap();
+    repo.commit(Some("HEAD"), &who, &who, "flags", &tree, &[])
+        .unwrap()
+        .to_string()
+}
+
+fn plan_git(dir: &std::path::Path) -> serde_json::Value {
+    let run = crate::support::flagops(
+        dir,
+        &[
+            "-C",
+            dir.to_str().unwrap(),
+            "plan",
+            "--env",
+            "staging",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    doc["metadata"]["git"].clone()
+}
+
+#[test]
+fn the_git_commit_is_dirty_exactly_when_the_plan_read_something_else_than_it() {
+    let top = tempfile::tempdir().unwrap();
+    let ops = top.path().join("ops");
+    std::fs::create_dir_all(ops.join("flags")).unwrap();
+    std::fs::write(ops.join("flagops.yaml"), CONFIG).unwrap();
+    std::fs::write(ops.join("flags/a.yaml"), "key: a\n").unwrap();
+    std::fs::write(top.path().join("app.txt"), "v1\n").unwrap();
+    let commit = commit_all(top.path());
+    let clean = serde_json::json!({"commit": commit, "dirty": false});
+    assert_eq!(plan_git(&ops), clean);
+
+    // A change elsewhere in the repository does not change what the plan read.
+    std::fs::write(top.path().join("app.txt"), "v2\n").unwrap();
+    assert_eq!(plan_git(&ops), clean);
+
+    // A new flag file that is not committed does.
+    std::fs::write(ops.join("flags/b.yaml"), "key: b\n").unwrap();
+    assert_eq!(plan_git(&ops)["dirty"], true);
+    std::fs::remove_file(ops.join("flags/b.yaml")).unwrap();
+    assert_eq!(plan_git(&ops), clean);
+
+    // So does a committed flag file that was deleted, or an edited one.
+    std::fs::remove_file(ops.join("flags/a.yaml")).unwrap();
+    assert_eq!(plan_git(&ops)["dirty"], true);
+    std::fs::write(ops.join("flags/a.yaml"), "key: a\nname: edited\n").unwrap();
+    assert_eq!(plan_git(&ops)["dirty"], true);
+}

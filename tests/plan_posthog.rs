@@ -115,3 +115,37 @@ async fn plan_right_after_loading_the_same_flags_shows_no_changes_and_lists_only
         }
     }
 }
+
+/// An organization without tagging returns `tags: []` and `evaluation_contexts: []` whatever
+/// was written: every plan shows them as added, until the environment ignores them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ignoring_tags_ends_the_perpetual_diff_of_an_organization_without_tagging() {
+    let env = "production";
+    let fake = FakePosthog::start().await;
+    fake.set_without_tags(true);
+    let repo = examples_repo(&fake, env);
+    let count = load_fake(&fake, &repo, env).await;
+
+    let plan =
+        flagops_against_fake(repo.path(), &["plan", "--env", env, "--detailed-exitcode"]).await;
+    plan.expect_code(2);
+    assert!(plan.stdout.contains("added"), "{}", plan.stdout);
+
+    let config = fs::read_to_string(repo.path().join("flagops.yaml")).unwrap();
+    let config = config.replace(
+        &format!("  {env}:\n"),
+        &format!("  {env}:\n    ignore: [tags, evaluation_contexts]\n"),
+    );
+    repo.write("flagops.yaml", config);
+    let plan =
+        flagops_against_fake(repo.path(), &["plan", "--env", env, "--detailed-exitcode"]).await;
+    plan.expect_code(0);
+    assert!(
+        plan.stdout.contains(&format!(
+            "not compared on updates (`ignore` in the config): `tags`, `evaluation_contexts`\n\n\
+             no changes: `{env}` matches the repository ({count} flags in sync)"
+        )),
+        "{}",
+        plan.stdout
+    );
+}

@@ -385,3 +385,58 @@ fn no_changes() {
     insta::assert_snapshot!("no_changes__human", plain(&human::render(&plan)));
     insta::assert_snapshot!("no_changes__markdown", markdown::render(&plan));
 }
+
+#[test]
+fn ignored_fields_are_named_and_not_shown_as_changes() {
+    use flagops::config::IgnoredField;
+    // What PostHog returns for an organization without tagging or evaluation contexts.
+    let live = live(vec![(
+        1,
+        3,
+        json!({"key": "a", "name": "old", "tags": [], "evaluation_contexts": []}),
+    )]);
+    let desired = vec![flag(
+        json!({"key": "a", "name": "new", "tags": ["beta"], "evaluation_contexts": ["web"]}),
+    )];
+    let policy = Environment {
+        ignore: vec![IgnoredField::EvaluationContexts, IgnoredField::Tags],
+        ..Environment::default()
+    };
+    snapshot_all("ignored", &build(&desired, &live, &policy));
+}
+
+#[test]
+fn moved_and_shifted_conditions_read_with_their_old_numbers() {
+    let c = |p: u32| json!({"rollout_percentage": p});
+    let live = live(vec![(
+        1,
+        3,
+        json!({"key": "a", "conditions": [c(10), c(20), c(30)]}),
+    )]);
+    let desired = vec![flag(
+        json!({"key": "a", "conditions": [c(20), c(10), c(30)]}),
+    )];
+    let text = plain(&human::render(&build(
+        &desired,
+        &live,
+        &Environment::default(),
+    )));
+    assert!(
+        text.contains("  ~ update `a`\n      condition 2 moved to 1: 20% of everyone\n\n"),
+        "{text}"
+    );
+    let desired = vec![flag(
+        json!({"key": "a", "conditions": [c(5), c(10), c(20), c(35)]}),
+    )];
+    let text = plain(&human::render(&build(
+        &desired,
+        &live,
+        &Environment::default(),
+    )));
+    assert!(
+        text.contains(
+            "  ~ update `a`\n      condition 1 added: 5% of everyone\n      rollout 30% → 35% in condition 4 (was 3)\n\n"
+        ),
+        "{text}"
+    );
+}

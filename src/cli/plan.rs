@@ -1,6 +1,6 @@
 //! `flagops plan`: what applying the repository to one environment would change.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::ValueEnum;
 
@@ -128,23 +128,52 @@ pub(crate) fn metadata(repo: &Repository, env: &str) -> Result<Metadata> {
             path: repo.config_file.to_string_lossy().replace('\\', "/"),
             sha256: plan::sha256(&bytes),
         },
-        git: git_ref(&repo.root),
+        git: git_ref(repo),
         created_at: jiff::Timestamp::now()
             .round(jiff::Unit::Second)
             .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string()),
     })
 }
 
-/// The commit checked out at `dir`, if it is inside a git repository.
-fn git_ref(dir: &Path) -> Option<GitRef> {
-    let repo = git2::Repository::discover(dir).ok()?;
-    let commit = repo.head().ok()?.peel_to_commit().ok()?.id().to_string();
-    let mut options = git2::StatusOptions::new();
-    options.include_untracked(false).include_ignored(false);
-    let dirty = repo
-        .statuses(Some(&mut options))
-        .map_or(true, |s| !s.is_empty());
+/// The commit checked out at the repository's directory, if it is inside a git repository.
+fn git_ref(repo: &Repository) -> Option<GitRef> {
+    let git = git2::Repository::discover(&repo.root).ok()?;
+    let commit = git.head().ok()?.peel_to_commit().ok()?.id().to_string();
+    let dirty = inputs_changed(&git, repo).unwrap_or(true);
     Some(GitRef { commit, dirty })
+}
+
+/// Whether what the plan reads differs from `HEAD`: the config file, or a YAML file (modified,
+/// deleted or untracked, not ignored) under the repository directory or a `flags` directory.
+/// Changes elsewhere in the git repository (the rest of a monorepo, the local state file, a
+/// saved plan) do not make the plan irreproducible from the commit. `None` when unknown.
+fn inputs_changed(git: &git2::Repository, repo: &Repository) -> Option<bool> {
+    let workdir = git.workdir()?.canonicalize().ok()?;
+    let config = repo.root.join(&repo.config_file).canonicalize().ok()?;
+    let mut bases = vec![repo.root.canonicalize().ok()?];
+    for entry in repo.config.flags.entries() {
+        if !entry.contains(['*', '?', '[', '{'])
+            && let Ok(path) = repo.root.join(entry).canonicalize()
+        {
+            bases.push(path);
+        }
+    }
+    let mut options = git2::StatusOptions::new();
+    options
+        .include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false);
+    let statuses = git.statuses(Some(&mut options)).ok()?;
+    Some(statuses.iter().any(|entry| {
+        let Ok(path) = entry.path() else {
+            return true;
+        };
+        let path = workdir.join(path);
+        let yaml = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+        path == config || (yaml && bases.iter().any(|b| path.starts_with(b)))
+    }))
 }
 
 /// Print a refused plan in `format`.

@@ -6,7 +6,7 @@
 //! matched by key, tags and evaluation contexts are sets. `depends_on` is not compared: no
 //! service stores it. Condition and property numbers are 1-based, as people count.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -86,6 +86,10 @@ pub struct Change {
     /// Condition number (1-based; the new number, or the old one for a removal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<usize>,
+    /// The condition's number before the plan, when it differs from `condition` (the
+    /// condition moved: conditions were inserted, removed or reordered before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_condition: Option<usize>,
     /// Property number within the condition (1-based, same convention).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub property: Option<usize>,
@@ -109,6 +113,7 @@ impl Change {
             field,
             op,
             condition: None,
+            previous_condition: None,
             property: None,
             item: None,
             attribute: None,
@@ -275,26 +280,100 @@ fn pairs<T: Serialize>(before: &[T], after: &[T]) -> Vec<(Option<usize>, Option<
                 new_index,
                 new_len,
             } => {
+                // Pair the shorter side with the most similar run of the longer side, so an
+                // item inserted before a changed one is an addition, not a cascade of changes.
                 let paired = old_len.min(new_len);
-                found.extend((0..paired).map(|i| (Some(old_index + i), Some(new_index + i))));
-                found.extend((old_index + paired..old_index + old_len).map(|o| (Some(o), None)));
-                found.extend((new_index + paired..new_index + new_len).map(|n| (None, Some(n))));
+                let shift = best_shift(
+                    &before[old_index..old_index + old_len],
+                    &after[new_index..new_index + new_len],
+                );
+                let (old_at, new_at) = if old_len > new_len {
+                    (old_index + shift, new_index)
+                } else {
+                    (old_index, new_index + shift)
+                };
+                found.extend((old_index..old_at).map(|o| (Some(o), None)));
+                found.extend((new_index..new_at).map(|n| (None, Some(n))));
+                found.extend((0..paired).map(|i| (Some(old_at + i), Some(new_at + i))));
+                found.extend((old_at + paired..old_index + old_len).map(|o| (Some(o), None)));
+                found.extend((new_at + paired..new_index + new_len).map(|n| (None, Some(n))));
             }
         }
     }
     found
 }
 
+/// How far to shift the shorter of `before` and `after` along the longer one so that paired
+/// items share the most fields (the first best shift).
+fn best_shift<T: Serialize>(before: &[T], after: &[T]) -> usize {
+    let (short, long) = if before.len() <= after.len() {
+        (before, after)
+    } else {
+        (after, before)
+    };
+    let short: Vec<Value> = short.iter().map(to_value).collect();
+    let long: Vec<Value> = long.iter().map(to_value).collect();
+    let mut best = (0, 0);
+    for shift in 0..=long.len() - short.len() {
+        let score: usize = short
+            .iter()
+            .zip(&long[shift..])
+            .map(|(a, b)| shared_fields(a, b))
+            .sum();
+        if score > best.1 {
+            best = (shift, score);
+        }
+    }
+    best.0
+}
+
+/// How many fields two JSON objects have in common (same key, same value).
+fn shared_fields(a: &Value, b: &Value) -> usize {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => a
+            .iter()
+            .filter(|(k, v)| b.get(k.as_str()) == Some(v))
+            .count(),
+        _ => 0,
+    }
+}
+
 fn condition_changes(out: &mut Vec<Change>, before: &[Condition], after: &[Condition]) {
-    for (old, new) in pairs(before, after) {
+    let found = pairs(before, after);
+    // A removed condition identical to an added one moved: one change, not two.
+    let mut moved: BTreeMap<usize, usize> = BTreeMap::new();
+    for (old, _) in found.iter().filter(|(o, n)| o.is_some() && n.is_none()) {
+        let Some(o) = *old else { continue };
+        let target = found.iter().find_map(|(x, n)| match (x, n) {
+            (None, Some(n)) if before[o] == after[*n] && !moved.values().any(|m| m == n) => {
+                Some(*n)
+            }
+            _ => None,
+        });
+        if let Some(n) = target {
+            moved.insert(o, n);
+        }
+    }
+    for (old, new) in found {
         match (old, new) {
-            (Some(o), Some(n)) => changed_condition(out, n + 1, &before[o], &after[n]),
+            (Some(o), Some(n)) => changed_condition(out, o + 1, n + 1, &before[o], &after[n]),
             (None, Some(n)) => {
+                if let Some((&o, _)) = moved.iter().find(|(_, m)| **m == n) {
+                    let value = to_value(&after[n]);
+                    let mut c = Change::new(Field::Conditions, ChangeOp::Changed)
+                        .values(Some(value.clone()), Some(value));
+                    c.condition = Some(n + 1);
+                    c.previous_condition = Some(o + 1);
+                    c.attribute = Some("position".to_owned());
+                    out.push(c);
+                    continue;
+                }
                 let mut c = Change::new(Field::Conditions, ChangeOp::Added)
                     .values(None, Some(to_value(&after[n])));
                 c.condition = Some(n + 1);
                 out.push(c);
             }
+            (Some(o), None) if moved.contains_key(&o) => {}
             (Some(o), None) => {
                 let mut c = Change::new(Field::Conditions, ChangeOp::Removed)
                     .values(Some(to_value(&before[o])), None);
@@ -306,7 +385,14 @@ fn condition_changes(out: &mut Vec<Change>, before: &[Condition], after: &[Condi
     }
 }
 
-fn changed_condition(out: &mut Vec<Change>, number: usize, before: &Condition, after: &Condition) {
+fn changed_condition(
+    out: &mut Vec<Change>,
+    previous: usize,
+    number: usize,
+    before: &Condition,
+    after: &Condition,
+) {
+    let previous = (previous != number).then_some(previous);
     let attributes: [(&str, Value, Value); 7] = [
         (
             "rollout_percentage",
@@ -348,6 +434,7 @@ fn changed_condition(out: &mut Vec<Change>, number: usize, before: &Condition, a
         if b != a {
             let mut c = Change::new(Field::Conditions, ChangeOp::Changed).values(Some(b), Some(a));
             c.condition = Some(number);
+            c.previous_condition = previous;
             c.attribute = Some(name.to_owned());
             out.push(c);
         }
@@ -361,6 +448,7 @@ fn changed_condition(out: &mut Vec<Change>, number: usize, before: &Condition, a
         };
         let mut c = Change::new(Field::Conditions, op);
         c.condition = Some(number);
+        c.previous_condition = previous;
         c.attribute = Some("properties".to_owned());
         c.property = new.or(old).map(|i| i + 1);
         c.before = old.map(|o| to_value(&bp[o]));

@@ -3,6 +3,7 @@
 //! Pure: [`build`] is a function of the desired flags (already resolved for the environment),
 //! the live state and the environment's policy. Both sides are normalized
 //! (`model::normalize`) before they are compared, so a flag in sync never shows a change.
+//! On updates, the fields the environment `ignore`s take their live value (never a change).
 //! The result is a value: `plan --format json` prints it, `plan --out` saves it, `apply`
 //! executes it and never re-diffs.
 //!
@@ -25,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::backend::{LiveState, Unsupported};
-use crate::config::Environment;
+use crate::config::{Environment, IgnoredField};
 use crate::model::Flag;
 use crate::model::normalize::{adopt_display_fields, normalize};
 
@@ -52,6 +53,9 @@ pub struct Plan {
     pub unmanaged: Vec<Unmanaged>,
     /// Live flags flagops cannot represent (not in the repository), sorted by key.
     pub unsupported: Vec<Unsupported>,
+    /// The environment's `ignore` list: fields left out of updates (the live value is kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<IgnoredField>,
 }
 
 /// Where and when a plan was made: what `apply` checks before running a saved plan.
@@ -86,7 +90,8 @@ pub struct ConfigRef {
 pub struct GitRef {
     /// Full commit id of `HEAD`.
     pub commit: String,
-    /// Whether tracked files differed from `HEAD` (the plan is not reproducible from the commit).
+    /// Whether the config or a flag file differed from `HEAD` (modified, deleted or untracked):
+    /// the plan is then not reproducible from the commit.
     pub dirty: bool,
 }
 
@@ -368,6 +373,7 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
             Some(current) => {
                 let have = normalize(&current.flag);
                 adopt_display_fields(&mut want, &have);
+                adopt_ignored_fields(&mut want, &have, &policy.ignore);
                 let comparable = digest::unmask_unknown(&have, &want);
                 let changes = diff(&comparable, &want);
                 if changes.is_empty() {
@@ -484,6 +490,9 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
         unmanaged: unmanaged.len(),
         unsupported: unsupported.len(),
     };
+    let mut ignore = policy.ignore.clone();
+    ignore.sort_unstable();
+    ignore.dedup();
     Ok(Plan {
         format_version: FORMAT_VERSION,
         metadata: Metadata::default(),
@@ -492,7 +501,38 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
         unchanged,
         unmanaged,
         unsupported,
+        ignore,
     })
+}
+
+/// Copy the live value of each field in `ignore` into `desired` (an update): the field is
+/// then neither a change nor overwritten by apply.
+fn adopt_ignored_fields(desired: &mut Flag, live: &Flag, ignore: &[IgnoredField]) {
+    for field in ignore {
+        match field {
+            IgnoredField::Name => desired.name.clone_from(&live.name),
+            IgnoredField::Tags => desired.tags.clone_from(&live.tags),
+            IgnoredField::EvaluationContexts => desired
+                .evaluation_contexts
+                .clone_from(&live.evaluation_contexts),
+            IgnoredField::Holdout => desired.holdout.clone_from(&live.holdout),
+            IgnoredField::EarlyExit => desired.early_exit = live.early_exit,
+            IgnoredField::FeatureEnrollment => desired.feature_enrollment = live.feature_enrollment,
+            IgnoredField::EnsureExperienceContinuity => {
+                desired.ensure_experience_continuity = live.ensure_experience_continuity;
+            }
+            IgnoredField::EvaluationRuntime => {
+                desired
+                    .evaluation_runtime
+                    .clone_from(&live.evaluation_runtime);
+            }
+            IgnoredField::BucketingIdentifier => {
+                desired
+                    .bucketing_identifier
+                    .clone_from(&live.bucketing_identifier);
+            }
+        }
+    }
 }
 
 fn new_step(

@@ -219,3 +219,169 @@ fn the_live_snapshot_carries_what_apply_needs() {
     );
     assert!(snapshot.fingerprint.starts_with("sha256:") && snapshot.fingerprint.len() == 71);
 }
+
+#[test]
+fn ignored_fields_keep_their_live_value_on_update_and_are_not_a_change() {
+    use crate::config::IgnoredField;
+    // PostHog without the tagging feature returns `tags: []` whatever was written.
+    let before = live(&[
+        json!({"key": "a", "tags": [], "evaluation_contexts": [], "name": "live name"}),
+        json!({"key": "b", "tags": []}),
+    ]);
+    let desired = [
+        flag(
+            json!({"key": "a", "tags": ["beta"], "evaluation_contexts": ["web"], "name": "new name"}),
+        ),
+        flag(json!({"key": "b", "tags": ["beta"]})),
+        flag(json!({"key": "c", "tags": ["beta"], "evaluation_contexts": ["web"]})),
+    ];
+    let policy = Environment {
+        ignore: vec![IgnoredField::Tags, IgnoredField::EvaluationContexts],
+        ..Environment::default()
+    };
+    let plan = build(&desired, &before, &policy).unwrap();
+    assert_eq!(
+        order(&plan),
+        vec![("a", Action::Update, 0), ("c", Action::Create, 0)]
+    );
+    assert_eq!(plan.unchanged, vec!["b".to_owned()]);
+    let update = &plan.steps[0];
+    assert_eq!(update.changes.len(), 1, "{:?}", update.changes);
+    assert_eq!(update.changes[0].field, Field::Name);
+    // Apply writes the live values of ignored fields back.
+    let sent = update.desired.as_ref().unwrap();
+    assert!(sent.tags.is_empty() && sent.evaluation_contexts.is_empty());
+    // A new flag is created with the repository's values.
+    let created = plan.steps[1].desired.as_ref().unwrap();
+    assert_eq!(created.tags, vec!["beta".to_owned()]);
+    assert_eq!(created.evaluation_contexts, vec!["web".to_owned()]);
+    assert_eq!(plan.ignore, policy.ignore);
+
+    // Without `ignore`, the same states differ.
+    let plan = build(&desired, &before, &Environment::default()).unwrap();
+    assert_eq!(plan.summary.update, 2);
+    assert!(plan.ignore.is_empty());
+}
+
+#[test]
+fn every_ignorable_field_is_left_out_of_the_diff() {
+    use crate::config::IgnoredField;
+    let before = live(&[json!({"key": "a", "name": "x", "tags": ["t"],
+        "evaluation_contexts": ["app"], "holdout": {"id": 1, "exclusion_percentage": 10},
+        "early_exit": true, "feature_enrollment": true, "ensure_experience_continuity": true,
+        "evaluation_runtime": "server", "bucketing_identifier": "device_id"})]);
+    let desired = [flag(json!({"key": "a"}))];
+    let every = vec![
+        IgnoredField::Name,
+        IgnoredField::Tags,
+        IgnoredField::EvaluationContexts,
+        IgnoredField::Holdout,
+        IgnoredField::EarlyExit,
+        IgnoredField::FeatureEnrollment,
+        IgnoredField::EnsureExperienceContinuity,
+        IgnoredField::EvaluationRuntime,
+        IgnoredField::BucketingIdentifier,
+    ];
+    let all_but = |skip: IgnoredField| Environment {
+        ignore: every.iter().copied().filter(|f| *f != skip).collect(),
+        ..Environment::default()
+    };
+    let plan = build(
+        &desired,
+        &before,
+        &Environment {
+            ignore: every.clone(),
+            ..Environment::default()
+        },
+    )
+    .unwrap();
+    assert!(!plan.has_changes(), "{:?}", plan.steps);
+    // Each one alone: leaving it out of the list brings back exactly its change.
+    for field in every.iter().copied() {
+        let plan = build(&desired, &before, &all_but(field)).unwrap();
+        let fields: BTreeSet<&str> = plan.steps[0]
+            .changes
+            .iter()
+            .map(|c| c.field.as_str())
+            .collect();
+        assert_eq!(fields, BTreeSet::from([field.as_str()]), "{field:?}");
+    }
+}
+
+/// (op, condition, previous condition, attribute) of the first step's changes.
+type ConditionChange = (ChangeOp, Option<usize>, Option<usize>, Option<String>);
+
+fn condition_changes(plan: &Plan) -> Vec<ConditionChange> {
+    plan.steps[0]
+        .changes
+        .iter()
+        .map(|c| (c.op, c.condition, c.previous_condition, c.attribute.clone()))
+        .collect()
+}
+
+#[test]
+fn reordered_conditions_are_moves_and_changed_ones_name_their_old_number() {
+    let c = |p: u32| json!({"rollout_percentage": p});
+    let changes = |live_conditions: Value, desired_conditions: Value| {
+        let before = live(&[json!({"key": "a", "conditions": live_conditions})]);
+        let desired = [flag(json!({"key": "a", "conditions": desired_conditions}))];
+        condition_changes(&build(&desired, &before, &Environment::default()).unwrap())
+    };
+    // Swapping two conditions is one move, not a removal and an addition.
+    assert_eq!(
+        changes(json!([c(10), c(20), c(30)]), json!([c(20), c(10), c(30)])),
+        vec![(
+            ChangeOp::Changed,
+            Some(1),
+            Some(2),
+            Some("position".to_owned())
+        )]
+    );
+    // A condition inserted first shifts the others: a change names the old number too.
+    assert_eq!(
+        changes(json!([c(10), c(20)]), json!([c(5), c(10), c(21)])),
+        vec![
+            (ChangeOp::Added, Some(1), None, None),
+            (
+                ChangeOp::Changed,
+                Some(3),
+                Some(2),
+                Some("rollout_percentage".to_owned())
+            ),
+        ]
+    );
+    // A condition changed in place carries no old number.
+    assert_eq!(
+        changes(json!([c(10), c(20)]), json!([c(11), c(20)])),
+        vec![(
+            ChangeOp::Changed,
+            Some(1),
+            None,
+            Some("rollout_percentage".to_owned())
+        )]
+    );
+}
+
+#[test]
+fn a_condition_inserted_before_a_changed_one_is_an_addition() {
+    let before = live(&[json!({"key": "a", "conditions": [
+        {"rollout_percentage": 10, "properties": [{"type": "person", "key": "email", "value": "x"}]},
+        {"rollout_percentage": 20}]})]);
+    let desired = [flag(json!({"key": "a", "conditions": [
+        {"rollout_percentage": 5},
+        {"rollout_percentage": 10, "properties": [{"type": "person", "key": "email", "value": "y"}]},
+        {"rollout_percentage": 20}]}))];
+    let plan = build(&desired, &before, &Environment::default()).unwrap();
+    assert_eq!(
+        condition_changes(&plan),
+        vec![
+            (ChangeOp::Added, Some(1), None, None),
+            (
+                ChangeOp::Changed,
+                Some(2),
+                Some(1),
+                Some("properties".to_owned())
+            ),
+        ]
+    );
+}

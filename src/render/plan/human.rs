@@ -47,6 +47,17 @@ fn push_described(out: &mut String, described: &[Described]) {
     }
 }
 
+/// The environment's ignored fields as a list of names in backticks, if any.
+pub(crate) fn ignored(plan: &Plan) -> Option<String> {
+    (!plan.ignore.is_empty()).then(|| {
+        plan.ignore
+            .iter()
+            .map(|f| format!("`{}`", f.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
 /// One step: its headline and its changes.
 pub(crate) fn step(out: &mut String, step: &Step) {
     let (sign, style) = sign(step.action);
@@ -81,6 +92,12 @@ pub fn render(plan: &Plan) -> String {
         out,
         "{BOLD}plan for environment `{env}`{BOLD:#} (backend `{backend}`)"
     );
+    if let Some(fields) = ignored(plan) {
+        let _ = writeln!(
+            out,
+            "{DIM}not compared on updates (`ignore` in the config): {fields}{DIM:#}"
+        );
+    }
     out.push('\n');
     if plan.steps.is_empty() {
         let n = plan.summary.unchanged;

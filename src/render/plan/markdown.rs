@@ -95,6 +95,12 @@ pub fn render_within(plan: &Plan, limit: usize) -> String {
             s.unchanged
         );
     }
+    if let Some(fields) = human::ignored(plan) {
+        let _ = writeln!(
+            head,
+            "\nNot compared on updates (`ignore` in the config): {fields}."
+        );
+    }
     if s.unmanaged > 0 {
         let n = s.unmanaged;
         let _ = writeln!(

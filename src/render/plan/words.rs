@@ -194,6 +194,11 @@ pub(crate) fn describe(change: &Change) -> Described {
     let after = change.after.as_ref();
     let item = change.item.as_deref().unwrap_or("");
     let n = change.condition.unwrap_or(0);
+    // A condition that moved is named by its new number, with its old one.
+    let place = match change.previous_condition {
+        Some(was) => format!("{n} (was {was})"),
+        None => n.to_string(),
+    };
     let attribute = change.attribute.as_deref().unwrap_or("");
     match (change.field, change.op) {
         (Field::Active, _) => one(if after == Some(&Value::Bool(true)) {
@@ -208,47 +213,57 @@ pub(crate) fn describe(change: &Change) -> Described {
         }
         (Field::EvaluationContexts, _) => one(format!("evaluation context `{item}` removed")),
         (Field::Conditions, ChangeOp::Added) if attribute == "properties" => one(format!(
-            "property {} added to condition {n}: {}",
+            "property {} added to condition {place}: {}",
             change.property.unwrap_or(0),
             property_value(after)
         )),
         (Field::Conditions, ChangeOp::Removed) if attribute == "properties" => one(format!(
-            "property {} removed from condition {n}: {}",
+            "property {} removed from condition {place}: {}",
             change.property.unwrap_or(0),
             property_value(before)
         )),
         (Field::Conditions, ChangeOp::Changed) if attribute == "properties" => one(format!(
-            "property {} of condition {n}: {} → {}",
+            "property {} of condition {place}: {} → {}",
             change.property.unwrap_or(0),
             property_value(before),
             property_value(after)
         )),
-        (Field::Conditions, ChangeOp::Added) => {
-            one(format!("condition {n} added: {}", condition_value(after)))
-        }
+        (Field::Conditions, ChangeOp::Added) => one(format!(
+            "condition {place} added: {}",
+            condition_value(after)
+        )),
         (Field::Conditions, ChangeOp::Removed) => one(format!(
-            "condition {n} removed: {}",
+            "condition {place} removed: {}",
             condition_value(before)
+        )),
+        (Field::Conditions, ChangeOp::Changed) if attribute == "position" => one(format!(
+            "condition {} moved to {n}: {}",
+            change.previous_condition.unwrap_or(0),
+            condition_value(after)
         )),
         (Field::Conditions, ChangeOp::Changed) => one(match attribute {
             "rollout_percentage" => {
                 format!(
-                    "rollout {} → {} in condition {n}",
+                    "rollout {} → {} in condition {place}",
                     percent(before),
                     percent(after)
                 )
             }
             "variant" => format!(
-                "forced variant {} → {} in condition {n}",
+                "forced variant {} → {} in condition {place}",
                 opt(before),
                 opt(after)
             ),
             "aggregation_group_type_index" => format!(
-                "aggregation {} → {} in condition {n}",
+                "aggregation {} → {} in condition {place}",
                 aggregation(before),
                 aggregation(after)
             ),
-            other => format!("{other} {} → {} in condition {n}", opt(before), opt(after)),
+            other => format!(
+                "{other} {} → {} in condition {place}",
+                opt(before),
+                opt(after)
+            ),
         }),
         (Field::Variants, ChangeOp::Added) => {
             let share = after.and_then(|v| v.get("rollout_percentage"));

@@ -292,6 +292,12 @@ impl FakePosthog {
         lock(&self.shared.store).approval_required = on;
     }
 
+    /// Behave like an organization without tagging and evaluation contexts: both are
+    /// accepted on write and always returned as `[]`.
+    pub fn set_without_tags(&self, on: bool) {
+        lock(&self.shared.store).without_tags = on;
+    }
+
     /// Cap the page size of lists (PostHog has no cap; this forces pagination in tests).
     pub fn set_max_page_size(&self, max: Option<usize>) {
         *lock(&self.shared.max_page_size) = max;

@@ -64,6 +64,9 @@ pub struct Store {
     next_change_request: u64,
     /// Writes answer 409 `approval_required` and change nothing.
     pub approval_required: bool,
+    /// The organization lacks tagging and evaluation contexts: both are silently dropped
+    /// and always returned as `[]` (posthog-api.md §3).
+    pub without_tags: bool,
 }
 
 /// Top-level flag fields a client may write.
@@ -92,6 +95,7 @@ impl Store {
             next_id: 1,
             next_change_request: 1,
             approval_required: false,
+            without_tags: false,
         }
     }
 
@@ -151,6 +155,10 @@ impl Store {
             .unwrap_or_default();
         if let Some(Value::Object(filters)) = out.get_mut("filters") {
             inject_read_fields(filters, &cohorts);
+        }
+        if self.without_tags {
+            out.insert("tags".into(), json!([]));
+            out.insert("evaluation_contexts".into(), json!([]));
         }
         let multivariate = flag.get("filters").and_then(|f| f.get("multivariate"));
         let variants = multivariate
