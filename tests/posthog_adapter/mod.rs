@@ -391,6 +391,38 @@ async fn a_change_to_another_field_merges_but_an_overlapping_one_conflicts() {
     assert!(matches!(error, BackendError::Conflict { .. }));
 }
 
+/// `apply` passes the live flag as listed and the plan's desired flag (normalized): a field
+/// that differs only in form (null rollout, `negation: false`, no operator, context order)
+/// is not a change and is not sent.
+#[tokio::test]
+async fn an_update_sends_only_the_fields_that_really_change() {
+    let fake = FakePosthog::start().await;
+    fake.seed(vec![json!({"key": "legacy", "name": "old",
+        "evaluation_contexts": ["web", "app"], "tags": ["b", "a"],
+        "filters": {"groups": [{"properties": [
+            {"key": "email", "type": "person", "value": "a@b.c", "negation": false}
+        ], "rollout_percentage": null, "variant": null}], "payloads": {}}})]);
+    let adapter = backend(&fake, WRITE_KEY);
+    let live = adapter.list().await.unwrap().get("legacy").unwrap().clone();
+    let mut desired = flagops::model::normalize::normalize(&live.flag);
+    desired.name = "new".into();
+    fake.clear_requests();
+    adapter.update(&live, &desired).await.unwrap();
+    let body = fake.requests()[0].body.clone().unwrap();
+    let mut fields: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["name", "original_flag", "version"]);
+    assert_eq!(
+        fake.flag("legacy").unwrap()["evaluation_contexts"],
+        json!(["web", "app"])
+    );
+}
+
 #[tokio::test]
 async fn delete_refuses_a_flag_changed_since_it_was_read() {
     let fake = FakePosthog::start().await;
