@@ -45,6 +45,8 @@ struct Planned {
     text: String,
     /// The file's current content when it exists.
     existing: Option<Vec<u8>>,
+    /// The flag it holds (`None` for the schema).
+    key: Option<String>,
 }
 
 /// The directory new flag files go to: the first `flags` entry that is not a glob or a file.
@@ -186,8 +188,8 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     let mut conflicts = Vec::new();
     let mut shared_files = Vec::new();
     let mut skipped = selection.skipped.len();
+    let mut taken = names_in(&absolute_root.join(&directory));
     for flag in &selection.flags {
-        let default = Path::new(&directory).join(format!("{}.yaml", flag.key));
         let shown = match existing.get(&flag.key) {
             Some((file, 1)) => file.clone(),
             Some((file, n)) => {
@@ -199,7 +201,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
                 ));
                 continue;
             }
-            None => default,
+            None => Path::new(&directory).join(import::file_name(&flag.key, &mut taken)),
         };
         let shown = import::lexical_normal(&shown);
         let path = absolute_root.join(&shown);
@@ -221,6 +223,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             shown,
             text,
             existing: current,
+            key: Some(flag.key.clone()),
         });
     }
     if !shared_files.is_empty() {
@@ -264,6 +267,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             shown: Path::new("schemas").join(FLAG_SCHEMA_FILE),
             text: file.content,
             existing: None,
+            key: None,
         });
         schema_written = Some(Path::new("schemas").join(FLAG_SCHEMA_FILE));
     }
@@ -306,6 +310,16 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     Ok(exit::OK)
 }
 
+/// The entries of `dir` (lower-cased name → name); empty when it does not exist.
+fn names_in(dir: &Path) -> BTreeMap<String, String> {
+    fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .map(|name| (name.to_lowercase(), name))
+        .collect()
+}
+
 /// Warnings about what was written: encrypted payloads in the clear, dependencies on flags
 /// the repository does not define.
 fn notes_after(
@@ -315,10 +329,10 @@ fn notes_after(
 ) -> String {
     let mut text = String::new();
     for flag in flags {
-        let Some(file) = planned.iter().find(|p| {
-            p.shown.file_stem().and_then(|s| s.to_str()) == Some(flag.key.as_str())
-                || existing.get(&flag.key).is_some_and(|(f, _)| f == &p.shown)
-        }) else {
+        let Some(file) = planned
+            .iter()
+            .find(|p| p.key.as_deref() == Some(flag.key.as_str()))
+        else {
             continue;
         };
         let sentinel = crate::plan::ENCRYPTED_SENTINEL;
