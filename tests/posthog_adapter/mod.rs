@@ -108,6 +108,26 @@ async fn list_follows_next_links_and_includes_archived_flags() {
     );
 }
 
+/// A `next` link on another origin (a proxy, or a hostile server) is followed on the
+/// configured origin: the key is never sent anywhere else.
+#[tokio::test]
+async fn next_links_on_another_origin_are_followed_on_the_configured_one() {
+    let fake = FakePosthog::start().await;
+    let elsewhere = FakePosthog::start().await;
+    fake.seed(["a", "b", "c"].iter().map(|k| simple(k)).collect());
+    fake.set_max_page_size(Some(2));
+    fake.set_link_origin(Some(elsewhere.base_url()));
+
+    let state = backend(&fake, READ_KEY).list().await.unwrap();
+    let keys: Vec<&str> = state.flags.iter().map(|f| f.flag.key.as_str()).collect();
+    assert_eq!(keys, ["a", "b", "c"]);
+    assert!(elsewhere.requests().is_empty());
+    assert_eq!(
+        lines(&fake)[1],
+        "GET /api/projects/1/feature_flags/?limit=2&offset=2"
+    );
+}
+
 #[tokio::test]
 async fn dependencies_read_as_keys_and_a_vanished_target_stays_visible() {
     let fake = FakePosthog::start().await;
