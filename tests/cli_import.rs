@@ -591,3 +591,29 @@ async fn long_keys_and_keys_differing_in_case_get_files_of_their_own() {
         .expect_code(0);
     assert_eq!(snapshot(repo.path()), first);
 }
+
+/// A flag already defined in a file that does not load (a schema error) is still the
+/// repository's: importing it elsewhere would define it twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flag_defined_in_a_file_that_does_not_load_is_not_imported_twice() {
+    let fake = FakePosthog::start().await;
+    let group = json!({"groups": [{"properties": [], "rollout_percentage": 100}]});
+    fake.seed(vec![
+        json!({"key": "broken", "filters": group}),
+        json!({"key": "fine", "filters": group}),
+    ]);
+    let repo = posthog_repo(&fake);
+    repo.write("flags/team/broken.yaml", "key: broken\nrollout: 50\n");
+    let before = snapshot(repo.path());
+
+    let run = flagops_against_fake(repo.path(), &["import", "--env", "live", "--force"]).await;
+    run.expect_code(1);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "  `broken` is defined in a file that does not load (see `flagops validate`)\n\
+         error: 1 flag is already defined in files that do not load; nothing was written\n\
+         hint: fix those files, or leave those flags out with `--key`\n"
+    );
+    assert_eq!(snapshot(repo.path()), before);
+}

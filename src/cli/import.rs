@@ -4,7 +4,7 @@
 //! (`<flag directory>/<key>.yaml`, or the file that already holds only that flag), refuses to
 //! overwrite anything without `--force`, and writes every file or none.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
@@ -88,18 +88,21 @@ fn setup_error(e: &SetupError) -> Error {
 
 /// Where each key is already defined, with the number of flags in that file, when the
 /// repository loads (it may not: the flag directory may not exist yet).
-fn existing_definitions(ctx: &Context) -> BTreeMap<String, (PathBuf, usize)> {
+/// Also the keys of flags in files that do not load (schema errors): those are defined too.
+fn existing_definitions(ctx: &Context) -> (BTreeMap<String, (PathBuf, usize)>, BTreeSet<String>) {
     let Ok(repo) = source::load(&ctx.directory, ctx.config.as_deref()) else {
-        return BTreeMap::new();
+        return (BTreeMap::new(), BTreeSet::new());
     };
     let mut per_file: BTreeMap<PathBuf, usize> = BTreeMap::new();
     for flag in &repo.flags {
         *per_file.entry(flag.file.clone()).or_default() += 1;
     }
-    repo.flags
+    let defined = repo
+        .flags
         .iter()
         .map(|f| (f.spec.key.clone(), (f.file.clone(), per_file[&f.file])))
-        .collect()
+        .collect();
+    (defined, repo.invalid_keys)
 }
 
 /// Write every planned file or none: temporary files first, then renames; on a failure the
@@ -183,7 +186,8 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             .map_err(|e| Error::failure(format!("cannot resolve `{}`: {e}", root.display())))?,
     );
     let schema_file = absolute_root.join("schemas").join(FLAG_SCHEMA_FILE);
-    let existing = existing_definitions(ctx);
+    let (existing, broken) = existing_definitions(ctx);
+    let mut broken_found = 0;
     let mut planned = Vec::new();
     let mut conflicts = Vec::new();
     let mut shared_files = Vec::new();
@@ -199,6 +203,21 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
                     display(file),
                     plural(n - 1, "other flag", "other flags")
                 ));
+                continue;
+            }
+            // Defined in a file that does not load, unless that is the flag's own file
+            // (which the conflict check below handles).
+            None if broken.contains(&flag.key)
+                && !absolute_root
+                    .join(&directory)
+                    .join(format!("{}.yaml", flag.key))
+                    .exists() =>
+            {
+                shared_files.push(format!(
+                    "`{}` is defined in a file that does not load (see `flagops validate`)",
+                    flag.key
+                ));
+                broken_found += 1;
                 continue;
             }
             None => Path::new(&directory).join(import::file_name(&flag.key, &mut taken)),
@@ -232,11 +251,27 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             let _ = writeln!(text, "  {line}");
         }
         stderr(&text);
+        let (files, hint) = if broken_found == 0 {
+            (
+                "files holding several flags",
+                "move those flags to files of their own, or leave them out with `--key`",
+            )
+        } else if broken_found == shared_files.len() {
+            (
+                "files that do not load",
+                "fix those files, or leave those flags out with `--key`",
+            )
+        } else {
+            (
+                "files holding several flags or files that do not load",
+                "fix or move those files, or leave those flags out with `--key`",
+            )
+        };
         return Err(Error::failure(format!(
-            "{} already defined in files holding several flags; nothing was written",
+            "{} already defined in {files}; nothing was written",
             plural(shared_files.len(), "flag is", "flags are")
         ))
-        .hint("move those flags to files of their own, or leave them out with `--key`"));
+        .hint(hint));
     }
     if !conflicts.is_empty() && !args.force {
         let mut text = String::new();
