@@ -443,6 +443,47 @@ async fn an_update_sends_only_the_fields_that_really_change() {
     );
 }
 
+/// A deleted key can be created again (the server frees the tombstone); the new flag gets a
+/// new id, and dependencies written afterwards point at it, not at the tombstone.
+#[tokio::test]
+async fn a_deleted_key_can_be_created_again_and_depended_on() {
+    let fake = FakePosthog::start().await;
+    let adapter = backend(&fake, WRITE_KEY);
+    adapter.list().await.unwrap();
+    let first = adapter
+        .create(&flag("a", vec![Condition::default()]))
+        .await
+        .unwrap();
+    adapter.delete(&first).await.unwrap();
+    let again = adapter
+        .create(&flag("a", vec![Condition::default()]))
+        .await
+        .unwrap();
+    assert_ne!(again.id, first.id);
+    let dependent = adapter
+        .create(&flag(
+            "b",
+            vec![Condition {
+                properties: vec![flag_dependency("a")],
+                ..Condition::default()
+            }],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        dependent.flag.conditions[0].properties[0].flag.as_deref(),
+        Some("a")
+    );
+    assert_eq!(
+        fake.flag("b").unwrap()["filters"]["groups"][0]["properties"][0]["key"],
+        json!(again.id)
+    );
+    let state = adapter.list().await.unwrap();
+    let keys: Vec<&str> = state.flags.iter().map(|f| f.flag.key.as_str()).collect();
+    assert_eq!(keys, ["a", "b"]);
+    assert_eq!(adapter.get("a").await.unwrap().unwrap().id, again.id);
+}
+
 #[tokio::test]
 async fn delete_refuses_a_flag_changed_since_it_was_read() {
     let fake = FakePosthog::start().await;
