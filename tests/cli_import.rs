@@ -547,3 +547,73 @@ fn usage_and_config_errors_exit_2() {
     repo.run(&["import"]).expect_code(2);
     assert!(!repo.path().join("flags").exists());
 }
+
+/// Keys PostHog accepts but that make poor file names: up to 400 characters (most file
+/// systems allow 255 bytes per name) and keys that differ only in case (one file on macOS
+/// and Windows). Each gets a file of its own; plan then shows no change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_keys_and_keys_differing_in_case_get_files_of_their_own() {
+    let fake = FakePosthog::start().await;
+    let long = "k".repeat(400);
+    let group = json!({"groups": [{"properties": [], "rollout_percentage": 100}]});
+    fake.seed(vec![
+        json!({"key": "Beta", "filters": group}),
+        json!({"key": "beta", "filters": group}),
+        json!({"key": long, "filters": group}),
+    ]);
+    let repo = posthog_repo(&fake);
+    let run = flagops_against_fake(repo.path(), &["import", "--env", "live"]).await;
+    run.expect_code(0);
+    let files: Vec<String> = snapshot(&repo.path().join("flags")).into_keys().collect();
+    assert_eq!(files.len(), 3, "{files:?}");
+    let mut lower: Vec<String> = files.iter().map(|f| f.to_lowercase()).collect();
+    lower.dedup();
+    assert_eq!(lower.len(), 3, "{files:?}");
+    assert!(files.iter().all(|f| f.len() <= 255), "{files:?}");
+    assert!(files.contains(&"Beta.yaml".to_owned()), "{files:?}");
+    for file in &files {
+        assert!(
+            run.stdout.contains(&format!("wrote flags/{file}\n")),
+            "{}",
+            run.stdout
+        );
+    }
+    flagops_against_fake(
+        repo.path(),
+        &["plan", "--env", "live", "--detailed-exitcode"],
+    )
+    .await
+    .expect_code(0);
+    // Importing again finds each flag in its file.
+    let first = snapshot(repo.path());
+    flagops_against_fake(repo.path(), &["import", "--env", "live", "--force"])
+        .await
+        .expect_code(0);
+    assert_eq!(snapshot(repo.path()), first);
+}
+
+/// A flag already defined in a file that does not load (a schema error) is still the
+/// repository's: importing it elsewhere would define it twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flag_defined_in_a_file_that_does_not_load_is_not_imported_twice() {
+    let fake = FakePosthog::start().await;
+    let group = json!({"groups": [{"properties": [], "rollout_percentage": 100}]});
+    fake.seed(vec![
+        json!({"key": "broken", "filters": group}),
+        json!({"key": "fine", "filters": group}),
+    ]);
+    let repo = posthog_repo(&fake);
+    repo.write("flags/team/broken.yaml", "key: broken\nrollout: 50\n");
+    let before = snapshot(repo.path());
+
+    let run = flagops_against_fake(repo.path(), &["import", "--env", "live", "--force"]).await;
+    run.expect_code(1);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "  `broken` is defined in a file that does not load (see `flagops validate`)\n\
+         error: 1 flag is already defined in files that do not load; nothing was written\n\
+         hint: fix those files, or leave those flags out with `--key`\n"
+    );
+    assert_eq!(snapshot(repo.path()), before);
+}

@@ -4,7 +4,7 @@
 //! (`<flag directory>/<key>.yaml`, or the file that already holds only that flag), refuses to
 //! overwrite anything without `--force`, and writes every file or none.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
@@ -45,6 +45,8 @@ struct Planned {
     text: String,
     /// The file's current content when it exists.
     existing: Option<Vec<u8>>,
+    /// The flag it holds (`None` for the schema).
+    key: Option<String>,
 }
 
 /// The directory new flag files go to: the first `flags` entry that is not a glob or a file.
@@ -86,18 +88,21 @@ fn setup_error(e: &SetupError) -> Error {
 
 /// Where each key is already defined, with the number of flags in that file, when the
 /// repository loads (it may not: the flag directory may not exist yet).
-fn existing_definitions(ctx: &Context) -> BTreeMap<String, (PathBuf, usize)> {
+/// Also the keys of flags in files that do not load (schema errors): those are defined too.
+fn existing_definitions(ctx: &Context) -> (BTreeMap<String, (PathBuf, usize)>, BTreeSet<String>) {
     let Ok(repo) = source::load(&ctx.directory, ctx.config.as_deref()) else {
-        return BTreeMap::new();
+        return (BTreeMap::new(), BTreeSet::new());
     };
     let mut per_file: BTreeMap<PathBuf, usize> = BTreeMap::new();
     for flag in &repo.flags {
         *per_file.entry(flag.file.clone()).or_default() += 1;
     }
-    repo.flags
+    let defined = repo
+        .flags
         .iter()
         .map(|f| (f.spec.key.clone(), (f.file.clone(), per_file[&f.file])))
-        .collect()
+        .collect();
+    (defined, repo.invalid_keys)
 }
 
 /// Write every planned file or none: temporary files first, then renames; on a failure the
@@ -181,13 +186,14 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             .map_err(|e| Error::failure(format!("cannot resolve `{}`: {e}", root.display())))?,
     );
     let schema_file = absolute_root.join("schemas").join(FLAG_SCHEMA_FILE);
-    let existing = existing_definitions(ctx);
+    let (existing, broken) = existing_definitions(ctx);
+    let mut broken_found = 0;
     let mut planned = Vec::new();
     let mut conflicts = Vec::new();
     let mut shared_files = Vec::new();
     let mut skipped = selection.skipped.len();
+    let mut taken = names_in(&absolute_root.join(&directory));
     for flag in &selection.flags {
-        let default = Path::new(&directory).join(format!("{}.yaml", flag.key));
         let shown = match existing.get(&flag.key) {
             Some((file, 1)) => file.clone(),
             Some((file, n)) => {
@@ -199,7 +205,22 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
                 ));
                 continue;
             }
-            None => default,
+            // Defined in a file that does not load, unless that is the flag's own file
+            // (which the conflict check below handles).
+            None if broken.contains(&flag.key)
+                && !absolute_root
+                    .join(&directory)
+                    .join(format!("{}.yaml", flag.key))
+                    .exists() =>
+            {
+                shared_files.push(format!(
+                    "`{}` is defined in a file that does not load (see `flagops validate`)",
+                    flag.key
+                ));
+                broken_found += 1;
+                continue;
+            }
+            None => Path::new(&directory).join(import::file_name(&flag.key, &mut taken)),
         };
         let shown = import::lexical_normal(&shown);
         let path = absolute_root.join(&shown);
@@ -221,6 +242,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             shown,
             text,
             existing: current,
+            key: Some(flag.key.clone()),
         });
     }
     if !shared_files.is_empty() {
@@ -229,11 +251,27 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             let _ = writeln!(text, "  {line}");
         }
         stderr(&text);
+        let (files, hint) = if broken_found == 0 {
+            (
+                "files holding several flags",
+                "move those flags to files of their own, or leave them out with `--key`",
+            )
+        } else if broken_found == shared_files.len() {
+            (
+                "files that do not load",
+                "fix those files, or leave those flags out with `--key`",
+            )
+        } else {
+            (
+                "files holding several flags or files that do not load",
+                "fix or move those files, or leave those flags out with `--key`",
+            )
+        };
         return Err(Error::failure(format!(
-            "{} already defined in files holding several flags; nothing was written",
+            "{} already defined in {files}; nothing was written",
             plural(shared_files.len(), "flag is", "flags are")
         ))
-        .hint("move those flags to files of their own, or leave them out with `--key`"));
+        .hint(hint));
     }
     if !conflicts.is_empty() && !args.force {
         let mut text = String::new();
@@ -264,6 +302,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             shown: Path::new("schemas").join(FLAG_SCHEMA_FILE),
             text: file.content,
             existing: None,
+            key: None,
         });
         schema_written = Some(Path::new("schemas").join(FLAG_SCHEMA_FILE));
     }
@@ -306,6 +345,16 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     Ok(exit::OK)
 }
 
+/// The entries of `dir` (lower-cased name → name); empty when it does not exist.
+fn names_in(dir: &Path) -> BTreeMap<String, String> {
+    fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .map(|name| (name.to_lowercase(), name))
+        .collect()
+}
+
 /// Warnings about what was written: encrypted payloads in the clear, dependencies on flags
 /// the repository does not define.
 fn notes_after(
@@ -315,10 +364,10 @@ fn notes_after(
 ) -> String {
     let mut text = String::new();
     for flag in flags {
-        let Some(file) = planned.iter().find(|p| {
-            p.shown.file_stem().and_then(|s| s.to_str()) == Some(flag.key.as_str())
-                || existing.get(&flag.key).is_some_and(|(f, _)| f == &p.shown)
-        }) else {
+        let Some(file) = planned
+            .iter()
+            .find(|p| p.key.as_deref() == Some(flag.key.as_str()))
+        else {
             continue;
         };
         let sentinel = crate::plan::ENCRYPTED_SENTINEL;

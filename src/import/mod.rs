@@ -107,6 +107,30 @@ pub fn select(live: &LiveState, filter: Option<&GlobMatcher>) -> Selection {
     selection
 }
 
+/// Longest file name written: most file systems allow 255 bytes, PostHog keys may have 400.
+const MAX_FILE_NAME: usize = 255;
+
+/// The name of a new file for flag `key` in a directory whose entries are `taken` (lower-cased
+/// name → name), which records the choice. `<key>.yaml`, unless that is longer than a file
+/// system allows or differs only in case from a name already there (one file on macOS and
+/// Windows): then the key's first 200 characters and 8 hex digits of its SHA-256.
+pub fn file_name(key: &str, taken: &mut std::collections::BTreeMap<String, String>) -> String {
+    let plain = format!("{key}.yaml");
+    let clash = taken
+        .get(&plain.to_lowercase())
+        .is_some_and(|name| *name != plain);
+    let name = if plain.len() <= MAX_FILE_NAME && !clash {
+        plain
+    } else {
+        let digest = crate::plan::sha256(key.as_bytes());
+        let hex = digest.trim_start_matches("sha256:");
+        let prefix: String = key.chars().take(200).collect();
+        format!("{prefix}-{}.yaml", &hex[..8])
+    };
+    taken.insert(name.to_lowercase(), name.clone());
+    name
+}
+
 /// The file form of a live flag (see the module documentation).
 pub fn canonical(flag: &Flag) -> FlagSpec {
     let mut flag = normalize(flag);

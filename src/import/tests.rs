@@ -219,3 +219,30 @@ fn relative_paths_climb_to_the_schema() {
         p("/r/x").to_path_buf()
     );
 }
+
+#[test]
+fn file_names_fit_file_systems_and_never_differ_only_in_case() {
+    let mut taken = std::collections::BTreeMap::new();
+    taken.insert("beta.yaml".to_owned(), "beta.yaml".to_owned());
+    // The file of the same name (the flag's own) is not a clash.
+    assert_eq!(file_name("beta", &mut taken), "beta.yaml");
+    let other = file_name("Beta", &mut taken);
+    let hex = other
+        .strip_prefix("Beta-")
+        .and_then(|rest| rest.strip_suffix(".yaml"));
+    assert!(hex.is_some_and(|h| h.len() == 8), "{other}");
+    assert_eq!(other.len(), "Beta-".len() + 8 + ".yaml".len());
+    let long = file_name(&"k".repeat(400), &mut taken);
+    assert_eq!(long.len(), 200 + 1 + 8 + ".yaml".len());
+    // Deterministic.
+    assert_eq!(
+        file_name(
+            "Beta",
+            &mut std::collections::BTreeMap::from([(
+                "beta.yaml".to_owned(),
+                "beta.yaml".to_owned()
+            )])
+        ),
+        other
+    );
+}

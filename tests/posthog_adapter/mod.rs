@@ -108,6 +108,26 @@ async fn list_follows_next_links_and_includes_archived_flags() {
     );
 }
 
+/// A `next` link on another origin (a proxy, or a hostile server) is followed on the
+/// configured origin: the key is never sent anywhere else.
+#[tokio::test]
+async fn next_links_on_another_origin_are_followed_on_the_configured_one() {
+    let fake = FakePosthog::start().await;
+    let elsewhere = FakePosthog::start().await;
+    fake.seed(["a", "b", "c"].iter().map(|k| simple(k)).collect());
+    fake.set_max_page_size(Some(2));
+    fake.set_link_origin(Some(elsewhere.base_url()));
+
+    let state = backend(&fake, READ_KEY).list().await.unwrap();
+    let keys: Vec<&str> = state.flags.iter().map(|f| f.flag.key.as_str()).collect();
+    assert_eq!(keys, ["a", "b", "c"]);
+    assert!(elsewhere.requests().is_empty());
+    assert_eq!(
+        lines(&fake)[1],
+        "GET /api/projects/1/feature_flags/?limit=2&offset=2"
+    );
+}
+
 #[tokio::test]
 async fn dependencies_read_as_keys_and_a_vanished_target_stays_visible() {
     let fake = FakePosthog::start().await;
@@ -389,6 +409,79 @@ async fn a_change_to_another_field_merges_but_an_overlapping_one_conflicts() {
         "flag `f` was changed by someone else since it was read: The feature flag was updated by fake@example.com since you started editing it. Please refresh and try again."
     );
     assert!(matches!(error, BackendError::Conflict { .. }));
+}
+
+/// `apply` passes the live flag as listed and the plan's desired flag (normalized): a field
+/// that differs only in form (null rollout, `negation: false`, no operator, context order)
+/// is not a change and is not sent.
+#[tokio::test]
+async fn an_update_sends_only_the_fields_that_really_change() {
+    let fake = FakePosthog::start().await;
+    fake.seed(vec![json!({"key": "legacy", "name": "old",
+        "evaluation_contexts": ["web", "app"], "tags": ["b", "a"],
+        "filters": {"groups": [{"properties": [
+            {"key": "email", "type": "person", "value": "a@b.c", "negation": false}
+        ], "rollout_percentage": null, "variant": null}], "payloads": {}}})]);
+    let adapter = backend(&fake, WRITE_KEY);
+    let live = adapter.list().await.unwrap().get("legacy").unwrap().clone();
+    let mut desired = flagops::model::normalize::normalize(&live.flag);
+    desired.name = "new".into();
+    fake.clear_requests();
+    adapter.update(&live, &desired).await.unwrap();
+    let body = fake.requests()[0].body.clone().unwrap();
+    let mut fields: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["name", "original_flag", "version"]);
+    assert_eq!(
+        fake.flag("legacy").unwrap()["evaluation_contexts"],
+        json!(["web", "app"])
+    );
+}
+
+/// A deleted key can be created again (the server frees the tombstone); the new flag gets a
+/// new id, and dependencies written afterwards point at it, not at the tombstone.
+#[tokio::test]
+async fn a_deleted_key_can_be_created_again_and_depended_on() {
+    let fake = FakePosthog::start().await;
+    let adapter = backend(&fake, WRITE_KEY);
+    adapter.list().await.unwrap();
+    let first = adapter
+        .create(&flag("a", vec![Condition::default()]))
+        .await
+        .unwrap();
+    adapter.delete(&first).await.unwrap();
+    let again = adapter
+        .create(&flag("a", vec![Condition::default()]))
+        .await
+        .unwrap();
+    assert_ne!(again.id, first.id);
+    let dependent = adapter
+        .create(&flag(
+            "b",
+            vec![Condition {
+                properties: vec![flag_dependency("a")],
+                ..Condition::default()
+            }],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        dependent.flag.conditions[0].properties[0].flag.as_deref(),
+        Some("a")
+    );
+    assert_eq!(
+        fake.flag("b").unwrap()["filters"]["groups"][0]["properties"][0]["key"],
+        json!(again.id)
+    );
+    let state = adapter.list().await.unwrap();
+    let keys: Vec<&str> = state.flags.iter().map(|f| f.flag.key.as_str()).collect();
+    assert_eq!(keys, ["a", "b"]);
+    assert_eq!(adapter.get("a").await.unwrap().unwrap().id, again.id);
 }
 
 #[tokio::test]

@@ -81,6 +81,16 @@ pub(crate) fn from_response(
             call.action,
             target.origin
         )),
+        // A 403 for another reason (the key's project restrictions, access control on the
+        // flag) must not send the user to add a scope the key already has.
+        403 if detail.as_deref().is_some_and(|d| !d.contains("scope")) => {
+            BackendError::Auth(format!(
+                "{} may not {} ({summary}); check that the key's project restrictions include project {} and that its user has access to the flags",
+                target.key_name(),
+                call.action,
+                target.project_id
+            ))
+        }
         403 => BackendError::Auth(format!(
             "{} may not {}: it needs the `{}` scope on project {} ({summary}); add the scope to the personal API key",
             target.key_name(),
@@ -244,6 +254,36 @@ mod tests {
         assert_eq!(
             retry_after_secs(Some("Wed, 21 Oct 2015 07:28:00 GMT"), None),
             60
+        );
+    }
+
+    /// A 403 that is not about a scope (project restrictions of the key, access control on
+    /// the flag) must not send the user to add a scope the key already has.
+    #[test]
+    fn a_forbidden_answer_names_a_scope_only_when_the_server_does() {
+        let call = Call {
+            key: Some("a"),
+            action: "update flag `a`".into(),
+            access: Access::Write,
+        };
+        let target = Target {
+            origin: "https://eu.posthog.com",
+            project_id: 7,
+            key_source: Some("PH_KEY"),
+        };
+        let forbidden = |detail: &str| {
+            let body = format!(
+                r#"{{"type":"authentication_error","code":"permission_denied","detail":"{detail}","attr":null}}"#
+            );
+            from_response(403, None, &body, &call, &target).to_string()
+        };
+        assert_eq!(
+            forbidden("API key missing required scope 'feature_flag:write'"),
+            "the API key from `PH_KEY` may not update flag `a`: it needs the `feature_flag:write` scope on project 7 (403 permission_denied: API key missing required scope 'feature_flag:write'); add the scope to the personal API key"
+        );
+        assert_eq!(
+            forbidden("You do not have editor access to this resource."),
+            "the API key from `PH_KEY` may not update flag `a` (403 permission_denied: You do not have editor access to this resource.); check that the key's project restrictions include project 7 and that its user has access to the flags"
         );
     }
 

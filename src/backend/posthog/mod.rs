@@ -43,6 +43,7 @@ use super::{
 };
 use crate::config::Environment;
 use crate::model::Flag;
+use crate::model::normalize::normalize;
 
 /// PostHog's documented budget for CRUD endpoints, per personal API key.
 pub const RATE_LIMIT: RateLimit = RateLimit {
@@ -464,23 +465,33 @@ impl Backend for PosthogBackend {
         };
         let id = Self::parse_id(live)?;
         self.refuse_unsupported(id, key)?;
-        let (desired_body, live_body) = {
+        let (desired_body, desired_form, live_form) = {
             let cache = self.cache();
-            let desired_body = translate::to_wire(desired, &cache.ids).map_err(|detail| {
-                BackendError::Invalid {
-                    key: desired.key.clone(),
-                    detail,
-                }
-            })?;
-            // A live dependency whose target vanished cannot be written back by key; then every
-            // field counts as changed.
+            let invalid = |detail| BackendError::Invalid {
+                key: desired.key.clone(),
+                detail,
+            };
+            let desired_body = translate::to_wire(desired, &cache.ids).map_err(invalid)?;
+            // Fields are compared in canonical form (as the plan compares them), so that one
+            // that differs only in form (a null rollout, `negation: false`, the order of a
+            // set) is not sent. A live dependency whose target vanished cannot be written
+            // back by key; then every field counts as changed.
+            let desired_form =
+                translate::to_wire(&normalize(desired), &cache.ids).map_err(invalid)?;
             (
                 desired_body,
-                translate::to_wire(&live.flag, &cache.ids).ok(),
+                desired_form,
+                translate::to_wire(&normalize(&live.flag), &cache.ids).ok(),
             )
         };
-        let mut body = match &live_body {
-            Some(live_body) => translate::changed_fields(live_body, &desired_body),
+        let mut body = match &live_form {
+            Some(live_form) => translate::changed_fields(live_form, &desired_form)
+                .into_iter()
+                .filter_map(|(field, _)| {
+                    let value = desired_body.get(&field)?.clone();
+                    Some((field, value))
+                })
+                .collect(),
             None => desired_body.clone(),
         };
         if body.is_empty() {
@@ -490,7 +501,7 @@ impl Backend for PosthogBackend {
             body.insert("version".into(), json!(version));
             body.insert(
                 "original_flag".into(),
-                self.original(id, live, live_body.as_ref()),
+                self.original(id, live, live_form.as_ref()),
             );
         }
         let answer = self

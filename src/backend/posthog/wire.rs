@@ -49,6 +49,9 @@ pub(crate) struct WireFlag {
     /// Evaluation contexts (older servers: `evaluation_tags`).
     #[serde(default)]
     pub(crate) evaluation_contexts: Option<Vec<String>>,
+    /// The same, under its name on servers from before the rename.
+    #[serde(default)]
+    pub(crate) evaluation_tags: Option<Vec<String>>,
     /// Keep a user's value across authentication.
     #[serde(default)]
     pub(crate) ensure_experience_continuity: Option<bool>,

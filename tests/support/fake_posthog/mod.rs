@@ -160,6 +160,7 @@ impl FakePosthog {
             rate: Mutex::new(RateState::default()),
             chaos: Mutex::new(None),
             max_page_size: Mutex::new(None),
+            link_origin: Mutex::new(None),
             base_url,
         });
         let app = axum::Router::new()
@@ -301,6 +302,12 @@ impl FakePosthog {
     /// Cap the page size of lists (PostHog has no cap; this forces pagination in tests).
     pub fn set_max_page_size(&self, max: Option<usize>) {
         *lock(&self.shared.max_page_size) = max;
+    }
+
+    /// Write `origin` instead of the fake's own into pagination links (as a proxy in front
+    /// of PostHog may), `None` to stop.
+    pub fn set_link_origin(&self, origin: Option<String>) {
+        *lock(&self.shared.link_origin) = origin;
     }
 
     /// The stored (not rendered) form of a flag, for tests of normalisation.

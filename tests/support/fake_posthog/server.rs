@@ -34,6 +34,8 @@ pub struct Shared {
     /// The schedule and how many requests it has seen.
     pub chaos: Mutex<Option<(Chaos, usize)>>,
     pub max_page_size: Mutex<Option<usize>>,
+    /// The origin written into `next`/`previous` links (`None`: the fake's own).
+    pub link_origin: Mutex<Option<String>>,
     pub base_url: String,
 }
 
@@ -447,7 +449,10 @@ fn list(shared: &Shared, store: &Store, project: u64, uri: &Uri) -> Value {
             .iter()
             .map(|(k, v)| format!("{k}={}", encode(v)))
             .collect();
-        format!("{}{}?{}", shared.base_url, uri.path(), qs.join("&"))
+        let origin = lock(&shared.link_origin)
+            .clone()
+            .unwrap_or_else(|| shared.base_url.clone());
+        format!("{origin}{}?{}", uri.path(), qs.join("&"))
     };
     let next = (offset + limit < count).then(|| link(offset + limit));
     let previous = (offset > 0).then(|| link(offset.saturating_sub(limit)));

@@ -12,6 +12,8 @@
 //!   into every group) reads as "inherit" (absent);
 //! - payloads (stored as JSON-encoded strings) are parsed into values;
 //! - `min`/`max` read as `gte`/`lte`; a property without `type` (legacy) reads as `person`; tags are sorted and deduplicated (the server lower-cases);
+//! - `evaluation_tags` (the name of `evaluation_contexts` on servers from before the rename)
+//!   reads as `evaluation_contexts` when that is absent; writes always use the new name;
 //! - read-only fields (`created_by`, `status`, `experiment_set`, …) are ignored;
 //! - unknown top-level `filters` keys are not modelled but survive updates, because PATCH merges
 //!   `filters` by top-level key and the adapter only sends the keys it owns.
@@ -75,7 +77,11 @@ pub(crate) fn from_wire(wire: &WireFlag, ids: &Ids) -> Result<Flag, Reason> {
         active: wire.active,
         archived: wire.archived.unwrap_or(false),
         tags,
-        evaluation_contexts: wire.evaluation_contexts.clone().unwrap_or_default(),
+        evaluation_contexts: wire
+            .evaluation_contexts
+            .clone()
+            .or_else(|| wire.evaluation_tags.clone())
+            .unwrap_or_default(),
         conditions,
         aggregation_group_type_index: flag_level,
         variants: read_variants(filters.get("multivariate"))?,

@@ -109,3 +109,19 @@ fn an_unknown_dependency_key_is_refused_on_write() {
         "condition 1, property 1 depends on flag `ghost`, which does not exist in this project; create it first"
     );
 }
+
+/// Servers from before the rename (posthog-api.md §0) send `evaluation_tags`; an import or
+/// plan against them must not lose the contexts.
+#[test]
+fn evaluation_tags_of_older_servers_read_as_evaluation_contexts() {
+    let ids = Ids::default();
+    let older =
+        wire(json!({"id": 1, "key": "a", "evaluation_tags": ["web"], "filters": {"groups": []}}));
+    assert_eq!(
+        from_wire(&older, &ids).unwrap().evaluation_contexts,
+        ["web"]
+    );
+    let both = wire(json!({"id": 1, "key": "a", "evaluation_tags": ["old"],
+        "evaluation_contexts": ["new"], "filters": {"groups": []}}));
+    assert_eq!(from_wire(&both, &ids).unwrap().evaluation_contexts, ["new"]);
+}
