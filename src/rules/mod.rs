@@ -255,6 +255,19 @@ fn check_cycles(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
     findings
 }
 
+/// The dependency problems of one resolution (`None`: the base): missing flags and cycles,
+/// sorted. What `graph` needs to know before it can order the flags it draws.
+pub fn check_dependencies(repo: &Repository, env: Option<&str>) -> Vec<Finding> {
+    let resolved = resolve(repo, env);
+    let mut findings: Vec<Finding> = check_references(&resolved, &repo.invalid_keys)
+        .into_iter()
+        .filter(|f| f.code == "missing-flag")
+        .collect();
+    findings.extend(check_cycles(&resolved));
+    finding::normalize(&mut findings);
+    findings
+}
+
 /// Every finding of a repository: loading, schema and rules, sorted.
 pub fn validate(repo: &Repository) -> Vec<Finding> {
     let mut all = repo.findings.clone();
