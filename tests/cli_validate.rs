@@ -297,6 +297,27 @@ fn invalid_config_exits_2_with_a_located_finding() {
 }
 
 #[test]
+fn invalid_config_given_with_config_draws_its_own_lines() {
+    // The findings of `sub/flagops.yaml` are relative to `sub/`; the snippet must come from
+    // that file, not from the `flagops.yaml` of the directory flagops runs in.
+    let repo = Repo::empty();
+    repo.write("flagops.yaml", "backend: local\nflags: flags/\n");
+    repo.write(
+        "sub/flagops.yaml",
+        "backend: posthog\nenvironments:\n  prod:\n    hots: https://eu.posthog.com\n",
+    );
+    let run = repo.run(&["--config", "sub/flagops.yaml", "validate"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("4 |     hots: https://eu.posthog.com\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("flags: flags/"), "{}", run.stderr);
+}
+
+#[test]
 fn invalid_config_in_json_format_is_still_a_document() {
     let repo = Repo::empty();
     repo.write("flagops.yaml", "backend: posthg\n");

@@ -79,8 +79,10 @@ pub enum ConfigError {
     /// The file exists but is unusable; the findings say why.
     #[error("`{}` is not a valid flagops config", .file.display())]
     Invalid {
-        /// The config file.
+        /// The config file, relative to `root`.
         file: PathBuf,
+        /// The directory holding the config file, which the findings' paths are relative to.
+        root: PathBuf,
         /// What is wrong.
         findings: Vec<Finding>,
     },
@@ -165,6 +167,7 @@ pub fn load_config(
         .map_or_else(|_| path.clone(), Path::to_path_buf);
     let invalid = |findings| ConfigError::Invalid {
         file: shown.clone(),
+        root: root.clone(),
         findings,
     };
     let text = read_text(&path, &shown).map_err(|f| invalid(vec![*f]))?;
@@ -428,6 +431,7 @@ pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, Config
     {
         return Err(ConfigError::Invalid {
             file: config_file,
+            root,
             findings,
         });
     }
