@@ -318,6 +318,31 @@ fn invalid_config_given_with_config_draws_its_own_lines() {
 }
 
 #[test]
+fn config_integer_written_as_a_float_is_located() {
+    let repo = Repo::empty();
+    repo.write(
+        "flagops.yaml",
+        "backend: posthog\nenvironments:\n  prod:\n    host: https://eu.posthog.com\n    \
+         project_id: 12.0\n    api_key_env: KEY\n",
+    );
+    let run = repo.run(&["validate"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.starts_with(
+            "error[schema]: `12.0` has the wrong type (expected integer)\n --> flagops.yaml:5:17\n"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("= help: write it without a decimal point"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn invalid_config_in_json_format_is_still_a_document() {
     let repo = Repo::empty();
     repo.write("flagops.yaml", "backend: posthg\n");

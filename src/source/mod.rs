@@ -142,6 +142,49 @@ fn yaml_findings(parsed: &yaml::Parsed, shown: &Path) -> Vec<Finding> {
         .collect()
 }
 
+/// Build the typed value of a document that passed the schema. JSON Schema and serde agree
+/// except where the schema cannot tell (an integer field written `1.0` or past 64 bits is an
+/// integer to JSON Schema); such a failure still becomes a located finding.
+fn deserialize<T: serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+    locations: &Locations,
+    file: &Path,
+) -> Result<T, Box<Finding>> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let mut pointer = String::new();
+        for segment in e.path() {
+            match segment {
+                serde_path_to_error::Segment::Seq { index } => {
+                    pointer = format!("{pointer}/{index}");
+                }
+                serde_path_to_error::Segment::Map { key } => {
+                    pointer = format!("{pointer}/{}", yaml::escape_pointer(key));
+                }
+                serde_path_to_error::Segment::Enum { .. }
+                | serde_path_to_error::Segment::Unknown => {}
+            }
+        }
+        let mut f = Finding::error("schema", e.inner().to_string())
+            .in_file(file)
+            .at(locations.value(&pointer))
+            .field(schema::field_path(&pointer));
+        if let Some(serde_json::Value::Number(n)) = value.pointer(&pointer)
+            && n.is_f64()
+        {
+            f.message = format!("`{n}` has the wrong type (expected integer)");
+            let whole = n
+                .as_f64()
+                .is_some_and(|x| x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0);
+            f = f.help(if whole {
+                "write it without a decimal point"
+            } else {
+                "write a whole number that fits in 64 bits"
+            });
+        }
+        Box::new(f)
+    })
+}
+
 /// Find and read the config: `file` if given, else `flagops.yaml` in `dir`.
 pub fn load_config(
     dir: &Path,
@@ -188,11 +231,8 @@ pub fn load_config(
     if !findings.is_empty() {
         return Err(invalid(findings));
     }
-    let config: Config = serde_json::from_value(doc.value.clone()).map_err(|e| {
-        invalid(vec![
-            Finding::error("schema", e.to_string()).in_file(&shown),
-        ])
-    })?;
+    let config: Config =
+        deserialize(&doc.value, &doc.locations, &shown).map_err(|f| invalid(vec![*f]))?;
     let findings = check_config(&config, &doc.locations, &shown);
     if !findings.is_empty() {
         return Err(invalid(findings));
@@ -399,13 +439,19 @@ pub fn load_file(text: &str, shown: &Path) -> FileContents {
             }
             continue;
         }
-        match serde_json::from_value::<FlagSpec>(doc.value) {
+        match deserialize::<FlagSpec>(&doc.value, &doc.locations, shown) {
             Ok(spec) => flags.push(LoadedFlag {
                 spec,
                 file: shown.to_path_buf(),
                 locations: doc.locations,
             }),
-            Err(e) => findings.push(Finding::error("schema", e.to_string()).in_file(shown)),
+            Err(f) => match doc.value.get("key").and_then(serde_json::Value::as_str) {
+                Some(key) => {
+                    findings.push(f.for_flag(key));
+                    invalid_keys.push(key.to_owned());
+                }
+                None => findings.push(*f),
+            },
         }
     }
     FileContents {
