@@ -343,6 +343,37 @@ fn config_integer_written_as_a_float_is_located() {
 }
 
 #[test]
+fn config_with_only_a_separator_is_empty() {
+    let repo = Repo::empty();
+    repo.write("flagops.yaml", "---\n");
+    let run = repo.run(&["validate"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr,
+        "error[empty-file]: config file is empty\n  |\n  = note: in flagops.yaml\n  \
+         = help: write at least `backend: posthog` (or `backend: local`)\n\n\
+         error: `flagops.yaml` is not a valid flagops config\n"
+    );
+}
+
+#[test]
+fn config_with_two_documents_is_refused() {
+    // Only the first document was read; the second was silently ignored.
+    let repo = Repo::empty();
+    repo.write("flagops.yaml", "backend: local\n---\nbackend: posthog\n");
+    let run = repo.run(&["validate"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.starts_with(
+            "error[config]: config file holds more than one YAML document; only one is read\n \
+             --> flagops.yaml:3:1\n"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn invalid_config_in_json_format_is_still_a_document() {
     let repo = Repo::empty();
     repo.write("flagops.yaml", "backend: posthg\n");

@@ -219,11 +219,25 @@ pub fn load_config(
     if !findings.is_empty() {
         return Err(invalid(findings));
     }
-    let Some(doc) = parsed.documents.into_iter().next() else {
+    let mut documents = parsed.documents.into_iter().filter(|d| !d.value.is_null());
+    let Some(doc) = documents.next() else {
         return Err(invalid(vec![
-            Finding::error("empty-file", "config file is empty").in_file(&shown),
+            Finding::error("empty-file", "config file is empty")
+                .in_file(&shown)
+                .help("write at least `backend: posthog` (or `backend: local`)"),
         ]));
     };
+    if let Some(extra) = documents.next() {
+        return Err(invalid(vec![
+            Finding::error(
+                "config",
+                "config file holds more than one YAML document; only one is read",
+            )
+            .in_file(&shown)
+            .at(extra.locations.value(""))
+            .help("merge the documents into one or remove the `---` separator"),
+        ]));
+    }
     findings = pasted_keys(&doc.value, &shown);
     if findings.is_empty() {
         findings = schema::check(schema::Kind::Config, &doc.value, &doc.locations, &shown);
@@ -409,7 +423,7 @@ pub fn load_file(text: &str, shown: &Path) -> FileContents {
     let mut findings = yaml_findings(&parsed, shown);
     let mut flags = Vec::new();
     let mut invalid_keys = Vec::new();
-    if parsed.documents.is_empty() && parsed.errors.is_empty() {
+    if parsed.errors.is_empty() && parsed.documents.iter().all(|d| d.value.is_null()) {
         findings.push(
             Finding::warning("empty-file", "file contains no flag definition")
                 .in_file(shown)
