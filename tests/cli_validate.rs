@@ -374,6 +374,23 @@ fn config_with_two_documents_is_refused() {
 }
 
 #[test]
+fn caret_on_the_first_line_of_a_file_with_a_byte_order_mark() {
+    let repo = Repo::posthog();
+    repo.write(
+        "flags/bom.yaml",
+        "\u{feff}key: bad key\r\nconditions: [{ rollout_percentage: 1 }]\r\n",
+    );
+    let run = repo.run(&["validate"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains(" --> flags/bom.yaml:1:6\n  |\n1 | key: bad key\n  |      ^^^^^^^ key\n"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn invalid_config_in_json_format_is_still_a_document() {
     let repo = Repo::empty();
     repo.write("flagops.yaml", "backend: posthg\n");

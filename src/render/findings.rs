@@ -59,7 +59,15 @@ impl Sources {
         let root = &self.root;
         self.cache
             .entry(file.to_path_buf())
-            .or_insert_with(|| std::fs::read_to_string(root.join(file)).ok())
+            .or_insert_with(|| {
+                // Columns are counted after the byte-order mark, which the loader drops.
+                std::fs::read_to_string(root.join(file)).ok().map(|t| {
+                    match t.strip_prefix('\u{feff}') {
+                        Some(rest) => rest.to_owned(),
+                        None => t,
+                    }
+                })
+            })
             .as_deref()
     }
 }
