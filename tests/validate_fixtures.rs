@@ -334,7 +334,7 @@ fn readme_rules() -> Vec<(String, String)> {
 #[test]
 fn readme_rule_table_matches_the_fixtures() {
     let documented = readme_rules();
-    let mut shown: std::collections::BTreeSet<(String, String)> = Default::default();
+    let mut shown = std::collections::BTreeSet::<(String, String)>::new();
     for path in entries("invalid") {
         for (_, bytes) in fixture_files(&path) {
             for line in String::from_utf8_lossy(&bytes).lines() {
