@@ -422,7 +422,7 @@ pub fn load_file(text: &str, shown: &Path) -> FileContents {
     let parsed = yaml::parse(text);
     let mut findings = yaml_findings(&parsed, shown);
     let mut flags = Vec::new();
-    let mut invalid_keys = Vec::new();
+    let mut invalid_keys = parsed.dropped_keys.clone();
     if parsed.errors.is_empty() && parsed.documents.iter().all(|d| d.value.is_null()) {
         findings.push(
             Finding::warning("empty-file", "file contains no flag definition")

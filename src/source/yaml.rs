@@ -88,6 +88,9 @@ pub struct Parsed {
     pub documents: Vec<Document>,
     /// Problems. A syntax error ends the file; duplicate keys do not.
     pub errors: Vec<YamlError>,
+    /// The top-level `key` of each document left out because of an error, when it was read:
+    /// that flag exists, so references to it are not reported as missing.
+    pub dropped_keys: Vec<String>,
 }
 
 /// Parse every document of `text`.
@@ -111,7 +114,7 @@ pub fn parse(text: &str) -> Parsed {
                 } else {
                     "yaml-syntax"
                 };
-                builder.parsed.errors.push(YamlError::at(
+                builder.record_failure(YamlError::at(
                     code,
                     Span::point(m.line(), m.col() + 1),
                     format!("invalid YAML: {}", e.info()),
@@ -433,7 +436,9 @@ impl Builder {
         }
         match self.stack.last_mut() {
             None => {
-                if !self.poisoned && self.in_document {
+                if self.in_document && self.poisoned {
+                    self.salvage_key(&value);
+                } else if self.in_document {
                     self.parsed.documents.push(Document {
                         value,
                         locations: std::mem::take(&mut self.locations),
@@ -450,9 +455,27 @@ impl Builder {
         Flow::Continue(())
     }
 
+    /// Record an error that ends the file (see `record_failure`).
     fn fail(&mut self, error: YamlError) -> Flow {
-        self.parsed.errors.push(error);
+        self.record_failure(error);
         Flow::Break(())
+    }
+
+    /// Record an error that ends the file. The document being built is lost; its `key`, if
+    /// already read, is kept.
+    fn record_failure(&mut self, error: YamlError) {
+        self.parsed.errors.push(error);
+        if let Some(Frame::Mapping { map, .. }) = self.stack.first()
+            && let Some(Value::String(key)) = map.get("key")
+        {
+            self.parsed.dropped_keys.push(key.clone());
+        }
+    }
+
+    fn salvage_key(&mut self, document: &Value) {
+        if let Some(key) = document.get("key").and_then(Value::as_str) {
+            self.parsed.dropped_keys.push(key.to_owned());
+        }
     }
 }
 
