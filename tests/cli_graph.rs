@@ -108,13 +108,13 @@ fn a_cycle_exits_1_and_names_the_full_path() {
         );
         assert!(
             run.stderr
-                .contains("= note: flags/b.yaml:1:6: `b` is defined here"),
+                .contains("= note: flags/b.yaml:2:14: `b` depends on `c` here"),
             "{}",
             run.stderr
         );
         assert!(
             run.stderr
-                .contains("= note: flags/c.yaml:1:6: `c` is defined here"),
+                .contains("= note: flags/c.yaml:2:14: `c` depends on `a` here"),
             "{}",
             run.stderr
         );

@@ -218,6 +218,28 @@ fn github_format_with_a_path_prefix() {
 }
 
 #[test]
+fn github_format_names_related_places_and_drops_a_dot_prefix() {
+    // The action passes `--path-prefix .` by default; a cycle names every file involved.
+    let repo = Repo::posthog();
+    repo.write(
+        "flags/a.yaml",
+        "key: a\ndepends_on: [b]\nconditions: [{ rollout_percentage: 1 }]\n",
+    );
+    repo.write(
+        "flags/b.yaml",
+        "key: b\ndepends_on: [a]\nconditions: [{ rollout_percentage: 1 }]\n",
+    );
+    let run = repo.run(&["validate", "--format", "github", "--path-prefix", "."]);
+    run.expect_code(1);
+    assert_eq!(
+        run.stdout,
+        "::error file=flags/a.yaml,line=2,col=14,endColumn=15,title=flagops cycle::\
+         dependency cycle: a → b → a [flag `a`]%0Anote: flags/b.yaml:2:14: `b` depends on `a` \
+         here%0Ahelp: remove one of the dependencies to break the cycle\n"
+    );
+}
+
+#[test]
 fn directory_option_and_config_option() {
     let repo = Repo::empty();
     repo.write("sub/flagops.yaml", crate::support::POSTHOG_CONFIG);

@@ -241,12 +241,21 @@ fn check_cycles(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
                 format!("dependency cycle: {}", format_cycle(&cycle)),
             )
             .help("remove one of the dependencies to break the cycle");
-        for member in &cycle[1..cycle.len() - 1] {
+        // Each other member is shown where it depends on the next one, so that every edge
+        // of the cycle — and every file — is named.
+        for pair in cycle[1..].windows(2) {
+            let (member, next) = (&pair[0], &pair[1]);
             if let Some(m) = resolved.get(member) {
+                let edge = m
+                    .flag
+                    .references()
+                    .into_iter()
+                    .find(|reference| &reference.target == next)
+                    .map(|reference| m.origins.resolve(&reference.pointer));
                 f = f.related(Related {
                     file: m.loaded.file.clone(),
-                    span: m.loaded.locations.value("/key"),
-                    message: format!("`{member}` is defined here"),
+                    span: edge.as_deref().and_then(|p| m.loaded.locations.value(p)),
+                    message: format!("`{member}` depends on `{next}` here"),
                 });
             }
         }
