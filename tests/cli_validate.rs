@@ -482,6 +482,21 @@ fn a_glob_that_matches_nothing_is_a_warning_on_the_config() {
 }
 
 #[test]
+fn an_empty_flag_directory_is_a_warning_on_the_config() {
+    // A directory of `.json` files (or none yet) validated "0 flags in 0 files" silently.
+    let repo = Repo::empty();
+    repo.write("flagops.yaml", "backend: local\nflags: flags/\n");
+    repo.write("flags/a.json", "{}");
+    let run = repo.run(&["validate", "--format", "github"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        "::warning file=flagops.yaml,title=flagops no-files::`flags` entry `flags/` holds no \
+         `*.yaml` or `*.yml` file\n"
+    );
+}
+
+#[test]
 fn unknown_format_is_a_usage_error() {
     let run = flagops(Repo::posthog().path(), &["validate", "--format", "xml"]);
     run.expect_code(2);

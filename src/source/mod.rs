@@ -371,7 +371,14 @@ fn discover(root: &Path, config: &Config) -> (Vec<PathBuf>, Vec<Finding>) {
         } else {
             let path = root.join(entry);
             if path.is_dir() {
-                files.extend(walk_yaml(root, &path));
+                let found = walk_yaml(root, &path);
+                if found.is_empty() {
+                    findings.push(Finding::warning(
+                        "no-files",
+                        format!("`flags` entry `{entry}` holds no `*.yaml` or `*.yml` file"),
+                    ));
+                }
+                files.extend(found);
             } else if path.is_file() {
                 files.push(path);
             } else {
@@ -441,7 +448,8 @@ pub fn load_file(text: &str, shown: &Path) -> FileContents {
                     "a flag document must be a mapping with at least `key`",
                 )
                 .in_file(shown)
-                .at(doc.locations.value("")),
+                .at(doc.locations.value(""))
+                .help("write one flag per document (`key: …` and its fields); separate flags with `---`"),
             );
             continue;
         }
