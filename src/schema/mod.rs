@@ -32,7 +32,7 @@ pub const CONFIG_SCHEMA: &str = "flagops.schema.json";
 pub const FLAG_SCHEMA: &str = "posthog-flag.schema.json";
 
 fn generate_value<T: schemars::JsonSchema>(id: &str, title: &str) -> Value {
-    let generator = SchemaSettings::draft2020_12().into_generator();
+    let generator = SchemaSettings::draft07().into_generator();
     let mut schema = generator.into_root_schema_for::<T>().to_value();
     if let Value::Object(map) = &mut schema {
         map.insert("$id".into(), Value::String(id.into()));
