@@ -496,6 +496,27 @@ fn an_empty_flag_directory_is_a_warning_on_the_config() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn a_symlinked_flag_file_is_read() {
+    let repo = Repo::posthog();
+    repo.write(
+        "shared/common.yaml",
+        "key: common\nconditions: [{ rollout_percentage: 1 }]\n",
+    );
+    std::os::unix::fs::symlink(
+        "../shared/common.yaml",
+        repo.path().join("flags/common.yaml"),
+    )
+    .unwrap();
+    let run = repo.run(&["validate"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stderr,
+        "validated 1 flag in 1 file: 0 errors, 0 warnings\n"
+    );
+}
+
 #[test]
 fn unknown_format_is_a_usage_error() {
     let run = flagops(Repo::posthog().path(), &["validate", "--format", "xml"]);

@@ -403,7 +403,8 @@ fn walk_yaml(root: &Path, dir: &Path) -> Vec<PathBuf> {
                 || !(e.file_type().is_dir() && e.file_name().to_string_lossy().starts_with('.'))
         })
         .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
+        // A symlink to a file is read; symlinked directories are not followed (no loops).
+        .filter(|e| e.file_type().is_file() || (e.path_is_symlink() && e.path().is_file()))
         .map(walkdir::DirEntry::into_path)
         .filter(|p| {
             p.extension().is_some_and(|x| x == "yaml" || x == "yml")
