@@ -150,6 +150,10 @@ fn deserialize<T: serde::de::DeserializeOwned>(
     locations: &Locations,
     file: &Path,
 ) -> Result<T, Box<Finding>> {
+    // The plain path first: tracking the path costs time on every flag of a large repository.
+    if let Ok(typed) = T::deserialize(value) {
+        return Ok(typed);
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let mut pointer = String::new();
         for segment in e.path() {
