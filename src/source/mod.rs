@@ -130,6 +130,9 @@ fn yaml_findings(parsed: &yaml::Parsed, shown: &Path) -> Vec<Finding> {
             let mut f = Finding::error(e.code, e.message.clone())
                 .in_file(shown)
                 .at(e.span);
+            if let Some(help) = e.help {
+                f = f.help(help);
+            }
             if let Some((span, message)) = &e.related {
                 f = f.related(Related {
                     file: shown.to_path_buf(),

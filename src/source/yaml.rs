@@ -70,6 +70,8 @@ pub struct YamlError {
     pub span: Option<Span>,
     /// A second place (the first occurrence of a duplicate key).
     pub related: Option<(Span, String)>,
+    /// What to do about it, when the parser's words do not say.
+    pub help: Option<&'static str>,
 }
 
 impl YamlError {
@@ -79,6 +81,7 @@ impl YamlError {
             message: message.into(),
             span: Some(span),
             related: None,
+            help: None,
         }
     }
 }
@@ -116,11 +119,19 @@ pub fn parse(text: &str) -> Parsed {
                 } else {
                     "yaml-syntax"
                 };
-                builder.record_failure(YamlError::at(
+                let mut error = YamlError::at(
                     code,
                     Span::point(m.line(), m.col() + 1),
                     format!("invalid YAML: {}", e.info()),
-                ));
+                );
+                if e.info().contains("tab") {
+                    // The scanner may report the end of the previous token; point at the tab.
+                    if let Some(at) = nearby_tab(text, m.line()) {
+                        error.span = Some(at);
+                    }
+                    error.help = Some("YAML indents with spaces only; replace the tab");
+                }
+                builder.record_failure(error);
                 break;
             }
             Some(Ok((event, span))) => {
@@ -133,6 +144,19 @@ pub fn parse(text: &str) -> Parsed {
     let mut parsed = builder.parsed;
     clamp_errors(&builder.widths, &mut parsed.errors);
     parsed
+}
+
+/// The first tab on `line` (1-based) or the line after it.
+fn nearby_tab(text: &str, line: usize) -> Option<Span> {
+    text.lines()
+        .enumerate()
+        .skip(line.saturating_sub(1))
+        .take(2)
+        .find_map(|(i, l)| {
+            l.chars()
+                .position(|c| c == '\t')
+                .map(|c| Span::point(i + 1, c + 1))
+        })
 }
 
 /// Keep error positions inside the text: at the end of input the parser reports a position
@@ -442,6 +466,7 @@ impl Builder {
                 message: format!("duplicate mapping key `{key}`"),
                 span: Some(span),
                 related: Some((first, format!("`{key}` first defined here"))),
+                help: None,
             };
             self.parsed.errors.push(err);
             self.poisoned = true;
