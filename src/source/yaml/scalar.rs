@@ -92,5 +92,10 @@ fn resolve_float(text: &str) -> Option<Result<Value, String>> {
         return None;
     }
     let f: f64 = text.parse().ok()?;
-    Number::from_f64(f).map(|n| Ok(Value::Number(n)))
+    // A literal past f64's range parses as infinity: refuse it rather than keep it as text.
+    Some(
+        Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| format!("`{text}` is too large for a number; JSON cannot hold it")),
+    )
 }
