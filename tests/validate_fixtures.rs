@@ -260,6 +260,7 @@ fn every_rule_code_has_an_invalid_fixture() {
         "duplicate-tag",
         "evaluation-context",
         "unknown-environment",
+        "ignored-override",
         "missing-flag",
         "disabled-dependency",
         "cycle",

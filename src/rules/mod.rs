@@ -68,6 +68,7 @@ fn resolve<'a>(repo: &'a Repository, env: Option<&str>) -> BTreeMap<String, Reso
 /// Run every rule over the repository.
 pub fn check(repo: &Repository) -> Vec<Finding> {
     let mut findings = check_environment_names(repo);
+    findings.extend(check_null_overrides(repo));
     let mut base_keys = BTreeSet::new();
     let mut envs: Vec<Option<&str>> = vec![None];
     envs.extend(repo.config.environments.keys().map(|k| Some(k.as_str())));
@@ -125,6 +126,43 @@ fn check_environment_names(repo: &Repository) -> Vec<Finding> {
                 None => f.help(format!("defined environments: {}", known.join(", "))),
             };
             findings.push(f);
+        }
+    }
+    findings
+}
+
+/// `field: null` in an override reads like "remove it", but an override can only replace a
+/// field: the base value stays.
+fn check_null_overrides(repo: &Repository) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for loaded in &repo.flags {
+        for (name, over) in &loaded.spec.environments {
+            let given = serde_json::to_value(over).unwrap_or_default();
+            for field in crate::model::OVERRIDABLE_FIELDS {
+                let pointer = format!(
+                    "/environments/{}/{field}",
+                    crate::source::yaml::escape_pointer(name)
+                );
+                if given.get(field).is_some() || !loaded.locations.contains(&pointer) {
+                    continue;
+                }
+                findings.push(
+                    Finding::warning(
+                        "ignored-override",
+                        format!(
+                            "`{field}: null` in environment `{name}` does not remove the base \
+                             value; an override can only replace a field"
+                        ),
+                    )
+                    .in_file(&loaded.file)
+                    .at(loaded.locations.key(&pointer))
+                    .for_flag(loaded.spec.key.clone())
+                    .field(field_path(&pointer))
+                    .help(format!(
+                        "write the value `{field}` should have in `{name}`, or remove the line"
+                    )),
+                );
+            }
         }
     }
     findings

@@ -50,6 +50,11 @@ impl Locations {
         }
     }
 
+    /// Whether the document has a node exactly at `pointer`.
+    pub fn contains(&self, pointer: &str) -> bool {
+        self.values.contains_key(pointer)
+    }
+
     /// The span of the mapping key whose value is at `pointer`; falls back to the value.
     pub fn key(&self, pointer: &str) -> Option<Span> {
         self.keys
