@@ -60,19 +60,19 @@ impl Error {
         self
     }
 
-    /// A config error, with the config's directory for rendering.
-    pub fn config(error: &ConfigError, dir: &std::path::Path) -> Self {
+    /// A config error, with the config's directory for rendering its findings.
+    pub fn config(error: &ConfigError) -> Self {
         match error {
             ConfigError::NotFound(_) => Error::usage(error.to_string())
                 .hint("create `flagops.yaml`, pass `-C <dir>` or `--config <file>`"),
             ConfigError::MissingFile(_) => {
                 Error::usage(error.to_string()).hint("check the path given to `--config`")
             }
-            ConfigError::Invalid { findings, .. } => {
+            ConfigError::Invalid { findings, root, .. } => {
                 let findings = findings.clone();
                 let mut e = Error::usage(error.to_string());
                 e.findings = findings;
-                e.root = Some(dir.to_path_buf());
+                e.root = Some(root.clone());
                 e
             }
         }

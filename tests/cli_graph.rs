@@ -108,13 +108,13 @@ fn a_cycle_exits_1_and_names_the_full_path() {
         );
         assert!(
             run.stderr
-                .contains("= note: flags/b.yaml:1:6: `b` is defined here"),
+                .contains("= note: flags/b.yaml:2:14: `b` depends on `c` here"),
             "{}",
             run.stderr
         );
         assert!(
             run.stderr
-                .contains("= note: flags/c.yaml:1:6: `c` is defined here"),
+                .contains("= note: flags/c.yaml:2:14: `c` depends on `a` here"),
             "{}",
             run.stderr
         );
@@ -154,4 +154,64 @@ fn other_findings_do_not_stop_the_graph() {
 #[test]
 fn missing_config_exits_2() {
     Repo::empty().run(&["graph"]).expect_code(2);
+}
+
+#[test]
+fn an_unreadable_flag_file_stops_the_graph() {
+    // `b` fails the schema, so it is not in the graph: drawing `a → b` without `b` (Mermaid
+    // drew an edge to a node called `missing`) would be a wrong picture, not a graph.
+    let repo = Repo::posthog();
+    repo.write(
+        "flags/a.yaml",
+        "key: a\nconditions:\n  - properties: [{ type: flag, flag: b, value: true }]\n",
+    );
+    repo.write(
+        "flags/b.yaml",
+        "key: b\nconditions: [{ rollout_percentage: 1 }]\nbogus: 1\n",
+    );
+    for format in ["text", "dot", "mermaid"] {
+        let run = repo.run(&["graph", "--format", format]);
+        run.expect_code(1);
+        assert_eq!(run.stdout, "", "{format}");
+        assert!(
+            run.stderr.starts_with(
+                "error[schema]: unknown field `bogus` [flag `b`]\n --> flags/b.yaml:3:1\n"
+            ),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_cycle_in_another_environment_does_not_stop_this_graph() {
+    let repo = Repo::posthog();
+    repo.write(
+        "flags/a.yaml",
+        "key: a\nconditions: [{ rollout_percentage: 1 }]\n\
+         environments:\n  production:\n    depends_on: [b]\n",
+    );
+    repo.write(
+        "flags/b.yaml",
+        "key: b\ndepends_on: [a]\nconditions: [{ rollout_percentage: 1 }]\n",
+    );
+    for args in [&["graph"][..], &["graph", "--env", "staging"]] {
+        let run = repo.run(args);
+        run.expect_code(0);
+        assert_eq!(
+            run.stdout,
+            "apply order (dependencies first; flags in one level are independent):\n\
+             level 0\n  a\nlevel 1\n  b → a\n",
+            "{args:?}"
+        );
+    }
+    let run = repo.run(&["graph", "--env", "production"]);
+    run.expect_code(1);
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr
+            .starts_with("error[cycle]: dependency cycle: a → b → a [flag `a`]\n"),
+        "{}",
+        run.stderr
+    );
 }

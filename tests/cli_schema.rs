@@ -49,7 +49,7 @@ fn check_fails_with_a_hint_when_a_schema_is_stale_or_missing() {
     run.expect_code(1);
     assert!(
         run.stderr.starts_with(
-            "error: out of date: schemas/flagops.schema.json, schemas/posthog-flag.schema.json\n"
+            "error: out of date: schemas/flagops.schema.json (missing), schemas/posthog-flag.schema.json\n"
         ),
         "{}",
         run.stderr

@@ -218,6 +218,28 @@ fn github_format_with_a_path_prefix() {
 }
 
 #[test]
+fn github_format_names_related_places_and_drops_a_dot_prefix() {
+    // The action passes `--path-prefix .` by default; a cycle names every file involved.
+    let repo = Repo::posthog();
+    repo.write(
+        "flags/a.yaml",
+        "key: a\ndepends_on: [b]\nconditions: [{ rollout_percentage: 1 }]\n",
+    );
+    repo.write(
+        "flags/b.yaml",
+        "key: b\ndepends_on: [a]\nconditions: [{ rollout_percentage: 1 }]\n",
+    );
+    let run = repo.run(&["validate", "--format", "github", "--path-prefix", "."]);
+    run.expect_code(1);
+    assert_eq!(
+        run.stdout,
+        "::error file=flags/a.yaml,line=2,col=14,endColumn=15,title=flagops cycle::\
+         dependency cycle: a → b → a [flag `a`]%0Anote: flags/b.yaml:2:14: `b` depends on `a` \
+         here%0Ahelp: remove one of the dependencies to break the cycle\n"
+    );
+}
+
+#[test]
 fn directory_option_and_config_option() {
     let repo = Repo::empty();
     repo.write("sub/flagops.yaml", crate::support::POSTHOG_CONFIG);
@@ -297,6 +319,100 @@ fn invalid_config_exits_2_with_a_located_finding() {
 }
 
 #[test]
+fn invalid_config_given_with_config_draws_its_own_lines() {
+    // The findings of `sub/flagops.yaml` are relative to `sub/`; the snippet must come from
+    // that file, not from the `flagops.yaml` of the directory flagops runs in.
+    let repo = Repo::empty();
+    repo.write("flagops.yaml", "backend: local\nflags: flags/\n");
+    repo.write(
+        "sub/flagops.yaml",
+        "backend: posthog\nenvironments:\n  prod:\n    hots: https://eu.posthog.com\n",
+    );
+    let run = repo.run(&["--config", "sub/flagops.yaml", "validate"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("4 |     hots: https://eu.posthog.com\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("flags: flags/"), "{}", run.stderr);
+}
+
+#[test]
+fn config_integer_written_as_a_float_is_located() {
+    let repo = Repo::empty();
+    repo.write(
+        "flagops.yaml",
+        "backend: posthog\nenvironments:\n  prod:\n    host: https://eu.posthog.com\n    \
+         project_id: 12.0\n    api_key_env: KEY\n",
+    );
+    let run = repo.run(&["validate"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.starts_with(
+            "error[schema]: `12.0` has the wrong type (expected integer)\n --> flagops.yaml:5:17\n"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("= help: write it without a decimal point"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn config_with_only_a_separator_is_empty() {
+    let repo = Repo::empty();
+    repo.write("flagops.yaml", "---\n");
+    let run = repo.run(&["validate"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr,
+        "error[empty-file]: config file is empty\n  |\n  = note: in flagops.yaml\n  \
+         = help: write at least `backend: posthog` (or `backend: local`)\n\n\
+         error: `flagops.yaml` is not a valid flagops config\n"
+    );
+}
+
+#[test]
+fn config_with_two_documents_is_refused() {
+    // Only the first document was read; the second was silently ignored.
+    let repo = Repo::empty();
+    repo.write("flagops.yaml", "backend: local\n---\nbackend: posthog\n");
+    let run = repo.run(&["validate"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.starts_with(
+            "error[config]: config file holds more than one YAML document; only one is read\n \
+             --> flagops.yaml:3:1\n"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn caret_on_the_first_line_of_a_file_with_a_byte_order_mark() {
+    let repo = Repo::posthog();
+    repo.write(
+        "flags/bom.yaml",
+        "\u{feff}key: bad key\r\nconditions: [{ rollout_percentage: 1 }]\r\n",
+    );
+    let run = repo.run(&["validate"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains(" --> flags/bom.yaml:1:6\n  |\n1 | key: bad key\n  |      ^^^^^^^ key\n"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn invalid_config_in_json_format_is_still_a_document() {
     let repo = Repo::empty();
     repo.write("flagops.yaml", "backend: posthg\n");
@@ -362,6 +478,42 @@ fn a_glob_that_matches_nothing_is_a_warning_on_the_config() {
     assert_eq!(
         run.stdout,
         "::warning file=flagops.yaml,title=flagops no-files::`flags` entry `more/*.yml` matches no file\n"
+    );
+}
+
+#[test]
+fn an_empty_flag_directory_is_a_warning_on_the_config() {
+    // A directory of `.json` files (or none yet) validated "0 flags in 0 files" silently.
+    let repo = Repo::empty();
+    repo.write("flagops.yaml", "backend: local\nflags: flags/\n");
+    repo.write("flags/a.json", "{}");
+    let run = repo.run(&["validate", "--format", "github"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        "::warning file=flagops.yaml,title=flagops no-files::`flags` entry `flags/` holds no \
+         `*.yaml` or `*.yml` file\n"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_flag_file_is_read() {
+    let repo = Repo::posthog();
+    repo.write(
+        "shared/common.yaml",
+        "key: common\nconditions: [{ rollout_percentage: 1 }]\n",
+    );
+    std::os::unix::fs::symlink(
+        "../shared/common.yaml",
+        repo.path().join("flags/common.yaml"),
+    )
+    .unwrap();
+    let run = repo.run(&["validate"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stderr,
+        "validated 1 flag in 1 file: 0 errors, 0 warnings\n"
     );
 }
 

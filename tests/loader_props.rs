@@ -15,6 +15,7 @@ const SEEDS: &[&str] = &[
     include_str!("fixtures/validate/valid/yaml_features.yaml"),
     include_str!("fixtures/validate/valid/group_aggregated.yaml"),
     include_str!("fixtures/validate/valid/overrides.yaml"),
+    include_str!("fixtures/validate/valid/merge_keys.yaml"),
     include_str!("../examples/posthog/flags/beta-dashboard.yaml"),
 ];
 
@@ -32,6 +33,9 @@ const PUNCTUATION: &[&str] = &[
     "&a ",
     "*a",
     "&b [*a, *a]",
+    "<<: ",
+    "<<: *a",
+    "<<: [*a, *b]",
     "!",
     "!!str ",
     "!!int ",

@@ -5,6 +5,7 @@ use clap::ValueEnum;
 use super::Context;
 use super::output::{stderr, stdout};
 use crate::error::{Error, Result, exit};
+use crate::finding::{self, Severity};
 use crate::graph::DependencyGraph;
 use crate::render::findings::{Sources, Summary, human};
 use crate::render::graph::{dot, mermaid, text};
@@ -32,7 +33,8 @@ pub(crate) struct Args {
     env: Option<String>,
 }
 
-/// Print the graph; exit 1 (with the findings) when it has cycles or missing flags.
+/// Print the graph; exit 1 (with the findings) when a flag file could not be read or the
+/// graph has cycles or missing flags.
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     let repo = ctx.load()?;
     if let Some(env) = &args.env
@@ -44,13 +46,16 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         let (flag, _) = f.spec.resolve(args.env.as_deref());
         (flag.key.clone(), flag.dependencies())
     }));
-    let problems: Vec<_> = rules::validate(&repo)
-        .into_iter()
-        .filter(|f| {
-            matches!(f.code, "cycle" | "missing-flag")
-                || f.severity == crate::finding::Severity::Error && f.code.starts_with("yaml")
-        })
+    // A flag file that could not be read leaves flags (and edges) out of the graph, so any
+    // loading error stops it, like a cycle or a missing flag in the resolution drawn.
+    let mut problems: Vec<_> = repo
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .cloned()
         .collect();
+    problems.extend(rules::check_dependencies(&repo, args.env.as_deref()));
+    finding::normalize(&mut problems);
     let levels = graph.levels().filter(|_| problems.is_empty());
     let Some(levels) = levels else {
         let summary = Summary::new(repo.files, repo.flags.len(), &problems);

@@ -140,7 +140,7 @@ fn write_all(files: &[Planned]) -> std::result::Result<(), String> {
 /// Exit 0 when written, 1 when refused or failed, 2 on usage or config errors.
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     let (root, _, config) = source::load_config(&ctx.directory, ctx.config.as_deref())
-        .map_err(|e| Error::config(&e, &ctx.directory))?;
+        .map_err(|e| Error::config(&e))?;
     let filter = match &args.key {
         Some(glob) => Some(
             Glob::new(glob)

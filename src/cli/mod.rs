@@ -65,8 +65,7 @@ struct Context {
 
 impl Context {
     fn load(&self) -> Result<Repository, Error> {
-        source::load(&self.directory, self.config.as_deref())
-            .map_err(|e| Error::config(&e, &self.directory))
+        source::load(&self.directory, self.config.as_deref()).map_err(|e| Error::config(&e))
     }
 }
 

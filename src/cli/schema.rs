@@ -26,7 +26,8 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             continue;
         }
         if args.check {
-            stale.push(format!("schemas/{}", file.name));
+            let missing = if current.is_none() { " (missing)" } else { "" };
+            stale.push(format!("schemas/{}{missing}", file.name));
             continue;
         }
         fs::create_dir_all(&dir)

@@ -59,7 +59,15 @@ impl Sources {
         let root = &self.root;
         self.cache
             .entry(file.to_path_buf())
-            .or_insert_with(|| std::fs::read_to_string(root.join(file)).ok())
+            .or_insert_with(|| {
+                // Columns are counted after the byte-order mark, which the loader drops.
+                std::fs::read_to_string(root.join(file)).ok().map(|t| {
+                    match t.strip_prefix('\u{feff}') {
+                        Some(rest) => rest.to_owned(),
+                        None => t,
+                    }
+                })
+            })
             .as_deref()
     }
 }
@@ -250,8 +258,17 @@ pub fn github(findings: &[Finding], prefix: &Path) -> String {
     let mut out = String::new();
     for f in findings {
         let mut props = Vec::new();
+        let under_prefix = |file: &Path| {
+            // `./flags/a.yaml` is not the workspace path GitHub matches annotations against.
+            let joined: PathBuf = prefix
+                .join(file)
+                .components()
+                .filter(|c| *c != std::path::Component::CurDir)
+                .collect();
+            path_string(&joined)
+        };
         if let Some(file) = &f.file {
-            props.push(format!("file={}", prop(&path_string(&prefix.join(file)))));
+            props.push(format!("file={}", prop(&under_prefix(file))));
         }
         if let Some(span) = f.span {
             props.push(format!("line={}", span.start.line));
@@ -264,6 +281,12 @@ pub fn github(findings: &[Finding], prefix: &Path) -> String {
         let mut message = f.message.clone();
         if let Some(flag) = &f.flag {
             message = format!("{message} [flag `{flag}`]");
+        }
+        // An annotation has one place; the others (a cycle's files, the first definition of
+        // a duplicate) are named in its text.
+        for related in &f.related {
+            let place = location(Some(Path::new(&under_prefix(&related.file))), related.span);
+            message = format!("{message}\nnote: {place}: {}", related.message);
         }
         if let Some(help) = &f.help {
             message = format!("{message}\nhelp: {help}");

@@ -68,6 +68,7 @@ fn resolve<'a>(repo: &'a Repository, env: Option<&str>) -> BTreeMap<String, Reso
 /// Run every rule over the repository.
 pub fn check(repo: &Repository) -> Vec<Finding> {
     let mut findings = check_environment_names(repo);
+    findings.extend(check_null_overrides(repo));
     let mut base_keys = BTreeSet::new();
     let mut envs: Vec<Option<&str>> = vec![None];
     envs.extend(repo.config.environments.keys().map(|k| Some(k.as_str())));
@@ -125,6 +126,43 @@ fn check_environment_names(repo: &Repository) -> Vec<Finding> {
                 None => f.help(format!("defined environments: {}", known.join(", "))),
             };
             findings.push(f);
+        }
+    }
+    findings
+}
+
+/// `field: null` in an override reads like "remove it", but an override can only replace a
+/// field: the base value stays.
+fn check_null_overrides(repo: &Repository) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for loaded in &repo.flags {
+        for (name, over) in &loaded.spec.environments {
+            let given = serde_json::to_value(over).unwrap_or_default();
+            for field in crate::model::OVERRIDABLE_FIELDS {
+                let pointer = format!(
+                    "/environments/{}/{field}",
+                    crate::source::yaml::escape_pointer(name)
+                );
+                if given.get(field).is_some() || !loaded.locations.contains(&pointer) {
+                    continue;
+                }
+                findings.push(
+                    Finding::warning(
+                        "ignored-override",
+                        format!(
+                            "`{field}: null` in environment `{name}` does not remove the base \
+                             value; an override can only replace a field"
+                        ),
+                    )
+                    .in_file(&loaded.file)
+                    .at(loaded.locations.key(&pointer))
+                    .for_flag(loaded.spec.key.clone())
+                    .field(field_path(&pointer))
+                    .help(format!(
+                        "write the value `{field}` should have in `{name}`, or remove the line"
+                    )),
+                );
+            }
         }
     }
     findings
@@ -241,17 +279,39 @@ fn check_cycles(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
                 format!("dependency cycle: {}", format_cycle(&cycle)),
             )
             .help("remove one of the dependencies to break the cycle");
-        for member in &cycle[1..cycle.len() - 1] {
+        // Each other member is shown where it depends on the next one, so that every edge
+        // of the cycle — and every file — is named.
+        for pair in cycle[1..].windows(2) {
+            let (member, next) = (&pair[0], &pair[1]);
             if let Some(m) = resolved.get(member) {
+                let edge = m
+                    .flag
+                    .references()
+                    .into_iter()
+                    .find(|reference| &reference.target == next)
+                    .map(|reference| m.origins.resolve(&reference.pointer));
                 f = f.related(Related {
                     file: m.loaded.file.clone(),
-                    span: m.loaded.locations.value("/key"),
-                    message: format!("`{member}` is defined here"),
+                    span: edge.as_deref().and_then(|p| m.loaded.locations.value(p)),
+                    message: format!("`{member}` depends on `{next}` here"),
                 });
             }
         }
         findings.push(f);
     }
+    findings
+}
+
+/// The dependency problems of one resolution (`None`: the base): missing flags and cycles,
+/// sorted. What `graph` needs to know before it can order the flags it draws.
+pub fn check_dependencies(repo: &Repository, env: Option<&str>) -> Vec<Finding> {
+    let resolved = resolve(repo, env);
+    let mut findings: Vec<Finding> = check_references(&resolved, &repo.invalid_keys)
+        .into_iter()
+        .filter(|f| f.code == "missing-flag")
+        .collect();
+    findings.extend(check_cycles(&resolved));
+    finding::normalize(&mut findings);
     findings
 }
 

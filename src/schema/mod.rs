@@ -32,7 +32,7 @@ pub const CONFIG_SCHEMA: &str = "flagops.schema.json";
 pub const FLAG_SCHEMA: &str = "posthog-flag.schema.json";
 
 fn generate_value<T: schemars::JsonSchema>(id: &str, title: &str) -> Value {
-    let generator = SchemaSettings::draft2020_12().into_generator();
+    let generator = SchemaSettings::draft07().into_generator();
     let mut schema = generator.into_root_schema_for::<T>().to_value();
     if let Value::Object(map) = &mut schema {
         map.insert("$id".into(), Value::String(id.into()));
@@ -196,12 +196,24 @@ fn describe(error: &ValidationError<'_>, schema: &Value, locations: &Locations) 
         }
         ValidationErrorKind::Type { kind } => {
             let mut f = at(&pointer).at(locations.value(&pointer));
-            f.message = format!("{shown} has the wrong type (expected {})", type_words(kind));
+            let expected = type_words(kind);
+            f.message = format!("{shown} has the wrong type (expected {expected})");
+            if let Some(help) = type_help(instance, &expected) {
+                f = f.help(help);
+            }
             f
         }
         ValidationErrorKind::Pattern { pattern } => {
             let mut f = at(&pointer).at(locations.value(&pointer));
-            f.message = format!("{shown} does not match `{pattern}`");
+            // A pattern only applies to strings: the value needs no JSON quotes.
+            let text = instance
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map_or_else(|| shown.clone(), short_text);
+            f.message = format!("{text} does not match `{pattern}`");
+            if let Some(help) = pattern_help(pattern) {
+                f = f.help(help);
+            }
             f
         }
         ValidationErrorKind::Minimum { limit } => {
@@ -262,6 +274,38 @@ fn type_words(kind: &TypeKind) -> String {
         names.join(" or ")
     } else {
         shown.join(" or ")
+    }
+}
+
+/// What to write instead of a value of the wrong type, when YAML is the likely cause.
+fn type_help(instance: &Value, expected: &str) -> Option<String> {
+    let words: Vec<&str> = expected.split(" or ").collect();
+    match instance {
+        Value::String(s)
+            if words.contains(&"boolean")
+                && ["yes", "no", "on", "off", "y", "n"].contains(&s.to_lowercase().as_str()) =>
+        {
+            Some(format!(
+                "YAML 1.2 reads `{s}` as a string; write `true` or `false`"
+            ))
+        }
+        Value::Number(_) | Value::Bool(_) if words == ["string"] => {
+            Some(format!("quote it to make it a string: `\"{instance}\"`"))
+        }
+        _ => None,
+    }
+}
+
+/// What the patterns of the generated schemas allow, in words.
+fn pattern_help(pattern: &str) -> Option<&'static str> {
+    match pattern {
+        "^[a-zA-Z0-9_-]+$" => Some("use only letters, digits, `_` and `-`"),
+        "^[a-zA-Z0-9_./-]+$" => Some("use only letters, digits, `_`, `.`, `/` and `-`"),
+        "^https?://" => Some("write the full URL, e.g. `https://us.posthog.com`"),
+        "^[A-Za-z_][A-Za-z0-9_]*$" => {
+            Some("write the name of an environment variable, e.g. `POSTHOG_API_KEY`")
+        }
+        _ => None,
     }
 }
 

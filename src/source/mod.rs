@@ -79,8 +79,10 @@ pub enum ConfigError {
     /// The file exists but is unusable; the findings say why.
     #[error("`{}` is not a valid flagops config", .file.display())]
     Invalid {
-        /// The config file.
+        /// The config file, relative to `root`.
         file: PathBuf,
+        /// The directory holding the config file, which the findings' paths are relative to.
+        root: PathBuf,
         /// What is wrong.
         findings: Vec<Finding>,
     },
@@ -128,6 +130,9 @@ fn yaml_findings(parsed: &yaml::Parsed, shown: &Path) -> Vec<Finding> {
             let mut f = Finding::error(e.code, e.message.clone())
                 .in_file(shown)
                 .at(e.span);
+            if let Some(help) = e.help {
+                f = f.help(help);
+            }
             if let Some((span, message)) = &e.related {
                 f = f.related(Related {
                     file: shown.to_path_buf(),
@@ -138,6 +143,53 @@ fn yaml_findings(parsed: &yaml::Parsed, shown: &Path) -> Vec<Finding> {
             f
         })
         .collect()
+}
+
+/// Build the typed value of a document that passed the schema. JSON Schema and serde agree
+/// except where the schema cannot tell (an integer field written `1.0` or past 64 bits is an
+/// integer to JSON Schema); such a failure still becomes a located finding.
+fn deserialize<T: serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+    locations: &Locations,
+    file: &Path,
+) -> Result<T, Box<Finding>> {
+    // The plain path first: tracking the path costs time on every flag of a large repository.
+    if let Ok(typed) = T::deserialize(value) {
+        return Ok(typed);
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let mut pointer = String::new();
+        for segment in e.path() {
+            match segment {
+                serde_path_to_error::Segment::Seq { index } => {
+                    pointer = format!("{pointer}/{index}");
+                }
+                serde_path_to_error::Segment::Map { key } => {
+                    pointer = format!("{pointer}/{}", yaml::escape_pointer(key));
+                }
+                serde_path_to_error::Segment::Enum { .. }
+                | serde_path_to_error::Segment::Unknown => {}
+            }
+        }
+        let mut f = Finding::error("schema", e.inner().to_string())
+            .in_file(file)
+            .at(locations.value(&pointer))
+            .field(schema::field_path(&pointer));
+        if let Some(serde_json::Value::Number(n)) = value.pointer(&pointer)
+            && n.is_f64()
+        {
+            f.message = format!("`{n}` has the wrong type (expected integer)");
+            let whole = n
+                .as_f64()
+                .is_some_and(|x| x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0);
+            f = f.help(if whole {
+                "write it without a decimal point"
+            } else {
+                "write a whole number that fits in 64 bits"
+            });
+        }
+        Box::new(f)
+    })
 }
 
 /// Find and read the config: `file` if given, else `flagops.yaml` in `dir`.
@@ -165,6 +217,7 @@ pub fn load_config(
         .map_or_else(|_| path.clone(), Path::to_path_buf);
     let invalid = |findings| ConfigError::Invalid {
         file: shown.clone(),
+        root: root.clone(),
         findings,
     };
     let text = read_text(&path, &shown).map_err(|f| invalid(vec![*f]))?;
@@ -173,11 +226,25 @@ pub fn load_config(
     if !findings.is_empty() {
         return Err(invalid(findings));
     }
-    let Some(doc) = parsed.documents.into_iter().next() else {
+    let mut documents = parsed.documents.into_iter().filter(|d| !d.value.is_null());
+    let Some(doc) = documents.next() else {
         return Err(invalid(vec![
-            Finding::error("empty-file", "config file is empty").in_file(&shown),
+            Finding::error("empty-file", "config file is empty")
+                .in_file(&shown)
+                .help("write at least `backend: posthog` (or `backend: local`)"),
         ]));
     };
+    if let Some(extra) = documents.next() {
+        return Err(invalid(vec![
+            Finding::error(
+                "config",
+                "config file holds more than one YAML document; only one is read",
+            )
+            .in_file(&shown)
+            .at(extra.locations.value(""))
+            .help("merge the documents into one or remove the `---` separator"),
+        ]));
+    }
     findings = pasted_keys(&doc.value, &shown);
     if findings.is_empty() {
         findings = schema::check(schema::Kind::Config, &doc.value, &doc.locations, &shown);
@@ -185,11 +252,8 @@ pub fn load_config(
     if !findings.is_empty() {
         return Err(invalid(findings));
     }
-    let config: Config = serde_json::from_value(doc.value.clone()).map_err(|e| {
-        invalid(vec![
-            Finding::error("schema", e.to_string()).in_file(&shown),
-        ])
-    })?;
+    let config: Config =
+        deserialize(&doc.value, &doc.locations, &shown).map_err(|f| invalid(vec![*f]))?;
     let findings = check_config(&config, &doc.locations, &shown);
     if !findings.is_empty() {
         return Err(invalid(findings));
@@ -314,7 +378,14 @@ fn discover(root: &Path, config: &Config) -> (Vec<PathBuf>, Vec<Finding>) {
         } else {
             let path = root.join(entry);
             if path.is_dir() {
-                files.extend(walk_yaml(root, &path));
+                let found = walk_yaml(root, &path);
+                if found.is_empty() {
+                    findings.push(Finding::warning(
+                        "no-files",
+                        format!("`flags` entry `{entry}` holds no `*.yaml` or `*.yml` file"),
+                    ));
+                }
+                files.extend(found);
             } else if path.is_file() {
                 files.push(path);
             } else {
@@ -339,7 +410,8 @@ fn walk_yaml(root: &Path, dir: &Path) -> Vec<PathBuf> {
                 || !(e.file_type().is_dir() && e.file_name().to_string_lossy().starts_with('.'))
         })
         .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
+        // A symlink to a file is read; symlinked directories are not followed (no loops).
+        .filter(|e| e.file_type().is_file() || (e.path_is_symlink() && e.path().is_file()))
         .map(walkdir::DirEntry::into_path)
         .filter(|p| {
             p.extension().is_some_and(|x| x == "yaml" || x == "yml")
@@ -365,8 +437,8 @@ pub fn load_file(text: &str, shown: &Path) -> FileContents {
     let parsed = yaml::parse(text);
     let mut findings = yaml_findings(&parsed, shown);
     let mut flags = Vec::new();
-    let mut invalid_keys = Vec::new();
-    if parsed.documents.is_empty() && parsed.errors.is_empty() {
+    let mut invalid_keys = parsed.dropped_keys.clone();
+    if parsed.errors.is_empty() && parsed.documents.iter().all(|d| d.value.is_null()) {
         findings.push(
             Finding::warning("empty-file", "file contains no flag definition")
                 .in_file(shown)
@@ -384,7 +456,8 @@ pub fn load_file(text: &str, shown: &Path) -> FileContents {
                     "a flag document must be a mapping with at least `key`",
                 )
                 .in_file(shown)
-                .at(doc.locations.value("")),
+                .at(doc.locations.value(""))
+                .help("write one flag per document (`key: …` and its fields); separate flags with `---`"),
             );
             continue;
         }
@@ -396,13 +469,19 @@ pub fn load_file(text: &str, shown: &Path) -> FileContents {
             }
             continue;
         }
-        match serde_json::from_value::<FlagSpec>(doc.value) {
+        match deserialize::<FlagSpec>(&doc.value, &doc.locations, shown) {
             Ok(spec) => flags.push(LoadedFlag {
                 spec,
                 file: shown.to_path_buf(),
                 locations: doc.locations,
             }),
-            Err(e) => findings.push(Finding::error("schema", e.to_string()).in_file(shown)),
+            Err(f) => match doc.value.get("key").and_then(serde_json::Value::as_str) {
+                Some(key) => {
+                    findings.push(f.for_flag(key));
+                    invalid_keys.push(key.to_owned());
+                }
+                None => findings.push(*f),
+            },
         }
     }
     FileContents {
@@ -428,6 +507,7 @@ pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, Config
     {
         return Err(ConfigError::Invalid {
             file: config_file,
+            root,
             findings,
         });
     }

@@ -3,15 +3,17 @@
 //! `saphyr-parser` gives the events and their positions; this module builds `serde_json::Value`s
 //! from them and records where every value (and every mapping key) came from, keyed by JSON
 //! pointer. That map is what lets the schema check and the semantic rules point at a line and a
-//! column. The builder is iterative and bounded: nesting depth, alias expansion and document
-//! size have hard limits, so hostile input yields a finding, never a panic, a hang or unbounded
-//! memory.
+//! column. Merge keys (`<<`, from YAML 1.1) are applied, as most YAML tools do. The builder is
+//! iterative and bounded: nesting depth, alias expansion and document size have hard limits, so
+//! hostile input yields a finding, never a panic, a hang or unbounded memory.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan, Tag};
-use serde_json::{Map, Number, Value};
+use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan};
+use serde_json::{Map, Value};
+
+use scalar::resolve_scalar;
 
 use crate::finding::{Position, Span};
 
@@ -48,6 +50,11 @@ impl Locations {
         }
     }
 
+    /// Whether the document has a node exactly at `pointer`.
+    pub fn contains(&self, pointer: &str) -> bool {
+        self.values.contains_key(pointer)
+    }
+
     /// The span of the mapping key whose value is at `pointer`; falls back to the value.
     pub fn key(&self, pointer: &str) -> Option<Span> {
         self.keys
@@ -68,6 +75,8 @@ pub struct YamlError {
     pub span: Option<Span>,
     /// A second place (the first occurrence of a duplicate key).
     pub related: Option<(Span, String)>,
+    /// What to do about it, when the parser's words do not say.
+    pub help: Option<&'static str>,
 }
 
 impl YamlError {
@@ -77,6 +86,7 @@ impl YamlError {
             message: message.into(),
             span: Some(span),
             related: None,
+            help: None,
         }
     }
 }
@@ -88,6 +98,9 @@ pub struct Parsed {
     pub documents: Vec<Document>,
     /// Problems. A syntax error ends the file; duplicate keys do not.
     pub errors: Vec<YamlError>,
+    /// The top-level `key` of each document left out because of an error, when it was read:
+    /// that flag exists, so references to it are not reported as missing.
+    pub dropped_keys: Vec<String>,
 }
 
 /// Parse every document of `text`.
@@ -111,11 +124,19 @@ pub fn parse(text: &str) -> Parsed {
                 } else {
                     "yaml-syntax"
                 };
-                builder.parsed.errors.push(YamlError::at(
+                let mut error = YamlError::at(
                     code,
                     Span::point(m.line(), m.col() + 1),
                     format!("invalid YAML: {}", e.info()),
-                ));
+                );
+                if e.info().contains("tab") {
+                    // The scanner may report the end of the previous token; point at the tab.
+                    if let Some(at) = nearby_tab(text, m.line()) {
+                        error.span = Some(at);
+                    }
+                    error.help = Some("YAML indents with spaces only; replace the tab");
+                }
+                builder.record_failure(error);
                 break;
             }
             Some(Ok((event, span))) => {
@@ -128,6 +149,19 @@ pub fn parse(text: &str) -> Parsed {
     let mut parsed = builder.parsed;
     clamp_errors(&builder.widths, &mut parsed.errors);
     parsed
+}
+
+/// The first tab on `line` (1-based) or the line after it.
+fn nearby_tab(text: &str, line: usize) -> Option<Span> {
+    text.lines()
+        .enumerate()
+        .skip(line.saturating_sub(1))
+        .take(2)
+        .find_map(|(i, l)| {
+            l.chars()
+                .position(|c| c == '\t')
+                .map(|c| Span::point(i + 1, c + 1))
+        })
 }
 
 /// Keep error positions inside the text: at the end of input the parser reports a position
@@ -211,6 +245,10 @@ enum Frame {
         pending: Option<(String, Span)>,
         /// Where each key of this mapping was first seen.
         seen: HashMap<String, Span>,
+        /// The pending key is a merge key (`<<`).
+        merging: bool,
+        /// Mappings merged in through `<<`, in order, with where each was written.
+        merges: Vec<(Map<String, Value>, Span)>,
     },
     Sequence {
         items: Vec<Value>,
@@ -256,7 +294,8 @@ impl Builder {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 if self.expecting_key() {
-                    return self.push_key(text.into_owned(), span);
+                    let merge = style == ScalarStyle::Plain && text == "<<";
+                    return self.push_key(text.into_owned(), merge, span);
                 }
                 match resolve_scalar(&text, style, tag.as_deref()) {
                     Ok(value) => self.complete(value, anchor, span, 1),
@@ -317,6 +356,8 @@ impl Builder {
                         first_node,
                         pending: None,
                         seen: HashMap::new(),
+                        merging: false,
+                        merges: Vec::new(),
                     }
                 } else {
                     Frame::Sequence {
@@ -336,12 +377,17 @@ impl Builder {
                 };
                 let (value, anchor, start, first_node) = match frame {
                     Frame::Mapping {
-                        map,
+                        mut map,
                         anchor,
                         span,
                         first_node,
+                        pointer,
+                        merges,
                         ..
-                    } => (Value::Object(map), anchor, span, first_node),
+                    } => {
+                        self.merge(&mut map, &pointer, merges);
+                        (Value::Object(map), anchor, span, first_node)
+                    }
                     Frame::Sequence {
                         items,
                         anchor,
@@ -361,6 +407,28 @@ impl Builder {
                 self.place(value, anchor, whole, size)
             }
             Event::StreamStart | Event::StreamEnd | Event::Nothing => Flow::Continue(()),
+        }
+    }
+
+    /// Apply merge keys: a key written in the mapping wins over a merged one, and an earlier
+    /// merged mapping over a later one. A merged value is located at the `<<` value it came
+    /// from.
+    fn merge(
+        &mut self,
+        map: &mut Map<String, Value>,
+        pointer: &str,
+        merges: Vec<(Map<String, Value>, Span)>,
+    ) {
+        for (source, span) in merges {
+            for (key, value) in source {
+                if map.contains_key(&key) {
+                    continue;
+                }
+                let child = format!("{pointer}/{}", escape_pointer(&key));
+                self.locations.values.insert(child.clone(), span);
+                self.locations.keys.insert(child, span);
+                map.insert(key, value);
+            }
         }
     }
 
@@ -384,16 +452,18 @@ impl Builder {
         }
     }
 
-    fn push_key(&mut self, key: String, span: Span) -> Flow {
+    fn push_key(&mut self, key: String, merge: bool, span: Span) -> Flow {
         let Some(Frame::Mapping {
             pending,
             seen,
             pointer,
+            merging,
             ..
         }) = self.stack.last_mut()
         else {
             return Flow::Continue(());
         };
+        *merging = merge;
         if let Some(first) = seen.get(&key) {
             let first = *first;
             let err = YamlError {
@@ -401,6 +471,7 @@ impl Builder {
                 message: format!("duplicate mapping key `{key}`"),
                 span: Some(span),
                 related: Some((first, format!("`{key}` first defined here"))),
+                help: None,
             };
             self.parsed.errors.push(err);
             self.poisoned = true;
@@ -433,16 +504,49 @@ impl Builder {
         }
         match self.stack.last_mut() {
             None => {
-                if !self.poisoned && self.in_document {
+                if self.in_document && self.poisoned {
+                    self.salvage_key(&value);
+                } else if self.in_document {
                     self.parsed.documents.push(Document {
                         value,
                         locations: std::mem::take(&mut self.locations),
                     });
                 }
             }
-            Some(Frame::Mapping { map, pending, .. }) => {
-                if let Some((key, _)) = pending.take() {
+            Some(Frame::Mapping {
+                map,
+                pending,
+                merging,
+                merges,
+                ..
+            }) => {
+                let Some((key, _)) = pending.take() else {
+                    return Flow::Continue(());
+                };
+                if !std::mem::take(merging) {
                     map.insert(key, value);
+                    return Flow::Continue(());
+                }
+                let sources = match value {
+                    Value::Object(m) => Some(vec![m]),
+                    Value::Array(items) => items
+                        .into_iter()
+                        .map(|item| match item {
+                            Value::Object(m) => Some(m),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => None,
+                };
+                if let Some(sources) = sources {
+                    merges.extend(sources.into_iter().map(|m| (m, span)));
+                } else {
+                    self.parsed.errors.push(YamlError::at(
+                        "yaml-value",
+                        span,
+                        "a merge key `<<` takes a mapping, an alias of one, or a list of them",
+                    ));
+                    self.poisoned = true;
                 }
             }
             Some(Frame::Sequence { items, .. }) => items.push(value),
@@ -450,9 +554,27 @@ impl Builder {
         Flow::Continue(())
     }
 
+    /// Record an error that ends the file (see `record_failure`).
     fn fail(&mut self, error: YamlError) -> Flow {
-        self.parsed.errors.push(error);
+        self.record_failure(error);
         Flow::Break(())
+    }
+
+    /// Record an error that ends the file. The document being built is lost; its `key`, if
+    /// already read, is kept.
+    fn record_failure(&mut self, error: YamlError) {
+        self.parsed.errors.push(error);
+        if let Some(Frame::Mapping { map, .. }) = self.stack.first()
+            && let Some(Value::String(key)) = map.get("key")
+        {
+            self.parsed.dropped_keys.push(key.clone());
+        }
+    }
+
+    fn salvage_key(&mut self, document: &Value) {
+        if let Some(key) = document.get("key").and_then(Value::as_str) {
+            self.parsed.dropped_keys.push(key.to_owned());
+        }
     }
 }
 
@@ -465,93 +587,7 @@ pub fn escape_pointer(key: &str) -> Cow<'_, str> {
     }
 }
 
-/// Resolve a scalar with the YAML 1.2 core schema.
-fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
-    if let Some(tag) = tag {
-        if !tag.is_yaml_core_schema() {
-            return Err(format!("unsupported tag `{}{}`", tag.handle, tag.suffix));
-        }
-        return match tag.suffix.as_str() {
-            "str" => Ok(Value::String(text.to_owned())),
-            "null" => Ok(Value::Null),
-            "bool" => resolve_bool(text).ok_or_else(|| format!("`{text}` is not a boolean")),
-            "int" => resolve_int(text).ok_or_else(|| format!("`{text}` is not an integer")),
-            "float" => resolve_float(text)
-                .or_else(|| resolve_int(text).map(Ok))
-                .unwrap_or_else(|| Err(format!("`{text}` is not a number"))),
-            other => Err(format!("unsupported tag `!!{other}`")),
-        };
-    }
-    if style != ScalarStyle::Plain {
-        return Ok(Value::String(text.to_owned()));
-    }
-    if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
-        return Ok(Value::Null);
-    }
-    if let Some(b) = resolve_bool(text) {
-        return Ok(b);
-    }
-    if let Some(i) = resolve_int(text) {
-        return Ok(i);
-    }
-    match resolve_float(text) {
-        Some(result) => result,
-        None => Ok(Value::String(text.to_owned())),
-    }
-}
-
-fn resolve_bool(text: &str) -> Option<Value> {
-    match text {
-        "true" | "True" | "TRUE" => Some(Value::Bool(true)),
-        "false" | "False" | "FALSE" => Some(Value::Bool(false)),
-        _ => None,
-    }
-}
-
-fn resolve_int(text: &str) -> Option<Value> {
-    let (negative, digits) = match text.as_bytes().first()? {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let (radix, digits) = if let Some(hex) = digits.strip_prefix("0x") {
-        (16, hex)
-    } else if let Some(oct) = digits.strip_prefix("0o") {
-        (8, oct)
-    } else {
-        (10, digits)
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    let magnitude = u64::from_str_radix(digits, radix).ok()?;
-    if negative {
-        let n = i64::try_from(magnitude).ok()?;
-        Some(Value::Number(Number::from(-n)))
-    } else {
-        Some(Value::Number(Number::from(magnitude)))
-    }
-}
-
-/// `None`: not a float; `Some(Err)`: a float JSON cannot hold.
-fn resolve_float(text: &str) -> Option<Result<Value, String>> {
-    let lower = text.to_ascii_lowercase();
-    let unsigned = lower.trim_start_matches(['-', '+']);
-    if matches!(unsigned, ".inf" | ".nan") {
-        return Some(Err(format!(
-            "`{text}` is not a finite number; JSON cannot hold it"
-        )));
-    }
-    let looks_numeric = text.bytes().any(|b| b.is_ascii_digit())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
-    if !looks_numeric {
-        return None;
-    }
-    let f: f64 = text.parse().ok()?;
-    Number::from_f64(f).map(|n| Ok(Value::Number(n)))
-}
+mod scalar;
 
 #[cfg(test)]
 mod tests;
