@@ -95,6 +95,18 @@ pub(crate) fn check(
         Operator::Regex | Operator::NotRegex => match value.as_str() {
             None => error("value-type", format!("`{name}` needs a string pattern")),
             Some(pattern) => regex::Regex::new(pattern).err().and_then(|e| {
+                // PostHog's flag-evaluation service is written in Rust and compiles patterns
+                // with the `regex` crate; a pattern that only a backtracking engine accepts
+                // (look-around, backreferences) is stored by the API but never matches there.
+                if fancy_regex::Regex::new(pattern).is_ok() {
+                    return error(
+                        "regex",
+                        format!(
+                            "regex `{pattern}` uses look-around or backreferences, which \
+                             PostHog's flag-evaluation service (Rust `regex` syntax) cannot evaluate"
+                        ),
+                    );
+                }
                 let first = e
                     .to_string()
                     .lines()
