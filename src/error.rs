@@ -13,6 +13,8 @@ pub mod exit {
     pub const FAILURE: u8 = 1;
     /// Usage or config error (for `plan --detailed-exitcode`: changes present).
     pub const USAGE: u8 = 2;
+    /// `apply` was interrupted (Ctrl-C): 128 + SIGINT, as shells report it.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// An error that ends a command.

@@ -42,6 +42,7 @@ fn options(concurrency: usize) -> Options {
     Options {
         concurrency,
         retry: fast_retry(),
+        stop: None,
     }
 }
 

@@ -359,3 +359,101 @@ fn a_corrupt_future_or_hand_edited_plan_is_refused_before_anything_is_applied() 
         0
     );
 }
+
+/// The first Ctrl-C starts no further step, lets the request in flight finish and still prints
+/// the report; what it says was applied is exactly what is live, and the exit code is 130.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_starting_steps_and_still_reports_exactly_what_was_applied() {
+    use crate::support::fake_posthog::Fault;
+    use std::io::BufRead;
+
+    let fake = FakePosthog::start().await;
+    let config = format!(
+        "backend: posthog\nenvironments:\n  staging:\n    host: {}\n    project_id: {PROJECT_ID}\n    \
+         api_key_env: FLAGOPS_FAKE_KEY\n",
+        fake.base_url()
+    );
+    let files: Vec<(String, String)> = (0..6)
+        .map(|i| {
+            (
+                format!("f{i}.yaml"),
+                format!("key: f{i}\nconditions:\n  - rollout_percentage: 10\n"),
+            )
+        })
+        .collect();
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let repo = TempRepo::new(&config, &borrowed);
+    // Every request takes a while, so the interrupt lands while steps remain.
+    fake.inject(Fault::Slow {
+        delay: std::time::Duration::from_millis(300),
+        times: 1_000,
+    });
+    let dir = repo.path().to_owned();
+    let (code, stdout) = tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flagops"))
+            .args(["-C"])
+            .arg(&dir)
+            .args([
+                "apply",
+                "--env",
+                "staging",
+                "--auto-approve",
+                "--concurrency",
+                "1",
+                "--format",
+                "json",
+            ])
+            .env_clear()
+            .env("NO_COLOR", "1")
+            .env("FLAGOPS_FAKE_KEY", WRITE_KEY)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        // Wait for the first applied step, then interrupt.
+        for line in lines.by_ref() {
+            if line.unwrap().starts_with("created `") {
+                break;
+            }
+        }
+        let killed = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let rest: Vec<String> = lines.map(Result::unwrap).collect();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            rest.iter()
+                .any(|l| l.starts_with("interrupted: finishing the requests in flight")),
+            "{rest:?}"
+        );
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(130), "{stdout}");
+    let doc = json(&stdout);
+    let applied = doc["summary"]["applied"].as_u64().unwrap();
+    assert!((1..6).contains(&applied), "{stdout}");
+    let interrupted = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["code"] == "interrupted")
+        .count() as u64;
+    assert_eq!(applied + interrupted, 6, "{stdout}");
+    assert_eq!(
+        fake.flags().len() as u64,
+        applied,
+        "live flags differ from the report"
+    );
+}

@@ -18,6 +18,7 @@ mod report;
 mod step;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt;
 
@@ -28,12 +29,15 @@ use crate::plan::{Action, Change, Plan, Step, drift};
 pub use report::{Counts, FailureCode, Outcome, Report, StepReport, Warning};
 
 /// How to apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Options {
     /// Most steps of one level in flight at once (at least 1).
     pub concurrency: usize,
     /// Repeats of writes whose outcome was unknown (after checking).
     pub retry: RetryPolicy,
+    /// Set (by a Ctrl-C handler) to start no further step: the steps in flight finish and
+    /// the rest are reported as interrupted.
+    pub stop: Option<&'static AtomicBool>,
 }
 
 impl Options {
@@ -46,6 +50,7 @@ impl Default for Options {
         Options {
             concurrency: usize::from(Self::CONCURRENCY),
             retry: RetryPolicy::default(),
+            stop: None,
         }
     }
 }
@@ -90,7 +95,14 @@ pub async fn run<B: Backend>(
         let current = &current;
         let done: Vec<(&str, Outcome)> = futures_util::stream::iter(runnable)
             .map(|step| async move {
-                let outcome = step::execute(step, backend, current, &options.retry).await;
+                let outcome = if options.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+                    Outcome::failed(
+                        FailureCode::Interrupted,
+                        "not started: the apply was interrupted; nothing was changed for this flag",
+                    )
+                } else {
+                    step::execute(step, backend, current, &options.retry).await
+                };
                 progress.finished(&report_of(step, outcome.clone()));
                 (step.key.as_str(), outcome)
             })

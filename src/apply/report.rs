@@ -76,6 +76,8 @@ pub enum FailureCode {
     Unavailable,
     /// Anything else (authorization, unsupported flag, local state file).
     Error,
+    /// Not started because the apply was interrupted (Ctrl-C).
+    Interrupted,
 }
 
 /// Something to look at after an apply.

@@ -8,6 +8,7 @@
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -293,8 +294,10 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         .map_err(|e| Error::failure(e).hint("make a new plan with `flagops plan --out FILE`"))?;
     let options = Options {
         concurrency: usize::from(args.concurrency),
+        stop: Some(&INTERRUPTED),
         ..Options::default()
     };
+    runtime.spawn(stop_on_interrupt());
     let report = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::with_draw_target(
             Some(plan.steps.len() as u64),
@@ -322,9 +325,30 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         ))
     })?;
     print_report(args.format, &args.env, &report);
-    Ok(if report.succeeded() {
+    Ok(if INTERRUPTED.load(Ordering::SeqCst) {
+        exit::INTERRUPTED
+    } else if report.succeeded() {
         exit::OK
     } else {
         exit::FAILURE
     })
+}
+
+/// Set by the first Ctrl-C of an apply.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// The first Ctrl-C lets the requests in flight finish, starts no further step and still
+/// prints the report (so the user knows exactly what was applied); a second one stops at once.
+async fn stop_on_interrupt() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    stderr(
+        "interrupted: finishing the requests in flight and starting no new step; \
+         press Ctrl-C again to stop at once (without a report)\n",
+    );
+    if tokio::signal::ctrl_c().await.is_ok() {
+        std::process::exit(i32::from(exit::INTERRUPTED));
+    }
 }
