@@ -14,8 +14,9 @@ use globset::Glob;
 
 use super::Context;
 use super::output::{stderr, stdout};
+use super::plan::setup_error;
 use crate::backend::Backend;
-use crate::backend::any::{AnyBackend, SetupError};
+use crate::backend::any::AnyBackend;
 use crate::config::Config;
 use crate::error::{Error, Result, exit};
 use crate::import::{self, FLAG_SCHEMA_FILE};
@@ -70,20 +71,6 @@ fn flag_directory(config: &Config, root: &Path) -> Result<String> {
             Error::usage("`flags` in the config names no directory to import into")
                 .hint("add a directory (e.g. `flags/`) as the first entry of `flags`")
         })
-}
-
-fn setup_error(e: &SetupError) -> Error {
-    match e {
-        SetupError::UnknownEnvironment { known, .. } => {
-            let hint = if known.is_empty() {
-                "the config defines no environments; add one under `environments`".to_owned()
-            } else {
-                format!("defined environments: {}", known.join(", "))
-            };
-            Error::usage(e.to_string()).hint(hint)
-        }
-        SetupError::Posthog(_) => Error::usage(e.to_string()),
-    }
 }
 
 /// Where each key is already defined, with the number of flags in that file, when the

@@ -57,17 +57,7 @@ pub(crate) struct Inputs {
 pub(crate) fn prepare(ctx: &Context, env: &str) -> Result<Inputs> {
     let repo = ctx.load()?;
     let backend =
-        AnyBackend::for_environment(&repo.root, &repo.config, env).map_err(|e| match e {
-            SetupError::UnknownEnvironment { ref known, .. } => {
-                let hint = if known.is_empty() {
-                    "the config defines no environments; add one under `environments`".to_owned()
-                } else {
-                    format!("defined environments: {}", known.join(", "))
-                };
-                Error::usage(e.to_string()).hint(hint)
-            }
-            SetupError::Posthog(_) => Error::usage(e.to_string()),
-        })?;
+        AnyBackend::for_environment(&repo.root, &repo.config, env).map_err(|e| setup_error(&e))?;
     let findings = rules::validate(&repo);
     let summary = Summary::new(repo.files, repo.flags.len(), &findings);
     if summary.errors > 0 {
@@ -223,4 +213,19 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// A backend that cannot be set up is a usage or config error (exit 2).
+pub(crate) fn setup_error(e: &SetupError) -> Error {
+    match e {
+        SetupError::UnknownEnvironment { known, .. } => {
+            let hint = if known.is_empty() {
+                "the config defines no environments; add one under `environments`".to_owned()
+            } else {
+                format!("defined environments: {}", known.join(", "))
+            };
+            Error::usage(e.to_string()).hint(hint)
+        }
+        SetupError::Posthog(_) => Error::usage(e.to_string()),
+    }
 }

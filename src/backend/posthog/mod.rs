@@ -244,6 +244,18 @@ impl PosthogBackend {
         }
     }
 
+    /// The flag a write answered with, as a `LiveFlag` (learning the keys of any dependency
+    /// ids it has not seen).
+    async fn stored(&self, answer: Value, call: &Call<'_>) -> BackendResult<LiveFlag> {
+        let raw = object(answer, call)?;
+        self.learn_dependency_keys(std::slice::from_ref(&raw))
+            .await?;
+        self.absorb(raw).map_err(|u| BackendError::Unsupported {
+            key: u.key,
+            reason: u.reason,
+        })
+    }
+
     fn parse_id(live: &LiveFlag) -> BackendResult<i64> {
         live.id.parse().map_err(|_| BackendError::Invalid {
             key: live.flag.key.clone(),
@@ -447,13 +459,7 @@ impl Backend for PosthogBackend {
                 &call,
             )
             .await?;
-        let raw = object(answer, &call)?;
-        self.learn_dependency_keys(std::slice::from_ref(&raw))
-            .await?;
-        self.absorb(raw).map_err(|u| BackendError::Unsupported {
-            key: u.key,
-            reason: u.reason,
-        })
+        self.stored(answer, &call).await
     }
 
     async fn update(&self, live: &LiveFlag, desired: &Flag) -> BackendResult<LiveFlag> {
@@ -512,13 +518,7 @@ impl Backend for PosthogBackend {
                 &call,
             )
             .await?;
-        let raw = object(answer, &call)?;
-        self.learn_dependency_keys(std::slice::from_ref(&raw))
-            .await?;
-        self.absorb(raw).map_err(|u| BackendError::Unsupported {
-            key: u.key,
-            reason: u.reason,
-        })
+        self.stored(answer, &call).await
     }
 
     async fn delete(&self, live: &LiveFlag) -> BackendResult<()> {
