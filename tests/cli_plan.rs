@@ -232,7 +232,11 @@ fn an_update_planned_before_someone_else_wrote_is_a_conflict() {
             .code,
         0
     );
-    // Someone else writes `base` in between.
+    // Someone else writes `base` in between, with another name than the plan's.
+    repo.write(
+        "base.yaml",
+        "key: base\nname: Other\nconditions:\n  - rollout_percentage: 100\n",
+    );
     assert_eq!(
         repo.run(&["apply", "--env", "staging", "--auto-approve"])
             .code,
@@ -244,6 +248,44 @@ fn an_update_planned_before_someone_else_wrote_is_a_conflict() {
         run.stdout.contains(
             "failed to update `base`: `base` changed since the plan was made (version 1 → 2); re-run `flagops plan`"
         ),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn applying_a_saved_plan_again_counts_its_updates_as_done() {
+    // A re-run of an apply job (after a timeout, or by hand) with the same saved plan must
+    // converge, not fail on the flags the first run already brought to the desired state.
+    let repo = repo();
+    assert_eq!(
+        repo.run(&["apply", "--env", "staging", "--auto-approve"])
+            .code,
+        0
+    );
+    repo.write(
+        "base.yaml",
+        "key: base\nname: Base\nconditions:\n  - rollout_percentage: 100\n",
+    );
+    assert_eq!(
+        repo.run(&["plan", "--env", "staging", "--out", "plan.json"])
+            .code,
+        0
+    );
+    let run = repo.run(&["apply", "--env", "staging", "plan.json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("updated `base`\n"), "{}", run.stdout);
+
+    let run = repo.run(&["apply", "--env", "staging", "plan.json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("updated `base` (it was already as planned)\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("1 applied, 0 failed, 0 skipped"),
         "{}",
         run.stdout
     );

@@ -2,7 +2,8 @@
 //!
 //! - Precondition: an update or delete only runs if the live flag is still the one the plan
 //!   saw (same id, version and fingerprint); a create only if the key is still free. A flag
-//!   found already as desired counts as applied (re-running converges).
+//!   found already as desired (created, or updated since the plan) counts as applied
+//!   (re-running converges).
 //! - A 5xx or transport failure of a write leaves its outcome unknown. Before anything is sent
 //!   again, the flag is read back (`Backend::get`): a create that went through is never sent
 //!   twice, an update is repeated only if the flag still has the version it was sent against.
@@ -70,7 +71,19 @@ pub(super) async fn execute<B: Backend>(
         }
         (Action::Update | Action::Delete, Some(found)) => {
             if let Err(why) = unchanged(step, found) {
-                return Outcome::failed(FailureCode::Changed, why);
+                // An update already done (this plan applied before, e.g. a re-run job)
+                // converges like a create found done; any other change is a conflict.
+                return match desired {
+                    Some(d)
+                        if step.action == Action::Update
+                            && differences(d, &found.flag).is_empty() =>
+                    {
+                        Outcome::Applied {
+                            note: Some("it was already as planned".to_owned()),
+                        }
+                    }
+                    _ => Outcome::failed(FailureCode::Changed, why),
+                };
             }
             Some(found.clone())
         }
