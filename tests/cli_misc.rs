@@ -41,6 +41,24 @@ fn subcommand_help() {
 }
 
 #[test]
+fn apply_help_describes_the_report_formats_not_the_plan_document() {
+    let run = Repo::empty().run(&["apply", "--help"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains(
+            "json:     The report as a versioned JSON document (`format_version` 1; stdout)"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("the same as `--out` saves"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn version_exits_0() {
     let run = Repo::empty().run(&["--version"]);
     run.expect_code(0);

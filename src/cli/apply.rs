@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Context;
 use super::output::{stderr, stdout};
-use super::plan::{Format, list, metadata, prepare, print_refusal, runtime};
+use super::plan::{self as plan_cli, list, metadata, prepare, print_refusal, runtime};
 use crate::apply::{self, Options, Progress, Report, StepReport};
 use crate::backend::pacing::Pacer;
 use crate::config::Environment;
@@ -22,6 +22,27 @@ use crate::error::{Error, Result, exit};
 use crate::plan::{self, Action, FORMAT_VERSION, Plan};
 use crate::render::apply as render;
 use crate::render::plan as render_plan;
+
+/// Format of the apply report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// The plan, then one line per flag and a summary, in words (stdout).
+    Human,
+    /// The report as a versioned JSON document (`format_version` 1; stdout).
+    Json,
+    /// A pull-request comment or job summary, under GitHub's size limit (stdout).
+    Markdown,
+}
+
+impl From<Format> for plan_cli::Format {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Human => Self::Human,
+            Format::Json => Self::Json,
+            Format::Markdown => Self::Markdown,
+        }
+    }
+}
 
 /// Arguments of `apply`.
 #[derive(Debug, clap::Args)]
@@ -265,7 +286,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
                 plan
             }
             Err(error) => {
-                print_refusal(args.format, &args.env, &error);
+                print_refusal(args.format.into(), &args.env, &error);
                 return Ok(exit::FAILURE);
             }
         }
