@@ -117,7 +117,7 @@ pub fn render(plan: &Plan) -> String {
         let _ = writeln!(out, "apply order (each level after the previous one):");
         for (i, level) in levels.iter().enumerate() {
             let keys: Vec<String> = level.iter().map(|s| format!("`{}`", s.key)).collect();
-            let _ = writeln!(out, "  level {}: {}", i + 1, keys.join(", "));
+            let _ = writeln!(out, "  level {i}: {}", keys.join(", "));
         }
         out.push('\n');
     }
