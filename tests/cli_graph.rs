@@ -54,7 +54,10 @@ fn unknown_environment_is_a_usage_error() {
     let run = chain().run(&["graph", "--env", "prod"]);
     run.expect_code(2);
     assert_eq!(run.stdout, "");
-    assert_eq!(run.stderr, "error: unknown environment `prod`\n");
+    assert_eq!(
+        run.stderr,
+        "error: unknown environment `prod`\nhint: defined environments: production, staging\n"
+    );
 }
 
 #[test]

@@ -4,7 +4,8 @@ use clap::ValueEnum;
 
 use super::Context;
 use super::output::{stderr, stdout};
-use crate::error::{Error, Result, exit};
+use crate::backend::any::SetupError;
+use crate::error::{Result, exit};
 use crate::finding::{self, Severity};
 use crate::graph::DependencyGraph;
 use crate::render::findings::{Sources, Summary, human};
@@ -40,7 +41,10 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     if let Some(env) = &args.env
         && !repo.config.environments.contains_key(env)
     {
-        return Err(Error::usage(format!("unknown environment `{env}`")));
+        return Err(super::plan::setup_error(&SetupError::UnknownEnvironment {
+            name: env.clone(),
+            known: repo.config.environments.keys().cloned().collect(),
+        }));
     }
     let graph = DependencyGraph::new(repo.flags.iter().map(|f| {
         let (flag, _) = f.spec.resolve(args.env.as_deref());
