@@ -482,6 +482,41 @@ fn a_glob_that_matches_nothing_is_a_warning_on_the_config() {
 }
 
 #[test]
+fn a_glob_is_relative_to_the_config_file_even_outside_its_directory() {
+    // Paths in the config are relative to it; a glob starting with `../` or `./` matched
+    // nothing (globs were only tried on files below the config's directory).
+    let repo = Repo::empty();
+    repo.write(
+        "conf/flagops.yaml",
+        "backend: local\nflags: [\"../shared/*.yaml\", \"./local/**/*.yml\"]\n",
+    );
+    repo.write(
+        "shared/one.yaml",
+        "key: one\nconditions: [{ rollout_percentage: 1 }]\n",
+    );
+    repo.write(
+        "conf/local/deep/two.yml",
+        "key: two\nconditions: [{ rollout_percentage: 1 }]\n",
+    );
+    repo.write("conf/other.yaml", "key: three\n");
+    let run = repo.run(&[
+        "--config",
+        "conf/flagops.yaml",
+        "validate",
+        "--format",
+        "json",
+    ]);
+    run.expect_code(0);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        doc["summary"],
+        serde_json::json!({"files": 2, "flags": 2, "errors": 0, "warnings": 0}),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn an_empty_flag_directory_is_a_warning_on_the_config() {
     // A directory of `.json` files (or none yet) validated "0 flags in 0 files" silently.
     let repo = Repo::empty();

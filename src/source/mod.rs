@@ -349,9 +349,13 @@ fn discover(root: &Path, config: &Config) -> (Vec<PathBuf>, Vec<Finding>) {
     let mut files = Vec::new();
     let mut findings = Vec::new();
     for entry in config.flags.entries() {
-        let is_glob = entry.contains(['*', '?', '[', '{']);
+        let is_glob = entry.contains(GLOB_CHARS);
         if is_glob {
-            let matcher = match Glob::new(entry) {
+            // The components before the first one with a wildcard name the directory to walk
+            // (`../shared`, `./flags`, or the config's own); the rest is matched below it.
+            let (base, pattern) = split_glob(entry);
+            let dir = root.join(base);
+            let matcher = match Glob::new(pattern) {
                 Ok(g) => GlobSetBuilder::new().add(g).build(),
                 Err(e) => {
                     findings.push(Finding::error(
@@ -363,8 +367,8 @@ fn discover(root: &Path, config: &Config) -> (Vec<PathBuf>, Vec<Finding>) {
             };
             let Ok(matcher) = matcher else { continue };
             let before = files.len();
-            for file in walk_yaml(root, root) {
-                let rel = file.strip_prefix(root).unwrap_or(&file);
+            for file in walk_yaml(root, &dir) {
+                let rel = file.strip_prefix(&dir).unwrap_or(&file);
                 if matcher.is_match(rel) {
                     files.push(file);
                 }
@@ -399,6 +403,22 @@ fn discover(root: &Path, config: &Config) -> (Vec<PathBuf>, Vec<Finding>) {
     files.sort();
     files.dedup();
     (files, findings)
+}
+
+/// Characters that make a `flags` entry a glob.
+const GLOB_CHARS: [char; 4] = ['*', '?', '[', '{'];
+
+/// Split a glob into its literal leading directory and the pattern below it:
+/// `../shared/**/*.yaml` → (`../shared`, `**/*.yaml`); `*.yaml` → (``, `*.yaml`).
+fn split_glob(entry: &str) -> (&str, &str) {
+    let mut literal = 0;
+    for (i, _) in entry.match_indices('/') {
+        if entry[..i].contains(GLOB_CHARS) {
+            break;
+        }
+        literal = i + 1;
+    }
+    (&entry[..literal], &entry[literal..])
 }
 
 fn walk_yaml(root: &Path, dir: &Path) -> Vec<PathBuf> {
