@@ -59,7 +59,7 @@ pub(crate) struct Args {
     /// Format of the report on stdout.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
-    /// Most steps in flight at once within a level.
+    /// Most steps in flight at once within a level (1 to 64).
     #[arg(long, value_name = "N", default_value_t = Options::CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
 }
