@@ -171,12 +171,14 @@ fn the_file_is_sorted_pretty_json_written_atomically() {
     // What PostHog stores: tags lower-cased and deduplicated, no `depends_on`.
     assert_eq!(state.flags[1].flag.tags, Some(vec!["beta".to_owned()]));
     assert_eq!(state.flags[0].flag.depends_on, None);
-    // No temporary file is left behind.
-    let names: Vec<String> = std::fs::read_dir(dir.path().join(".flagops"))
+    // No temporary file is left behind; the empty lock file that keeps other processes out
+    // stays.
+    let mut names: Vec<String> = std::fs::read_dir(dir.path().join(".flagops"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, ["state.json"]);
+    names.sort();
+    assert_eq!(names, ["state.json", "state.json.lock"]);
 }
 
 #[test]
@@ -193,4 +195,29 @@ fn a_corrupt_file_is_reported_with_its_position() {
         std::fs::read_to_string(b.path()).unwrap(),
         "{\n  \"format_version\": 1,\n  oops\n}"
     );
+}
+
+/// Two flagops processes on one state file (here: two backends, as two processes would have)
+/// must not lose each other's writes: every write holds a lock on the file's `.lock` sibling.
+#[test]
+fn concurrent_writers_on_one_state_file_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".flagops/state.json");
+    let writers: Vec<std::thread::JoinHandle<()>> = (0..2)
+        .map(|w| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let backend = LocalBackend::new(path, "staging");
+                for i in 0..40 {
+                    let key = format!("w{w}-{i}");
+                    block(backend.create(&flag(json!({"key": key, "conditions": [{}]})))).unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let state = block(LocalBackend::new(&path, "staging").list()).unwrap();
+    assert_eq!(state.flags.len(), 80);
 }

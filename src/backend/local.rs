@@ -11,9 +11,10 @@
 //!
 //! The file holds one independent state per environment (as separate PostHog projects
 //! would be). It is pretty, sorted JSON (environments by name, flags by key, then id) so
-//! that it diffs well in git, and it is replaced atomically (a temporary file in the same directory, then a rename). A missing
-//! file is an empty state. One process at a time: concurrent writers in separate processes
-//! are not locked out.
+//! that it diffs well in git, and it is replaced atomically (a temporary file in the same
+//! directory, then a rename). A missing file is an empty state. Every read-modify-write holds
+//! an exclusive lock on the empty sibling file `<state>.lock`, so two flagops processes on one
+//! state file wait for each other instead of losing writes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -190,6 +191,34 @@ impl LocalBackend {
         Ok(())
     }
 
+    /// Open and exclusively lock `<state file>.lock`, waiting for another process holding it.
+    fn lock_file(&self) -> BackendResult<std::fs::File> {
+        let mut name = self
+            .path
+            .file_name()
+            .map(std::ffi::OsStr::to_os_string)
+            .unwrap_or_default();
+        name.push(".lock");
+        let path = self.path.with_file_name(name);
+        let io = |e: std::io::Error| {
+            BackendError::Io(format!(
+                "cannot lock the state file `{}`: {e}",
+                self.path.display()
+            ))
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        file.lock().map_err(io)?;
+        Ok(file)
+    }
+
     fn modify<T>(
         &self,
         change: impl FnOnce(&mut EnvironmentState) -> BackendResult<T>,
@@ -198,6 +227,9 @@ impl LocalBackend {
             .lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Other processes (a second flagops in another terminal) are kept out by an
+        // exclusive lock on a sibling file, held across the read-modify-write.
+        let _file_lock = self.lock_file()?;
         let mut state = self.read()?;
         let out = change(
             state
