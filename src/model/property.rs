@@ -80,121 +80,69 @@ impl PropertyType {
     }
 }
 
-/// How a property filter compares (PostHog operators; `min`/`max` are written `gte`/`lte`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-#[allow(missing_docs)]
-pub enum Operator {
-    Exact,
-    IsNot,
-    Icontains,
-    NotIcontains,
-    IcontainsMulti,
-    NotIcontainsMulti,
-    Regex,
-    NotRegex,
-    Gt,
-    Gte,
-    Lt,
-    Lte,
-    SemverGt,
-    SemverGte,
-    SemverLt,
-    SemverLte,
-    SemverEq,
-    SemverNeq,
-    SemverTilde,
-    SemverCaret,
-    SemverWildcard,
-    IsSet,
-    IsNotSet,
-    IsDateExact,
-    IsDateAfter,
-    IsDateBefore,
-    In,
-    NotIn,
-    FlagEvaluatesTo,
+/// Declares `Operator`, `OPERATORS` and `Operator::as_str` from one list, so the three
+/// cannot drift apart. Serde and the schema use the same names (`rename_all = "snake_case"`,
+/// checked by a test).
+macro_rules! operators {
+    ($($variant:ident => $name:literal,)*) => {
+        /// How a property filter compares (PostHog operators; `min`/`max` are written `gte`/`lte`).
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+            JsonSchema,
+        )]
+        #[serde(rename_all = "snake_case")]
+        #[allow(missing_docs)]
+        pub enum Operator {
+            $($variant,)*
+        }
+
+        /// Every operator, in declaration order.
+        pub const OPERATORS: &[Operator] = &[$(Operator::$variant,)*];
+
+        impl Operator {
+            /// The name used in files and in the API.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Operator::$variant => $name,)*
+                }
+            }
+        }
+    };
 }
 
-/// Every operator, in declaration order.
-pub const OPERATORS: [Operator; 29] = {
-    use Operator::{
-        Exact, FlagEvaluatesTo, Gt, Gte, Icontains, IcontainsMulti, In, IsDateAfter, IsDateBefore,
-        IsDateExact, IsNot, IsNotSet, IsSet, Lt, Lte, NotIcontains, NotIcontainsMulti, NotIn,
-        NotRegex, Regex, SemverCaret, SemverEq, SemverGt, SemverGte, SemverLt, SemverLte,
-        SemverNeq, SemverTilde, SemverWildcard,
-    };
-    [
-        Exact,
-        IsNot,
-        Icontains,
-        NotIcontains,
-        IcontainsMulti,
-        NotIcontainsMulti,
-        Regex,
-        NotRegex,
-        Gt,
-        Gte,
-        Lt,
-        Lte,
-        SemverGt,
-        SemverGte,
-        SemverLt,
-        SemverLte,
-        SemverEq,
-        SemverNeq,
-        SemverTilde,
-        SemverCaret,
-        SemverWildcard,
-        IsSet,
-        IsNotSet,
-        IsDateExact,
-        IsDateAfter,
-        IsDateBefore,
-        In,
-        NotIn,
-        FlagEvaluatesTo,
-    ]
-};
+operators! {
+    Exact => "exact",
+    IsNot => "is_not",
+    Icontains => "icontains",
+    NotIcontains => "not_icontains",
+    IcontainsMulti => "icontains_multi",
+    NotIcontainsMulti => "not_icontains_multi",
+    Regex => "regex",
+    NotRegex => "not_regex",
+    Gt => "gt",
+    Gte => "gte",
+    Lt => "lt",
+    Lte => "lte",
+    SemverGt => "semver_gt",
+    SemverGte => "semver_gte",
+    SemverLt => "semver_lt",
+    SemverLte => "semver_lte",
+    SemverEq => "semver_eq",
+    SemverNeq => "semver_neq",
+    SemverTilde => "semver_tilde",
+    SemverCaret => "semver_caret",
+    SemverWildcard => "semver_wildcard",
+    IsSet => "is_set",
+    IsNotSet => "is_not_set",
+    IsDateExact => "is_date_exact",
+    IsDateAfter => "is_date_after",
+    IsDateBefore => "is_date_before",
+    In => "in",
+    NotIn => "not_in",
+    FlagEvaluatesTo => "flag_evaluates_to",
+}
 
 impl Operator {
-    /// The name used in files and in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operator::Exact => "exact",
-            Operator::IsNot => "is_not",
-            Operator::Icontains => "icontains",
-            Operator::NotIcontains => "not_icontains",
-            Operator::IcontainsMulti => "icontains_multi",
-            Operator::NotIcontainsMulti => "not_icontains_multi",
-            Operator::Regex => "regex",
-            Operator::NotRegex => "not_regex",
-            Operator::Gt => "gt",
-            Operator::Gte => "gte",
-            Operator::Lt => "lt",
-            Operator::Lte => "lte",
-            Operator::SemverGt => "semver_gt",
-            Operator::SemverGte => "semver_gte",
-            Operator::SemverLt => "semver_lt",
-            Operator::SemverLte => "semver_lte",
-            Operator::SemverEq => "semver_eq",
-            Operator::SemverNeq => "semver_neq",
-            Operator::SemverTilde => "semver_tilde",
-            Operator::SemverCaret => "semver_caret",
-            Operator::SemverWildcard => "semver_wildcard",
-            Operator::IsSet => "is_set",
-            Operator::IsNotSet => "is_not_set",
-            Operator::IsDateExact => "is_date_exact",
-            Operator::IsDateAfter => "is_date_after",
-            Operator::IsDateBefore => "is_date_before",
-            Operator::In => "in",
-            Operator::NotIn => "not_in",
-            Operator::FlagEvaluatesTo => "flag_evaluates_to",
-        }
-    }
-
     /// Parse an operator name, accepting PostHog's `min`/`max` aliases.
     pub fn parse(name: &str) -> Option<Operator> {
         match name {
@@ -255,5 +203,22 @@ impl Property {
             (None, PropertyType::Flag) => Operator::FlagEvaluatesTo,
             (None, _) => Operator::Exact,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{OPERATORS, Operator};
+
+    #[test]
+    fn operator_names_match_their_serde_names() {
+        assert_eq!(OPERATORS.len(), 29);
+        for op in OPERATORS {
+            let json = serde_json::to_value(op).unwrap();
+            assert_eq!(json, op.as_str());
+            assert_eq!(Operator::parse(op.as_str()), Some(*op));
+        }
+        assert_eq!(Operator::parse("min"), Some(Operator::Gte));
+        assert_eq!(Operator::parse("max"), Some(Operator::Lte));
     }
 }
