@@ -1,3 +1,5 @@
+//! Unit tests of import: YAML quoting round trips, key order, canonical form, modeline paths.
+
 use std::path::Path;
 
 use serde_json::{Value, json};
