@@ -124,12 +124,9 @@ impl PosthogBackend {
         for _ in 0..MAX_PAGES {
             let url = Url::parse_with_params(&self.flags_url(), &query)
                 .map_err(|e| BackendError::Io(format!("cannot build the list URL: {e}")))?;
-            let page: Page =
-                serde_json::from_value(self.send(Method::GET, url.as_str(), None, call).await?)
-                    .map_err(|e| BackendError::Server {
-                        status: 200,
-                        detail: Some(format!("unexpected list page ({e})")),
-                    })?;
+            let answer = self.send(Method::GET, url.as_str(), None, call).await?;
+            let page =
+                parse_page(answer, call).map_err(|e| error::scrub(e, self.api_key.expose()))?;
             out.extend(page.results);
             let Some(next) = page.next else {
                 return Ok(out);
@@ -156,5 +153,47 @@ impl PosthogBackend {
             status: 200,
             detail: Some(format!("the list has more than {MAX_PAGES} pages")),
         })
+    }
+}
+
+/// A list page: an object whose `results` is an array. Anything else (an array, an object
+/// without `results`) is an error, never an empty list: reading "no flags" from a broken
+/// answer would make a plan create every flag.
+fn parse_page(answer: Value, call: &Call<'_>) -> BackendResult<Page> {
+    let unexpected = |what: String| BackendError::Server {
+        status: 200,
+        detail: Some(format!(
+            "unexpected answer to `{}`: {what}; check that `host` is the PostHog API origin",
+            call.action
+        )),
+    };
+    let Value::Object(object) = &answer else {
+        return Err(unexpected(format!(
+            "expected a JSON object with `results`, got {}",
+            json_kind(&answer)
+        )));
+    };
+    match object.get("results") {
+        Some(Value::Array(_)) => {}
+        Some(other) => {
+            return Err(unexpected(format!(
+                "`results` is {}, not an array",
+                json_kind(other)
+            )));
+        }
+        None => return Err(unexpected("the object has no `results`".to_owned())),
+    }
+    serde_json::from_value(answer).map_err(|e| unexpected(format!("invalid list page ({e})")))
+}
+
+/// "an array", "a string", … for messages.
+pub(super) fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }

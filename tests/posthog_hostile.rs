@@ -1,0 +1,132 @@
+//! The PostHog adapter against a hostile or broken server (not the strict fake: a scripted
+//! server that answers whatever a test tells it): every bad answer is a clear error naming
+//! what was wrong, never a panic, a hang, unbounded memory or a silently empty list.
+
+use std::sync::{Arc, Mutex};
+
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use flagops::backend::pacing::RetryPolicy;
+use flagops::backend::posthog::{ApiKey, PosthogBackend, PosthogSettings};
+use flagops::backend::Backend;
+
+const SECRET: &str = "phx_hostile_secret_789";
+
+/// One scripted answer: status, content type, body.
+type Answer = (u16, &'static str, String);
+
+/// A server on 127.0.0.1:0 answering every request with `script(path_and_query)`, and
+/// counting requests.
+struct Hostile {
+    base: String,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl Hostile {
+    async fn start(script: impl Fn(&str) -> Answer + Send + Sync + 'static) -> Self {
+        let script = Arc::new(script);
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&requests);
+        let app = axum::Router::new().fallback(move |uri: Uri| {
+            let script = Arc::clone(&script);
+            let log = Arc::clone(&log);
+            async move {
+                let target = uri
+                    .path_and_query()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                log.lock().unwrap().push(target.clone());
+                let (status, content_type, body) = script(&target);
+                let mut response: Response = body.into_response();
+                *response.status_mut() = StatusCode::from_u16(status).unwrap();
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_TYPE, content_type.parse().unwrap());
+                response
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Hostile { base, requests }
+    }
+
+    fn settings(&self) -> PosthogSettings {
+        let mut s = PosthogSettings::new(self.base.clone(), 1, ApiKey::new(SECRET));
+        s.api_key_env = Some("HOSTILE_KEY".into());
+        s.retry = RetryPolicy::none();
+        s
+    }
+
+    fn backend(&self) -> PosthogBackend {
+        PosthogBackend::new(self.settings()).unwrap()
+    }
+
+    fn request_count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+}
+
+fn json(body: &str) -> Answer {
+    (200, "application/json", body.to_owned())
+}
+
+/// List against a server answering `answer` to everything; the error's text.
+async fn list_error(answer: Answer) -> String {
+    let server = Hostile::start(move |_| answer.clone()).await;
+    let error = server.backend().list().await.unwrap_err();
+    let text = error.to_string();
+    assert!(!text.contains(SECRET), "{text}");
+    // The first page failed: nothing more was asked.
+    assert_eq!(server.request_count(), 1, "{text}");
+    text
+}
+
+/// A 200 whose body is not a list page is an error naming what was wrong, never "no flags"
+/// (which would make a plan create every flag).
+#[tokio::test]
+async fn a_list_answer_that_is_not_a_page_is_an_error_not_an_empty_list() {
+    let cases = [
+        ("[]", "expected a JSON object with `results`, got an array"),
+        (r#"{"next": null}"#, "the object has no `results`"),
+        (
+            r#"{"next": null, "results": {}}"#,
+            "`results` is an object, not an array",
+        ),
+        (
+            r#"{"next": null, "results": null}"#,
+            "`results` is null, not an array",
+        ),
+    ];
+    for (body, what) in cases {
+        assert_eq!(
+            list_error(json(body)).await,
+            format!(
+                "server error 200: unexpected answer to `list flags of project 1`: {what}; check that `host` is the PostHog API origin"
+            ),
+            "{body}"
+        );
+    }
+}
+
+/// Bodies that are not JSON at all, or cut short, or an HTML error page of a proxy.
+#[tokio::test]
+async fn broken_bodies_are_clear_errors() {
+    assert_eq!(
+        list_error(json("not json")).await,
+        "server error 200: the answer to `list flags of project 1` is not JSON (expected ident at line 1 column 2)"
+    );
+    assert_eq!(
+        list_error(json(r#"{"next": null, "results": [{"id": 1, "#)).await,
+        "server error 200: the answer to `list flags of project 1` is not JSON (EOF while parsing a value at line 1 column 37)"
+    );
+    assert_eq!(
+        list_error((
+            502,
+            "text/html",
+            "<html><body>502 Bad Gateway</body></html>".into()
+        ))
+        .await,
+        "server error 502"
+    );
+}
