@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use flagops::backend::Backend;
 use flagops::backend::pacing::RetryPolicy;
 use flagops::backend::posthog::{ApiKey, PosthogBackend, PosthogSettings};
-use flagops::backend::Backend;
 
 const SECRET: &str = "phx_hostile_secret_789";
 
@@ -128,5 +128,51 @@ async fn broken_bodies_are_clear_errors() {
         ))
         .await,
         "server error 502"
+    );
+}
+
+/// A body larger than `max_response_bytes` is refused without being read into memory, whether
+/// its length is announced (`Content-Length`) or streamed.
+#[tokio::test]
+async fn an_oversized_answer_is_refused() {
+    let page = format!(
+        r#"{{"next": null, "results": [{{"id": 1, "key": "a", "name": "{}"}}]}}"#,
+        "x".repeat(4096)
+    );
+    let announced = Hostile::start(move |_| json(&page)).await;
+    let mut settings = announced.settings();
+    settings.max_response_bytes = 1024;
+    let error = PosthogBackend::new(settings)
+        .unwrap()
+        .list()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "server error 200: the answer to `list flags of project 1` is larger than 1024 bytes; check that `host` is the PostHog API origin"
+    );
+
+    // Streamed without a length: an endless body.
+    let app = axum::Router::new().fallback(|| async {
+        // Blanks are valid leading JSON whitespace: only the size gives it away.
+        let blanks = futures_util::stream::repeat_with(|| {
+            Ok::<_, std::io::Error>(axum::body::Bytes::from_static(&[b' '; 8192]))
+        });
+        axum::body::Body::from_stream(blanks)
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut settings = PosthogSettings::new(base, 1, ApiKey::new(SECRET));
+    settings.retry = RetryPolicy::none();
+    settings.max_response_bytes = 1 << 20;
+    let error = PosthogBackend::new(settings)
+        .unwrap()
+        .list()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "server error 200: the answer to `list flags of project 1` is larger than 1048576 bytes; check that `host` is the PostHog API origin"
     );
 }

@@ -87,10 +87,10 @@ impl PosthogBackend {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let text = response
-            .text()
+        let text = self
+            .read_body(response, status, call)
             .await
-            .map_err(|e| error::scrub(error::from_transport(&e, call), secret))?;
+            .map_err(|e| error::scrub(e, secret))?;
         if !(200..300).contains(&status) {
             return Err(error::scrub(
                 error::from_response(status, retry_after.as_deref(), &text, call, &self.target()),
@@ -106,6 +106,42 @@ impl PosthogBackend {
                 secret,
             )
         })
+    }
+
+    /// The body of `response` as text, at most `max_response_bytes` of it: a longer answer is
+    /// an error, read no further.
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        status: u16,
+        call: &Call<'_>,
+    ) -> BackendResult<String> {
+        let limit = self.max_response_bytes;
+        let too_large = || BackendError::Server {
+            status,
+            detail: Some(format!(
+                "the answer to `{}` is larger than {limit} bytes; check that `host` is the PostHog API origin",
+                call.action
+            )),
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| usize::try_from(n).map_or(true, |n| n > limit))
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| error::from_transport(&e, call))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(String::from_utf8_lossy(&body).into_owned())
     }
 
     /// Every page of one list query; `extra` are query pairs besides `limit`/`offset`.

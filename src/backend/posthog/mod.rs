@@ -65,6 +65,7 @@ pub struct PosthogBackend {
     cache: Mutex<Cache>,
     pacer: Pacer,
     retry: RetryPolicy,
+    max_response_bytes: usize,
 }
 
 /// What the adapter learnt from its reads.
@@ -132,6 +133,7 @@ impl PosthogBackend {
             cache: Mutex::new(Cache::default()),
             pacer: Pacer::new(&settings.budgets),
             retry: settings.retry,
+            max_response_bytes: settings.max_response_bytes,
         })
     }
 
