@@ -176,3 +176,32 @@ async fn an_oversized_answer_is_refused() {
         "server error 200: the answer to `list flags of project 1` is larger than 1048576 bytes; check that `host` is the PostHog API origin"
     );
 }
+
+/// `next` links that lead back to a page already read (directly or through another page)
+/// are an error after one turn, not thousands of requests.
+#[tokio::test]
+async fn next_links_that_loop_are_an_error() {
+    for pages in [1_u32, 3] {
+        let server = Hostile::start(move |target| {
+            let offset: u32 = target
+                .split("offset=")
+                .nth(1)
+                .and_then(|rest| rest.split('&').next())
+                .map_or(0, |n| n.parse().unwrap());
+            let next = (offset + 1) % pages;
+            json(&format!(
+                r#"{{"next": "http://elsewhere/api/projects/1/feature_flags/?limit=1000&offset={next}", "results": []}}"#
+            ))
+        })
+        .await;
+        let error = server.backend().list().await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "server error 200: the `next` link of the answer to `list flags of project 1` points back to a page already read",
+            "{pages} pages"
+        );
+        // The first request (no `offset`), each `offset` page once, then the link back is
+        // refused.
+        assert_eq!(server.request_count(), pages as usize + 1, "{pages} pages");
+    }
+}

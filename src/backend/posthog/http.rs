@@ -157,6 +157,12 @@ impl PosthogBackend {
             .collect();
         query.push(("limit".into(), limit));
         let mut out = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        seen.insert({
+            let mut first = query.clone();
+            first.sort();
+            first
+        });
         for _ in 0..MAX_PAGES {
             let url = Url::parse_with_params(&self.flags_url(), &query)
                 .map_err(|e| BackendError::Io(format!("cannot build the list URL: {e}")))?;
@@ -177,10 +183,16 @@ impl PosthogBackend {
                 .query_pairs()
                 .into_owned()
                 .collect();
-            if next_query == query {
+            // A `next` that leads back to any page already read would loop forever.
+            let mut seen_key = next_query.clone();
+            seen_key.sort();
+            if !seen.insert(seen_key) {
                 return Err(BackendError::Server {
                     status: 200,
-                    detail: Some("the `next` link points to the same page again".into()),
+                    detail: Some(format!(
+                        "the `next` link of the answer to `{}` points back to a page already read",
+                        call.action
+                    )),
                 });
             }
             query = next_query;
