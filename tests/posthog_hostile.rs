@@ -205,3 +205,27 @@ async fn next_links_that_loop_are_an_error() {
         assert_eq!(server.request_count(), pages as usize + 1, "{pages} pages");
     }
 }
+
+/// A server that echoes the key into flag fields: the reasons a flag is unsupported quote
+/// what the server sent, and must still never contain the key.
+#[tokio::test]
+async fn a_key_echoed_into_flag_fields_is_not_in_unsupported_reasons() {
+    let flags = format!(
+        r#"{{"next": null, "results": [
+            {{"id": 1, "key": "a", "version": "{SECRET}", "filters": {{"groups": []}}}},
+            {{"id": 2, "key": "b", "filters": {{"groups": [{{"properties": [{{"key": "k", "type": "person", "operator": "{SECRET}", "value": 1}}]}}]}}}}
+        ]}}"#
+    );
+    let server = Hostile::start(move |_| json(&flags)).await;
+    let state = server.backend().list().await.unwrap();
+    let reasons: Vec<String> = state
+        .unsupported
+        .iter()
+        .map(|u| format!("{}: {}", u.key, u.reason))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    for reason in &reasons {
+        assert!(!reason.contains(SECRET), "{reason}");
+        assert!(reason.contains("***"), "{reason}");
+    }
+}

@@ -203,8 +203,27 @@ impl PosthogBackend {
         Ok(())
     }
 
-    /// Translate one raw flag with the current map, remembering it.
+    /// Translate one raw flag with the current map, remembering it. Why a flag is unsupported
+    /// quotes what the server sent, so the key is scrubbed from it (a server may echo it).
     fn absorb(&self, raw: Map<String, Value>) -> Result<LiveFlag, Unsupported> {
+        self.absorb_raw(raw).map_err(|u| {
+            let clean = |s: String| {
+                let secret = self.api_key.expose();
+                if secret.is_empty() {
+                    s
+                } else {
+                    s.replace(secret, "***")
+                }
+            };
+            Unsupported {
+                key: clean(u.key),
+                id: clean(u.id),
+                reason: clean(u.reason),
+            }
+        })
+    }
+
+    fn absorb_raw(&self, raw: Map<String, Value>) -> Result<LiveFlag, Unsupported> {
         let wire: WireFlag = match serde_json::from_value(Value::Object(raw.clone())) {
             Ok(wire) => wire,
             Err(e) => {
