@@ -457,3 +457,31 @@ async fn ctrl_c_stops_starting_steps_and_still_reports_exactly_what_was_applied(
         "live flags differ from the report"
     );
 }
+
+/// A saved plan whose `level` was edited to a huge number (`u64::MAX` overflowed an addition;
+/// 10^12 made `apply` allocate terabytes and abort) is refused with a clear error.
+#[test]
+fn a_plan_with_an_out_of_range_level_is_refused_without_a_panic() {
+    let repo = repo();
+    assert_eq!(
+        repo.run(&["plan", "--env", "staging", "--out", "plan.json"])
+            .code,
+        0
+    );
+    let saved = json(&std::fs::read_to_string(repo.path().join("plan.json")).unwrap());
+    for level in [u64::MAX, 1_000_000_000_000] {
+        let mut edited = saved.clone();
+        edited["steps"][1]["level"] = level.into();
+        std::fs::write(repo.path().join("edited.json"), edited.to_string()).unwrap();
+        let run = repo.run(&["apply", "--env", "staging", "edited.json"]);
+        assert_eq!(run.code, 1, "{run:?}");
+        assert_eq!(
+            run.stderr,
+            format!(
+                "error: the plan puts `child` at level {level}, but a plan of 2 steps has levels 0 to 1; was it edited?\n\
+                 hint: make a new plan with `flagops plan --out FILE`\n"
+            )
+        );
+        assert!(!repo.state_file().exists(), "nothing was applied");
+    }
+}

@@ -118,3 +118,110 @@ fn a_key_pasted_into_the_config_is_never_printed() {
         }
     }
 }
+
+/// Every file under `dir` (plan files, flag files written by `import`, state), as text.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let text = String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).into_owned();
+            (e.path().to_owned(), text)
+        })
+        .collect()
+}
+
+/// plan (every format, `--out`), apply of the saved plan, import, and their failures (a key
+/// without the write scope, a server error mid-apply) against the fake with the key set:
+/// no output and no file written contains the key, even with `RUST_BACKTRACE=1`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_apply_and_import_against_posthog_never_print_or_save_the_key() {
+    use crate::support::fake_posthog::{FakePosthog, READ_KEY, WRITE_KEY};
+    const WRONG_KEY: &str = "phx_not_a_key_of_the_fake_42";
+    use crate::support::{FAKE_KEY_VAR, TempRepo, posthog_repo_config};
+
+    let fake = FakePosthog::start().await;
+    fake.seed(vec![serde_json::json!({"key": "live-only", "filters": {"groups": [{"properties": [], "rollout_percentage": 10}]}})]);
+    let repo = TempRepo::new(
+        &posthog_repo_config(&fake.base_url()),
+        &[(
+            "a.yaml",
+            "key: a\nconditions: [{ rollout_percentage: 5 }]\n",
+        )],
+    );
+    let dir = repo.path().to_owned();
+    // (which key, arguments, approval policies on?)
+    let steps: Vec<(&str, Vec<&str>, bool)> = vec![
+        ("wrong", vec!["plan", "--env", "live"], false),
+        ("write", vec!["plan", "--env", "live"], false),
+        (
+            "write",
+            vec!["plan", "--env", "live", "--format", "json"],
+            false,
+        ),
+        (
+            "write",
+            vec!["plan", "--env", "live", "--out", "plan.json"],
+            false,
+        ),
+        ("read", vec!["apply", "--env", "live", "plan.json"], false),
+        ("write", vec!["apply", "--env", "live", "plan.json"], true),
+        ("write", vec!["apply", "--env", "live", "plan.json"], false),
+        ("write", vec!["import", "--env", "live", "--force"], false),
+        (
+            "read",
+            vec!["plan", "--env", "live", "--out", "plan2.json"],
+            false,
+        ),
+    ];
+    let mut codes = Vec::new();
+    for (key, args, approval) in steps {
+        fake.set_approval_required(approval);
+        let secret = match key {
+            "write" => WRITE_KEY,
+            "read" => READ_KEY,
+            _ => WRONG_KEY,
+        };
+        let dir = dir.clone();
+        let shown = args.join(" ");
+        let run = tokio::task::spawn_blocking(move || {
+            crate::support::flagops_with_env(
+                &dir,
+                &args,
+                &[(FAKE_KEY_VAR, secret), ("RUST_BACKTRACE", "1")],
+            )
+        })
+        .await
+        .unwrap();
+        codes.push(run.code);
+        eprintln!(
+            "DBG {shown} -> {} {}",
+            run.code,
+            run.stderr.lines().last().unwrap_or("")
+        );
+        for key in [WRITE_KEY, READ_KEY, WRONG_KEY] {
+            assert!(
+                !run.stdout.contains(key) && !run.stderr.contains(key),
+                "`flagops {shown}` printed a key:\n{}\n{}",
+                run.stdout,
+                run.stderr
+            );
+        }
+    }
+    // Successes and failures were both covered.
+    assert!(codes.contains(&0) && codes.contains(&1), "{codes:?}");
+    let files = files_under(&dir);
+    assert!(
+        files.iter().any(|(p, _)| p.ends_with("plan.json"))
+            && files
+                .iter()
+                .any(|(p, _)| p.ends_with("flags/live-only.yaml")),
+        "{files:?}"
+    );
+    for (path, text) in files {
+        for key in [WRITE_KEY, READ_KEY, WRONG_KEY] {
+            assert!(!text.contains(key), "{} contains a key", path.display());
+        }
+    }
+}

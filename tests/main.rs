@@ -25,6 +25,7 @@ mod plan_render;
 mod posthog_adapter;
 mod posthog_fake;
 mod posthog_fixtures;
+mod posthog_hostile;
 mod schema_files;
 mod validate_fixtures;
 

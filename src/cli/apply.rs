@@ -156,6 +156,16 @@ fn check_consistent(saved: &Plan, policy: &Environment) -> Result<()> {
             )));
         }
     }
+    // Levels count up from 0, at most one per step: a larger one was written by hand.
+    let steps = saved.steps.len();
+    if let Some(step) = saved.steps.iter().find(|s| s.level >= steps) {
+        return Err(edited(format!(
+            "puts `{}` at level {}, but a plan of {steps} steps has levels 0 to {}",
+            step.key,
+            step.level,
+            steps - 1
+        )));
+    }
     let level: std::collections::BTreeMap<&str, usize> = saved
         .steps
         .iter()

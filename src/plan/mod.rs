@@ -266,16 +266,14 @@ impl Plan {
         order::waits(&self.steps)
     }
 
-    /// The steps grouped by level.
+    /// The steps grouped by level, lowest first (levels no step has are skipped: a saved
+    /// plan's levels are read from a file, and must not size an allocation).
     pub fn levels(&self) -> Vec<Vec<&Step>> {
-        let mut levels: Vec<Vec<&Step>> = Vec::new();
+        let mut levels: BTreeMap<usize, Vec<&Step>> = BTreeMap::new();
         for step in &self.steps {
-            if levels.len() <= step.level {
-                levels.resize_with(step.level + 1, Vec::new);
-            }
-            levels[step.level].push(step);
+            levels.entry(step.level).or_default().push(step);
         }
-        levels
+        levels.into_values().collect()
     }
 }
 

@@ -87,10 +87,10 @@ impl PosthogBackend {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let text = response
-            .text()
+        let text = self
+            .read_body(response, status, call)
             .await
-            .map_err(|e| error::scrub(error::from_transport(&e, call), secret))?;
+            .map_err(|e| error::scrub(e, secret))?;
         if !(200..300).contains(&status) {
             return Err(error::scrub(
                 error::from_response(status, retry_after.as_deref(), &text, call, &self.target()),
@@ -108,6 +108,42 @@ impl PosthogBackend {
         })
     }
 
+    /// The body of `response` as text, at most `max_response_bytes` of it: a longer answer is
+    /// an error, read no further.
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        status: u16,
+        call: &Call<'_>,
+    ) -> BackendResult<String> {
+        let limit = self.max_response_bytes;
+        let too_large = || BackendError::Server {
+            status,
+            detail: Some(format!(
+                "the answer to `{}` is larger than {limit} bytes; check that `host` is the PostHog API origin",
+                call.action
+            )),
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| usize::try_from(n).map_or(true, |n| n > limit))
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| error::from_transport(&e, call))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
     /// Every page of one list query; `extra` are query pairs besides `limit`/`offset`.
     pub(super) async fn list_query(
         &self,
@@ -121,15 +157,18 @@ impl PosthogBackend {
             .collect();
         query.push(("limit".into(), limit));
         let mut out = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        seen.insert({
+            let mut first = query.clone();
+            first.sort();
+            first
+        });
         for _ in 0..MAX_PAGES {
             let url = Url::parse_with_params(&self.flags_url(), &query)
                 .map_err(|e| BackendError::Io(format!("cannot build the list URL: {e}")))?;
-            let page: Page =
-                serde_json::from_value(self.send(Method::GET, url.as_str(), None, call).await?)
-                    .map_err(|e| BackendError::Server {
-                        status: 200,
-                        detail: Some(format!("unexpected list page ({e})")),
-                    })?;
+            let answer = self.send(Method::GET, url.as_str(), None, call).await?;
+            let page =
+                parse_page(answer, call).map_err(|e| error::scrub(e, self.api_key.expose()))?;
             out.extend(page.results);
             let Some(next) = page.next else {
                 return Ok(out);
@@ -144,10 +183,16 @@ impl PosthogBackend {
                 .query_pairs()
                 .into_owned()
                 .collect();
-            if next_query == query {
+            // A `next` that leads back to any page already read would loop forever.
+            let mut seen_key = next_query.clone();
+            seen_key.sort();
+            if !seen.insert(seen_key) {
                 return Err(BackendError::Server {
                     status: 200,
-                    detail: Some("the `next` link points to the same page again".into()),
+                    detail: Some(format!(
+                        "the `next` link of the answer to `{}` points back to a page already read",
+                        call.action
+                    )),
                 });
             }
             query = next_query;
@@ -156,5 +201,47 @@ impl PosthogBackend {
             status: 200,
             detail: Some(format!("the list has more than {MAX_PAGES} pages")),
         })
+    }
+}
+
+/// A list page: an object whose `results` is an array. Anything else (an array, an object
+/// without `results`) is an error, never an empty list: reading "no flags" from a broken
+/// answer would make a plan create every flag.
+fn parse_page(answer: Value, call: &Call<'_>) -> BackendResult<Page> {
+    let unexpected = |what: String| BackendError::Server {
+        status: 200,
+        detail: Some(format!(
+            "unexpected answer to `{}`: {what}; check that `host` is the PostHog API origin",
+            call.action
+        )),
+    };
+    let Value::Object(object) = &answer else {
+        return Err(unexpected(format!(
+            "expected a JSON object with `results`, got {}",
+            json_kind(&answer)
+        )));
+    };
+    match object.get("results") {
+        Some(Value::Array(_)) => {}
+        Some(other) => {
+            return Err(unexpected(format!(
+                "`results` is {}, not an array",
+                json_kind(other)
+            )));
+        }
+        None => return Err(unexpected("the object has no `results`".to_owned())),
+    }
+    serde_json::from_value(answer).map_err(|e| unexpected(format!("invalid list page ({e})")))
+}
+
+/// "an array", "a string", … for messages.
+pub(super) fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }

@@ -65,6 +65,7 @@ pub struct PosthogBackend {
     cache: Mutex<Cache>,
     pacer: Pacer,
     retry: RetryPolicy,
+    max_response_bytes: usize,
 }
 
 /// What the adapter learnt from its reads.
@@ -132,6 +133,7 @@ impl PosthogBackend {
             cache: Mutex::new(Cache::default()),
             pacer: Pacer::new(&settings.budgets),
             retry: settings.retry,
+            max_response_bytes: settings.max_response_bytes,
         })
     }
 
@@ -201,8 +203,27 @@ impl PosthogBackend {
         Ok(())
     }
 
-    /// Translate one raw flag with the current map, remembering it.
+    /// Translate one raw flag with the current map, remembering it. Why a flag is unsupported
+    /// quotes what the server sent, so the key is scrubbed from it (a server may echo it).
     fn absorb(&self, raw: Map<String, Value>) -> Result<LiveFlag, Unsupported> {
+        self.absorb_raw(raw).map_err(|u| {
+            let clean = |s: String| {
+                let secret = self.api_key.expose();
+                if secret.is_empty() {
+                    s
+                } else {
+                    s.replace(secret, "***")
+                }
+            };
+            Unsupported {
+                key: clean(u.key),
+                id: clean(u.id),
+                reason: clean(u.reason),
+            }
+        })
+    }
+
+    fn absorb_raw(&self, raw: Map<String, Value>) -> Result<LiveFlag, Unsupported> {
         let wire: WireFlag = match serde_json::from_value(Value::Object(raw.clone())) {
             Ok(wire) => wire,
             Err(e) => {

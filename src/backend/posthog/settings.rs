@@ -54,6 +54,9 @@ pub struct PosthogSettings {
     pub budgets: Vec<Budget>,
     /// Repeats of 429s and of failed reads.
     pub retry: RetryPolicy,
+    /// Largest response body read; a longer answer is an error (a broken server or proxy
+    /// must not exhaust memory).
+    pub max_response_bytes: usize,
 }
 
 impl PosthogSettings {
@@ -63,6 +66,8 @@ impl PosthogSettings {
     pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
     /// Default list page size.
     pub const PAGE_SIZE: u32 = 1000;
+    /// Default largest response body: 64 MiB (a page of 1,000 large flags is a few MiB).
+    pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
     /// Settings with the default timeouts and page size.
     pub fn new(host: impl Into<String>, project_id: u64, api_key: ApiKey) -> Self {
@@ -76,6 +81,7 @@ impl PosthogSettings {
             page_size: Self::PAGE_SIZE,
             budgets: Budget::of(RATE_LIMIT),
             retry: RetryPolicy::default(),
+            max_response_bytes: Self::MAX_RESPONSE_BYTES,
         }
     }
 

@@ -13,8 +13,7 @@ pub(crate) struct Page {
     /// Absolute URL of the next page, `null` on the last one.
     #[serde(default)]
     pub(crate) next: Option<String>,
-    /// The flags of this page, as raw objects.
-    #[serde(default)]
+    /// The flags of this page, as raw objects (required: `list_query` checks it is there).
     pub(crate) results: Vec<Map<String, Value>>,
 }
 
