@@ -229,3 +229,35 @@ async fn a_key_echoed_into_flag_fields_is_not_in_unsupported_reasons() {
         assert!(reason.contains("***"), "{reason}");
     }
 }
+
+/// A flag with `filters: null` (or none) and one listed without a numeric id are reported as
+/// unsupported — never read as "no conditions" (a plan would overwrite the real targeting)
+/// and never dropped (a plan would try to create the key again).
+#[tokio::test]
+async fn null_filters_and_missing_ids_are_unsupported_not_empty_or_dropped() {
+    let flags = r#"{"next": null, "results": [
+        {"id": 1, "key": "null-filters", "version": 1, "filters": null},
+        {"id": 2, "key": "no-filters", "version": 1},
+        {"id": "x7", "key": "odd-id", "version": 1, "filters": {"groups": []}},
+        {"key": "no-id", "version": 1, "filters": {"groups": []}},
+        {"id": 3, "key": "fine", "version": 1, "filters": {"groups": [{"properties": [], "rollout_percentage": 5}]}}
+    ]}"#;
+    let server = Hostile::start(move |_| json(flags)).await;
+    let state = server.backend().list().await.unwrap();
+    let live: Vec<&str> = state.flags.iter().map(|f| f.flag.key.as_str()).collect();
+    assert_eq!(live, ["fine"]);
+    let unsupported: Vec<(&str, &str)> = state
+        .unsupported
+        .iter()
+        .map(|u| (u.key.as_str(), u.reason.as_str()))
+        .collect();
+    assert_eq!(
+        unsupported,
+        [
+            ("no-filters", "`filters` is null, not an object"),
+            ("no-id", "the server listed it without a numeric `id`"),
+            ("null-filters", "`filters` is null, not an object"),
+            ("odd-id", "the server listed it without a numeric `id`"),
+        ]
+    );
+}

@@ -360,10 +360,21 @@ impl Backend for PosthogBackend {
             access: Access::Read,
         };
         let mut raw: BTreeMap<i64, Map<String, Value>> = BTreeMap::new();
+        let mut without_id: BTreeMap<String, Unsupported> = BTreeMap::new();
         for extra in [&[][..], &[("archived", "true")][..]] {
             for flag in self.list_query(extra, &call).await? {
                 if let Some(id) = flag.get("id").and_then(Value::as_i64) {
                     raw.insert(id, flag);
+                } else {
+                    // Never dropped silently: a plan would then try to create it again.
+                    let key = flag
+                        .get("key")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?")
+                        .to_owned();
+                    let id = flag.get("id").map(ToString::to_string).unwrap_or_default();
+                    let reason = "the server listed it without a numeric `id`".to_owned();
+                    without_id.insert(key.clone(), Unsupported { key, id, reason });
                 }
             }
         }
@@ -393,6 +404,16 @@ impl Backend for PosthogBackend {
                 Err(unsupported) => state.unsupported.push(unsupported),
             }
         }
+        let secret = self.api_key.expose();
+        state
+            .unsupported
+            .extend(without_id.into_values().map(|mut u| {
+                if !secret.is_empty() {
+                    u.key = u.key.replace(secret, "***");
+                    u.id = u.id.replace(secret, "***");
+                }
+                u
+            }));
         state.flags.sort_by(|a, b| a.flag.key.cmp(&b.flag.key));
         state.unsupported.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(state)

@@ -43,7 +43,9 @@ pub const MISSING_TARGET_PREFIX: char = '#';
 pub(crate) fn from_wire(wire: &WireFlag, ids: &Ids) -> Result<Flag, Reason> {
     let filters = match &wire.filters {
         Value::Object(map) => map.clone(),
-        Value::Null => Map::new(),
+        // PostHog always answers with an object; a null (or missing) `filters` means the
+        // answer is not what flagops understands, and reading it as "no conditions" would let
+        // a plan overwrite the flag's real targeting.
         other => return Err(format!("`filters` is {}, not an object", kind(other))),
     };
     match filters.get("version") {
