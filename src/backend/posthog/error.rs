@@ -5,7 +5,7 @@
 //! text that came back from the server or the HTTP client.
 
 use super::wire::ApiError;
-use crate::backend::BackendError;
+use crate::backend::{BackendError, Unsupported};
 
 /// Whether a call reads or writes (decides the scope named in a 403).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +197,20 @@ pub(crate) fn from_transport(error: &reqwest::Error, call: &Call<'_>) -> Backend
         "could not {}: {why}{cause}; the outcome is unknown",
         call.action
     ))
+}
+
+/// Remove `secret` from every text of `unsupported` (its reason quotes what the server sent,
+/// and a server may echo the key).
+pub(crate) fn scrub_unsupported(unsupported: Unsupported, secret: &str) -> Unsupported {
+    if secret.is_empty() {
+        return unsupported;
+    }
+    let clean = |s: String| s.replace(secret, "***");
+    Unsupported {
+        key: clean(unsupported.key),
+        id: clean(unsupported.id),
+        reason: clean(unsupported.reason),
+    }
 }
 
 /// Remove `secret` from every text of `error`.

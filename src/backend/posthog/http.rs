@@ -47,18 +47,14 @@ impl PosthogBackend {
                     waits += 1;
                     self.pacer.pause(Duration::from_secs(retry_after_secs));
                 }
-                BackendError::Server { status, .. }
-                    if status >= 500 && call.access == Access::Read =>
-                {
+                // Reads are safe to repeat after a 5xx or a lost connection; writes are
+                // checked by apply before anything is sent again.
+                error if call.access == Access::Read && is_unavailable(&error) => {
                     match delays.next() {
                         Some(delay) => tokio::time::sleep(delay).await,
                         None => return Err(error),
                     }
                 }
-                BackendError::Transport(_) if call.access == Access::Read => match delays.next() {
-                    Some(delay) => tokio::time::sleep(delay).await,
-                    None => return Err(error),
-                },
                 other => return Err(other),
             }
         }
@@ -244,4 +240,10 @@ pub(super) fn json_kind(value: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
+}
+
+/// A 5xx answer or a lost connection: the server may answer the same request next time.
+fn is_unavailable(error: &BackendError) -> bool {
+    matches!(error, BackendError::Server { status, .. } if *status >= 500)
+        || matches!(error, BackendError::Transport(_))
 }

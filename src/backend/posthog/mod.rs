@@ -206,21 +206,8 @@ impl PosthogBackend {
     /// Translate one raw flag with the current map, remembering it. Why a flag is unsupported
     /// quotes what the server sent, so the key is scrubbed from it (a server may echo it).
     fn absorb(&self, raw: Map<String, Value>) -> Result<LiveFlag, Unsupported> {
-        self.absorb_raw(raw).map_err(|u| {
-            let clean = |s: String| {
-                let secret = self.api_key.expose();
-                if secret.is_empty() {
-                    s
-                } else {
-                    s.replace(secret, "***")
-                }
-            };
-            Unsupported {
-                key: clean(u.key),
-                id: clean(u.id),
-                reason: clean(u.reason),
-            }
-        })
+        self.absorb_raw(raw)
+            .map_err(|u| error::scrub_unsupported(u, self.api_key.expose()))
     }
 
     fn absorb_raw(&self, raw: Map<String, Value>) -> Result<LiveFlag, Unsupported> {
@@ -404,16 +391,11 @@ impl Backend for PosthogBackend {
                 Err(unsupported) => state.unsupported.push(unsupported),
             }
         }
-        let secret = self.api_key.expose();
-        state
-            .unsupported
-            .extend(without_id.into_values().map(|mut u| {
-                if !secret.is_empty() {
-                    u.key = u.key.replace(secret, "***");
-                    u.id = u.id.replace(secret, "***");
-                }
-                u
-            }));
+        state.unsupported.extend(
+            without_id
+                .into_values()
+                .map(|u| error::scrub_unsupported(u, self.api_key.expose())),
+        );
         state.flags.sort_by(|a, b| a.flag.key.cmp(&b.flag.key));
         state.unsupported.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(state)
