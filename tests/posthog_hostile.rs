@@ -102,7 +102,7 @@ async fn a_list_answer_that_is_not_a_page_is_an_error_not_an_empty_list() {
         assert_eq!(
             list_error(json(body)).await,
             format!(
-                "server error 200: unexpected answer to `list flags of project 1`: {what}; check that `host` is the PostHog API origin"
+                "unexpected answer to `list flags of project 1`: {what}; check that `host` is the PostHog API origin"
             ),
             "{body}"
         );
@@ -114,11 +114,11 @@ async fn a_list_answer_that_is_not_a_page_is_an_error_not_an_empty_list() {
 async fn broken_bodies_are_clear_errors() {
     assert_eq!(
         list_error(json("not json")).await,
-        "server error 200: the answer to `list flags of project 1` is not JSON (expected ident at line 1 column 2)"
+        "the answer to `list flags of project 1` could not be read as JSON (status 200): expected ident at line 1 column 2"
     );
     assert_eq!(
         list_error(json(r#"{"next": null, "results": [{"id": 1, "#)).await,
-        "server error 200: the answer to `list flags of project 1` is not JSON (EOF while parsing a value at line 1 column 37)"
+        "the answer to `list flags of project 1` could not be read as JSON (status 200): EOF while parsing a value at line 1 column 37"
     );
     assert_eq!(
         list_error((
@@ -127,7 +127,7 @@ async fn broken_bodies_are_clear_errors() {
             "<html><body>502 Bad Gateway</body></html>".into()
         ))
         .await,
-        "server error 502"
+        "server error 502: the answer is not JSON: <html><body>502 Bad Gateway</body></html>"
     );
 }
 
@@ -149,7 +149,7 @@ async fn an_oversized_answer_is_refused() {
         .unwrap_err();
     assert_eq!(
         error.to_string(),
-        "server error 200: the answer to `list flags of project 1` is larger than 1024 bytes; check that `host` is the PostHog API origin"
+        "the answer to `list flags of project 1` is larger than 1024 bytes (status 200); check that `host` is the PostHog API origin"
     );
 
     // Streamed without a length: an endless body.
@@ -173,7 +173,7 @@ async fn an_oversized_answer_is_refused() {
         .unwrap_err();
     assert_eq!(
         error.to_string(),
-        "server error 200: the answer to `list flags of project 1` is larger than 1048576 bytes; check that `host` is the PostHog API origin"
+        "the answer to `list flags of project 1` is larger than 1048576 bytes (status 200); check that `host` is the PostHog API origin"
     );
 }
 
@@ -197,7 +197,7 @@ async fn next_links_that_loop_are_an_error() {
         let error = server.backend().list().await.unwrap_err();
         assert_eq!(
             error.to_string(),
-            "server error 200: the `next` link of the answer to `list flags of project 1` points back to a page already read",
+            "the `next` link of the answer to `list flags of project 1` points back to a page already read",
             "{pages} pages"
         );
         // The first request (no `offset`), each `offset` page once, then the link back is
