@@ -5,7 +5,8 @@
 //! - No request leaves `host`: redirects are never followed (an error naming the status and
 //!   the target's origin), and list pages are read on `host` whatever their `next` link says.
 //! - A 429 means the server did nothing: any request is sent again after `Retry-After`
-//!   (seconds or an HTTP date; without one, [`DEFAULT_BACKOFF`] doubling; every task waits,
+//!   (seconds or an HTTP date; without one, `rate_limited_backoff` doubling up to
+//!   [`MAX_DEFAULT_BACKOFF`]; every task waits,
 //!   see `backend::pacing`), up to `RetryPolicy::rate_limited_waits` times; a wait longer
 //!   than `RetryPolicy::max_retry_after`, however it was asked for, fails at once.
 //! - A 5xx or transport failure of a read (`GET`, `bulk_keys`) is repeated with exponential
@@ -29,9 +30,6 @@ use super::{MAX_PAGES, PosthogBackend};
 use crate::backend::pacing::human;
 use crate::backend::{BackendError, BackendResult};
 
-/// The first wait after a 429 without `Retry-After` (or a throttle message); doubled each
-/// time, up to [`MAX_DEFAULT_BACKOFF`].
-pub(crate) const DEFAULT_BACKOFF: Duration = Duration::from_secs(5);
 /// The longest wait after a 429 without `Retry-After`.
 pub(crate) const MAX_DEFAULT_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -66,7 +64,7 @@ impl PosthogBackend {
                     let (wait, why) = match retry_after_secs {
                         Some(secs) => (Duration::from_secs(secs), "as its `Retry-After` asks"),
                         None => (
-                            default_backoff(waits),
+                            default_backoff(self.rate_limited_backoff, waits),
                             "(it gave no `Retry-After`: the default backoff)",
                         ),
                     };
@@ -379,9 +377,10 @@ fn is_unavailable(error: &BackendError) -> bool {
         || matches!(error, BackendError::Transport(_))
 }
 
-/// The wait after the `waits`-th 429 (from 0) that gave no `Retry-After`.
-fn default_backoff(waits: u32) -> Duration {
-    DEFAULT_BACKOFF
+/// The wait after the `waits`-th 429 (from 0) that gave no `Retry-After`: `first`, doubled
+/// each time.
+fn default_backoff(first: Duration, waits: u32) -> Duration {
+    first
         .saturating_mul(1 << waits.min(16))
         .min(MAX_DEFAULT_BACKOFF)
 }

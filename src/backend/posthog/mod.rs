@@ -68,6 +68,7 @@ pub struct PosthogBackend {
     retry: RetryPolicy,
     max_response_bytes: usize,
     request_timeout: std::time::Duration,
+    rate_limited_backoff: std::time::Duration,
 }
 
 /// What the adapter learnt from its reads.
@@ -139,6 +140,7 @@ impl PosthogBackend {
             retry: settings.retry,
             max_response_bytes: settings.max_response_bytes,
             request_timeout: settings.request_timeout,
+            rate_limited_backoff: settings.rate_limited_backoff,
         })
     }
 

@@ -60,6 +60,9 @@ pub struct PosthogSettings {
     pub budgets: Vec<Budget>,
     /// Repeats of 429s and of failed reads.
     pub retry: RetryPolicy,
+    /// The first wait after a 429 that gives no `Retry-After` (nor a throttle message naming
+    /// the seconds); doubled for each further one, up to a minute.
+    pub rate_limited_backoff: Duration,
     /// Largest response body read; a longer answer is an error (a broken server or proxy
     /// must not exhaust memory).
     pub max_response_bytes: usize,
@@ -78,6 +81,7 @@ impl std::fmt::Debug for PosthogSettings {
             .field("page_size", &self.page_size)
             .field("budgets", &self.budgets)
             .field("retry", &self.retry)
+            .field("rate_limited_backoff", &self.rate_limited_backoff)
             .field("max_response_bytes", &self.max_response_bytes)
             .finish_non_exhaustive()
     }
@@ -88,6 +92,8 @@ impl PosthogSettings {
     pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
     /// Default request timeout.
     pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Default first wait after a 429 without `Retry-After`.
+    pub const RATE_LIMITED_BACKOFF: Duration = Duration::from_secs(5);
     /// Default list page size.
     pub const PAGE_SIZE: u32 = 1000;
     /// Default largest response body: 64 MiB (a page of 1,000 large flags is a few MiB).
@@ -107,6 +113,7 @@ impl PosthogSettings {
             page_size: Self::PAGE_SIZE,
             budgets: Budget::of(RATE_LIMIT),
             retry: RetryPolicy::default(),
+            rate_limited_backoff: Self::RATE_LIMITED_BACKOFF,
             max_response_bytes: Self::MAX_RESPONSE_BYTES,
         }
     }
