@@ -261,3 +261,33 @@ async fn null_filters_and_missing_ids_are_unsupported_not_empty_or_dropped() {
         ]
     );
 }
+
+/// A server whose `next` never ends and that gives no `count` is read for at most 2,000
+/// pages, then it is an error: bounded requests, time and memory.
+#[tokio::test]
+async fn a_list_without_count_or_end_stops_at_the_hard_cap() {
+    let server = Hostile::start(|target| {
+        let offset: u64 = target
+            .split("offset=")
+            .nth(1)
+            .and_then(|rest| rest.split('&').next())
+            .map_or(0, |n| n.parse().unwrap());
+        json(&format!(
+            r#"{{"next": "http://elsewhere/api/projects/1/feature_flags/?limit=1000&offset={}", "results": []}}"#,
+            offset + 1000
+        ))
+    })
+    .await;
+    let mut settings = server.settings();
+    settings.budgets = Vec::new();
+    let error = PosthogBackend::new(settings)
+        .unwrap()
+        .list()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the answer to `list flags of project 1` did not end after 2000 pages (the most flagops reads): its `next` link goes on; check that `host` is the PostHog API origin"
+    );
+    assert_eq!(server.request_count(), 2000);
+}
