@@ -222,9 +222,9 @@ pub(crate) fn redirect(
     request: &str,
     call: &Call<'_>,
 ) -> BackendError {
-    let target = location
-        .and_then(|l| Url::parse(request).ok()?.join(l).ok())
-        .map(|to| {
+    let to = location.and_then(|l| Url::parse(request).ok()?.join(l).ok());
+    let target = match to {
+        Some(to) => {
             let origin = to.origin().ascii_serialization();
             let same =
                 Url::parse(request).is_ok_and(|from| from.origin().ascii_serialization() == origin);
@@ -233,8 +233,9 @@ pub(crate) fn redirect(
             } else {
                 format!("`{}`", one_line(&origin))
             }
-        })
-        .unwrap_or_else(|| "an unreadable `Location`".to_owned());
+        }
+        None => "an unreadable `Location`".to_owned(),
+    };
     BackendError::Server {
         status,
         detail: Some(format!(
