@@ -357,3 +357,45 @@ async fn slow_answers_timeouts_and_refused_connections_read_clearly() {
         "{text}"
     );
 }
+
+/// A read that times out is repeated: each slow attempt and each long delay before a repeat
+/// is announced, and the final error says how many attempts were made.
+#[tokio::test]
+async fn repeated_timeouts_are_announced_and_counted() {
+    let fake = FakePosthog::start().await;
+    let told = said();
+    let mut s = quick(&fake, &told);
+    s.request_timeout = Duration::from_millis(400);
+    s.retry = RetryPolicy {
+        retries: 1,
+        initial_delay: Duration::from_millis(200),
+        max_delay: Duration::from_millis(200),
+        ..RetryPolicy::default()
+    };
+    fake.inject(Fault::Slow {
+        delay: Duration::from_secs(2),
+        times: 2,
+    });
+    let e = PosthogBackend::new(s).unwrap().list().await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "could not list flags of project 1: no complete answer within 400 ms (2 attempts)"
+    );
+    let notes = told.lock().unwrap().clone();
+    assert_eq!(notes.len(), 3, "{notes:?}");
+    assert_eq!(
+        notes[0],
+        "no answer yet to `list flags of project 1` after 200 ms; waiting at most 400 ms in all"
+    );
+    assert!(
+        notes[1].starts_with(
+            "could not list flags of project 1: no complete answer within 400 ms; trying again in "
+        ) && notes[1].ends_with(" ms (attempt 2 of 2)"),
+        "{notes:?}"
+    );
+    assert_eq!(
+        notes[2],
+        "no answer yet to `list flags of project 1` after 200 ms (attempt 2 of 2); waiting at most 400 ms in all"
+    );
+    assert_eq!(fake.requests().len(), 2);
+}
