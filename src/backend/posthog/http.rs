@@ -6,9 +6,9 @@
 //!   the target's origin), and list pages are read on `host` whatever their `next` link says.
 //! - A 429 means the server did nothing: any request is sent again after `Retry-After`
 //!   (seconds or an HTTP date; without one, `rate_limited_backoff` doubling up to
-//!   [`MAX_DEFAULT_BACKOFF`]; every task waits,
-//!   see `backend::pacing`), up to `RetryPolicy::rate_limited_waits` times; a wait longer
-//!   than `RetryPolicy::max_retry_after`, however it was asked for, fails at once.
+//!   [`MAX_DEFAULT_BACKOFF`]; every task waits, see `backend::pacing`), up to
+//!   `RetryPolicy::rate_limited_waits` times; a wait longer than
+//!   `RetryPolicy::max_retry_after`, however it was asked for, fails at once.
 //! - A 5xx or transport failure of a read (`GET`, `bulk_keys`) is repeated with exponential
 //!   backoff and jitter. A write's outcome is then unknown: it is returned to the caller
 //!   (`apply` checks what happened before it tries again), never repeated here; so is a

@@ -13,8 +13,10 @@
 //! `deleted: true` (PostHog answers DELETE with 405).
 //!
 //! Every request goes through `http`: paced to the key's budget (`backend::pacing`, shared by
-//! all concurrent callers), 429s waited out, reads repeated on 5xx and transport errors. A
-//! write whose outcome is unknown is returned to the caller (`apply` looks before it repeats).
+//! all concurrent callers), kept on the configured origin (no redirect is followed), 429s
+//! waited out, reads repeated on 5xx and transport errors, long waits announced. A write whose
+//! outcome is unknown (its answer lost or unreadable) is returned to the caller (`apply` looks
+//! before it repeats).
 
 mod error;
 mod http;
