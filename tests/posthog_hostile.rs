@@ -291,3 +291,15 @@ async fn a_list_without_count_or_end_stops_at_the_hard_cap() {
     );
     assert_eq!(server.request_count(), 2000);
 }
+
+/// An error detail that echoes the key where the quote is cut: no part of the key is shown.
+#[tokio::test]
+async fn a_key_echoed_where_an_error_detail_is_cut_never_shows() {
+    for at in [0, 180, 195, 199, 5000] {
+        let detail = format!("{}{SECRET} and more", "x".repeat(at));
+        let body = serde_json::json!({ "detail": detail }).to_string();
+        let text = list_error((500, "application/json", body)).await;
+        assert!(!text.contains("phx_"), "{at}: {text}");
+        assert!(text.chars().count() < 240, "{at}: {text}");
+    }
+}

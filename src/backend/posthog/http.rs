@@ -182,6 +182,12 @@ impl PosthogBackend {
             .await
             .map_err(|e| error::scrub(e, secret))?;
         if !(200..300).contains(&status) {
+            // Scrubbed before it is cut to a short quote, which could keep part of the key.
+            let text = if secret.is_empty() {
+                text
+            } else {
+                text.replace(secret, "***")
+            };
             return Err(error::scrub(
                 error::from_response(status, retry_after.as_deref(), &text, call, &target),
                 secret,
