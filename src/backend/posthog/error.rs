@@ -74,20 +74,27 @@ pub(crate) fn from_response(
     call: &Call<'_>,
     target: &Target<'_>,
 ) -> BackendError {
-    let parsed: Option<ApiError> = serde_json::from_str(body).ok();
-    let not_json = parsed.is_none() && !body.trim().is_empty();
-    let api = parsed.unwrap_or_default();
+    let api: ApiError = serde_json::from_str(body).unwrap_or_default();
     // Server text is quoted on one short line: a huge or multi-line detail must not flood
-    // the output or start a line of its own (e.g. a `::error::` command in a CI log).
+    // the output or start a line of its own (e.g. a `::error::` command in a CI log). An
+    // answer without a detail (an HTML error page of a proxy) is quoted itself.
     let detail = api
         .detail
         .as_deref()
         .or(api.error.as_deref())
-        .map(one_line)
-        .or_else(|| not_json.then(|| format!("the answer is not JSON: {}", one_line(body))));
+        .map(quote)
+        .or_else(|| {
+            (!body.trim().is_empty()).then(|| {
+                if serde_json::from_str::<serde::de::IgnoredAny>(body).is_ok() {
+                    format!("the answer: {}", quote(body))
+                } else {
+                    format!("the answer is not JSON: {}", quote(body))
+                }
+            })
+        });
     let api = ApiError {
-        code: api.code.as_deref().map(one_line),
-        attr: api.attr.as_deref().map(one_line),
+        code: api.code.as_deref().map(quote),
+        attr: api.attr.as_deref().map(quote),
         ..api
     };
     let code = api.code.as_deref().unwrap_or("");
@@ -137,9 +144,9 @@ pub(crate) fn from_response(
             BackendError::ApprovalRequired {
                 key: flag_key.to_owned(),
                 change_request_id: match &api.change_request_id {
-                    Some(serde_json::Value::String(s)) => one_line(s),
+                    Some(serde_json::Value::String(s)) => quote(s),
                     Some(serde_json::Value::Null) | None => "(unknown)".to_owned(),
-                    Some(other) => one_line(&other.to_string()),
+                    Some(other) => quote(&other.to_string()),
                 },
             }
         }
@@ -229,9 +236,9 @@ pub(crate) fn redirect(
             let same =
                 Url::parse(request).is_ok_and(|from| from.origin().ascii_serialization() == origin);
             if same {
-                format!("another path on the same origin (`{}`)", one_line(&origin))
+                format!("another path on the same origin (`{}`)", quote(&origin))
             } else {
-                format!("`{}`", one_line(&origin))
+                format!("`{}`", quote(&origin))
             }
         }
         None => "an unreadable `Location`".to_owned(),
@@ -265,7 +272,7 @@ pub(crate) fn unreadable(status: Option<u16>, why: &str, call: &Call<'_>) -> Bac
 
 /// Text from a server as one short line: control characters (newlines too) and runs of
 /// blanks become one space, and at most [`MAX_QUOTE`] characters are kept (`…` marks a cut).
-pub(crate) fn one_line(text: &str) -> String {
+pub(crate) fn quote(text: &str) -> String {
     let mut out = String::new();
     let mut chars = 0;
     let mut blank = false;
@@ -310,7 +317,7 @@ pub(crate) fn from_transport(
     let cause = if chain.is_empty() {
         String::new()
     } else {
-        format!(" ({})", one_line(&chain))
+        format!(" ({})", quote(&chain))
     };
     let (what, sent) = if error.is_connect() {
         (
@@ -458,9 +465,9 @@ mod tests {
 
     #[test]
     fn server_text_is_quoted_on_one_short_line() {
-        assert_eq!(one_line("  a\n::error::b\r\n\tc  "), "a ::error::b c");
-        assert_eq!(one_line("x\u{202E}y\u{0007}z"), "x y z");
-        let long = one_line(&"ab ".repeat(1000));
+        assert_eq!(quote("  a\n::error::b\r\n\tc  "), "a ::error::b c");
+        assert_eq!(quote("x\u{202E}y\u{0007}z"), "x y z");
+        let long = quote(&"ab ".repeat(1000));
         assert_eq!(long.chars().count(), MAX_QUOTE + 1);
         assert!(long.ends_with('…'), "{long}");
     }
