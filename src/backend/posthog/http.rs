@@ -400,10 +400,10 @@ fn after_attempts(error: BackendError, attempts: u32) -> BackendError {
         BackendError::Transport(m) => BackendError::Transport(format!("{m} ({attempts} attempts)")),
         BackendError::Server { status, detail } => BackendError::Server {
             status,
-            detail: Some(format!(
-                "{}({attempts} attempts)",
-                detail.map(|d| format!("{d} ")).unwrap_or_default()
-            )),
+            detail: Some(match detail {
+                Some(detail) => format!("{detail} ({attempts} attempts)"),
+                None => format!("{attempts} attempts"),
+            }),
         },
         other => other,
     }
