@@ -232,6 +232,7 @@ fn settings_come_from_the_environment_the_config_names() {
     );
     let with_password =
         PosthogSettings::new("https://ann:hunter2@eu.posthog.com", 1, ApiKey::new("k"));
+    assert!(!format!("{with_password:?}").contains("hunter2"));
     assert_eq!(
         PosthogBackend::new(with_password).unwrap_err().to_string(),
         "`host` `https://***@eu.posthog.com` contains a user name or password; remove it (the API key is the only credential sent)"

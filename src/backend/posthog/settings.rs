@@ -71,7 +71,8 @@ pub struct PosthogSettings {
 impl std::fmt::Debug for PosthogSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PosthogSettings")
-            .field("host", &self.host)
+            // A host with a password is refused, but must not be shown before it is.
+            .field("host", &crate::config::shown_host(&self.host))
             .field("project_id", &self.project_id)
             .field("api_key", &self.api_key)
             .field("api_key_env", &self.api_key_env)
