@@ -303,3 +303,34 @@ async fn a_key_echoed_where_an_error_detail_is_cut_never_shows() {
         assert!(text.chars().count() < 240, "{at}: {text}");
     }
 }
+
+/// Pages that each fit under `max_response_bytes` but never end: the list stops once its
+/// pages add up to four times that, so memory stays bounded before the page cap.
+#[tokio::test]
+async fn a_list_stops_when_its_pages_add_up_to_too_much() {
+    let server = Hostile::start(|target| {
+        let offset: u64 = target
+            .split("offset=")
+            .nth(1)
+            .and_then(|rest| rest.split('&').next())
+            .map_or(0, |n| n.parse().unwrap());
+        json(&format!(
+            r#"{{"next": "http://x/api/projects/1/feature_flags/?limit=1000&offset={}", "results": [], "pad": "{}"}}"#,
+            offset + 1,
+            "x".repeat(800)
+        ))
+    })
+    .await;
+    let mut settings = server.settings();
+    settings.max_response_bytes = 1024;
+    let error = PosthogBackend::new(settings)
+        .unwrap()
+        .list()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the answer to `list flags of project 1` is larger than 4096 bytes over its first 5 pages; check that `host` is the PostHog API origin"
+    );
+    assert_eq!(server.request_count(), 5);
+}

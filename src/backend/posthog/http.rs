@@ -36,6 +36,9 @@ pub(crate) const MAX_DEFAULT_BACKOFF: Duration = Duration::from_secs(60);
 /// Pages a list may read beyond what its `count` needs (flags created meanwhile).
 const PAGE_SLACK: usize = 2;
 
+/// Most bytes of answers one list reads over all its pages, in units of the largest answer.
+const LIST_BYTES_IN_ANSWERS: usize = 4;
+
 impl PosthogBackend {
     /// Send a request (paced, repeated when safe) and return the JSON body of a success.
     pub(super) async fn send(
@@ -45,6 +48,17 @@ impl PosthogBackend {
         body: Option<&Value>,
         call: &Call<'_>,
     ) -> BackendResult<Value> {
+        Ok(self.send_sized(method, url, body, call).await?.0)
+    }
+
+    /// Like `send`, with the size of the answer's body in bytes.
+    async fn send_sized(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        call: &Call<'_>,
+    ) -> BackendResult<(Value, usize)> {
         let mut delays = self.retry.delays();
         let mut waits = 0;
         let mut attempt = 1;
@@ -120,7 +134,7 @@ impl PosthogBackend {
         body: Option<&Value>,
         call: &Call<'_>,
         attempt: u32,
-    ) -> BackendResult<Value> {
+    ) -> BackendResult<(Value, usize)> {
         let exchange = self.exchange(method, url, body, call);
         tokio::pin!(exchange);
         let threshold = self.pacer.notice_threshold();
@@ -150,7 +164,7 @@ impl PosthogBackend {
         url: &str,
         body: Option<&Value>,
         call: &Call<'_>,
-    ) -> BackendResult<Value> {
+    ) -> BackendResult<(Value, usize)> {
         let secret = self.api_key.expose();
         let target = self.target();
         let mut request = self.client.request(method, url);
@@ -193,7 +207,7 @@ impl PosthogBackend {
                 secret,
             ));
         }
-        serde_json::from_str(&text).map_err(|e| {
+        let value = serde_json::from_str(&text).map_err(|e| {
             error::scrub(
                 error::unreadable(
                     Some(status),
@@ -202,7 +216,8 @@ impl PosthogBackend {
                 ),
                 secret,
             )
-        })
+        })?;
+        Ok((value, text.len()))
     }
 
     /// The body of `response` as text, at most `max_response_bytes` of it: a longer answer is
@@ -266,11 +281,28 @@ impl PosthogBackend {
         let mut allowed = MAX_PAGES;
         let mut counted = None;
         let mut read = 0;
+        // Memory is bounded too: pages of the largest size, up to the page cap, would not be.
+        let most_bytes = self
+            .max_response_bytes
+            .saturating_mul(LIST_BYTES_IN_ANSWERS);
+        let mut bytes = 0_usize;
         loop {
             read += 1;
             let url = Url::parse_with_params(&self.flags_url(), &query)
                 .map_err(|e| BackendError::Io(format!("cannot build the list URL: {e}")))?;
-            let answer = self.send(Method::GET, url.as_str(), None, call).await?;
+            let (answer, size) = self
+                .send_sized(Method::GET, url.as_str(), None, call)
+                .await?;
+            bytes = bytes.saturating_add(size);
+            if bytes > most_bytes {
+                return Err(BackendError::Server {
+                    status: 200,
+                    detail: Some(format!(
+                        "the answer to `{}` is larger than {most_bytes} bytes over its first {read} pages; check that `host` is the PostHog API origin",
+                        call.action
+                    )),
+                });
+            }
             let page =
                 parse_page(answer, call).map_err(|e| error::scrub(e, self.api_key.expose()))?;
             let on_page = page.results.len();
