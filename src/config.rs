@@ -170,3 +170,89 @@ pub struct RateLimitConfig {
     #[schemars(range(min = 1))]
     pub per_hour: Option<u32>,
 }
+
+/// Why `host` is not a usable API origin, or `None` when it is: an `http`/`https` URL with a
+/// host and nothing that would change where or as whom requests go: no user name or password
+/// (they would replace the API key with Basic auth), no query and no fragment. A path is kept
+/// (a self-hosted instance under a prefix). The reason never repeats the rejected parts.
+pub fn host_problem(host: &str) -> Option<&'static str> {
+    let Ok(url) = reqwest::Url::parse(host.trim()) else {
+        return Some("is not a URL; use e.g. `https://us.posthog.com`");
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        Some("is not an http(s) URL; use e.g. `https://us.posthog.com`")
+    } else if url.host().is_none() {
+        Some("has no host name; use e.g. `https://us.posthog.com`")
+    } else if !url.username().is_empty() || url.password().is_some() {
+        Some(
+            "contains a user name or password; remove it (the API key is the only credential sent)",
+        )
+    } else if url.query().is_some() {
+        Some("has a query (`?…`); remove it")
+    } else if url.fragment().is_some() {
+        Some("has a fragment (`#…`); remove it")
+    } else {
+        None
+    }
+}
+
+/// `host` as it may be shown in a message: without a user name, password, query or fragment
+/// (secrets can hide there), even when it does not parse.
+pub fn shown_host(host: &str) -> String {
+    let host = host.trim();
+    let cut = host.find(['?', '#']).map_or(host, |i| &host[..i]);
+    let (scheme, rest) = cut.split_once("://").unwrap_or(("", cut));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let authority = match authority.rfind('@') {
+        Some(at) => format!("***@{}", &authority[at + 1..]),
+        None => authority.to_owned(),
+    };
+    let hidden = if cut.len() < host.len() { "…" } else { "" };
+    if scheme.is_empty() && !cut.contains("://") {
+        format!("{authority}{path}{hidden}")
+    } else {
+        format!("{scheme}://{authority}{path}{hidden}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_that_would_send_requests_elsewhere_or_as_someone_else_are_refused() {
+        for ok in [
+            "https://us.posthog.com",
+            "https://eu.posthog.com/",
+            "http://127.0.0.1:8000",
+            "https://posthog.example.com/prefix",
+        ] {
+            assert_eq!(host_problem(ok), None, "{ok}");
+        }
+        let problem = |h: &str| host_problem(h).unwrap_or("fine");
+        assert!(
+            problem("https://user:hunter2@us.posthog.com")
+                .starts_with("contains a user name or password")
+        );
+        assert!(problem("https://user@us.posthog.com").starts_with("contains a user name"));
+        assert!(problem("https://us.posthog.com/?token=x").starts_with("has a query"));
+        assert!(problem("https://us.posthog.com/#x").starts_with("has a fragment"));
+        assert!(problem("ftp://us.posthog.com").starts_with("is not an http(s) URL"));
+        assert!(problem("us.posthog.com").starts_with("is not a URL"));
+    }
+
+    #[test]
+    fn a_shown_host_hides_credentials_queries_and_fragments() {
+        assert_eq!(
+            shown_host("https://user:hunter2@us.posthog.com/x?token=y#z"),
+            "https://***@us.posthog.com/x…"
+        );
+        assert_eq!(
+            shown_host("https://us.posthog.com"),
+            "https://us.posthog.com"
+        );
+        assert_eq!(shown_host("ftp://a:b@c"), "ftp://***@c");
+        assert_eq!(shown_host("a:b@c d"), "***@c d");
+    }
+}

@@ -12,6 +12,7 @@ mod cli_graph;
 mod cli_import;
 mod cli_misc;
 mod cli_plan;
+mod cli_posthog_faults;
 mod cli_schema;
 mod cli_secrets;
 mod cli_validate;

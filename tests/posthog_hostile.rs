@@ -102,7 +102,7 @@ async fn a_list_answer_that_is_not_a_page_is_an_error_not_an_empty_list() {
         assert_eq!(
             list_error(json(body)).await,
             format!(
-                "server error 200: unexpected answer to `list flags of project 1`: {what}; check that `host` is the PostHog API origin"
+                "unexpected answer to `list flags of project 1`: {what}; check that `host` is the PostHog API origin"
             ),
             "{body}"
         );
@@ -114,11 +114,11 @@ async fn a_list_answer_that_is_not_a_page_is_an_error_not_an_empty_list() {
 async fn broken_bodies_are_clear_errors() {
     assert_eq!(
         list_error(json("not json")).await,
-        "server error 200: the answer to `list flags of project 1` is not JSON (expected ident at line 1 column 2)"
+        "the answer to `list flags of project 1` could not be read as JSON (status 200): expected ident at line 1 column 2"
     );
     assert_eq!(
         list_error(json(r#"{"next": null, "results": [{"id": 1, "#)).await,
-        "server error 200: the answer to `list flags of project 1` is not JSON (EOF while parsing a value at line 1 column 37)"
+        "the answer to `list flags of project 1` could not be read as JSON (status 200): EOF while parsing a value at line 1 column 37"
     );
     assert_eq!(
         list_error((
@@ -127,7 +127,7 @@ async fn broken_bodies_are_clear_errors() {
             "<html><body>502 Bad Gateway</body></html>".into()
         ))
         .await,
-        "server error 502"
+        "server error 502: the answer is not JSON: <html><body>502 Bad Gateway</body></html>"
     );
 }
 
@@ -149,7 +149,7 @@ async fn an_oversized_answer_is_refused() {
         .unwrap_err();
     assert_eq!(
         error.to_string(),
-        "server error 200: the answer to `list flags of project 1` is larger than 1024 bytes; check that `host` is the PostHog API origin"
+        "the answer to `list flags of project 1` is larger than 1024 bytes (status 200); check that `host` is the PostHog API origin"
     );
 
     // Streamed without a length: an endless body.
@@ -173,7 +173,7 @@ async fn an_oversized_answer_is_refused() {
         .unwrap_err();
     assert_eq!(
         error.to_string(),
-        "server error 200: the answer to `list flags of project 1` is larger than 1048576 bytes; check that `host` is the PostHog API origin"
+        "the answer to `list flags of project 1` is larger than 1048576 bytes (status 200); check that `host` is the PostHog API origin"
     );
 }
 
@@ -197,7 +197,7 @@ async fn next_links_that_loop_are_an_error() {
         let error = server.backend().list().await.unwrap_err();
         assert_eq!(
             error.to_string(),
-            "server error 200: the `next` link of the answer to `list flags of project 1` points back to a page already read",
+            "the `next` link of the answer to `list flags of project 1` points back to a page already read",
             "{pages} pages"
         );
         // The first request (no `offset`), each `offset` page once, then the link back is
@@ -260,4 +260,77 @@ async fn null_filters_and_missing_ids_are_unsupported_not_empty_or_dropped() {
             ("odd-id", "the server listed it without a numeric `id`"),
         ]
     );
+}
+
+/// A server whose `next` never ends and that gives no `count` is read for at most 2,000
+/// pages, then it is an error: bounded requests, time and memory.
+#[tokio::test]
+async fn a_list_without_count_or_end_stops_at_the_hard_cap() {
+    let server = Hostile::start(|target| {
+        let offset: u64 = target
+            .split("offset=")
+            .nth(1)
+            .and_then(|rest| rest.split('&').next())
+            .map_or(0, |n| n.parse().unwrap());
+        json(&format!(
+            r#"{{"next": "http://elsewhere/api/projects/1/feature_flags/?limit=1000&offset={}", "results": []}}"#,
+            offset + 1000
+        ))
+    })
+    .await;
+    let mut settings = server.settings();
+    settings.budgets = Vec::new();
+    let error = PosthogBackend::new(settings)
+        .unwrap()
+        .list()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the answer to `list flags of project 1` did not end after 2000 pages (the most flagops reads): its `next` link goes on; check that `host` is the PostHog API origin"
+    );
+    assert_eq!(server.request_count(), 2000);
+}
+
+/// An error detail that echoes the key where the quote is cut: no part of the key is shown.
+#[tokio::test]
+async fn a_key_echoed_where_an_error_detail_is_cut_never_shows() {
+    for at in [0, 180, 195, 199, 5000] {
+        let detail = format!("{}{SECRET} and more", "x".repeat(at));
+        let body = serde_json::json!({ "detail": detail }).to_string();
+        let text = list_error((500, "application/json", body)).await;
+        assert!(!text.contains("phx_"), "{at}: {text}");
+        assert!(text.chars().count() < 240, "{at}: {text}");
+    }
+}
+
+/// Pages that each fit under `max_response_bytes` but never end: the list stops once its
+/// pages add up to four times that, so memory stays bounded before the page cap.
+#[tokio::test]
+async fn a_list_stops_when_its_pages_add_up_to_too_much() {
+    let server = Hostile::start(|target| {
+        let offset: u64 = target
+            .split("offset=")
+            .nth(1)
+            .and_then(|rest| rest.split('&').next())
+            .map_or(0, |n| n.parse().unwrap());
+        json(&format!(
+            r#"{{"next": "http://x/api/projects/1/feature_flags/?limit=1000&offset={}", "results": [], "pad": "{}"}}"#,
+            offset + 1,
+            "x".repeat(800)
+        ))
+    })
+    .await;
+    let mut settings = server.settings();
+    settings.max_response_bytes = 1024;
+    let error = PosthogBackend::new(settings)
+        .unwrap()
+        .list()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the answer to `list flags of project 1` is larger than 4096 bytes over its first 5 pages; check that `host` is the PostHog API origin"
+    );
+    assert_eq!(server.request_count(), 5);
 }

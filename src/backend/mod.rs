@@ -113,22 +113,25 @@ pub enum BackendError {
         /// The server's message (with the field, when it gave one).
         detail: String,
     },
-    /// Too many requests; retry after this many seconds.
-    #[error("rate limited by the server (retry after {retry_after_secs}s)")]
+    /// Too many requests (429); nothing was done.
+    #[error("rate limited by the server (429){}", .retry_after_secs.map(|s| format!("; it asks to wait {s} s")).unwrap_or_default())]
     RateLimited {
-        /// Seconds to wait.
-        retry_after_secs: u64,
+        /// Seconds to wait, if the server said (`Retry-After`).
+        retry_after_secs: Option<u64>,
     },
-    /// A 5xx response.
-    #[error("server error {status}{}", .detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    /// A 5xx response, or an answer that is not what the API sends (an unexpected status,
+    /// a redirect, a body that cannot be read); `detail` says which.
+    #[error("{}", server_text(*.status, .detail.as_deref()))]
     Server {
         /// HTTP status.
         status: u16,
-        /// Body detail, if any.
+        /// What was wrong (one line), if known.
         detail: Option<String>,
     },
-    /// The request did not complete (connection, timeout); its outcome is unknown.
-    #[error("request failed: {0}")]
+    /// The request did not complete (connection, timeout), or a write's answer could not be
+    /// read. The message says what happened, and whether the outcome is unknown (a write
+    /// that may have been done).
+    #[error("{0}")]
     Transport(String),
     /// The flag cannot be written by this tool.
     #[error("flag `{key}` cannot be managed: {reason}")]
@@ -152,6 +155,16 @@ impl BackendError {
                 | BackendError::Server { .. }
                 | BackendError::Transport(_)
         )
+    }
+}
+
+/// "server error 502: …" for a 5xx; the detail alone otherwise (it names the status).
+fn server_text(status: u16, detail: Option<&str>) -> String {
+    match (status, detail) {
+        (500.., Some(detail)) => format!("server error {status}: {detail}"),
+        (500.., None) => format!("server error {status}"),
+        (_, Some(detail)) => detail.to_owned(),
+        (_, None) => format!("unexpected answer (status {status})"),
     }
 }
 

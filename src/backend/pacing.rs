@@ -14,8 +14,9 @@
 //! - A 429 pauses *every* task until its `Retry-After` has passed (the latest one wins), and
 //!   they then go on one by one. They do not each sleep the same time and then all fire at
 //!   once.
-//! - A wait longer than [`NOTICE_AFTER`] (a spent budget, a long `Retry-After`) is announced
-//!   through the hook set with [`Pacer::on_wait`], so that a long apply never looks hung.
+//! - A wait of [`NOTICE_AFTER`] or more (a spent budget, a long `Retry-After`; the adapter adds
+//!   slow answers and long repeat delays) is announced through the hook set with
+//!   [`Pacer::on_wait`], so that no command ever looks hung.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -108,7 +109,7 @@ impl RetryPolicy {
     }
 }
 
-/// Waits longer than this are announced (see [`Pacer::on_wait`]).
+/// Waits this long or longer are announced (see [`Pacer::on_wait`]).
 pub const NOTICE_AFTER: Duration = Duration::from_secs(5);
 
 /// Where announcements of long waits go.
@@ -131,6 +132,7 @@ pub struct Pacer {
     windows: Vec<Window>,
     paused_until: Mutex<Option<Instant>>,
     notice: Option<Notice>,
+    notice_after: Duration,
 }
 
 impl std::fmt::Debug for Pacer {
@@ -196,7 +198,20 @@ impl Pacer {
                 .collect(),
             paused_until: Mutex::new(None),
             notice,
+            notice_after: NOTICE_AFTER,
         }
+    }
+
+    /// Announce waits of at least `after` (default [`NOTICE_AFTER`]).
+    #[must_use]
+    pub fn notice_after(mut self, after: Duration) -> Self {
+        self.notice_after = after;
+        self
+    }
+
+    /// Waits of at least this long are announced.
+    pub fn notice_threshold(&self) -> Duration {
+        self.notice_after
     }
 
     /// Send announcements of long waits of every pacer without its own hook to `notice`
@@ -205,7 +220,17 @@ impl Pacer {
         *NOTICE.write().unwrap_or_else(PoisonError::into_inner) = notice;
     }
 
-    fn announce(&self, message: &str) {
+    /// Announce the long waits of every pacer without its own hook as `waiting: …` lines
+    /// through `write` (the command line's stderr).
+    pub fn announce_waits_to(write: fn(&str)) {
+        Pacer::on_wait(Some(Arc::new(move |m: &str| {
+            write(&format!("waiting: {m}\n"));
+        })));
+    }
+
+    /// Say `message` through this pacer's hook (or the process-wide one): for waits of at
+    /// least [`Pacer::notice_threshold`], e.g. a slow answer or a repeat after a long delay.
+    pub fn announce(&self, message: &str) {
         if let Some(notice) = &self.notice {
             notice(message);
         } else if let Some(notice) = NOTICE
@@ -263,8 +288,9 @@ impl Pacer {
         Ticket { held }
     }
 
-    /// Hold every request back for `delay` from now (a later pause already set wins).
-    pub fn pause(&self, delay: Duration) {
+    /// Hold every request back for `delay` from now (a later pause already set wins);
+    /// `why` ends the announcement, e.g. "as its `Retry-After` asks".
+    pub fn pause(&self, delay: Duration, why: &str) {
         let end = Instant::now() + delay;
         let mut paused = self
             .paused_until
@@ -273,9 +299,9 @@ impl Pacer {
         if paused.is_none_or(|current| current < end) {
             *paused = Some(end);
             drop(paused);
-            if delay >= NOTICE_AFTER {
+            if delay >= self.notice_after {
                 self.announce(&format!(
-                    "the server is rate limiting (429); every request waits {} as its `Retry-After` asks",
+                    "the server is rate limiting (429); every request waits {} {why}",
                     human(delay)
                 ));
             }
@@ -283,9 +309,15 @@ impl Pacer {
     }
 }
 
-/// `90 s`, `1 min`, `1 h`, `1 h 30 min`.
-fn human(d: Duration) -> String {
+/// `90 s`, `1 min`, `1 h`, `1 h 30 min`; `250 ms` below a second; "more than a day" past one.
+pub(crate) fn human(d: Duration) -> String {
     let secs = d.as_secs();
+    if secs == 0 {
+        return format!("{} ms", d.as_millis());
+    }
+    if secs > 86_400 {
+        return "more than a day".to_owned();
+    }
     match (secs / 3600, secs % 3600 / 60, secs % 60) {
         (0, 0, s) => format!("{s} s"),
         (0, m, 0) => format!("{m} min"),
@@ -395,8 +427,8 @@ mod tests {
         // Three tasks wait for the same spent budget: one notice.
         let tasks = (0..5).map(|_| async { drop(pacer.ready().await) });
         futures_util::future::join_all(tasks).await;
-        pacer.pause(Duration::from_secs(1));
-        pacer.pause(Duration::from_secs(90));
+        pacer.pause(Duration::from_secs(1), "as its `Retry-After` asks");
+        pacer.pause(Duration::from_secs(90), "as its `Retry-After` asks");
         assert_eq!(
             *said.lock().unwrap(),
             vec![
@@ -425,8 +457,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_pause_holds_every_task() {
         let pacer = Pacer::new(&[]);
-        pacer.pause(Duration::from_secs(5));
-        pacer.pause(Duration::from_secs(2));
+        pacer.pause(Duration::from_secs(5), "");
+        pacer.pause(Duration::from_secs(2), "");
         let start = Instant::now();
         drop(pacer.ready().await);
         let waited = start.elapsed();

@@ -126,6 +126,7 @@ fn write_all(files: &[Planned]) -> std::result::Result<(), String> {
 
 /// Exit 0 when written, 1 when refused or failed, 2 on usage or config errors.
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
+    crate::backend::pacing::Pacer::announce_waits_to(stderr); // long waits: `waiting: …`
     let (root, _, config) = source::load_config(&ctx.directory, ctx.config.as_deref())
         .map_err(|e| Error::config(&e))?;
     let filter = match &args.key {

@@ -186,6 +186,7 @@ pub(crate) fn print(format: Format, plan: &Plan) {
 
 /// Exit 0 (or 2 with `--detailed-exitcode` when there are changes), 1 on error or refusal.
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
+    crate::backend::pacing::Pacer::announce_waits_to(stderr); // long waits: `waiting: …`
     let inputs = prepare(ctx, &args.env)?;
     let runtime = runtime()?;
     let live = list(&inputs, &runtime, &args.env)?;

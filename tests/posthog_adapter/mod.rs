@@ -500,3 +500,4 @@ async fn delete_refuses_a_flag_changed_since_it_was_read() {
 }
 
 mod errors;
+mod faults;

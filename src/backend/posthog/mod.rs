@@ -13,8 +13,10 @@
 //! `deleted: true` (PostHog answers DELETE with 405).
 //!
 //! Every request goes through `http`: paced to the key's budget (`backend::pacing`, shared by
-//! all concurrent callers), 429s waited out, reads repeated on 5xx and transport errors. A
-//! write whose outcome is unknown is returned to the caller (`apply` looks before it repeats).
+//! all concurrent callers), kept on the configured origin (no redirect is followed), 429s
+//! waited out, reads repeated on 5xx and transport errors, long waits announced. A write whose
+//! outcome is unknown (its answer lost or unreadable) is returned to the caller (`apply` looks
+//! before it repeats).
 
 mod error;
 mod http;
@@ -26,8 +28,8 @@ mod wire;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, PoisonError};
 
+use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
-use reqwest::{Method, Url};
 use serde_json::{Map, Value, json};
 
 pub use settings::{ApiKey, PosthogSettings, SettingsError};
@@ -51,8 +53,9 @@ pub const RATE_LIMIT: RateLimit = RateLimit {
     per_hour: 4800,
 };
 
-/// Most pages one list may follow (a guard against a server that never ends).
-const MAX_PAGES: usize = 10_000;
+/// Most pages one list may follow, whatever the server's `count` says (2 million flags at the
+/// default page size): a guard against a server that never ends.
+const MAX_PAGES: usize = 2_000;
 
 /// A PostHog project reached over HTTP.
 pub struct PosthogBackend {
@@ -66,6 +69,8 @@ pub struct PosthogBackend {
     pacer: Pacer,
     retry: RetryPolicy,
     max_response_bytes: usize,
+    request_timeout: std::time::Duration,
+    rate_limited_backoff: std::time::Duration,
 }
 
 /// What the adapter learnt from its reads.
@@ -95,18 +100,13 @@ impl std::fmt::Debug for PosthogBackend {
 impl PosthogBackend {
     /// An adapter for one project.
     pub fn new(settings: PosthogSettings) -> Result<Self, SettingsError> {
-        let origin = settings.host.trim().trim_end_matches('/').to_owned();
-        let parsed = Url::parse(&origin).map_err(|_| SettingsError::InvalidHost {
-            host: settings.host.clone(),
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https")
-            || parsed.query().is_some()
-            || parsed.host().is_none()
-        {
+        if let Some(problem) = crate::config::host_problem(&settings.host) {
             return Err(SettingsError::InvalidHost {
-                host: settings.host.clone(),
+                host: crate::config::shown_host(&settings.host),
+                problem,
             });
         }
+        let origin = settings.host.trim().trim_end_matches('/').to_owned();
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", settings.api_key.expose()))
             .map_err(|_| {
                 SettingsError::Client(
@@ -119,6 +119,9 @@ impl PosthogBackend {
         let client = reqwest::Client::builder()
             .user_agent(concat!("flagops/", env!("CARGO_PKG_VERSION")))
             .default_headers(headers)
+            // No request leaves the configured origin: a redirect is an error (`http`), never
+            // followed (a write would carry its body, and a read another host's answer).
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.request_timeout)
             .build()
@@ -131,9 +134,15 @@ impl PosthogBackend {
             api_key_env: settings.api_key_env,
             page_size: settings.page_size.max(1),
             cache: Mutex::new(Cache::default()),
-            pacer: Pacer::new(&settings.budgets),
+            pacer: match settings.notice {
+                Some(notice) => Pacer::with_notice(&settings.budgets, notice),
+                None => Pacer::new(&settings.budgets),
+            }
+            .notice_after(settings.notice_after),
             retry: settings.retry,
             max_response_bytes: settings.max_response_bytes,
+            request_timeout: settings.request_timeout,
+            rate_limited_backoff: settings.rate_limited_backoff,
         })
     }
 
@@ -162,6 +171,7 @@ impl PosthogBackend {
             origin: &self.origin,
             project_id: self.project_id,
             key_source: self.api_key_env.as_deref(),
+            timeout: self.request_timeout,
         }
     }
 
@@ -255,7 +265,13 @@ impl PosthogBackend {
     /// The flag a write answered with, as a `LiveFlag` (learning the keys of any dependency
     /// ids it has not seen).
     async fn stored(&self, answer: Value, call: &Call<'_>) -> BackendResult<LiveFlag> {
-        let raw = object(answer, call)?;
+        let Value::Object(raw) = answer else {
+            return Err(error::unreadable(
+                None,
+                &format!("is not a flag object but {}", http::json_kind(&answer)),
+                call,
+            ));
+        };
         self.learn_dependency_keys(std::slice::from_ref(&raw))
             .await?;
         self.absorb(raw).map_err(|u| BackendError::Unsupported {

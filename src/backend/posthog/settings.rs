@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::RATE_LIMIT;
 use crate::backend::RateLimit;
-use crate::backend::pacing::{Budget, RetryPolicy};
+use crate::backend::pacing::{Budget, NOTICE_AFTER, Notice, RetryPolicy};
 use crate::config::Environment;
 
 /// A personal API key. It has no `Display`, and its `Debug` prints `***`.
@@ -33,7 +33,7 @@ impl std::fmt::Debug for ApiKey {
 }
 
 /// Connection settings of one PostHog project.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PosthogSettings {
     /// Origin of the private API: `https://us.posthog.com`, `https://eu.posthog.com` or a
     /// self-hosted origin (a trailing slash is fine).
@@ -46,17 +46,46 @@ pub struct PosthogSettings {
     pub api_key_env: Option<String>,
     /// Time allowed to open a connection.
     pub connect_timeout: Duration,
-    /// Time allowed for a whole request.
+    /// Time allowed for a whole request, from sending it to the last byte of the answer.
     pub request_timeout: Duration,
+    /// Waits at least this long are announced (a slow answer, a long delay before a repeat,
+    /// a 429 pause).
+    pub notice_after: Duration,
+    /// Where this adapter announces its waits; `None`: the process-wide hook
+    /// (`Pacer::on_wait`).
+    pub notice: Option<Notice>,
     /// Page size of list requests (PostHog has no maximum; larger pages mean fewer billed calls).
     pub page_size: u32,
     /// Request budgets the adapter keeps to (default: PostHog's 480/minute and 4,800/hour).
     pub budgets: Vec<Budget>,
     /// Repeats of 429s and of failed reads.
     pub retry: RetryPolicy,
+    /// The first wait after a 429 that gives no `Retry-After` (nor a throttle message naming
+    /// the seconds); doubled for each further one, up to a minute.
+    pub rate_limited_backoff: Duration,
     /// Largest response body read; a longer answer is an error (a broken server or proxy
     /// must not exhaust memory).
     pub max_response_bytes: usize,
+}
+
+impl std::fmt::Debug for PosthogSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PosthogSettings")
+            // A host with a password is refused, but must not be shown before it is.
+            .field("host", &crate::config::shown_host(&self.host))
+            .field("project_id", &self.project_id)
+            .field("api_key", &self.api_key)
+            .field("api_key_env", &self.api_key_env)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("notice_after", &self.notice_after)
+            .field("page_size", &self.page_size)
+            .field("budgets", &self.budgets)
+            .field("retry", &self.retry)
+            .field("rate_limited_backoff", &self.rate_limited_backoff)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PosthogSettings {
@@ -64,6 +93,8 @@ impl PosthogSettings {
     pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
     /// Default request timeout.
     pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Default first wait after a 429 without `Retry-After`.
+    pub const RATE_LIMITED_BACKOFF: Duration = Duration::from_secs(5);
     /// Default list page size.
     pub const PAGE_SIZE: u32 = 1000;
     /// Default largest response body: 64 MiB (a page of 1,000 large flags is a few MiB).
@@ -78,9 +109,12 @@ impl PosthogSettings {
             api_key_env: None,
             connect_timeout: Self::CONNECT_TIMEOUT,
             request_timeout: Self::REQUEST_TIMEOUT,
+            notice_after: NOTICE_AFTER,
+            notice: None,
             page_size: Self::PAGE_SIZE,
             budgets: Budget::of(RATE_LIMIT),
             retry: RetryPolicy::default(),
+            rate_limited_backoff: Self::RATE_LIMITED_BACKOFF,
             max_response_bytes: Self::MAX_RESPONSE_BYTES,
         }
     }
@@ -174,11 +208,13 @@ pub enum SettingsError {
         /// Variable name.
         variable: String,
     },
-    /// `host` is not an http(s) origin.
-    #[error("`host` `{host}` is not an http(s) URL; use e.g. `https://us.posthog.com`")]
+    /// `host` is not a usable http(s) origin (see `config::host_problem`).
+    #[error("`host` `{host}` {problem}")]
     InvalidHost {
-        /// The configured host.
+        /// The configured host, as `config::shown_host` shows it (no password or query).
         host: String,
+        /// What is wrong, and the fix.
+        problem: &'static str,
     },
     /// The HTTP client could not be built.
     #[error("cannot set up the HTTP client: {0}")]

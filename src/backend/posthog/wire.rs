@@ -13,6 +13,9 @@ pub(crate) struct Page {
     /// Absolute URL of the next page, `null` on the last one.
     #[serde(default)]
     pub(crate) next: Option<String>,
+    /// How many items the whole list has (bounds the pages read); any JSON, read leniently.
+    #[serde(default)]
+    pub(crate) count: Option<Value>,
     /// The flags of this page, as raw objects (required: `list_query` checks it is there).
     pub(crate) results: Vec<Map<String, Value>>,
 }

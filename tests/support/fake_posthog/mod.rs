@@ -77,7 +77,7 @@ impl RecordedRequest {
 }
 
 /// A fault for the next requests (applied before auth, in the order injected).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
     /// Answer `status` (5xx) without doing anything, `times` times.
     ServerError {
@@ -104,6 +104,56 @@ pub enum Fault {
         /// How many requests.
         times: usize,
     },
+    /// Answer `status` (a 3xx) with `Location: <to><path>?<query>` without doing anything,
+    /// `times` times: e.g. to another fake, which must then receive nothing.
+    Redirect {
+        /// The status (301, 302, 307, 308).
+        status: u16,
+        /// The origin to send the client to, e.g. another fake's `base_url()`.
+        to: String,
+        /// How many requests.
+        times: usize,
+    },
+    /// Answer 429 with this raw `Retry-After` (`None`: no header) and a throttle message that
+    /// names no number, without doing anything, `times` times.
+    RateLimited {
+        /// The header's value, e.g. `"3"`, an HTTP date, or `"1000000000000000000000"`.
+        retry_after: Option<String>,
+        /// How many requests.
+        times: usize,
+    },
+    /// Handle the request (a write is committed), then answer its status with a body cut
+    /// short (not JSON), `times` times.
+    Garbled {
+        /// How many requests.
+        times: usize,
+    },
+    /// Answer `status` with a JSON error whose `detail` is `bytes` long and holds newlines
+    /// and a `::error::` line, without doing anything, `times` times.
+    HugeDetail {
+        /// The status.
+        status: u16,
+        /// The detail's length.
+        bytes: usize,
+        /// How many requests.
+        times: usize,
+    },
+}
+
+impl Fault {
+    /// The requests left for this fault.
+    fn times_mut(&mut self) -> &mut usize {
+        match self {
+            Fault::ServerError { times, .. }
+            | Fault::Slow { times, .. }
+            | Fault::Drop { times }
+            | Fault::DropAfterCommit { times }
+            | Fault::Redirect { times, .. }
+            | Fault::RateLimited { times, .. }
+            | Fault::Garbled { times }
+            | Fault::HugeDetail { times, .. } => times,
+        }
+    }
 }
 
 /// Faults on a schedule: every `every`-th request (counted from when it is set) gets the
@@ -161,6 +211,7 @@ impl FakePosthog {
             chaos: Mutex::new(None),
             max_page_size: Mutex::new(None),
             link_origin: Mutex::new(None),
+            endless_pages: Mutex::new(false),
             base_url,
         });
         let app = axum::Router::new()
@@ -308,6 +359,12 @@ impl FakePosthog {
     /// of PostHog may), `None` to stop.
     pub fn set_link_origin(&self, origin: Option<String>) {
         *lock(&self.shared.link_origin) = origin;
+    }
+
+    /// Make every list page link to a further one (a fresh `offset` each time, the real
+    /// `count`), as a broken server whose pagination never ends.
+    pub fn set_endless_pages(&self, on: bool) {
+        *lock(&self.shared.endless_pages) = on;
     }
 
     /// The stored (not rendered) form of a flag, for tests of normalisation.

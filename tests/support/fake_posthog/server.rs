@@ -36,6 +36,8 @@ pub struct Shared {
     pub max_page_size: Mutex<Option<usize>>,
     /// The origin written into `next`/`previous` links (`None`: the fake's own).
     pub link_origin: Mutex<Option<String>>,
+    /// Every list page has a `next` link.
+    pub endless_pages: Mutex<bool>,
     pub base_url: String,
 }
 
@@ -52,6 +54,10 @@ enum Action {
     Fail(u16),
     Drop,
     DropAfterCommit,
+    Redirect(u16, String),
+    RateLimited(Option<String>),
+    Garbled,
+    HugeDetail(u16, usize),
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -116,12 +122,49 @@ pub async fn handle(
             status,
             &json!({"type": "server_error", "code": "error", "detail": "A server error occurred.", "attr": null}),
         ),
-        Action::Proceed | Action::DropAfterCommit => {
+        Action::Redirect(status, to) => {
+            let target = match uri.query() {
+                Some(q) => format!("{to}{}?{q}", uri.path()),
+                None => format!("{to}{}", uri.path()),
+            };
+            let mut response = json_response(status, &json!({}));
+            if let Ok(location) = HeaderValue::from_str(&target) {
+                response.headers_mut().insert("location", location);
+            }
+            response
+        }
+        Action::RateLimited(retry_after) => {
+            let mut response = json_response(
+                429,
+                &json!({"type": "throttled_error", "code": "throttled", "detail": "Request was throttled.", "attr": null}),
+            );
+            if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                response.headers_mut().insert("retry-after", value);
+            }
+            response
+        }
+        Action::HugeDetail(status, bytes) => {
+            let line = "A server error occurred.\n::error::injected\n";
+            let detail: String = line.chars().cycle().take(bytes).collect();
+            json_response(
+                status,
+                &json!({"type": "server_error", "code": "error", "detail": detail, "attr": null}),
+            )
+        }
+        Action::Proceed | Action::DropAfterCommit | Action::Garbled => {
             let response = answer(&shared, &method, &uri, &headers, &body, body_json.as_ref());
             if matches!(action, Action::DropAfterCommit) {
                 drop_connection();
             }
-            response
+            if matches!(action, Action::Garbled) {
+                let status = response.status();
+                let mut cut = (status, r#"{"id": 1, "key": "#).into_response();
+                cut.headers_mut()
+                    .insert("content-type", HeaderValue::from_static("application/json"));
+                cut
+            } else {
+                response
+            }
         }
     };
     if let Some(entry) = lock(&shared.log).get_mut(index) {
@@ -173,44 +216,38 @@ fn scheduled_fault(shared: &Shared) -> Option<Fault> {
         return None;
     }
     let turn = (*seen / schedule.every - 1) % schedule.cycle.len();
-    Some(schedule.cycle[turn])
+    Some(schedule.cycle[turn].clone())
+}
+
+fn action_of(fault: Fault) -> (Action, Option<Duration>) {
+    match fault {
+        Fault::ServerError { status, .. } => (Action::Fail(status), None),
+        Fault::Slow { delay, .. } => (Action::Proceed, Some(delay)),
+        Fault::Drop { .. } => (Action::Drop, None),
+        Fault::DropAfterCommit { .. } => (Action::DropAfterCommit, None),
+        Fault::Redirect { status, to, .. } => (Action::Redirect(status, to), None),
+        Fault::RateLimited { retry_after, .. } => (Action::RateLimited(retry_after), None),
+        Fault::Garbled { .. } => (Action::Garbled, None),
+        Fault::HugeDetail { status, bytes, .. } => (Action::HugeDetail(status, bytes), None),
+    }
 }
 
 fn next_fault(shared: &Shared) -> (Action, Option<Duration>) {
     if let Some(fault) = scheduled_fault(shared) {
-        return match fault {
-            Fault::ServerError { status, .. } => (Action::Fail(status), None),
-            Fault::Slow { delay, .. } => (Action::Proceed, Some(delay)),
-            Fault::Drop { .. } => (Action::Drop, None),
-            Fault::DropAfterCommit { .. } => (Action::DropAfterCommit, None),
-        };
+        return action_of(fault);
     }
     let mut faults = lock(&shared.faults);
     let Some(front) = faults.front_mut() else {
         return (Action::Proceed, None);
     };
-    let (action, delay, left) = match front {
-        Fault::ServerError { status, times } => {
-            *times -= 1;
-            (Action::Fail(*status), None, *times)
-        }
-        Fault::Slow { delay, times } => {
-            *times -= 1;
-            (Action::Proceed, Some(*delay), *times)
-        }
-        Fault::Drop { times } => {
-            *times -= 1;
-            (Action::Drop, None, *times)
-        }
-        Fault::DropAfterCommit { times } => {
-            *times -= 1;
-            (Action::DropAfterCommit, None, *times)
-        }
-    };
+    let times = front.times_mut();
+    *times = times.saturating_sub(1);
+    let left = *times;
+    let fault = front.clone();
     if left == 0 {
         faults.pop_front();
     }
-    (action, delay)
+    action_of(fault)
 }
 
 fn authenticate(header: Option<&str>) -> Result<&'static [&'static str], ApiErr> {
@@ -454,7 +491,8 @@ fn list(shared: &Shared, store: &Store, project: u64, uri: &Uri) -> Value {
             .unwrap_or_else(|| shared.base_url.clone());
         format!("{origin}{}?{}", uri.path(), qs.join("&"))
     };
-    let next = (offset + limit < count).then(|| link(offset + limit));
+    let endless = *lock(&shared.endless_pages);
+    let next = (endless || offset + limit < count).then(|| link(offset + limit));
     let previous = (offset > 0).then(|| link(offset.saturating_sub(limit)));
     json!({"count": count, "next": next, "previous": previous, "results": results})
 }
