@@ -13,6 +13,9 @@
 //! flag-level aggregation is left to inherit it. Planning right after an import therefore shows
 //! no change: the plan normalizes both sides and `normalize` is idempotent.
 
+pub mod comments;
+pub mod merge;
+
 use globset::GlobMatcher;
 use serde_saphyr::ser_options;
 

@@ -1,0 +1,241 @@
+//! Importing one environment into a file that other environments read too.
+//!
+//! A flag file's base is what every environment starts from and `environments.<name>`
+//! replaces top-level fields for one environment (`FlagSpec::resolve`). Rewriting the file
+//! from environment E's live flag would change what every other environment resolves to, so
+//! [`merge`] keeps the base as written and puts into E's override exactly the top-level
+//! fields where E's resolution differs from live (compared as a plan compares them,
+//! `plan::differences`), replacing the override's existing value of those fields:
+//!
+//! - `conditions`, `aggregation_group_type_index` and `is_remote_configuration` are read
+//!   together (the flag-level aggregation and remote configuration change what conditions
+//!   mean), so when one of them differs, E's override gets both `conditions` and the
+//!   aggregation;
+//! - an override cannot remove a base value (`field: null` is ignored), so when E has no
+//!   `holdout`, no flag-level aggregation or no variants but the base has one, the base
+//!   value moves into the override of every other environment that does not already
+//!   override the field, and leaves the base;
+//! - an override field equal to the base value is dropped (it resolves the same), and an
+//!   override left empty is removed;
+//! - fields an environment `ignore`s are left as written.
+//!
+//! The result is checked, never assumed: E must resolve to live with no difference, and every
+//! other environment (of the config or of the file) must resolve to exactly the flag it
+//! resolved to before; otherwise the file is refused with the reason.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value};
+
+use super::canonical;
+use crate::model::normalize::normalize;
+use crate::model::{Flag, FlagSpec};
+
+/// Fields read together: when one differs, `conditions` and the aggregation are both written.
+const COUPLED: [&str; 3] = [
+    "conditions",
+    "aggregation_group_type_index",
+    "is_remote_configuration",
+];
+
+/// Fields whose absence an override cannot express (no value, or an empty list the schema
+/// refuses).
+const ABSENCE_NEEDS_BASE: [&str; 3] = ["aggregation_group_type_index", "holdout", "variants"];
+
+/// The top-level fields where `file` resolved for `env` differs from `live`, compared as a
+/// plan compares them, without the fields in `ignored`. Empty when they are in sync.
+pub fn differing_fields(
+    file: &FlagSpec,
+    env: &str,
+    live: &Flag,
+    ignored: &[&str],
+) -> BTreeSet<&'static str> {
+    let (resolved, _) = file.resolve(Some(env));
+    crate::plan::differences(&resolved, live)
+        .into_iter()
+        .map(|change| change.field.as_str())
+        .filter(|field| !ignored.contains(field))
+        .collect()
+}
+
+/// `file` changed so that it resolves for `env` to `live` while every environment in
+/// `others` (and every other environment the file overrides) resolves exactly as before (see
+/// the module documentation). `file` itself when it is already in sync. The error says why
+/// no such file was found.
+pub fn merge(
+    file: &FlagSpec,
+    env: &str,
+    live: &Flag,
+    others: &BTreeSet<String>,
+    ignored: &[&str],
+) -> Result<FlagSpec, String> {
+    let mut fields = differing_fields(file, env, live, ignored);
+    if fields.is_empty() {
+        return Ok(file.clone());
+    }
+    if fields.iter().any(|f| COUPLED.contains(f)) {
+        fields.insert("conditions");
+        fields.insert("aggregation_group_type_index");
+    }
+    let target = object(&canonical(live));
+    let explicit = object(&normalize(live));
+    let mut doc = object(file);
+    let mut environments = match doc.remove("environments") {
+        Some(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    let mut mine = match environments.remove(env) {
+        Some(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    let mut other_names: BTreeSet<String> = others.clone();
+    other_names.extend(environments.keys().cloned());
+    other_names.remove(env);
+
+    for &field in &fields {
+        let value = match target.get(field).filter(|v| !v.is_null()) {
+            Some(value) => Some(value.clone()),
+            None if ABSENCE_NEEDS_BASE.contains(&field) => None,
+            None => explicit.get(field).filter(|v| !v.is_null()).cloned(),
+        };
+        match value {
+            Some(value) => {
+                mine.insert(field.to_owned(), value);
+            }
+            None => {
+                mine.remove(field);
+                if let Some(old) = doc.remove(field) {
+                    for name in &other_names {
+                        let entry = environments
+                            .entry(name.clone())
+                            .or_insert_with(|| Value::Object(Map::new()));
+                        if let Value::Object(over) = entry
+                            && !over.contains_key(field)
+                        {
+                            over.insert(field.to_owned(), old.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for &field in &fields {
+        if mine.get(field).is_some() && mine.get(field) == doc.get(field) {
+            mine.remove(field);
+        }
+    }
+    if !mine.is_empty() {
+        environments.insert(env.to_owned(), Value::Object(mine));
+    }
+    if !environments.is_empty() {
+        doc.insert("environments".to_owned(), Value::Object(environments));
+    }
+    let merged: FlagSpec = serde_json::from_value(Value::Object(doc))
+        .map_err(|e| format!("the merged flag is not a flag ({e})"))?;
+
+    let left = differing_fields(&merged, env, live, ignored);
+    if !left.is_empty() {
+        return Err(format!(
+            "its overrides cannot express `{env}`'s {}",
+            left.into_iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let mut names = other_names;
+    names.extend(merged.environments.keys().cloned());
+    names.remove(env);
+    for name in &names {
+        if merged.resolve(Some(name)).0 != file.resolve(Some(name)).0 {
+            return Err(format!(
+                "importing `{env}` would change what `{name}` resolves to"
+            ));
+        }
+    }
+    Ok(merged)
+}
+
+fn object<T: serde::Serialize>(value: &T) -> Map<String, Value> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn spec(value: Value) -> FlagSpec {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn live(value: Value) -> Flag {
+        spec(value).resolve(None).0
+    }
+
+    fn envs(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|&n| n.to_owned()).collect()
+    }
+
+    #[test]
+    fn differing_fields_land_in_the_environments_override() {
+        let file = spec(json!({"key": "a", "name": "Search", "tags": ["x"],
+            "conditions": [{"rollout_percentage": 10}],
+            "environments": {"staging": {"conditions": [{"rollout_percentage": 100}]}}}));
+        let prod = live(json!({"key": "a", "name": "Search", "tags": ["x", "y"],
+            "conditions": [{"rollout_percentage": 50}]}));
+        let merged = merge(&file, "production", &prod, &envs(&["staging"]), &[]).unwrap();
+        assert_eq!(
+            serde_json::to_value(&merged).unwrap(),
+            json!({"key": "a", "name": "Search", "tags": ["x"],
+                "conditions": [{"rollout_percentage": 10}],
+                "environments": {
+                    "production": {"tags": ["x", "y"], "conditions": [{"rollout_percentage": 50}]},
+                    "staging": {"conditions": [{"rollout_percentage": 100}]}}})
+        );
+    }
+
+    #[test]
+    fn an_override_equal_to_the_base_is_dropped_and_a_synced_file_is_kept() {
+        let file = spec(json!({"key": "a", "active": true,
+            "environments": {"staging": {"active": false}, "production": {"active": false}}}));
+        let prod = live(json!({"key": "a", "active": true}));
+        let merged = merge(&file, "production", &prod, &envs(&["staging"]), &[]).unwrap();
+        assert_eq!(
+            serde_json::to_value(&merged).unwrap(),
+            json!({"key": "a", "active": true, "environments": {"staging": {"active": false}}})
+        );
+        let in_sync = merge(&merged, "production", &prod, &envs(&["staging"]), &[]).unwrap();
+        assert_eq!(in_sync, merged);
+    }
+
+    #[test]
+    fn a_value_an_override_cannot_remove_moves_out_of_the_base() {
+        let file = spec(
+            json!({"key": "a", "holdout": {"id": 1, "exclusion_percentage": 10},
+            "environments": {"dev": {"name": "d"}}}),
+        );
+        let prod = live(json!({"key": "a"}));
+        let merged = merge(&file, "production", &prod, &envs(&["staging", "dev"]), &[]).unwrap();
+        assert_eq!(
+            serde_json::to_value(&merged).unwrap(),
+            json!({"key": "a", "environments": {
+                "dev": {"name": "d", "holdout": {"id": 1, "exclusion_percentage": 10}},
+                "staging": {"holdout": {"id": 1, "exclusion_percentage": 10}}}})
+        );
+    }
+
+    #[test]
+    fn ignored_fields_stay_as_written() {
+        let file = spec(
+            json!({"key": "a", "tags": ["x"], "environments": {"staging": {"active": false}}}),
+        );
+        let prod = live(json!({"key": "a"}));
+        let merged = merge(&file, "production", &prod, &envs(&["staging"]), &["tags"]).unwrap();
+        assert_eq!(merged, file);
+    }
+}
