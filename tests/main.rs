@@ -17,6 +17,7 @@ mod cli_secrets;
 mod cli_validate;
 mod examples;
 mod import_fixtures;
+mod import_overrides;
 mod loader_props;
 mod local_backend;
 mod plan_posthog;

@@ -14,7 +14,10 @@
 //! - an override cannot remove a base value (`field: null` is ignored), so when E has no
 //!   `holdout`, no flag-level aggregation or no variants but the base has one, the base
 //!   value moves into the override of every other environment that does not already
-//!   override the field, and leaves the base;
+//!   override the field, and leaves the base; so do the base fields that would not be valid
+//!   without it (`payloads` and `conditions`, which may name variants, without `variants`;
+//!   `conditions`, which may hold group properties, without the aggregation), and E's
+//!   override gets live's value of each;
 //! - an override field equal to the base value is dropped (it resolves the same), and an
 //!   override left empty is removed;
 //! - fields an environment `ignore`s are left as written.
@@ -92,32 +95,47 @@ pub fn merge(
     other_names.extend(environments.keys().cloned());
     other_names.remove(env);
 
+    let value_of = |field: &str| match target.get(field).filter(|v| !v.is_null()) {
+        Some(value) => Some(value.clone()),
+        None if ABSENCE_NEEDS_BASE.contains(&field) => None,
+        None => explicit.get(field).filter(|v| !v.is_null()).cloned(),
+    };
+    // Base fields to move into the other environments' overrides: those `env` must not have,
+    // and what would no longer be valid in the base without them (payloads and forced
+    // variants without variants, group conditions without their aggregation).
+    let mut move_out: BTreeSet<&'static str> = fields
+        .iter()
+        .copied()
+        .filter(|f| ABSENCE_NEEDS_BASE.contains(f) && value_of(f).is_none() && doc.contains_key(*f))
+        .collect();
+    if move_out.contains("variants") {
+        move_out.extend(["payloads", "conditions", "aggregation_group_type_index"]);
+    }
+    if move_out.contains("aggregation_group_type_index") {
+        move_out.insert("conditions");
+    }
+    move_out.retain(|f| doc.contains_key(*f));
+    fields.extend(move_out.iter().copied());
+
     for &field in &fields {
-        let value = match target.get(field).filter(|v| !v.is_null()) {
-            Some(value) => Some(value.clone()),
-            None if ABSENCE_NEEDS_BASE.contains(&field) => None,
-            None => explicit.get(field).filter(|v| !v.is_null()).cloned(),
-        };
-        match value {
-            Some(value) => {
-                mine.insert(field.to_owned(), value);
-            }
-            None => {
-                mine.remove(field);
-                if let Some(old) = doc.remove(field) {
-                    for name in &other_names {
-                        let entry = environments
-                            .entry(name.clone())
-                            .or_insert_with(|| Value::Object(Map::new()));
-                        if let Value::Object(over) = entry
-                            && !over.contains_key(field)
-                        {
-                            over.insert(field.to_owned(), old.clone());
-                        }
-                    }
+        if move_out.contains(field)
+            && let Some(old) = doc.remove(field)
+        {
+            for name in &other_names {
+                let entry = environments
+                    .entry(name.clone())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(over) = entry
+                    && !over.contains_key(field)
+                {
+                    over.insert(field.to_owned(), old.clone());
                 }
             }
         }
+        match value_of(field) {
+            Some(value) => mine.insert(field.to_owned(), value),
+            None => mine.remove(field),
+        };
     }
     for &field in &fields {
         if mine.get(field).is_some() && mine.get(field) == doc.get(field) {
@@ -237,5 +255,23 @@ mod tests {
         let prod = live(json!({"key": "a"}));
         let merged = merge(&file, "production", &prod, &envs(&["staging"]), &["tags"]).unwrap();
         assert_eq!(merged, file);
+    }
+
+    #[test]
+    fn removing_the_variants_moves_what_names_them_out_of_the_base() {
+        let file = spec(json!({"key": "a",
+            "conditions": [{"variant": "control"}],
+            "variants": [{"key": "control", "rollout_percentage": 100}],
+            "payloads": {"control": 1}}));
+        let prod = live(json!({"key": "a", "conditions": [{"rollout_percentage": 20}]}));
+        let merged = merge(&file, "production", &prod, &envs(&["staging"]), &[]).unwrap();
+        assert_eq!(
+            serde_json::to_value(&merged).unwrap(),
+            json!({"key": "a", "environments": {
+                "production": {"conditions": [{"rollout_percentage": 20}], "payloads": {}},
+                "staging": {"conditions": [{"variant": "control"}],
+                    "variants": [{"key": "control", "rollout_percentage": 100}],
+                    "payloads": {"control": 1}}}})
+        );
     }
 }
