@@ -210,3 +210,199 @@ conditions:
     repo.run(&["plan", "--env", "production", "--detailed-exitcode"])
         .expect_code(0);
 }
+
+const ENVIRONMENTS: [&str; 3] = ["dev", "production", "staging"];
+/// The environment imported.
+const IMPORTED: &str = "production";
+
+fn variants() -> impl Strategy<Value = Value> {
+    prop::sample::select(vec![
+        json!([{"key": "control", "rollout_percentage": 50}, {"key": "test", "rollout_percentage": 50}]),
+        json!([{"key": "control", "rollout_percentage": 100}]),
+    ])
+}
+
+fn condition() -> impl Strategy<Value = Value> {
+    (
+        prop::option::of(prop::sample::select(vec![0u8, 30, 100])),
+        prop::option::of(0u8..2),
+        prop::bool::weighted(0.15),
+    )
+        .prop_map(|(rollout, aggregation, forced)| {
+            let mut c = json!({});
+            if let Some(r) = rollout {
+                c["rollout_percentage"] = json!(r);
+            }
+            if let Some(a) = aggregation {
+                c["aggregation_group_type_index"] = json!(a);
+            }
+            if forced {
+                c["variant"] = json!("control");
+            }
+            c
+        })
+}
+
+/// A partial flag: each top-level field present or not.
+fn layer() -> impl Strategy<Value = Value> {
+    (
+        (
+            prop::option::of(prop::sample::select(vec!["", "A", "B"])),
+            prop::option::of(any::<bool>()),
+            prop::option::of(prop::sample::subsequence(vec!["a", "b", "c"], 0..=3)),
+            prop::option::of(prop::collection::vec(condition(), 0..=2)),
+            prop::option::of(0u8..2),
+        ),
+        (
+            // Variants, with payloads for their keys (a payload needs its variant).
+            prop::option::of((variants(), prop::option::of(0i64..3))),
+            prop::option::of(prop::sample::select(vec![10u8, 20])),
+            prop::option::of(any::<bool>()),
+            prop::option::of(0i64..2),
+        ),
+    )
+        .prop_map(
+            |(
+                (name, active, tags, conditions, aggregation),
+                (variants, holdout, early_exit, boolean_payload),
+            )| {
+                let mut l = serde_json::Map::new();
+                if let Some(v) = name {
+                    l.insert("name".into(), json!(v));
+                }
+                if let Some(v) = active {
+                    l.insert("active".into(), json!(v));
+                }
+                if let Some(v) = tags {
+                    l.insert("tags".into(), json!(v));
+                }
+                if let Some(v) = conditions {
+                    l.insert("conditions".into(), json!(v));
+                }
+                if let Some(v) = aggregation {
+                    l.insert("aggregation_group_type_index".into(), json!(v));
+                }
+                match (variants, boolean_payload) {
+                    (Some((v, payload)), _) => {
+                        l.insert("variants".into(), v);
+                        if let Some(p) = payload {
+                            l.insert("payloads".into(), json!({"control": {"n": p}}));
+                        }
+                    }
+                    (None, Some(p)) => {
+                        l.insert("payloads".into(), json!({"true": p}));
+                    }
+                    (None, None) => {}
+                }
+                if let Some(v) = holdout {
+                    l.insert(
+                        "holdout".into(),
+                        json!({"id": 7, "exclusion_percentage": v}),
+                    );
+                }
+                if let Some(v) = early_exit {
+                    l.insert("early_exit".into(), json!(v));
+                }
+                Value::Object(l)
+            },
+        )
+}
+
+/// A flag file: a base and an override for some of the environments.
+fn flag_file() -> impl Strategy<Value = Value> {
+    (
+        layer(),
+        prop::collection::vec(prop::option::of(layer()), ENVIRONMENTS.len()),
+    )
+        .prop_map(|(base, overrides)| {
+            let mut file = base;
+            file["key"] = json!("generated");
+            let environments: serde_json::Map<String, Value> = ENVIRONMENTS
+                .iter()
+                .zip(overrides)
+                .filter_map(|(env, o)| Some(((*env).to_owned(), o?)))
+                .collect();
+            if !environments.is_empty() {
+                file["environments"] = Value::Object(environments);
+            }
+            file
+        })
+}
+
+/// What is live in the imported environment: the file's resolution for it with `change`
+/// laid over it and, maybe, its holdout, aggregation or variants removed; made valid (the
+/// payloads and forced variants it keeps name variants it has).
+fn live_flag(file: &Value, change: &Value, removed: (bool, bool, bool)) -> Value {
+    let spec: FlagSpec = serde_json::from_value(file.clone()).unwrap();
+    let mut live = serde_json::to_value(spec.resolve(Some(IMPORTED)).0.to_spec()).unwrap();
+    for (field, value) in change.as_object().unwrap() {
+        live[field] = value.clone();
+    }
+    let live = live.as_object_mut().unwrap();
+    if removed.0 {
+        live.remove("holdout");
+    }
+    if removed.1 {
+        live.remove("aggregation_group_type_index");
+    }
+    if removed.2 {
+        live.remove("variants");
+    }
+    let keys: Vec<String> = match live.get("variants") {
+        Some(Value::Array(v)) => v
+            .iter()
+            .map(|v| v["key"].as_str().unwrap().to_owned())
+            .collect(),
+        _ => vec!["true".to_owned()],
+    };
+    if let Some(Value::Object(payloads)) = live.get_mut("payloads") {
+        payloads.retain(|k, _| keys.contains(k));
+    }
+    if let Some(Value::Array(conditions)) = live.get_mut("conditions") {
+        for c in conditions {
+            if c.get("variant")
+                .is_some_and(|v| !keys.iter().any(|k| v == k))
+            {
+                c.as_object_mut().unwrap().remove("variant");
+            }
+        }
+    }
+    Value::Object(live.clone())
+}
+
+fn has_errors(repo: &Repo) -> bool {
+    let loaded = flagops::source::load(repo.path(), None).unwrap();
+    flagops::rules::validate(&loaded)
+        .iter()
+        .any(|f| f.severity == flagops::finding::Severity::Error)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, max_global_rejects: 4096, ..ProptestConfig::default() })]
+
+    /// `import --env production --force` into a file with overrides for several environments:
+    /// production then plans no change and every other environment resolves byte-identically.
+    #[test]
+    fn import_into_overrides_changes_only_the_imported_environment(
+        file in flag_file(),
+        change in layer(),
+        removed in (prop::bool::weighted(0.2), prop::bool::weighted(0.2), prop::bool::weighted(0.2)),
+    ) {
+        let live = live_flag(&file, &change, removed);
+        let repo = local_repo(&ENVIRONMENTS, &[(IMPORTED, vec![live.clone()])]);
+        repo.write("flags/generated.yaml", serde_json::to_string(&file).unwrap());
+        prop_assume!(!has_errors(&repo));
+        let before = resolutions(&repo, &ENVIRONMENTS);
+
+        let run = repo.run(&["import", "--env", IMPORTED, "--force"]);
+        prop_assert_eq!(run.code, 0, "{}\n{}\nlive: {}", run.stdout, run.stderr, live);
+        let written = fs::read_to_string(repo.path().join("flags/generated.yaml")).unwrap();
+        let plan = repo.run(&["plan", "--env", IMPORTED, "--detailed-exitcode"]);
+        prop_assert_eq!(plan.code, 0, "{}\n{}\nwritten:\n{}\nlive: {}", plan.stdout, plan.stderr, written, live);
+        let after = resolutions(&repo, &ENVIRONMENTS);
+        for env in ENVIRONMENTS.iter().filter(|e| **e != IMPORTED) {
+            let key = format!("{env}/generated");
+            prop_assert_eq!(&before[&key], &after[&key], "{} changed:\n{}", env, written);
+        }
+    }
+}
