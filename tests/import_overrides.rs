@@ -259,12 +259,13 @@ fn layer() -> impl Strategy<Value = Value> {
             prop::option::of(prop::sample::select(vec![10u8, 20])),
             prop::option::of(any::<bool>()),
             prop::option::of(0i64..2),
+            prop::option::of(prop::bool::weighted(0.3)),
         ),
     )
         .prop_map(
             |(
                 (name, active, tags, conditions, aggregation),
-                (variants, holdout, early_exit, boolean_payload),
+                (variants, holdout, early_exit, boolean_payload, remote),
             )| {
                 let mut l = serde_json::Map::new();
                 if let Some(v) = name {
@@ -302,6 +303,9 @@ fn layer() -> impl Strategy<Value = Value> {
                 }
                 if let Some(v) = early_exit {
                     l.insert("early_exit".into(), json!(v));
+                }
+                if let Some(v) = remote {
+                    l.insert("is_remote_configuration".into(), json!(v));
                 }
                 Value::Object(l)
             },

@@ -2,7 +2,9 @@
 //!
 //! Reads the live state through the environment's backend, decides one file per flag
 //! (`<flag directory>/<key>.yaml`, or the file that already holds only that flag), refuses to
-//! overwrite anything without `--force`, and writes every file or none.
+//! overwrite anything without `--force`, and writes every file or none. An existing file is
+//! left as it is when it already resolves to the live flag, merged (`import::merge`) when
+//! other environments read it, and refused when rewriting it would drop a comment.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

@@ -76,10 +76,7 @@ pub fn merge(
     if fields.is_empty() {
         return Ok(file.clone());
     }
-    if fields.iter().any(|f| COUPLED.contains(f)) {
-        fields.insert("conditions");
-        fields.insert("aggregation_group_type_index");
-    }
+    couple(&mut fields);
     let target = object(&canonical(live));
     let explicit = object(&normalize(live));
     let mut doc = object(file);
@@ -116,6 +113,7 @@ pub fn merge(
     }
     move_out.retain(|f| doc.contains_key(*f));
     fields.extend(move_out.iter().copied());
+    couple(&mut fields);
 
     for &field in &fields {
         if move_out.contains(field)
@@ -172,6 +170,14 @@ pub fn merge(
         }
     }
     Ok(merged)
+}
+
+/// Add `conditions` and the aggregation when `fields` holds one of [`COUPLED`].
+fn couple(fields: &mut BTreeSet<&'static str>) {
+    if fields.iter().any(|f| COUPLED.contains(f)) {
+        fields.insert("conditions");
+        fields.insert("aggregation_group_type_index");
+    }
 }
 
 fn object<T: serde::Serialize>(value: &T) -> Map<String, Value> {
@@ -272,6 +278,26 @@ mod tests {
                 "staging": {"conditions": [{"variant": "control"}],
                     "variants": [{"key": "control", "rollout_percentage": 100}],
                     "payloads": {"control": 1}}}})
+        );
+    }
+
+    /// Found by the property test: moving the conditions out of the base must bring the
+    /// aggregation their live form leaves to the flag level.
+    #[test]
+    fn conditions_moved_out_of_the_base_keep_their_aggregation() {
+        let file = spec(
+            json!({"key": "a", "conditions": [{"aggregation_group_type_index": 0}],
+            "variants": [{"key": "control", "rollout_percentage": 100}]}),
+        );
+        let prod = live(json!({"key": "a", "conditions": [{"aggregation_group_type_index": 0}]}));
+        let merged = merge(&file, "production", &prod, &envs(&["staging"]), &[]).unwrap();
+        assert_eq!(
+            serde_json::to_value(&merged).unwrap(),
+            json!({"key": "a", "environments": {
+                "production": {"conditions": [{"rollout_percentage": 100}],
+                    "aggregation_group_type_index": 0},
+                "staging": {"conditions": [{"aggregation_group_type_index": 0}],
+                    "variants": [{"key": "control", "rollout_percentage": 100}]}}})
         );
     }
 }
