@@ -120,8 +120,8 @@ environments:
     repo.run(&["plan", "--env", "staging", "--detailed-exitcode"])
         .expect_code(0);
 
-    // In sync now: importing again leaves the file alone.
-    let again = repo.run(&["import", "--env", "production", "--force"]);
+    // In sync now: importing again leaves the file alone, and needs no `--force`.
+    let again = repo.run(&["import", "--env", "production"]);
     again.expect_code(0);
     assert_eq!(
         again.stdout,

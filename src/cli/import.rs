@@ -309,8 +309,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         };
         if let Some(old) = current.as_deref().filter(|old| *old != text.as_bytes()) {
             conflicts.push(shown.clone());
-            if let Some(line) =
-                std::str::from_utf8(old).map_or(Some(1), import::comments::first_comment_line)
+            if let Some(line) = import::comments::first_comment_line(&String::from_utf8_lossy(old))
             {
                 refused.push(format!(
                     "{}: has comments (line {line}) that a rewrite would drop; edit it by hand, or remove the comments and import again",
