@@ -185,17 +185,23 @@ fn a_commented_file_is_refused_and_nothing_is_written() {
 fn a_file_with_only_the_modeline_is_rewritten() {
     let production = json!({"key": "banner", "name": "Banner", "active": false,
         "conditions": [{"rollout_percentage": 5}]});
-    let repo = local_repo(&["production"], &[("production", vec![production])]);
+    let api = json!({"key": "banner-api", "conditions": [{}]});
+    let repo = local_repo(&["production"], &[("production", vec![production, api])]);
     repo.write(
         "flags/banner.yaml",
-        "# yaml-language-server: $schema=../old/flag.schema.json\nkey: banner\nname: Old\nconditions: [{}]\n",
+        "# yaml-language-server: $schema=../old/flag.schema.json\nkey: banner\nname: Old\nconditions: [{}]\ndepends_on: [banner-api]\n",
+    );
+    repo.write(
+        "flags/banner-api.yaml",
+        "key: banner-api\nconditions: [{}]\n",
     );
     let run = repo.run(&["import", "--env", "production", "--force"]);
     run.expect_code(0);
     assert_eq!(
         run.stdout,
-        "overwrote flags/banner.yaml\nwrote schemas/posthog-flag.schema.json\n\
-         imported 1 flag from `production` into `flags/`\n"
+        "overwrote flags/banner.yaml\nunchanged flags/banner-api.yaml\n\
+         wrote schemas/posthog-flag.schema.json\n\
+         imported 2 flags from `production` into `flags/` (1 unchanged)\n"
     );
     assert_eq!(
         fs::read_to_string(repo.path().join("flags/banner.yaml")).unwrap(),
@@ -205,6 +211,8 @@ name: Banner
 active: false
 conditions:
   - rollout_percentage: 5
+depends_on:
+  - banner-api
 "
     );
     repo.run(&["plan", "--env", "production", "--detailed-exitcode"])

@@ -118,7 +118,8 @@ struct Definition {
 
 /// What to write into the existing file of `live`, which holds `written`: the file as it is
 /// when it already resolves for `env` to the live flag; the canonical form when no other
-/// environment reads it (the config has only `env` and the file no overrides); else the file
+/// environment reads it (the config has only `env` and the file no overrides; its
+/// `depends_on` kept); else the file
 /// with `env`'s values merged into its override (`import::merge`). `Err` says why the file
 /// cannot be written.
 fn existing_file_spec(
@@ -142,7 +143,10 @@ fn existing_file_spec(
         .cloned()
         .collect();
     if others.is_empty() && written.environments.is_empty() {
-        return Ok(Some(import::canonical(live)));
+        // `depends_on` is the repository's alone (no service stores it): kept as written.
+        let mut spec = import::canonical(live);
+        spec.depends_on.clone_from(&written.depends_on);
+        return Ok(Some(spec));
     }
     import::merge::merge(written, env, live, &others, &ignored).map(Some)
 }
