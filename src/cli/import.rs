@@ -22,7 +22,7 @@ use crate::backend::any::AnyBackend;
 use crate::config::Config;
 use crate::error::{Error, Result, exit};
 use crate::import::{self, FLAG_SCHEMA_FILE};
-use crate::model::{Flag, FlagSpec};
+use crate::model::FlagSpec;
 use crate::schema;
 use crate::source;
 
@@ -114,41 +114,6 @@ struct Definition {
     flags: usize,
     /// The flag as written.
     spec: FlagSpec,
-}
-
-/// What to write into the existing file of `live`, which holds `written`: the file as it is
-/// when it already resolves for `env` to the live flag; the canonical form when no other
-/// environment reads it (the config has only `env` and the file no overrides; its
-/// `depends_on` kept); else the file
-/// with `env`'s values merged into its override (`import::merge`). `Err` says why the file
-/// cannot be written.
-fn existing_file_spec(
-    written: &FlagSpec,
-    live: &Flag,
-    env: &str,
-    config: &Config,
-) -> std::result::Result<Option<FlagSpec>, String> {
-    let ignored: Vec<&str> = config
-        .environments
-        .get(env)
-        .map(|e| e.ignore.iter().map(|f| f.as_str()).collect())
-        .unwrap_or_default();
-    if import::merge::differing_fields(written, env, live, &ignored).is_empty() {
-        return Ok(None);
-    }
-    let others: BTreeSet<String> = config
-        .environments
-        .keys()
-        .filter(|name| *name != env)
-        .cloned()
-        .collect();
-    if others.is_empty() && written.environments.is_empty() {
-        // `depends_on` is the repository's alone (no service stores it): kept as written.
-        let mut spec = import::canonical(live);
-        spec.depends_on.clone_from(&written.depends_on);
-        return Ok(Some(spec));
-    }
-    import::merge::merge(written, env, live, &others, &ignored).map(Some)
 }
 
 /// Write every planned file or none: temporary files first, then renames; on a failure the
@@ -284,13 +249,15 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         let current = fs::read(&path).ok();
         let spec = match written {
             None => Some(import::canonical(flag)),
-            Some(written) => match existing_file_spec(written, flag, &args.env, &config) {
-                Ok(spec) => spec,
-                Err(reason) => {
-                    refused.push(format!("{}: {reason}; edit it by hand", display(&shown)));
-                    continue;
+            Some(written) => {
+                match import::merge::existing_file(written, flag, &args.env, &config) {
+                    Ok(spec) => spec,
+                    Err(reason) => {
+                        refused.push(format!("{}: {reason}; edit it by hand", display(&shown)));
+                        continue;
+                    }
                 }
-            },
+            }
         };
         // Already in sync: the file stays as it is, comments and all.
         let as_it_is = spec

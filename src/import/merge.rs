@@ -31,6 +31,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 
 use super::canonical;
+use crate::config::Config;
 use crate::model::normalize::normalize;
 use crate::model::{Flag, FlagSpec};
 
@@ -172,6 +173,48 @@ pub fn merge(
     Ok(merged)
 }
 
+/// What to write into the existing file of `live`, which holds `written`: `None` (the file
+/// stays as it is) when it already resolves for `env` to the live flag; the canonical form
+/// when no other environment reads it (the config has only `env` and the file no overrides;
+/// its `depends_on` and the fields `env` ignores kept as written); else [`merge`]. `Err` says why the file cannot be written.
+pub fn existing_file(
+    written: &FlagSpec,
+    live: &Flag,
+    env: &str,
+    config: &Config,
+) -> Result<Option<FlagSpec>, String> {
+    let ignored: Vec<&str> = config
+        .environments
+        .get(env)
+        .map(|e| e.ignore.iter().map(|f| f.as_str()).collect())
+        .unwrap_or_default();
+    if differing_fields(written, env, live, &ignored).is_empty() {
+        return Ok(None);
+    }
+    let others: BTreeSet<String> = config
+        .environments
+        .keys()
+        .filter(|name| *name != env)
+        .cloned()
+        .collect();
+    if others.is_empty() && written.environments.is_empty() {
+        // `depends_on` (no service stores it) and the fields the environment ignores are the
+        // repository's: kept as written.
+        let mut spec = object(&canonical(live));
+        let written_fields = object(written);
+        for field in ignored.iter().copied().chain(["depends_on"]) {
+            match written_fields.get(field) {
+                Some(value) => spec.insert(field.to_owned(), value.clone()),
+                None => spec.remove(field),
+            };
+        }
+        return serde_json::from_value(Value::Object(spec))
+            .map(Some)
+            .map_err(|e| format!("the imported flag is not a flag ({e})"));
+    }
+    merge(written, env, live, &others, &ignored).map(Some)
+}
+
 /// Add `conditions` and the aggregation when `fields` holds one of [`COUPLED`].
 fn couple(fields: &mut BTreeSet<&'static str>) {
     if fields.iter().any(|f| COUPLED.contains(f)) {
@@ -298,6 +341,39 @@ mod tests {
                     "aggregation_group_type_index": 0},
                 "staging": {"conditions": [{"aggregation_group_type_index": 0}],
                     "variants": [{"key": "control", "rollout_percentage": 100}]}}})
+        );
+    }
+
+    fn config(value: Value) -> Config {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn an_existing_file_is_kept_rewritten_or_merged() {
+        let one = config(
+            json!({"backend": "local", "environments": {"production": {"ignore": ["tags"]}}}),
+        );
+        let two =
+            config(json!({"backend": "local", "environments": {"production": {}, "staging": {}}}));
+        let file = spec(json!({"key": "a", "name": "A", "tags": ["mine"], "depends_on": ["b"]}));
+        // In sync but for an ignored field: kept as it is.
+        let prod = live(json!({"key": "a", "name": "A"}));
+        assert_eq!(existing_file(&file, &prod, "production", &one), Ok(None));
+        // Only one environment reads it: canonical, with its `depends_on` and ignored tags.
+        let renamed = live(json!({"key": "a", "name": "B"}));
+        assert_eq!(
+            existing_file(&file, &renamed, "production", &one),
+            Ok(Some(spec(
+                json!({"key": "a", "name": "B", "tags": ["mine"], "conditions": [], "depends_on": ["b"]})
+            )))
+        );
+        // Another environment reads it: merged.
+        assert_eq!(
+            existing_file(&file, &renamed, "production", &two),
+            Ok(Some(spec(
+                json!({"key": "a", "name": "A", "tags": ["mine"], "depends_on": ["b"],
+                "environments": {"production": {"name": "B", "tags": []}}})
+            )))
         );
     }
 }
