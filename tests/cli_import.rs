@@ -83,7 +83,7 @@ async fn seed_rich(fake: &FakePosthog) -> Vec<String> {
     done
 }
 
-fn posthog_repo(fake: &FakePosthog) -> Repo {
+pub(crate) fn posthog_repo(fake: &FakePosthog) -> Repo {
     let repo = Repo::empty();
     repo.write("flagops.yaml", posthog_repo_config(&fake.base_url()));
     repo
@@ -303,6 +303,21 @@ async fn import_refuses_existing_files_without_force_and_writes_nothing() {
     );
     assert_eq!(snapshot(repo.path()), before, "nothing may be written");
 
+    // `--force` never drops a person's comment: the commented file is refused, with the
+    // reason, and nothing at all is written.
+    let commented =
+        flagops_against_fake(repo.path(), &["import", "--env", "live", "--force"]).await;
+    commented.expect_code(1);
+    assert_eq!(commented.stdout, "");
+    assert_eq!(
+        commented.stderr,
+        "  flags/search-ranking-v2.yaml: has comments (line 1) that a rewrite would drop; \
+         edit it by hand, or remove the comments and import again\n\
+         error: 1 file cannot be rewritten; nothing was written\n"
+    );
+    assert_eq!(snapshot(repo.path()), before, "nothing may be written");
+
+    repo.write("flags/search-ranking-v2.yaml", "key: search-ranking-v2\n");
     let forced = flagops_against_fake(repo.path(), &["import", "--env", "live", "--force"]).await;
     forced.expect_code(0);
     assert!(

@@ -18,6 +18,8 @@ mod cli_secrets;
 mod cli_validate;
 mod examples;
 mod import_fixtures;
+mod import_overrides;
+mod import_payloads;
 mod loader_props;
 mod local_backend;
 mod plan_posthog;

@@ -2,7 +2,9 @@
 //!
 //! Reads the live state through the environment's backend, decides one file per flag
 //! (`<flag directory>/<key>.yaml`, or the file that already holds only that flag), refuses to
-//! overwrite anything without `--force`, and writes every file or none.
+//! overwrite anything without `--force`, and writes every file or none. An existing file is
+//! left as it is when it already resolves to the live flag, merged (`import::merge`) when
+//! other environments read it, and refused when rewriting it would drop a comment.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -20,6 +22,7 @@ use crate::backend::any::AnyBackend;
 use crate::config::Config;
 use crate::error::{Error, Result, exit};
 use crate::import::{self, FLAG_SCHEMA_FILE};
+use crate::model::FlagSpec;
 use crate::schema;
 use crate::source;
 
@@ -73,10 +76,11 @@ fn flag_directory(config: &Config, root: &Path) -> Result<String> {
         })
 }
 
-/// Where each key is already defined, with the number of flags in that file, when the
-/// repository loads (it may not: the flag directory may not exist yet).
-/// Also the keys of flags in files that do not load (schema errors): those are defined too.
-fn existing_definitions(ctx: &Context) -> (BTreeMap<String, (PathBuf, usize)>, BTreeSet<String>) {
+/// Where each key is already defined: its file, the number of flags in that file and the
+/// flag as written, when the repository loads (it may not: the flag directory may not exist
+/// yet). Also the keys of flags in files that do not load (schema errors): those are defined
+/// too.
+fn existing_definitions(ctx: &Context) -> (BTreeMap<String, Definition>, BTreeSet<String>) {
     let Ok(repo) = source::load(&ctx.directory, ctx.config.as_deref()) else {
         return (BTreeMap::new(), BTreeSet::new());
     };
@@ -86,17 +90,41 @@ fn existing_definitions(ctx: &Context) -> (BTreeMap<String, (PathBuf, usize)>, B
     }
     let defined = repo
         .flags
-        .iter()
-        .map(|f| (f.spec.key.clone(), (f.file.clone(), per_file[&f.file])))
+        .into_iter()
+        .map(|f| {
+            let flags = per_file[&f.file];
+            (
+                f.spec.key.clone(),
+                Definition {
+                    file: f.file,
+                    flags,
+                    spec: f.spec,
+                },
+            )
+        })
         .collect();
     (defined, repo.invalid_keys)
 }
 
+/// Where a flag is defined in the repository.
+struct Definition {
+    /// The file, relative to the repository.
+    file: PathBuf,
+    /// How many flags that file holds.
+    flags: usize,
+    /// The flag as written.
+    spec: FlagSpec,
+}
+
 /// Write every planned file or none: temporary files first, then renames; on a failure the
-/// files already renamed are restored.
+/// files already renamed are restored. A file whose content would not change is not touched.
 fn write_all(files: &[Planned]) -> std::result::Result<(), String> {
+    let files: Vec<&Planned> = files
+        .iter()
+        .filter(|f| f.existing.as_deref() != Some(f.text.as_bytes()))
+        .collect();
     let mut staged = Vec::new();
-    for file in files {
+    for file in &files {
         let dir = file.path.parent().unwrap_or(Path::new("."));
         let staged_file = fs::create_dir_all(dir)
             .and_then(|()| tempfile::NamedTempFile::new_in(dir))
@@ -105,7 +133,7 @@ fn write_all(files: &[Planned]) -> std::result::Result<(), String> {
         staged.push(staged_file);
     }
     let mut done: Vec<&Planned> = Vec::new();
-    for (file, tmp) in files.iter().zip(staged) {
+    for (file, tmp) in files.into_iter().zip(staged) {
         if let Err(e) = tmp.persist(&file.path) {
             for undo in done {
                 let _ = match &undo.existing {
@@ -179,17 +207,21 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     let mut planned = Vec::new();
     let mut conflicts = Vec::new();
     let mut shared_files = Vec::new();
+    // Existing files that cannot be rewritten, with the reason.
+    let mut refused: Vec<String> = Vec::new();
     let mut skipped = selection.skipped.len();
     let mut taken = names_in(&absolute_root.join(&directory));
     for flag in &selection.flags {
-        let shown = match existing.get(&flag.key) {
-            Some((file, 1)) => file.clone(),
-            Some((file, n)) => {
+        let (shown, written) = match existing.get(&flag.key) {
+            Some(definition) if definition.flags == 1 => {
+                (definition.file.clone(), Some(&definition.spec))
+            }
+            Some(definition) => {
                 shared_files.push(format!(
                     "`{}` is defined in `{}` with {}",
                     flag.key,
-                    display(file),
-                    plural(n - 1, "other flag", "other flags")
+                    display(&definition.file),
+                    plural(definition.flags - 1, "other flag", "other flags")
                 ));
                 continue;
             }
@@ -208,22 +240,54 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
                 broken_found += 1;
                 continue;
             }
-            None => Path::new(&directory).join(import::file_name(&flag.key, &mut taken)),
+            None => (
+                Path::new(&directory).join(import::file_name(&flag.key, &mut taken)),
+                None,
+            ),
         };
         let shown = import::lexical_normal(&shown);
         let path = absolute_root.join(&shown);
-        let spec = import::canonical(flag);
-        let dir = path.parent().unwrap_or(&absolute_root);
-        let text = import::render(&spec, &import::relative_path(dir, &schema_file))
-            .map_err(Error::failure)?;
-        if let Err(problem) = import::check_round_trip(&text, &spec, &shown) {
-            stderr(&format!("skipped `{}`: {problem}\n", flag.key));
-            skipped += 1;
-            continue;
-        }
         let current = fs::read(&path).ok();
-        if current.is_some() {
+        let spec = match written {
+            None => Some(import::canonical(flag)),
+            Some(written) => {
+                match import::merge::existing_file(written, flag, &args.env, &config) {
+                    Ok(spec) => spec,
+                    Err(reason) => {
+                        refused.push(format!("{}: {reason}; edit it by hand", display(&shown)));
+                        continue;
+                    }
+                }
+            }
+        };
+        // Already in sync: the file stays as it is, comments and all.
+        let as_it_is = spec
+            .is_none()
+            .then(|| current.as_deref().and_then(|b| std::str::from_utf8(b).ok()))
+            .flatten();
+        let text = if let Some(text) = as_it_is {
+            text.to_owned()
+        } else {
+            let spec = spec.unwrap_or_else(|| import::canonical(flag));
+            let dir = path.parent().unwrap_or(&absolute_root);
+            let text = import::render(&spec, &import::relative_path(dir, &schema_file))
+                .map_err(Error::failure)?;
+            if let Err(problem) = import::check_round_trip(&text, &spec, &shown) {
+                stderr(&format!("skipped `{}`: {problem}\n", flag.key));
+                skipped += 1;
+                continue;
+            }
+            text
+        };
+        if let Some(old) = current.as_deref().filter(|old| *old != text.as_bytes()) {
             conflicts.push(shown.clone());
+            if let Some(line) = import::comments::first_comment_line(&String::from_utf8_lossy(old))
+            {
+                refused.push(format!(
+                    "{}: has comments (line {line}) that a rewrite would drop; edit it by hand, or remove the comments and import again",
+                    display(&shown)
+                ));
+            }
         }
         planned.push(Planned {
             path,
@@ -277,6 +341,18 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             }
         ))
         .hint("pass `--force` to overwrite them, or choose flags with `--key`"));
+    }
+
+    if !refused.is_empty() {
+        let mut text = String::new();
+        for line in &refused {
+            let _ = writeln!(text, "  {line}");
+        }
+        stderr(&text);
+        return Err(Error::failure(format!(
+            "{} cannot be rewritten; nothing was written",
+            plural(refused.len(), "file", "files")
+        )));
     }
 
     let mut schema_written = None;
@@ -348,7 +424,7 @@ fn names_in(dir: &Path) -> BTreeMap<String, String> {
 fn notes_after(
     flags: &[crate::model::Flag],
     planned: &[Planned],
-    existing: &BTreeMap<String, (PathBuf, usize)>,
+    existing: &BTreeMap<String, Definition>,
 ) -> String {
     let mut text = String::new();
     for flag in flags {

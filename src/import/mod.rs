@@ -12,6 +12,12 @@
 //! out), with one thing folded back for readability: a condition's aggregation equal to the
 //! flag-level aggregation is left to inherit it. Planning right after an import therefore shows
 //! no change: the plan normalizes both sides and `normalize` is idempotent.
+//!
+//! A file that already exists and that other environments read is not rewritten from the live
+//! flag but merged ([`merge`]); [`comments`] finds what a rewrite would drop.
+
+pub mod comments;
+pub mod merge;
 
 use globset::GlobMatcher;
 use serde_saphyr::ser_options;

@@ -10,7 +10,11 @@
 //!   validation and plan show it instead of losing the reference (and writing it back keeps it);
 //! - per-group `aggregation_group_type_index` equal to the flag-level value (the server copies it
 //!   into every group) reads as "inherit" (absent);
-//! - payloads (stored as JSON-encoded strings) are parsed into values;
+//! - payloads (stored as JSON-encoded strings) are parsed into values; a legacy payload string
+//!   that is not JSON (older servers accepted them, SDKs serve the raw text) reads as that
+//!   text, a string value: no JSON string is stored that way, so the two cannot be confused,
+//!   and the text is what the SDKs serve. Writing it back sends the JSON form (`"\"text\""`),
+//!   which newer servers require; the sentinel of an encrypted payload goes back as it came;
 //! - `min`/`max` read as `gte`/`lte`; a property without `type` (legacy) reads as `person`; tags are sorted and deduplicated (the server lower-cases);
 //! - `evaluation_tags` (the name of `evaluation_contexts` on servers from before the rename)
 //!   reads as `evaluation_contexts` when that is absent; writes always use the new name;
@@ -19,8 +23,8 @@
 //!   `filters` by top-level key and the adapter only sends the keys it owns.
 //!
 //! Anything else the model cannot represent (rules-v2 `filters.version: 2`, unknown fields inside a
-//! condition, property or variant, payload strings that are not JSON) makes the flag
-//! *unsupported*: it is reported with the reason and never written.
+//! condition, property or variant) makes the flag *unsupported*: it is reported with the reason
+//! and never written.
 //!
 //! Writing (`to_wire`) produces the full body of a create; `update` sends the subset that changed.
 
@@ -314,8 +318,11 @@ fn read_payloads(
             for (key, value) in map {
                 let parsed = match value {
                     Value::Null => continue,
-                    Value::String(text) => serde_json::from_str(text)
-                        .map_err(|_| format!("payload `{key}` is not valid JSON"))?,
+                    // A legacy payload that is not JSON is served as the raw text by the
+                    // SDKs: the JSON string of that text means the same.
+                    Value::String(text) => {
+                        serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.clone()))
+                    }
                     other => other.clone(),
                 };
                 out.insert(key.clone(), parsed);
@@ -502,11 +509,21 @@ fn filters_to_wire(flag: &Flag, ids: &Ids) -> Result<Map<String, Value>, String>
             .collect();
         json!({ "variants": variants })
     };
-    // PostHog stores payloads as JSON-encoded strings.
+    // PostHog stores payloads as JSON-encoded strings. The sentinel it shows for an encrypted
+    // payload goes back as it came, which keeps the stored ciphertext.
     let payloads: Map<String, Value> = flag
         .payloads
         .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.to_string())))
+        .map(|(k, v)| {
+            let sentinel =
+                flag.has_encrypted_payloads && v.as_str() == Some(crate::plan::ENCRYPTED_SENTINEL);
+            let stored = if sentinel {
+                v.clone()
+            } else {
+                Value::String(v.to_string())
+            };
+            (k.clone(), stored)
+        })
         .collect();
     let mut filters = Map::new();
     filters.insert("groups".into(), Value::Array(groups));

@@ -78,10 +78,58 @@ fn what_the_model_cannot_hold_is_a_reason() {
         from_wire(&extra, &ids).unwrap_err(),
         "condition 1 has field `shiny`, which flagops cannot represent"
     );
-    let bad_payload = wire(json!({"id": 1, "key": "a", "filters": {"payloads": {"true": "nope"}}}));
+    let bad_payloads = wire(json!({"id": 1, "key": "a", "filters": {"payloads": ["x"]}}));
     assert_eq!(
-        from_wire(&bad_payload, &ids).unwrap_err(),
-        "payload `true` is not valid JSON"
+        from_wire(&bad_payloads, &ids).unwrap_err(),
+        "`payloads` is a list"
+    );
+}
+
+/// Older servers accepted payload strings that are not JSON; SDKs serve the raw text. Such a
+/// payload reads as that text and compares equal to the JSON string of it, the only stored
+/// form newer servers accept and what a write sends.
+#[test]
+fn a_legacy_payload_that_is_not_json_reads_as_its_text() {
+    let ids = Ids::default();
+    let legacy = wire(json!({"id": 1, "key": "a", "filters": {
+        "groups": [{"properties": [], "rollout_percentage": 100}],
+        "multivariate": {"variants": [{"key": "a", "rollout_percentage": 50}, {"key": "b", "rollout_percentage": 50}]},
+        "payloads": {"a": "blue button", "b": "\"blue button\""}}}));
+    let flag = from_wire(&legacy, &ids).unwrap();
+    assert_eq!(flag.payloads["a"], json!("blue button"));
+    assert_eq!(flag.payloads["a"], flag.payloads["b"]);
+    let body = to_wire(&flag, &ids).unwrap();
+    assert_eq!(
+        body["filters"]["payloads"],
+        json!({"a": "\"blue button\"", "b": "\"blue button\""})
+    );
+    // Text that is JSON is read as JSON, as before.
+    let json_text = wire(json!({"id": 1, "key": "a", "filters": {"payloads": {"true": "[1, 2]"}}}));
+    assert_eq!(
+        from_wire(&json_text, &ids).unwrap().payloads["true"],
+        json!([1, 2])
+    );
+}
+
+/// The sentinel PostHog shows for an encrypted payload (posthog-api.md §3) is sent back as it
+/// came, which keeps the stored ciphertext; JSON-encoding it would overwrite the secret.
+#[test]
+fn the_encrypted_sentinel_goes_back_as_it_came() {
+    let ids = Ids::default();
+    let sentinel = crate::plan::ENCRYPTED_SENTINEL;
+    let encrypted = wire(json!({"id": 1, "key": "a", "is_remote_configuration": true,
+        "has_encrypted_payloads": true, "filters": {"payloads": {"true": sentinel}}}));
+    let flag = from_wire(&encrypted, &ids).unwrap();
+    assert_eq!(flag.payloads["true"], json!(sentinel));
+    let body = to_wire(&flag, &ids).unwrap();
+    assert_eq!(body["filters"]["payloads"]["true"], json!(sentinel));
+    let clear = Flag {
+        has_encrypted_payloads: false,
+        ..flag
+    };
+    assert_eq!(
+        to_wire(&clear, &ids).unwrap()["filters"]["payloads"]["true"],
+        json!(format!("\"{sentinel}\""))
     );
 }
 
