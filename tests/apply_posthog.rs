@@ -42,7 +42,7 @@ fn options(concurrency: usize) -> Options {
     Options {
         concurrency,
         retry: fast_retry(),
-        stop: None,
+        ..Options::default()
     }
 }
 
@@ -55,7 +55,9 @@ fn prune() -> Environment {
 
 async fn plan_for(backend: &PosthogBackend, desired: &[Flag], policy: &Environment) -> Plan {
     let live = backend.list().await.unwrap();
-    plan::build(desired, &live, policy).unwrap()
+    let mut plan = plan::build(desired, &live, policy).unwrap();
+    plan.metadata.environment = "staging".to_owned();
+    plan
 }
 
 async fn apply(backend: &PosthogBackend, plan: &Plan, concurrency: usize) -> Report {
@@ -322,7 +324,7 @@ async fn faults_during_a_200_flag_apply_end_in_the_desired_state_without_duplica
     let notes = report
         .steps
         .iter()
-        .filter(|s| matches!(&s.outcome, Outcome::Applied { note: Some(_) }))
+        .filter(|s| matches!(&s.outcome, Outcome::Applied { note: Some(_), .. }))
         .count();
     assert!(notes >= lost_creates);
     // The live state is the desired state.
@@ -351,9 +353,10 @@ async fn a_flag_changed_since_the_plan_is_not_touched_and_the_rest_applies() {
         a.outcome,
         Outcome::Failed {
             code: FailureCode::Changed,
-            reason: "`a` changed since the plan was made (version 1 → 2); re-run `flagops plan`"
+            reason: "`a` changed since the plan was made (version 1 → 2); re-run `flagops plan --env staging`"
                 .to_owned(),
             change_request: None,
+            changes: Vec::new(),
         }
     );
     assert_eq!(statuses(&report)["b"], "applied");
@@ -385,6 +388,7 @@ async fn approval_required_is_reported_with_the_change_request() {
             code: FailureCode::ApprovalRequired,
             change_request: Some(id),
             reason,
+            ..
         } => {
             assert!(
                 reason.contains(&format!("change request {id} was opened")),

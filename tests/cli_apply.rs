@@ -36,14 +36,14 @@ fn the_json_report_lists_every_step_and_progress_goes_to_stderr() {
     assert_eq!(doc["succeeded"], true);
     assert_eq!(
         doc["summary"],
-        serde_json::json!({"applied": 2, "failed": 0, "skipped": 0, "untouched": 0})
+        serde_json::json!({"applied": 2, "already_applied": 0, "failed": 0, "skipped": 0, "untouched": 0})
     );
     assert_eq!(doc["steps"][0]["key"], "base");
     assert_eq!(doc["steps"][0]["action"], "create");
     assert_eq!(doc["steps"][0]["status"], "applied");
     assert_eq!(doc["steps"][1]["level"], 1);
-    // Without a terminal: one line per step on stderr.
-    assert_eq!(run.stderr, "created `base`\ncreated `child`\n");
+    // Without a terminal the report lists every step: stderr does not repeat them.
+    assert_eq!(run.stderr, "applying 2 steps…\n");
 
     // Nothing left to do: exit 0, and the report says what was untouched.
     let run = repo.run(&[
@@ -73,7 +73,7 @@ fn the_human_and_markdown_reports() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stdout.ends_with(
-            "created `base`\ncreated `child`\n\nApply complete for `staging`: 2 applied, 0 failed, 0 skipped, 0 untouched.\n"
+            "created `base`\ncreated `child`\n\nApply complete for `staging`: 2 applied, 0 already applied, 0 failed, 0 skipped, 0 untouched.\n"
         ),
         "{}",
         run.stdout
@@ -89,7 +89,7 @@ fn the_human_and_markdown_reports() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
         run.stdout,
-        "### ✅ flagops apply: `production`\n\n**2 applied, 0 failed, 0 skipped, 0 untouched.**\n\n\
+        "### ✅ flagops apply: `production`\n\n**2 applied, 0 already applied, 0 failed, 0 skipped, 0 untouched.**\n\n\
          | flag | action | result | details |\n|---|---|---|---|\n\
          | `base` | create | applied | created `base` |\n\
          | `child` | create | applied | created `child` |\n"
@@ -122,7 +122,7 @@ fn a_saved_plan_gone_stale_fails_its_step_and_skips_the_dependents_with_exit_1()
     assert_eq!(doc["steps"][0]["code"], "changed");
     assert_eq!(
         doc["steps"][0]["reason"],
-        "a flag `base` was created since the plan was made; re-run `flagops plan`"
+        "a flag `base` was created since the plan was made; re-run `flagops plan --env staging`"
     );
     assert_eq!(doc["steps"][1]["status"], "skipped");
     assert_eq!(doc["steps"][1]["after"], "base");
@@ -132,7 +132,7 @@ fn a_saved_plan_gone_stale_fails_its_step_and_skips_the_dependents_with_exit_1()
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
         run.stdout.contains(
-            "failed to create `base`: a flag `base` was created since the plan was made; re-run `flagops plan`\n\
+            "failed to create `base`: a flag `base` was created since the plan was made; re-run `flagops plan --env staging`\n\
              skipped create of `child`: it waits for `base`, which failed\n"
         ),
         "{}",
@@ -140,7 +140,8 @@ fn a_saved_plan_gone_stale_fails_its_step_and_skips_the_dependents_with_exit_1()
     );
     assert!(
         run.stdout.contains(
-            "Apply incomplete for `staging`: 0 applied, 1 failed, 1 skipped, 0 untouched."
+            "Apply incomplete for `staging`: 0 applied, 0 already applied, 1 failed, 1 skipped, 0 untouched.\n\
+             Fix the causes, then run `flagops plan --env staging` and apply again: what was done is not repeated.\n"
         ),
         "{}",
         run.stdout
@@ -164,7 +165,7 @@ fn a_saved_plan_for_another_config_is_refused() {
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(
         run.stderr,
-        "error: `flagops.yaml` changed since the plan was made\nhint: make a new plan with `flagops plan --out FILE`\n"
+        "error: `flagops.yaml` changed since the plan was made\nhint: make a new plan with `flagops plan --env staging --out FILE`\n"
     );
     assert!(!repo.state_file().exists(), "nothing was applied");
 }
@@ -282,7 +283,7 @@ fn on_a_terminal_apply_asks_and_only_yes_applies() {
     let (code, out) = on_terminal(&repo, "apply --env staging", "yes\n");
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("Apply complete for `staging`: 2 applied, 0 failed, 0 skipped, 0 untouched."),
+        out.contains("Apply complete for `staging`: 2 applied, 0 already applied, 0 failed, 0 skipped, 0 untouched."),
         "{out}"
     );
     assert!(repo.state_file().is_file());
@@ -334,7 +335,7 @@ fn a_corrupt_future_or_hand_edited_plan_is_refused_before_anything_is_applied() 
     assert_eq!(
         run.stderr,
         "error: the plan runs `child` no later than `base`, which must come first; was it edited?\n\
-         hint: make a new plan with `flagops plan --out FILE`\n"
+         hint: make a new plan with `flagops plan --env staging --out FILE`\n"
     );
 
     // A delete written in by hand, where `prune` is off.
@@ -392,6 +393,8 @@ async fn ctrl_c_stops_starting_steps_and_still_reports_exactly_what_was_applied(
         times: 1_000,
     });
     let dir = repo.path().to_owned();
+    let fake = std::sync::Arc::new(fake);
+    let shared = std::sync::Arc::clone(&fake);
     let (code, stdout) = tokio::task::spawn_blocking(move || {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flagops"))
             .args(["-C"])
@@ -413,24 +416,25 @@ async fn ctrl_c_stops_starting_steps_and_still_reports_exactly_what_was_applied(
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = std::io::BufReader::new(stderr).lines();
-        // Wait for the first applied step, then interrupt.
-        for line in lines.by_ref() {
-            if line.unwrap().starts_with("created `") {
-                break;
-            }
+        // Wait for the first created flag, then interrupt.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while shared.flags().is_empty() {
+            assert!(std::time::Instant::now() < deadline);
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         let killed = std::process::Command::new("kill")
             .args(["-INT", &child.id().to_string()])
             .status()
             .unwrap();
         assert!(killed.success());
-        let rest: Vec<String> = lines.map(Result::unwrap).collect();
+        let stderr = child.stderr.take().unwrap();
+        let rest: Vec<String> = std::io::BufReader::new(stderr)
+            .lines()
+            .map(Result::unwrap)
+            .collect();
         let output = child.wait_with_output().unwrap();
         assert!(
-            rest.iter()
-                .any(|l| l.starts_with("interrupted: finishing the requests in flight")),
+            rest.iter().any(|l| l.starts_with("interrupted (SIGINT): ")),
             "{rest:?}"
         );
         (
@@ -479,7 +483,7 @@ fn a_plan_with_an_out_of_range_level_is_refused_without_a_panic() {
             run.stderr,
             format!(
                 "error: the plan puts `child` at level {level}, but a plan of 2 steps has levels 0 to 1; was it edited?\n\
-                 hint: make a new plan with `flagops plan --out FILE`\n"
+                 hint: make a new plan with `flagops plan --env staging --out FILE`\n"
             )
         );
         assert!(!repo.state_file().exists(), "nothing was applied");

@@ -8,6 +8,7 @@ mod support;
 
 mod apply_posthog;
 mod cli_apply;
+mod cli_apply_signals;
 mod cli_graph;
 mod cli_import;
 mod cli_misc;
