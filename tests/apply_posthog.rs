@@ -56,7 +56,7 @@ fn prune() -> Environment {
 async fn plan_for(backend: &PosthogBackend, desired: &[Flag], policy: &Environment) -> Plan {
     let live = backend.list().await.unwrap();
     let mut plan = plan::build(desired, &live, policy).unwrap();
-    plan.metadata.environment = "staging".to_owned();
+    "staging".clone_into(&mut plan.metadata.environment);
     plan
 }
 

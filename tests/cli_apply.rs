@@ -66,6 +66,59 @@ fn the_json_report_lists_every_step_and_progress_goes_to_stderr() {
     );
 }
 
+/// Without a terminal and without `--auto-approve`, an apply with nothing to do exits 0 (the
+/// README's table), and one with changes is refused with exit 2 before anything is written.
+#[test]
+fn without_a_terminal_no_changes_is_success_and_changes_need_auto_approve() {
+    let repo = repo();
+    let run = repo.run(&["apply", "--env", "staging"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(!repo.state_file().exists(), "nothing was applied");
+    assert_eq!(
+        repo.run(&["apply", "--env", "staging", "--auto-approve"])
+            .code,
+        0
+    );
+    let run = repo.run(&["apply", "--env", "staging"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "No changes: `staging` already matches the repository.\n"
+    );
+    assert_eq!(run.stderr, "");
+}
+
+/// The markdown report says what changed in each updated flag, in the plan's words.
+#[test]
+fn the_markdown_report_says_what_changed_per_flag() {
+    let repo = repo();
+    assert_eq!(
+        repo.run(&["apply", "--env", "staging", "--auto-approve"])
+            .code,
+        0
+    );
+    repo.write(
+        "child.yaml",
+        "key: child\nconditions:\n  - properties:\n      - { type: flag, flag: base, value: true }\n    rollout_percentage: 30\n",
+    );
+    let run = repo.run(&[
+        "apply",
+        "--env",
+        "staging",
+        "--auto-approve",
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "### ✅ flagops apply: `staging`\n\n**1 applied, 0 already applied, 0 failed, 0 skipped, 1 untouched.**\n\n\
+         | flag | action | result | details |\n|---|---|---|---|\n\
+         | `child` | update | applied | updated `child`; rollout 10% → 30% in condition 1 |\n\
+         \n<details><summary>1 untouched (already in sync)</summary>\n\n`base`\n\n</details>\n"
+    );
+}
+
 #[test]
 fn the_human_and_markdown_reports() {
     let repo = repo();
@@ -321,7 +374,8 @@ fn a_corrupt_future_or_hand_edited_plan_is_refused_before_anything_is_applied() 
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
         run.stderr.contains(
-            "future.json` is a plan of format version 7, made by a newer flagops; this one reads version 1\n"
+            "future.json` is a plan of format version 7, made by a newer flagops; this one reads version 1\n\
+             hint: apply it with the flagops version that made it, or make a new plan with `flagops plan --env staging --out FILE`\n"
         ),
         "{}",
         run.stderr
@@ -335,6 +389,18 @@ fn a_corrupt_future_or_hand_edited_plan_is_refused_before_anything_is_applied() 
     assert_eq!(
         run.stderr,
         "error: the plan runs `child` no later than `base`, which must come first; was it edited?\n\
+         hint: make a new plan with `flagops plan --env staging --out FILE`\n"
+    );
+
+    // The step of `base` dropped: `child` would be created against a flag that is not there.
+    let mut dropped = saved.clone();
+    dropped["steps"].as_array_mut().unwrap().remove(0);
+    dropped["steps"][0]["level"] = 0.into();
+    let run = apply_edited("dropped.json", dropped.to_string());
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "error: the plan has no step for `base`, which `child` depends on, and does not list it as in sync; was it edited?\n\
          hint: make a new plan with `flagops plan --env staging --out FILE`\n"
     );
 

@@ -185,7 +185,7 @@ fn a_change_lost_after_it_was_written_fails_its_step() {
     ];
     let live = block(backend.list()).unwrap();
     let mut plan = crate::plan::build(&desired, &live, &Environment::default()).unwrap();
-    plan.metadata.environment = "prod".to_owned();
+    "prod".clone_into(&mut plan.metadata.environment);
     let report = block(run(&plan, &backend, &Options::default(), &Quiet)).unwrap();
     assert!(!report.succeeded());
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
