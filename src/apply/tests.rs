@@ -165,7 +165,7 @@ fn the_markdown_report_is_cut_between_rows() {
     assert!(shown < 500);
     assert!(
         text.ends_with(&format!(
-            "\n_{} more steps are not shown (GitHub's size limit); `flagops apply --format json` has them all._\n",
+            "\n_{} more steps are not shown (GitHub's size limit); the JSON report (`flagops apply --env prod --format json`) has them all._\n",
             500 - shown
         )),
         "{text}"

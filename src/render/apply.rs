@@ -252,8 +252,9 @@ pub fn markdown_within(environment: &str, report: &Report, limit: usize) -> Stri
     if shown < rows.len() {
         let _ = writeln!(
             out,
-            "\n_{} more steps are not shown (GitHub's size limit); `flagops apply --format json` has them all._",
-            rows.len() - shown
+            "\n_{} more steps are not shown (GitHub's size limit); the JSON report (`flagops apply --env {} --format json`) has them all._",
+            rows.len() - shown,
+            cell(environment)
         );
     } else if length + tail.chars().count() <= budget {
         out.push_str(&tail);
