@@ -527,3 +527,121 @@ fn the_configured_rate_limit_reaches_the_adapter() {
         Some(flagops::backend::posthog::RATE_LIMIT)
     );
 }
+
+/// The adapter, plus another writer that acts on the fake right after each of our updates
+/// goes through: it deletes `pruned` (a concurrent apply pruning it) and renames `renamed`
+/// (a person in the UI).
+struct Raced<'a> {
+    inner: PosthogBackend,
+    fake: &'a FakePosthog,
+}
+
+impl Backend for Raced<'_> {
+    fn capabilities(&self) -> flagops::backend::Capabilities {
+        self.inner.capabilities()
+    }
+    async fn list(&self) -> flagops::backend::BackendResult<flagops::backend::LiveState> {
+        self.inner.list().await
+    }
+    async fn get(
+        &self,
+        key: &str,
+    ) -> flagops::backend::BackendResult<Option<flagops::backend::LiveFlag>> {
+        self.inner.get(key).await
+    }
+    async fn create(
+        &self,
+        flag: &Flag,
+    ) -> flagops::backend::BackendResult<flagops::backend::LiveFlag> {
+        self.inner.create(flag).await
+    }
+    async fn update(
+        &self,
+        live: &flagops::backend::LiveFlag,
+        desired: &Flag,
+    ) -> flagops::backend::BackendResult<flagops::backend::LiveFlag> {
+        let stored = self.inner.update(live, desired).await?;
+        let id: i64 = stored.id.parse().unwrap();
+        match desired.key.as_str() {
+            "pruned" => drop(
+                self.fake
+                    .patch_as_other(id, &json!({"deleted": true}))
+                    .unwrap(),
+            ),
+            "renamed" => drop(
+                self.fake
+                    .patch_as_other(id, &json!({"name": "edited by hand"}))
+                    .unwrap(),
+            ),
+            _ => {}
+        }
+        Ok(stored)
+    }
+    async fn delete(
+        &self,
+        live: &flagops::backend::LiveFlag,
+    ) -> flagops::backend::BackendResult<()> {
+        self.inner.delete(live).await
+    }
+}
+
+/// An update acknowledged by the server and then undone by another writer before the read back
+/// is a failed step (`lost`), with what was found, never "Apply complete".
+#[tokio::test]
+async fn an_update_lost_to_another_writer_fails_its_step() {
+    let fake = FakePosthog::start().await;
+    fake.seed(vec![
+        seeded("pruned", true, &[]),
+        seeded("renamed", true, &[]),
+        seeded("kept", true, &[]),
+    ]);
+    let backend = Raced {
+        inner: adapter(&fake, Vec::new()),
+        fake: &fake,
+    };
+    let desired: Vec<Flag> = ["pruned", "renamed", "kept"]
+        .iter()
+        .map(|k| flag(spec(k, 50, &[])))
+        .collect();
+    let live = backend.list().await.unwrap();
+    let mut plan = plan::build(&desired, &live, &Environment::default()).unwrap();
+    "staging".clone_into(&mut plan.metadata.environment);
+    let report = apply::run(&plan, &backend, &options(1), &Quiet)
+        .await
+        .unwrap();
+    assert!(!report.succeeded());
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert_eq!(statuses(&report)["kept"], "applied");
+    let reason = |key: &str| match &report.steps.iter().find(|s| s.key == key).unwrap().outcome {
+        Outcome::Failed {
+            code: FailureCode::Lost,
+            reason,
+            changes,
+            ..
+        } => (reason.clone(), changes.len()),
+        other => panic!("{key}: {other:?}"),
+    };
+    let tail = ": deleted or changed since by someone else (another apply, a person), or the server did not keep the write; re-run `flagops plan --env staging`";
+    assert_eq!(
+        reason("pruned"),
+        (
+            format!("written, but when read back after the apply the flag was not live{tail}"),
+            0
+        )
+    );
+    assert_eq!(
+        reason("renamed"),
+        (
+            format!(
+                "written, but when read back after the apply the flag differed from what was written (version 2 → 3){tail}"
+            ),
+            1
+        )
+    );
+    let text = anstream::adapter::strip_str(&flagops::render::apply::human("staging", &report))
+        .to_string();
+    assert!(
+        text.contains("Apply incomplete for `staging`: 1 applied, 0 already applied, 2 failed"),
+        "{text}"
+    );
+}
