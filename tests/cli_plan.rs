@@ -209,7 +209,7 @@ fn a_saved_plan_applies_once_and_a_stale_one_is_refused() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stdout
-            .contains("created `base` (it already existed as desired)\n"),
+            .contains("already created `base` (it already existed as desired): nothing was sent\n"),
         "{}",
         run.stdout
     );
