@@ -19,7 +19,7 @@ fn json(text: &str) -> Value {
 }
 
 #[test]
-fn the_json_report_lists_every_step_and_progress_goes_to_stderr() {
+fn the_json_report_lists_every_step_and_stderr_does_not_repeat_them() {
     let repo = repo();
     let run = repo.run(&[
         "apply",

@@ -195,23 +195,7 @@ pub async fn run<B: Backend>(
             }
         }
     }
-    let mut warnings = Vec::new();
-    if stopped(options) {
-        if outcomes
-            .values()
-            .any(|o| matches!(o, Outcome::Applied { already: false, .. }))
-        {
-            warnings.push(Warning {
-                key: None,
-                message: format!(
-                    "the apply was interrupted: the flags written were not read back to confirm them; {rerun} to see what is live"
-                ),
-                changes: Vec::new(),
-            });
-        }
-    } else {
-        warnings = verify(plan, &mut outcomes, &written, backend, &rerun).await;
-    }
+    let warnings = verify(plan, &mut outcomes, &written, backend, options, &rerun).await;
     let steps: Vec<StepReport> = plan
         .steps
         .iter()
@@ -318,6 +302,7 @@ async fn verify<'a, B: Backend>(
     outcomes: &mut BTreeMap<&'a str, Outcome>,
     written: &BTreeMap<&str, LiveFlag>,
     backend: &B,
+    options: &Options,
     rerun: &str,
 ) -> Vec<Warning> {
     let sent: Vec<&'a Step> = plan
@@ -333,17 +318,30 @@ async fn verify<'a, B: Backend>(
     if sent.is_empty() {
         return Vec::new();
     }
-    let live = match backend.list().await {
-        Ok(live) => live,
-        Err(e) => {
-            return vec![Warning {
-                key: None,
-                message: format!(
-                    "the flags could not be read back to confirm the apply: {e}; {rerun} to see what is live"
-                ),
-                changes: Vec::new(),
-            }];
+    let unconfirmed = |why: String| {
+        vec![Warning {
+            key: None,
+            message: format!("{why}; {rerun} to see what is live"),
+            changes: Vec::new(),
+        }]
+    };
+    let interrupted = || {
+        unconfirmed(
+            "the apply was interrupted: the flags written were not read back to confirm them"
+                .to_owned(),
+        )
+    };
+    if stopped(options) {
+        return interrupted();
+    }
+    let live = match guarded(backend.list(), options).await {
+        Guarded::Done(Ok(live)) => live,
+        Guarded::Done(Err(e)) => {
+            return unconfirmed(format!(
+                "the flags could not be read back to confirm the apply: {e}"
+            ));
         }
+        Guarded::Parked | Guarded::OnTheWire => return interrupted(),
     };
     let mut warnings = Vec::new();
     for step in sent {
