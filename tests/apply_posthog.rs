@@ -645,3 +645,58 @@ async fn an_update_lost_to_another_writer_fails_its_step() {
         "{text}"
     );
 }
+
+/// A stop while the first read waits out a 429 ends the apply at once: every step is
+/// `interrupted` ("not started"), and nothing but the refused read was sent.
+#[tokio::test]
+async fn a_stop_during_a_429_wait_before_the_first_step_sends_nothing() {
+    let fake = FakePosthog::start().await;
+    let backend = adapter(&fake, Vec::new());
+    let desired = vec![flag(spec("a", 50, &[])), flag(spec("b", 50, &["a"]))];
+    let plan = plan_for(&backend, &desired, &Environment::default()).await;
+    fake.clear_requests();
+    fake.set_rate_limit(Some(RateLimitRule {
+        max_requests: 0,
+        window: Duration::from_secs(600),
+        // The longest this adapter waits (`fast_retry`); the stop comes after 0.3 s.
+        retry_after_secs: 5,
+    }));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let options = Options {
+        stop: Some(stopped),
+        ..options(1)
+    };
+    let start = Instant::now();
+    let interrupt = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stop.send_replace(true);
+    };
+    let (report, ()) = tokio::join!(apply::run(&plan, &backend, &options, &Quiet), interrupt);
+    let report = report.unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    for step in &report.steps {
+        assert_eq!(
+            step.outcome,
+            Outcome::Failed {
+                code: FailureCode::Interrupted,
+                reason: "not started: the apply was interrupted; nothing was changed for this flag"
+                    .to_owned(),
+                change_request: None,
+                changes: Vec::new(),
+            },
+            "{}",
+            step.key
+        );
+    }
+    assert!(report.warnings.is_empty());
+    let sent: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|r| format!("{} {:?}", r.method, r.status))
+        .collect();
+    assert_eq!(sent, ["GET Some(429)"]);
+}
