@@ -183,7 +183,7 @@ async fn each_signal_ends_a_rate_limit_wait_at_once_with_a_report() {
         assert_eq!(steps[1]["code"], "interrupted");
         assert_eq!(
             steps[1]["reason"],
-            "interrupted while it waited (rate limit or request budget): nothing was sent for this flag"
+            "interrupted while it waited (rate limit or request budget); nothing was changed for this flag (a request answered 429 is not carried out)"
         );
         assert_eq!(steps[2]["code"], "interrupted");
         assert_eq!(

@@ -244,7 +244,7 @@ async fn run_step<B: Backend>(
         Guarded::Parked => (
             Outcome::failed(
                 FailureCode::Interrupted,
-                "interrupted while it waited (rate limit or request budget): nothing was sent for this flag",
+                "interrupted while it waited (rate limit or request budget); nothing was changed for this flag (a request answered 429 is not carried out)",
             ),
             None,
         ),
