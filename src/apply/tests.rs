@@ -217,6 +217,26 @@ fn a_change_lost_after_it_was_written_fails_its_step() {
         text.contains("Apply incomplete for `prod`: 1 applied, 0 already applied, 2 failed, 0 skipped, 0 untouched.\n"),
         "{text}"
     );
+    let markdown = crate::render::apply::markdown("prod", &report);
+    assert!(
+        markdown.contains(&format!(
+            "| `overwritten` | create | **failed** | failed to create `overwritten`: {head} differed from what was written (version 1 → 2){tail}; rollout 100% → 7% in condition 1 |\n"
+        )),
+        "{markdown}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&crate::render::apply::json("prod", &report)).unwrap();
+    let step = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "overwritten")
+        .unwrap();
+    assert_eq!(
+        (&step["key"], &step["code"]),
+        (&"overwritten".into(), &"lost".into())
+    );
+    assert_eq!(step["changes"].as_array().map(Vec::len), Some(1));
 }
 
 /// Re-running a plan already applied sends nothing, and says so apart from what it applied.
