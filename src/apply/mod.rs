@@ -228,19 +228,12 @@ async fn run_step<B: Backend>(
         retry: &options.retry,
         rerun,
         uncertain: &uncertain,
+        stop: options.stop.as_ref(),
     };
-    let unknown = |why: &str| {
-        Outcome::failed(
-            FailureCode::OutcomeUnknown,
-            format!("interrupted {why}: it may or may not have been applied; {rerun}"),
-        )
-    };
+    let unknown = |why: &str| step::unknown(why, rerun);
     match guarded(step::execute(step, backend, current, &context), options).await {
         Guarded::Done(done) => done,
-        Guarded::Parked if uncertain.load(Ordering::SeqCst) => (
-            unknown("after the answer to its write was lost, before it was checked"),
-            None,
-        ),
+        Guarded::Parked if uncertain.load(Ordering::SeqCst) => (unknown(step::UNCHECKED), None),
         Guarded::Parked => (
             Outcome::failed(
                 FailureCode::Interrupted,

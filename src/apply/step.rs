@@ -11,7 +11,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::backend::pacing::RetryPolicy;
+use tokio::sync::watch;
+
+use crate::backend::pacing::{RetryPolicy, Waits};
 use crate::backend::{Backend, BackendError, LiveFlag, LiveState};
 use crate::model::Flag;
 use crate::model::normalize::normalize;
@@ -38,6 +40,19 @@ pub(super) struct Context<'a> {
     pub(super) rerun: &'a str,
     /// Set while a write's answer was lost and not yet checked.
     pub(super) uncertain: &'a AtomicBool,
+    /// Turns `true` when the apply is stopped: the backoff before a check ends at once.
+    pub(super) stop: Option<&'a watch::Receiver<bool>>,
+}
+
+/// Why a step stopped after a lost answer has an unknown outcome.
+pub(super) const UNCHECKED: &str = "after the answer to its write was lost, before it was checked";
+
+/// A step interrupted (`why`) when a write of it may have reached the server.
+pub(super) fn unknown(why: &str, rerun: &str) -> Outcome {
+    Outcome::failed(
+        FailureCode::OutcomeUnknown,
+        format!("interrupted {why}: it may or may not have been applied; {rerun}"),
+    )
 }
 
 /// Check the step's precondition against `current` (the live state read just before the
@@ -188,7 +203,16 @@ async fn perform<B: Backend>(
         }
         context.uncertain.store(true, Ordering::SeqCst);
         let delay = delays.next();
-        tokio::time::sleep(delay.unwrap_or(retry.initial_delay)).await;
+        let stopped = async {
+            match context.stop {
+                Some(stop) => Waits::new(stop.clone()).cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(delay.unwrap_or(retry.initial_delay)) => {}
+            () = stopped => return (unknown(UNCHECKED, rerun), None),
+        }
         let checked = check(step, backend, live.as_ref(), desired, rerun).await;
         context.uncertain.store(false, Ordering::SeqCst);
         match checked {

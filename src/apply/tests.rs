@@ -7,7 +7,7 @@ use crate::backend::{BackendResult, Capabilities, LiveFlag, LiveState};
 use crate::config::Environment;
 use crate::model::{Condition, Flag, Percent, Property, PropertyType};
 
-/// The local backend, except that it stores 42% for `drifts`'s first condition (and answers
+/// The local backend, except that it answers 503 to creating `unanswered`, stores 42% for `drifts`'s first condition (and answers
 /// so), refuses to create `refused`, deletes `vanishes` right after creating it and lets
 /// another writer set `overwritten` to 7% right after creating it (both answering as created).
 struct Quirky(LocalBackend);
@@ -23,6 +23,12 @@ impl Backend for Quirky {
         self.0.get(key).await
     }
     async fn create(&self, flag: &Flag) -> BackendResult<LiveFlag> {
+        if flag.key == "unanswered" {
+            return Err(BackendError::Server {
+                status: 503,
+                detail: None,
+            });
+        }
         if flag.key == "refused" {
             return Err(BackendError::Invalid {
                 key: flag.key.clone(),
@@ -272,5 +278,54 @@ fn a_plan_applied_twice_counts_already_applied_apart() {
     assert!(
         markdown.contains("| `a` | create | already applied | already created `a` (it already existed as desired): nothing was sent |\n"),
         "{markdown}"
+    );
+}
+
+/// A stop during the backoff after a lost answer ends the step at once, as outcome unknown
+/// (the write may have reached the server); the steps not started are interrupted.
+#[test]
+fn a_stop_during_the_backoff_after_a_lost_answer_is_an_unknown_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Quirky(LocalBackend::new(dir.path().join("state.json"), "test"));
+    let desired = vec![flag("unanswered", &[]), flag("later", &["unanswered"])];
+    let live = block(backend.list()).unwrap();
+    let mut plan = crate::plan::build(&desired, &live, &Environment::default()).unwrap();
+    "prod".clone_into(&mut plan.metadata.environment);
+    let (stop, stopped) = watch::channel(false);
+    let options = Options {
+        retry: RetryPolicy {
+            initial_delay: Duration::from_secs(60),
+            ..RetryPolicy::default()
+        },
+        stop: Some(stopped),
+        ..Options::default()
+    };
+    let start = std::time::Instant::now();
+    let report = block(async {
+        let interrupt = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            stop.send_replace(true);
+        };
+        tokio::join!(run(&plan, &backend, &options, &Quiet), interrupt).0
+    })
+    .unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        report.steps[0].outcome,
+        Outcome::failed(
+            FailureCode::OutcomeUnknown,
+            "interrupted after the answer to its write was lost, before it was checked: it may or may not have been applied; re-run `flagops plan --env prod`"
+        )
+    );
+    assert_eq!(
+        report.steps[1].outcome,
+        Outcome::Skipped {
+            after: "unanswered".into(),
+            failed: "unanswered".into()
+        }
     );
 }
