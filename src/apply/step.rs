@@ -205,7 +205,7 @@ async fn perform<B: Backend>(
         let delay = delays.next();
         let stopped = async {
             match context.stop {
-                Some(stop) => Waits::new(stop.clone()).cancelled().await,
+                Some(signal) => Waits::new(signal.clone()).cancelled().await,
                 None => std::future::pending().await,
             }
         };
