@@ -281,18 +281,20 @@ impl Progress for Bar {
 }
 
 /// Without a terminal (a CI log): the report that follows lists every step, so progress is
-/// one line at the start and a count at most every [`Counter::EVERY`], never the steps again.
+/// one line at the start and a count at most every `every` (10 s), never the steps again.
 struct Counter {
+    every: Duration,
+    say: fn(&str),
     total: AtomicUsize,
     done: AtomicUsize,
     last: Mutex<Instant>,
 }
 
 impl Counter {
-    const EVERY: Duration = Duration::from_secs(10);
-
-    fn new() -> Self {
+    fn new(every: Duration, say: fn(&str)) -> Self {
         Counter {
+            every,
+            say,
             total: AtomicUsize::new(0),
             done: AtomicUsize::new(0),
             last: Mutex::new(Instant::now()),
@@ -303,7 +305,7 @@ impl Counter {
 impl Progress for Counter {
     fn started(&self, total: usize) {
         self.total.store(total, Ordering::SeqCst);
-        stderr(&format!(
+        (self.say)(&format!(
             "applying {total} step{}…\n",
             if total == 1 { "" } else { "s" }
         ));
@@ -312,9 +314,9 @@ impl Progress for Counter {
     fn finished(&self, _step: &StepReport) {
         let done = self.done.fetch_add(1, Ordering::SeqCst) + 1;
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        if last.elapsed() >= Self::EVERY {
+        if last.elapsed() >= self.every {
             *last = Instant::now();
-            stderr(&format!(
+            (self.say)(&format!(
                 "{done} of {} steps done\n",
                 self.total.load(Ordering::SeqCst)
             ));
@@ -433,7 +435,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             &plan,
             &inputs.backend,
             &options,
-            &Counter::new(),
+            &Counter::new(Duration::from_secs(10), stderr),
         ))
     }
     .map_err(|e| {
@@ -524,5 +526,41 @@ async fn stop_on_signal(mut signals: Signals, stop: watch::Sender<bool>, env: St
             "stopped at once ({name}), without a report: a request on the wire may or may not have been applied; run `flagops plan --env {env}`\n"
         ));
         std::process::exit(i32::from(code));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static SAID: Mutex<String> = Mutex::new(String::new());
+
+    fn say(text: &str) {
+        SAID.lock().unwrap().push_str(text);
+    }
+
+    #[test]
+    fn without_a_terminal_progress_is_a_start_line_and_a_count_now_and_then() {
+        let step = StepReport {
+            key: "a".to_owned(),
+            action: Action::Create,
+            level: 0,
+            outcome: apply::Outcome::Skipped {
+                after: "b".to_owned(),
+                failed: "b".to_owned(),
+            },
+            changes: Vec::new(),
+        };
+        let quiet = Counter::new(Duration::from_secs(3600), say);
+        quiet.started(2);
+        quiet.finished(&step);
+        quiet.finished(&step);
+        let every = Counter::new(Duration::ZERO, say);
+        every.started(1);
+        every.finished(&step);
+        assert_eq!(
+            *SAID.lock().unwrap(),
+            "applying 2 steps…\napplying 1 step…\n1 of 1 steps done\n"
+        );
     }
 }
