@@ -15,6 +15,10 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// `apply` was interrupted (Ctrl-C): 128 + SIGINT, as shells report it.
     pub const INTERRUPTED: u8 = 130;
+    /// `apply` was stopped by SIGTERM: 128 + 15.
+    pub const TERMINATED: u8 = 143;
+    /// `apply` was stopped by SIGHUP: 128 + 1.
+    pub const HANGUP: u8 = 129;
 }
 
 /// An error that ends a command.

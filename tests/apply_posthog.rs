@@ -31,18 +31,18 @@ fn fast_retry() -> RetryPolicy {
     }
 }
 
-fn adapter(fake: &FakePosthog, budgets: Vec<Budget>) -> PosthogBackend {
+pub(crate) fn adapter(fake: &FakePosthog, budgets: Vec<Budget>) -> PosthogBackend {
     let mut settings = PosthogSettings::new(fake.base_url(), PROJECT_ID, ApiKey::new(WRITE_KEY));
     settings.budgets = budgets;
     settings.retry = fast_retry();
     PosthogBackend::new(settings).unwrap()
 }
 
-fn options(concurrency: usize) -> Options {
+pub(crate) fn options(concurrency: usize) -> Options {
     Options {
         concurrency,
         retry: fast_retry(),
-        stop: None,
+        ..Options::default()
     }
 }
 
@@ -53,9 +53,15 @@ fn prune() -> Environment {
     }
 }
 
-async fn plan_for(backend: &PosthogBackend, desired: &[Flag], policy: &Environment) -> Plan {
+pub(crate) async fn plan_for(
+    backend: &PosthogBackend,
+    desired: &[Flag],
+    policy: &Environment,
+) -> Plan {
     let live = backend.list().await.unwrap();
-    plan::build(desired, &live, policy).unwrap()
+    let mut plan = plan::build(desired, &live, policy).unwrap();
+    "staging".clone_into(&mut plan.metadata.environment);
+    plan
 }
 
 async fn apply(backend: &PosthogBackend, plan: &Plan, concurrency: usize) -> Report {
@@ -65,7 +71,7 @@ async fn apply(backend: &PosthogBackend, plan: &Plan, concurrency: usize) -> Rep
 }
 
 /// A flag enabled at `rollout`%, depending on `deps`.
-fn spec(key: &str, rollout: u32, deps: &[&str]) -> Value {
+pub(crate) fn spec(key: &str, rollout: u32, deps: &[&str]) -> Value {
     let properties: Vec<Value> = deps
         .iter()
         .map(|d| json!({"type": "flag", "flag": d, "value": true}))
@@ -74,7 +80,7 @@ fn spec(key: &str, rollout: u32, deps: &[&str]) -> Value {
 }
 
 /// Management form for seeding: dependencies by id.
-fn seeded(key: &str, active: bool, deps: &[i64]) -> Value {
+pub(crate) fn seeded(key: &str, active: bool, deps: &[i64]) -> Value {
     let properties: Vec<Value> = deps
         .iter()
         .map(|id| json!({"key": id.to_string(), "type": "flag", "operator": "flag_evaluates_to", "value": true}))
@@ -82,7 +88,7 @@ fn seeded(key: &str, active: bool, deps: &[i64]) -> Value {
     json!({"key": key, "active": active, "filters": {"groups": [{"properties": properties, "rollout_percentage": 100}]}})
 }
 
-fn statuses(report: &Report) -> BTreeMap<String, String> {
+pub(crate) fn statuses(report: &Report) -> BTreeMap<String, String> {
     report
         .steps
         .iter()
@@ -322,7 +328,7 @@ async fn faults_during_a_200_flag_apply_end_in_the_desired_state_without_duplica
     let notes = report
         .steps
         .iter()
-        .filter(|s| matches!(&s.outcome, Outcome::Applied { note: Some(_) }))
+        .filter(|s| matches!(&s.outcome, Outcome::Applied { note: Some(_), .. }))
         .count();
     assert!(notes >= lost_creates);
     // The live state is the desired state.
@@ -351,9 +357,10 @@ async fn a_flag_changed_since_the_plan_is_not_touched_and_the_rest_applies() {
         a.outcome,
         Outcome::Failed {
             code: FailureCode::Changed,
-            reason: "`a` changed since the plan was made (version 1 → 2); re-run `flagops plan`"
+            reason: "`a` changed since the plan was made (version 1 → 2); re-run `flagops plan --env staging`"
                 .to_owned(),
             change_request: None,
+            changes: Vec::new(),
         }
     );
     assert_eq!(statuses(&report)["b"], "applied");
@@ -385,6 +392,7 @@ async fn approval_required_is_reported_with_the_change_request() {
             code: FailureCode::ApprovalRequired,
             change_request: Some(id),
             reason,
+            ..
         } => {
             assert!(
                 reason.contains(&format!("change request {id} was opened")),

@@ -19,7 +19,7 @@ fn json(text: &str) -> Value {
 }
 
 #[test]
-fn the_json_report_lists_every_step_and_progress_goes_to_stderr() {
+fn the_json_report_lists_every_step_and_stderr_does_not_repeat_them() {
     let repo = repo();
     let run = repo.run(&[
         "apply",
@@ -36,14 +36,14 @@ fn the_json_report_lists_every_step_and_progress_goes_to_stderr() {
     assert_eq!(doc["succeeded"], true);
     assert_eq!(
         doc["summary"],
-        serde_json::json!({"applied": 2, "failed": 0, "skipped": 0, "untouched": 0})
+        serde_json::json!({"applied": 2, "already_applied": 0, "failed": 0, "skipped": 0, "untouched": 0})
     );
     assert_eq!(doc["steps"][0]["key"], "base");
     assert_eq!(doc["steps"][0]["action"], "create");
     assert_eq!(doc["steps"][0]["status"], "applied");
     assert_eq!(doc["steps"][1]["level"], 1);
-    // Without a terminal: one line per step on stderr.
-    assert_eq!(run.stderr, "created `base`\ncreated `child`\n");
+    // Without a terminal the report lists every step: stderr does not repeat them.
+    assert_eq!(run.stderr, "applying 2 steps…\n");
 
     // Nothing left to do: exit 0, and the report says what was untouched.
     let run = repo.run(&[
@@ -66,6 +66,59 @@ fn the_json_report_lists_every_step_and_progress_goes_to_stderr() {
     );
 }
 
+/// Without a terminal and without `--auto-approve`, an apply with nothing to do exits 0 (the
+/// README's table), and one with changes is refused with exit 2 before anything is written.
+#[test]
+fn without_a_terminal_no_changes_is_success_and_changes_need_auto_approve() {
+    let repo = repo();
+    let run = repo.run(&["apply", "--env", "staging"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(!repo.state_file().exists(), "nothing was applied");
+    assert_eq!(
+        repo.run(&["apply", "--env", "staging", "--auto-approve"])
+            .code,
+        0
+    );
+    let run = repo.run(&["apply", "--env", "staging"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "No changes: `staging` already matches the repository.\n"
+    );
+    assert_eq!(run.stderr, "");
+}
+
+/// The markdown report says what changed in each updated flag, in the plan's words.
+#[test]
+fn the_markdown_report_says_what_changed_per_flag() {
+    let repo = repo();
+    assert_eq!(
+        repo.run(&["apply", "--env", "staging", "--auto-approve"])
+            .code,
+        0
+    );
+    repo.write(
+        "child.yaml",
+        "key: child\nconditions:\n  - properties:\n      - { type: flag, flag: base, value: true }\n    rollout_percentage: 30\n",
+    );
+    let run = repo.run(&[
+        "apply",
+        "--env",
+        "staging",
+        "--auto-approve",
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "### ✅ flagops apply: `staging`\n\n**1 applied, 0 already applied, 0 failed, 0 skipped, 1 untouched.**\n\n\
+         | flag | action | result | details |\n|---|---|---|---|\n\
+         | `child` | update | applied | updated `child`; rollout 10% → 30% in condition 1 |\n\
+         \n<details><summary>1 untouched (already in sync)</summary>\n\n`base`\n\n</details>\n"
+    );
+}
+
 #[test]
 fn the_human_and_markdown_reports() {
     let repo = repo();
@@ -73,7 +126,7 @@ fn the_human_and_markdown_reports() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stdout.ends_with(
-            "created `base`\ncreated `child`\n\nApply complete for `staging`: 2 applied, 0 failed, 0 skipped, 0 untouched.\n"
+            "created `base`\ncreated `child`\n\nApply complete for `staging`: 2 applied, 0 already applied, 0 failed, 0 skipped, 0 untouched.\n"
         ),
         "{}",
         run.stdout
@@ -89,7 +142,7 @@ fn the_human_and_markdown_reports() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
         run.stdout,
-        "### ✅ flagops apply: `production`\n\n**2 applied, 0 failed, 0 skipped, 0 untouched.**\n\n\
+        "### ✅ flagops apply: `production`\n\n**2 applied, 0 already applied, 0 failed, 0 skipped, 0 untouched.**\n\n\
          | flag | action | result | details |\n|---|---|---|---|\n\
          | `base` | create | applied | created `base` |\n\
          | `child` | create | applied | created `child` |\n"
@@ -122,7 +175,7 @@ fn a_saved_plan_gone_stale_fails_its_step_and_skips_the_dependents_with_exit_1()
     assert_eq!(doc["steps"][0]["code"], "changed");
     assert_eq!(
         doc["steps"][0]["reason"],
-        "a flag `base` was created since the plan was made; re-run `flagops plan`"
+        "a flag `base` was created since the plan was made; re-run `flagops plan --env staging`"
     );
     assert_eq!(doc["steps"][1]["status"], "skipped");
     assert_eq!(doc["steps"][1]["after"], "base");
@@ -132,7 +185,7 @@ fn a_saved_plan_gone_stale_fails_its_step_and_skips_the_dependents_with_exit_1()
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
         run.stdout.contains(
-            "failed to create `base`: a flag `base` was created since the plan was made; re-run `flagops plan`\n\
+            "failed to create `base`: a flag `base` was created since the plan was made; re-run `flagops plan --env staging`\n\
              skipped create of `child`: it waits for `base`, which failed\n"
         ),
         "{}",
@@ -140,7 +193,8 @@ fn a_saved_plan_gone_stale_fails_its_step_and_skips_the_dependents_with_exit_1()
     );
     assert!(
         run.stdout.contains(
-            "Apply incomplete for `staging`: 0 applied, 1 failed, 1 skipped, 0 untouched."
+            "Apply incomplete for `staging`: 0 applied, 0 already applied, 1 failed, 1 skipped, 0 untouched.\n\
+             Fix the causes, then run `flagops plan --env staging` and apply again: what was done is not repeated.\n"
         ),
         "{}",
         run.stdout
@@ -164,7 +218,7 @@ fn a_saved_plan_for_another_config_is_refused() {
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(
         run.stderr,
-        "error: `flagops.yaml` changed since the plan was made\nhint: make a new plan with `flagops plan --out FILE`\n"
+        "error: `flagops.yaml` changed since the plan was made\nhint: make a new plan with `flagops plan --env staging --out FILE`\n"
     );
     assert!(!repo.state_file().exists(), "nothing was applied");
 }
@@ -282,7 +336,7 @@ fn on_a_terminal_apply_asks_and_only_yes_applies() {
     let (code, out) = on_terminal(&repo, "apply --env staging", "yes\n");
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("Apply complete for `staging`: 2 applied, 0 failed, 0 skipped, 0 untouched."),
+        out.contains("Apply complete for `staging`: 2 applied, 0 already applied, 0 failed, 0 skipped, 0 untouched."),
         "{out}"
     );
     assert!(repo.state_file().is_file());
@@ -320,7 +374,8 @@ fn a_corrupt_future_or_hand_edited_plan_is_refused_before_anything_is_applied() 
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
         run.stderr.contains(
-            "future.json` is a plan of format version 7, made by a newer flagops; this one reads version 1\n"
+            "future.json` is a plan of format version 7, made by a newer flagops; this one reads version 1\n\
+             hint: apply it with the flagops version that made it, or make a new plan with `flagops plan --env staging --out FILE`\n"
         ),
         "{}",
         run.stderr
@@ -334,7 +389,19 @@ fn a_corrupt_future_or_hand_edited_plan_is_refused_before_anything_is_applied() 
     assert_eq!(
         run.stderr,
         "error: the plan runs `child` no later than `base`, which must come first; was it edited?\n\
-         hint: make a new plan with `flagops plan --out FILE`\n"
+         hint: make a new plan with `flagops plan --env staging --out FILE`\n"
+    );
+
+    // The step of `base` dropped: `child` would be created against a flag that is not there.
+    let mut dropped = saved.clone();
+    dropped["steps"].as_array_mut().unwrap().remove(0);
+    dropped["steps"][0]["level"] = 0.into();
+    let run = apply_edited("dropped.json", dropped.to_string());
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "error: the plan has no step for `base`, which `child` depends on, and does not list it as in sync; was it edited?\n\
+         hint: make a new plan with `flagops plan --env staging --out FILE`\n"
     );
 
     // A delete written in by hand, where `prune` is off.
@@ -392,6 +459,8 @@ async fn ctrl_c_stops_starting_steps_and_still_reports_exactly_what_was_applied(
         times: 1_000,
     });
     let dir = repo.path().to_owned();
+    let fake = std::sync::Arc::new(fake);
+    let shared = std::sync::Arc::clone(&fake);
     let (code, stdout) = tokio::task::spawn_blocking(move || {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flagops"))
             .args(["-C"])
@@ -413,24 +482,25 @@ async fn ctrl_c_stops_starting_steps_and_still_reports_exactly_what_was_applied(
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = std::io::BufReader::new(stderr).lines();
-        // Wait for the first applied step, then interrupt.
-        for line in lines.by_ref() {
-            if line.unwrap().starts_with("created `") {
-                break;
-            }
+        // Wait for the first created flag, then interrupt.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while shared.flags().is_empty() {
+            assert!(std::time::Instant::now() < deadline);
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         let killed = std::process::Command::new("kill")
             .args(["-INT", &child.id().to_string()])
             .status()
             .unwrap();
         assert!(killed.success());
-        let rest: Vec<String> = lines.map(Result::unwrap).collect();
+        let stderr = child.stderr.take().unwrap();
+        let rest: Vec<String> = std::io::BufReader::new(stderr)
+            .lines()
+            .map(Result::unwrap)
+            .collect();
         let output = child.wait_with_output().unwrap();
         assert!(
-            rest.iter()
-                .any(|l| l.starts_with("interrupted: finishing the requests in flight")),
+            rest.iter().any(|l| l.starts_with("interrupted (SIGINT): ")),
             "{rest:?}"
         );
         (
@@ -479,7 +549,7 @@ fn a_plan_with_an_out_of_range_level_is_refused_without_a_panic() {
             run.stderr,
             format!(
                 "error: the plan puts `child` at level {level}, but a plan of 2 steps has levels 0 to 1; was it edited?\n\
-                 hint: make a new plan with `flagops plan --out FILE`\n"
+                 hint: make a new plan with `flagops plan --env staging --out FILE`\n"
             )
         );
         assert!(!repo.state_file().exists(), "nothing was applied");

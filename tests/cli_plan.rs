@@ -209,7 +209,7 @@ fn a_saved_plan_applies_once_and_a_stale_one_is_refused() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stdout
-            .contains("created `base` (it already existed as desired)\n"),
+            .contains("already created `base` (it already existed as desired): nothing was sent\n"),
         "{}",
         run.stdout
     );
@@ -246,7 +246,7 @@ fn an_update_planned_before_someone_else_wrote_is_a_conflict() {
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
         run.stdout.contains(
-            "failed to update `base`: `base` changed since the plan was made (version 1 → 2); re-run `flagops plan`"
+            "failed to update `base`: `base` changed since the plan was made (version 1 → 2); re-run `flagops plan --env staging`"
         ),
         "{}",
         run.stdout
@@ -280,12 +280,13 @@ fn applying_a_saved_plan_again_counts_its_updates_as_done() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stdout
-            .contains("updated `base` (it was already as planned)\n"),
+            .contains("already updated `base` (it was already as planned): nothing was sent\n"),
         "{}",
         run.stdout
     );
     assert!(
-        run.stdout.contains("1 applied, 0 failed, 0 skipped"),
+        run.stdout
+            .contains("0 applied, 1 already applied, 0 failed, 0 skipped"),
         "{}",
         run.stdout
     );

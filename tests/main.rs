@@ -7,7 +7,9 @@
 mod support;
 
 mod apply_posthog;
+mod apply_races;
 mod cli_apply;
+mod cli_apply_signals;
 mod cli_graph;
 mod cli_import;
 mod cli_misc;

@@ -8,8 +8,14 @@
 //!    not succeed is skipped, and so, transitively, are its own dependents; unrelated steps go
 //!    on. Creating a flag teaches the adapter its id, so dependents created in a later level
 //!    are written with it.
-//! 3. The flags written are read back (one list) and compared with the desired state; any
-//!    field the server changed on its own becomes a warning.
+//! 3. The flags written are read back (one list) and compared with the desired state. A flag
+//!    not as written (gone, back, or different from the server's own answer to the write) is
+//!    a failed step (`lost`): someone else changed it since, or the server did not keep the
+//!    write; which of them cannot be known from here. A field the server's answer to the write
+//!    already had differently is the server normalising what it stored: a warning.
+//! 4. A stop (`Options::stop`, set on SIGINT, SIGTERM, SIGHUP) starts no further step, ends
+//!    the waits of the steps that wait (nothing is sent), gives requests on the wire
+//!    `Options::grace` to finish, and skips the read back; the report still comes.
 //!
 //! Pacing (request budgets, 429 `Retry-After`) and repeats of reads belong to the adapters'
 //! request paths; the repeat of a write whose outcome is unknown belongs here (`step`).
@@ -19,30 +25,38 @@ mod step;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use futures_util::StreamExt;
+use tokio::sync::watch;
 
-use crate::backend::pacing::RetryPolicy;
-use crate::backend::{Backend, BackendError};
-use crate::plan::{Action, Change, Plan, Step, drift};
+use crate::backend::pacing::{RetryPolicy, Waits};
+use crate::backend::{Backend, BackendError, LiveFlag, LiveState};
+use crate::model::normalize::normalize;
+use crate::plan::{Action, Change, Plan, Step, drift, fingerprint};
 
 pub use report::{Counts, FailureCode, Outcome, Report, StepReport, Warning};
 
 /// How to apply.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Most steps of one level in flight at once (at least 1).
     pub concurrency: usize,
     /// Repeats of writes whose outcome was unknown (after checking).
     pub retry: RetryPolicy,
-    /// Set (by a Ctrl-C handler) to start no further step: the steps in flight finish and
-    /// the rest are reported as interrupted.
-    pub stop: Option<&'static AtomicBool>,
+    /// Turned `true` (by a signal handler) to stop: no further step starts, the steps waiting
+    /// (rate limit, request budget) stop waiting and send nothing, the requests on the wire
+    /// get `grace` to finish; the report still comes.
+    pub stop: Option<watch::Receiver<bool>>,
+    /// How long requests on the wire may take to finish once stopped.
+    pub grace: Duration,
 }
 
 impl Options {
     /// The default number of steps in flight.
     pub const CONCURRENCY: u16 = 4;
+    /// The default grace period for requests on the wire after a stop.
+    pub const GRACE: Duration = Duration::from_secs(5);
 }
 
 impl Default for Options {
@@ -51,6 +65,7 @@ impl Default for Options {
             concurrency: usize::from(Self::CONCURRENCY),
             retry: RetryPolicy::default(),
             stop: None,
+            grace: Self::GRACE,
         }
     }
 }
@@ -69,6 +84,47 @@ pub struct Quiet;
 
 impl Progress for Quiet {}
 
+/// How a piece of work under a stop ended.
+enum Guarded<T> {
+    /// It finished (before or after the stop).
+    Done(T),
+    /// Stopped while it waited: nothing more was sent.
+    Parked,
+    /// Stopped, and a request was still on the wire after the grace period.
+    OnTheWire,
+}
+
+/// Run `work` in its own pacer scope; once `options.stop` turns, waits end at once and a
+/// request on the wire has `options.grace` to finish.
+async fn guarded<F: Future>(work: F, options: &Options) -> Guarded<F::Output> {
+    let Some(stop) = &options.stop else {
+        return Guarded::Done(work.await);
+    };
+    let waits = Waits::new(stop.clone());
+    let work = waits.scope(work);
+    tokio::pin!(work);
+    tokio::select! {
+        out = &mut work => return Guarded::Done(out),
+        () = waits.cancelled() => {}
+    }
+    tokio::select! {
+        out = &mut work => Guarded::Done(out),
+        () = waits.parked() => Guarded::Parked,
+        () = tokio::time::sleep(options.grace) => {
+            if waits.on_wire() { Guarded::OnTheWire } else { Guarded::Parked }
+        }
+    }
+}
+
+fn stopped(options: &Options) -> bool {
+    options.stop.as_ref().is_some_and(|s| *s.borrow())
+}
+
+/// The advice after a conflict or a lost change.
+pub fn rerun(environment: &str) -> String {
+    format!("re-run `flagops plan --env {environment}`")
+}
+
 /// Apply `plan` to `backend`. Fails (having changed nothing) only if the live state cannot
 /// be read first; every step's own failure is in the report.
 pub async fn run<B: Backend>(
@@ -78,9 +134,34 @@ pub async fn run<B: Backend>(
     progress: &dyn Progress,
 ) -> Result<Report, BackendError> {
     progress.started(plan.steps.len());
-    let current = backend.list().await?;
+    let not_started = || {
+        Outcome::failed(
+            FailureCode::Interrupted,
+            "not started: the apply was interrupted; nothing was changed for this flag",
+        )
+    };
+    let current = match guarded(backend.list(), options).await {
+        Guarded::Done(current) => current?,
+        Guarded::Parked | Guarded::OnTheWire => {
+            let steps: Vec<StepReport> = plan
+                .steps
+                .iter()
+                .map(|step| report_of(step, not_started()))
+                .collect();
+            for step in &steps {
+                progress.finished(step);
+            }
+            return Ok(Report {
+                steps,
+                untouched: plan.unchanged.clone(),
+                warnings: Vec::new(),
+            });
+        }
+    };
+    let rerun = rerun(&plan.metadata.environment);
     let prerequisites = plan.prerequisites();
     let mut outcomes: BTreeMap<&str, Outcome> = BTreeMap::new();
+    let mut written: BTreeMap<&str, LiveFlag> = BTreeMap::new();
     for level in plan.levels() {
         let mut runnable = Vec::new();
         for step in level {
@@ -93,24 +174,28 @@ pub async fn run<B: Backend>(
             }
         }
         let current = &current;
-        let done: Vec<(&str, Outcome)> = futures_util::stream::iter(runnable)
+        let rerun = rerun.as_str();
+        let done: Vec<(&str, Outcome, Option<LiveFlag>)> = futures_util::stream::iter(runnable)
             .map(|step| async move {
-                let outcome = if options.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
-                    Outcome::failed(
-                        FailureCode::Interrupted,
-                        "not started: the apply was interrupted; nothing was changed for this flag",
-                    )
+                let (outcome, seen) = if stopped(options) {
+                    (not_started(), None)
                 } else {
-                    step::execute(step, backend, current, &options.retry).await
+                    run_step(step, backend, current, options, rerun).await
                 };
                 progress.finished(&report_of(step, outcome.clone()));
-                (step.key.as_str(), outcome)
+                (step.key.as_str(), outcome, seen)
             })
             .buffer_unordered(options.concurrency.max(1))
             .collect()
             .await;
-        outcomes.extend(done);
+        for (key, outcome, seen) in done {
+            outcomes.insert(key, outcome);
+            if let Some(seen) = seen {
+                written.insert(key, seen);
+            }
+        }
     }
+    let warnings = verify(plan, &mut outcomes, &written, backend, options, &rerun).await;
     let steps: Vec<StepReport> = plan
         .steps
         .iter()
@@ -121,12 +206,49 @@ pub async fn run<B: Backend>(
             report_of(step, outcome)
         })
         .collect();
-    let warnings = verify(plan, &steps, backend).await;
     Ok(Report {
         steps,
         untouched: plan.unchanged.clone(),
         warnings,
     })
+}
+
+/// One step under the stop: a step stopped while it waited sent nothing (or nothing that
+/// was kept: a 429 does nothing); one whose write is still on the wire, or whose lost
+/// answer was not checked yet, may have been applied.
+async fn run_step<B: Backend>(
+    step: &Step,
+    backend: &B,
+    current: &LiveState,
+    options: &Options,
+    rerun: &str,
+) -> (Outcome, Option<LiveFlag>) {
+    let uncertain = AtomicBool::new(false);
+    let context = step::Context {
+        retry: &options.retry,
+        rerun,
+        uncertain: &uncertain,
+        stop: options.stop.as_ref(),
+    };
+    let unknown = |why: &str| step::unknown(why, rerun);
+    match guarded(step::execute(step, backend, current, &context), options).await {
+        Guarded::Done(done) => done,
+        Guarded::Parked if uncertain.load(Ordering::SeqCst) => (unknown(step::UNCHECKED), None),
+        Guarded::Parked => (
+            Outcome::failed(
+                FailureCode::Interrupted,
+                "interrupted while it waited (rate limit or request budget); nothing was changed for this flag (a request answered 429 is not carried out)",
+            ),
+            None,
+        ),
+        Guarded::OnTheWire => (
+            unknown(&format!(
+                "while its request was on the wire, and no answer came within {} s",
+                options.grace.as_secs()
+            )),
+            None,
+        ),
+    }
 }
 
 fn report_of(step: &Step, outcome: Outcome) -> StepReport {
@@ -135,6 +257,7 @@ fn report_of(step: &Step, outcome: Outcome) -> StepReport {
         action: step.action,
         level: step.level,
         outcome,
+        changes: step.changes.clone(),
     }
 }
 
@@ -164,58 +287,112 @@ fn blocked(
     None
 }
 
-/// Read the written flags back (one list) and compare them with the desired state.
-async fn verify<B: Backend>(plan: &Plan, steps: &[StepReport], backend: &B) -> Vec<Warning> {
-    let applied: BTreeSet<&str> = steps
-        .iter()
-        .filter(|s| matches!(s.outcome, Outcome::Applied { .. }))
-        .map(|s| s.key.as_str())
-        .collect();
-    if applied.is_empty() {
-        return Vec::new();
-    }
-    let live = match backend.list().await {
-        Ok(live) => live,
-        Err(e) => {
-            return vec![Warning {
-                key: None,
-                message: format!("the flags could not be read back to confirm the apply: {e}"),
-                changes: Vec::new(),
-            }];
-        }
-    };
-    let mut warnings = Vec::new();
-    for step in plan
+/// Read the written flags back (one list) and compare them with what the server answered to
+/// each write. A flag not as written is a failed step (`lost`); fields the server
+/// normalised when it stored the write (its answer already had them) are a warning.
+async fn verify<'a, B: Backend>(
+    plan: &'a Plan,
+    outcomes: &mut BTreeMap<&'a str, Outcome>,
+    written: &BTreeMap<&str, LiveFlag>,
+    backend: &B,
+    options: &Options,
+    rerun: &str,
+) -> Vec<Warning> {
+    let sent: Vec<&'a Step> = plan
         .steps
         .iter()
-        .filter(|s| applied.contains(s.key.as_str()))
-    {
+        .filter(|s| {
+            matches!(
+                outcomes.get(s.key.as_str()),
+                Some(Outcome::Applied { already: false, .. })
+            )
+        })
+        .collect();
+    if sent.is_empty() {
+        return Vec::new();
+    }
+    let unconfirmed = |why: String| {
+        vec![Warning {
+            key: None,
+            message: format!("{why}; {rerun} to see what is live"),
+            changes: Vec::new(),
+        }]
+    };
+    let interrupted = || {
+        unconfirmed(
+            "the apply was interrupted: the flags written were not read back to confirm them"
+                .to_owned(),
+        )
+    };
+    if stopped(options) {
+        return interrupted();
+    }
+    let live = match guarded(backend.list(), options).await {
+        Guarded::Done(Ok(live)) => live,
+        Guarded::Done(Err(e)) => {
+            return unconfirmed(format!(
+                "the flags could not be read back to confirm the apply: {e}"
+            ));
+        }
+        Guarded::Parked | Guarded::OnTheWire => return interrupted(),
+    };
+    let mut warnings = Vec::new();
+    for step in sent {
         let found = live.get(&step.key);
-        let warning = |message: &str, changes: Vec<Change>| Warning {
-            key: Some(step.key.clone()),
-            message: message.to_owned(),
+        let lost = |what: String, changes: Vec<Change>| Outcome::Failed {
+            code: FailureCode::Lost,
+            reason: format!(
+                "written, but when read back after the apply the flag {what}: deleted or changed since by someone else (another apply, a person), or the server did not keep the write; {rerun}"
+            ),
+            change_request: None,
             changes,
         };
-        match (step.action, found, &step.desired) {
-            (Action::Delete, Some(_), _) => {
-                warnings.push(warning(
-                    "the flag is still live after it was deleted",
-                    Vec::new(),
-                ));
+        let verdict = match (step.action, found, &step.desired) {
+            (Action::Delete, Some(found), _) => {
+                Some(lost(format!("was live (id {})", found.id), Vec::new()))
             }
-            (Action::Delete, None, _) | (_, _, None) => {}
-            (_, None, Some(_)) => {
-                warnings.push(warning("the flag is not live after the apply", Vec::new()));
-            }
+            (Action::Delete, None, _) | (_, _, None) => None,
+            (_, None, Some(_)) => Some(lost("was not live".to_owned(), Vec::new())),
             (_, Some(found), Some(desired)) => {
                 let changes = drift(desired, &found.flag);
-                if !changes.is_empty() {
-                    warnings.push(warning(
-                        "the server changed the flag on its own after it was written",
+                let answered = written.get(step.key.as_str());
+                // Unchanged since the server's answer: same id and version (every write bumps
+                // it), or, for a backend without versions, the same content.
+                let as_answered = answered.is_some_and(|a| {
+                    a.id == found.id
+                        && match (a.version, found.version) {
+                            (Some(was), Some(now)) => was == now,
+                            _ => {
+                                fingerprint(&normalize(&a.flag))
+                                    == fingerprint(&normalize(&found.flag))
+                            }
+                        }
+                });
+                if changes.is_empty() {
+                    None
+                } else if as_answered {
+                    // The server's own answer to the write already had these values: it
+                    // normalised the flag as it stored it.
+                    warnings.push(Warning {
+                        key: Some(step.key.clone()),
+                        message: "the server stored some fields differently from how they were written (its answer to the write already had them)".to_owned(),
                         changes,
-                    ));
+                    });
+                    None
+                } else {
+                    let version = match (answered.and_then(|a| a.version), found.version) {
+                        (Some(a), Some(b)) if a != b => format!(" (version {a} → {b})"),
+                        _ => String::new(),
+                    };
+                    Some(lost(
+                        format!("differed from what was written{version}"),
+                        changes,
+                    ))
                 }
             }
+        };
+        if let Some(outcome) = verdict {
+            outcomes.insert(step.key.as_str(), outcome);
         }
     }
     warnings.sort_by(|a, b| a.key.cmp(&b.key));

@@ -13,8 +13,8 @@ pub struct Report {
     pub steps: Vec<StepReport>,
     /// Flags of the repository that were already in sync (not touched), sorted.
     pub untouched: Vec<String>,
-    /// Things to look at that did not fail the apply (fields the server changed on its own,
-    /// a re-read that failed), sorted by flag.
+    /// Things to look at that did not fail the apply (fields the server normalised when it
+    /// stored a write, a re-read that failed or was not made), sorted by flag.
     pub warnings: Vec<Warning>,
 }
 
@@ -30,6 +30,10 @@ pub struct StepReport {
     /// What happened.
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// The plan's field-level changes (updates), for the reports to say what changed (the
+    /// JSON report leaves them to the plan).
+    #[serde(skip)]
+    pub changes: Vec<Change>,
 }
 
 /// What happened to one step.
@@ -41,8 +45,12 @@ pub enum Outcome {
         /// How it was confirmed, when not by the server's answer.
         #[serde(skip_serializing_if = "Option::is_none")]
         note: Option<String>,
+        /// The flag was already as the step wants it: nothing was sent (a re-run).
+        #[serde(rename = "already_applied", skip_serializing_if = "std::ops::Not::not")]
+        already: bool,
     },
-    /// Not done; nothing was changed for this flag.
+    /// Not done, or not as written (see `code`: `lost` was written and then found otherwise
+    /// when read back, `outcome_unknown` may have been written).
     Failed {
         /// Why, as a stable code.
         code: FailureCode,
@@ -51,6 +59,9 @@ pub enum Outcome {
         /// The change request opened instead (`approval_required`).
         #[serde(skip_serializing_if = "Option::is_none")]
         change_request: Option<String>,
+        /// What differs from what was written (`lost`; written → found).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        changes: Vec<Change>,
     },
     /// Not attempted because a step it depends on did not succeed.
     Skipped {
@@ -76,8 +87,16 @@ pub enum FailureCode {
     Unavailable,
     /// Anything else (authorization, unsupported flag, local state file).
     Error,
-    /// Not started because the apply was interrupted (Ctrl-C).
+    /// Not started, or stopped while it waited (rate limit, request budget, backoff) before
+    /// anything was sent, because the apply was interrupted (SIGINT, SIGTERM, SIGHUP).
     Interrupted,
+    /// The apply was interrupted while the step's request was on the wire, and the answer
+    /// did not come within the grace period (or a lost answer was not yet checked): it may
+    /// or may not have been applied.
+    OutcomeUnknown,
+    /// Written, but the flag read back afterwards is not as written: deleted, re-created or
+    /// changed by someone else (a concurrent apply, a person) or not kept by the server.
+    Lost,
 }
 
 /// Something to look at after an apply.
@@ -95,8 +114,10 @@ pub struct Warning {
 /// Counts of a report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
-    /// Steps done.
+    /// Steps done, including those found already done (`already_applied`).
     pub applied: usize,
+    /// Of `applied`, the steps found already done: nothing was sent for them.
+    pub already_applied: usize,
     /// Steps that failed.
     pub failed: usize,
     /// Steps not attempted.
@@ -129,7 +150,10 @@ impl Report {
         };
         for step in &self.steps {
             match step.outcome {
-                Outcome::Applied { .. } => counts.applied += 1,
+                Outcome::Applied { already, .. } => {
+                    counts.applied += 1;
+                    counts.already_applied += usize::from(already);
+                }
                 Outcome::Failed { .. } => counts.failed += 1,
                 Outcome::Skipped { .. } => counts.skipped += 1,
             }
@@ -139,12 +163,29 @@ impl Report {
 }
 
 impl Outcome {
+    /// Done by this apply (`note`: how it was confirmed, when not by the server's answer).
+    pub(crate) fn applied(note: Option<&str>) -> Self {
+        Outcome::Applied {
+            note: note.map(str::to_owned),
+            already: false,
+        }
+    }
+
+    /// Found already done: nothing was sent.
+    pub(crate) fn already(note: &str) -> Self {
+        Outcome::Applied {
+            note: Some(note.to_owned()),
+            already: true,
+        }
+    }
+
     /// A failure with `code` and `reason`.
     pub(crate) fn failed(code: FailureCode, reason: impl Into<String>) -> Self {
         Outcome::Failed {
             code,
             reason: reason.into(),
             change_request: None,
+            changes: Vec::new(),
         }
     }
 }

@@ -14,16 +14,19 @@
 //! - A 429 pauses *every* task until its `Retry-After` has passed (the latest one wins), and
 //!   they then go on one by one. They do not each sleep the same time and then all fire at
 //!   once.
+//! - Waits can be cancelled (an interrupted apply): a request made inside [`Waits::scope`]
+//!   stops waiting once its [`Waits`] is cancelled, and is then never sent; the scope also
+//!   tells whether one of its requests is on the wire.
 //! - A wait of [`NOTICE_AFTER`] or more (a spent budget, a long `Retry-After`; the adapter adds
 //!   slow answers and long repeat delays) is announced through the hook set with
 //!   [`Pacer::on_wait`], so that no command ever looks hung.
 
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 
 use super::RateLimit;
@@ -149,10 +152,15 @@ impl std::fmt::Debug for Pacer {
 #[must_use = "the slots are given back when the ticket is dropped, after the request"]
 pub struct Ticket {
     held: Vec<(Duration, OwnedSemaphorePermit)>,
+    /// The count of requests on the wire of the [`Waits`] scope it was taken in.
+    on_wire: Option<Arc<AtomicUsize>>,
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
+        if let Some(on_wire) = self.on_wire.take() {
+            on_wire.fetch_sub(1, Ordering::SeqCst);
+        }
         let mut held = std::mem::take(&mut self.held);
         if held.is_empty() {
             return;
@@ -256,7 +264,28 @@ impl Pacer {
 
     /// Wait until a request may be sent: a slot in every budget, then past any pause. Hold
     /// the ticket until the request is over.
+    ///
+    /// Inside [`Waits::scope`], once the scope is cancelled this never returns (the request
+    /// is never sent) and the scope is told it parked.
     pub async fn ready(&self) -> Ticket {
+        let Ok(waits) = WAITS.try_with(Waits::clone) else {
+            return self.wait().await;
+        };
+        tokio::select! {
+            biased;
+            () = waits.cancelled() => {
+                waits.parked.notify_one();
+                std::future::pending().await
+            }
+            mut ticket = self.wait() => {
+                waits.on_wire.fetch_add(1, Ordering::SeqCst);
+                ticket.on_wire = Some(Arc::clone(&waits.on_wire));
+                ticket
+            }
+        }
+    }
+
+    async fn wait(&self) -> Ticket {
         let mut held = Vec::with_capacity(self.windows.len());
         for window in &self.windows {
             let permit = if let Ok(permit) = Arc::clone(&window.slots).try_acquire_owned() {
@@ -285,7 +314,10 @@ impl Pacer {
             let stagger = Duration::from_millis(fastrand::u64(0..=STAGGER_MS));
             tokio::time::sleep_until(end + stagger).await;
         }
-        Ticket { held }
+        Ticket {
+            held,
+            on_wire: None,
+        }
     }
 
     /// Hold every request back for `delay` from now (a later pause already set wins);
@@ -306,6 +338,52 @@ impl Pacer {
                 ));
             }
         }
+    }
+}
+
+tokio::task_local! {
+    static WAITS: Waits;
+}
+
+/// A cancellable scope for the pacer's waits (one per apply step): see [`Pacer::ready`].
+#[derive(Debug, Clone)]
+pub struct Waits {
+    cancel: watch::Receiver<bool>,
+    on_wire: Arc<AtomicUsize>,
+    parked: Arc<Notify>,
+}
+
+impl Waits {
+    /// A scope cancelled once `cancel` holds `true`.
+    pub fn new(cancel: watch::Receiver<bool>) -> Self {
+        Waits {
+            cancel,
+            on_wire: Arc::new(AtomicUsize::new(0)),
+            parked: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Run `work` with its pacer waits in this scope.
+    pub async fn scope<F: Future>(&self, work: F) -> F::Output {
+        WAITS.scope(self.clone(), work).await
+    }
+
+    /// Whether a request of the scope was sent and its answer has not come yet.
+    pub fn on_wire(&self) -> bool {
+        self.on_wire.load(Ordering::SeqCst) > 0
+    }
+
+    /// Done once the scope is cancelled (never if its sender is gone without cancelling).
+    pub async fn cancelled(&self) {
+        let mut cancel = self.cancel.clone();
+        if cancel.wait_for(|c| *c).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Done once a request of the scope stopped waiting because the scope was cancelled.
+    pub async fn parked(&self) {
+        self.parked.notified().await;
     }
 }
 
@@ -452,6 +530,32 @@ mod tests {
         assert!(delays[0] >= Duration::from_millis(100) && delays[0] <= Duration::from_millis(200));
         assert!(delays[2] >= Duration::from_millis(250) && delays[2] <= Duration::from_millis(500));
         assert_eq!(RetryPolicy::none().delays().count(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancelled_scope_stops_waiting_and_sends_nothing() {
+        let pacer = Pacer::new(&[budget(1, 60_000)]);
+        let (cancel, cancelled) = watch::channel(false);
+        let waits = Waits::new(cancelled);
+        // One request on the wire holds the only slot; the second waits for it.
+        let first = waits.scope(pacer.ready()).await;
+        assert!(waits.on_wire());
+        let second = waits.scope(pacer.ready());
+        tokio::pin!(second);
+        tokio::select! {
+            _ = &mut second => panic!("the budget was spent"),
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        cancel.send_replace(true);
+        tokio::select! {
+            _ = &mut second => panic!("a cancelled wait went on"),
+            () = waits.parked() => {}
+        }
+        drop(first);
+        assert!(!waits.on_wire());
+        // Outside the scope, the pacer is not cancelled.
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        drop(pacer.ready().await);
     }
 
     #[tokio::test(start_paused = true)]

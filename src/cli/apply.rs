@@ -2,13 +2,17 @@
 //!
 //! Without a plan file it plans, shows the plan and asks for `yes` on a terminal (or takes
 //! `--auto-approve`); with one it checks that the plan was made for this environment, config
-//! and commit, and applies exactly that. Progress goes to stderr (a bar on a terminal, one line
-//! per step otherwise), the report to stdout in the chosen format.
+//! and commit, and applies exactly that. Progress goes to stderr (a bar on a terminal; without
+//! one, a start line and a count now and then, since the report lists every step), the report
+//! to stdout in the chosen format. SIGINT, SIGTERM and SIGHUP stop it with a report.
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -64,7 +68,7 @@ pub(crate) struct Args {
     concurrency: u16,
 }
 
-fn read_plan(path: &std::path::Path) -> Result<Plan> {
+fn read_plan(path: &std::path::Path, env: &str) -> Result<Plan> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::usage(format!("cannot read the plan `{}`: {e}", path.display())))?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
@@ -72,7 +76,9 @@ fn read_plan(path: &std::path::Path) -> Result<Plan> {
             "`{}` is not a flagops plan: it is not valid JSON ({e})",
             path.display()
         ))
-        .hint("save a plan with `flagops plan --out FILE`")
+        .hint(format!(
+            "save a plan with `flagops plan --env {env} --out FILE`"
+        ))
     })?;
     match value
         .get("format_version")
@@ -84,13 +90,17 @@ fn read_plan(path: &std::path::Path) -> Result<Plan> {
                 "`{}` is a plan of format version {v}, made by a newer flagops; this one reads version {FORMAT_VERSION}",
                 path.display()
             ))
-            .hint("apply it with the flagops version that made it, or make a new plan"));
+            .hint(format!(
+                "apply it with the flagops version that made it, or {}",
+                new_plan(env)
+            )));
         }
         _ => {
             return Err(Error::usage(format!(
                 "`{}` is not a flagops plan of format version {FORMAT_VERSION}",
                 path.display()
-            )));
+            ))
+            .hint(new_plan(env)));
         }
     }
     serde_json::from_value(value).map_err(|e| {
@@ -98,15 +108,16 @@ fn read_plan(path: &std::path::Path) -> Result<Plan> {
             "`{}` is not a valid flagops plan: {e}",
             path.display()
         ))
+        .hint(new_plan(env))
     })
 }
 
 /// Refuse a saved plan that breaks what `plan` guarantees (edited by hand): deletes the
 /// environment's policy does not allow, or a step ordered before one it waits for.
 fn check_consistent(saved: &Plan, policy: &Environment) -> Result<()> {
+    let env = &saved.metadata.environment;
     let edited = |what: String| {
-        Error::failure(format!("the plan {what}; was it edited?"))
-            .hint("make a new plan with `flagops plan --out FILE`")
+        Error::failure(format!("the plan {what}; was it edited?")).hint(new_plan(env))
     };
     let mut protect = globset::GlobSetBuilder::new();
     for pattern in &policy.protect {
@@ -171,6 +182,29 @@ fn check_consistent(saved: &Plan, policy: &Environment) -> Result<()> {
         .iter()
         .map(|s| (s.key.as_str(), s.level))
         .collect();
+    // Every flag a written flag depends on must be written first by the plan, or be in sync.
+    let written: std::collections::BTreeSet<&str> = saved
+        .steps
+        .iter()
+        .filter(|s| s.action != Action::Delete)
+        .map(|s| s.key.as_str())
+        .chain(saved.unchanged.iter().map(String::as_str))
+        .collect();
+    for step in &saved.steps {
+        let Some(desired) = &step.desired else {
+            continue;
+        };
+        if let Some(missing) = desired
+            .dependencies()
+            .into_iter()
+            .find(|d| !written.contains(d.as_str()))
+        {
+            return Err(edited(format!(
+                "has no step for `{missing}`, which `{}` depends on, and does not list it as in sync",
+                step.key
+            )));
+        }
+    }
     for (key, before) in saved.prerequisites() {
         for first in before {
             if level.get(first.as_str()) >= level.get(key.as_str()) {
@@ -183,12 +217,17 @@ fn check_consistent(saved: &Plan, policy: &Environment) -> Result<()> {
     Ok(())
 }
 
+/// The hint to make a new plan for `env`.
+fn new_plan(env: &str) -> String {
+    format!("make a new plan with `flagops plan --env {env} --out FILE`")
+}
+
 /// Refuse a saved plan made for another environment, backend, config or commit.
 fn check_saved(saved: &Plan, now: &plan::Metadata) -> Result<()> {
     let was = &saved.metadata;
     let mismatch = |what: &str, a: &str, b: &str| {
         Error::failure(format!("the plan was made for {what} `{a}`, not `{b}`"))
-            .hint("make a new plan with `flagops plan --out FILE`")
+            .hint(new_plan(&now.environment))
     };
     if was.environment != now.environment {
         return Err(mismatch("environment", &was.environment, &now.environment));
@@ -201,7 +240,7 @@ fn check_saved(saved: &Plan, now: &plan::Metadata) -> Result<()> {
             "`{}` changed since the plan was made",
             now.config.path
         ))
-        .hint("make a new plan with `flagops plan --out FILE`"));
+        .hint(new_plan(&now.environment)));
     }
     if let (Some(a), Some(b)) = (&was.git, &now.git)
         && a.commit != b.commit
@@ -241,12 +280,47 @@ impl Progress for Bar {
     }
 }
 
-/// One line per step.
-struct Lines;
+/// Without a terminal (a CI log): the report that follows lists every step, so progress is
+/// one line at the start and a count at most every `every` (10 s), never the steps again.
+struct Counter {
+    every: Duration,
+    say: fn(&str),
+    total: AtomicUsize,
+    done: AtomicUsize,
+    last: Mutex<Instant>,
+}
 
-impl Progress for Lines {
-    fn finished(&self, step: &StepReport) {
-        stderr(&format!("{}\n", render::step_line(step)));
+impl Counter {
+    fn new(every: Duration, say: fn(&str)) -> Self {
+        Counter {
+            every,
+            say,
+            total: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            last: Mutex::new(Instant::now()),
+        }
+    }
+}
+
+impl Progress for Counter {
+    fn started(&self, total: usize) {
+        self.total.store(total, Ordering::SeqCst);
+        (self.say)(&format!(
+            "applying {total} step{}…\n",
+            if total == 1 { "" } else { "s" }
+        ));
+    }
+
+    fn finished(&self, _step: &StepReport) {
+        let done = self.done.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        if last.elapsed() >= self.every {
+            *last = Instant::now();
+            (self.say)(&format!(
+                "{done} of {} steps done\n",
+                self.total.load(Ordering::SeqCst)
+            ));
+        }
     }
 }
 
@@ -258,25 +332,18 @@ fn print_report(format: Format, env: &str, report: &Report) {
     });
 }
 
-/// Exit 0 when every step was applied (or there was nothing to do), 1 otherwise.
+/// Exit 0 when every step was applied (or there was nothing to do), 1 otherwise; 130, 143 or
+/// 129 when stopped by SIGINT, SIGTERM or SIGHUP.
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     let interactive = std::io::stdin().is_terminal();
-    if args.plan.is_none() && !args.auto_approve && !interactive {
-        return Err(Error::usage(
-            "`apply` cannot ask for confirmation (stdin is not a terminal); pass `--auto-approve`, or apply a saved plan",
-        )
-        .hint(format!(
-            "review `flagops plan --env {0} --out plan.json`, then run `flagops apply --env {0} plan.json`",
-            args.env
-        )));
-    }
+    let must_confirm = args.plan.is_none() && !args.auto_approve;
     // Long waits for the request budget or a 429 are said, so that the apply never looks hung.
     Pacer::on_wait(Some(Arc::new(|m: &str| stderr(&format!("waiting: {m}\n")))));
     let inputs = prepare(ctx, &args.env)?;
     let now = metadata(&inputs.repo, &args.env)?;
     let runtime = runtime()?;
     let mut plan = if let Some(file) = &args.plan {
-        let saved = read_plan(&ctx.directory.join(file))?;
+        let saved = read_plan(&ctx.directory.join(file), &args.env)?;
         check_saved(&saved, &now)?;
         check_consistent(&saved, &inputs.policy)?;
         saved
@@ -285,14 +352,6 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         match plan::build(&inputs.desired, &live, &inputs.policy) {
             Ok(mut plan) => {
                 plan.metadata = now;
-                if plan.has_changes() {
-                    let shown = render_plan::human::render(&plan);
-                    if args.format == Format::Human {
-                        stdout(&shown);
-                    } else if !args.auto_approve {
-                        stderr(&shown);
-                    }
-                }
                 plan
             }
             Err(error) => {
@@ -317,18 +376,43 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         }
         return Ok(exit::OK);
     }
-    if args.plan.is_none() && !args.auto_approve && !confirm(&args.env)? {
+    // There are changes: without a terminal they cannot be confirmed (nothing was written).
+    if must_confirm && !interactive {
+        return Err(Error::usage(
+            "`apply` cannot ask for confirmation (stdin is not a terminal); pass `--auto-approve`, or apply a saved plan",
+        )
+        .hint(format!(
+            "review `flagops plan --env {0} --out plan.json`, then run `flagops apply --env {0} plan.json`",
+            args.env
+        )));
+    }
+    if args.plan.is_none() {
+        let shown = render_plan::human::render(&plan);
+        if args.format == Format::Human {
+            stdout(&shown);
+        } else if !args.auto_approve {
+            stderr(&shown);
+        }
+    }
+    if must_confirm && !confirm(&args.env)? {
         stderr("apply cancelled; nothing was changed\n");
         return Ok(exit::FAILURE);
     }
     plan::unmask(&mut plan, &inputs.desired)
-        .map_err(|e| Error::failure(e).hint("make a new plan with `flagops plan --out FILE`"))?;
+        .map_err(|e| Error::failure(e).hint(new_plan(&args.env)))?;
+    let (stop, stopped) = watch::channel(false);
     let options = Options {
         concurrency: usize::from(args.concurrency),
-        stop: Some(&INTERRUPTED),
+        stop: Some(stopped),
         ..Options::default()
     };
-    runtime.spawn(stop_on_interrupt());
+    {
+        // Registered before the first step, so that no signal ends the apply unreported.
+        let _entered = runtime.enter();
+        let signals = Signals::new()
+            .map_err(|e| Error::failure(format!("cannot listen for signals: {e}")))?;
+        runtime.spawn(stop_on_signal(signals, stop, args.env.clone()));
+    }
     let report = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::with_draw_target(
             Some(plan.steps.len() as u64),
@@ -347,7 +431,12 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         bar.0.finish_and_clear();
         report
     } else {
-        runtime.block_on(apply::run(&plan, &inputs.backend, &options, &Lines))
+        runtime.block_on(apply::run(
+            &plan,
+            &inputs.backend,
+            &options,
+            &Counter::new(Duration::from_secs(10), stderr),
+        ))
     }
     .map_err(|e| {
         Error::failure(format!(
@@ -356,30 +445,122 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         ))
     })?;
     print_report(args.format, &args.env, &report);
-    Ok(if INTERRUPTED.load(Ordering::SeqCst) {
-        exit::INTERRUPTED
-    } else if report.succeeded() {
-        exit::OK
-    } else {
-        exit::FAILURE
+    Ok(match STOPPED_BY.load(Ordering::SeqCst) {
+        0 if report.succeeded() => exit::OK,
+        0 => exit::FAILURE,
+        code => code,
     })
 }
 
-/// Set by the first Ctrl-C of an apply.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The exit code of the first stopping signal (0: none).
+static STOPPED_BY: AtomicU8 = AtomicU8::new(0);
 
-/// The first Ctrl-C lets the requests in flight finish, starts no further step and still
-/// prints the report (so the user knows exactly what was applied); a second one stops at once.
-async fn stop_on_interrupt() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        return;
+/// The signals that stop an apply: SIGINT (Ctrl-C, and a CI's cancel), SIGTERM (a CI's
+/// cancel a few seconds later, `kill`), SIGHUP (the terminal closed).
+struct Signals {
+    #[cfg(unix)]
+    streams: [(tokio::signal::unix::Signal, &'static str, u8); 3],
+}
+
+impl Signals {
+    #[cfg(unix)]
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            streams: [
+                (
+                    signal(SignalKind::interrupt())?,
+                    "SIGINT",
+                    exit::INTERRUPTED,
+                ),
+                (
+                    signal(SignalKind::terminate())?,
+                    "SIGTERM",
+                    exit::TERMINATED,
+                ),
+                (signal(SignalKind::hangup())?, "SIGHUP", exit::HANGUP),
+            ],
+        })
     }
-    INTERRUPTED.store(true, Ordering::SeqCst);
-    stderr(
-        "interrupted: finishing the requests in flight and starting no new step; \
-         press Ctrl-C again to stop at once (without a report)\n",
-    );
-    if tokio::signal::ctrl_c().await.is_ok() {
-        std::process::exit(i32::from(exit::INTERRUPTED));
+
+    #[cfg(not(unix))]
+    fn new() -> std::io::Result<Self> {
+        Ok(Signals {})
+    }
+
+    /// The next signal: its name and exit code (`None` if they can no longer come).
+    #[cfg(unix)]
+    async fn next(&mut self) -> Option<(&'static str, u8)> {
+        let [(int, a, ca), (term, b, cb), (hup, c, cc)] = &mut self.streams;
+        tokio::select! {
+            got = int.recv() => got.map(|()| (*a, *ca)),
+            got = term.recv() => got.map(|()| (*b, *cb)),
+            got = hup.recv() => got.map(|()| (*c, *cc)),
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn next(&mut self) -> Option<(&'static str, u8)> {
+        tokio::signal::ctrl_c()
+            .await
+            .ok()
+            .map(|()| ("Ctrl-C", exit::INTERRUPTED))
+    }
+}
+
+/// The first signal stops the apply: no new step, waits cancelled, the requests on the wire
+/// get a few seconds, and the report is still printed (so the user knows exactly what was
+/// applied). A second one stops at once.
+async fn stop_on_signal(mut signals: Signals, stop: watch::Sender<bool>, env: String) {
+    let Some((name, code)) = signals.next().await else {
+        return;
+    };
+    STOPPED_BY.store(code, Ordering::SeqCst);
+    stop.send_replace(true);
+    stderr(&format!(
+        "interrupted ({name}): starting no new step, ending the waits, letting the requests on the wire finish (at most {} s); a second signal stops at once, without a report\n",
+        Options::GRACE.as_secs()
+    ));
+    if let Some((name, code)) = signals.next().await {
+        stderr(&format!(
+            "stopped at once ({name}), without a report: a request on the wire may or may not have been applied; run `flagops plan --env {env}`\n"
+        ));
+        std::process::exit(i32::from(code));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static SAID: Mutex<String> = Mutex::new(String::new());
+
+    fn say(text: &str) {
+        SAID.lock().unwrap().push_str(text);
+    }
+
+    #[test]
+    fn without_a_terminal_progress_is_a_start_line_and_a_count_now_and_then() {
+        let step = StepReport {
+            key: "a".to_owned(),
+            action: Action::Create,
+            level: 0,
+            outcome: apply::Outcome::Skipped {
+                after: "b".to_owned(),
+                failed: "b".to_owned(),
+            },
+            changes: Vec::new(),
+        };
+        let quiet = Counter::new(Duration::from_secs(3600), say);
+        quiet.started(2);
+        quiet.finished(&step);
+        quiet.finished(&step);
+        let every = Counter::new(Duration::ZERO, say);
+        every.started(1);
+        every.finished(&step);
+        assert_eq!(
+            *SAID.lock().unwrap(),
+            "applying 2 steps…\napplying 1 step…\n1 of 1 steps done\n"
+        );
     }
 }

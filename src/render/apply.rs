@@ -27,14 +27,29 @@ fn past(action: Action) -> &'static str {
     }
 }
 
-/// One line for a step: `created `a``, `failed to update `b`: …`, `skipped `c`: …`.
+/// One line for a step: `created `a``, `already updated `b` (…)`, `failed to update `c`: …`,
+/// `skipped `d`: …`.
 pub fn step_line(step: &StepReport) -> String {
     let key = &step.key;
     match &step.outcome {
-        Outcome::Applied { note: None } => format!("{} `{key}`", past(step.action)),
-        Outcome::Applied { note: Some(note) } => {
+        Outcome::Applied {
+            note: None,
+            already: false,
+        } => format!("{} `{key}`", past(step.action)),
+        Outcome::Applied {
+            note: Some(note),
+            already: false,
+        } => {
             format!("{} `{key}` ({note})", past(step.action))
         }
+        Outcome::Applied {
+            note,
+            already: true,
+        } => format!(
+            "already {} `{key}`{}: nothing was sent",
+            past(step.action),
+            note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
+        ),
         Outcome::Failed { reason, .. } => {
             format!("failed to {} `{key}`: {reason}", step.action.as_str())
         }
@@ -49,11 +64,28 @@ pub fn step_line(step: &StepReport) -> String {
     }
 }
 
+/// What a failed step found changed (`lost`), in the plan's words.
+fn found_changes(step: &StepReport) -> Vec<String> {
+    match &step.outcome {
+        Outcome::Failed { changes, .. } => changes
+            .iter()
+            .map(|c| words::describe(c).headline)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `1 applied, 3 already applied, …`: steps found already done are counted apart (the JSON
+/// `summary.applied` counts both, `summary.already_applied` the second).
 fn summary(report: &Report) -> String {
     let c = report.counts();
     format!(
-        "{} applied, {} failed, {} skipped, {} untouched",
-        c.applied, c.failed, c.skipped, c.untouched
+        "{} applied, {} already applied, {} failed, {} skipped, {} untouched",
+        c.applied - c.already_applied,
+        c.already_applied,
+        c.failed,
+        c.skipped,
+        c.untouched
     )
 }
 
@@ -79,6 +111,9 @@ pub fn human(environment: &str, report: &Report) -> String {
             Outcome::Skipped { .. } => YELLOW,
         };
         let _ = writeln!(out, "{style}{}{style:#}", step_line(step));
+        for line in found_changes(step) {
+            let _ = writeln!(out, "    {line}");
+        }
     }
     if !report.untouched.is_empty() {
         let keys: Vec<String> = report.untouched.iter().map(|k| format!("`{k}`")).collect();
@@ -106,7 +141,7 @@ pub fn human(environment: &str, report: &Report) -> String {
     if !report.succeeded() {
         let _ = writeln!(
             out,
-            "Nothing was done for the failed and skipped flags; fix the causes, then run `flagops plan` and apply again."
+            "Fix the causes, then run `flagops plan --env {environment}` and apply again: what was done is not repeated."
         );
     }
     out
@@ -126,6 +161,20 @@ pub fn json(environment: &str, report: &Report) -> String {
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// The details cell of a step: what changed (an update applied: the plan's words for each
+/// field), what was found (a lost step), or its line.
+fn details(step: &StepReport) -> String {
+    let mut parts = vec![step_line(step)];
+    match step.outcome {
+        Outcome::Applied { already: false, .. } => {
+            parts.extend(step.changes.iter().map(|c| words::describe(c).headline));
+        }
+        Outcome::Failed { .. } => parts.extend(found_changes(step)),
+        Outcome::Applied { .. } | Outcome::Skipped { .. } => {}
+    }
+    parts.join("; ")
 }
 
 fn cell(text: &str) -> String {
@@ -153,7 +202,8 @@ pub fn markdown_within(environment: &str, report: &Report, limit: usize) -> Stri
     });
     for step in ordered {
         let result = match step.outcome {
-            Outcome::Applied { .. } => "applied",
+            Outcome::Applied { already: false, .. } => "applied",
+            Outcome::Applied { already: true, .. } => "already applied",
             Outcome::Failed { .. } => "**failed**",
             Outcome::Skipped { .. } => "skipped",
         };
@@ -161,7 +211,7 @@ pub fn markdown_within(environment: &str, report: &Report, limit: usize) -> Stri
             "| `{}` | {} | {result} | {} |\n",
             cell(&step.key),
             step.action.as_str(),
-            cell(&step_line(step))
+            cell(&details(step))
         ));
     }
     let mut tail = String::new();
@@ -202,8 +252,9 @@ pub fn markdown_within(environment: &str, report: &Report, limit: usize) -> Stri
     if shown < rows.len() {
         let _ = writeln!(
             out,
-            "\n_{} more steps are not shown (GitHub's size limit); `flagops apply --format json` has them all._",
-            rows.len() - shown
+            "\n_{} more steps are not shown (GitHub's size limit); the JSON report (`flagops apply --env {} --format json`) has them all._",
+            rows.len() - shown,
+            cell(environment)
         );
     } else if length + tail.chars().count() <= budget {
         out.push_str(&tail);
