@@ -10,6 +10,7 @@ mod apply_posthog;
 mod cli_apply;
 mod cli_graph;
 mod cli_import;
+mod cli_init;
 mod cli_misc;
 mod cli_plan;
 mod cli_schema;

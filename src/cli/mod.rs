@@ -6,6 +6,7 @@
 mod apply;
 mod graph;
 mod import;
+mod init;
 mod output;
 mod plan;
 mod schema;
@@ -48,6 +49,8 @@ enum Command {
     Schema(schema::Args),
     /// Show the dependency graph and the order flags would be applied in.
     Graph(graph::Args),
+    /// Start a flag repository: config, an example flag, schemas (and CI workflows).
+    Init(init::Args),
     /// Write the live flags of an environment as flag files (one per flag).
     Import(import::Args),
     /// Show what applying the repository to an environment would change.
@@ -101,6 +104,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Validate(args) => validate::run(&args, &ctx),
         Command::Schema(args) => schema::run(&args, &ctx),
         Command::Graph(args) => graph::run(&args, &ctx),
+        Command::Init(args) => init::run(&args, &ctx),
         Command::Import(args) => import::run(&args, &ctx),
         Command::Plan(args) => plan::run(&args, &ctx),
         Command::Apply(args) => apply::run(&args, &ctx),
