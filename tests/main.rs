@@ -27,6 +27,7 @@ mod posthog_adapter;
 mod posthog_fake;
 mod posthog_fixtures;
 mod posthog_hostile;
+mod readme_setup;
 mod schema_files;
 mod validate_fixtures;
 
