@@ -329,3 +329,22 @@ fn init_reports_a_directory_it_cannot_create() {
     let clean = Repo::empty();
     flagops(clean.path(), &["init"]).expect_code(0);
 }
+
+#[test]
+fn a_failed_init_removes_what_it_wrote() {
+    let repo = Repo::empty();
+    // `.github` is a file: the workflows, written last, cannot be; everything before is undone.
+    repo.write(".github", "not a directory\n");
+    let run = repo.run(&["init", "--github"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .starts_with("error: cannot write `.github/workflows/flags-pull-request.yml`: "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "");
+    assert_eq!(tree(repo.path()), [".github"]);
+    assert!(!repo.path().join("flags").exists());
+    assert!(!repo.path().join("schemas").exists());
+}

@@ -78,12 +78,23 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     Ok(exit::OK)
 }
 
-/// Write every file, never replacing one (`create_new`); on a failure, remove the files
-/// written so far, so a failed init leaves no partial repository behind.
+/// Write every file, never replacing one (`create_new`); on a failure, remove the files and
+/// directories made so far, so a failed init leaves nothing behind.
 fn write_all(root: &Path, files: &[InitFile]) -> Result<()> {
-    let mut written: Vec<PathBuf> = Vec::new();
+    let mut made: Vec<PathBuf> = Vec::new();
+    let mut dirs: Vec<PathBuf> = Vec::new();
     for file in files {
         let path = root.join(&file.path);
+        if let Some(parent) = path.parent() {
+            // The directories this file needs that do not exist yet, outermost first.
+            let mut missing: Vec<PathBuf> = parent
+                .ancestors()
+                .take_while(|dir| !dir.as_os_str().is_empty() && fs::symlink_metadata(dir).is_err())
+                .map(Path::to_path_buf)
+                .collect();
+            missing.reverse();
+            dirs.extend(missing);
+        }
         let result = path
             .parent()
             .map_or(Ok(()), fs::create_dir_all)
@@ -93,17 +104,28 @@ fn write_all(root: &Path, files: &[InitFile]) -> Result<()> {
                     .create_new(true)
                     .open(&path)
             })
-            .and_then(|mut out| out.write_all(file.content.as_bytes()));
+            .and_then(|mut out| {
+                made.push(path.clone());
+                out.write_all(file.content.as_bytes())
+            });
         if let Err(e) = result {
-            for done in &written {
+            for done in &made {
                 let _ = fs::remove_file(done);
             }
+            // Innermost first; `remove_dir` only removes an empty directory.
+            for dir in dirs.iter().rev() {
+                let _ = fs::remove_dir(dir);
+            }
+            let shown = if root == Path::new(".") {
+                PathBuf::from(&file.path)
+            } else {
+                path
+            };
             return Err(Error::failure(format!(
                 "cannot write `{}`: {e}",
-                path.display()
+                shown.display()
             )));
         }
-        written.push(path);
     }
     Ok(())
 }
