@@ -43,14 +43,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start a flag repository: config, an example flag, schemas (and CI workflows).
+    Init(init::Args),
     /// Check every flag file against the schema and the semantic rules.
     Validate(validate::Args),
     /// Write the JSON Schemas under `schemas/`, or check that they are current.
     Schema(schema::Args),
     /// Show the dependency graph and the order flags would be applied in.
     Graph(graph::Args),
-    /// Start a flag repository: config, an example flag, schemas (and CI workflows).
-    Init(init::Args),
     /// Write the live flags of an environment as flag files (one per flag).
     Import(import::Args),
     /// Show what applying the repository to an environment would change.
