@@ -148,25 +148,78 @@ next:
         .map(String::as_str)
         .collect();
     assert_eq!(names, ["production", "staging"]);
-    let pull_request =
-        fs::read_to_string(repo.path().join(".github/workflows/flags-pull-request.yml")).unwrap();
-    let apply = fs::read_to_string(repo.path().join(".github/workflows/flags-apply.yml")).unwrap();
-    assert!(pull_request.contains("\n  pull_request:\n"));
-    assert!(apply.contains("\n  push:\n    branches: [main]\n"));
-    for (name, env) in &loaded.config.environments {
-        let var = env.api_key_env.as_deref().unwrap();
-        let secret = format!("{{ {var}: \"${{{{ secrets.{var} }}}}\" }}");
-        assert!(pull_request.contains(&secret), "{name}: {secret}");
-        assert!(apply.contains(&secret), "{name}: {secret}");
-        assert!(pull_request.contains(&format!(
-            "with: {{ command: plan, directory: ., environment: {name} }}"
-        )));
-        assert!(apply.contains(&format!(
-            "with: {{ command: apply, directory: ., environment: {name} }}"
-        )));
-    }
-    assert!(pull_request.contains("with: { command: validate, directory: . }"));
-    assert!(!pull_request.contains("command: apply"));
+    let pull_request = workflow(&repo.path().join(".github/workflows/flags-pull-request.yml"));
+    let apply = workflow(&repo.path().join(".github/workflows/flags-apply.yml"));
+    assert_eq!(
+        pull_request["on"],
+        serde_json::json!({ "pull_request": null })
+    );
+    assert_eq!(
+        apply["on"],
+        serde_json::json!({ "push": { "branches": ["main"] } })
+    );
+    let secret = |var: &str| serde_json::json!({ var: format!("${{{{ secrets.{var} }}}}") });
+    let step = |command: &str, env: Option<&str>| {
+        let mut with = serde_json::json!({ "command": command, "directory": "." });
+        if let Some(env) = env {
+            with["environment"] = env.into();
+        }
+        with
+    };
+    let flagops_steps = |doc: &serde_json::Value| -> Vec<(serde_json::Value, serde_json::Value)> {
+        let jobs = doc["jobs"].as_object().unwrap();
+        assert_eq!(jobs.len(), 1);
+        let steps = jobs.values().next().unwrap()["steps"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(steps[0]["uses"], "actions/checkout@v4");
+        steps[1..]
+            .iter()
+            .map(|s| {
+                assert_eq!(s["uses"], "<owner>/flagops@<sha>");
+                (s["with"].clone(), s["env"].clone())
+            })
+            .collect()
+    };
+    // Each environment's key variable comes from a secret of the same name, and only there.
+    let var = |name: &str| {
+        loaded.config.environments[name]
+            .api_key_env
+            .clone()
+            .unwrap()
+    };
+    assert_eq!(
+        flagops_steps(&pull_request),
+        [
+            (step("validate", None), serde_json::Value::Null),
+            (step("plan", Some("staging")), secret(&var("staging"))),
+            (step("plan", Some("production")), secret(&var("production"))),
+        ]
+    );
+    assert_eq!(
+        flagops_steps(&apply),
+        [
+            (step("apply", Some("staging")), secret(&var("staging"))),
+            (
+                step("apply", Some("production")),
+                secret(&var("production"))
+            ),
+        ]
+    );
+}
+
+/// A workflow file, read as YAML (one document).
+fn workflow(path: &Path) -> serde_json::Value {
+    let parsed = flagops::source::yaml::parse(&fs::read_to_string(path).unwrap());
+    assert!(
+        parsed.errors.is_empty(),
+        "{}: {:?}",
+        path.display(),
+        parsed.errors
+    );
+    assert_eq!(parsed.documents.len(), 1, "{}", path.display());
+    parsed.documents.into_iter().next().unwrap().value
 }
 
 #[test]
