@@ -22,6 +22,7 @@ pub mod error;
 pub mod finding;
 pub mod graph;
 pub mod import;
+pub mod init;
 pub mod model;
 pub mod plan;
 pub mod render;

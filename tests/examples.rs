@@ -115,13 +115,25 @@ fn the_posthog_example_covers_the_model() {
     assert!(files.len() < total, "no file holds several flags");
 }
 
+/// Whether `file` is a config (`flagops.yaml`, `flagops.local.yaml`, …) rather than flags.
+fn is_config(file: &Path) -> bool {
+    file.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("flagops"))
+}
+
+/// Each example is a template: its modelines point at its own `schemas/`, so a copied example
+/// keeps completion in an editor.
 #[test]
-fn every_example_yaml_file_carries_a_schema_modeline_that_resolves() {
-    let schemas = crate_dir()
-        .join("schemas")
-        .canonicalize()
-        .expect("schemas/");
+fn every_example_yaml_file_carries_a_schema_modeline_into_its_own_schemas() {
     for repo in example_repos() {
+        let schemas = repo.join("schemas").canonicalize().unwrap_or_else(|e| {
+            panic!(
+                "{}: no schemas/ ({e}); run `flagops -C {} schema`",
+                repo.display(),
+                repo.display()
+            )
+        });
         for file in yaml_files(&repo) {
             let text = fs::read_to_string(&file).expect("read");
             let first = text.lines().next().unwrap_or_default();
@@ -130,7 +142,7 @@ fn every_example_yaml_file_carries_a_schema_modeline_that_resolves() {
                 .unwrap_or_else(|| {
                     panic!("{}: first line is not a schema modeline", file.display())
                 });
-            let expected = if file.file_name().is_some_and(|n| n == "flagops.yaml") {
+            let expected = if is_config(&file) {
                 "flagops.schema.json"
             } else {
                 "posthog-flag.schema.json"
@@ -153,4 +165,40 @@ fn every_example_yaml_file_carries_a_schema_modeline_that_resolves() {
             }
         }
     }
+}
+
+/// The committed schemas of every example are current: `schema --check` passes inside it.
+#[test]
+fn schema_check_passes_inside_every_example() {
+    for repo in example_repos() {
+        let run = flagops(&repo, &["schema", "--check"]);
+        assert_eq!(
+            (run.code, run.stderr.as_str()),
+            (0, "schemas are up to date\n"),
+            "{}: run `flagops -C examples/{} schema` and commit the result",
+            repo.display(),
+            repo.file_name().unwrap().to_string_lossy()
+        );
+    }
+}
+
+/// Every extra config of an example (`flagops.local.yaml`) validates cleanly too.
+#[test]
+fn every_extra_example_config_validates_without_findings() {
+    let mut checked = 0;
+    for repo in example_repos() {
+        for file in fs::read_dir(&repo).unwrap() {
+            let path = file.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !is_config(&path) || name == "flagops.yaml" {
+                continue;
+            }
+            let run = flagops(&repo, &["--config", &name, "validate", "--format", "json"]);
+            run.expect_code(0);
+            let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+            assert_eq!(doc["findings"], serde_json::json!([]), "{}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "examples/posthog/flagops.local.yaml is gone");
 }

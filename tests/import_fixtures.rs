@@ -1,10 +1,9 @@
-//! Import round trip over every flag of the posthog-go SDK fixtures (`shared/fixtures/
+//! Import round trip over every flag of the posthog-go SDK fixtures (`tests/fixtures/
 //! posthog-go`): each file is seeded into a fresh fake PostHog in management form, `flagops
 //! import` writes the repository, `flagops validate` reports exactly the fixtures' real rule
 //! violations, and the plan against the same fake is empty.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use flagops::backend::Backend;
 use flagops::backend::posthog::{ApiKey, PosthogBackend, PosthogSettings};
@@ -12,19 +11,9 @@ use flagops::config::Environment;
 use flagops::model::Flag;
 use serde_json::Value;
 
+use crate::posthog_fixtures::fixture_files;
 use crate::support::fake_posthog::{FakePosthog, PROJECT_ID, WRITE_KEY};
-use crate::support::{Repo, crate_dir, flagops_against_fake, posthog_repo_config};
-
-fn fixture_files() -> Vec<PathBuf> {
-    let dir = crate_dir().join("../shared/fixtures/posthog-go");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
-}
+use crate::support::{Repo, flagops_against_fake, posthog_repo_config};
 
 /// The rule findings each fixture really deserves, as `severity code flag`; every other
 /// fixture validates clean. Why each is right (checked against the fixture's JSON):

@@ -12,6 +12,7 @@ mod cli_apply;
 mod cli_apply_signals;
 mod cli_graph;
 mod cli_import;
+mod cli_init;
 mod cli_misc;
 mod cli_plan;
 mod cli_posthog_faults;
@@ -31,6 +32,7 @@ mod posthog_adapter;
 mod posthog_fake;
 mod posthog_fixtures;
 mod posthog_hostile;
+mod readme_setup;
 mod schema_files;
 mod validate_fixtures;
 

@@ -20,7 +20,6 @@ use serde_json::Value;
 use crate::support::fake_posthog::normalize::comparable_filters;
 use crate::support::fake_posthog::{FakePosthog, PROJECT_ID, WRITE_KEY};
 
-const FIXTURES: &str = "/work/shared/fixtures/posthog-go";
 const TOP_LEVEL: [&str; 9] = [
     "name",
     "active",
@@ -42,9 +41,17 @@ fn adapter(fake: &FakePosthog) -> PosthogBackend {
     .unwrap()
 }
 
-fn fixture_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new(FIXTURES))
-        .unwrap()
+/// The posthog-go SDK fixtures, committed under `tests/fixtures/posthog-go` (MIT; its
+/// `README.md` says where they come from). The suite reads nothing outside the repository.
+pub(crate) fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/posthog-go")
+}
+
+/// Every fixture file (`*.json`), sorted.
+pub(crate) fn fixture_files() -> Vec<PathBuf> {
+    let dir = fixtures_dir();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
@@ -74,7 +81,8 @@ async fn every_sdk_fixture_flag_round_trips_without_loss() {
     let files = fixture_files();
     assert!(
         files.len() >= 30,
-        "expected the posthog-go fixtures in {FIXTURES}"
+        "expected the posthog-go fixtures in {}",
+        fixtures_dir().display()
     );
     let mut flags_checked = 0;
     for file in files {
@@ -138,7 +146,7 @@ async fn every_sdk_fixture_flag_round_trips_without_loss() {
 #[tokio::test]
 async fn fixture_conversion_rewrites_dependencies_to_ids() {
     let fake = FakePosthog::start().await;
-    let set = fake.seed_fixture(&Path::new(FIXTURES).join("test-flag-with-dependencies.json"));
+    let set = fake.seed_fixture(&fixtures_dir().join("test-flag-with-dependencies.json"));
     assert_eq!(set.stubs, ["beta-feature"]);
     let dependent = fake.flag("flag-with-dependencies").unwrap();
     let target = fake.flag("beta-feature").unwrap();

@@ -6,6 +6,7 @@
 mod apply;
 mod graph;
 mod import;
+mod init;
 mod output;
 mod plan;
 mod schema;
@@ -42,6 +43,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start a flag repository: config, an example flag, schemas (and CI workflows).
+    Init(init::Args),
     /// Check every flag file against the schema and the semantic rules.
     Validate(validate::Args),
     /// Write the JSON Schemas under `schemas/`, or check that they are current.
@@ -101,6 +104,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Validate(args) => validate::run(&args, &ctx),
         Command::Schema(args) => schema::run(&args, &ctx),
         Command::Graph(args) => graph::run(&args, &ctx),
+        Command::Init(args) => init::run(&args, &ctx),
         Command::Import(args) => import::run(&args, &ctx),
         Command::Plan(args) => plan::run(&args, &ctx),
         Command::Apply(args) => apply::run(&args, &ctx),

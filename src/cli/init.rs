@@ -1,0 +1,148 @@
+//! `flagops init`: write a new flag repository's files (`crate::init`) into `-C DIR`.
+//!
+//! Refuses, writing nothing, when any of the files already exists; otherwise writes every file
+//! (creating directories) and lists them, then the next steps.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::Context;
+use super::output::stdout;
+use crate::config::BackendKind;
+use crate::error::{Error, Result, exit};
+use crate::init::{self, InitFile, Options};
+
+/// Arguments of `init`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The flag service: `posthog` or `local` (a JSON file standing in for PostHog, no account).
+    #[arg(long, value_name = "BACKEND", default_value = "posthog", value_parser = parse_backend)]
+    backend: BackendKind,
+    /// Also write GitHub Actions workflows under `.github/workflows/` (pull request: validate
+    /// and plan; push to main: apply).
+    #[arg(long)]
+    github: bool,
+}
+
+fn parse_backend(name: &str) -> std::result::Result<BackendKind, String> {
+    match name {
+        "posthog" => Ok(BackendKind::Posthog),
+        "local" => Ok(BackendKind::Local),
+        "mixpanel" => {
+            Err("the mixpanel backend is not supported yet (use posthog or local)".into())
+        }
+        _ => Err("expected posthog or local".into()),
+    }
+}
+
+/// Write the files, or refuse (exit 1) when any of them exists.
+pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
+    if ctx.config.is_some() {
+        return Err(
+            Error::usage("`init` writes `flagops.yaml` in DIR; `--config` does not apply")
+                .hint("use `flagops -C DIR init` to initialise another directory"),
+        );
+    }
+    let options = Options {
+        backend: args.backend,
+        github: args.github,
+    };
+    let files = init::files(options);
+    let root = &ctx.directory;
+    // `symlink_metadata`: a dangling symlink is a file too, and is never written through.
+    let existing: Vec<&str> = files
+        .iter()
+        .filter(|f| fs::symlink_metadata(root.join(&f.path)).is_ok())
+        .map(|f| f.path.as_str())
+        .collect();
+    if !existing.is_empty() {
+        let mut message = String::from("these files already exist; nothing was written:");
+        for path in &existing {
+            let _ = write!(message, "\n  {path}");
+        }
+        return Err(Error::failure(message)
+            .hint("move them away, or run `flagops init` in an empty directory (`-C DIR`)"));
+    }
+    write_all(root, &files)?;
+    let mut text = String::new();
+    for file in &files {
+        let _ = writeln!(text, "wrote {}", file.path);
+    }
+    text.push_str("\nnext:\n");
+    for (i, step) in init::next_steps(options, &command(root)).iter().enumerate() {
+        let _ = writeln!(text, "  {}. {step}", i + 1);
+    }
+    stdout(&text);
+    Ok(exit::OK)
+}
+
+/// Write every file, never replacing one (`create_new`); on a failure, remove the files and
+/// directories made so far, so a failed init leaves nothing behind.
+fn write_all(root: &Path, files: &[InitFile]) -> Result<()> {
+    let mut made: Vec<PathBuf> = Vec::new();
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for file in files {
+        let path = root.join(&file.path);
+        if let Some(parent) = path.parent() {
+            // The directories this file needs that do not exist yet, outermost first.
+            let mut missing: Vec<PathBuf> = parent
+                .ancestors()
+                .take_while(|dir| !dir.as_os_str().is_empty() && fs::symlink_metadata(dir).is_err())
+                .map(Path::to_path_buf)
+                .collect();
+            missing.reverse();
+            dirs.extend(missing);
+        }
+        let result = path
+            .parent()
+            .map_or(Ok(()), fs::create_dir_all)
+            .and_then(|()| {
+                fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+            })
+            .and_then(|mut out| {
+                made.push(path.clone());
+                out.write_all(file.content.as_bytes())
+            });
+        if let Err(e) = result {
+            for done in &made {
+                let _ = fs::remove_file(done);
+            }
+            // Innermost first; `remove_dir` only removes an empty directory.
+            for dir in dirs.iter().rev() {
+                let _ = fs::remove_dir(dir);
+            }
+            let shown = if root == Path::new(".") {
+                PathBuf::from(&file.path)
+            } else {
+                path
+            };
+            return Err(Error::failure(format!(
+                "cannot write `{}`: {e}",
+                shown.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// How to run flagops on the new repository: `flagops`, or `flagops -C DIR` when it is not
+/// the current directory (quoted for a POSIX shell when it needs to be).
+fn command(root: &Path) -> String {
+    if root == Path::new(".") {
+        return "flagops".to_owned();
+    }
+    let dir = root.to_string_lossy();
+    let plain = dir
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+@%:,=".contains(c));
+    if plain {
+        format!("flagops -C {dir}")
+    } else {
+        format!("flagops -C '{}'", dir.replace('\'', r"'\''"))
+    }
+}
