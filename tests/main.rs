@@ -26,6 +26,8 @@ mod posthog_adapter;
 mod posthog_fake;
 mod posthog_fixtures;
 mod posthog_hostile;
+mod render_escape;
+mod render_props;
 mod schema_files;
 mod validate_fixtures;
 
