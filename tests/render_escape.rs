@@ -4,11 +4,13 @@
 
 use std::path::Path;
 
+use flagops::apply::{FailureCode, Outcome, Report, StepReport, Warning};
 use flagops::backend::Unsupported;
 use flagops::config::Environment;
 use flagops::finding::{Finding, Related, Span};
 use flagops::graph::DependencyGraph;
-use flagops::plan::{self, Plan};
+use flagops::plan::{self, Action, Plan};
+use flagops::render::apply as render_apply;
 use flagops::render::escape::{DETAIL_LIMIT, dot, github, markdown, mermaid, terminal};
 use flagops::render::findings::{self, Sources, Summary};
 use flagops::render::graph;
@@ -404,4 +406,75 @@ level 2
   f2 --> f0
 "##
     );
+}
+
+fn hostile_report() -> Report {
+    Report {
+        steps: vec![
+            StepReport {
+                key: "a|<!--".into(),
+                action: Action::Update,
+                level: 0,
+                outcome: Outcome::Failed {
+                    code: FailureCode::Invalid,
+                    reason: format!("400: {COMMAND} {IMG} {}", megabyte()),
+                    change_request: None,
+                },
+            },
+            StepReport {
+                key: ANSI.into(),
+                action: Action::Create,
+                level: 1,
+                outcome: Outcome::Skipped {
+                    after: "a|<!--".into(),
+                    failed: "a|<!--".into(),
+                },
+            },
+        ],
+        untouched: vec![LINK.into()],
+        warnings: vec![Warning {
+            key: Some(COMMENT.into()),
+            message: COMMAND.into(),
+            changes: Vec::new(),
+        }],
+    }
+}
+
+#[test]
+fn apply_human_escapes_keys_and_caps_reasons() {
+    let out = render_apply::human("prod", &hostile_report());
+    let expected = r"failed to update `a|<!--`: 400: x\r\n::error::pwned <img src=x onerror=alert(1)> <A*>… (1048128 more characters)
+skipped create of `\u{1b}[31mred\u{1b}[0m`: it waits for `a|<!--`, which failed
+untouched (already in sync): `[a](javascript:alert(1))`
+warning: `<!-- x`: x\r\n::error::pwned
+
+Apply incomplete for `prod`: 0 applied, 1 failed, 1 skipped, 1 untouched.
+Nothing was done for the failed and skipped flags; fix the causes, then run `flagops plan` and apply again.
+";
+    assert_eq!(plain(&out), expected.replace("<A*>", &"a".repeat(448)));
+}
+
+#[test]
+fn apply_markdown_escapes_keys_and_caps_reasons() {
+    let out = render_apply::markdown("prod", &hostile_report());
+    let expected = r"### ❌ flagops apply: `prod`
+
+**0 applied, 1 failed, 1 skipped, 1 untouched.**
+
+| flag | action | result | details |
+|---|---|---|---|
+| `a\|<!--` | update | **failed** | failed to update `a\|<!--`: 400: x\\r\\n::error::pwned &lt;img src=x onerror=alert(1)&gt; <A*>… (1048128 more characters) |
+| `\u{1b}[31mred\u{1b}[0m` | create | skipped | skipped create of `\u{1b}[31mred\u{1b}[0m`: it waits for `a\|<!--`, which failed |
+
+**Warnings**
+
+- `<!-- x`: x\\r\\n::error::pwned
+
+<details><summary>1 untouched (already in sync)</summary>
+
+`[a](javascript:alert(1))`
+
+</details>
+";
+    assert_eq!(out, expected.replace("<A*>", &"a".repeat(448)));
 }

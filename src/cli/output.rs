@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use crate::error::Error;
+use crate::render::escape::terminal;
 use crate::render::findings::{Sources, Summary, human};
 
 /// Print to stdout; a closed pipe is not an error.
@@ -36,7 +37,11 @@ pub(crate) fn error(error: &Error) {
     let red = anstyle::Style::new()
         .bold()
         .fg_color(Some(anstyle::AnsiColor::Red.into()));
-    let _ = writeln!(text, "{red}error{red:#}: {}", error.message);
+    let _ = writeln!(
+        text,
+        "{red}error{red:#}: {}",
+        terminal::detail(&error.message)
+    );
     if let Some(hint) = &error.hint {
         let _ = writeln!(text, "hint: {hint}");
     }
