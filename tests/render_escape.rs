@@ -42,6 +42,8 @@ fn terminal_text_shows_control_characters() {
     assert_eq!(terminal::text("\u{9b}2J"), "\\u{9b}2J");
     assert_eq!(terminal::text("abc\u{202e}fed"), "abc\\u{202e}fed");
     assert_eq!(terminal::text("\u{2028}"), "\\u{2028}");
+    // A source line keeps its tabs (the snippet drawer lines them up).
+    assert_eq!(terminal::source_line("a\tb\x1b"), "a\tb\\u{1b}");
     // Nothing else changes.
     assert_eq!(terminal::text("kéy `<a>` \\ %"), "kéy `<a>` \\ %");
 }

@@ -324,12 +324,4 @@ impl Inline {
             Inline::Markdown => markdown::text(text),
         }
     }
-
-    /// A detail (a reason, a message), capped to [`DETAIL_LIMIT`] characters.
-    pub fn detail(self, detail: &str) -> String {
-        match self {
-            Inline::Terminal => terminal::detail(detail),
-            Inline::Markdown => markdown::detail(detail),
-        }
-    }
 }
