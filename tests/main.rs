@@ -9,6 +9,7 @@ mod support;
 mod apply_posthog;
 mod cli_apply;
 mod cli_graph;
+mod cli_hostile_output;
 mod cli_import;
 mod cli_misc;
 mod cli_plan;
