@@ -95,3 +95,33 @@ fn plan_text_keeps_a_hostile_key_on_one_line() {
         assert!(!text.lines().any(|l| l.starts_with("::")), "{text}");
     }
 }
+
+#[test]
+fn validate_github_keeps_one_command_per_finding() {
+    // A key with a line break and a workflow command in it: invalid, and quoted in the message.
+    let repo = TempRepo::new(
+        CONFIG,
+        &[(
+            "bad.yaml",
+            "key: \"a\\r\\n::error::pwned%0A\\e[31m\"\nconditions:\n  - rollout_percentage: 100\n",
+        )],
+    );
+    let run = repo.run(&["validate", "--format", "github"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "::error file=flags/bad.yaml,line=1,col=6,endColumn=36,title=flagops schema::`a\\r\\n::error::pwned%250A\\u{1b}[31m` does not match `^[a-zA-Z0-9_-]+$` [flag `a\\r\\n::error::pwned%250A\\u{1b}[31m`]%0Ahelp: use only letters, digits, `_` and `-`\n"
+    );
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        !run.stderr.chars().any(|c| c.is_control() && c != '\n'),
+        "{:?}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.lines().any(|l| l.starts_with("::")),
+        "{}",
+        run.stderr
+    );
+}
