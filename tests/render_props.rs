@@ -10,7 +10,8 @@
 //! - GitHub workflow commands are one line per finding;
 //! - DOT and Mermaid labels stay inside their quotes.
 //!
-//! Cases per property: [`CASES`] (256 each, 1,280 in all); the whole file runs in a few seconds.
+//! Cases per property: [`CASES`] (256 each, 1,280 in all); the whole file runs in under a
+//! second.
 
 use std::path::{Path, PathBuf};
 

@@ -247,7 +247,8 @@ pub mod dot {
     use super::terminal;
 
     /// A double-quoted DOT string: control characters shown as in [`terminal::text`], `\`
-    /// and `"` backslash-escaped.
+    /// and `"` backslash-escaped (Graphviz's lexer reads `\\` as a pair, so a trailing
+    /// backslash cannot escape the closing quote).
     pub fn quoted(text: &str) -> String {
         let plain = terminal::text(text);
         let mut out = String::with_capacity(plain.len() + 2);
