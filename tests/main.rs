@@ -11,6 +11,7 @@ mod apply_races;
 mod cli_apply;
 mod cli_apply_signals;
 mod cli_graph;
+mod cli_hostile_output;
 mod cli_import;
 mod cli_init;
 mod cli_misc;
@@ -33,6 +34,8 @@ mod posthog_fake;
 mod posthog_fixtures;
 mod posthog_hostile;
 mod readme_setup;
+mod render_escape;
+mod render_props;
 mod schema_files;
 mod validate_fixtures;
 

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use crate::error::Error;
+use crate::render::escape::terminal;
 use crate::render::findings::{Sources, Summary, human};
 
 /// Print to stdout; a closed pipe is not an error.
@@ -36,7 +37,10 @@ pub(crate) fn error(error: &Error) {
     let red = anstyle::Style::new()
         .bold()
         .fg_color(Some(anstyle::AnsiColor::Red.into()));
-    let _ = writeln!(text, "{red}error{red:#}: {}", error.message);
+    // flagops' own messages may list things a line each; what they quote is escaped line by
+    // line, so no quoted text can start a line of its own.
+    let message: Vec<String> = error.message.split('\n').map(terminal::detail).collect();
+    let _ = writeln!(text, "{red}error{red:#}: {}", message.join("\n"));
     if let Some(hint) = &error.hint {
         let _ = writeln!(text, "hint: {hint}");
     }

@@ -6,6 +6,7 @@ use std::fmt::Write;
 use anstyle::{AnsiColor, Style};
 use serde_json::json;
 
+use super::escape::{markdown as md, terminal};
 use super::plan::markdown::GITHUB_COMMENT_LIMIT;
 use super::plan::words;
 use crate::apply::{Outcome, Report, StepReport, Warning};
@@ -30,7 +31,7 @@ fn past(action: Action) -> &'static str {
 /// One line for a step: `created `a``, `already updated `b` (…)`, `failed to update `c`: …`,
 /// `skipped `d`: …`.
 pub fn step_line(step: &StepReport) -> String {
-    let key = &step.key;
+    let key = terminal::text(&step.key);
     match &step.outcome {
         Outcome::Applied {
             note: None,
@@ -40,6 +41,7 @@ pub fn step_line(step: &StepReport) -> String {
             note: Some(note),
             already: false,
         } => {
+            let note = terminal::detail(note);
             format!("{} `{key}` ({note})", past(step.action))
         }
         Outcome::Applied {
@@ -48,18 +50,24 @@ pub fn step_line(step: &StepReport) -> String {
         } => format!(
             "already {} `{key}`{}: nothing was sent",
             past(step.action),
-            note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
+            note.as_ref()
+                .map(|n| format!(" ({})", terminal::detail(n)))
+                .unwrap_or_default()
         ),
         Outcome::Failed { reason, .. } => {
+            let reason = terminal::detail(reason);
             format!("failed to {} `{key}`: {reason}", step.action.as_str())
         }
         Outcome::Skipped { after, failed } if after == failed => format!(
-            "skipped {} of `{key}`: it waits for `{failed}`, which failed",
-            step.action.as_str()
+            "skipped {} of `{key}`: it waits for `{}`, which failed",
+            step.action.as_str(),
+            terminal::text(failed)
         ),
         Outcome::Skipped { after, failed } => format!(
-            "skipped {} of `{key}`: it waits for `{after}`, skipped because `{failed}` failed",
-            step.action.as_str()
+            "skipped {} of `{key}`: it waits for `{}`, skipped because `{}` failed",
+            step.action.as_str(),
+            terminal::text(after),
+            terminal::text(failed)
         ),
     }
 }
@@ -91,8 +99,12 @@ fn summary(report: &Report) -> String {
 
 fn warning_lines(warning: &Warning) -> Vec<String> {
     let head = match &warning.key {
-        Some(key) => format!("`{key}`: {}", warning.message),
-        None => warning.message.clone(),
+        Some(key) => format!(
+            "`{}`: {}",
+            terminal::text(key),
+            terminal::detail(&warning.message)
+        ),
+        None => terminal::detail(&warning.message),
     };
     let mut lines = vec![head];
     for change in &warning.changes {
@@ -116,7 +128,11 @@ pub fn human(environment: &str, report: &Report) -> String {
         }
     }
     if !report.untouched.is_empty() {
-        let keys: Vec<String> = report.untouched.iter().map(|k| format!("`{k}`")).collect();
+        let keys: Vec<String> = report
+            .untouched
+            .iter()
+            .map(|k| format!("`{}`", terminal::text(k)))
+            .collect();
         let _ = writeln!(out, "untouched (already in sync): {}", keys.join(", "));
     }
     for warning in &report.warnings {
@@ -135,7 +151,8 @@ pub fn human(environment: &str, report: &Report) -> String {
     };
     let _ = writeln!(
         out,
-        "\n{BOLD}{verdict}{BOLD:#} for `{environment}`: {}.",
+        "\n{BOLD}{verdict}{BOLD:#} for `{}`: {}.",
+        terminal::text(environment),
         summary(report)
     );
     if !report.succeeded() {
@@ -177,8 +194,9 @@ fn details(step: &StepReport) -> String {
     parts.join("; ")
 }
 
+/// A table cell from a line in the project's style (names in backticks).
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    md::cell(&md::message(text)).into_owned()
 }
 
 /// The report as markdown: summary first, then a table of the steps that did not simply
@@ -188,8 +206,8 @@ pub fn markdown_within(environment: &str, report: &Report, limit: usize) -> Stri
     let mark = if report.succeeded() { "✅" } else { "❌" };
     let _ = writeln!(
         head,
-        "### {mark} flagops apply: `{}`\n\n**{}.**\n",
-        cell(environment),
+        "### {mark} flagops apply: {}\n\n**{}.**\n",
+        md::code(environment),
         summary(report)
     );
     let mut rows: Vec<String> = Vec::new();
@@ -208,8 +226,8 @@ pub fn markdown_within(environment: &str, report: &Report, limit: usize) -> Stri
             Outcome::Skipped { .. } => "skipped",
         };
         rows.push(format!(
-            "| `{}` | {} | {result} | {} |\n",
-            cell(&step.key),
+            "| {} | {} | {result} | {} |\n",
+            md::cell(&md::code(&step.key)),
             step.action.as_str(),
             cell(&details(step))
         ));
@@ -219,11 +237,11 @@ pub fn markdown_within(environment: &str, report: &Report, limit: usize) -> Stri
         tail.push_str("\n**Warnings**\n\n");
         for warning in &report.warnings {
             let lines = warning_lines(warning);
-            let _ = writeln!(tail, "- {}", lines.join("; "));
+            let _ = writeln!(tail, "- {}", md::message(&lines.join("; ")));
         }
     }
     if !report.untouched.is_empty() {
-        let keys: Vec<String> = report.untouched.iter().map(|k| format!("`{k}`")).collect();
+        let keys: Vec<String> = report.untouched.iter().map(|k| md::code(k)).collect();
         let _ = writeln!(
             tail,
             "\n<details><summary>{} untouched (already in sync)</summary>\n\n{}\n\n</details>",

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use annotate_snippets::{AnnotationKind, Element, Group, Level, Renderer, Snippet};
 use serde::Serialize;
 
+use super::escape::{github as gh, terminal};
 use crate::finding::{self, Finding, Severity, Span};
 
 /// Version of the JSON document; bumped on incompatible changes.
@@ -40,10 +41,53 @@ impl Summary {
     }
 }
 
-/// Reads each source file once, for drawing snippets.
+/// Reads each source file once, for drawing snippets, and indexes its lines once, so that
+/// drawing a finding costs the length of its line, not of its file.
 pub struct Sources {
     root: PathBuf,
-    cache: HashMap<PathBuf, Option<String>>,
+    cache: HashMap<PathBuf, Option<Lines>>,
+}
+
+/// A file's text and where each of its lines starts.
+struct Lines {
+    text: String,
+    /// Byte ranges of the lines, without their line break. `\r\n`, `\r` and `\n` end a
+    /// line, as in YAML (which is how the loader counts lines).
+    lines: Vec<Range<usize>>,
+}
+
+impl Lines {
+    fn new(text: String) -> Self {
+        let mut lines = Vec::new();
+        let bytes = text.as_bytes();
+        let mut start = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\n' => {
+                    lines.push(start..i);
+                    start = i + 1;
+                }
+                b'\r' => {
+                    lines.push(start..i);
+                    if bytes.get(i + 1) == Some(&b'\n') {
+                        i += 1;
+                    }
+                    start = i + 1;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        lines.push(start..bytes.len());
+        Lines { text, lines }
+    }
+
+    /// The 1-based line `n`, without its line break.
+    fn line(&self, n: usize) -> Option<&str> {
+        let range = self.lines.get(n.checked_sub(1)?)?;
+        self.text.get(range.clone())
+    }
 }
 
 impl Sources {
@@ -55,31 +99,34 @@ impl Sources {
         }
     }
 
-    fn get(&mut self, file: &Path) -> Option<&str> {
+    /// Use `text` as the contents of `file` instead of reading it (text already read).
+    pub fn insert(&mut self, file: &Path, text: String) {
+        self.cache
+            .insert(file.to_path_buf(), Some(Lines::new(text)));
+    }
+
+    /// Line `n` (1-based) of `file`, if the file can be read and has that line.
+    fn line(&mut self, file: &Path, n: usize) -> Option<&str> {
         let root = &self.root;
         self.cache
             .entry(file.to_path_buf())
             .or_insert_with(|| {
                 // Columns are counted after the byte-order mark, which the loader drops.
                 std::fs::read_to_string(root.join(file)).ok().map(|t| {
-                    match t.strip_prefix('\u{feff}') {
+                    Lines::new(match t.strip_prefix('\u{feff}') {
                         Some(rest) => rest.to_owned(),
                         None => t,
-                    }
+                    })
                 })
             })
-            .as_deref()
+            .as_ref()?
+            .line(n)
     }
 }
 
-/// Byte range of `span` in `text`, clipped to the first line and at least one character wide.
-fn byte_range(text: &str, span: Span) -> Option<Range<usize>> {
-    let line_start = text
-        .split_inclusive('\n')
-        .take(span.start.line.saturating_sub(1))
-        .map(str::len)
-        .sum::<usize>();
-    let line = text.get(line_start..)?.split('\n').next()?;
+/// Byte range of `span` in `line` (the span's first line), at least one character wide; a
+/// span over several lines is clipped to the end of the first.
+fn byte_range(line: &str, span: Span) -> Range<usize> {
     let offset = |column: usize| {
         line.char_indices()
             .nth(column.saturating_sub(1))
@@ -97,7 +144,7 @@ fn byte_range(text: &str, span: Span) -> Option<Range<usize>> {
             .next()
             .map_or(start, |c| start + c.len_utf8());
     }
-    Some(line_start + start..line_start + end)
+    start..end
 }
 
 fn location(file: Option<&Path>, span: Option<Span>) -> String {
@@ -108,7 +155,9 @@ fn location(file: Option<&Path>, span: Option<Span>) -> String {
     }
 }
 
-/// Human output: each finding with its source line and a caret, then a summary line.
+/// Human output: each finding with its source line and a caret, then a summary line. Text
+/// from the files (messages, flag keys, field paths, paths, the source line) is escaped for
+/// the terminal and messages are capped (`render::escape`).
 pub fn human(findings: &[Finding], summary: Summary, sources: &mut Sources) -> String {
     let renderer = Renderer::styled();
     let mut out = String::new();
@@ -117,25 +166,28 @@ pub fn human(findings: &[Finding], summary: Summary, sources: &mut Sources) -> S
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
         };
-        let mut title = f.message.clone();
+        let mut title = terminal::detail(&f.message);
         if let Some(flag) = &f.flag {
-            title = format!("{title} [flag `{flag}`]");
+            title = format!("{title} [flag `{}`]", terminal::text(flag));
         }
         let title = level.primary_title(title).id(f.code);
         let mut elements: Vec<Element<'_>> = Vec::new();
-        let source = f
-            .file
-            .as_deref()
-            .and_then(|file| sources.get(file).map(|t| (file, t.to_owned())));
-        let label = f.field.clone().unwrap_or_default();
+        let label = terminal::text(f.field.as_deref().unwrap_or_default()).into_owned();
         let mut drew = false;
-        if let (Some((file, text)), Some(span)) = (source, f.span)
-            && let Some(range) = byte_range(&text, span)
+        if let (Some(file), Some(span)) = (f.file.as_deref(), f.span)
+            && let Some(line) = sources.line(file, span.start.line)
         {
+            // Escaped in three pieces so the caret still points at the same characters.
+            let range = byte_range(line, span);
+            let before = terminal::source_line(&line[..range.start]);
+            let marked = terminal::source_line(&line[range.clone()]);
+            let after = terminal::source_line(&line[range.end..]);
+            let range = before.len()..before.len() + marked.len();
+            let line = format!("{before}{marked}{after}");
             elements.push(
-                Snippet::source(text)
-                    .path(file.display().to_string())
-                    .fold(true)
+                Snippet::source(line)
+                    .line_start(span.start.line)
+                    .path(terminal::text(&file.display().to_string()).into_owned())
                     .annotation(AnnotationKind::Primary.span(range).label(label))
                     .into(),
             );
@@ -144,19 +196,23 @@ pub fn human(findings: &[Finding], summary: Summary, sources: &mut Sources) -> S
         if !drew {
             let loc = location(f.file.as_deref(), f.span);
             if !loc.is_empty() {
-                elements.push(Level::NOTE.message(format!("in {loc}")).into());
+                elements.push(
+                    Level::NOTE
+                        .message(format!("in {}", terminal::text(&loc)))
+                        .into(),
+                );
             }
         }
         for related in &f.related {
             let note = format!(
                 "{}: {}",
-                location(Some(&related.file), related.span),
-                related.message
+                terminal::text(&location(Some(&related.file), related.span)),
+                terminal::detail(&related.message)
             );
             elements.push(Level::NOTE.message(note).into());
         }
         if let Some(help) = &f.help {
-            elements.push(Level::HELP.message(help.clone()).into());
+            elements.push(Level::HELP.message(terminal::detail(help)).into());
         }
         let report = [Group::with_title(title).elements(elements)];
         out.push_str(&renderer.render(&report));
@@ -252,9 +308,10 @@ pub fn json(findings: &[Finding], summary: Summary) -> String {
 }
 
 /// GitHub workflow commands, one line per finding; `prefix` is prepended to file paths so
-/// annotations land on the right file when the repository is in a subdirectory.
+/// annotations land on the right file when the repository is in a subdirectory. Text from
+/// the files is capped and kept to one line before the whole message is encoded, so only the
+/// renderer's own `note:` and `help:` lines become line breaks in the annotation.
 pub fn github(findings: &[Finding], prefix: &Path) -> String {
-    use super::{github_escape_data as data, github_escape_property as prop};
     let mut out = String::new();
     for f in findings {
         let mut props = Vec::new();
@@ -268,7 +325,7 @@ pub fn github(findings: &[Finding], prefix: &Path) -> String {
             path_string(&joined)
         };
         if let Some(file) = &f.file {
-            props.push(format!("file={}", prop(&under_prefix(file))));
+            props.push(format!("file={}", gh::property(&under_prefix(file))));
         }
         if let Some(span) = f.span {
             props.push(format!("line={}", span.start.line));
@@ -277,26 +334,34 @@ pub fn github(findings: &[Finding], prefix: &Path) -> String {
                 props.push(format!("endColumn={}", span.end.column));
             }
         }
-        props.push(format!("title={}", prop(&format!("flagops {}", f.code))));
-        let mut message = f.message.clone();
+        props.push(format!(
+            "title={}",
+            gh::property(&format!("flagops {}", f.code))
+        ));
+        let mut message = gh::detail(&f.message);
         if let Some(flag) = &f.flag {
-            message = format!("{message} [flag `{flag}`]");
+            let _ = write!(message, " [flag `{}`]", gh::detail(flag));
         }
         // An annotation has one place; the others (a cycle's files, the first definition of
         // a duplicate) are named in its text.
         for related in &f.related {
             let place = location(Some(Path::new(&under_prefix(&related.file))), related.span);
-            message = format!("{message}\nnote: {place}: {}", related.message);
+            let _ = write!(
+                message,
+                "\nnote: {}: {}",
+                gh::detail(&place),
+                gh::detail(&related.message)
+            );
         }
         if let Some(help) = &f.help {
-            message = format!("{message}\nhelp: {help}");
+            let _ = write!(message, "\nhelp: {}", gh::detail(help));
         }
         let _ = writeln!(
             out,
             "::{} {}::{}",
             f.severity.as_str(),
             props.join(","),
-            data(&message)
+            gh::data(&message)
         );
     }
     out
@@ -308,14 +373,14 @@ mod tests {
 
     #[test]
     fn byte_ranges_follow_characters() {
-        let text = "a: 1\nkéy: [x, y]\n";
+        let text = "kéy: [x, y]";
         let span = Span::point(2, 6);
-        assert_eq!(&text[byte_range(text, span).unwrap()], "[");
+        assert_eq!(&text[byte_range(text, span)], "[");
         let wide = Span {
             start: crate::finding::Position { line: 2, column: 1 },
             end: crate::finding::Position { line: 2, column: 4 },
         };
-        assert_eq!(&text[byte_range(text, wide).unwrap()], "kéy");
+        assert_eq!(&text[byte_range(text, wide)], "kéy");
     }
 
     #[test]
@@ -326,7 +391,15 @@ mod tests {
         let out = github(&[f], Path::new(""));
         assert_eq!(
             out,
-            "::error file=flags/a%2Cb.yaml,line=3,col=5,title=flagops schema::bad: 100%25%0Anext\n"
+            "::error file=flags/a%2Cb.yaml,line=3,col=5,title=flagops schema::bad: 100%25\\nnext\n"
         );
+    }
+
+    #[test]
+    fn lines_end_as_in_yaml() {
+        let lines = Lines::new("a\r\nb\rc\nd".to_owned());
+        let all: Vec<_> = (1..=5).map(|n| lines.line(n)).collect();
+        assert_eq!(all, [Some("a"), Some("b"), Some("c"), Some("d"), None]);
+        assert_eq!(lines.line(0), None);
     }
 }

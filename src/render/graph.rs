@@ -1,7 +1,12 @@
 //! The dependency graph as text (apply levels), Graphviz DOT or Mermaid.
+//!
+//! Keys are escaped for each output (`render::escape`): shown without control characters in
+//! text, as quoted DOT strings, and as Mermaid labels with entity codes.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 
+use super::escape::{dot as dot_text, mermaid as mermaid_text, terminal};
 use crate::graph::DependencyGraph;
 
 /// `level N` blocks listing each flag and what it depends on.
@@ -11,7 +16,8 @@ pub fn text(graph: &DependencyGraph, levels: &[Vec<String>]) -> String {
     for (i, level) in levels.iter().enumerate() {
         let _ = writeln!(out, "level {i}");
         for key in level {
-            let deps: Vec<&str> = graph.dependencies(key).collect();
+            let deps: Vec<_> = graph.dependencies(key).map(terminal::text).collect();
+            let key = terminal::text(key);
             if deps.is_empty() {
                 let _ = writeln!(out, "  {key}");
             } else {
@@ -26,11 +32,16 @@ pub fn text(graph: &DependencyGraph, levels: &[Vec<String>]) -> String {
 pub fn dot(graph: &DependencyGraph) -> String {
     let mut out = String::from("digraph flagops {\n  rankdir=LR;\n  node [shape=box];\n");
     for key in graph.keys() {
-        let _ = writeln!(out, "  \"{key}\";");
+        let _ = writeln!(out, "  {};", dot_text::quoted(key));
     }
     for key in graph.keys() {
         for dep in graph.dependencies(key) {
-            let _ = writeln!(out, "  \"{key}\" -> \"{dep}\";");
+            let _ = writeln!(
+                out,
+                "  {} -> {};",
+                dot_text::quoted(key),
+                dot_text::quoted(dep)
+            );
         }
     }
     out.push_str("}\n");
@@ -39,17 +50,16 @@ pub fn dot(graph: &DependencyGraph) -> String {
 
 /// A Mermaid flowchart; node ids are positional because keys may contain `-`.
 pub fn mermaid(graph: &DependencyGraph) -> String {
-    let keys: Vec<&str> = graph.keys().collect();
+    let ids: HashMap<&str, usize> = graph.keys().enumerate().map(|(i, k)| (k, i)).collect();
     let id = |key: &str| {
-        keys.iter()
-            .position(|k| *k == key)
+        ids.get(key)
             .map_or_else(|| "missing".to_owned(), |i| format!("f{i}"))
     };
     let mut out = String::from("flowchart LR\n");
-    for key in &keys {
-        let _ = writeln!(out, "  {}[\"{key}\"]", id(key));
+    for key in graph.keys() {
+        let _ = writeln!(out, "  {}[{}]", id(key), mermaid_text::quoted(key));
     }
-    for key in &keys {
+    for key in graph.keys() {
         for dep in graph.dependencies(key) {
             let _ = writeln!(out, "  {} --> {}", id(key), id(dep));
         }

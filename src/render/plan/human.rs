@@ -1,7 +1,8 @@
 //! The plan for people: per flag and per field, in words, with a summary line.
 //!
 //! Styled with ANSI codes; `anstream` strips them when stdout is not a terminal or
-//! `NO_COLOR` is set.
+//! `NO_COLOR` is set. Keys, names and values are escaped for the terminal and reasons and
+//! messages capped (`render::escape`) before the styling is added.
 
 use std::fmt::Write;
 
@@ -9,6 +10,7 @@ use anstyle::{AnsiColor, Style};
 
 use super::words::{self, Described};
 use crate::plan::{Action, Plan, PlanError, Step, UnmanagedReason};
+use crate::render::escape::{Inline, terminal};
 
 const GREEN: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)));
 const YELLOW: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
@@ -65,17 +67,17 @@ pub(crate) fn step(out: &mut String, step: &Step) {
         out,
         "  {style}{sign} {}{style:#} {BOLD}`{}`{BOLD:#}",
         step.action.as_str(),
-        step.key
+        terminal::text(&step.key)
     );
     if let Some(reason) = &step.reason {
-        let _ = write!(out, " {DIM}({reason}){DIM:#}");
+        let _ = write!(out, " {DIM}({}){DIM:#}", terminal::detail(reason));
     }
     out.push('\n');
     let described: Vec<Described> = match step.action {
         Action::Create => step
             .desired
             .as_ref()
-            .map(words::created)
+            .map(|flag| words::created(flag, Inline::Terminal))
             .unwrap_or_default(),
         Action::Update => step.changes.iter().map(words::describe).collect(),
         Action::Delete => Vec::new(),
@@ -86,8 +88,8 @@ pub(crate) fn step(out: &mut String, step: &Step) {
 /// The whole plan.
 pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
-    let env = &plan.metadata.environment;
-    let backend = &plan.metadata.backend;
+    let env = terminal::text(&plan.metadata.environment);
+    let backend = terminal::text(&plan.metadata.backend);
     let _ = writeln!(
         out,
         "{BOLD}plan for environment `{env}`{BOLD:#} (backend `{backend}`)"
@@ -116,7 +118,10 @@ pub fn render(plan: &Plan) -> String {
     if levels.len() > 1 {
         let _ = writeln!(out, "apply order (each level after the previous one):");
         for (i, level) in levels.iter().enumerate() {
-            let keys: Vec<String> = level.iter().map(|s| format!("`{}`", s.key)).collect();
+            let keys: Vec<String> = level
+                .iter()
+                .map(|s| Inline::Terminal.name(&s.key))
+                .collect();
             let _ = writeln!(out, "  level {i}: {}", keys.join(", "));
         }
         out.push('\n');
@@ -128,14 +133,20 @@ pub fn render(plan: &Plan) -> String {
                 UnmanagedReason::PruneOff => "`prune` is off",
                 UnmanagedReason::Protected => "protected",
             };
-            let _ = writeln!(out, "  {DIM}?{DIM:#} `{}` {DIM}({why}){DIM:#}", u.key);
+            let key = terminal::text(&u.key);
+            let _ = writeln!(out, "  {DIM}?{DIM:#} `{key}` {DIM}({why}){DIM:#}");
         }
         out.push('\n');
     }
     if !plan.unsupported.is_empty() {
         let _ = writeln!(out, "cannot be managed (live, never touched):");
         for u in &plan.unsupported {
-            let _ = writeln!(out, "  {YELLOW}!{YELLOW:#} `{}`: {}", u.key, u.reason);
+            let _ = writeln!(
+                out,
+                "  {YELLOW}!{YELLOW:#} `{}`: {}",
+                terminal::text(&u.key),
+                terminal::detail(&u.reason)
+            );
         }
         out.push('\n');
     }
@@ -150,15 +161,17 @@ pub fn render_error(environment: &str, error: &PlanError) -> String {
         let _ = writeln!(
             out,
             "{RED}{BOLD}error[{}]{BOLD:#}{RED:#}: {}",
-            p.code, p.message
+            p.code,
+            terminal::detail(&p.message)
         );
         if let Some(help) = &p.help {
-            let _ = writeln!(out, "  help: {help}");
+            let _ = writeln!(out, "  help: {}", terminal::detail(help));
         }
     }
     let _ = writeln!(
         out,
-        "{RED}{BOLD}error{BOLD:#}{RED:#}: the plan for `{environment}` was refused ({})",
+        "{RED}{BOLD}error{BOLD:#}{RED:#}: the plan for `{}` was refused ({})",
+        terminal::text(environment),
         count(error)
     );
     out

@@ -4,12 +4,18 @@
 //! collapsed `<details>` block. The result always fits GitHub's comment limit (65,536
 //! characters): rows are dropped whole and the details are cut at a line boundary with the
 //! code block closed, and a note says what was left out and where to see everything.
+//!
+//! Keys and values are code spans, other text from the plan is escaped (`render::escape`), so
+//! no flag name or server text can hide the rest of the comment (`<!--`), render HTML or
+//! links, or break the table; the details are the human rendering (already escaped) in a
+//! fenced code block longer than any backtick run inside.
 
 use std::fmt::Write;
 
 use super::human;
 use super::words;
 use crate::plan::{Action, Plan, PlanError};
+use crate::render::escape::{Inline, markdown as md};
 
 /// GitHub's limit on a comment body, in characters.
 pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
@@ -39,22 +45,18 @@ fn chars(text: &str) -> usize {
     text.chars().count()
 }
 
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
-}
-
 fn changes_cell(step: &crate::plan::Step) -> String {
     match step.action {
         Action::Create => "new flag".to_owned(),
         Action::Delete => step
             .reason
-            .clone()
-            .unwrap_or_else(|| "soft delete".to_owned()),
+            .as_deref()
+            .map_or_else(|| "soft delete".to_owned(), md::detail),
         Action::Update => {
             let all: Vec<String> = step
                 .changes
                 .iter()
-                .map(|c| words::describe(c).headline)
+                .map(|c| words::describe_for(c, Inline::Markdown).headline)
                 .collect();
             let shown: Vec<&str> = all
                 .iter()
@@ -84,7 +86,7 @@ fn fence_for(body: &str) -> String {
 pub fn render_within(plan: &Plan, limit: usize) -> String {
     let env = &plan.metadata.environment;
     let s = plan.summary;
-    let mut head = format!("### flagops plan: `{env}`\n\n");
+    let mut head = format!("### flagops plan: {}\n\n", md::code(env));
     if plan.steps.is_empty() {
         let _ = writeln!(head, "**No changes.** {} in sync.", flags(s.unchanged));
     } else {
@@ -119,12 +121,16 @@ pub fn render_within(plan: &Plan, limit: usize) -> String {
     }
     head.push('\n');
 
-    let mut foot = format!("<sub>flagops {}", plan.metadata.flagops_version);
+    let mut foot = format!(
+        "<sub>flagops {}",
+        md::detail(&plan.metadata.flagops_version)
+    );
     if let Some(git) = &plan.metadata.git {
         let short: String = git.commit.chars().take(12).collect();
         let _ = write!(
             foot,
-            " · commit `{short}`{}",
+            " · commit {}{}",
+            md::code(&short),
             if git.dirty {
                 " (uncommitted changes)"
             } else {
@@ -133,12 +139,13 @@ pub fn render_within(plan: &Plan, limit: usize) -> String {
         );
     }
     if !plan.metadata.created_at.is_empty() {
-        let _ = write!(foot, " · {}", plan.metadata.created_at);
+        let _ = write!(foot, " · {}", md::detail(&plan.metadata.created_at));
     }
     foot.push_str("</sub>\n");
 
     let pointer = format!(
-        "run `flagops plan --env {env}` locally, or save the plan with `--out` and read the file"
+        "run {} locally, or save the plan with `--out` and read the file",
+        md::code(&format!("flagops plan --env {env}"))
     );
     let mut out = head;
     let budget = limit.saturating_sub(chars(&foot));
@@ -147,19 +154,22 @@ pub fn render_within(plan: &Plan, limit: usize) -> String {
         // The table may use half of what is left; the details get the rest.
         let table_budget = budget.saturating_sub(chars(&out)) / 2;
         let mut table = String::from("| action | flag | changes |\n|---|---|---|\n");
+        let mut table_chars = chars(&table);
+        let note_room = 120 + chars(&pointer);
         let mut shown = 0;
         for step in &plan.steps {
             let row = format!(
-                "| {} | `{}` | {} |\n",
+                "| {} | {} | {} |\n",
                 step.action.as_str(),
-                cell(&step.key),
-                cell(&changes_cell(step))
+                md::cell(&md::code(&step.key)),
+                md::cell(&changes_cell(step))
             );
-            let note_room = 120 + chars(&pointer);
-            if chars(&table) + chars(&row) + note_room > table_budget {
+            let row_chars = chars(&row);
+            if table_chars + row_chars + note_room > table_budget {
                 break;
             }
             table.push_str(&row);
+            table_chars += row_chars;
             shown += 1;
         }
         if shown < plan.steps.len() {
@@ -221,16 +231,16 @@ pub fn render_within(plan: &Plan, limit: usize) -> String {
 
 /// A refused plan as markdown.
 pub fn render_error(environment: &str, error: &PlanError) -> String {
-    let mut out = format!("### flagops plan: `{environment}` (refused)\n\n");
+    let mut out = format!("### flagops plan: {} (refused)\n\n", md::code(environment));
     let _ = writeln!(
         out,
         "**The plan was refused: {}.** Nothing will be applied.\n",
         human::count(error)
     );
     for p in &error.problems {
-        let _ = writeln!(out, "- **{}**: {}", p.code, p.message.replace('\n', " "));
+        let _ = writeln!(out, "- **{}**: {}", p.code, md::detail(&p.message));
         if let Some(help) = &p.help {
-            let _ = writeln!(out, "  _{help}_");
+            let _ = writeln!(out, "  _{}_", md::detail(help));
         }
     }
     let mut text: String = out.chars().take(GITHUB_COMMENT_LIMIT - 100).collect();

@@ -1,7 +1,10 @@
 //! Plan changes in words: "rollout 10% → 50% in condition 2", "variant `test` added".
 //!
-//! Shared by the human and markdown renderings. Each function returns plain text (no
-//! styling); payload changes come back as several lines (a line diff of the pretty JSON).
+//! Shared by the human and markdown renderings. Each function returns text without styling,
+//! with every name and value from the plan escaped for the output it is for ([`Inline`]):
+//! names in backticks (a code span in markdown), values as JSON. Payload changes come back as
+//! several lines (a line diff of the pretty JSON), escaped for the terminal (markdown shows
+//! them inside a code block).
 
 use std::fmt::Write;
 
@@ -10,6 +13,7 @@ use similar::{ChangeTag, TextDiff};
 
 use crate::model::{Condition, Flag, Percent, Property, PropertyType};
 use crate::plan::{Change, ChangeOp, Field, MASK};
+use crate::render::escape::{Inline, terminal};
 
 /// One described change: a headline and, for payloads, the lines of a diff
 /// (each starting with `+`, `-` or a space).
@@ -19,17 +23,15 @@ pub(crate) struct Described {
     pub(crate) lines: Vec<String>,
 }
 
-fn json(value: &Value) -> String {
-    match value {
-        Value::String(s) => format!("\"{s}\""),
-        other => other.to_string(),
-    }
+/// A value as JSON (a string in quotes), escaped for `out`.
+fn json(value: &Value, out: Inline) -> String {
+    out.value(&value.to_string())
 }
 
-fn opt(value: Option<&Value>) -> String {
+fn opt(value: Option<&Value>, out: Inline) -> String {
     match value {
         None | Some(Value::Null) => "none".to_owned(),
-        Some(v) => json(v),
+        Some(v) => json(v, out),
     }
 }
 
@@ -47,65 +49,65 @@ fn aggregation(value: Option<&Value>) -> String {
 }
 
 /// A property filter in words: `` `email` icontains "@example.com" ``, `` flag `b` is true ``.
-pub(crate) fn property(p: &Property) -> String {
+pub(crate) fn property(p: &Property, out: Inline) -> String {
     let value = p.value.as_ref();
     let not = if p.negation == Some(true) { "not " } else { "" };
     let op = p.effective_operator().as_str();
     let text = match p.kind {
         PropertyType::Flag => {
-            let target = p.flag.as_deref().unwrap_or("?");
+            let target = out.name(p.flag.as_deref().unwrap_or("?"));
             if op == "flag_evaluates_to" {
-                format!("flag `{target}` is {}", opt(value))
+                format!("flag {target} is {}", opt(value, out))
             } else {
-                format!("flag `{target}` {op} {}", opt(value))
+                format!("flag {target} {op} {}", opt(value, out))
             }
         }
-        PropertyType::Cohort => format!("cohort {op} {}", opt(value)),
+        PropertyType::Cohort => format!("cohort {op} {}", opt(value, out)),
         PropertyType::Group => {
             // The group type is the condition's aggregation, shown with the condition.
-            let key = p.key.as_deref().unwrap_or("?");
-            format!("group property `{key}` {op} {}", opt(value))
+            let key = out.name(p.key.as_deref().unwrap_or("?"));
+            format!("group property {key} {op} {}", opt(value, out))
         }
         PropertyType::Person | PropertyType::PersonMetadata => {
-            let key = p.key.as_deref().unwrap_or("?");
+            let key = out.name(p.key.as_deref().unwrap_or("?"));
             if matches!(op, "is_set" | "is_not_set") {
-                format!("`{key}` {op}")
+                format!("{key} {op}")
             } else {
-                format!("`{key}` {op} {}", opt(value))
+                format!("{key} {op} {}", opt(value, out))
             }
         }
     };
     format!("{not}{text}")
 }
 
-fn property_value(value: Option<&Value>) -> String {
+fn property_value(value: Option<&Value>, out: Inline) -> String {
     value
         .and_then(|v| serde_json::from_value::<Property>(v.clone()).ok())
-        .map_or_else(|| opt(value), |p| property(&p))
+        .map_or_else(|| opt(value, out), |p| property(&p, out))
 }
 
 /// A condition in words: `10% where `email` icontains "x" and flag `b` …`.
-pub(crate) fn condition(c: &Condition) -> String {
+pub(crate) fn condition(c: &Condition, out: Inline) -> String {
     let rollout = Flag::rollout(c);
     let mut text = if c.properties.is_empty() {
         format!("{rollout} of everyone")
     } else {
-        let props: Vec<String> = c.properties.iter().map(property).collect();
+        let props: Vec<String> = c.properties.iter().map(|p| property(p, out)).collect();
         format!("{rollout} where {}", props.join(" and "))
     };
     if let Some(i) = c.aggregation_group_type_index {
         let _ = write!(text, " (groups of type {i})");
     }
     if let Some(v) = &c.variant {
-        let _ = write!(text, ", variant `{v}`");
+        let _ = write!(text, ", variant {}", out.name(v));
     }
     text
 }
 
-fn condition_value(value: Option<&Value>) -> String {
+fn condition_value(value: Option<&Value>, out: Inline) -> String {
     value
         .and_then(|v| serde_json::from_value::<Condition>(v.clone()).ok())
-        .map_or_else(|| opt(value), |c| condition(&c))
+        .map_or_else(|| opt(value, out), |c| condition(&c, out))
 }
 
 /// Pretty JSON lines of a payload value.
@@ -118,14 +120,15 @@ fn pretty_lines(value: &Value) -> Vec<String> {
 }
 
 /// A payload value, one line if it is short.
-pub(crate) fn payload_value(value: &Value) -> String {
+pub(crate) fn payload_value(value: &Value, out: Inline) -> String {
     if value.as_str() == Some(MASK) {
         return MASK.to_owned();
     }
-    value.to_string()
+    out.value(&value.to_string())
 }
 
-fn payload(change: &Change, item: &str) -> Described {
+fn payload(change: &Change, item: &str, out: Inline) -> Described {
+    let name = out.name(item);
     let masked = [&change.before, &change.after]
         .into_iter()
         .flatten()
@@ -137,7 +140,7 @@ fn payload(change: &Change, item: &str) -> Described {
     };
     if masked {
         return Described {
-            headline: format!("payload `{item}` {verb} (sensitive value, not shown)"),
+            headline: format!("payload {name} {verb} (sensitive value, not shown)"),
             lines: Vec::new(),
         };
     }
@@ -172,11 +175,14 @@ fn payload(change: &Change, item: &str) -> Described {
                 ChangeTag::Insert => '+',
                 ChangeTag::Equal => ' ',
             };
-            format!("{sign} {}", c.value().trim_end_matches('\n'))
+            format!(
+                "{sign} {}",
+                terminal::text(c.value().trim_end_matches('\n'))
+            )
         })
         .collect();
     Described {
-        headline: format!("payload `{item}` {verb}:"),
+        headline: format!("payload {name} {verb}:"),
         lines,
     }
 }
@@ -188,8 +194,13 @@ fn one(headline: String) -> Described {
     }
 }
 
-/// A change in words.
+/// A change in words, for the terminal.
 pub(crate) fn describe(change: &Change) -> Described {
+    describe_for(change, Inline::Terminal)
+}
+
+/// A change in words, escaped for `out`.
+pub(crate) fn describe_for(change: &Change, out: Inline) -> Described {
     let before = change.before.as_ref();
     let after = change.after.as_ref();
     let item = change.item.as_deref().unwrap_or("");
@@ -200,46 +211,47 @@ pub(crate) fn describe(change: &Change) -> Described {
         None => n.to_string(),
     };
     let attribute = change.attribute.as_deref().unwrap_or("");
+    let name = out.name(item);
     match (change.field, change.op) {
         (Field::Active, _) => one(if after == Some(&Value::Bool(true)) {
             "enabled (active false → true)".to_owned()
         } else {
             "disabled (active true → false)".to_owned()
         }),
-        (Field::Tags, ChangeOp::Added) => one(format!("tag `{item}` added")),
-        (Field::Tags, _) => one(format!("tag `{item}` removed")),
+        (Field::Tags, ChangeOp::Added) => one(format!("tag {name} added")),
+        (Field::Tags, _) => one(format!("tag {name} removed")),
         (Field::EvaluationContexts, ChangeOp::Added) => {
-            one(format!("evaluation context `{item}` added"))
+            one(format!("evaluation context {name} added"))
         }
-        (Field::EvaluationContexts, _) => one(format!("evaluation context `{item}` removed")),
+        (Field::EvaluationContexts, _) => one(format!("evaluation context {name} removed")),
         (Field::Conditions, ChangeOp::Added) if attribute == "properties" => one(format!(
             "property {} added to condition {place}: {}",
             change.property.unwrap_or(0),
-            property_value(after)
+            property_value(after, out)
         )),
         (Field::Conditions, ChangeOp::Removed) if attribute == "properties" => one(format!(
             "property {} removed from condition {place}: {}",
             change.property.unwrap_or(0),
-            property_value(before)
+            property_value(before, out)
         )),
         (Field::Conditions, ChangeOp::Changed) if attribute == "properties" => one(format!(
             "property {} of condition {place}: {} → {}",
             change.property.unwrap_or(0),
-            property_value(before),
-            property_value(after)
+            property_value(before, out),
+            property_value(after, out)
         )),
         (Field::Conditions, ChangeOp::Added) => one(format!(
             "condition {place} added: {}",
-            condition_value(after)
+            condition_value(after, out)
         )),
         (Field::Conditions, ChangeOp::Removed) => one(format!(
             "condition {place} removed: {}",
-            condition_value(before)
+            condition_value(before, out)
         )),
         (Field::Conditions, ChangeOp::Changed) if attribute == "position" => one(format!(
             "condition {} moved to {n}: {}",
             change.previous_condition.unwrap_or(0),
-            condition_value(after)
+            condition_value(after, out)
         )),
         (Field::Conditions, ChangeOp::Changed) => one(match attribute {
             "rollout_percentage" => {
@@ -251,8 +263,8 @@ pub(crate) fn describe(change: &Change) -> Described {
             }
             "variant" => format!(
                 "forced variant {} → {} in condition {place}",
-                opt(before),
-                opt(after)
+                opt(before, out),
+                opt(after, out)
             ),
             "aggregation_group_type_index" => format!(
                 "aggregation {} → {} in condition {place}",
@@ -260,28 +272,38 @@ pub(crate) fn describe(change: &Change) -> Described {
                 aggregation(after)
             ),
             other => format!(
-                "{other} {} → {} in condition {place}",
-                opt(before),
-                opt(after)
+                "{} {} → {} in condition {place}",
+                out.text(other),
+                opt(before, out),
+                opt(after, out)
             ),
         }),
         (Field::Variants, ChangeOp::Added) => {
             let share = after.and_then(|v| v.get("rollout_percentage"));
-            one(format!("variant `{item}` added ({})", percent(share)))
+            one(format!("variant {name} added ({})", percent(share)))
         }
-        (Field::Variants, ChangeOp::Removed) => one(format!("variant `{item}` removed")),
+        (Field::Variants, ChangeOp::Removed) => one(format!("variant {name} removed")),
         (Field::Variants, ChangeOp::Changed) => one(match attribute {
-            "order" => format!("variant order {} → {}", key_list(before), key_list(after)),
+            "order" => format!(
+                "variant order {} → {}",
+                key_list(before, out),
+                key_list(after, out)
+            ),
             "rollout_percentage" => {
                 format!(
-                    "variant `{item}` rollout {} → {}",
+                    "variant {name} rollout {} → {}",
                     percent(before),
                     percent(after)
                 )
             }
-            other => format!("variant `{item}` {other} {} → {}", opt(before), opt(after)),
+            other => format!(
+                "variant {name} {} {} → {}",
+                out.text(other),
+                opt(before, out),
+                opt(after, out)
+            ),
         }),
-        (Field::Payloads, _) => payload(change, item),
+        (Field::Payloads, _) => payload(change, item, out),
         (Field::Holdout, _) => one(format!(
             "holdout {} → {}",
             holdout_value(before),
@@ -295,8 +317,8 @@ pub(crate) fn describe(change: &Change) -> Described {
         (field, _) => one(format!(
             "{} {} → {}",
             field.as_str(),
-            opt(before),
-            opt(after)
+            opt(before, out),
+            opt(after, out)
         )),
     }
 }
@@ -311,13 +333,13 @@ fn holdout_value(value: Option<&Value>) -> String {
         .map_or_else(|| "none".to_owned(), |h| holdout_text(&h))
 }
 
-fn key_list(value: Option<&Value>) -> String {
+fn key_list(value: Option<&Value>, out: Inline) -> String {
     value
         .and_then(Value::as_array)
         .map(|keys| {
             keys.iter()
                 .filter_map(Value::as_str)
-                .map(|k| format!("`{k}`"))
+                .map(|k| out.name(k))
                 .collect::<Vec<_>>()
                 .join(", ")
         })
@@ -325,12 +347,12 @@ fn key_list(value: Option<&Value>) -> String {
 }
 
 /// The lines describing a new flag: its non-default fields in words.
-pub(crate) fn created(flag: &Flag) -> Vec<Described> {
+pub(crate) fn created(flag: &Flag, to: Inline) -> Vec<Described> {
     let mut out = Vec::new();
     if !flag.name.is_empty() {
         out.push(one(format!(
             "name {}",
-            json(&Value::String(flag.name.clone()))
+            json(&Value::String(flag.name.clone()), to)
         )));
     }
     if !flag.active {
@@ -340,14 +362,14 @@ pub(crate) fn created(flag: &Flag) -> Vec<Described> {
         out.push(one("archived".to_owned()));
     }
     if !flag.tags.is_empty() {
-        let tags: Vec<String> = flag.tags.iter().map(|t| format!("`{t}`")).collect();
+        let tags: Vec<String> = flag.tags.iter().map(|t| to.name(t)).collect();
         out.push(one(format!("tags {}", tags.join(", "))));
     }
     if !flag.evaluation_contexts.is_empty() {
         let ctx: Vec<String> = flag
             .evaluation_contexts
             .iter()
-            .map(|t| format!("`{t}`"))
+            .map(|t| to.name(t))
             .collect();
         out.push(one(format!("evaluation contexts {}", ctx.join(", "))));
     }
@@ -355,13 +377,21 @@ pub(crate) fn created(flag: &Flag) -> Vec<Described> {
         out.push(one("no conditions (off for everyone)".to_owned()));
     }
     for (i, c) in flag.conditions.iter().enumerate() {
-        out.push(one(format!("condition {}: {}", i + 1, condition(c))));
+        out.push(one(format!("condition {}: {}", i + 1, condition(c, to))));
     }
     for v in &flag.variants {
-        out.push(one(format!("variant `{}` {}", v.key, v.rollout_percentage)));
+        out.push(one(format!(
+            "variant {} {}",
+            to.name(&v.key),
+            v.rollout_percentage
+        )));
     }
     for (key, value) in &flag.payloads {
-        out.push(one(format!("payload `{key}`: {}", payload_value(value))));
+        out.push(one(format!(
+            "payload {}: {}",
+            to.name(key),
+            payload_value(value, to)
+        )));
     }
     if let Some(h) = &flag.holdout {
         out.push(one(format!("holdout {}", holdout_text(h))));
@@ -385,13 +415,13 @@ pub(crate) fn created(flag: &Flag) -> Vec<Described> {
     if flag.evaluation_runtime != defaults.evaluation_runtime {
         out.push(one(format!(
             "evaluation_runtime {}",
-            opt(Some(&crate::plan::to_value(&flag.evaluation_runtime)))
+            opt(Some(&crate::plan::to_value(&flag.evaluation_runtime)), to)
         )));
     }
     if flag.bucketing_identifier != defaults.bucketing_identifier {
         out.push(one(format!(
             "bucketing_identifier {}",
-            opt(Some(&crate::plan::to_value(&flag.bucketing_identifier)))
+            opt(Some(&crate::plan::to_value(&flag.bucketing_identifier)), to)
         )));
     }
     out

@@ -1,0 +1,127 @@
+//! End to end: a live flag whose key and name are hostile (HTML comment, image with a script,
+//! link, ANSI escape, a `::error::` line) reaches `flagops plan` output only escaped: the
+//! markdown holds no HTML but flagops' own and no link, and the terminal output no control
+//! character and no line of the input's; the JSON plan keeps the key whole.
+
+use pulldown_cmark::{Event, Parser, Tag};
+use serde_json::json;
+
+use crate::support::TempRepo;
+
+const CONFIG: &str = "backend: local\nenvironments:\n  production:\n    prune: true\n";
+const KEY: &str = "x<!--\u{1b}[2J\r\n::error::pwned";
+const NAME: &str = "<img src=x onerror=alert(1)>[a](javascript:alert(1))";
+
+/// A repository with one flag, applied, then a hostile live-only flag written into the local
+/// backend's state (as a hostile server would list it).
+fn repo() -> TempRepo {
+    let repo = TempRepo::new(
+        CONFIG,
+        &[(
+            "a.yaml",
+            "key: a\nconditions:\n  - rollout_percentage: 100\n",
+        )],
+    );
+    let run = repo.run(&["apply", "--env", "production", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let text = std::fs::read_to_string(repo.state_file()).unwrap();
+    let mut state: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let flags = state["environments"]["production"]["flags"]
+        .as_array_mut()
+        .unwrap();
+    flags.push(json!({"id": 99, "version": 1, "flag": {
+        "key": KEY, "name": NAME, "conditions": [{"rollout_percentage": 100}]}}));
+    std::fs::write(repo.state_file(), serde_json::to_string(&state).unwrap()).unwrap();
+    repo
+}
+
+#[test]
+fn plan_markdown_shows_a_hostile_key_as_code() {
+    let repo = repo();
+    let run = repo.run(&["plan", "--env", "production", "--format", "markdown"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("| delete | `x<!--\\u{1b}[2J\\r\\n::error::pwned` | not in the repository; `prune` is on |\n"),
+        "{}",
+        run.stdout
+    );
+    for event in Parser::new(&run.stdout) {
+        match event {
+            Event::Html(html) | Event::InlineHtml(html) => assert!(
+                [
+                    "<details><summary>Details</summary>\n",
+                    "</details>\n",
+                    "<sub>",
+                    "</sub>"
+                ]
+                .contains(&html.as_ref()),
+                "{html:?} in {}",
+                run.stdout
+            ),
+            Event::Start(Tag::Link { .. } | Tag::Image { .. }) => {
+                panic!("{event:?} in {}", run.stdout)
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn plan_text_keeps_a_hostile_key_on_one_line() {
+    let repo = repo();
+    let run = repo.run(&["plan", "--env", "production"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("  - delete `x<!--\\u{1b}[2J\\r\\n::error::pwned` (not in the repository; `prune` is on)\n"),
+        "{}",
+        run.stdout
+    );
+    let run = repo.run(&["plan", "--env", "production", "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        plan["steps"][0]["key"], KEY,
+        "the saved plan keeps the key whole"
+    );
+    for text in [
+        &run.stderr,
+        &repo.run(&["plan", "--env", "production"]).stdout,
+    ] {
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(!text.lines().any(|l| l.starts_with("::")), "{text}");
+    }
+}
+
+#[test]
+fn validate_github_keeps_one_command_per_finding() {
+    // A key with a line break and a workflow command in it: invalid, and quoted in the message.
+    let repo = TempRepo::new(
+        CONFIG,
+        &[(
+            "bad.yaml",
+            "key: \"a\\r\\n::error::pwned%0A\\e[31m\"\nconditions:\n  - rollout_percentage: 100\n",
+        )],
+    );
+    let run = repo.run(&["validate", "--format", "github"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "::error file=flags/bad.yaml,line=1,col=6,endColumn=36,title=flagops schema::`a\\r\\n::error::pwned%250A\\u{1b}[31m` does not match `^[a-zA-Z0-9_-]+$` [flag `a\\r\\n::error::pwned%250A\\u{1b}[31m`]%0Ahelp: use only letters, digits, `_` and `-`\n"
+    );
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        !run.stderr.chars().any(|c| c.is_control() && c != '\n'),
+        "{:?}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.lines().any(|l| l.starts_with("::")),
+        "{}",
+        run.stderr
+    );
+}
