@@ -27,6 +27,8 @@ mod posthog_fake;
 mod posthog_fixtures;
 mod posthog_hostile;
 mod schema_files;
+mod validate_bounds;
+mod validate_files;
 mod validate_fixtures;
 
 /// A test file that is not registered above would silently never run.
