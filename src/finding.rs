@@ -332,3 +332,40 @@ pub fn limit(findings: Vec<Finding>) -> Vec<Finding> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(19_999), "19,999");
+        assert_eq!(thousands(33_554_432), "33,554,432");
+    }
+
+    #[test]
+    fn only_repeats_over_one_list_collapse() {
+        let mut c = Collapsed::default();
+        for i in 0..5 {
+            c.push("tag-case", &format!("/tags/{i}"), i);
+        }
+        c.push("duplicate-tag", "/tags/4", 10);
+        c.push("payload-key", "/payloads/a", 20);
+        c.push("payload-key", "/payloads/b", 21);
+        let out: Vec<(i32, String)> = c.finish().collect();
+        assert_eq!(
+            out,
+            [
+                (0, String::new()),
+                (1, String::new()),
+                (2, " (and 2 more in `tags`)".to_owned()),
+                (10, String::new()),
+                (20, String::new()),
+                (21, String::new()),
+            ]
+        );
+    }
+}

@@ -202,3 +202,39 @@ fn flags_past_the_repository_limit_are_not_loaded() {
          the flags into several repositories, each with its own config\n"
     );
 }
+
+#[test]
+fn yaml_nodes_past_the_repository_limit_are_not_read() {
+    let repo = Repo::posthog();
+    let tags = vec!["a"; 210_000].join(",");
+    for i in 1..=5 {
+        repo.write(
+            &format!("flags/t{i}.yaml"),
+            format!("key: t{i}\nconditions: [{{}}]\ntags: [{tags}]\n"),
+        );
+    }
+    repo.write("flags/u.yaml", "key: u\nconditions: [{}]\n");
+    let run = repo.run(&["validate", "--format", "github"]);
+    run.expect_code(1);
+    let limit: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| !l.contains("duplicate-tag"))
+        .collect();
+    assert_eq!(
+        limit,
+        [
+            "::error file=flags/t5.yaml,line=3,col=319962,endColumn=319963,title=flagops \
+          repository-too-large::the repository's flag files hold more than 1,000,000 YAML nodes \
+          (the limit); the rest of this file and the later files were not read"
+        ]
+    );
+    // Four files were read whole and the fifth in part (its key was read): `u` never.
+    let run = repo.run(&["validate"]);
+    assert!(
+        run.stderr
+            .ends_with("validated 5 flags in 5 files: 1 error, 12 warnings\n"),
+        "{}",
+        run.stderr
+    );
+}

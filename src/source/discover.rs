@@ -278,3 +278,18 @@ fn walk_yaml(root: &Path, dir: &Path) -> Vec<Walked> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_only_when_a_path_leaves_the_directory() {
+        assert!(escapes("../shared/"));
+        assert!(escapes("a/../../x"));
+        assert!(escapes("/etc/"));
+        assert!(!escapes("flags/"));
+        assert!(!escapes("./flags/../other/"));
+        assert!(!escapes(""));
+    }
+}

@@ -30,6 +30,7 @@ pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 pub const MAX_REPOSITORY_BYTES: u64 = 32 * 1024 * 1024;
 /// Most flags one repository may define; the flags past it are not loaded.
 pub const MAX_FLAGS: usize = 10_000;
+pub use yaml::MAX_REPOSITORY_NODES;
 
 /// A flag document that passed the schema, or the checkable rest of one that did not.
 #[derive(Debug, Clone)]
@@ -406,6 +407,10 @@ pub struct FileContents {
     pub findings: Vec<Finding>,
     /// The YAML could not be parsed completely: documents (and flags) may be missing.
     pub incomplete: bool,
+    /// YAML nodes built.
+    pub nodes: usize,
+    /// The repository's node budget ran out in this file.
+    pub budget_spent: bool,
 }
 
 /// Most times a document's broken parts are left out one by one before giving up on it (each
@@ -414,11 +419,18 @@ const MAX_LEAVE_OUT_ROUNDS: usize = 64;
 
 /// Parse one flag file into flag documents; every problem becomes a finding.
 pub fn load_file(text: &str, shown: &Path) -> FileContents {
-    let parsed = yaml::parse(text);
+    load_file_within(text, shown, usize::MAX)
+}
+
+/// `load_file`, building at most `budget` YAML nodes (see `yaml::parse_within`).
+fn load_file_within(text: &str, shown: &Path, budget: usize) -> FileContents {
+    let parsed = yaml::parse_within(text, budget);
     let mut out = FileContents {
         findings: yaml_findings(&parsed, shown),
         invalid_keys: parsed.dropped_keys.clone(),
         incomplete: !parsed.errors.is_empty(),
+        nodes: parsed.nodes,
+        budget_spent: parsed.errors.iter().any(|e| e.code == yaml::BUDGET_SPENT),
         ..FileContents::default()
     };
     if parsed.errors.is_empty() && parsed.documents.iter().all(|d| d.value.is_null()) {
@@ -576,6 +588,7 @@ pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, Config
     let mut invalid_keys = BTreeSet::new();
     let mut unread = Vec::new();
     let mut read = 0;
+    let mut nodes_left = MAX_REPOSITORY_NODES;
     'files: for path in &files {
         read += 1;
         let shown = path.strip_prefix(&root).unwrap_or(path).to_path_buf();
@@ -587,7 +600,9 @@ pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, Config
                 continue;
             }
         };
-        let contents = load_file(&text, &shown);
+        let contents = load_file_within(&text, &shown, nodes_left);
+        nodes_left = nodes_left.saturating_sub(contents.nodes);
+        let budget_spent = contents.budget_spent;
         findings.extend(contents.findings);
         invalid_keys.extend(contents.invalid_keys);
         if contents.incomplete {
@@ -645,6 +660,9 @@ pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, Config
             } else {
                 partial.push(flag);
             }
+        }
+        if budget_spent {
+            break;
         }
     }
     Ok(Repository {
