@@ -3,6 +3,7 @@
 //! A finding is data, not an error: the loader, the schema check and the semantic rules all
 //! produce `Finding`s, and `render` turns them into human, JSON or GitHub output.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -177,4 +178,194 @@ pub fn count(findings: &[Finding]) -> (usize, usize) {
         .filter(|f| f.severity == Severity::Error)
         .count();
     (errors, findings.len() - errors)
+}
+
+/// Most findings shown for one file; the rest are counted in one `finding-limit` finding.
+pub const MAX_PER_FILE: usize = 1_000;
+/// Most findings shown in one run; the rest are counted in one `finding-limit` finding.
+pub const MAX_PER_RUN: usize = 10_000;
+
+/// `19999` → `19,999`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The list a finding at JSON pointer `pointer` is about one item of: `pointer` with its last
+/// list index replaced by `*` (the group), and the list's own pointer. `None` outside lists.
+fn list_group(pointer: &str) -> Option<(String, String)> {
+    let segments: Vec<&str> = pointer.split('/').collect();
+    let index = segments
+        .iter()
+        .rposition(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))?;
+    let list = segments[..index].join("/");
+    let mut group = segments;
+    group[index] = "*";
+    Some((group.join("/"), list))
+}
+
+/// How many findings of one rule over the items of one list are shown before the rest are
+/// counted in the last one shown.
+pub const SHOWN_PER_LIST: usize = 3;
+
+/// Collapses the repeats of one rule over the items of one list as they are produced: the
+/// first `SHOWN_PER_LIST` are kept, and the last of them counts the rest, so that a list of
+/// 20,000 duplicate tags costs three findings (`… (and 19,997 more in `tags`)`), never
+/// 20,000: time and memory stay bounded by the distinct problems, not by the input's size.
+#[derive(Debug)]
+pub struct Collapsed<T> {
+    /// Each item kept, how many repeats it counts, and the pointer of its list.
+    items: Vec<(T, usize, Option<String>)>,
+    /// (rule, list group) → (items kept, index of the last one).
+    groups: HashMap<(&'static str, String), (usize, usize)>,
+}
+
+impl<T> Default for Collapsed<T> {
+    fn default() -> Self {
+        Collapsed {
+            items: Vec::new(),
+            groups: HashMap::new(),
+        }
+    }
+}
+
+impl<T> Collapsed<T> {
+    /// Add `item` of rule `code` about the value at `pointer`.
+    pub fn push(&mut self, code: &'static str, pointer: &str, item: T) {
+        let Some((group, list)) = list_group(pointer) else {
+            self.items.push((item, 0, None));
+            return;
+        };
+        let index = self.items.len();
+        match self.groups.entry((code, group)) {
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                let (kept, latest) = e.get_mut();
+                if *kept == SHOWN_PER_LIST {
+                    self.items[*latest].1 += 1;
+                } else {
+                    *kept += 1;
+                    *latest = index;
+                    self.items.push((item, 0, Some(list)));
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert((1, index));
+                self.items.push((item, 0, Some(list)));
+            }
+        }
+    }
+
+    /// Each item in the order first seen, with the suffix to append to its message when
+    /// repeats were counted in it (`" (and 3 more in `tags`)"`), else an empty string.
+    pub fn finish(self) -> impl Iterator<Item = (T, String)> {
+        self.items.into_iter().map(|(item, more, list)| {
+            let suffix = match list {
+                Some(list) if more > 0 => format!(
+                    " (and {} more in `{}`)",
+                    thousands(more),
+                    crate::schema::field_path(&list)
+                ),
+                _ => String::new(),
+            };
+            (item, suffix)
+        })
+    }
+}
+
+/// Keep at most `MAX_PER_FILE` findings of each file and `MAX_PER_RUN` in all (`findings` is
+/// sorted, as `normalize` leaves it); what is left out is counted in a `finding-limit` finding
+/// at the end of its file (and of the run), an error when an error was left out, so that the
+/// exit code never changes.
+pub fn limit(findings: Vec<Finding>) -> Vec<Finding> {
+    fn note(omitted: usize, any_error: bool, scope: &str, limit: usize) -> Finding {
+        let message = format!(
+            "{} more finding{}{} not shown (limit {} per {})",
+            thousands(omitted),
+            if omitted == 1 { "" } else { "s" },
+            if scope == "file" { " in this file" } else { "" },
+            thousands(limit),
+            scope,
+        );
+        let f = if any_error {
+            Finding::error("finding-limit", message)
+        } else {
+            Finding::warning("finding-limit", message)
+        };
+        f.help("fix the findings shown and run again")
+    }
+    let mut out = Vec::with_capacity(findings.len().min(MAX_PER_RUN));
+    let (mut run_omitted, mut run_error) = (0, false);
+    let mut iter = findings.into_iter().peekable();
+    while let Some(first) = iter.next() {
+        let file = first.file.clone();
+        let (mut kept, mut omitted, mut omitted_error) = (0, 0, false);
+        let mut current = Some(first);
+        while let Some(f) = current.take().or_else(|| iter.next_if(|n| n.file == file)) {
+            let is_error = f.severity == Severity::Error;
+            if kept == MAX_PER_FILE {
+                omitted += 1;
+                omitted_error |= is_error;
+            } else if out.len() < MAX_PER_RUN {
+                kept += 1;
+                out.push(f);
+            } else {
+                kept += 1;
+                run_omitted += 1;
+                run_error |= is_error;
+            }
+        }
+        if omitted > 0 {
+            let mut n = note(omitted, omitted_error, "file", MAX_PER_FILE);
+            n.file = file;
+            out.push(n);
+        }
+    }
+    if run_omitted > 0 {
+        out.push(note(run_omitted, run_error, "run", MAX_PER_RUN));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(19_999), "19,999");
+        assert_eq!(thousands(33_554_432), "33,554,432");
+    }
+
+    #[test]
+    fn only_repeats_over_one_list_collapse() {
+        let mut c = Collapsed::default();
+        for i in 0..5 {
+            c.push("tag-case", &format!("/tags/{i}"), i);
+        }
+        c.push("duplicate-tag", "/tags/4", 10);
+        c.push("payload-key", "/payloads/a", 20);
+        c.push("payload-key", "/payloads/b", 21);
+        let out: Vec<(i32, String)> = c.finish().collect();
+        assert_eq!(
+            out,
+            [
+                (0, String::new()),
+                (1, String::new()),
+                (2, " (and 2 more in `tags`)".to_owned()),
+                (10, String::new()),
+                (20, String::new()),
+                (21, String::new()),
+            ]
+        );
+    }
 }

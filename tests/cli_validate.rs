@@ -510,9 +510,13 @@ fn a_glob_is_relative_to_the_config_file_even_outside_its_directory() {
     let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(
         doc["summary"],
-        serde_json::json!({"files": 2, "flags": 2, "errors": 0, "warnings": 0}),
+        serde_json::json!({"files": 2, "flags": 2, "errors": 0, "warnings": 1}),
         "{}",
         run.stdout
+    );
+    assert_eq!(
+        doc["findings"][0]["message"],
+        "`flags` entry `../shared/*.yaml` reaches outside the config's directory"
     );
 }
 
@@ -559,6 +563,25 @@ fn unknown_format_is_a_usage_error() {
     assert!(
         run.stderr
             .contains("invalid value 'xml' for '--format <FORMAT>'"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn the_summary_counts_flags_with_schema_errors_too() {
+    // "validated 1 flag" left out the flag whose `active` was `yes`.
+    let repo = Repo::posthog();
+    repo.write("flags/good.yaml", GOOD);
+    repo.write(
+        "flags/broken.yaml",
+        "key: broken\nactive: yes\nconditions: [{ rollout_percentage: 1 }]\n",
+    );
+    let run = repo.run(&["validate"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .ends_with("validated 2 flags in 2 files: 1 error, 0 warnings\n"),
         "{}",
         run.stderr
     );

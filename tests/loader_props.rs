@@ -173,7 +173,7 @@ fn load_and_check(text: &str) -> Result<(), TestCaseError> {
     let file = Path::new("flags/fuzz.yaml");
     let contents = source::load_file(text, file);
     check_findings(text, &contents.findings)?;
-    for flag in &contents.flags {
+    for flag in contents.flags.iter().chain(&contents.partial) {
         prop_assert_eq!(&flag.file, file);
     }
     let config = serde_json::from_value(serde_json::json!({
@@ -186,8 +186,10 @@ fn load_and_check(text: &str) -> Result<(), TestCaseError> {
         config_file: PathBuf::from("flagops.yaml"),
         config,
         flags: contents.flags,
+        partial: contents.partial,
         files: 1,
         invalid_keys: contents.invalid_keys.into_iter().collect(),
+        unread: Vec::new(),
         findings: contents.findings,
     };
     let findings = flagops::rules::validate(&repo);

@@ -37,6 +37,8 @@ mod readme_setup;
 mod render_escape;
 mod render_props;
 mod schema_files;
+mod validate_bounds;
+mod validate_files;
 mod validate_fixtures;
 
 /// A test file that is not registered above would silently never run.

@@ -39,8 +39,14 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     let outcome = ctx.load();
     let (findings, summary, root, code) = match outcome {
         Ok(repo) => {
-            let findings = rules::validate(&repo);
-            let summary = Summary::new(repo.files, repo.flags.len(), &findings);
+            let report = rules::report(&repo);
+            let findings = report.findings;
+            // The totals count the findings left out by the limits too.
+            let summary = Summary {
+                errors: report.errors,
+                warnings: report.warnings,
+                ..Summary::new(repo.files, repo.flag_count(), &[])
+            };
             let code = if summary.errors > 0 {
                 exit::FAILURE
             } else {

@@ -112,6 +112,17 @@ impl Flag {
         self.references().into_iter().map(|r| r.target).collect()
     }
 
+    /// The keys this flag's evaluation depends on (`type: flag` properties only, not the
+    /// ordering-only `depends_on`), deduplicated and sorted: what PostHog guards when a flag
+    /// is disabled.
+    pub fn evaluation_dependencies(&self) -> BTreeSet<String> {
+        self.references()
+            .into_iter()
+            .filter(|r| r.field == "conditions")
+            .map(|r| r.target)
+            .collect()
+    }
+
     /// Write each condition's aggregation out (folding in the flag-level value) and recompute
     /// the flag-level value as PostHog does: the value all conditions share, else none. A flag
     /// without conditions keeps its flag-level value.

@@ -1,7 +1,8 @@
 //! Dependency checks on the state a plan leads to, and the order of its steps.
 //!
 //! The state after the plan is every repository flag as desired, plus every live flag the
-//! plan does not delete. In it, an enabled flag may only depend on enabled flags, a flag the
+//! plan does not delete. In it, an enabled flag may only depend (through a `type: flag`
+//! property; `depends_on` is ordering only) on enabled flags, a flag the
 //! plan writes may only depend on flags that exist, and there is no cycle. These are checked
 //! before anything runs, never discovered halfway through an apply.
 //!
@@ -21,6 +22,8 @@ use crate::model::Flag;
 struct After {
     enabled: bool,
     dependencies: BTreeSet<String>,
+    /// The subset of `dependencies` its evaluation needs (`depends_on` is ordering only).
+    evaluation: BTreeSet<String>,
     written: bool,
 }
 
@@ -47,6 +50,7 @@ pub(super) fn check_final_state(
             let state = After {
                 enabled: enabled(&current.flag),
                 dependencies: current.flag.dependencies(),
+                evaluation: current.flag.evaluation_dependencies(),
                 written: false,
             };
             after.insert(key, state);
@@ -59,6 +63,7 @@ pub(super) fn check_final_state(
             After {
                 enabled: true,
                 dependencies: BTreeSet::new(),
+                evaluation: BTreeSet::new(),
                 written: false,
             },
         );
@@ -67,6 +72,7 @@ pub(super) fn check_final_state(
         let state = After {
             enabled: enabled(flag),
             dependencies: flag.dependencies(),
+            evaluation: flag.evaluation_dependencies(),
             written: written.contains(key),
         };
         after.insert(key, state);
@@ -96,7 +102,7 @@ pub(super) fn check_final_state(
                     format!("`{key}`{place} depends on `{target}`, which is neither in the repository nor live"),
                     "add the flag to the repository, or remove the dependency",
                 )),
-                Some(t) if state.enabled && !t.enabled => problems.push(Problem::new(
+                Some(t) if state.enabled && !t.enabled && state.evaluation.contains(target) => problems.push(Problem::new(
                     "disabled-dependency",
                     Some(key),
                     format!("`{key}`{place} is enabled but depends on `{target}`, which would be disabled"),

@@ -192,6 +192,25 @@ fn a_live_only_dependent_blocks_disabling_its_dependency() {
 }
 
 #[test]
+fn depends_on_alone_does_not_block_disabling_its_target() {
+    // `depends_on` is ordering only: PostHog guards `type: flag` properties, not it.
+    let before = live(&[json!({"key": "a"})]);
+    let plan = build(
+        &[
+            flag(json!({"key": "a", "active": false})),
+            flag(json!({"key": "b", "depends_on": ["a"], "conditions": [{}]})),
+        ],
+        &before,
+        &Environment::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        order(&plan),
+        [("a", Action::Update, 0), ("b", Action::Create, 0)]
+    );
+}
+
+#[test]
 fn duplicate_desired_keys_are_refused() {
     let error = build(
         &[flag(json!({"key": "a"})), flag(json!({"key": "a"}))],

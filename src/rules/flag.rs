@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::finding::Severity;
+use crate::finding::{Collapsed, Severity};
 use crate::model::{BucketingIdentifier, Flag, Operator, PropertyType};
 
 use super::value;
@@ -55,17 +55,50 @@ impl Problem {
     }
 }
 
+/// The top-level fields a rule reads besides the place it reports: when a flag's field was
+/// left out for a schema error, the rules needing it are skipped for that flag (the place
+/// itself is checked by the caller).
+pub(crate) fn needs(code: &str) -> &'static [&'static str] {
+    match code {
+        "variant-sum" | "duplicate-variant" | "variant-override" => &["variants"],
+        "payload-key" => &["payloads", "variants"],
+        "aggregation" | "flag-reference" => &["aggregation_group_type_index"],
+        "no-conditions" => &["conditions"],
+        "encrypted-payloads" => &["has_encrypted_payloads", "is_remote_configuration"],
+        "continuity" => &["ensure_experience_continuity", "bucketing_identifier"],
+        "archived-active" => &["archived", "active"],
+        _ => &[],
+    }
+}
+
+/// The problems of one flag, repeats of one rule over one list collapsed as they come.
+#[derive(Default)]
+pub(crate) struct Problems(Collapsed<Problem>);
+
+impl Problems {
+    fn push(&mut self, problem: Problem) {
+        let pointer = problem.pointer.clone();
+        self.0.push(problem.code, &pointer, problem);
+    }
+}
+
 /// Every rule that needs only the flag itself and the flags it may reference.
 pub(crate) fn check(flag: &Flag, known: &BTreeMap<&str, &Flag>) -> Vec<Problem> {
-    let mut out = Vec::new();
+    let mut out = Problems::default();
     check_variants(flag, &mut out);
     check_payloads(flag, &mut out);
     check_conditions(flag, known, &mut out);
     check_object(flag, &mut out);
-    out
+    out.0
+        .finish()
+        .map(|(mut problem, suffix)| {
+            problem.message.push_str(&suffix);
+            problem
+        })
+        .collect()
 }
 
-fn check_variants(flag: &Flag, out: &mut Vec<Problem>) {
+fn check_variants(flag: &Flag, out: &mut Problems) {
     if flag.variants.is_empty() {
         return;
     }
@@ -101,7 +134,7 @@ fn check_variants(flag: &Flag, out: &mut Vec<Problem>) {
     }
 }
 
-fn check_payloads(flag: &Flag, out: &mut Vec<Problem>) {
+fn check_payloads(flag: &Flag, out: &mut Problems) {
     for key in flag.payloads.keys() {
         let pointer = format!("/payloads/{}", crate::source::yaml::escape_pointer(key));
         if flag.is_multivariate() {
@@ -133,7 +166,7 @@ fn check_payloads(flag: &Flag, out: &mut Vec<Problem>) {
     }
 }
 
-fn check_conditions(flag: &Flag, known: &BTreeMap<&str, &Flag>, out: &mut Vec<Problem>) {
+fn check_conditions(flag: &Flag, known: &BTreeMap<&str, &Flag>, out: &mut Problems) {
     if flag.conditions.is_empty() {
         out.push(
             Problem::warning("no-conditions", "/conditions", "flag has no conditions, so it is off for everyone")
@@ -233,7 +266,7 @@ fn check_flag_property(
     aggregation: Option<u32>,
     known: &BTreeMap<&str, &Flag>,
     p: &str,
-    out: &mut Vec<Problem>,
+    out: &mut Problems,
 ) {
     if property.key.is_some() {
         out.push(
@@ -294,7 +327,7 @@ fn check_flag_property(
     }
 }
 
-fn check_object(flag: &Flag, out: &mut Vec<Problem>) {
+fn check_object(flag: &Flag, out: &mut Problems) {
     if flag.has_encrypted_payloads && !flag.is_remote_configuration {
         out.push(
             Problem::error(

@@ -47,22 +47,47 @@ impl Resolved<'_> {
     }
 }
 
-/// Resolve every flag for one environment (`None`: the base).
-fn resolve<'a>(repo: &'a Repository, env: Option<&str>) -> BTreeMap<String, Resolved<'a>> {
-    repo.flags
-        .iter()
-        .map(|loaded| {
-            let (flag, origins) = loaded.spec.resolve(env);
-            (
-                flag.key.clone(),
-                Resolved {
-                    flag,
-                    origins,
-                    loaded,
-                },
-            )
-        })
-        .collect()
+/// Every flag of one resolution, and the keys that exist but are not in it.
+struct Resolution<'a> {
+    flags: BTreeMap<String, Resolved<'a>>,
+    /// Keys of flags that exist but cannot be checked here: references to them are not
+    /// reported as missing.
+    unchecked: BTreeSet<String>,
+    /// Flag files that could not be read or parsed completely.
+    unread: &'a [std::path::PathBuf],
+}
+
+/// Resolve every flag for one environment (`None`: the base). With `partial`, the checkable
+/// rest of the flags with schema errors too (`validate`); a flag whose override for `env` is
+/// broken is then left out of that environment, as unchecked.
+fn resolve<'a>(repo: &'a Repository, env: Option<&str>, partial: bool) -> Resolution<'a> {
+    let mut unchecked = repo.invalid_keys.clone();
+    let mut flags = BTreeMap::new();
+    let loaded = if partial {
+        repo.checked_flags().collect::<Vec<_>>()
+    } else {
+        repo.flags.iter().collect()
+    };
+    for loaded in loaded {
+        if env.is_some_and(|e| loaded.broken.environments.contains(e)) {
+            unchecked.insert(loaded.spec.key.clone());
+            continue;
+        }
+        let (flag, origins) = loaded.spec.resolve(env);
+        flags.insert(
+            flag.key.clone(),
+            Resolved {
+                flag,
+                origins,
+                loaded,
+            },
+        );
+    }
+    Resolution {
+        flags,
+        unchecked,
+        unread: &repo.unread,
+    }
 }
 
 /// Run every rule over the repository.
@@ -73,10 +98,10 @@ pub fn check(repo: &Repository) -> Vec<Finding> {
     let mut envs: Vec<Option<&str>> = vec![None];
     envs.extend(repo.config.environments.keys().map(|k| Some(k.as_str())));
     for env in envs {
-        let resolved = resolve(repo, env);
-        let mut found = check_flags(&resolved);
-        found.extend(check_references(&resolved, &repo.invalid_keys));
-        found.extend(check_cycles(&resolved));
+        let resolution = resolve(repo, env, true);
+        let mut found = check_flags(&resolution.flags);
+        found.extend(check_references(&resolution));
+        found.extend(check_cycles(&resolution.flags));
         for mut f in found {
             let id = (f.code, f.file.clone(), f.field.clone(), f.message.clone());
             match env {
@@ -100,7 +125,7 @@ pub fn check(repo: &Repository) -> Vec<Finding> {
 fn check_environment_names(repo: &Repository) -> Vec<Finding> {
     let known: Vec<String> = repo.config.environments.keys().cloned().collect();
     let mut findings = Vec::new();
-    for loaded in &repo.flags {
+    for loaded in repo.checked_flags() {
         for name in loaded.spec.environments.keys() {
             if known.contains(name) {
                 continue;
@@ -135,7 +160,7 @@ fn check_environment_names(repo: &Repository) -> Vec<Finding> {
 /// field: the base value stays.
 fn check_null_overrides(repo: &Repository) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for loaded in &repo.flags {
+    for loaded in repo.checked_flags() {
         for (name, over) in &loaded.spec.environments {
             let given = serde_json::to_value(over).unwrap_or_default();
             for field in crate::model::OVERRIDABLE_FIELDS {
@@ -169,13 +194,22 @@ fn check_null_overrides(repo: &Repository) -> Vec<Finding> {
 }
 
 fn check_flags(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
+    // A flag whose variants were left out (schema errors) cannot say which variants exist.
     let known: BTreeMap<&str, &Flag> = resolved
         .iter()
+        .filter(|(_, r)| !r.loaded.broken.fields.contains("variants"))
         .map(|(k, r)| (k.as_str(), &r.flag))
         .collect();
     let mut findings = Vec::new();
     for r in resolved.values() {
+        let broken = &r.loaded.broken;
         for problem in flag::check(&r.flag, &known) {
+            let needs_broken = flag::needs(problem.code)
+                .iter()
+                .any(|field| broken.fields.contains(*field));
+            if needs_broken || broken.covers(&r.origins.resolve(&problem.pointer)) {
+                continue;
+            }
             let mut f = r.finding(
                 problem.severity,
                 problem.code,
@@ -194,11 +228,14 @@ fn check_flags(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
     findings
 }
 
-fn check_references(
-    resolved: &BTreeMap<String, Resolved<'_>>,
-    invalid: &BTreeSet<String>,
-) -> Vec<Finding> {
-    let keys: Vec<String> = resolved.keys().cloned().collect();
+fn check_references(resolution: &Resolution<'_>) -> Vec<Finding> {
+    let resolved = &resolution.flags;
+    // Suggestions come only from keys that were read.
+    let keys: Vec<String> = resolved
+        .keys()
+        .chain(&resolution.unchecked)
+        .cloned()
+        .collect();
     let mut findings = Vec::new();
     for r in resolved.values() {
         for reference in r.flag.references() {
@@ -206,7 +243,7 @@ fn check_references(
                 continue; // a self-reference is a cycle of one
             }
             match resolved.get(&reference.target) {
-                None if invalid.contains(&reference.target) => {}
+                None if resolution.unchecked.contains(&reference.target) => {}
                 None => {
                     let mut f = r.finding(
                         Severity::Error,
@@ -217,12 +254,29 @@ fn check_references(
                             r.flag.key, reference.target
                         ),
                     );
-                    if let Some(best) = closest(&reference.target, &keys) {
+                    let unread = resolution.unread.iter().find(|file| {
+                        file.file_stem()
+                            .is_some_and(|stem| stem == reference.target.as_str())
+                    });
+                    if let Some(file) = unread {
+                        f = f.help(format!(
+                            "`{}` could not be read and may define it; fix that file first",
+                            file.display()
+                        ));
+                    } else if let Some(best) = closest(&reference.target, &keys) {
                         f = f.help(format!("did you mean `{best}`?"));
                     }
                     findings.push(f);
                 }
-                Some(target) if r.flag.active && !target.flag.active => {
+                // `depends_on` is ordering only: PostHog guards real flag dependencies. A
+                // left-out `active` (schema error) says nothing about either flag.
+                Some(target)
+                    if r.flag.active
+                        && !target.flag.active
+                        && reference.field == "conditions"
+                        && !r.loaded.broken.fields.contains("active")
+                        && !target.loaded.broken.fields.contains("active") =>
+                {
                     findings.push(
                         r.finding(
                             Severity::Error,
@@ -305,20 +359,43 @@ fn check_cycles(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
 /// The dependency problems of one resolution (`None`: the base): missing flags and cycles,
 /// sorted. What `graph` needs to know before it can order the flags it draws.
 pub fn check_dependencies(repo: &Repository, env: Option<&str>) -> Vec<Finding> {
-    let resolved = resolve(repo, env);
-    let mut findings: Vec<Finding> = check_references(&resolved, &repo.invalid_keys)
+    let resolution = resolve(repo, env, false);
+    let mut findings: Vec<Finding> = check_references(&resolution)
         .into_iter()
         .filter(|f| f.code == "missing-flag")
         .collect();
-    findings.extend(check_cycles(&resolved));
+    findings.extend(check_cycles(&resolution.flags));
     finding::normalize(&mut findings);
     findings
 }
 
-/// Every finding of a repository: loading, schema and rules, sorted.
+/// Every finding of a repository, as shown: loading, schema and rules, sorted, at most
+/// `finding::MAX_PER_FILE` per file and `finding::MAX_PER_RUN` in all (the rest counted in a
+/// `finding-limit` finding).
 pub fn validate(repo: &Repository) -> Vec<Finding> {
+    report(repo).findings
+}
+
+/// The findings `validate` shows and the totals before the limits.
+#[derive(Debug)]
+pub struct Report {
+    /// The findings shown (see `validate`).
+    pub findings: Vec<Finding>,
+    /// Error findings, including those not shown.
+    pub errors: usize,
+    /// Warning findings, including those not shown.
+    pub warnings: usize,
+}
+
+/// Every finding of a repository and its totals.
+pub fn report(repo: &Repository) -> Report {
     let mut all = repo.findings.clone();
     all.extend(check(repo));
     finding::normalize(&mut all);
-    all
+    let (errors, warnings) = finding::count(&all);
+    Report {
+        findings: finding::limit(all),
+        errors,
+        warnings,
+    }
 }

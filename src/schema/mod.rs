@@ -111,6 +111,21 @@ pub enum Kind {
 
 /// Check `value` against the schema; one finding per violation, located through `locations`.
 pub fn check(kind: Kind, value: &Value, locations: &Locations, file: &Path) -> Vec<Finding> {
+    violations(kind, value, locations, file, &mut |_| {})
+}
+
+/// Like `check`, and calls `at` with the JSON pointer of the value each violation is about
+/// (for a missing field, the mapping that lacks it; for an unknown field, that field), so that
+/// the loader can leave exactly the broken parts out and still check the rest. Repeats of one
+/// violation over the items of one list (20,000 tags of the wrong type) collapse into the
+/// first finding, which counts the rest.
+pub fn violations(
+    kind: Kind,
+    value: &Value,
+    locations: &Locations,
+    file: &Path,
+    at: &mut dyn FnMut(&str),
+) -> Vec<Finding> {
     let (schema, validator) = match kind {
         Kind::Config => &*CONFIG_VALIDATOR,
         Kind::Flag => &*FLAG_VALIDATOR,
@@ -119,17 +134,24 @@ pub fn check(kind: Kind, value: &Value, locations: &Locations, file: &Path) -> V
         Kind::Flag => value.get("key").and_then(Value::as_str),
         Kind::Config => None,
     };
-    let mut findings = Vec::new();
+    let mut findings = crate::finding::Collapsed::default();
     for error in validator.iter_errors(value) {
-        for mut finding in describe(&error, schema, locations) {
+        for (pointer, mut finding) in describe(&error, schema, locations) {
+            at(&pointer);
             finding = finding.in_file(file);
             if let Some(key) = flag {
                 finding = finding.for_flag(key);
             }
-            findings.push(finding);
+            findings.push(finding.code, &pointer, finding);
         }
     }
     findings
+        .finish()
+        .map(|(mut finding, suffix)| {
+            finding.message.push_str(&suffix);
+            finding
+        })
+        .collect()
 }
 
 /// Turn a JSON pointer into a readable field path: `/conditions/0/rollout_percentage` →
@@ -150,7 +172,11 @@ pub fn field_path(pointer: &str) -> String {
     out
 }
 
-fn describe(error: &ValidationError<'_>, schema: &Value, locations: &Locations) -> Vec<Finding> {
+fn describe(
+    error: &ValidationError<'_>,
+    schema: &Value,
+    locations: &Locations,
+) -> Vec<(String, Finding)> {
     let pointer = error.instance_path().as_str().to_owned();
     let at = |p: &str| Finding::error("schema", "").field(field_path(p));
     let instance = error.instance();
@@ -169,7 +195,7 @@ fn describe(error: &ValidationError<'_>, schema: &Value, locations: &Locations) 
                     } else if !known.is_empty() {
                         f = f.help(format!("expected one of: {}", known.join(", ")));
                     }
-                    f
+                    (child, f)
                 })
                 .collect();
         }
@@ -259,7 +285,7 @@ fn describe(error: &ValidationError<'_>, schema: &Value, locations: &Locations) 
             f
         }
     };
-    vec![finding]
+    vec![(pointer, finding)]
 }
 
 /// `boolean`, `string or number`: the expected JSON types. `null` is left out when other
@@ -343,7 +369,7 @@ fn describe_alternatives(
     context: &[Vec<ValidationError<'static>>],
     schema: &Value,
     locations: &Locations,
-) -> Option<Vec<Finding>> {
+) -> Option<Vec<(String, Finding)>> {
     let here = error.instance_path().as_str();
     // An enum written as one constant per alternative.
     let constants: Option<Vec<String>> = context
@@ -361,7 +387,10 @@ fn describe_alternatives(
         let f = Finding::error("schema", "")
             .field(field_path(here))
             .at(locations.value(here));
-        return Some(vec![not_one_of(f, error.instance(), &list)]);
+        return Some(vec![(
+            here.to_owned(),
+            not_one_of(f, error.instance(), &list),
+        )]);
     }
     // Alternatives the value does not even have the type of say nothing useful; when
     // exactly one alternative is left, its errors are the real ones.

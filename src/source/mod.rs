@@ -1,36 +1,49 @@
 //! Reads the desired state: `flagops.yaml` and every flag file it points at.
 //!
-//! This is the only stage that touches the repository's files. It walks the flag
-//! directories in a stable order, parses YAML with locations (`yaml`), checks each document
-//! against the generated schema and builds `FlagSpec`s. Problems become `Finding`s; nothing
-//! here panics on bad input.
+//! This is the only stage that touches the repository's files. It lists the flag files
+//! (`discover`), parses YAML with locations (`yaml`), checks each document against the
+//! generated schema and builds `FlagSpec`s; a document with schema errors still yields the
+//! rest of its flag (`broken`), for the rules. Problems become `Finding`s; nothing here panics
+//! on bad input, and the size of a repository is bounded (bytes and flags).
 
+mod broken;
+mod discover;
 pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use globset::{Glob, GlobSetBuilder};
+use globset::Glob;
 
 use crate::config::{BackendKind, CONFIG_FILE, Config};
 use crate::finding::{Finding, Related, Span};
 use crate::model::FlagSpec;
 use crate::schema;
+pub use broken::Broken;
+use discover::{Discovered, discover, not_a_file};
 use yaml::Locations;
 
 /// Largest flag or config file read (bytes).
 pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+/// Largest total size of the flag files of one repository (bytes); over it none is read.
+pub const MAX_REPOSITORY_BYTES: u64 = 32 * 1024 * 1024;
+/// Most flags one repository may define; the flags past it are not loaded.
+pub const MAX_FLAGS: usize = 10_000;
+pub use yaml::MAX_REPOSITORY_NODES;
 
-/// A flag document that passed the schema.
+/// A flag document that passed the schema, or the checkable rest of one that did not.
 #[derive(Debug, Clone)]
 pub struct LoadedFlag {
-    /// The flag as written.
+    /// The flag as written (without its broken parts, if any).
     pub spec: FlagSpec,
     /// Its file, relative to the repository directory.
     pub file: PathBuf,
     /// Where each node of its document is.
     pub locations: Locations,
+    /// The parts of the document left out because they broke the schema (empty for a
+    /// valid flag).
+    pub broken: Broken,
 }
 
 impl LoadedFlag {
@@ -51,11 +64,19 @@ pub struct Repository {
     pub config: Config,
     /// Flags that passed the schema, first occurrence of each key only, in file order.
     pub flags: Vec<LoadedFlag>,
+    /// Flags that did not pass the schema but whose key is readable, with their broken parts
+    /// left out (first occurrence of each key only): `validate` still checks the rest. Never
+    /// planned or drawn.
+    pub partial: Vec<LoadedFlag>,
     /// How many flag files were read.
     pub files: usize,
-    /// Keys of flag documents that failed the schema: they exist, so references to them are
-    /// not reported as missing, but they cannot be checked further.
+    /// Keys of flag documents that failed the schema or could not be parsed: they exist, so
+    /// references to them are not reported as missing (their checkable parts are in
+    /// `partial`).
     pub invalid_keys: BTreeSet<String>,
+    /// Flag files that could not be read or parsed completely: they may define flags no
+    /// one can see.
+    pub unread: Vec<PathBuf>,
     /// Everything wrong with the flag files.
     pub findings: Vec<Finding>,
 }
@@ -64,6 +85,22 @@ impl Repository {
     /// The flag with `key`.
     pub fn flag(&self, key: &str) -> Option<&LoadedFlag> {
         self.flags.iter().find(|f| f.spec.key == key)
+    }
+
+    /// Every flag `validate` checks: the valid ones, then the rest of the broken ones.
+    pub fn checked_flags(&self) -> impl Iterator<Item = &LoadedFlag> {
+        self.flags.iter().chain(&self.partial)
+    }
+
+    /// How many flags the repository defines: every distinct key read, valid or not (a
+    /// document whose `key` cannot be read is not counted: it names no flag).
+    pub fn flag_count(&self) -> usize {
+        let keys: BTreeSet<&str> = self
+            .checked_flags()
+            .map(|f| f.spec.key.as_str())
+            .chain(self.invalid_keys.iter().map(String::as_str))
+            .collect();
+        keys.len()
     }
 }
 
@@ -94,6 +131,10 @@ fn read_text(path: &Path, shown: &Path) -> Result<String, Box<Finding>> {
         Box::new(Finding::error("io", format!("cannot read file: {e}")).in_file(shown))
     };
     let meta = fs::metadata(path).map_err(unreadable)?;
+    if !meta.is_file() {
+        // Never opened: a FIFO would block the read forever.
+        return Err(Box::new(not_a_file(meta.file_type(), shown)));
+    }
     if meta.len() > MAX_FILE_BYTES {
         return Err(Box::new(
             Finding::error(
@@ -153,6 +194,15 @@ fn deserialize<T: serde::de::DeserializeOwned>(
     locations: &Locations,
     file: &Path,
 ) -> Result<T, Box<Finding>> {
+    deserialize_at(value, locations, file).map_err(|(_, f)| f)
+}
+
+/// `deserialize`, the error with the JSON pointer of the value it is about.
+fn deserialize_at<T: serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+    locations: &Locations,
+    file: &Path,
+) -> Result<T, (String, Box<Finding>)> {
     // The plain path first: tracking the path costs time on every flag of a large repository.
     if let Ok(typed) = T::deserialize(value) {
         return Ok(typed);
@@ -188,7 +238,7 @@ fn deserialize<T: serde::de::DeserializeOwned>(
                 "write a whole number that fits in 64 bits"
             });
         }
-        Box::new(f)
+        (pointer, Box::new(f))
     })
 }
 
@@ -344,122 +394,47 @@ fn check_config(config: &Config, locations: &Locations, file: &Path) -> Vec<Find
     findings
 }
 
-/// List the flag files the config points at, sorted, without duplicates.
-fn discover(root: &Path, config: &Config) -> (Vec<PathBuf>, Vec<Finding>) {
-    let mut files = Vec::new();
-    let mut findings = Vec::new();
-    for entry in config.flags.entries() {
-        let is_glob = entry.contains(GLOB_CHARS);
-        if is_glob {
-            // The components before the first one with a wildcard name the directory to walk
-            // (`../shared`, `./flags`, or the config's own); the rest is matched below it.
-            let (base, pattern) = split_glob(entry);
-            let dir = root.join(base);
-            let matcher = match Glob::new(pattern) {
-                Ok(g) => GlobSetBuilder::new().add(g).build(),
-                Err(e) => {
-                    findings.push(Finding::error(
-                        "config",
-                        format!("invalid glob `{entry}` in `flags`: {}", e.kind()),
-                    ));
-                    continue;
-                }
-            };
-            let Ok(matcher) = matcher else { continue };
-            let before = files.len();
-            for file in walk_yaml(root, &dir) {
-                let rel = file.strip_prefix(&dir).unwrap_or(&file);
-                if matcher.is_match(rel) {
-                    files.push(file);
-                }
-            }
-            if files.len() == before {
-                findings.push(Finding::warning(
-                    "no-files",
-                    format!("`flags` entry `{entry}` matches no file"),
-                ));
-            }
-        } else {
-            let path = root.join(entry);
-            if path.is_dir() {
-                let found = walk_yaml(root, &path);
-                if found.is_empty() {
-                    findings.push(Finding::warning(
-                        "no-files",
-                        format!("`flags` entry `{entry}` holds no `*.yaml` or `*.yml` file"),
-                    ));
-                }
-                files.extend(found);
-            } else if path.is_file() {
-                files.push(path);
-            } else {
-                findings.push(Finding::error(
-                    "config",
-                    format!("`flags` entry `{entry}` does not exist"),
-                ));
-            }
-        }
-    }
-    files.sort();
-    files.dedup();
-    (files, findings)
-}
-
-/// Characters that make a `flags` entry a glob.
-const GLOB_CHARS: [char; 4] = ['*', '?', '[', '{'];
-
-/// Split a glob into its literal leading directory and the pattern below it:
-/// `../shared/**/*.yaml` → (`../shared`, `**/*.yaml`); `*.yaml` → (``, `*.yaml`).
-fn split_glob(entry: &str) -> (&str, &str) {
-    let mut literal = 0;
-    for (i, _) in entry.match_indices('/') {
-        if entry[..i].contains(GLOB_CHARS) {
-            break;
-        }
-        literal = i + 1;
-    }
-    (&entry[..literal], &entry[literal..])
-}
-
-fn walk_yaml(root: &Path, dir: &Path) -> Vec<PathBuf> {
-    walkdir::WalkDir::new(dir)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| {
-            e.depth() == 0
-                || !(e.file_type().is_dir() && e.file_name().to_string_lossy().starts_with('.'))
-        })
-        .filter_map(Result::ok)
-        // A symlink to a file is read; symlinked directories are not followed (no loops).
-        .filter(|e| e.file_type().is_file() || (e.path_is_symlink() && e.path().is_file()))
-        .map(walkdir::DirEntry::into_path)
-        .filter(|p| {
-            p.extension().is_some_and(|x| x == "yaml" || x == "yml")
-                && p.file_name()
-                    .is_some_and(|n| n != CONFIG_FILE || p.parent() != Some(root))
-        })
-        .collect()
-}
-
 /// What one flag file held.
 #[derive(Debug, Default)]
 pub struct FileContents {
     /// Documents that passed the schema.
     pub flags: Vec<LoadedFlag>,
-    /// Keys of documents that did not.
+    /// Documents that did not, with a readable key: their checkable rest.
+    pub partial: Vec<LoadedFlag>,
+    /// Keys of documents that did not pass the schema or could not be parsed.
     pub invalid_keys: Vec<String>,
     /// Every problem.
     pub findings: Vec<Finding>,
+    /// The YAML could not be parsed completely: documents (and flags) may be missing.
+    pub incomplete: bool,
+    /// YAML nodes built.
+    pub nodes: usize,
+    /// The repository's node budget ran out in this file.
+    pub budget_spent: bool,
 }
+
+/// Most times a document's broken parts are left out one by one before giving up on it (each
+/// time removes a part, so a document has fewer rounds than fields).
+const MAX_LEAVE_OUT_ROUNDS: usize = 64;
 
 /// Parse one flag file into flag documents; every problem becomes a finding.
 pub fn load_file(text: &str, shown: &Path) -> FileContents {
-    let parsed = yaml::parse(text);
-    let mut findings = yaml_findings(&parsed, shown);
-    let mut flags = Vec::new();
-    let mut invalid_keys = parsed.dropped_keys.clone();
+    load_file_within(text, shown, usize::MAX)
+}
+
+/// `load_file`, building at most `budget` YAML nodes (see `yaml::parse_within`).
+fn load_file_within(text: &str, shown: &Path, budget: usize) -> FileContents {
+    let parsed = yaml::parse_within(text, budget);
+    let mut out = FileContents {
+        findings: yaml_findings(&parsed, shown),
+        invalid_keys: parsed.dropped_keys.clone(),
+        incomplete: !parsed.errors.is_empty(),
+        nodes: parsed.nodes,
+        budget_spent: parsed.errors.iter().any(|e| e.code == yaml::BUDGET_SPENT),
+        ..FileContents::default()
+    };
     if parsed.errors.is_empty() && parsed.documents.iter().all(|d| d.value.is_null()) {
-        findings.push(
+        out.findings.push(
             Finding::warning("empty-file", "file contains no flag definition")
                 .in_file(shown)
                 .help("add a flag or delete the file"),
@@ -470,7 +445,7 @@ pub fn load_file(text: &str, shown: &Path) -> FileContents {
             continue;
         }
         if !doc.value.is_object() {
-            findings.push(
+            out.findings.push(
                 Finding::error(
                     "schema",
                     "a flag document must be a mapping with at least `key`",
@@ -481,33 +456,68 @@ pub fn load_file(text: &str, shown: &Path) -> FileContents {
             );
             continue;
         }
-        let problems = schema::check(schema::Kind::Flag, &doc.value, &doc.locations, shown);
-        if !problems.is_empty() {
-            findings.extend(problems);
-            if let Some(key) = doc.value.get("key").and_then(serde_json::Value::as_str) {
-                invalid_keys.push(key.to_owned());
-            }
-            continue;
-        }
-        match deserialize::<FlagSpec>(&doc.value, &doc.locations, shown) {
-            Ok(spec) => flags.push(LoadedFlag {
-                spec,
-                file: shown.to_path_buf(),
-                locations: doc.locations,
-            }),
-            Err(f) => match doc.value.get("key").and_then(serde_json::Value::as_str) {
-                Some(key) => {
-                    findings.push(f.for_flag(key));
-                    invalid_keys.push(key.to_owned());
-                }
-                None => findings.push(*f),
-            },
+        load_document(doc, shown, &mut out);
+    }
+    out
+}
+
+/// Check one flag document against the schema and build its flag: whole when it passes,
+/// else without its broken parts (when its key is readable), so the rules still see the rest.
+fn load_document(doc: yaml::Document, shown: &Path, out: &mut FileContents) {
+    let yaml::Document {
+        mut value,
+        locations,
+    } = doc;
+    let key = value
+        .get("key")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
+    let mut broken = Broken::default();
+    let mut usable = key.is_some();
+    // The parts holding a violation: at most one per top-level field, condition and
+    // environment, however many violations there are.
+    let mut parts = BTreeSet::new();
+    let problems = schema::violations(schema::Kind::Flag, &value, &locations, shown, &mut |p| {
+        parts.insert(Broken::part(p));
+    });
+    let valid = problems.is_empty();
+    out.findings.extend(problems);
+    for part in parts {
+        // A readable key is kept as written (its pattern or length is reported above).
+        if part != "/key" && !broken.leave_out(&mut value, &part) {
+            usable = false;
         }
     }
-    FileContents {
-        flags,
-        invalid_keys,
-        findings,
+    let mut spec = None;
+    let mut rounds = 0;
+    while usable && spec.is_none() && rounds < MAX_LEAVE_OUT_ROUNDS {
+        rounds += 1;
+        match deserialize_at::<FlagSpec>(&value, &locations, shown) {
+            Ok(s) => spec = Some(s),
+            Err((pointer, f)) => {
+                out.findings.push(match &key {
+                    Some(key) => f.for_flag(key.clone()),
+                    None => *f,
+                });
+                usable = broken.leave_out(&mut value, &pointer);
+            }
+        }
+    }
+    let complete = valid && broken.is_empty();
+    if !complete && let Some(key) = &key {
+        out.invalid_keys.push(key.clone());
+    }
+    let Some(spec) = spec else { return };
+    let loaded = LoadedFlag {
+        spec,
+        file: shown.to_path_buf(),
+        locations,
+        broken,
+    };
+    if complete {
+        out.flags.push(loaded);
+    } else {
+        out.partial.push(loaded);
     }
 }
 
@@ -515,9 +525,13 @@ pub fn load_file(text: &str, shown: &Path) -> FileContents {
 /// flag problems are findings in the result.
 pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, ConfigError> {
     let (root, config_file, config) = load_config(dir, config_file)?;
-    let (files, findings) = discover(&root, &config);
+    let Discovered {
+        files,
+        config: entry_findings,
+        skipped,
+    } = discover(&root, &config);
     // Problems with the `flags` entries belong to the config file.
-    let mut findings: Vec<Finding> = findings
+    let mut findings: Vec<Finding> = entry_findings
         .into_iter()
         .map(|f| f.in_file(&config_file))
         .collect();
@@ -531,24 +545,76 @@ pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, Config
             findings,
         });
     }
+    findings.extend(skipped);
+    // Sizes as listed (symlinks followed); nothing is opened yet.
+    let total: u64 = files
+        .iter()
+        .filter_map(|p| fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    if total > MAX_REPOSITORY_BYTES {
+        findings.push(
+            Finding::error(
+                "repository-too-large",
+                format!(
+                    "the {} flag files total {} bytes; the limit is {} bytes (32 MiB) per \
+                     repository, so none was read",
+                    crate::finding::thousands(files.len()),
+                    crate::finding::thousands(usize::try_from(total).unwrap_or(usize::MAX)),
+                    crate::finding::thousands(
+                        usize::try_from(MAX_REPOSITORY_BYTES).unwrap_or(usize::MAX)
+                    ),
+                ),
+            )
+            .in_file(&config_file)
+            .help("split the flags into several repositories, each with its own config"),
+        );
+        return Ok(Repository {
+            root,
+            config_file,
+            config,
+            flags: Vec::new(),
+            partial: Vec::new(),
+            files: 0,
+            invalid_keys: BTreeSet::new(),
+            unread: Vec::new(),
+            findings,
+        });
+    }
     let mut flags: Vec<LoadedFlag> = Vec::new();
-    let mut first_seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut partial: Vec<LoadedFlag> = Vec::new();
+    // Where each key was first defined: (file, span of its key).
+    let mut first_seen: BTreeMap<String, (PathBuf, Option<Span>)> = BTreeMap::new();
     let mut invalid_keys = BTreeSet::new();
-    for path in &files {
+    let mut unread = Vec::new();
+    let mut read = 0;
+    let mut nodes_left = MAX_REPOSITORY_NODES;
+    'files: for path in &files {
+        read += 1;
         let shown = path.strip_prefix(&root).unwrap_or(path).to_path_buf();
         let text = match read_text(path, &shown) {
             Ok(text) => text,
             Err(f) => {
                 findings.push(*f);
+                unread.push(shown);
                 continue;
             }
         };
-        let contents = load_file(&text, &shown);
+        let contents = load_file_within(&text, &shown, nodes_left);
+        nodes_left = nodes_left.saturating_sub(contents.nodes);
+        let budget_spent = contents.budget_spent;
         findings.extend(contents.findings);
         invalid_keys.extend(contents.invalid_keys);
-        for flag in contents.flags {
-            if let Some(&i) = first_seen.get(&flag.spec.key) {
-                let first = &flags[i];
+        if contents.incomplete {
+            unread.push(shown.clone());
+        }
+        let valid = contents.flags.into_iter().map(|f| (f, true));
+        let broken = contents.partial.into_iter().map(|f| (f, false));
+        let mut in_file: Vec<(LoadedFlag, bool)> = valid.chain(broken).collect();
+        // In document order, so that the second definition is the one reported.
+        in_file.sort_by_key(|(f, _)| f.locations.value("/key"));
+        for (flag, is_valid) in in_file {
+            if let Some((first_file, first_span)) = first_seen.get(&flag.spec.key) {
                 findings.push(
                     Finding::error(
                         "duplicate-flag",
@@ -559,15 +625,44 @@ pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, Config
                     .for_flag(flag.spec.key.clone())
                     .field("key")
                     .related(Related {
-                        file: first.file.clone(),
-                        span: first.locations.value("/key"),
+                        file: first_file.clone(),
+                        span: *first_span,
                         message: "first defined here".into(),
                     }),
                 );
                 continue;
             }
-            first_seen.insert(flag.spec.key.clone(), flags.len());
-            flags.push(flag);
+            if first_seen.len() == MAX_FLAGS {
+                findings.push(
+                    Finding::error(
+                        "too-many-flags",
+                        format!(
+                            "the repository defines more than {} flags (the limit); this flag, \
+                             the rest of this file and {} later file{} were not loaded",
+                            crate::finding::thousands(MAX_FLAGS),
+                            crate::finding::thousands(files.len() - read),
+                            if files.len() - read == 1 { "" } else { "s" },
+                        ),
+                    )
+                    .in_file(&flag.file)
+                    .at(flag.locations.value("/key"))
+                    .for_flag(flag.spec.key.clone())
+                    .help("split the flags into several repositories, each with its own config"),
+                );
+                break 'files;
+            }
+            first_seen.insert(
+                flag.spec.key.clone(),
+                (flag.file.clone(), flag.locations.value("/key")),
+            );
+            if is_valid {
+                flags.push(flag);
+            } else {
+                partial.push(flag);
+            }
+        }
+        if budget_spent {
+            break;
         }
     }
     Ok(Repository {
@@ -575,8 +670,10 @@ pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, Config
         config_file,
         config,
         flags,
-        files: files.len(),
+        partial,
+        files: read,
         invalid_keys,
+        unread,
         findings,
     })
 }

@@ -21,6 +21,9 @@ use crate::finding::{Position, Span};
 pub const MAX_DEPTH: usize = 64;
 /// Most nodes one document may expand to, aliases included.
 pub const MAX_NODES: usize = 250_000;
+/// Most nodes (aliases expanded) all flag files of one repository may hold: what bounds its
+/// memory (a realistic flag is 10 to 100 nodes).
+pub const MAX_REPOSITORY_NODES: usize = 1_000_000;
 
 /// One parsed YAML document.
 #[derive(Debug, Clone)]
@@ -101,14 +104,26 @@ pub struct Parsed {
     /// The top-level `key` of each document left out because of an error, when it was read:
     /// that flag exists, so references to it are not reported as missing.
     pub dropped_keys: Vec<String>,
+    /// Nodes built, over every document, aliases expanded.
+    pub nodes: usize,
 }
+
+/// The code of the error that ends a file when the repository's node budget is spent.
+pub const BUDGET_SPENT: &str = "repository-too-large";
 
 /// Parse every document of `text`.
 pub fn parse(text: &str) -> Parsed {
+    parse_within(text, usize::MAX)
+}
+
+/// Parse every document of `text`, building at most `budget` nodes in all: past it, the file
+/// ends with a `BUDGET_SPENT` error (what bounds a whole repository's memory).
+pub fn parse_within(text: &str, budget: usize) -> Parsed {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let widths = line_widths(text);
     let mut builder = Builder {
         widths,
+        budget,
         ..Builder::default()
     };
     let mut parser = Parser::new_from_str(text);
@@ -147,6 +162,7 @@ pub fn parse(text: &str) -> Parsed {
         }
     }
     let mut parsed = builder.parsed;
+    parsed.nodes = builder.total;
     clamp_errors(&builder.widths, &mut parsed.errors);
     parsed
 }
@@ -268,6 +284,9 @@ struct Builder {
     locations: Locations,
     anchors: HashMap<usize, (Value, usize)>,
     nodes: usize,
+    /// Nodes of every document so far, and how many may be built in all.
+    total: usize,
+    budget: usize,
     /// The current document had an error; drop it when it ends.
     poisoned: bool,
     in_document: bool,
@@ -403,6 +422,7 @@ impl Builder {
                 // Children were already counted; count this node only, but remember the
                 // whole subtree's size for aliases to it.
                 self.nodes += 1;
+                self.total += 1;
                 let size = self.nodes - first_node;
                 self.place(value, anchor, whole, size)
             }
@@ -492,7 +512,19 @@ impl Builder {
                 format!("document has more than {MAX_NODES} nodes"),
             ));
         }
+        if self.total + size > self.budget {
+            return self.fail(YamlError::at(
+                BUDGET_SPENT,
+                span,
+                format!(
+                    "the repository's flag files hold more than {} YAML nodes (the limit); the \
+                     rest of this file and the later files were not read",
+                    crate::finding::thousands(MAX_REPOSITORY_NODES)
+                ),
+            ));
+        }
         self.nodes += size;
+        self.total += size;
         self.place(value, anchor, span, size)
     }
 
