@@ -262,8 +262,10 @@ fn check_findings(text: &str) -> Result<(), TestCaseError> {
         config_file: PathBuf::from("flagops.yaml"),
         config,
         flags: contents.flags,
+        partial: contents.partial,
         files: 1,
         invalid_keys: contents.invalid_keys.into_iter().collect(),
+        unread: Vec::new(),
         findings: contents.findings,
     };
     let mut list: Vec<Finding> = repo.findings.clone();
