@@ -185,6 +185,28 @@ fn audience(conditions: &[Condition], out: Inline) -> String {
         .join("; or ")
 }
 
+/// Whom a condition targets, without its rollout: `everyone`, `users where …`.
+fn whom(c: &Condition, out: Inline) -> String {
+    let who = match c.aggregation_group_type_index {
+        Some(i) => format!("groups of type {i}"),
+        None => "users".to_owned(),
+    };
+    if c.properties.is_empty() {
+        if c.aggregation_group_type_index.is_some() {
+            format!("all {who}")
+        } else {
+            "everyone".to_owned()
+        }
+    } else {
+        let props: Vec<String> = c
+            .properties
+            .iter()
+            .map(|p| words::property(p, out))
+            .collect();
+        format!("{who} where {}", props.join(" and "))
+    }
+}
+
 impl Risk {
     /// The risk in words, escaped for `out`.
     pub fn words(&self, out: Inline) -> String {
@@ -209,28 +231,26 @@ impl Risk {
                 after,
                 audience: a,
             } => {
-                let whom = a.as_ref().map_or_else(String::new, |c| {
-                    if everyone(c) {
-                        ": everyone".to_owned()
-                    } else {
-                        format!(": {}", words::condition(c, out))
-                    }
-                });
-                format!("rollout widens {before} → {after} in condition {condition}{whom}")
+                let whom = a
+                    .as_ref()
+                    .map_or_else(|| "users".to_owned(), |c| whom(c, out));
+                let full = if a.as_ref().is_some_and(everyone) {
+                    " (on for everyone)"
+                } else {
+                    ""
+                };
+                format!(
+                    "rollout widens {before} → {after} of {whom} in condition {condition}{full}"
+                )
             }
             Risk::AudienceAdded {
                 condition,
                 audience: c,
-            } => {
-                if everyone(c) {
-                    format!("condition {condition} added: on for everyone")
-                } else {
-                    format!(
-                        "condition {condition} added: on for {}",
-                        words::condition(c, out)
-                    )
-                }
-            }
+            } => format!(
+                "condition {condition} added: on for {} of {}",
+                Flag::rollout(c),
+                whom(c, out)
+            ),
             Risk::TargetingLoosened { condition } => {
                 format!("targeting removed or changed in condition {condition}")
             }
