@@ -29,6 +29,7 @@ mod local_backend;
 mod plan_posthog;
 mod plan_property;
 mod plan_render;
+mod plan_review;
 mod posthog_adapter;
 mod posthog_fake;
 mod posthog_fixtures;

@@ -209,7 +209,7 @@ fn extras(plan: &Plan) -> Vec<String> {
         );
         for (i, level) in levels.iter().enumerate() {
             let keys: Vec<String> = level.iter().map(|s| md::code(&s.key)).collect();
-            let _ = writeln!(text, "{}. level {i}: {}", i + 1, keys.join(", "));
+            let _ = writeln!(text, "- level {i}: {}", keys.join(", "));
         }
         text.push_str("\n</details>\n\n");
         out.push(text);
@@ -240,13 +240,13 @@ fn extras(plan: &Plan) -> Vec<String> {
 /// The plan as markdown under `options.budget` bytes (when the header, the names of the risky
 /// flags and the footer fit in it).
 pub fn render_with(plan: &Plan, options: &Options<'_>) -> String {
-    let env = &plan.metadata.environment;
     let mut out = head(plan, options.target);
     let foot = foot(plan);
-    // Room kept for the note on what was left out (its counts; keys only if they fit).
-    let note_reserve = 400 + pointer(env).len();
     let limit = options.budget.saturating_sub(foot.len());
     let (risky, rest) = risk::split(plan);
+    // Room kept for the note on what was left out: its longest form with counts only (the
+    // keys are listed only if they fit).
+    let note_reserve = left_out_note(plan, &rest, risky.len(), options.budget, 0).len();
 
     let mut left_out_risky = 0;
     if !risky.is_empty() {
@@ -269,7 +269,7 @@ pub fn render_with(plan: &Plan, options: &Options<'_>) -> String {
             );
             for (s, r) in &risky {
                 let line = compact(s, r);
-                if out.len() + line.len() + note_reserve > limit {
+                if out.len() + line.len() + 1 + note_reserve > limit {
                     left_out_risky += 1;
                     continue;
                 }

@@ -158,8 +158,24 @@ pub fn assess(step: &Step) -> Vec<Risk> {
     risks
 }
 
-/// The plan's steps split into the risky ones (with their risks), in apply order, and the
-/// rest.
+impl Risk {
+    /// How much a reviewer must look: lower first (deletions, then disables and archives,
+    /// then what reaches more people, then re-targeting).
+    fn rank(&self) -> u8 {
+        match self {
+            Risk::Deleted { .. } => 0,
+            Risk::Disabled { .. } => 1,
+            Risk::Archived => 2,
+            Risk::LiveForEveryone | Risk::Widened { .. } | Risk::AudienceAdded { .. } => 3,
+            Risk::Enabled { .. } => 4,
+            Risk::TargetingLoosened { .. } => 5,
+            Risk::VariantsChanged => 6,
+        }
+    }
+}
+
+/// The plan's steps split into the risky ones (with their risks), most severe first (then by
+/// key), and the rest in apply order.
 pub fn split(plan: &Plan) -> (Vec<(&Step, Vec<Risk>)>, Vec<&Step>) {
     let mut risky = Vec::new();
     let mut rest = Vec::new();
@@ -171,6 +187,10 @@ pub fn split(plan: &Plan) -> (Vec<(&Step, Vec<Risk>)>, Vec<&Step>) {
             risky.push((step, risks));
         }
     }
+    risky.sort_by_key(|(step, risks)| {
+        let rank = risks.iter().map(Risk::rank).min().unwrap_or(u8::MAX);
+        (rank, step.key.clone())
+    });
     (risky, rest)
 }
 
@@ -223,7 +243,7 @@ impl Risk {
             Risk::Disabled { serving } => {
                 format!("disabled: goes off for {}", audience(serving, out))
             }
-            Risk::Archived => "archived: goes off and leaves the service's lists".to_owned(),
+            Risk::Archived => "archived: the flag goes off".to_owned(),
             Risk::Enabled { audience: a } => format!("enabled: comes on for {}", audience(a, out)),
             Risk::Widened {
                 condition,
