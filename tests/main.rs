@@ -16,6 +16,7 @@ mod cli_import;
 mod cli_init;
 mod cli_misc;
 mod cli_plan;
+mod cli_plan_review;
 mod cli_posthog_faults;
 mod cli_schema;
 mod cli_secrets;

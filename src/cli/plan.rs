@@ -318,3 +318,26 @@ pub(crate) fn setup_error(e: &SetupError) -> Error {
         SetupError::Posthog(_) => Error::usage(e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::without_userinfo;
+
+    #[test]
+    fn a_hosts_user_information_is_never_shown() {
+        assert_eq!(
+            without_userinfo("https://user:secret@eu.posthog.com/x"),
+            "https://eu.posthog.com/x"
+        );
+        assert_eq!(without_userinfo("user@host"), "host");
+        assert_eq!(
+            without_userinfo("https://us.posthog.com"),
+            "https://us.posthog.com"
+        );
+        // An `@` in the path is not user information.
+        assert_eq!(
+            without_userinfo("https://h.example/a@b"),
+            "https://h.example/a@b"
+        );
+    }
+}
