@@ -258,7 +258,7 @@ pub fn render_with(plan: &Plan, options: &Options<'_>) -> String {
         let full_len: usize = full.iter().map(String::len).sum();
         let room = limit.saturating_sub(out.len() + note_reserve);
         out.push_str(&title);
-        if title.len() + full_len + 1 <= room {
+        if title.len() + full_len < room {
             out.extend(full);
         } else {
             // Every risky flag named, with its risks; the other changes of these flags are in

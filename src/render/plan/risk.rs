@@ -180,11 +180,11 @@ pub fn split(plan: &Plan) -> (Vec<(&Step, Vec<Risk>)>, Vec<&Step>) {
     let mut risky = Vec::new();
     let mut rest = Vec::new();
     for step in &plan.steps {
-        let risks = assess(step);
-        if risks.is_empty() {
+        let found = assess(step);
+        if found.is_empty() {
             rest.push(step);
         } else {
-            risky.push((step, risks));
+            risky.push((step, found));
         }
     }
     risky.sort_by_key(|(step, risks)| {
