@@ -293,6 +293,25 @@ fn check_findings(text: &str) -> Result<(), TestCaseError> {
     let doc: serde_json::Value =
         serde_json::from_str(&findings::json(&list, summary)).expect("valid JSON");
     prop_assert_eq!(doc["findings"].as_array().map(Vec::len), Some(list.len()));
+    // A plan refused for these findings: a Markdown report without HTML or links, and the
+    // refused-plan document with one entry per error.
+    let md = markdown::render_findings("production", &list);
+    for event in Parser::new_ext(&md, Options::ENABLE_TABLES) {
+        let bad = matches!(
+            event,
+            Event::Html(_)
+                | Event::InlineHtml(_)
+                | Event::Start(Tag::Link { .. } | Tag::Image { .. })
+        );
+        prop_assert!(!bad, "{event:?} in:\n{md}");
+    }
+    let refused: serde_json::Value =
+        serde_json::from_str(&plan_json::render_findings("production", &list)).expect("valid JSON");
+    let errors = list
+        .iter()
+        .filter(|f| f.severity == flagops::finding::Severity::Error)
+        .count();
+    prop_assert_eq!(refused["errors"].as_array().map(Vec::len), Some(errors));
     Ok(())
 }
 
