@@ -159,8 +159,9 @@ fn a_large_plan_leads_with_its_risks_and_fits_the_comment_limit() {
     };
     let note = format!(
         "_Left out to stay under 65536 bytes: {counts}; the full plan: \
-         `flagops plan --env production --format json` (or save it with `--out`), or the job \
-         summary; the apply order and the live flags left alone are there too._\n\n\
+         `flagops plan --env production --format json` (or save it with `--out`), or this \
+         Markdown with `--markdown-budget 1048576` (a job summary's limit); the apply order and \
+         the live flags left alone are there too._\n\n\
          <sub>flagops 0.0.0-test · 2026-11-21T12:00:00Z</sub>\n"
     );
     assert!(text.ends_with(&note), "{}", &text[text.len() - 600..]);

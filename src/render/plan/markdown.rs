@@ -186,7 +186,8 @@ fn foot(plan: &Plan) -> String {
 
 fn pointer(env: &str) -> String {
     format!(
-        "the full plan: {} (or save it with `--out`), or the job summary",
+        "the full plan: {} (or save it with `--out`), or this Markdown with \
+         `--markdown-budget 1048576` (a job summary's limit)",
         md::code(&format!("flagops plan --env {env} --format json"))
     )
 }
