@@ -29,9 +29,10 @@ fn metadata() -> Metadata {
 }
 
 fn posthog() -> Target {
-    Target::Posthog {
-        host: "https://eu.posthog.com".into(),
-        project_id: Some(4242),
+    Target {
+        kind: "PostHog project".into(),
+        name: "4242".into(),
+        at: Some("https://eu.posthog.com".into()),
     }
 }
 

@@ -118,24 +118,27 @@ pub(crate) fn prepare(ctx: &Context, env: &str) -> Result<Inputs> {
     }
 }
 
-/// Which service or file the environment is, for the plan's header (never a key).
+/// Which service or file the environment is, for the plan's header (never a key): the one
+/// place that reads the backend's identity from the config.
 pub(crate) fn target(repo: &Repository, env: &str) -> Target {
     match repo.config.backend {
-        BackendKind::Local => Target::Local {
-            state: repo
+        BackendKind::Local => Target {
+            kind: "local state file".to_owned(),
+            name: repo
                 .config
                 .state
                 .clone()
                 .unwrap_or_else(|| DEFAULT_STATE_FILE.to_owned()),
+            at: None,
         },
         BackendKind::Posthog => {
             let policy = repo.config.environments.get(env);
-            Target::Posthog {
-                host: policy
-                    .and_then(|p| p.host.as_deref())
-                    .map(without_userinfo)
-                    .unwrap_or_default(),
-                project_id: policy.and_then(|p| p.project_id),
+            Target {
+                kind: "PostHog project".to_owned(),
+                name: policy
+                    .and_then(|p| p.project_id)
+                    .map_or_else(|| "?".to_owned(), |id| id.to_string()),
+                at: policy.and_then(|p| p.host.as_deref()).map(without_userinfo),
             }
         }
     }

@@ -14,37 +14,27 @@ pub(crate) mod words;
 
 use crate::render::escape::Inline;
 
-/// Which service an environment is, for the header of a plan (never a key; not saved in the
-/// plan document: the command reads it from the config).
+/// Which service or file an environment is, for the header of a plan: vendor-neutral words
+/// the command builds from the config (never a key; not saved in the plan document).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// A PostHog project.
-    Posthog {
-        /// The origin, without any user information.
-        host: String,
-        /// The project id.
-        project_id: Option<u64>,
-    },
-    /// The local backend's state file (relative to the config file).
-    Local {
-        /// The state file.
-        state: String,
-    },
+pub struct Target {
+    /// What it is, in words: `PostHog project`, `local state file`.
+    pub kind: String,
+    /// Its name or id: `4242`, `.flagops/state.json`.
+    pub name: String,
+    /// Where, if anywhere: the origin of the service.
+    pub at: Option<String>,
 }
 
 impl Target {
-    /// `PostHog project `2` at `https://us.posthog.com`` or `state file `.flagops/state.json``.
+    /// ``PostHog project `2` at `https://us.posthog.com` `` or ``local state file `…` ``, with
+    /// the name and place escaped for `out`.
     pub fn words(&self, out: Inline) -> String {
-        match self {
-            Target::Posthog { host, project_id } => {
-                let project = project_id.map_or_else(|| "?".to_owned(), |id| id.to_string());
-                format!(
-                    "PostHog project {} at {}",
-                    out.name(&project),
-                    out.name(host)
-                )
-            }
-            Target::Local { state } => format!("local state file {}", out.name(state)),
+        let mut text = format!("{} {}", out.text(&self.kind), out.name(&self.name));
+        if let Some(at) = &self.at {
+            text.push_str(" at ");
+            text.push_str(&out.name(at));
         }
+        text
     }
 }
