@@ -42,20 +42,14 @@ fn plan_markdown_shows_a_hostile_key_as_code() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stdout
-            .contains("| delete | `x<!--\\u{1b}[2J\\r\\n::error::pwned` | not in the repository; `prune` is on |\n"),
+            .contains("- **delete** `x<!--\\u{1b}[2J\\r\\n::error::pwned`\n  - ⚠️ deleted: a live flag the repository does not have, removed because `prune` is on; it is on now for 100% of everyone\n"),
         "{}",
         run.stdout
     );
     for event in Parser::new(&run.stdout) {
         match event {
             Event::Html(html) | Event::InlineHtml(html) => assert!(
-                [
-                    "<details><summary>Details</summary>\n",
-                    "</details>\n",
-                    "<sub>",
-                    "</sub>"
-                ]
-                .contains(&html.as_ref()),
+                ["</details>\n", "<sub>", "</sub>"].contains(&html.as_ref()),
                 "{html:?} in {}",
                 run.stdout
             ),
@@ -74,7 +68,7 @@ fn plan_text_keeps_a_hostile_key_on_one_line() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stdout
-            .contains("  - delete `x<!--\\u{1b}[2J\\r\\n::error::pwned` (not in the repository; `prune` is on)\n"),
+            .contains("  - delete `x<!--\\u{1b}[2J\\r\\n::error::pwned`\n      ! deleted: a live flag the repository does not have, removed because `prune` is on; it is on now for 100% of everyone\n"),
         "{}",
         run.stdout
     );

@@ -65,7 +65,7 @@ fn an_update_is_shown_in_words() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
         run.stdout.contains(
-            "  ~ update `child`\n      tag `beta` added\n      rollout 10% → 50% in condition 1\n"
+            "needs attention (1):\n  ~ update `child`\n      ! rollout widens 10% → 50% of users where flag `base` is true in condition 1\n      tag `beta` added\n      rollout 10% → 50% in condition 1\n"
         ),
         "{}",
         run.stdout

@@ -343,28 +343,35 @@ fn markdown_fits_the_limit_and_closes_its_code_block() {
     let plan = build(&desired, &LiveState::default(), &Environment::default());
     let full = markdown::render(&plan);
     assert!(
-        full.chars().count() <= markdown::GITHUB_COMMENT_LIMIT,
+        full.len() <= markdown::GITHUB_COMMENT_LIMIT,
         "{}",
         full.len()
     );
-    assert!(full.contains("more lines not shown; run `flagops plan --env production` locally"));
+    assert!(
+        full.contains("_Left out to stay under 65536 bytes: "),
+        "{full}"
+    );
     for limit in [2_000, 5_000, 20_000] {
         let text = markdown::render_within(&plan, limit);
-        assert!(
-            text.chars().count() <= limit,
-            "limit {limit}: {}",
-            text.chars().count()
-        );
-        // Every code fence is closed, and the table is not cut inside a row.
+        assert!(text.len() <= limit, "limit {limit}: {}", text.len());
+        // Every code fence and fold is closed, and no flag block is cut: each flag shown has
+        // its payload line.
         assert_eq!(text.matches("```").count() % 2, 0, "{text}");
-        assert!(
-            text.lines()
-                .filter(|l| l.starts_with('|'))
-                .all(|l| l.ends_with('|'))
+        assert_eq!(
+            text.matches("<details").count(),
+            text.matches("</details>").count()
+        );
+        assert_eq!(
+            text.matches("- **create** `flag-").count(),
+            text.matches("  - payload `true`: ").count()
         );
         assert!(text.starts_with(
-            "### flagops plan: `production`\n\n**400 to create, 0 to update, 0 to delete.**"
+            "### flagops plan: `production`\n\nbackend `local` · made at commit `0123456789ab`\n\n**400 to create, 0 to update, 0 to delete.**"
         ));
+        assert!(
+            text.contains(&format!("_Left out to stay under {limit} bytes: ")),
+            "{text}"
+        );
         assert!(text.ends_with("2026-11-21T12:00:00Z</sub>\n"));
     }
     insta::assert_snapshot!("truncated_markdown", markdown::render_within(&plan, 3_000));
@@ -422,7 +429,7 @@ fn moved_and_shifted_conditions_read_with_their_old_numbers() {
         &Environment::default(),
     )));
     assert!(
-        text.contains("  ~ update `a`\n      condition 2 moved to 1: 20% of everyone\n\n"),
+        text.contains("  ~ update `a`\n      condition 2 moved to 1: 20% of everyone\n"),
         "{text}"
     );
     let desired = vec![flag(
@@ -435,7 +442,7 @@ fn moved_and_shifted_conditions_read_with_their_old_numbers() {
     )));
     assert!(
         text.contains(
-            "  ~ update `a`\n      condition 1 added: 5% of everyone\n      rollout 30% → 35% in condition 4 (was 3)\n\n"
+            "  ~ update `a`\n      ! condition 1 added: on for 5% of everyone\n      ! rollout widens 30% → 35% of everyone in condition 4\n      condition 1 added: 5% of everyone\n      rollout 30% → 35% in condition 4 (was 3)\n"
         ),
         "{text}"
     );

@@ -243,7 +243,7 @@ fn init_local_then_validate_then_plan() {
     run.expect_code(0);
     assert!(
         run.stdout
-            .starts_with("plan for environment `staging` (backend `local`)\n"),
+            .starts_with("plan for environment `staging` (backend `local`, local state file `.flagops/state.json`)\n"),
         "{}",
         run.stdout
     );

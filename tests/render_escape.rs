@@ -200,6 +200,11 @@ fn hostile_plan() -> Plan {
 /// [`hostile_plan`] for people; `<A*>` stands for the 482 `a`s shown of the 1 MB reason.
 const HUMAN_PLAN: &str = r#"plan for environment `prod<!--` (backend ``)
 
+needs attention (1):
+  - delete `x\r\n::error::pwned`
+      ! deleted: a live flag the repository does not have, removed because `prune` is on; it is on now for 100% of everyone
+
+to create (1 flag):
   + create `new`<!--`
       name "<img src=x onerror=alert(1)>"
       tags `[a](javascript:alert(1))`
@@ -207,13 +212,12 @@ const HUMAN_PLAN: &str = r#"plan for environment `prod<!--` (backend ``)
       variant `v|<b>` 100%
       payload `v|<b>`: {"html":"</details><!--"}
 
+to update (1 flag):
   ~ update `upd`
       tag `old|` removed
       tag `<img src=x onerror=alert(1)>` added
       tag ``x`` added
       property 1 added to condition 1: `<k>` exact "[a](javascript:alert(1))"
-
-  - delete `x\r\n::error::pwned` (not in the repository; `prune` is on)
 
 cannot be managed (live, never touched):
   ! `\u{1b}[31mred\u{1b}[0m`: x\r\n::error::pwned <A*>… (1048094 more characters)
@@ -221,29 +225,49 @@ cannot be managed (live, never touched):
 Plan: 1 to create, 1 to update, 1 to delete.
 "#;
 
-/// The markdown plan before and after the details (which are [`HUMAN_PLAN`]).
-const MARKDOWN_HEAD: &str = r"### flagops plan: `prod<!--`
+/// [`hostile_plan`] as markdown; `<A*>` stands for the 482 `a`s shown of the 1 MB reason.
+const MARKDOWN_PLAN: &str = r#"### flagops plan: `prod<!--`
+
+backend ` `
 
 **1 to create, 1 to update, 1 to delete.** 0 unchanged.
 
 1 live flag cannot be managed by flagops; never touched.
 
-| action | flag | changes |
-|---|---|---|
-| create | ``new`<!--`` | new flag |
-| update | `upd` | tag `old\|` removed; tag `<img src=x onerror=alert(1)>` added; tag `` `x` `` added; and 1 more |
-| delete | `x\r\n::error::pwned` | not in the repository; `prune` is on |
+#### ⚠️ Needs attention (1 flag)
 
-<details><summary>Details</summary>
+- **delete** `x\r\n::error::pwned`
+  - ⚠️ deleted: a live flag the repository does not have, removed because `prune` is on; it is on now for 100% of everyone
 
-```text
-";
-const MARKDOWN_TAIL: &str = r"```
+<details open><summary>To create: 1 flag</summary>
+
+- **create** ``new`<!--``
+  - name `"<img src=x onerror=alert(1)>"`
+  - tags `[a](javascript:alert(1))`
+  - condition 1: 100% where `e|mail` icontains `"\u001b[31mred\u001b[0m"`
+  - variant `v|<b>` 100%
+  - payload `v|<b>`: `{"html":"</details><!--"}`
+
+</details>
+
+<details open><summary>To update: 1 flag</summary>
+
+- **update** `upd`
+  - tag `old|` removed
+  - tag `<img src=x onerror=alert(1)>` added
+  - tag `` `x` `` added
+  - property 1 added to condition 1: `<k>` exact `"[a](javascript:alert(1))"`
+
+</details>
+
+<details><summary>Live flags left alone</summary>
+
+- `\u{1b}[31mred\u{1b}[0m`: cannot be managed: x\\r\\n::error::pwned <A*>… (1048094 more characters)
 
 </details>
 
 <sub>flagops 0.0.0-test</sub>
-";
+"#;
 
 #[test]
 fn plan_human_escapes_names_and_caps_details() {
@@ -254,8 +278,7 @@ fn plan_human_escapes_names_and_caps_details() {
 #[test]
 fn plan_markdown_escapes_names_and_caps_details() {
     let out = plan_markdown::render(&hostile_plan());
-    let human = HUMAN_PLAN.replace("<A*>", &"a".repeat(482));
-    assert_eq!(out, format!("{MARKDOWN_HEAD}{human}{MARKDOWN_TAIL}"));
+    assert_eq!(out, MARKDOWN_PLAN.replace("<A*>", &"a".repeat(482)));
 }
 
 fn hostile_findings(dir: &Path) -> Vec<Finding> {

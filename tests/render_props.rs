@@ -5,8 +5,8 @@
 //!
 //! - terminal output holds no control character but its own line breaks and colours;
 //! - markdown, read by a CommonMark parser (`pulldown-cmark`, with GitHub's tables), holds no
-//!   HTML but the renderer's own tags, no link or image, one table cell per column and one
-//!   code block holding exactly the human rendering;
+//!   HTML but the renderer's own tags, no link or image, and every flag key whole in a code
+//!   span;
 //! - GitHub workflow commands are one line per finding;
 //! - DOT and Mermaid labels stay inside their quotes.
 //!
@@ -25,7 +25,7 @@ use flagops::render::graph;
 use flagops::render::plan::{human, json as plan_json, markdown};
 use flagops::source::{self, Repository};
 use proptest::prelude::*;
-use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{Event, Options, Parser, Tag};
 use serde_json::json;
 
 use crate::support::{flag, live};
@@ -140,55 +140,61 @@ fn check_terminal(what: &str, text: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// The markdown plan read by a CommonMark parser with GitHub's tables.
-fn check_markdown(plan: &Plan, text: &str) -> Result<(), TestCaseError> {
-    const OURS: &[&str] = &[
-        "<details><summary>Details</summary>\n",
-        "</details>\n",
-        "<sub>",
-        "</sub>",
+/// The renderer's own HTML: fold openings, their ends and the footer's `<sub>`.
+fn ours(html: &str) -> bool {
+    let folds = [
+        "To create: ",
+        "To update: ",
+        "To delete: ",
+        "Live flags left alone",
+        "Apply order (each level after the previous one)",
     ];
-    let mut code_blocks = Vec::new();
-    let mut in_code = false;
-    let mut in_table_row = false;
-    let mut cells = 0;
+    ["</details>\n", "<sub>", "</sub>"].contains(&html)
+        || ["<details><summary>", "<details open><summary>"]
+            .iter()
+            .filter_map(|open| html.strip_prefix(open))
+            .filter_map(|rest| rest.strip_suffix("</summary>\n"))
+            .any(|title| {
+                folds.iter().any(|f| {
+                    title.strip_prefix(f).is_some_and(|n| {
+                        n.is_empty()
+                            || n.trim_end_matches(" flags")
+                                .trim_end_matches(" flag")
+                                .parse::<usize>()
+                                .is_ok()
+                    })
+                })
+            })
+}
+
+/// The markdown plan read by a CommonMark parser with GitHub's tables: only the renderer's
+/// own HTML, no link or image, and every flag key of the plan whole in a code span.
+fn check_markdown(plan: &Plan, text: &str) -> Result<(), TestCaseError> {
+    let mut spans = Vec::new();
     for event in Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
         match event {
             Event::Html(html) | Event::InlineHtml(html) => {
-                prop_assert!(
-                    OURS.contains(&html.as_ref()),
-                    "HTML {html:?} in the markdown:\n{text}"
-                );
+                prop_assert!(ours(&html), "HTML {html:?} in the markdown:\n{text}");
             }
             Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) => {
                 prop_assert!(false, "a link to {dest_url:?} in the markdown:\n{text}");
             }
-            Event::Start(Tag::CodeBlock(_)) => {
-                in_code = true;
-                code_blocks.push(String::new());
-            }
-            Event::End(TagEnd::CodeBlock) => in_code = false,
-            Event::Text(t) if in_code => {
-                if let Some(last) = code_blocks.last_mut() {
-                    last.push_str(&t);
-                }
-            }
-            Event::Start(Tag::TableRow | Tag::TableHead) => {
-                in_table_row = true;
-                cells = 0;
-            }
-            Event::Start(Tag::TableCell) if in_table_row => cells += 1,
-            Event::End(TagEnd::TableRow | TagEnd::TableHead) => {
-                prop_assert_eq!(cells, 3, "a table row without 3 cells:\n{}", text);
-                in_table_row = false;
-            }
+            Event::Code(code) => spans.push(code.to_string()),
             _ => {}
         }
     }
-    // The details block is the human rendering, whole (nothing in it closed the block).
-    let human = anstream::adapter::strip_str(&human::render(plan)).to_string();
-    prop_assert_eq!(code_blocks.len(), 1, "code blocks in:\n{}", text);
-    prop_assert_eq!(&code_blocks[0], &human);
+    let keys = plan
+        .steps
+        .iter()
+        .map(|s| &s.key)
+        .chain(plan.unsupported.iter().map(|u| &u.key));
+    for key in keys.filter(|k| !k.trim().is_empty()) {
+        let shown = flagops::render::escape::terminal::text(key).into_owned();
+        prop_assert!(
+            spans.contains(&shown),
+            "the key {key:?} is not a whole code span in:\n{text}"
+        );
+    }
     Ok(())
 }
 
@@ -289,6 +295,25 @@ fn check_findings(text: &str) -> Result<(), TestCaseError> {
     let doc: serde_json::Value =
         serde_json::from_str(&findings::json(&list, summary)).expect("valid JSON");
     prop_assert_eq!(doc["findings"].as_array().map(Vec::len), Some(list.len()));
+    // A plan refused for these findings: a Markdown report without HTML or links, and the
+    // refused-plan document with one entry per error.
+    let md = markdown::render_findings("production", &list);
+    for event in Parser::new_ext(&md, Options::ENABLE_TABLES) {
+        let bad = matches!(
+            event,
+            Event::Html(_)
+                | Event::InlineHtml(_)
+                | Event::Start(Tag::Link { .. } | Tag::Image { .. })
+        );
+        prop_assert!(!bad, "{event:?} in:\n{md}");
+    }
+    let refused: serde_json::Value =
+        serde_json::from_str(&plan_json::render_findings("production", &list)).expect("valid JSON");
+    let errors = list
+        .iter()
+        .filter(|f| f.severity == flagops::finding::Severity::Error)
+        .count();
+    prop_assert_eq!(refused["errors"].as_array().map(Vec::len), Some(errors));
     Ok(())
 }
 

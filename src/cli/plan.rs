@@ -7,13 +7,15 @@ use clap::ValueEnum;
 use super::Context;
 use super::output::{stderr, stdout};
 use crate::backend::any::{AnyBackend, SetupError};
+use crate::backend::local::DEFAULT_STATE_FILE;
 use crate::backend::{Backend, LiveState};
-use crate::config::Environment;
+use crate::config::{BackendKind, Environment};
 use crate::error::{Error, Result, exit};
+use crate::finding::Finding;
 use crate::model::Flag;
 use crate::plan::{self, ConfigRef, GitRef, Metadata, Plan, PlanError};
 use crate::render::findings::{Sources, Summary, human};
-use crate::render::plan as render;
+use crate::render::plan::{self as render, Target};
 use crate::rules;
 use crate::source::Repository;
 
@@ -43,6 +45,11 @@ pub(crate) struct Args {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     detailed_exitcode: bool,
+    /// The most bytes `--format markdown` may print: GitHub's comment limit by default; a job
+    /// summary allows 1048576. Low-risk details are left out first, never a risky change.
+    #[arg(long, value_name = "BYTES", default_value_t = 65_536,
+          value_parser = clap::value_parser!(u32).range(1_000..=1_048_576))]
+    markdown_budget: u32,
 }
 
 /// The loaded, checked inputs of a plan for one environment.
@@ -53,19 +60,28 @@ pub(crate) struct Inputs {
     pub(crate) backend: AnyBackend,
 }
 
-/// Load the repository, refuse if it has errors, and build the environment's backend.
-pub(crate) fn prepare(ctx: &Context, env: &str) -> Result<Inputs> {
+/// The repository loaded for one environment: ready to plan, or with errors.
+pub(crate) enum Loaded {
+    /// No errors: the inputs of a plan.
+    Ready(Inputs),
+    /// The repository has errors (`validate` findings); nothing can be planned.
+    Invalid {
+        /// The repository as loaded.
+        repo: Repository,
+        /// Every finding (errors and warnings).
+        findings: Vec<Finding>,
+    },
+}
+
+/// Load the repository, check it, and build the environment's backend.
+pub(crate) fn load(ctx: &Context, env: &str) -> Result<Loaded> {
     let repo = ctx.load()?;
     let backend =
         AnyBackend::for_environment(&repo.root, &repo.config, env).map_err(|e| setup_error(&e))?;
     let findings = rules::validate(&repo);
     let summary = Summary::new(repo.files, repo.flags.len(), &findings);
     if summary.errors > 0 {
-        stderr(&human(&findings, summary, &mut Sources::new(&repo.root)));
-        return Err(
-            Error::failure("the repository has errors; nothing was planned")
-                .hint("fix the errors above (`flagops validate` lists them)"),
-        );
+        return Ok(Loaded::Invalid { repo, findings });
     }
     let policy = repo
         .config
@@ -78,12 +94,65 @@ pub(crate) fn prepare(ctx: &Context, env: &str) -> Result<Inputs> {
         .iter()
         .map(|f| f.spec.resolve(Some(env)).0)
         .collect();
-    Ok(Inputs {
+    Ok(Loaded::Ready(Inputs {
         repo,
         policy,
         desired,
         backend,
-    })
+    }))
+}
+
+/// The findings on stderr, and the error that nothing was planned.
+fn refuse_invalid(repo: &Repository, findings: &[Finding]) -> Error {
+    let summary = Summary::new(repo.files, repo.flags.len(), findings);
+    stderr(&human(findings, summary, &mut Sources::new(&repo.root)));
+    Error::failure("the repository has errors; nothing was planned")
+        .hint("fix the errors above (`flagops validate` lists them)")
+}
+
+/// Load the repository, refuse if it has errors, and build the environment's backend.
+pub(crate) fn prepare(ctx: &Context, env: &str) -> Result<Inputs> {
+    match load(ctx, env)? {
+        Loaded::Ready(inputs) => Ok(inputs),
+        Loaded::Invalid { repo, findings } => Err(refuse_invalid(&repo, &findings)),
+    }
+}
+
+/// Which service or file the environment is, for the plan's header (never a key): the one
+/// place that reads the backend's identity from the config.
+pub(crate) fn target(repo: &Repository, env: &str) -> Target {
+    match repo.config.backend {
+        BackendKind::Local => Target {
+            kind: "local state file".to_owned(),
+            name: repo
+                .config
+                .state
+                .clone()
+                .unwrap_or_else(|| DEFAULT_STATE_FILE.to_owned()),
+            at: None,
+        },
+        BackendKind::Posthog => {
+            let policy = repo.config.environments.get(env);
+            Target {
+                kind: "PostHog project".to_owned(),
+                name: policy
+                    .and_then(|p| p.project_id)
+                    .map_or_else(|| "?".to_owned(), |id| id.to_string()),
+                at: policy.and_then(|p| p.host.as_deref()).map(without_userinfo),
+            }
+        }
+    }
+}
+
+/// `https://user:secret@host/` → `https://host/`: a URL's user information is never shown.
+fn without_userinfo(host: &str) -> String {
+    let (scheme, rest) = host.split_once("://").unwrap_or(("", host));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) if scheme.is_empty() => rest[at + 1..].to_owned(),
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => host.to_owned(),
+    }
 }
 
 /// A runtime for the backend's async calls.
@@ -175,19 +244,38 @@ pub(crate) fn print_refusal(format: Format, env: &str, error: &PlanError) {
     }
 }
 
-/// Print a plan in `format`.
-pub(crate) fn print(format: Format, plan: &Plan) {
+/// Print a plan in `format`, naming `target` in the header.
+pub(crate) fn print(format: Format, plan: &Plan, target: &Target, budget: usize) {
     match format {
-        Format::Human => stdout(&render::human::render(plan)),
+        Format::Human => stdout(&render::human::render_for(plan, Some(target))),
         Format::Json => stdout(&render::json::render(plan)),
-        Format::Markdown => stdout(&render::markdown::render(plan)),
+        Format::Markdown => stdout(&render::markdown::render_with(
+            plan,
+            &render::markdown::Options {
+                target: Some(target),
+                budget,
+            },
+        )),
     }
 }
 
 /// Exit 0 (or 2 with `--detailed-exitcode` when there are changes), 1 on error or refusal.
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     crate::backend::pacing::Pacer::announce_waits_to(stderr); // long waits: `waiting: …`
-    let inputs = prepare(ctx, &args.env)?;
+    let inputs = match load(ctx, &args.env)? {
+        Loaded::Ready(inputs) => inputs,
+        Loaded::Invalid { repo, findings } => {
+            // A pull-request comment explains the failure instead of being empty.
+            match args.format {
+                Format::Human => {}
+                Format::Json => stdout(&render::json::render_findings(&args.env, &findings)),
+                Format::Markdown => {
+                    stdout(&render::markdown::render_findings(&args.env, &findings));
+                }
+            }
+            return Err(refuse_invalid(&repo, &findings));
+        }
+    };
     let runtime = runtime()?;
     let live = list(&inputs, &runtime, &args.env)?;
     let mut plan = match plan::build(&inputs.desired, &live, &inputs.policy) {
@@ -198,7 +286,10 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         }
     };
     plan.metadata = metadata(&inputs.repo, &args.env)?;
-    print(args.format, &plan);
+    let target = target(&inputs.repo, &args.env);
+    let budget =
+        usize::try_from(args.markdown_budget).unwrap_or(render::markdown::GITHUB_COMMENT_LIMIT);
+    print(args.format, &plan, &target, budget);
     if let Some(out) = &args.out {
         let path = ctx.directory.join(out);
         std::fs::write(&path, render::json::render(&plan)).map_err(|e| {
@@ -228,5 +319,28 @@ pub(crate) fn setup_error(e: &SetupError) -> Error {
             Error::usage(e.to_string()).hint(hint)
         }
         SetupError::Posthog(_) => Error::usage(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_userinfo;
+
+    #[test]
+    fn a_hosts_user_information_is_never_shown() {
+        assert_eq!(
+            without_userinfo("https://user:secret@eu.posthog.com/x"),
+            "https://eu.posthog.com/x"
+        );
+        assert_eq!(without_userinfo("user@host"), "host");
+        assert_eq!(
+            without_userinfo("https://us.posthog.com"),
+            "https://us.posthog.com"
+        );
+        // An `@` in the path is not user information.
+        assert_eq!(
+            without_userinfo("https://h.example/a@b"),
+            "https://h.example/a@b"
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! The plan for people: per flag and per field, in words, with a summary line.
+//! The plan for people: what needs attention first (deletes, disables, widened rollouts, …),
+//! then the rest grouped by action, per flag and per field, in words, with a summary line.
 //!
 //! Styled with ANSI codes; `anstream` strips them when stdout is not a terminal or
 //! `NO_COLOR` is set. Keys, names and values are escaped for the terminal and reasons and
@@ -8,6 +9,8 @@ use std::fmt::Write;
 
 use anstyle::{AnsiColor, Style};
 
+use super::Target;
+use super::risk::{self, Risk};
 use super::words::{self, Described};
 use crate::plan::{Action, Plan, PlanError, Step, UnmanagedReason};
 use crate::render::escape::{Inline, terminal};
@@ -60,8 +63,25 @@ pub(crate) fn ignored(plan: &Plan) -> Option<String> {
     })
 }
 
-/// One step: its headline and its changes.
-pub(crate) fn step(out: &mut String, step: &Step) {
+/// The lines under a step's headline: a new flag's fields, or an update's changes.
+pub(crate) fn described(step: &Step, out: Inline) -> Vec<Described> {
+    match step.action {
+        Action::Create => step
+            .desired
+            .as_ref()
+            .map(|flag| words::created(flag, out))
+            .unwrap_or_default(),
+        Action::Update => step
+            .changes
+            .iter()
+            .map(|c| words::describe_for(c, out))
+            .collect(),
+        Action::Delete => Vec::new(),
+    }
+}
+
+/// One step: its headline, its risks (`!`) and its changes.
+pub(crate) fn step(out: &mut String, step: &Step, risks: &[Risk]) {
     let (sign, style) = sign(step.action);
     let _ = write!(
         out,
@@ -69,31 +89,61 @@ pub(crate) fn step(out: &mut String, step: &Step) {
         step.action.as_str(),
         terminal::text(&step.key)
     );
-    if let Some(reason) = &step.reason {
+    if let Some(reason) = &step.reason
+        && risks.is_empty()
+    {
         let _ = write!(out, " {DIM}({}){DIM:#}", terminal::detail(reason));
     }
     out.push('\n');
-    let described: Vec<Described> = match step.action {
-        Action::Create => step
-            .desired
-            .as_ref()
-            .map(|flag| words::created(flag, Inline::Terminal))
-            .unwrap_or_default(),
-        Action::Update => step.changes.iter().map(words::describe).collect(),
-        Action::Delete => Vec::new(),
-    };
-    push_described(out, &described);
+    for risk in risks {
+        let _ = writeln!(out, "      {RED}!{RED:#} {}", risk.words(Inline::Terminal));
+    }
+    push_described(out, &described(step, Inline::Terminal));
 }
 
-/// The whole plan.
-pub fn render(plan: &Plan) -> String {
-    let mut out = String::new();
+fn group_title(action: Action, n: usize) -> String {
+    let flags = if n == 1 { "flag" } else { "flags" };
+    format!("to {} ({n} {flags}):", action.as_str())
+}
+
+/// The header: environment, backend, which service or file, and the commit.
+fn header(out: &mut String, plan: &Plan, target: Option<&Target>) {
     let env = terminal::text(&plan.metadata.environment);
     let backend = terminal::text(&plan.metadata.backend);
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "{BOLD}plan for environment `{env}`{BOLD:#} (backend `{backend}`)"
+        "{BOLD}plan for environment `{env}`{BOLD:#} (backend `{backend}`"
     );
+    if let Some(target) = target {
+        let _ = write!(out, ", {}", target.words(Inline::Terminal));
+    }
+    out.push(')');
+    out.push('\n');
+    if let Some(git) = &plan.metadata.git {
+        let short: String = git.commit.chars().take(12).collect();
+        let _ = writeln!(
+            out,
+            "{DIM}made at commit {}{}{DIM:#}",
+            terminal::text(&short),
+            if git.dirty {
+                " (with uncommitted changes)"
+            } else {
+                ""
+            }
+        );
+    }
+}
+
+/// The whole plan (no target in the header).
+pub fn render(plan: &Plan) -> String {
+    render_for(plan, None)
+}
+
+/// The whole plan: what needs attention first, then the rest grouped by action.
+pub fn render_for(plan: &Plan, target: Option<&Target>) -> String {
+    let mut out = String::new();
+    let env = terminal::text(&plan.metadata.environment);
+    header(&mut out, plan, target);
     if let Some(fields) = ignored(plan) {
         let _ = writeln!(
             out,
@@ -110,8 +160,27 @@ pub fn render(plan: &Plan) -> String {
         );
         out.push('\n');
     }
-    for s in &plan.steps {
-        step(&mut out, s);
+    let (risky, rest) = risk::split(plan);
+    if !risky.is_empty() {
+        let _ = writeln!(
+            out,
+            "{RED}{BOLD}needs attention ({}):{BOLD:#}{RED:#}",
+            risky.len()
+        );
+        for (s, risks) in &risky {
+            step(&mut out, s, risks);
+        }
+        out.push('\n');
+    }
+    for action in [Action::Create, Action::Update, Action::Delete] {
+        let group: Vec<&&Step> = rest.iter().filter(|s| s.action == action).collect();
+        if group.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{}", group_title(action, group.len()));
+        for s in group {
+            step(&mut out, s, &[]);
+        }
         out.push('\n');
     }
     let levels = plan.levels();

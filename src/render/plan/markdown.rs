@@ -1,74 +1,71 @@
 //! The plan as markdown, for a pull-request comment or a job summary.
 //!
-//! Summary first, then a table with one row per flag, then the full human rendering inside a
-//! collapsed `<details>` block. The result always fits GitHub's comment limit (65,536
-//! characters): rows are dropped whole and the details are cut at a line boundary with the
-//! code block closed, and a note says what was left out and where to see everything.
+//! The header names the environment and the service (host and project, or the state file),
+//! then the summary, then **Needs attention**: every risky step (`risk`) in full, never folded
+//! and never cut. The other steps follow, folded and grouped by action (create, update), one
+//! block per flag. The result stays under a byte budget ([`GITHUB_COMMENT_LIMIT`] by default;
+//! a job summary allows [`JOB_SUMMARY_LIMIT`]): the apply order and the list of flags left
+//! alone go first, then whole low-risk flag blocks from the end; a note names what was left out
+//! and where the full plan is. A flag's block is never cut in the middle.
 //!
 //! Keys and values are code spans, other text from the plan is escaped (`render::escape`), so
 //! no flag name or server text can hide the rest of the comment (`<!--`), render HTML or
-//! links, or break the table; the details are the human rendering (already escaped) in a
-//! fenced code block longer than any backtick run inside.
+//! links; payload diffs are in fenced code blocks longer than any backtick run inside.
 
 use std::fmt::Write;
 
-use super::human;
-use super::words;
-use crate::plan::{Action, Plan, PlanError};
+use super::risk::{self, Risk};
+use super::{Target, human};
+use crate::finding::{Finding, Severity};
+use crate::plan::{Action, Plan, PlanError, Step, UnmanagedReason};
 use crate::render::escape::{Inline, markdown as md};
 
-/// GitHub's limit on a comment body, in characters.
+/// GitHub's limit on a comment body, in characters (the budget is counted in bytes, which is
+/// never less).
 pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
 
-/// The plan as markdown under [`GITHUB_COMMENT_LIMIT`].
-pub fn render(plan: &Plan) -> String {
-    render_within(plan, GITHUB_COMMENT_LIMIT)
+/// GitHub's limit on a job summary, in bytes.
+pub const JOB_SUMMARY_LIMIT: usize = 1_048_576;
+
+/// How to render: the service named in the header and the size budget.
+#[derive(Debug, Clone, Copy)]
+pub struct Options<'a> {
+    /// Which service the environment is (from the config), if known.
+    pub target: Option<&'a Target>,
+    /// The most bytes the markdown may take.
+    pub budget: usize,
 }
 
-fn flags(n: usize) -> String {
-    if n == 1 {
-        "1 flag".to_owned()
-    } else {
-        format!("{n} flags")
-    }
-}
-
-fn live_flags(n: usize) -> String {
-    if n == 1 {
-        "1 live flag".to_owned()
-    } else {
-        format!("{n} live flags")
-    }
-}
-
-fn chars(text: &str) -> usize {
-    text.chars().count()
-}
-
-fn changes_cell(step: &crate::plan::Step) -> String {
-    match step.action {
-        Action::Create => "new flag".to_owned(),
-        Action::Delete => step
-            .reason
-            .as_deref()
-            .map_or_else(|| "soft delete".to_owned(), md::detail),
-        Action::Update => {
-            let all: Vec<String> = step
-                .changes
-                .iter()
-                .map(|c| words::describe_for(c, Inline::Markdown).headline)
-                .collect();
-            let shown: Vec<&str> = all
-                .iter()
-                .take(3)
-                .map(|h| h.trim_end_matches(':'))
-                .collect();
-            let mut text = shown.join("; ");
-            if all.len() > shown.len() {
-                let _ = write!(text, "; and {} more", all.len() - shown.len());
-            }
-            text
+impl Default for Options<'_> {
+    fn default() -> Self {
+        Options {
+            target: None,
+            budget: GITHUB_COMMENT_LIMIT,
         }
+    }
+}
+
+/// The plan as markdown under [`GITHUB_COMMENT_LIMIT`] bytes.
+pub fn render(plan: &Plan) -> String {
+    render_with(plan, &Options::default())
+}
+
+/// The plan as markdown in at most `limit` bytes.
+pub fn render_within(plan: &Plan, limit: usize) -> String {
+    render_with(
+        plan,
+        &Options {
+            target: None,
+            budget: limit,
+        },
+    )
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
     }
 }
 
@@ -82,13 +79,67 @@ fn fence_for(body: &str) -> String {
     "`".repeat((longest + 1).max(3))
 }
 
-/// The plan as markdown in at most `limit` characters (tests use small limits).
-pub fn render_within(plan: &Plan, limit: usize) -> String {
+/// One flag's block: its headline, its risks and every change (payload diffs in a code block).
+fn block(step: &Step, risks: &[Risk]) -> String {
+    let mut out = format!("- **{}** {}\n", step.action.as_str(), md::code(&step.key));
+    for r in risks {
+        let _ = writeln!(out, "  - ⚠️ {}", r.words(Inline::Markdown));
+    }
+    for d in human::described(step, Inline::Markdown) {
+        let _ = writeln!(out, "  - {}", d.headline);
+        if !d.lines.is_empty() {
+            let body = d.lines.join("\n");
+            let fence = fence_for(&body);
+            let _ = writeln!(out, "    {fence}diff");
+            for line in &d.lines {
+                let _ = writeln!(out, "    {line}");
+            }
+            let _ = writeln!(out, "    {fence}");
+        }
+    }
+    out
+}
+
+/// A risky flag in one line and its risks, without its other changes.
+fn compact(step: &Step, risks: &[Risk]) -> String {
+    let words: Vec<String> = risks.iter().map(|r| r.words(Inline::Markdown)).collect();
+    format!(
+        "- **{}** {}: ⚠️ {}\n",
+        step.action.as_str(),
+        md::code(&step.key),
+        words.join("; ")
+    )
+}
+
+fn head(plan: &Plan, target: Option<&Target>) -> String {
     let env = &plan.metadata.environment;
     let s = plan.summary;
     let mut head = format!("### flagops plan: {}\n\n", md::code(env));
+    let mut identity = Vec::new();
+    if let Some(t) = target {
+        identity.push(t.words(Inline::Markdown));
+    } else {
+        identity.push(format!("backend {}", md::code(&plan.metadata.backend)));
+    }
+    if let Some(git) = &plan.metadata.git {
+        let short: String = git.commit.chars().take(12).collect();
+        identity.push(format!(
+            "made at commit {}{}",
+            md::code(&short),
+            if git.dirty {
+                " (with uncommitted changes)"
+            } else {
+                ""
+            }
+        ));
+    }
+    let _ = writeln!(head, "{}\n", identity.join(" · "));
     if plan.steps.is_empty() {
-        let _ = writeln!(head, "**No changes.** {} in sync.", flags(s.unchanged));
+        let _ = writeln!(
+            head,
+            "**No changes.** {} in sync.",
+            plural(s.unchanged, "flag", "flags")
+        );
     } else {
         let _ = writeln!(
             head,
@@ -104,129 +155,223 @@ pub fn render_within(plan: &Plan, limit: usize) -> String {
         );
     }
     if s.unmanaged > 0 {
-        let n = s.unmanaged;
         let _ = writeln!(
             head,
             "\n{} not in the repository; left alone.",
-            live_flags(n)
+            plural(s.unmanaged, "live flag", "live flags")
         );
     }
     if s.unsupported > 0 {
-        let n = s.unsupported;
         let _ = writeln!(
             head,
             "\n{} cannot be managed by flagops; never touched.",
-            live_flags(n)
+            plural(s.unsupported, "live flag", "live flags")
         );
     }
     head.push('\n');
+    head
+}
 
+fn foot(plan: &Plan) -> String {
     let mut foot = format!(
         "<sub>flagops {}",
         md::detail(&plan.metadata.flagops_version)
     );
-    if let Some(git) = &plan.metadata.git {
-        let short: String = git.commit.chars().take(12).collect();
-        let _ = write!(
-            foot,
-            " · commit {}{}",
-            md::code(&short),
-            if git.dirty {
-                " (uncommitted changes)"
-            } else {
-                ""
-            }
-        );
-    }
     if !plan.metadata.created_at.is_empty() {
         let _ = write!(foot, " · {}", md::detail(&plan.metadata.created_at));
     }
     foot.push_str("</sub>\n");
+    foot
+}
 
-    let pointer = format!(
-        "run {} locally, or save the plan with `--out` and read the file",
-        md::code(&format!("flagops plan --env {env}"))
-    );
-    let mut out = head;
-    let budget = limit.saturating_sub(chars(&foot));
+fn pointer(env: &str) -> String {
+    format!(
+        "the full plan: {} (or save it with `--out`), or this Markdown with \
+         `--markdown-budget 1048576` (a job summary's limit)",
+        md::code(&format!("flagops plan --env {env} --format json"))
+    )
+}
 
-    if !plan.steps.is_empty() {
-        // The table may use half of what is left; the details get the rest.
-        let table_budget = budget.saturating_sub(chars(&out)) / 2;
-        let mut table = String::from("| action | flag | changes |\n|---|---|---|\n");
-        let mut table_chars = chars(&table);
-        let note_room = 120 + chars(&pointer);
-        let mut shown = 0;
-        for step in &plan.steps {
-            let row = format!(
-                "| {} | {} | {} |\n",
-                step.action.as_str(),
-                md::cell(&md::code(&step.key)),
-                md::cell(&changes_cell(step))
-            );
-            let row_chars = chars(&row);
-            if table_chars + row_chars + note_room > table_budget {
-                break;
-            }
-            table.push_str(&row);
-            table_chars += row_chars;
-            shown += 1;
+fn group_title(action: Action) -> &'static str {
+    match action {
+        Action::Create => "To create",
+        Action::Update => "To update",
+        Action::Delete => "To delete",
+    }
+}
+
+/// The folded, low-risk extras: the apply order and the live flags left alone.
+fn extras(plan: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    let levels = plan.levels();
+    if levels.len() > 1 {
+        let mut text = String::from(
+            "<details><summary>Apply order (each level after the previous one)</summary>\n\n",
+        );
+        for (i, level) in levels.iter().enumerate() {
+            let keys: Vec<String> = level.iter().map(|s| md::code(&s.key)).collect();
+            let _ = writeln!(text, "- level {i}: {}", keys.join(", "));
         }
-        if shown < plan.steps.len() {
+        text.push_str("\n</details>\n\n");
+        out.push(text);
+    }
+    if !plan.unmanaged.is_empty() || !plan.unsupported.is_empty() {
+        let mut text = String::from("<details><summary>Live flags left alone</summary>\n\n");
+        for u in &plan.unmanaged {
+            let why = match u.reason {
+                UnmanagedReason::PruneOff => "not in the repository; `prune` is off",
+                UnmanagedReason::Protected => "not in the repository; protected",
+            };
+            let _ = writeln!(text, "- {}: {why}", md::code(&u.key));
+        }
+        for u in &plan.unsupported {
             let _ = writeln!(
-                table,
-                "\n_{} more flags are not listed in this table; {pointer}._",
-                plan.steps.len() - shown
+                text,
+                "- {}: cannot be managed: {}",
+                md::code(&u.key),
+                md::detail(&u.reason)
             );
         }
-        if shown > 0 || plan.steps.len() > shown {
-            out.push_str(&table);
-            out.push('\n');
-        }
+        text.push_str("\n</details>\n\n");
+        out.push(text);
     }
+    out
+}
 
-    let body = anstream::adapter::strip_str(&human::render(plan)).to_string();
-    let fence = fence_for(&body);
-    let open = format!("<details><summary>Details</summary>\n\n{fence}text\n");
-    let close = format!("{fence}\n\n</details>\n\n");
-    let lines: Vec<&str> = body.lines().collect();
-    let cut_note_room = 160 + chars(&pointer);
-    let room = budget.saturating_sub(chars(&out) + chars(&open) + chars(&close));
-    let mut details = String::new();
-    let mut used = 0;
-    let mut all_fit = true;
-    for (i, line) in lines.iter().enumerate() {
-        let len = chars(line) + 1;
-        let remaining_after = lines.len() - i - 1;
-        let reserve = if remaining_after == 0 {
-            0
+/// The plan as markdown under `options.budget` bytes (when the header, the names of the risky
+/// flags and the footer fit in it).
+pub fn render_with(plan: &Plan, options: &Options<'_>) -> String {
+    let mut out = head(plan, options.target);
+    let foot = foot(plan);
+    let limit = options.budget.saturating_sub(foot.len());
+    let (risky, rest) = risk::split(plan);
+    // Room kept for the note on what was left out: its longest form with counts only (the
+    // keys are listed only if they fit).
+    let note_reserve = left_out_note(plan, &rest, risky.len(), options.budget, 0).len();
+
+    let mut left_out_risky = 0;
+    if !risky.is_empty() {
+        let title = format!(
+            "#### ⚠️ Needs attention ({})\n\n",
+            plural(risky.len(), "flag", "flags")
+        );
+        let full: Vec<String> = risky.iter().map(|(s, r)| block(s, r)).collect();
+        let full_len: usize = full.iter().map(String::len).sum();
+        let room = limit.saturating_sub(out.len() + note_reserve);
+        out.push_str(&title);
+        if title.len() + full_len < room {
+            out.extend(full);
         } else {
-            cut_note_room
-        };
-        if used + len + reserve > room {
-            all_fit = false;
-            break;
-        }
-        details.push_str(line);
-        details.push('\n');
-        used += len;
-    }
-    if room > cut_note_room || all_fit {
-        out.push_str(&open);
-        out.push_str(&details);
-        out.push_str(&fence);
-        out.push('\n');
-        if !all_fit {
-            let left = lines.len() - details.lines().count();
+            // Every risky flag named, with its risks; the other changes of these flags are in
+            // the full plan.
             let _ = writeln!(
                 out,
-                "\n_Details truncated: {left} more lines not shown; {pointer}._"
+                "_Too many to show every change; each flag with what makes it risky:_\n"
             );
+            for (s, r) in &risky {
+                let line = compact(s, r);
+                if out.len() + line.len() + 1 + note_reserve > limit {
+                    left_out_risky += 1;
+                    continue;
+                }
+                out.push_str(&line);
+            }
         }
-        out.push_str("\n</details>\n\n");
+        out.push('\n');
+    }
+
+    let mut left_out: Vec<&Step> = Vec::new();
+    let fold_open = rest.len() <= 10;
+    for action in [Action::Create, Action::Update, Action::Delete] {
+        let group: Vec<&Step> = rest
+            .iter()
+            .copied()
+            .filter(|s| s.action == action)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        let open = format!(
+            "<details{}><summary>{}: {}</summary>\n\n",
+            if fold_open { " open" } else { "" },
+            group_title(action),
+            plural(group.len(), "flag", "flags")
+        );
+        let close = "\n</details>\n\n";
+        let mut text = open.clone();
+        let mut shown = 0;
+        for s in &group {
+            let b = block(s, &[]);
+            if left_out.is_empty()
+                && out.len() + text.len() + b.len() + close.len() + note_reserve <= limit
+            {
+                text.push_str(&b);
+                shown += 1;
+            } else {
+                left_out.push(s);
+            }
+        }
+        if shown > 0 {
+            out.push_str(&text);
+            out.push_str(close);
+        }
+    }
+
+    if left_out.is_empty() && left_out_risky == 0 {
+        for extra in extras(plan) {
+            if out.len() + extra.len() <= limit {
+                out.push_str(&extra);
+            }
+        }
+    } else {
+        out.push_str(&left_out_note(
+            plan,
+            &left_out,
+            left_out_risky,
+            options.budget,
+            limit - out.len().min(limit),
+        ));
     }
     out.push_str(&foot);
     out
+}
+
+/// What was left out to stay under the budget, and where the full plan is.
+fn left_out_note(
+    plan: &Plan,
+    left_out: &[&Step],
+    left_out_risky: usize,
+    budget: usize,
+    room: usize,
+) -> String {
+    let mut counts = Vec::new();
+    if left_out_risky > 0 {
+        counts.push(plural(left_out_risky, "risky flag", "risky flags"));
+    }
+    for (action, one, many) in [
+        (Action::Create, "create", "creates"),
+        (Action::Update, "update", "updates"),
+        (Action::Delete, "delete", "deletes"),
+    ] {
+        let n = left_out.iter().filter(|s| s.action == action).count();
+        if n > 0 {
+            counts.push(plural(n, one, many));
+        }
+    }
+    let pointer = pointer(&plan.metadata.environment);
+    let start = format!(
+        "_Left out to stay under {budget} bytes: {}",
+        counts.join(", ")
+    );
+    let end =
+        format!("; {pointer}; the apply order and the live flags left alone are there too._\n\n");
+    let keys: Vec<String> = left_out.iter().map(|s| md::code(&s.key)).collect();
+    let all = format!(" ({})", keys.join(", "));
+    if start.len() + all.len() + end.len() <= room {
+        format!("{start}{all}{end}")
+    } else {
+        format!("{start}{end}")
+    }
 }
 
 /// A refused plan as markdown.
@@ -237,17 +382,74 @@ pub fn render_error(environment: &str, error: &PlanError) -> String {
         "**The plan was refused: {}.** Nothing will be applied.\n",
         human::count(error)
     );
-    for p in &error.problems {
-        let _ = writeln!(out, "- **{}**: {}", p.code, md::detail(&p.message));
-        if let Some(help) = &p.help {
-            let _ = writeln!(out, "  _{}_", md::detail(help));
+    let items: Vec<String> = error
+        .problems
+        .iter()
+        .map(|p| {
+            let mut item = format!("- **{}**: {}\n", p.code, md::detail(&p.message));
+            if let Some(help) = &p.help {
+                let _ = writeln!(item, "  _{}_", md::detail(help));
+            }
+            item
+        })
+        .collect();
+    push_items(&mut out, &items, environment);
+    out
+}
+
+/// A plan not made because the repository has errors: the errors, with file, line and column.
+pub fn render_findings(environment: &str, findings: &[Finding]) -> String {
+    let errors: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
+    let mut out = format!("### flagops plan: {} (refused)\n\n", md::code(environment));
+    let _ = writeln!(
+        out,
+        "**The repository has {}; nothing was planned.** `flagops validate` lists them with \
+         their source lines.\n",
+        plural(errors.len(), "error", "errors")
+    );
+    let items: Vec<String> = errors
+        .iter()
+        .map(|f| {
+            let mut place = f
+                .file
+                .as_ref()
+                .map(|p| p.to_string_lossy().replace('\\', "/"))
+                .unwrap_or_default();
+            if let Some(span) = f.span {
+                let _ = write!(place, ":{}:{}", span.start.line, span.start.column);
+            }
+            let place = if place.is_empty() {
+                String::new()
+            } else {
+                format!("{} ", md::code(&place))
+            };
+            let mut item = format!("- {place}**{}**: {}\n", f.code, md::detail(&f.message));
+            if let Some(help) = &f.help {
+                let _ = writeln!(item, "  _{}_", md::detail(help));
+            }
+            item
+        })
+        .collect();
+    push_items(&mut out, &items, environment);
+    out
+}
+
+/// Whole list items while they fit under [`GITHUB_COMMENT_LIMIT`], then how many were not shown.
+fn push_items(out: &mut String, items: &[String], environment: &str) {
+    let limit = GITHUB_COMMENT_LIMIT - 200;
+    for (i, item) in items.iter().enumerate() {
+        if out.len() + item.len() > limit {
+            let _ = writeln!(
+                out,
+                "\n_{} more not shown; run {} locally._",
+                items.len() - i,
+                md::code(&format!("flagops plan --env {environment}"))
+            );
+            return;
         }
+        out.push_str(item);
     }
-    let mut text: String = out.chars().take(GITHUB_COMMENT_LIMIT - 100).collect();
-    if text.len() < out.len() {
-        let cut = text.rfind('\n').unwrap_or(0);
-        text.truncate(cut);
-        text.push_str("\n\n_More problems not shown; run `flagops plan` locally._\n");
-    }
-    text
 }
