@@ -20,6 +20,7 @@ mod cli_schema;
 mod cli_secrets;
 mod cli_validate;
 mod examples;
+mod golden;
 mod import_fixtures;
 mod import_overrides;
 mod import_payloads;
