@@ -32,8 +32,7 @@ use tokio::sync::watch;
 
 use crate::backend::pacing::{RetryPolicy, Waits};
 use crate::backend::{Backend, BackendError, LiveFlag, LiveState};
-use crate::model::normalize::normalize;
-use crate::plan::{Action, Change, Plan, Step, drift, fingerprint};
+use crate::plan::{Action, Change, Plan, Revision, Step, drift};
 
 pub use report::{Counts, FailureCode, Outcome, Report, StepReport, Warning};
 
@@ -356,17 +355,10 @@ async fn verify<'a, B: Backend>(
             (_, Some(found), Some(desired)) => {
                 let changes = drift(desired, &found.flag);
                 let answered = written.get(step.key.as_str());
-                // Unchanged since the server's answer: same id and version (every write bumps
-                // it), or, for a backend without versions, the same content.
+                // Unchanged since the server's answer: same id and token (every write changes
+                // it), or, for a backend without tokens, the same content.
                 let as_answered = answered.is_some_and(|a| {
-                    a.id == found.id
-                        && match (a.version, found.version) {
-                            (Some(was), Some(now)) => was == now,
-                            _ => {
-                                fingerprint(&normalize(&a.flag))
-                                    == fingerprint(&normalize(&found.flag))
-                            }
-                        }
+                    a.id == found.id && Revision::of(a).still_as_answered(&Revision::of(found))
                 });
                 if changes.is_empty() {
                     None
@@ -380,7 +372,7 @@ async fn verify<'a, B: Backend>(
                     });
                     None
                 } else {
-                    let version = match (answered.and_then(|a| a.version), found.version) {
+                    let version = match (answered.and_then(|a| a.token.as_ref()), &found.token) {
                         (Some(a), Some(b)) if a != b => format!(" (version {a} → {b})"),
                         _ => String::new(),
                     };

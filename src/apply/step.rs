@@ -1,12 +1,12 @@
 //! One step: its precondition, the call, and what to do when the call's outcome is unknown.
 //!
 //! - Precondition: an update or delete only runs if the live flag is still the one the plan
-//!   saw (same id, version and fingerprint); a create only if the key is still free. A flag
+//!   saw (same id and `plan::Revision`: concurrency token and fingerprint); a create only if the key is still free. A flag
 //!   found already as desired (created, or updated since the plan) counts as applied
 //!   (re-running converges).
 //! - A 5xx or transport failure of a write leaves its outcome unknown. Before anything is sent
 //!   again, the flag is read back (`Backend::get`): a create that went through is never sent
-//!   twice, an update is repeated only if the flag still has the version it was sent against.
+//!   twice, an update is repeated only if the flag is still the revision it was sent against.
 //!   Repeats wait with exponential backoff and jitter (`RetryPolicy`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,8 +16,7 @@ use tokio::sync::watch;
 use crate::backend::pacing::{RetryPolicy, Waits};
 use crate::backend::{Backend, BackendError, LiveFlag, LiveState};
 use crate::model::Flag;
-use crate::model::normalize::normalize;
-use crate::plan::{Action, Step, differences, fingerprint};
+use crate::plan::{Action, Revision, Step, differences};
 
 use super::report::{FailureCode, Outcome};
 
@@ -152,18 +151,10 @@ fn unchanged(step: &Step, found: &LiveFlag, rerun: &str) -> Result<(), String> {
     if found.id != seen.id {
         return changed(format!("it was re-created: id {} → {}", seen.id, found.id));
     }
-    if found.version != seen.version {
-        let show = |v: Option<i64>| v.map_or_else(|| "none".to_owned(), |v| v.to_string());
-        return changed(format!(
-            "version {} → {}",
-            show(seen.version),
-            show(found.version)
-        ));
+    match seen.revision().change_to(&Revision::of(found)) {
+        Some(detail) => changed(detail),
+        None => Ok(()),
     }
-    if fingerprint(&normalize(&found.flag)) != seen.fingerprint {
-        return changed("its content differs".to_owned());
-    }
-    Ok(())
 }
 
 /// Send the step, repeating after unknown outcomes once the flag was checked.
@@ -314,7 +305,7 @@ async fn check<B: Backend>(
                 return Ok(Check::Done(done, Some(Box::new(found))));
             }
             match live {
-                Some(l) if l.id == found.id && l.version == found.version => {
+                Some(l) if l.id == found.id && Revision::of(l).is(&Revision::of(&found)) => {
                     Check::NotDone(Some(Box::new(found)))
                 }
                 _ => Check::Changed(format!(

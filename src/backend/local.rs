@@ -22,7 +22,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState};
+use super::{Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, Token};
 use crate::graph::{DependencyGraph, format_cycle};
 use crate::model::{Flag, FlagSpec, PropertyType};
 
@@ -95,7 +95,7 @@ impl StoredFlag {
         LiveFlag {
             id: self.id.to_string(),
             flag: self.resolved(),
-            version: Some(self.version),
+            token: Some(Token::Number(self.version)),
         }
     }
 }
@@ -403,8 +403,8 @@ fn find_current<'a>(
         .iter_mut()
         .find(|f| f.id == id && !f.deleted)
         .ok_or_else(|| BackendError::NotFound { key: key.clone() })?;
-    if let Some(version) = live.version
-        && stored.version != version
+    if let Some(version) = &live.token
+        && *version != Token::Number(stored.version)
     {
         return Err(BackendError::Conflict {
             key,

@@ -10,12 +10,15 @@ pub mod any;
 pub mod local;
 pub mod pacing;
 pub mod posthog;
+pub mod token;
 
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::Flag;
+
+pub use token::Token;
 
 /// A flag as the backend holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,8 +27,10 @@ pub struct LiveFlag {
     pub id: String,
     /// The flag, dependencies by key.
     pub flag: Flag,
-    /// Optimistic-concurrency version (PostHog `version`); `None` when the backend has none.
-    pub version: Option<i64>,
+    /// The service's concurrency token (PostHog `version`), opaque outside the adapter;
+    /// `None` when the service has none.
+    #[serde(rename = "version")]
+    pub token: Option<Token>,
 }
 
 /// A live flag the model cannot represent; it is reported and never overwritten.
@@ -189,7 +194,7 @@ pub trait Backend: Send + Sync {
     /// Create a flag; dependencies must already exist (by key). Returns the stored flag.
     fn create(&self, flag: &Flag) -> impl Future<Output = BackendResult<LiveFlag>> + Send;
 
-    /// Update `live` (as read at plan time: id and version) to `desired`. The backend refuses
+    /// Update `live` (as read at plan time: id and token) to `desired`. The backend refuses
     /// if the flag changed since (`Conflict`). Returns the stored flag.
     fn update(
         &self,

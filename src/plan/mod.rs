@@ -9,7 +9,8 @@
 //!
 //! - `diff`: field-level changes between a live flag and its desired form;
 //! - `order`: the state after the plan, its dependency checks, and the step levels;
-//! - `digest`: fingerprints, the config hash and the masking of secret values.
+//! - `digest`: fingerprints, the config hash and the masking of secret values;
+//! - `revision`: what a step's precondition compares (concurrency token and fingerprint).
 //!
 //! The saved document (`format_version` 1) is described in `docs/plan-format.md`.
 
@@ -18,6 +19,7 @@
 mod diff;
 mod digest;
 mod order;
+mod revision;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,13 +27,14 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::backend::{LiveState, Unsupported};
+use crate::backend::{LiveFlag, LiveState, Token, Unsupported};
 use crate::config::{Environment, IgnoredField};
 use crate::model::Flag;
 use crate::model::normalize::{adopt_display_fields, normalize};
 
 pub use diff::{Change, ChangeOp, Field, diff};
 pub use digest::{ENCRYPTED_SENTINEL, MASK, fingerprint, sha256, unmask};
+pub use revision::Revision;
 
 /// The version of the plan document. Readers refuse other major versions.
 pub const FORMAT_VERSION: u32 = 1;
@@ -185,12 +188,23 @@ impl Step {
 pub struct LiveSnapshot {
     /// The backend id.
     pub id: String,
-    /// The backend version (PostHog `version`).
-    pub version: Option<i64>,
+    /// The service's concurrency token (PostHog `version`), opaque; `null` when it has none.
+    #[serde(rename = "version")]
+    pub token: Option<Token>,
     /// [`fingerprint`] of the normalized live flag.
     pub fingerprint: String,
     /// The live flag, normalized.
     pub flag: Flag,
+}
+
+impl LiveSnapshot {
+    /// The revision the plan saw: what a step's precondition compares.
+    pub fn revision(&self) -> Revision {
+        Revision {
+            token: self.token.clone(),
+            fingerprint: self.fingerprint.clone(),
+        }
+    }
 }
 
 /// A live flag the plan leaves alone.
@@ -552,10 +566,10 @@ fn new_step(
     }
 }
 
-fn snapshot(current: &crate::backend::LiveFlag, normalized: Flag) -> LiveSnapshot {
+fn snapshot(current: &LiveFlag, normalized: Flag) -> LiveSnapshot {
     LiveSnapshot {
         id: current.id.clone(),
-        version: current.version,
+        token: current.token.clone(),
         fingerprint: fingerprint(&normalized),
         flag: normalized,
     }

@@ -41,7 +41,8 @@ use self::error::{Access, Call, Target};
 use self::ids::Ids;
 use self::wire::{BulkKeys, WireFlag};
 use super::{
-    Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, RateLimit, Unsupported,
+    Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, RateLimit, Token,
+    Unsupported,
 };
 use crate::config::Environment;
 use crate::model::Flag;
@@ -248,7 +249,7 @@ impl PosthogBackend {
                 Ok(LiveFlag {
                     id: wire.id.to_string(),
                     flag,
-                    version: wire.version,
+                    token: wire.version.map(Token::Number),
                 })
             }
             Err(reason) => {
@@ -302,7 +303,7 @@ impl PosthogBackend {
     fn original(&self, id: i64, live: &LiveFlag, fallback: Option<&Map<String, Value>>) -> Value {
         let cache = self.cache();
         match cache.raw.get(&id) {
-            Some(raw) if raw.get("version").and_then(Value::as_i64) == live.version => {
+            Some(raw) if raw.get("version").and_then(Value::as_i64) == live_version(live) => {
                 Value::Object(raw.clone())
             }
             _ => fallback.map_or_else(
@@ -314,6 +315,12 @@ impl PosthogBackend {
 }
 
 /// Ids named by `type: flag` properties of a raw `filters`.
+/// The PostHog `version` a live flag was read at (its token is always a number when this
+/// adapter read it).
+fn live_version(live: &LiveFlag) -> Option<i64> {
+    live.token.as_ref().and_then(Token::as_number)
+}
+
 fn dependency_ids(filters: Option<&Value>) -> Vec<i64> {
     let Some(groups) = filters
         .and_then(|f| f.get("groups"))
@@ -543,7 +550,7 @@ impl Backend for PosthogBackend {
         if body.is_empty() {
             return Ok(live.clone());
         }
-        if let Some(version) = live.version {
+        if let Some(version) = live_version(live) {
             body.insert("version".into(), json!(version));
             body.insert(
                 "original_flag".into(),
@@ -592,13 +599,16 @@ impl Backend for PosthogBackend {
             return Ok(());
         }
         let version = current.get("version").and_then(Value::as_i64);
-        if live.version.is_some() && version != live.version {
+        if live.token.is_some() && version != live_version(live) {
             return Err(BackendError::Conflict {
                 key: key.clone(),
                 detail: format!(
                     "its version is {} now, {} when it was read; plan again",
                     version.map_or_else(|| "unknown".to_owned(), |v| v.to_string()),
-                    live.version.unwrap_or_default()
+                    live.token
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
                 ),
             });
         }
