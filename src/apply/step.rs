@@ -189,7 +189,7 @@ async fn perform<B: Backend>(
             Ok(stored) => return (Outcome::applied(None), stored),
             Err(error) => error,
         };
-        if !unknown_outcome(&error) {
+        if !error.is_outcome_unknown() {
             return (known_failure(step, &error, rerun), None);
         }
         context.uncertain.store(true, Ordering::SeqCst);
@@ -236,14 +236,6 @@ async fn perform<B: Backend>(
             }
         }
     }
-}
-
-/// A 5xx or a transport failure: the server may or may not have done it.
-fn unknown_outcome(error: &BackendError) -> bool {
-    matches!(
-        error,
-        BackendError::Server { status: 500.., .. } | BackendError::Transport(_)
-    )
 }
 
 fn known_failure(step: &Step, error: &BackendError, rerun: &str) -> Outcome {

@@ -163,6 +163,18 @@ impl BackendError {
     }
 }
 
+impl BackendError {
+    /// Whether the server may have done the request although the call failed: a 5xx, or a
+    /// transport failure (no answer, or one that could not be read). For a write its outcome
+    /// is unknown until the flag is read back; repeating a read may succeed.
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            BackendError::Server { status: 500.., .. } | BackendError::Transport(_)
+        )
+    }
+}
+
 /// "server error 502: …" for a 5xx; the detail alone otherwise (it names the status).
 fn server_text(status: u16, detail: Option<&str>) -> String {
     match (status, detail) {

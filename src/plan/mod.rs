@@ -170,15 +170,15 @@ pub struct Step {
 impl Step {
     /// Whether the step turns the flag on (create enabled, or update from disabled to enabled).
     pub fn enables(&self) -> bool {
-        let after = self.desired.as_ref().is_some_and(enabled);
-        let before = self.live.as_ref().is_some_and(|l| enabled(&l.flag));
+        let after = self.desired.as_ref().is_some_and(Flag::is_enabled);
+        let before = self.live.as_ref().is_some_and(|l| l.flag.is_enabled());
         after && !before
     }
 
     /// Whether the step turns the flag off (delete of an enabled flag, or disable).
     pub fn disables(&self) -> bool {
-        let after = self.desired.as_ref().is_some_and(enabled);
-        let before = self.live.as_ref().is_some_and(|l| enabled(&l.flag));
+        let after = self.desired.as_ref().is_some_and(Flag::is_enabled);
+        let before = self.live.as_ref().is_some_and(|l| l.flag.is_enabled());
         before && !after
     }
 }
@@ -314,11 +314,6 @@ fn comparable(desired: &Flag, live: &Flag) -> (Flag, Flag) {
     (want, have)
 }
 
-/// Whether a flag is effectively on.
-pub(crate) fn enabled(flag: &Flag) -> bool {
-    flag.active && !flag.archived
-}
-
 fn protect_set(policy: &Environment) -> Result<GlobSet, Problem> {
     let mut builder = GlobSetBuilder::new();
     for pattern in &policy.protect {
@@ -392,7 +387,7 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
                     unchanged.push(key.to_owned());
                     continue;
                 }
-                if protect.is_match(key) && enabled(&have) && !enabled(&want) {
+                if protect.is_match(key) && have.is_enabled() && !want.is_enabled() {
                     problems.push(Problem::new(
                         "protected",
                         Some(key),

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Action, Problem, Step, enabled, step_dependencies};
+use super::{Action, Problem, Step, step_dependencies};
 use crate::backend::LiveState;
 use crate::graph::{DependencyGraph, format_cycle};
 use crate::model::Flag;
@@ -45,7 +45,7 @@ pub(super) fn check_final_state(
         let key = current.flag.key.as_str();
         if !deleted.contains(key) {
             let state = After {
-                enabled: enabled(&current.flag),
+                enabled: current.flag.is_enabled(),
                 dependencies: current.flag.dependencies(),
                 written: false,
             };
@@ -65,7 +65,7 @@ pub(super) fn check_final_state(
     }
     for (&key, flag) in wanted {
         let state = After {
-            enabled: enabled(flag),
+            enabled: flag.is_enabled(),
             dependencies: flag.dependencies(),
             written: written.contains(key),
         };
@@ -131,7 +131,7 @@ pub(crate) fn waits(steps: &[Step]) -> BTreeMap<String, BTreeSet<String>> {
         if step.action == Action::Delete {
             continue;
         }
-        let writes_enabled = step.desired.as_ref().is_some_and(enabled);
+        let writes_enabled = step.desired.as_ref().is_some_and(Flag::is_enabled);
         for target in step_dependencies(step) {
             let Some(dep) = by_key.get(target.as_str()) else {
                 continue;
@@ -139,7 +139,7 @@ pub(crate) fn waits(steps: &[Step]) -> BTreeMap<String, BTreeSet<String>> {
             let needed = dep.action == Action::Create
                 || (writes_enabled
                     && dep.action == Action::Update
-                    && dep.desired.as_ref().is_some_and(enabled));
+                    && dep.desired.as_ref().is_some_and(Flag::is_enabled));
             if needed && target != step.key {
                 waits.entry(step.key.clone()).or_default().insert(target);
             }
@@ -155,7 +155,7 @@ pub(crate) fn waits(steps: &[Step]) -> BTreeMap<String, BTreeSet<String>> {
                 continue;
             };
             if dependent.key != step.key
-                && enabled(&live.flag)
+                && live.flag.is_enabled()
                 && live.flag.dependencies().contains(&step.key)
             {
                 waits

@@ -32,6 +32,7 @@ use serde_json::{Map, Value, json};
 
 use super::ids::Ids;
 use super::wire::WireFlag;
+use crate::model::normalize;
 use crate::model::{
     BucketingIdentifier, Condition, EvaluationRuntime, Flag, Holdout, Operator, Percent, Property,
     PropertyType, SortKey, Variant,
@@ -415,7 +416,7 @@ fn kind(value: &Value) -> &'static str {
 /// The full JSON body that creates `flag` (the fields flagops manages). Dependencies are
 /// resolved to ids through `ids`; an unknown target is an error naming it.
 pub(crate) fn to_wire(flag: &Flag, ids: &Ids) -> Result<Map<String, Value>, String> {
-    let mut tags: Vec<String> = flag.tags.iter().map(|t| t.trim().to_lowercase()).collect();
+    let mut tags: Vec<String> = flag.tags.iter().map(|t| normalize::tag(t)).collect();
     tags.sort();
     tags.dedup();
     let mut body = Map::new();
