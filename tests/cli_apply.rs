@@ -427,6 +427,86 @@ fn a_corrupt_future_or_hand_edited_plan_is_refused_before_anything_is_applied() 
     );
 }
 
+/// A saved plan edited to break the environment's policy (the same decision `plan` makes)
+/// is refused before anything is applied.
+#[test]
+fn a_saved_plan_edited_past_the_policy_is_refused() {
+    let config = "backend: local\nenvironments:\n  production:\n    prune: true\n    max_deletes: 1\n    protect: [base]\n";
+    let old = "key: old1\nconditions:\n  - rollout_percentage: 100\n";
+    let repo = TempRepo::new(
+        config,
+        &[
+            ("base.yaml", BASE),
+            ("old1.yaml", old),
+            ("old2.yaml", &old.replace("old1", "old2")),
+        ],
+    );
+    repo.run(&["apply", "--env", "production", "--auto-approve"])
+        .expect_code(0);
+    repo.remove("old1.yaml");
+    repo.write("base.yaml", &format!("{BASE}name: Base\n"));
+    repo.run(&["plan", "--env", "production", "--out", "plan.json"])
+        .expect_code(0);
+    let saved = json(&std::fs::read_to_string(repo.path().join("plan.json")).unwrap());
+    assert_eq!(saved["steps"][0]["key"], "base");
+    assert_eq!(saved["steps"][1]["key"], "old1");
+    let state = std::fs::read_to_string(repo.state_file()).unwrap();
+    let refused = |name: &str, plan: &Value, error: &str| {
+        std::fs::write(repo.path().join(name), plan.to_string()).unwrap();
+        let run = repo.run(&["apply", "--env", "production", name]);
+        assert_eq!(
+            (run.code, run.stderr.as_str()),
+            (
+                1,
+                format!(
+                    "error: the plan {error}; was it edited?\n\
+                     hint: make a new plan with `flagops plan --env production --out FILE`\n"
+                )
+                .as_str()
+            ),
+            "{run:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(repo.state_file()).unwrap(),
+            state,
+            "nothing was applied"
+        );
+    };
+
+    let mut disabling = saved.clone();
+    disabling["steps"][0]["desired"]["active"] = false.into();
+    refused(
+        "disabling.json",
+        &disabling,
+        "disables `base`, which is protected",
+    );
+
+    let mut deleting = saved.clone();
+    let step = &mut deleting["steps"][0];
+    step["action"] = "delete".into();
+    let object = step.as_object_mut().unwrap();
+    object.remove("desired");
+    object.remove("changes");
+    refused(
+        "deleting.json",
+        &deleting,
+        "deletes `base`, which is protected",
+    );
+
+    let mut pruning = saved.clone();
+    let mut second = pruning["steps"][1].clone();
+    second["key"] = "old2".into();
+    pruning["steps"].as_array_mut().unwrap().push(second);
+    refused(
+        "pruning.json",
+        &pruning,
+        "deletes 2 flags; `max_deletes` is 1",
+    );
+
+    repo.run(&["apply", "--env", "production", "plan.json"])
+        .expect_code(0);
+}
+
 /// The first Ctrl-C starts no further step, lets the request in flight finish and still prints
 /// the report; what it says was applied is exactly what is live, and the exit code is 130.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

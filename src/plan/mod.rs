@@ -10,6 +10,7 @@
 //! - `diff`: field-level changes between a live flag and its desired form;
 //! - `order`: the state after the plan, its dependency checks, and the step levels;
 //! - `digest`: fingerprints, the config hash and the masking of secret values;
+//! - `policy`: `prune`, `protect` and `max_deletes`, for plans and saved plans;
 //! - `revision`: what a step's precondition compares (concurrency token and fingerprint).
 //!
 //! The saved document (`format_version` 1) is described in `docs/plan-format.md`.
@@ -19,11 +20,11 @@
 mod diff;
 mod digest;
 mod order;
+mod policy;
 mod revision;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -34,6 +35,7 @@ use crate::model::normalize::{adopt_display_fields, normalize};
 
 pub use diff::{Change, ChangeOp, Field, diff};
 pub use digest::{ENCRYPTED_SENTINEL, MASK, fingerprint, sha256, unmask};
+pub use policy::{Policy, Violation};
 pub use revision::Revision;
 
 /// The version of the plan document. Readers refuse other major versions.
@@ -314,36 +316,13 @@ fn comparable(desired: &Flag, live: &Flag) -> (Flag, Flag) {
     (want, have)
 }
 
-fn protect_set(policy: &Environment) -> Result<GlobSet, Problem> {
-    let mut builder = GlobSetBuilder::new();
-    for pattern in &policy.protect {
-        let glob = Glob::new(pattern).map_err(|e| {
-            Problem::new(
-                "config",
-                None,
-                format!("invalid `protect` pattern `{pattern}`: {}", e.kind()),
-                "",
-            )
-        })?;
-        builder.add(glob);
-    }
-    builder.build().map_err(|e| {
-        Problem::new(
-            "config",
-            None,
-            format!("invalid `protect` patterns: {e}"),
-            "",
-        )
-    })
-}
-
 /// Compare `desired` (the repository's flags resolved for the environment) with `live` under
 /// `policy`, and order the changes. Refuses (with every problem) plans that exceed
 /// `max_deletes`, disable a protected flag, touch a flag flagops cannot represent, leave an
 /// enabled flag depending on a missing, disabled or deleted flag, or contain a cycle.
 pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result<Plan, PlanError> {
     let mut problems = Vec::new();
-    let protect = protect_set(policy).map_err(|p| PlanError { problems: vec![p] })?;
+    let rules = Policy::new(policy).map_err(|p| PlanError { problems: vec![p] })?;
 
     let mut wanted: BTreeMap<&str, &Flag> = BTreeMap::new();
     for flag in desired {
@@ -387,14 +366,6 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
                     unchanged.push(key.to_owned());
                     continue;
                 }
-                if protect.is_match(key) && have.is_enabled() && !want.is_enabled() {
-                    problems.push(Problem::new(
-                        "protected",
-                        Some(key),
-                        format!("`{key}` is protected in this environment and cannot be disabled"),
-                        "keep it enabled, or remove the key from `protect` in the config",
-                    ));
-                }
                 let snapshot = snapshot(current, have);
                 steps.push(new_step(
                     Action::Update,
@@ -413,9 +384,9 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
         if wanted.contains_key(key) {
             continue;
         }
-        let reason = if !policy.prune {
+        let reason = if !rules.prunes() {
             UnmanagedReason::PruneOff
-        } else if protect.is_match(key) {
+        } else if rules.is_protected(key) {
             UnmanagedReason::Protected
         } else {
             let mut step = new_step(
@@ -437,29 +408,7 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
     }
     unmanaged.sort_by(|a, b| a.key.cmp(&b.key));
 
-    let deletes: Vec<&str> = steps
-        .iter()
-        .filter(|s| s.action == Action::Delete)
-        .map(|s| s.key.as_str())
-        .collect();
-    if let Some(max) = policy.max_deletes
-        && deletes.len() > max as usize
-    {
-        problems.push(Problem::new(
-            "max-deletes",
-            None,
-            format!(
-                "the plan deletes {} flags ({}); `max_deletes` for this environment is {max}",
-                deletes.len(),
-                deletes
-                    .iter()
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            "add the flags back to the repository, protect them, or raise `max_deletes`",
-        ));
-    }
+    problems.extend(rules.violations(&steps).iter().map(Violation::problem));
 
     problems.extend(order::check_final_state(&steps, live, &wanted));
     if problems.is_empty() {
