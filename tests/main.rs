@@ -9,6 +9,7 @@ mod support;
 mod apply_posthog;
 mod apply_races;
 mod cli_apply;
+mod cli_apply_saved;
 mod cli_apply_signals;
 mod cli_graph;
 mod cli_import;
