@@ -13,6 +13,7 @@ mod cli_apply_saved;
 mod cli_apply_signals;
 mod cli_graph;
 mod cli_import;
+mod cli_import_files;
 mod cli_init;
 mod cli_misc;
 mod cli_plan;
