@@ -16,17 +16,17 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Flag;
+use crate::model::{Flag, VendorFlag};
 
 pub use token::Token;
 
-/// A flag as the backend holds it.
+/// A flag as the backend holds it, in the vendor's model `F` (PostHog's [`Flag`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LiveFlag {
+pub struct LiveFlag<F = Flag> {
     /// The backend's own id (PostHog: numeric id, as a string).
     pub id: String,
     /// The flag, dependencies by key.
-    pub flag: Flag,
+    pub flag: F,
     /// The service's concurrency token (PostHog `version`), opaque outside the adapter;
     /// `None` when the service has none.
     #[serde(rename = "version")]
@@ -44,19 +44,28 @@ pub struct Unsupported {
     pub reason: String,
 }
 
-/// The live state of one environment.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct LiveState {
+/// The live state of one environment, flags in the vendor's model `F`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveState<F = Flag> {
     /// Flags, sorted by key (deleted flags are not included).
-    pub flags: Vec<LiveFlag>,
+    pub flags: Vec<LiveFlag<F>>,
     /// Flags that cannot be managed, sorted by key.
     pub unsupported: Vec<Unsupported>,
 }
 
-impl LiveState {
+impl<F> Default for LiveState<F> {
+    fn default() -> Self {
+        LiveState {
+            flags: Vec::new(),
+            unsupported: Vec::new(),
+        }
+    }
+}
+
+impl<F: VendorFlag> LiveState<F> {
     /// The live flag with `key`.
-    pub fn get(&self, key: &str) -> Option<&LiveFlag> {
-        self.flags.iter().find(|f| f.flag.key == key)
+    pub fn get(&self, key: &str) -> Option<&LiveFlag<F>> {
+        self.flags.iter().find(|f| f.flag.key() == key)
     }
 }
 

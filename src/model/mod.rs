@@ -8,10 +8,12 @@ pub mod normalize;
 mod percent;
 mod property;
 mod spec;
+mod vendor;
 
 pub use flag::{Flag, Origins, Reference};
 pub use percent::Percent;
 pub use property::{Condition, OPERATORS, Operator, Property, PropertyType, SortKey};
+pub use vendor::VendorFlag;
 /// The longest flag key (PostHog's limit).
 pub const MAX_KEY_LEN: usize = 400;
 

@@ -6,6 +6,7 @@
 //! desired value (`Step::masked_payloads`) with which `apply` checks that the value it takes
 //! from the repository is the one that was planned.
 
+use serde::Serialize;
 use serde_json::Value;
 
 use super::{Change, Field, Step};
@@ -20,7 +21,7 @@ pub const ENCRYPTED_SENTINEL: &str = "********* (encrypted)";
 pub use crate::util::sha256;
 
 /// A stable fingerprint of a (normalized) flag: the digest of its JSON with sorted keys.
-pub fn fingerprint(flag: &Flag) -> String {
+pub fn fingerprint<F: Serialize>(flag: &F) -> String {
     sha256(super::to_value(flag).to_string().as_bytes())
 }
 

@@ -13,6 +13,10 @@
 //! - `policy`: `prune`, `protect` and `max_deletes`, for plans and saved plans;
 //! - `revision`: what a step's precondition compares (concurrency token and fingerprint).
 //!
+//! The plan's types are generic over the vendor's flag model (`model::VendorFlag`, PostHog's
+//! `Flag` by default): order, policy and revisions are vendor-neutral; [`build`], the diff and
+//! the masking of secrets still work on PostHog's model (issue 11).
+//!
 //! The saved document (`format_version` 1) is described in `docs/plan-format.md`.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
@@ -30,8 +34,8 @@ use serde_json::Value;
 
 use crate::backend::{LiveFlag, LiveState, Token, Unsupported};
 use crate::config::{Environment, IgnoredField};
-use crate::model::Flag;
 use crate::model::normalize::{adopt_display_fields, normalize};
+use crate::model::{Flag, VendorFlag};
 
 pub use diff::{Change, ChangeOp, Field, diff};
 pub use digest::{ENCRYPTED_SENTINEL, MASK, fingerprint, sha256, unmask};
@@ -41,9 +45,10 @@ pub use revision::Revision;
 /// The version of the plan document. Readers refuse other major versions.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// A plan for one environment.
+/// A plan for one environment, flags in the vendor's model `F` (PostHog's [`Flag`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
+#[serde(bound(deserialize = "F: Deserialize<'de>"))]
+pub struct Plan<F = Flag> {
     /// Always [`FORMAT_VERSION`].
     pub format_version: u32,
     /// Where and when the plan was made (filled in by the command).
@@ -51,7 +56,7 @@ pub struct Plan {
     /// Counts.
     pub summary: Summary,
     /// Steps in apply order: by level, then by key.
-    pub steps: Vec<Step>,
+    pub steps: Vec<Step<F>>,
     /// Flags in the repository whose live state already matches, sorted.
     pub unchanged: Vec<String>,
     /// Live flags not in the repository that the plan leaves alone, sorted by key.
@@ -142,7 +147,8 @@ impl Action {
 
 /// One flag's change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Step {
+#[serde(bound(deserialize = "F: Deserialize<'de>"))]
+pub struct Step<F = Flag> {
     /// Apply level: every step of level n runs after every step of level n-1; steps of one
     /// level are independent.
     pub level: usize,
@@ -158,10 +164,10 @@ pub struct Step {
     pub changes: Vec<Change>,
     /// The live flag as the plan saw it (updates and deletes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub live: Option<LiveSnapshot>,
+    pub live: Option<LiveSnapshot<F>>,
     /// The flag as it should be (creates and updates), normalized, dependencies by key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub desired: Option<Flag>,
+    pub desired: Option<F>,
     /// Payload keys whose values are masked in this step (`desired`, `live` and `changes`),
     /// with the `sha256:` digest of the desired value so `apply` can check that the value it
     /// reads from the repository is the one that was reviewed.
@@ -169,25 +175,34 @@ pub struct Step {
     pub masked_payloads: BTreeMap<String, String>,
 }
 
-impl Step {
+impl<F: VendorFlag> Step<F> {
     /// Whether the step turns the flag on (create enabled, or update from disabled to enabled).
     pub fn enables(&self) -> bool {
-        let after = self.desired.as_ref().is_some_and(Flag::is_enabled);
+        let after = self.desired.as_ref().is_some_and(F::is_enabled);
         let before = self.live.as_ref().is_some_and(|l| l.flag.is_enabled());
         after && !before
     }
 
     /// Whether the step turns the flag off (delete of an enabled flag, or disable).
     pub fn disables(&self) -> bool {
-        let after = self.desired.as_ref().is_some_and(Flag::is_enabled);
+        let after = self.desired.as_ref().is_some_and(F::is_enabled);
         let before = self.live.as_ref().is_some_and(|l| l.flag.is_enabled());
         before && !after
+    }
+
+    /// The keys of the flags the step's desired flag depends on.
+    pub(crate) fn dependencies(&self) -> BTreeSet<String> {
+        self.desired
+            .as_ref()
+            .map(F::dependencies)
+            .unwrap_or_default()
     }
 }
 
 /// What the plan saw of a live flag: enough for `apply` to refuse stale work.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LiveSnapshot {
+#[serde(bound(deserialize = "F: Deserialize<'de>"))]
+pub struct LiveSnapshot<F = Flag> {
     /// The backend id.
     pub id: String,
     /// The service's concurrency token (PostHog `version`), opaque; `null` when it has none.
@@ -196,10 +211,10 @@ pub struct LiveSnapshot {
     /// [`fingerprint`] of the normalized live flag.
     pub fingerprint: String,
     /// The live flag, normalized.
-    pub flag: Flag,
+    pub flag: F,
 }
 
-impl LiveSnapshot {
+impl<F> LiveSnapshot<F> {
     /// The revision the plan saw: what a step's precondition compares.
     pub fn revision(&self) -> Revision {
         Revision {
@@ -271,7 +286,7 @@ impl Problem {
     }
 }
 
-impl Plan {
+impl<F: VendorFlag> Plan<F> {
     /// Whether applying the plan would change anything.
     pub fn has_changes(&self) -> bool {
         !self.steps.is_empty()
@@ -284,8 +299,8 @@ impl Plan {
 
     /// The steps grouped by level, lowest first (levels no step has are skipped: a saved
     /// plan's levels are read from a file, and must not size an allocation).
-    pub fn levels(&self) -> Vec<Vec<&Step>> {
-        let mut levels: BTreeMap<usize, Vec<&Step>> = BTreeMap::new();
+    pub fn levels(&self) -> Vec<Vec<&Step<F>>> {
+        let mut levels: BTreeMap<usize, Vec<&Step<F>>> = BTreeMap::new();
         for step in &self.steps {
             levels.entry(step.level).or_default().push(step);
         }
@@ -519,14 +534,6 @@ fn snapshot(current: &LiveFlag, normalized: Flag) -> LiveSnapshot {
     }
 }
 
-/// The keys of the flags a step's desired flag depends on.
-pub(crate) fn step_dependencies(step: &Step) -> BTreeSet<String> {
-    step.desired
-        .as_ref()
-        .map(Flag::dependencies)
-        .unwrap_or_default()
-}
-
 /// A JSON value for a change or a rendering.
 pub(crate) fn to_value<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
@@ -534,3 +541,5 @@ pub(crate) fn to_value<T: Serialize>(value: &T) -> Value {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vendor_tests;

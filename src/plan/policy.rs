@@ -8,6 +8,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use super::{Action, Problem, Step};
 use crate::config::Environment;
+use crate::model::VendorFlag;
 
 /// The policy of one environment, its `protect` patterns compiled.
 #[derive(Debug, Clone)]
@@ -86,7 +87,7 @@ impl Policy {
 
     /// Every way `steps` break the policy, in this order: deletes without `prune`, deletes
     /// of protected flags, protected flags disabled (each in step order), too many deletes.
-    pub fn violations<'a>(&self, steps: &'a [Step]) -> Vec<Violation<'a>> {
+    pub fn violations<'a, F: VendorFlag>(&self, steps: &'a [Step<F>]) -> Vec<Violation<'a>> {
         let deletes: Vec<&str> = steps
             .iter()
             .filter(|s| s.action == Action::Delete)

@@ -9,7 +9,7 @@
 
 use super::digest::fingerprint;
 use crate::backend::{LiveFlag, Token};
-use crate::model::normalize::normalize;
+use crate::model::VendorFlag;
 
 /// A live flag's concurrency token and content fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,10 +22,10 @@ pub struct Revision {
 
 impl Revision {
     /// The revision of a flag as the backend returned it.
-    pub fn of(live: &LiveFlag) -> Self {
+    pub fn of<F: VendorFlag>(live: &LiveFlag<F>) -> Self {
         Revision {
             token: live.token.clone(),
-            fingerprint: fingerprint(&normalize(&live.flag)),
+            fingerprint: fingerprint(&live.flag.normalized()),
         }
     }
 
