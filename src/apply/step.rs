@@ -57,7 +57,7 @@ pub(super) fn unknown(why: &str, rerun: &str) -> Outcome {
 /// Check the step's precondition against `current` (the live state read just before the
 /// apply) and run it. Returns the outcome and the flag as the server last showed it (its
 /// answer to the write, or a read), for the verification read to compare with.
-pub(super) async fn execute<B: Backend>(
+pub(super) async fn execute<B: Backend<Flag = Flag>>(
     step: &Step,
     backend: &B,
     current: &LiveState,
@@ -158,7 +158,7 @@ fn unchanged(step: &Step, found: &LiveFlag, rerun: &str) -> Result<(), String> {
 }
 
 /// Send the step, repeating after unknown outcomes once the flag was checked.
-async fn perform<B: Backend>(
+async fn perform<B: Backend<Flag = Flag>>(
     step: &Step,
     backend: &B,
     mut live: Option<LiveFlag>,
@@ -274,7 +274,7 @@ fn known_failure(step: &Step, error: &BackendError, rerun: &str) -> Outcome {
 }
 
 /// Read the flag back after an unknown outcome.
-async fn check<B: Backend>(
+async fn check<B: Backend<Flag = Flag>>(
     step: &Step,
     backend: &B,
     live: Option<&LiveFlag>,

@@ -13,6 +13,8 @@ use crate::model::{Condition, Flag, Percent, Property, PropertyType};
 struct Quirky(LocalBackend);
 
 impl Backend for Quirky {
+    type Flag = Flag;
+
     fn capabilities(&self) -> Capabilities {
         self.0.capabilities()
     }
@@ -343,6 +345,8 @@ fn without_token(mut live: LiveFlag) -> LiveFlag {
 }
 
 impl Backend for Tokenless {
+    type Flag = Flag;
+
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
     }

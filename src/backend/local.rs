@@ -410,6 +410,8 @@ fn find_current<'a>(
 }
 
 impl Backend for LocalBackend {
+    type Flag = Flag;
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             flag_dependencies: true,

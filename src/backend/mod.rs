@@ -1,7 +1,8 @@
 //! Backends: where the live state is. Adapters are the only code that speaks HTTP.
 //!
 //! A backend lists the live flags of one environment and creates, updates and soft-deletes
-//! them. It translates between its wire format and `model::Flag` (dependencies by **key**;
+//! them. It translates between its wire format and its flag model (`Backend::Flag`, a
+//! `model::VendorFlag`; PostHog's and the local backend's is `model::Flag`) (dependencies by **key**;
 //! ids stay inside the adapter, which keeps its own key ↔ id map and updates it on create so
 //! that dependents created later in the same apply can refer to a new flag). Translation is
 //! faithful; `plan` normalizes both sides before comparing.
@@ -202,27 +203,37 @@ pub type BackendResult<T> = Result<T, BackendError>;
 /// Implementations must be strict: refuse what the real service refuses, so tests against
 /// them catch wrong assumptions.
 pub trait Backend: Send + Sync {
+    /// The service's flag model (PostHog's and the local backend's: [`Flag`]).
+    type Flag: VendorFlag + Send + Sync;
+
     /// What this backend supports.
     fn capabilities(&self) -> Capabilities;
 
     /// Every live (not deleted) flag, with as few requests as possible.
-    fn list(&self) -> impl Future<Output = BackendResult<LiveState>> + Send;
+    fn list(&self) -> impl Future<Output = BackendResult<LiveState<Self::Flag>>> + Send;
 
     /// One flag by key, `None` if it does not exist or is deleted. Used to check the outcome
     /// of a create whose response was lost, and to re-read after apply.
-    fn get(&self, key: &str) -> impl Future<Output = BackendResult<Option<LiveFlag>>> + Send;
+    fn get(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = BackendResult<Option<LiveFlag<Self::Flag>>>> + Send;
 
     /// Create a flag; dependencies must already exist (by key). Returns the stored flag.
-    fn create(&self, flag: &Flag) -> impl Future<Output = BackendResult<LiveFlag>> + Send;
+    fn create(
+        &self,
+        flag: &Self::Flag,
+    ) -> impl Future<Output = BackendResult<LiveFlag<Self::Flag>>> + Send;
 
     /// Update `live` (as read at plan time: id and token) to `desired`. The backend refuses
     /// if the flag changed since (`Conflict`). Returns the stored flag.
     fn update(
         &self,
-        live: &LiveFlag,
-        desired: &Flag,
-    ) -> impl Future<Output = BackendResult<LiveFlag>> + Send;
+        live: &LiveFlag<Self::Flag>,
+        desired: &Self::Flag,
+    ) -> impl Future<Output = BackendResult<LiveFlag<Self::Flag>>> + Send;
 
     /// Soft-delete `live` (PostHog: `deleted: true`), refusing if it changed since.
-    fn delete(&self, live: &LiveFlag) -> impl Future<Output = BackendResult<()>> + Send;
+    fn delete(&self, live: &LiveFlag<Self::Flag>)
+    -> impl Future<Output = BackendResult<()>> + Send;
 }

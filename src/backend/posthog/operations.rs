@@ -17,6 +17,8 @@ use crate::model::Flag;
 use crate::model::normalize::normalize;
 
 impl Backend for PosthogBackend {
+    type Flag = Flag;
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             flag_dependencies: true,
