@@ -1,9 +1,9 @@
 //! One step: its precondition, the call, and what to do when the call's outcome is unknown.
 //!
 //! - Precondition: an update or delete only runs if the live flag is still the one the plan
-//!   saw (same id and `plan::Revision`: concurrency token and fingerprint); a create only if the key is still free. A flag
-//!   found already as desired (created, or updated since the plan) counts as applied
-//!   (re-running converges).
+//!   saw (same id and `plan::Revision`: concurrency token and fingerprint); a create only if
+//!   the key is still free. A flag found already as desired (created, or updated since the
+//!   plan) counts as applied (re-running converges).
 //! - A 5xx or transport failure of a write leaves its outcome unknown. Before anything is sent
 //!   again, the flag is read back (`Backend::get`): a create that went through is never sent
 //!   twice, an update is repeated only if the flag is still the revision it was sent against.
