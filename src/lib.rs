@@ -29,3 +29,4 @@ pub mod render;
 pub mod rules;
 pub mod schema;
 pub mod source;
+pub mod util;

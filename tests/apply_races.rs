@@ -25,6 +25,8 @@ struct Raced<'a> {
 }
 
 impl Backend for Raced<'_> {
+    type Flag = Flag;
+
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
     }

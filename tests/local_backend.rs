@@ -38,9 +38,12 @@ fn a_missing_file_is_an_empty_state() {
 fn versions_start_at_one_and_grow_per_write() {
     let (_dir, b) = backend();
     let created = block(b.create(&flag(json!({"key": "a", "conditions": [{}]})))).unwrap();
-    assert_eq!((created.id.as_str(), created.version), ("1", Some(1)));
+    assert_eq!(
+        (created.id.as_str(), created.token.clone()),
+        ("1", Some(1.into()))
+    );
     let updated = block(b.update(&created, &flag(json!({"key": "a", "name": "A"})))).unwrap();
-    assert_eq!(updated.version, Some(2));
+    assert_eq!(updated.token, Some(2.into()));
     assert_eq!(updated.flag.name, "A");
     let second = block(b.create(&flag(json!({"key": "b"})))).unwrap();
     assert_eq!(second.id, "2");
@@ -79,7 +82,7 @@ fn deletes_are_soft_and_the_key_can_be_created_again() {
     assert_eq!(state.flags[0].version, 2);
     // Deleting again: not found.
     let again = LiveFlag {
-        version: Some(2),
+        token: Some(2.into()),
         ..created.clone()
     };
     assert_eq!(

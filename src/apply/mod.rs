@@ -32,8 +32,8 @@ use tokio::sync::watch;
 
 use crate::backend::pacing::{RetryPolicy, Waits};
 use crate::backend::{Backend, BackendError, LiveFlag, LiveState};
-use crate::model::normalize::normalize;
-use crate::plan::{Action, Change, Plan, Step, drift, fingerprint};
+use crate::model::Flag;
+use crate::plan::{Action, Change, Plan, Revision, Step, drift};
 
 pub use report::{Counts, FailureCode, Outcome, Report, StepReport, Warning};
 
@@ -127,7 +127,7 @@ pub fn rerun(environment: &str) -> String {
 
 /// Apply `plan` to `backend`. Fails (having changed nothing) only if the live state cannot
 /// be read first; every step's own failure is in the report.
-pub async fn run<B: Backend>(
+pub async fn run<B: Backend<Flag = Flag>>(
     plan: &Plan,
     backend: &B,
     options: &Options,
@@ -216,7 +216,7 @@ pub async fn run<B: Backend>(
 /// One step under the stop: a step stopped while it waited sent nothing (or nothing that
 /// was kept: a 429 does nothing); one whose write is still on the wire, or whose lost
 /// answer was not checked yet, may have been applied.
-async fn run_step<B: Backend>(
+async fn run_step<B: Backend<Flag = Flag>>(
     step: &Step,
     backend: &B,
     current: &LiveState,
@@ -290,7 +290,7 @@ fn blocked(
 /// Read the written flags back (one list) and compare them with what the server answered to
 /// each write. A flag not as written is a failed step (`lost`); fields the server
 /// normalised when it stored the write (its answer already had them) are a warning.
-async fn verify<'a, B: Backend>(
+async fn verify<'a, B: Backend<Flag = Flag>>(
     plan: &'a Plan,
     outcomes: &mut BTreeMap<&'a str, Outcome>,
     written: &BTreeMap<&str, LiveFlag>,
@@ -356,17 +356,10 @@ async fn verify<'a, B: Backend>(
             (_, Some(found), Some(desired)) => {
                 let changes = drift(desired, &found.flag);
                 let answered = written.get(step.key.as_str());
-                // Unchanged since the server's answer: same id and version (every write bumps
-                // it), or, for a backend without versions, the same content.
+                // Unchanged since the server's answer: same id and token (every write changes
+                // it), or, for a backend without tokens, the same content.
                 let as_answered = answered.is_some_and(|a| {
-                    a.id == found.id
-                        && match (a.version, found.version) {
-                            (Some(was), Some(now)) => was == now,
-                            _ => {
-                                fingerprint(&normalize(&a.flag))
-                                    == fingerprint(&normalize(&found.flag))
-                            }
-                        }
+                    a.id == found.id && Revision::of(a).still_as_answered(&Revision::of(found))
                 });
                 if changes.is_empty() {
                     None
@@ -380,7 +373,7 @@ async fn verify<'a, B: Backend>(
                     });
                     None
                 } else {
-                    let version = match (answered.and_then(|a| a.version), found.version) {
+                    let version = match (answered.and_then(|a| a.token.as_ref()), &found.token) {
                         (Some(a), Some(b)) if a != b => format!(" (version {a} → {b})"),
                         _ => String::new(),
                     };

@@ -1,12 +1,12 @@
 //! One step: its precondition, the call, and what to do when the call's outcome is unknown.
 //!
 //! - Precondition: an update or delete only runs if the live flag is still the one the plan
-//!   saw (same id, version and fingerprint); a create only if the key is still free. A flag
-//!   found already as desired (created, or updated since the plan) counts as applied
-//!   (re-running converges).
+//!   saw (same id and `plan::Revision`: concurrency token and fingerprint); a create only if
+//!   the key is still free. A flag found already as desired (created, or updated since the
+//!   plan) counts as applied (re-running converges).
 //! - A 5xx or transport failure of a write leaves its outcome unknown. Before anything is sent
 //!   again, the flag is read back (`Backend::get`): a create that went through is never sent
-//!   twice, an update is repeated only if the flag still has the version it was sent against.
+//!   twice, an update is repeated only if the flag is still the revision it was sent against.
 //!   Repeats wait with exponential backoff and jitter (`RetryPolicy`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,8 +16,7 @@ use tokio::sync::watch;
 use crate::backend::pacing::{RetryPolicy, Waits};
 use crate::backend::{Backend, BackendError, LiveFlag, LiveState};
 use crate::model::Flag;
-use crate::model::normalize::normalize;
-use crate::plan::{Action, Step, differences, fingerprint};
+use crate::plan::{Action, Revision, Step, differences};
 
 use super::report::{FailureCode, Outcome};
 
@@ -58,7 +57,7 @@ pub(super) fn unknown(why: &str, rerun: &str) -> Outcome {
 /// Check the step's precondition against `current` (the live state read just before the
 /// apply) and run it. Returns the outcome and the flag as the server last showed it (its
 /// answer to the write, or a read), for the verification read to compare with.
-pub(super) async fn execute<B: Backend>(
+pub(super) async fn execute<B: Backend<Flag = Flag>>(
     step: &Step,
     backend: &B,
     current: &LiveState,
@@ -152,22 +151,14 @@ fn unchanged(step: &Step, found: &LiveFlag, rerun: &str) -> Result<(), String> {
     if found.id != seen.id {
         return changed(format!("it was re-created: id {} → {}", seen.id, found.id));
     }
-    if found.version != seen.version {
-        let show = |v: Option<i64>| v.map_or_else(|| "none".to_owned(), |v| v.to_string());
-        return changed(format!(
-            "version {} → {}",
-            show(seen.version),
-            show(found.version)
-        ));
+    match seen.revision().change_to(&Revision::of(found)) {
+        Some(detail) => changed(detail),
+        None => Ok(()),
     }
-    if fingerprint(&normalize(&found.flag)) != seen.fingerprint {
-        return changed("its content differs".to_owned());
-    }
-    Ok(())
 }
 
 /// Send the step, repeating after unknown outcomes once the flag was checked.
-async fn perform<B: Backend>(
+async fn perform<B: Backend<Flag = Flag>>(
     step: &Step,
     backend: &B,
     mut live: Option<LiveFlag>,
@@ -198,7 +189,7 @@ async fn perform<B: Backend>(
             Ok(stored) => return (Outcome::applied(None), stored),
             Err(error) => error,
         };
-        if !unknown_outcome(&error) {
+        if !error.is_outcome_unknown() {
             return (known_failure(step, &error, rerun), None);
         }
         context.uncertain.store(true, Ordering::SeqCst);
@@ -247,14 +238,6 @@ async fn perform<B: Backend>(
     }
 }
 
-/// A 5xx or a transport failure: the server may or may not have done it.
-fn unknown_outcome(error: &BackendError) -> bool {
-    matches!(
-        error,
-        BackendError::Server { status: 500.., .. } | BackendError::Transport(_)
-    )
-}
-
 fn known_failure(step: &Step, error: &BackendError, rerun: &str) -> Outcome {
     match error {
         BackendError::Conflict { .. } => Outcome::failed(
@@ -291,7 +274,7 @@ fn known_failure(step: &Step, error: &BackendError, rerun: &str) -> Outcome {
 }
 
 /// Read the flag back after an unknown outcome.
-async fn check<B: Backend>(
+async fn check<B: Backend<Flag = Flag>>(
     step: &Step,
     backend: &B,
     live: Option<&LiveFlag>,
@@ -314,7 +297,7 @@ async fn check<B: Backend>(
                 return Ok(Check::Done(done, Some(Box::new(found))));
             }
             match live {
-                Some(l) if l.id == found.id && l.version == found.version => {
+                Some(l) if l.id == found.id && Revision::of(l).is(&Revision::of(&found)) => {
                     Check::NotDone(Some(Box::new(found)))
                 }
                 _ => Check::Changed(format!(

@@ -13,6 +13,8 @@ use crate::model::{Condition, Flag, Percent, Property, PropertyType};
 struct Quirky(LocalBackend);
 
 impl Backend for Quirky {
+    type Flag = Flag;
+
     fn capabilities(&self) -> Capabilities {
         self.0.capabilities()
     }
@@ -327,5 +329,91 @@ fn a_stop_during_the_backoff_after_a_lost_answer_is_an_unknown_outcome() {
             after: "unanswered".into(),
             failed: "unanswered".into()
         }
+    );
+}
+
+/// The local backend as a service without concurrency tokens would be: it returns none, and
+/// the first update of `contested` is lost (503) after another writer changed the flag.
+struct Tokenless {
+    inner: LocalBackend,
+    contested: AtomicBool,
+}
+
+fn without_token(mut live: LiveFlag) -> LiveFlag {
+    live.token = None;
+    live
+}
+
+impl Backend for Tokenless {
+    type Flag = Flag;
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn list(&self) -> BackendResult<LiveState> {
+        let mut state = self.inner.list().await?;
+        state.flags = state.flags.into_iter().map(without_token).collect();
+        Ok(state)
+    }
+    async fn get(&self, key: &str) -> BackendResult<Option<LiveFlag>> {
+        Ok(self.inner.get(key).await?.map(without_token))
+    }
+    async fn create(&self, flag: &Flag) -> BackendResult<LiveFlag> {
+        self.inner.create(flag).await.map(without_token)
+    }
+    async fn update(&self, live: &LiveFlag, desired: &Flag) -> BackendResult<LiveFlag> {
+        if desired.key == "contested" && !self.contested.swap(true, Ordering::SeqCst) {
+            let mut other = desired.clone();
+            other.conditions[0].rollout_percentage = Some(Percent(7.0));
+            self.inner.update(live, &other).await?;
+            return Err(BackendError::Server {
+                status: 503,
+                detail: None,
+            });
+        }
+        self.inner.update(live, desired).await.map(without_token)
+    }
+    async fn delete(&self, live: &LiveFlag) -> BackendResult<()> {
+        self.inner.delete(live).await
+    }
+}
+
+#[test]
+fn without_tokens_a_flag_changed_by_another_writer_is_never_written_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Tokenless {
+        inner: LocalBackend::new(dir.path().join("state.json"), "test"),
+        contested: AtomicBool::new(false),
+    };
+    let mut before = flag("contested", &[]);
+    before.conditions[0].rollout_percentage = Some(Percent(10.0));
+    block(backend.create(&before)).unwrap();
+    let mut desired = flag("contested", &[]);
+    desired.conditions[0].rollout_percentage = Some(Percent(50.0));
+    let live = block(backend.list()).unwrap();
+    let mut plan = crate::plan::build(&[desired], &live, &Environment::default()).unwrap();
+    assert_eq!(plan.steps[0].live.as_ref().unwrap().token, None);
+    "prod".clone_into(&mut plan.metadata.environment);
+    let options = Options {
+        retry: RetryPolicy {
+            initial_delay: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        },
+        ..Options::default()
+    };
+    let report = block(run(&plan, &backend, &options, &Quiet)).unwrap();
+    // Both sides have no token: the content (7% now, 10% as sent against) decides, so the
+    // update is not sent again over the other writer's change.
+    assert_eq!(
+        report.steps[0].outcome,
+        Outcome::failed(
+            FailureCode::Changed,
+            "`contested` was changed during the apply, not by this step (another writer, or the server); re-run `flagops plan --env prod`"
+        )
+    );
+    let stored = block(backend.get("contested")).unwrap().unwrap();
+    assert_eq!(
+        stored.flag.conditions[0].rollout_percentage,
+        Some(Percent(7.0))
     );
 }

@@ -63,6 +63,8 @@ impl AnyBackend {
 }
 
 impl Backend for AnyBackend {
+    type Flag = Flag;
+
     fn capabilities(&self) -> Capabilities {
         match self {
             AnyBackend::Local(b) => b.capabilities(),

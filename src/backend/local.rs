@@ -22,8 +22,9 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState};
+use super::{Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, Token};
 use crate::graph::{DependencyGraph, format_cycle};
+use crate::model::normalize::tag;
 use crate::model::{Flag, FlagSpec, PropertyType};
 
 /// The version of the state file format.
@@ -95,7 +96,7 @@ impl StoredFlag {
         LiveFlag {
             id: self.id.to_string(),
             flag: self.resolved(),
-            version: Some(self.version),
+            token: Some(Token::Number(self.version)),
         }
     }
 }
@@ -268,7 +269,7 @@ fn stored_form(flag: &Flag) -> Flag {
     out.tags = flag
         .tags
         .iter()
-        .map(|t| t.trim().to_lowercase())
+        .map(|t| tag(t))
         .filter(|t| !t.is_empty() && seen.insert(t.clone()))
         .collect();
     out.make_aggregation_explicit();
@@ -293,19 +294,10 @@ fn invalid(key: &str, detail: impl Into<String>) -> BackendError {
     }
 }
 
-fn is_enabled(flag: &Flag) -> bool {
-    flag.active && !flag.archived
-}
-
 /// Check `flag` (about to be stored under `id`, `None` for a new flag) against the rest.
 fn check_write(state: &EnvironmentState, id: Option<u64>, flag: &Flag) -> BackendResult<()> {
     let key = flag.key.as_str();
-    if key.is_empty()
-        || key.len() > 400
-        || !key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    if !crate::model::is_valid_key(key) {
         return Err(invalid(
             key,
             "a key may only contain letters, numbers, hyphens and underscores",
@@ -335,7 +327,7 @@ fn check_write(state: &EnvironmentState, id: Option<u64>, flag: &Flag) -> Backen
                 format!("the dependency `{target}` does not exist"),
             ));
         };
-        if is_enabled(flag) && !is_enabled(&stored.resolved()) {
+        if flag.is_enabled() && !stored.resolved().is_enabled() {
             return Err(invalid(
                 key,
                 format!("cannot depend on the disabled flag `{target}`"),
@@ -346,8 +338,8 @@ fn check_write(state: &EnvironmentState, id: Option<u64>, flag: &Flag) -> Backen
         let was_enabled = state
             .flags
             .iter()
-            .any(|f| f.id == id && is_enabled(&f.resolved()));
-        if was_enabled && !is_enabled(flag) {
+            .any(|f| f.id == id && f.resolved().is_enabled());
+        if was_enabled && !flag.is_enabled() {
             let dependents = enabled_dependents(&others, key);
             if !dependents.is_empty() {
                 return Err(invalid(
@@ -383,7 +375,7 @@ fn enabled_dependents(others: &[&StoredFlag], key: &str) -> Vec<String> {
     others
         .iter()
         .map(|f| f.resolved())
-        .filter(|f| is_enabled(f) && condition_targets(f).contains(key))
+        .filter(|f| f.is_enabled() && condition_targets(f).contains(key))
         .map(|f| format!("`{}`", f.key))
         .collect()
 }
@@ -403,8 +395,8 @@ fn find_current<'a>(
         .iter_mut()
         .find(|f| f.id == id && !f.deleted)
         .ok_or_else(|| BackendError::NotFound { key: key.clone() })?;
-    if let Some(version) = live.version
-        && stored.version != version
+    if let Some(version) = &live.token
+        && *version != Token::Number(stored.version)
     {
         return Err(BackendError::Conflict {
             key,
@@ -418,6 +410,8 @@ fn find_current<'a>(
 }
 
 impl Backend for LocalBackend {
+    type Flag = Flag;
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             flag_dependencies: true,

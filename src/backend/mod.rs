@@ -1,7 +1,8 @@
 //! Backends: where the live state is. Adapters are the only code that speaks HTTP.
 //!
 //! A backend lists the live flags of one environment and creates, updates and soft-deletes
-//! them. It translates between its wire format and `model::Flag` (dependencies by **key**;
+//! them. It translates between its wire format and its flag model (`Backend::Flag`, a
+//! `model::VendorFlag`; PostHog's and the local backend's is `model::Flag`) (dependencies by **key**;
 //! ids stay inside the adapter, which keeps its own key ↔ id map and updates it on create so
 //! that dependents created later in the same apply can refer to a new flag). Translation is
 //! faithful; `plan` normalizes both sides before comparing.
@@ -10,22 +11,27 @@ pub mod any;
 pub mod local;
 pub mod pacing;
 pub mod posthog;
+pub mod token;
 
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Flag;
+use crate::model::{Flag, VendorFlag};
 
-/// A flag as the backend holds it.
+pub use token::Token;
+
+/// A flag as the backend holds it, in the vendor's model `F` (PostHog's [`Flag`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LiveFlag {
+pub struct LiveFlag<F = Flag> {
     /// The backend's own id (PostHog: numeric id, as a string).
     pub id: String,
     /// The flag, dependencies by key.
-    pub flag: Flag,
-    /// Optimistic-concurrency version (PostHog `version`); `None` when the backend has none.
-    pub version: Option<i64>,
+    pub flag: F,
+    /// The service's concurrency token (PostHog `version`), opaque outside the adapter;
+    /// `None` when the service has none.
+    #[serde(rename = "version")]
+    pub token: Option<Token>,
 }
 
 /// A live flag the model cannot represent; it is reported and never overwritten.
@@ -39,19 +45,28 @@ pub struct Unsupported {
     pub reason: String,
 }
 
-/// The live state of one environment.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct LiveState {
+/// The live state of one environment, flags in the vendor's model `F`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveState<F = Flag> {
     /// Flags, sorted by key (deleted flags are not included).
-    pub flags: Vec<LiveFlag>,
+    pub flags: Vec<LiveFlag<F>>,
     /// Flags that cannot be managed, sorted by key.
     pub unsupported: Vec<Unsupported>,
 }
 
-impl LiveState {
+impl<F> Default for LiveState<F> {
+    fn default() -> Self {
+        LiveState {
+            flags: Vec::new(),
+            unsupported: Vec::new(),
+        }
+    }
+}
+
+impl<F: VendorFlag> LiveState<F> {
     /// The live flag with `key`.
-    pub fn get(&self, key: &str) -> Option<&LiveFlag> {
-        self.flags.iter().find(|f| f.flag.key == key)
+    pub fn get(&self, key: &str) -> Option<&LiveFlag<F>> {
+        self.flags.iter().find(|f| f.flag.key() == key)
     }
 }
 
@@ -158,6 +173,18 @@ impl BackendError {
     }
 }
 
+impl BackendError {
+    /// Whether the server may have done the request although the call failed: a 5xx, or a
+    /// transport failure (no answer, or one that could not be read). For a write its outcome
+    /// is unknown until the flag is read back; repeating a read may succeed.
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            BackendError::Server { status: 500.., .. } | BackendError::Transport(_)
+        )
+    }
+}
+
 /// "server error 502: …" for a 5xx; the detail alone otherwise (it names the status).
 fn server_text(status: u16, detail: Option<&str>) -> String {
     match (status, detail) {
@@ -176,27 +203,37 @@ pub type BackendResult<T> = Result<T, BackendError>;
 /// Implementations must be strict: refuse what the real service refuses, so tests against
 /// them catch wrong assumptions.
 pub trait Backend: Send + Sync {
+    /// The service's flag model (PostHog's and the local backend's: [`Flag`]).
+    type Flag: VendorFlag + Send + Sync;
+
     /// What this backend supports.
     fn capabilities(&self) -> Capabilities;
 
     /// Every live (not deleted) flag, with as few requests as possible.
-    fn list(&self) -> impl Future<Output = BackendResult<LiveState>> + Send;
+    fn list(&self) -> impl Future<Output = BackendResult<LiveState<Self::Flag>>> + Send;
 
     /// One flag by key, `None` if it does not exist or is deleted. Used to check the outcome
     /// of a create whose response was lost, and to re-read after apply.
-    fn get(&self, key: &str) -> impl Future<Output = BackendResult<Option<LiveFlag>>> + Send;
+    fn get(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = BackendResult<Option<LiveFlag<Self::Flag>>>> + Send;
 
     /// Create a flag; dependencies must already exist (by key). Returns the stored flag.
-    fn create(&self, flag: &Flag) -> impl Future<Output = BackendResult<LiveFlag>> + Send;
+    fn create(
+        &self,
+        flag: &Self::Flag,
+    ) -> impl Future<Output = BackendResult<LiveFlag<Self::Flag>>> + Send;
 
-    /// Update `live` (as read at plan time: id and version) to `desired`. The backend refuses
+    /// Update `live` (as read at plan time: id and token) to `desired`. The backend refuses
     /// if the flag changed since (`Conflict`). Returns the stored flag.
     fn update(
         &self,
-        live: &LiveFlag,
-        desired: &Flag,
-    ) -> impl Future<Output = BackendResult<LiveFlag>> + Send;
+        live: &LiveFlag<Self::Flag>,
+        desired: &Self::Flag,
+    ) -> impl Future<Output = BackendResult<LiveFlag<Self::Flag>>> + Send;
 
     /// Soft-delete `live` (PostHog: `deleted: true`), refusing if it changed since.
-    fn delete(&self, live: &LiveFlag) -> impl Future<Output = BackendResult<()>> + Send;
+    fn delete(&self, live: &LiveFlag<Self::Flag>)
+    -> impl Future<Output = BackendResult<()>> + Send;
 }

@@ -23,7 +23,7 @@ use crate::apply::{self, Options, Progress, Report, StepReport};
 use crate::backend::pacing::Pacer;
 use crate::config::Environment;
 use crate::error::{Error, Result, exit};
-use crate::plan::{self, Action, FORMAT_VERSION, Plan};
+use crate::plan::{self, Action, FORMAT_VERSION, Plan, Violation};
 use crate::render::apply as render;
 use crate::render::plan as render_plan;
 
@@ -119,39 +119,20 @@ fn check_consistent(saved: &Plan, policy: &Environment) -> Result<()> {
     let edited = |what: String| {
         Error::failure(format!("the plan {what}; was it edited?")).hint(new_plan(env))
     };
-    let mut protect = globset::GlobSetBuilder::new();
-    for pattern in &policy.protect {
-        if let Ok(glob) = globset::Glob::new(pattern) {
-            protect.add(glob);
-        }
-    }
-    let protect = protect
-        .build()
-        .map_err(|e| Error::failure(format!("invalid `protect` patterns: {e}")))?;
-    let deletes: Vec<&str> = saved
-        .steps
-        .iter()
-        .filter(|s| s.action == Action::Delete)
-        .map(|s| s.key.as_str())
-        .collect();
-    if let Some(key) = deletes.first()
-        && !policy.prune
-    {
-        return Err(edited(format!(
-            "deletes `{key}` but `prune` is off for `{}`",
-            saved.metadata.environment
-        )));
-    }
-    if let Some(key) = deletes.iter().find(|k| protect.is_match(k)) {
-        return Err(edited(format!("deletes `{key}`, which is protected")));
-    }
-    if let Some(max) = policy.max_deletes
-        && deletes.len() > max as usize
-    {
-        return Err(edited(format!(
-            "deletes {} flags; `max_deletes` is {max}",
-            deletes.len()
-        )));
+    let policy = plan::Policy::new(policy).map_err(|p| Error::failure(p.message))?;
+    if let Some(violation) = policy.violations(&saved.steps).first() {
+        return Err(edited(match violation {
+            Violation::DeleteWithoutPrune { key } => {
+                format!("deletes `{key}` but `prune` is off for `{env}`")
+            }
+            Violation::DeleteProtected { key } => format!("deletes `{key}`, which is protected"),
+            Violation::DisableProtected { key } => {
+                format!("disables `{key}`, which is protected")
+            }
+            Violation::TooManyDeletes { keys, max } => {
+                format!("deletes {} flags; `max_deletes` is {max}", keys.len())
+            }
+        }));
     }
     for step in &saved.steps {
         let complete = match step.action {

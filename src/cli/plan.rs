@@ -185,7 +185,7 @@ pub(crate) fn metadata(repo: &Repository, env: &str) -> Result<Metadata> {
         backend: repo.config.backend.as_str().to_owned(),
         config: ConfigRef {
             path: repo.config_file.to_string_lossy().replace('\\', "/"),
-            sha256: plan::sha256(&bytes),
+            sha256: crate::util::sha256(&bytes),
         },
         git: git_ref(repo),
         created_at: jiff::Timestamp::now()

@@ -48,15 +48,7 @@ pub struct Selection {
     pub skipped: Vec<Skipped>,
 }
 
-/// Whether `key` is a valid flag key (`^[a-zA-Z0-9_-]+$`, at most 400 characters), which also
-/// makes `<key>.yaml` a safe file name.
-pub fn is_valid_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= 400
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
+pub use crate::model::is_valid_key;
 
 /// The live flags matching `filter` (all when `None`), split into importable and skipped.
 ///
@@ -128,7 +120,7 @@ pub fn file_name(key: &str, taken: &mut std::collections::BTreeMap<String, Strin
     let name = if plain.len() <= MAX_FILE_NAME && !clash {
         plain
     } else {
-        let digest = crate::plan::sha256(key.as_bytes());
+        let digest = crate::util::sha256(key.as_bytes());
         let hex = digest.trim_start_matches("sha256:");
         let prefix: String = key.chars().take(200).collect();
         format!("{prefix}-{}.yaml", &hex[..8])

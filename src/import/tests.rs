@@ -20,7 +20,7 @@ fn state(flags: Vec<Value>) -> LiveState {
             .map(|(i, v)| LiveFlag {
                 id: i.to_string(),
                 flag: flag(v),
-                version: Some(1),
+                token: Some(1.into()),
             })
             .collect(),
         unsupported: vec![Unsupported {

@@ -69,6 +69,12 @@ pub struct Reference {
 }
 
 impl Flag {
+    /// Whether the flag is effectively on: active and not archived. The one definition used
+    /// by plan checks, apply order and the local backend's dependency rules.
+    pub fn is_enabled(&self) -> bool {
+        self.active && !self.archived
+    }
+
     /// Whether the flag is multivariate.
     pub fn is_multivariate(&self) -> bool {
         !self.variants.is_empty()

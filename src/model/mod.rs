@@ -8,10 +8,25 @@ pub mod normalize;
 mod percent;
 mod property;
 mod spec;
+mod vendor;
 
 pub use flag::{Flag, Origins, Reference};
 pub use percent::Percent;
 pub use property::{Condition, OPERATORS, Operator, Property, PropertyType, SortKey};
+pub use vendor::VendorFlag;
+/// The longest flag key (PostHog's limit).
+pub const MAX_KEY_LEN: usize = 400;
+
+/// Whether `key` is a valid flag key: `^[a-zA-Z0-9_-]+$`, at most [`MAX_KEY_LEN`] characters
+/// (PostHog's rule, which also makes `<key>.yaml` a safe file name).
+pub fn is_valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= MAX_KEY_LEN
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 pub use spec::{
     BucketingIdentifier, EvaluationRuntime, FlagOverride, FlagSpec, Holdout, OVERRIDABLE_FIELDS,
     Variant,

@@ -101,10 +101,15 @@ fn normalize_property(property: &mut Property) {
     }
 }
 
+/// One tag as PostHog stores it: trimmed and lower-cased.
+pub fn tag(tag: &str) -> String {
+    tag.trim().to_lowercase()
+}
+
 /// Tags as PostHog stores them, as a sorted set.
 pub fn tag_set(tags: &[String]) -> Vec<String> {
     tags.iter()
-        .map(|t| t.trim().to_lowercase())
+        .map(|t| tag(t))
         .filter(|t| !t.is_empty())
         .collect::<BTreeSet<_>>()
         .into_iter()

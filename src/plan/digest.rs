@@ -6,10 +6,8 @@
 //! desired value (`Step::masked_payloads`) with which `apply` checks that the value it takes
 //! from the repository is the one that was planned.
 
-use std::fmt::Write;
-
+use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::{Change, Field, Step};
 use crate::model::Flag;
@@ -20,18 +18,10 @@ pub const MASK: &str = "(sensitive value)";
 /// What PostHog returns for an encrypted payload to callers that may not read it.
 pub const ENCRYPTED_SENTINEL: &str = "********* (encrypted)";
 
-/// `sha256:<hex>` of `bytes`.
-pub fn sha256(bytes: &[u8]) -> String {
-    let hash = Sha256::digest(bytes);
-    let mut out = String::from("sha256:");
-    for byte in hash {
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
-}
+pub use crate::util::sha256;
 
 /// A stable fingerprint of a (normalized) flag: the digest of its JSON with sorted keys.
-pub fn fingerprint(flag: &Flag) -> String {
+pub fn fingerprint<F: Serialize>(flag: &F) -> String {
     sha256(super::to_value(flag).to_string().as_bytes())
 }
 

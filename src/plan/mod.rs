@@ -9,7 +9,13 @@
 //!
 //! - `diff`: field-level changes between a live flag and its desired form;
 //! - `order`: the state after the plan, its dependency checks, and the step levels;
-//! - `digest`: fingerprints, the config hash and the masking of secret values.
+//! - `digest`: fingerprints, the config hash and the masking of secret values;
+//! - `policy`: `prune`, `protect` and `max_deletes`, for plans and saved plans;
+//! - `revision`: what a step's precondition compares (concurrency token and fingerprint).
+//!
+//! The plan's types are generic over the vendor's flag model (`model::VendorFlag`, PostHog's
+//! `Flag` by default): order, policy and revisions are vendor-neutral; [`build`], the diff and
+//! the masking of secrets still work on PostHog's model (issue 11).
 //!
 //! The saved document (`format_version` 1) is described in `docs/plan-format.md`.
 
@@ -18,27 +24,31 @@
 mod diff;
 mod digest;
 mod order;
+mod policy;
+mod revision;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::backend::{LiveState, Unsupported};
+use crate::backend::{LiveFlag, LiveState, Token, Unsupported};
 use crate::config::{Environment, IgnoredField};
-use crate::model::Flag;
 use crate::model::normalize::{adopt_display_fields, normalize};
+use crate::model::{Flag, VendorFlag};
 
 pub use diff::{Change, ChangeOp, Field, diff};
 pub use digest::{ENCRYPTED_SENTINEL, MASK, fingerprint, sha256, unmask};
+pub use policy::{Policy, Violation};
+pub use revision::Revision;
 
 /// The version of the plan document. Readers refuse other major versions.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// A plan for one environment.
+/// A plan for one environment, flags in the vendor's model `F` (PostHog's [`Flag`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
+#[serde(bound(deserialize = "F: Deserialize<'de>"))]
+pub struct Plan<F = Flag> {
     /// Always [`FORMAT_VERSION`].
     pub format_version: u32,
     /// Where and when the plan was made (filled in by the command).
@@ -46,7 +56,7 @@ pub struct Plan {
     /// Counts.
     pub summary: Summary,
     /// Steps in apply order: by level, then by key.
-    pub steps: Vec<Step>,
+    pub steps: Vec<Step<F>>,
     /// Flags in the repository whose live state already matches, sorted.
     pub unchanged: Vec<String>,
     /// Live flags not in the repository that the plan leaves alone, sorted by key.
@@ -137,7 +147,8 @@ impl Action {
 
 /// One flag's change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Step {
+#[serde(bound(deserialize = "F: Deserialize<'de>"))]
+pub struct Step<F = Flag> {
     /// Apply level: every step of level n runs after every step of level n-1; steps of one
     /// level are independent.
     pub level: usize,
@@ -153,10 +164,10 @@ pub struct Step {
     pub changes: Vec<Change>,
     /// The live flag as the plan saw it (updates and deletes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub live: Option<LiveSnapshot>,
+    pub live: Option<LiveSnapshot<F>>,
     /// The flag as it should be (creates and updates), normalized, dependencies by key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub desired: Option<Flag>,
+    pub desired: Option<F>,
     /// Payload keys whose values are masked in this step (`desired`, `live` and `changes`),
     /// with the `sha256:` digest of the desired value so `apply` can check that the value it
     /// reads from the repository is the one that was reviewed.
@@ -164,33 +175,53 @@ pub struct Step {
     pub masked_payloads: BTreeMap<String, String>,
 }
 
-impl Step {
+impl<F: VendorFlag> Step<F> {
     /// Whether the step turns the flag on (create enabled, or update from disabled to enabled).
     pub fn enables(&self) -> bool {
-        let after = self.desired.as_ref().is_some_and(enabled);
-        let before = self.live.as_ref().is_some_and(|l| enabled(&l.flag));
+        let after = self.desired.as_ref().is_some_and(F::is_enabled);
+        let before = self.live.as_ref().is_some_and(|l| l.flag.is_enabled());
         after && !before
     }
 
     /// Whether the step turns the flag off (delete of an enabled flag, or disable).
     pub fn disables(&self) -> bool {
-        let after = self.desired.as_ref().is_some_and(enabled);
-        let before = self.live.as_ref().is_some_and(|l| enabled(&l.flag));
+        let after = self.desired.as_ref().is_some_and(F::is_enabled);
+        let before = self.live.as_ref().is_some_and(|l| l.flag.is_enabled());
         before && !after
+    }
+
+    /// The keys of the flags the step's desired flag depends on.
+    pub(crate) fn dependencies(&self) -> BTreeSet<String> {
+        self.desired
+            .as_ref()
+            .map(F::dependencies)
+            .unwrap_or_default()
     }
 }
 
 /// What the plan saw of a live flag: enough for `apply` to refuse stale work.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LiveSnapshot {
+#[serde(bound(deserialize = "F: Deserialize<'de>"))]
+pub struct LiveSnapshot<F = Flag> {
     /// The backend id.
     pub id: String,
-    /// The backend version (PostHog `version`).
-    pub version: Option<i64>,
+    /// The service's concurrency token (PostHog `version`), opaque; `null` when it has none.
+    #[serde(rename = "version")]
+    pub token: Option<Token>,
     /// [`fingerprint`] of the normalized live flag.
     pub fingerprint: String,
     /// The live flag, normalized.
-    pub flag: Flag,
+    pub flag: F,
+}
+
+impl<F> LiveSnapshot<F> {
+    /// The revision the plan saw: what a step's precondition compares.
+    pub fn revision(&self) -> Revision {
+        Revision {
+            token: self.token.clone(),
+            fingerprint: self.fingerprint.clone(),
+        }
+    }
 }
 
 /// A live flag the plan leaves alone.
@@ -255,7 +286,7 @@ impl Problem {
     }
 }
 
-impl Plan {
+impl<F: VendorFlag> Plan<F> {
     /// Whether applying the plan would change anything.
     pub fn has_changes(&self) -> bool {
         !self.steps.is_empty()
@@ -268,8 +299,8 @@ impl Plan {
 
     /// The steps grouped by level, lowest first (levels no step has are skipped: a saved
     /// plan's levels are read from a file, and must not size an allocation).
-    pub fn levels(&self) -> Vec<Vec<&Step>> {
-        let mut levels: BTreeMap<usize, Vec<&Step>> = BTreeMap::new();
+    pub fn levels(&self) -> Vec<Vec<&Step<F>>> {
+        let mut levels: BTreeMap<usize, Vec<&Step<F>>> = BTreeMap::new();
         for step in &self.steps {
             levels.entry(step.level).or_default().push(step);
         }
@@ -300,41 +331,13 @@ fn comparable(desired: &Flag, live: &Flag) -> (Flag, Flag) {
     (want, have)
 }
 
-/// Whether a flag is effectively on.
-pub(crate) fn enabled(flag: &Flag) -> bool {
-    flag.active && !flag.archived
-}
-
-fn protect_set(policy: &Environment) -> Result<GlobSet, Problem> {
-    let mut builder = GlobSetBuilder::new();
-    for pattern in &policy.protect {
-        let glob = Glob::new(pattern).map_err(|e| {
-            Problem::new(
-                "config",
-                None,
-                format!("invalid `protect` pattern `{pattern}`: {}", e.kind()),
-                "",
-            )
-        })?;
-        builder.add(glob);
-    }
-    builder.build().map_err(|e| {
-        Problem::new(
-            "config",
-            None,
-            format!("invalid `protect` patterns: {e}"),
-            "",
-        )
-    })
-}
-
 /// Compare `desired` (the repository's flags resolved for the environment) with `live` under
 /// `policy`, and order the changes. Refuses (with every problem) plans that exceed
 /// `max_deletes`, disable a protected flag, touch a flag flagops cannot represent, leave an
 /// enabled flag depending on a missing, disabled or deleted flag, or contain a cycle.
 pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result<Plan, PlanError> {
     let mut problems = Vec::new();
-    let protect = protect_set(policy).map_err(|p| PlanError { problems: vec![p] })?;
+    let rules = Policy::new(policy).map_err(|p| PlanError { problems: vec![p] })?;
 
     let mut wanted: BTreeMap<&str, &Flag> = BTreeMap::new();
     for flag in desired {
@@ -378,14 +381,6 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
                     unchanged.push(key.to_owned());
                     continue;
                 }
-                if protect.is_match(key) && enabled(&have) && !enabled(&want) {
-                    problems.push(Problem::new(
-                        "protected",
-                        Some(key),
-                        format!("`{key}` is protected in this environment and cannot be disabled"),
-                        "keep it enabled, or remove the key from `protect` in the config",
-                    ));
-                }
                 let snapshot = snapshot(current, have);
                 steps.push(new_step(
                     Action::Update,
@@ -404,9 +399,9 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
         if wanted.contains_key(key) {
             continue;
         }
-        let reason = if !policy.prune {
+        let reason = if !rules.prunes() {
             UnmanagedReason::PruneOff
-        } else if protect.is_match(key) {
+        } else if rules.is_protected(key) {
             UnmanagedReason::Protected
         } else {
             let mut step = new_step(
@@ -428,29 +423,7 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
     }
     unmanaged.sort_by(|a, b| a.key.cmp(&b.key));
 
-    let deletes: Vec<&str> = steps
-        .iter()
-        .filter(|s| s.action == Action::Delete)
-        .map(|s| s.key.as_str())
-        .collect();
-    if let Some(max) = policy.max_deletes
-        && deletes.len() > max as usize
-    {
-        problems.push(Problem::new(
-            "max-deletes",
-            None,
-            format!(
-                "the plan deletes {} flags ({}); `max_deletes` for this environment is {max}",
-                deletes.len(),
-                deletes
-                    .iter()
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            "add the flags back to the repository, protect them, or raise `max_deletes`",
-        ));
-    }
+    problems.extend(rules.violations(&steps).iter().map(Violation::problem));
 
     problems.extend(order::check_final_state(&steps, live, &wanted));
     if problems.is_empty() {
@@ -552,21 +525,13 @@ fn new_step(
     }
 }
 
-fn snapshot(current: &crate::backend::LiveFlag, normalized: Flag) -> LiveSnapshot {
+fn snapshot(current: &LiveFlag, normalized: Flag) -> LiveSnapshot {
     LiveSnapshot {
         id: current.id.clone(),
-        version: current.version,
+        token: current.token.clone(),
         fingerprint: fingerprint(&normalized),
         flag: normalized,
     }
-}
-
-/// The keys of the flags a step's desired flag depends on.
-pub(crate) fn step_dependencies(step: &Step) -> BTreeSet<String> {
-    step.desired
-        .as_ref()
-        .map(Flag::dependencies)
-        .unwrap_or_default()
 }
 
 /// A JSON value for a change or a rendering.
@@ -576,3 +541,5 @@ pub(crate) fn to_value<T: Serialize>(value: &T) -> Value {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vendor_tests;

@@ -13,10 +13,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Action, Problem, Step, enabled, step_dependencies};
+use super::{Action, Problem, Step};
 use crate::backend::LiveState;
 use crate::graph::{DependencyGraph, format_cycle};
-use crate::model::Flag;
+use crate::model::VendorFlag;
 
 /// One flag in the state after the plan.
 struct After {
@@ -28,10 +28,10 @@ struct After {
 }
 
 /// Problems with the state the plan leads to.
-pub(super) fn check_final_state(
-    steps: &[Step],
-    live: &LiveState,
-    wanted: &BTreeMap<&str, &Flag>,
+pub(super) fn check_final_state<F: VendorFlag>(
+    steps: &[Step<F>],
+    live: &LiveState<F>,
+    wanted: &BTreeMap<&str, &F>,
 ) -> Vec<Problem> {
     let deleted: BTreeSet<&str> = steps
         .iter()
@@ -45,10 +45,10 @@ pub(super) fn check_final_state(
         .collect();
     let mut after: BTreeMap<&str, After> = BTreeMap::new();
     for current in &live.flags {
-        let key = current.flag.key.as_str();
+        let key = current.flag.key();
         if !deleted.contains(key) {
             let state = After {
-                enabled: enabled(&current.flag),
+                enabled: current.flag.is_enabled(),
                 dependencies: current.flag.dependencies(),
                 evaluation: current.flag.evaluation_dependencies(),
                 written: false,
@@ -70,7 +70,7 @@ pub(super) fn check_final_state(
     }
     for (&key, flag) in wanted {
         let state = After {
-            enabled: enabled(flag),
+            enabled: flag.is_enabled(),
             dependencies: flag.dependencies(),
             evaluation: flag.evaluation_dependencies(),
             written: written.contains(key),
@@ -127,8 +127,8 @@ pub(super) fn check_final_state(
 /// For each step, the keys of the steps it must wait for. Computed from the steps alone (the
 /// live flags the order depends on are the steps' own `live` snapshots), so that `apply` can
 /// recompute it from a saved plan.
-pub(crate) fn waits(steps: &[Step]) -> BTreeMap<String, BTreeSet<String>> {
-    let by_key: BTreeMap<&str, &Step> = steps.iter().map(|s| (s.key.as_str(), s)).collect();
+pub(crate) fn waits<F: VendorFlag>(steps: &[Step<F>]) -> BTreeMap<String, BTreeSet<String>> {
+    let by_key: BTreeMap<&str, &Step<F>> = steps.iter().map(|s| (s.key.as_str(), s)).collect();
     let mut waits: BTreeMap<String, BTreeSet<String>> = steps
         .iter()
         .map(|s| (s.key.clone(), BTreeSet::new()))
@@ -137,15 +137,15 @@ pub(crate) fn waits(steps: &[Step]) -> BTreeMap<String, BTreeSet<String>> {
         if step.action == Action::Delete {
             continue;
         }
-        let writes_enabled = step.desired.as_ref().is_some_and(enabled);
-        for target in step_dependencies(step) {
+        let writes_enabled = step.desired.as_ref().is_some_and(F::is_enabled);
+        for target in step.dependencies() {
             let Some(dep) = by_key.get(target.as_str()) else {
                 continue;
             };
             let needed = dep.action == Action::Create
                 || (writes_enabled
                     && dep.action == Action::Update
-                    && dep.desired.as_ref().is_some_and(enabled));
+                    && dep.desired.as_ref().is_some_and(F::is_enabled));
             if needed && target != step.key {
                 waits.entry(step.key.clone()).or_default().insert(target);
             }
@@ -161,7 +161,7 @@ pub(crate) fn waits(steps: &[Step]) -> BTreeMap<String, BTreeSet<String>> {
                 continue;
             };
             if dependent.key != step.key
-                && enabled(&live.flag)
+                && live.flag.is_enabled()
                 && live.flag.dependencies().contains(&step.key)
             {
                 waits
@@ -175,7 +175,9 @@ pub(crate) fn waits(steps: &[Step]) -> BTreeMap<String, BTreeSet<String>> {
 }
 
 /// The level of each step, or the problems that make the steps impossible to order.
-pub(super) fn levels(steps: &[Step]) -> Result<BTreeMap<String, usize>, Vec<Problem>> {
+pub(super) fn levels<F: VendorFlag>(
+    steps: &[Step<F>],
+) -> Result<BTreeMap<String, usize>, Vec<Problem>> {
     let waits = waits(steps);
     let graph = DependencyGraph::new(waits);
     let Some(levels) = graph.levels() else {

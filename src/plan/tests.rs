@@ -18,7 +18,7 @@ fn live(flags: &[Value]) -> LiveState {
             .map(|(i, v)| LiveFlag {
                 id: (i + 1).to_string(),
                 flag: flag(v.clone()),
-                version: Some(1),
+                token: Some(1.into()),
             })
             .collect(),
         unsupported: Vec::new(),
@@ -231,7 +231,10 @@ fn the_live_snapshot_carries_what_apply_needs() {
     )
     .unwrap();
     let snapshot = plan.steps[0].live.as_ref().unwrap();
-    assert_eq!((snapshot.id.as_str(), snapshot.version), ("1", Some(1)));
+    assert_eq!(
+        (snapshot.id.as_str(), snapshot.token.clone()),
+        ("1", Some(1.into()))
+    );
     assert_eq!(
         snapshot.fingerprint,
         fingerprint(&normalize(&before.flags[0].flag))

@@ -61,7 +61,7 @@ async fn errors_are_mapped_to_actionable_messages() {
     let ghost = LiveFlag {
         id: "4242".into(),
         flag: flag("ghost", vec![]),
-        version: Some(1),
+        token: Some(1.into()),
     };
     let e = adapter
         .update(&ghost, &flag("ghost", vec![Condition::default()]))
@@ -165,7 +165,7 @@ async fn errors_are_mapped_to_actionable_messages() {
         .delete(&LiveFlag {
             id: id.to_string(),
             flag: flag("taken", vec![]),
-            version: Some(1),
+            token: Some(1.into()),
         })
         .await
         .unwrap_err();

@@ -86,7 +86,7 @@ async fn list_follows_next_links_and_includes_archived_flags() {
     assert_eq!(keys, ["a", "b", "c", "d", "e", "old"]);
     assert!(state.unsupported.is_empty());
     assert!(state.get("old").unwrap().flag.archived);
-    assert_eq!(state.get("a").unwrap().version, Some(1));
+    assert_eq!(state.get("a").unwrap().token, Some(1.into()));
     let base = "GET /api/projects/1/feature_flags/";
     assert_eq!(
         lines(&fake),
@@ -203,7 +203,7 @@ async fn create_update_delete_round_trip() {
         json!({"test": "{\"button\":\"blue\"}"})
     );
     assert_eq!(sent["tags"], json!(["payments"]));
-    assert_eq!(created.version, Some(1));
+    assert_eq!(created.token, Some(1.into()));
     assert_eq!(
         created.flag.conditions[0].properties[0].flag.as_deref(),
         Some("target")
@@ -234,7 +234,7 @@ async fn create_update_delete_round_trip() {
     assert_eq!(fields, ["filters", "original_flag", "version"]);
     assert_eq!(body["version"], json!(1));
     assert_eq!(body["original_flag"]["version"], json!(1));
-    assert_eq!(updated.version, Some(2));
+    assert_eq!(updated.token, Some(2.into()));
     assert_eq!(updated.flag, changed);
     assert_eq!(
         fake.flag("checkout").unwrap()["filters"]["groups"][0]["rollout_percentage"],
@@ -367,7 +367,7 @@ async fn a_rules_v2_flag_is_unsupported_and_never_written() {
     let live = LiveFlag {
         id: id.to_string(),
         flag: flag("v2", vec![]),
-        version: Some(1),
+        token: Some(1.into()),
     };
     let error = adapter
         .update(&live, &flag("v2", vec![Condition::default()]))

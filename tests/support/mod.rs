@@ -136,7 +136,7 @@ pub(crate) fn live(flags: Vec<(u64, i64, serde_json::Value)>) -> flagops::backen
         .map(|(id, version, v)| flagops::backend::LiveFlag {
             id: id.to_string(),
             flag: flag(v),
-            version: Some(version),
+            token: Some(version.into()),
         })
         .collect();
     flags.sort_by(|a, b| a.flag.key.cmp(&b.flag.key));

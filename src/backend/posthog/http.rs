@@ -107,7 +107,7 @@ impl PosthogBackend {
                 }
                 // Reads are safe to repeat after a 5xx or a lost connection; writes are
                 // checked by apply before anything is sent again.
-                error if call.access == Access::Read && is_unavailable(&error) => {
+                error if call.access == Access::Read && error.is_outcome_unknown() => {
                     let Some(delay) = delays.next() else {
                         return Err(after_attempts(error, attempt));
                     };
@@ -407,12 +407,6 @@ pub(super) fn json_kind(value: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
-}
-
-/// A 5xx answer or a lost connection: the server may answer the same request next time.
-fn is_unavailable(error: &BackendError) -> bool {
-    matches!(error, BackendError::Server { status, .. } if *status >= 500)
-        || matches!(error, BackendError::Transport(_))
 }
 
 /// The wait after the `waits`-th 429 (from 0) that gave no `Retry-After`: `first`, doubled

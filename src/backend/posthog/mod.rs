@@ -3,7 +3,8 @@
 //! - `settings`: where and how to connect (origin, project, key, timeouts);
 //! - `wire`: the JSON envelope; `translate`: live JSON ↔ `model::Flag`;
 //! - `ids`: the project's key ↔ id map (dependencies are stored by id);
-//! - `error`: HTTP responses → `BackendError`.
+//! - `error`: HTTP responses → `BackendError`;
+//! - `operations`: the `Backend` trait's calls (below).
 //!
 //! Requests: `list` reads every page of the default list and of `archived=true` (the default list
 //! hides archived flags) with a large page size, because every list call is billed like a
@@ -21,6 +22,7 @@
 mod error;
 mod http;
 mod ids;
+mod operations;
 mod settings;
 mod translate;
 mod wire;
@@ -40,12 +42,8 @@ pub use translate::MISSING_TARGET_PREFIX;
 use self::error::{Access, Call, Target};
 use self::ids::Ids;
 use self::wire::{BulkKeys, WireFlag};
-use super::{
-    Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, RateLimit, Unsupported,
-};
+use super::{BackendError, BackendResult, LiveFlag, RateLimit, Token, Unsupported};
 use crate::config::Environment;
-use crate::model::Flag;
-use crate::model::normalize::normalize;
 
 /// PostHog's documented budget for CRUD endpoints, per personal API key.
 pub const RATE_LIMIT: RateLimit = RateLimit {
@@ -248,7 +246,7 @@ impl PosthogBackend {
                 Ok(LiveFlag {
                     id: wire.id.to_string(),
                     flag,
-                    version: wire.version,
+                    token: wire.version.map(Token::Number),
                 })
             }
             Err(reason) => {
@@ -302,7 +300,7 @@ impl PosthogBackend {
     fn original(&self, id: i64, live: &LiveFlag, fallback: Option<&Map<String, Value>>) -> Value {
         let cache = self.cache();
         match cache.raw.get(&id) {
-            Some(raw) if raw.get("version").and_then(Value::as_i64) == live.version => {
+            Some(raw) if raw.get("version").and_then(Value::as_i64) == live_version(live) => {
                 Value::Object(raw.clone())
             }
             _ => fallback.map_or_else(
@@ -311,6 +309,12 @@ impl PosthogBackend {
             ),
         }
     }
+}
+
+/// The PostHog `version` a live flag was read at (its token is always a number when this
+/// adapter read it).
+fn live_version(live: &LiveFlag) -> Option<i64> {
+    live.token.as_ref().and_then(Token::as_number)
 }
 
 /// Ids named by `type: flag` properties of a raw `filters`.
@@ -344,280 +348,5 @@ fn object(value: Value, call: &Call<'_>) -> BackendResult<Map<String, Value>> {
                 call.action
             )),
         }),
-    }
-}
-
-impl Backend for PosthogBackend {
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            flag_dependencies: true,
-            versioned: true,
-            rate_limit: Some(RATE_LIMIT),
-        }
-    }
-
-    async fn list(&self) -> BackendResult<LiveState> {
-        let call = Call {
-            key: None,
-            action: format!("list flags of project {}", self.project_id),
-            access: Access::Read,
-        };
-        let mut raw: BTreeMap<i64, Map<String, Value>> = BTreeMap::new();
-        let mut without_id: BTreeMap<String, Unsupported> = BTreeMap::new();
-        for extra in [&[][..], &[("archived", "true")][..]] {
-            for flag in self.list_query(extra, &call).await? {
-                if let Some(id) = flag.get("id").and_then(Value::as_i64) {
-                    raw.insert(id, flag);
-                } else {
-                    // Never dropped silently: a plan would then try to create it again.
-                    let key = flag
-                        .get("key")
-                        .and_then(Value::as_str)
-                        .unwrap_or("?")
-                        .to_owned();
-                    let id = flag.get("id").map(ToString::to_string).unwrap_or_default();
-                    let reason = "the server listed it without a numeric `id`".to_owned();
-                    without_id.insert(key.clone(), Unsupported { key, id, reason });
-                }
-            }
-        }
-        let raw: Vec<Map<String, Value>> = raw
-            .into_values()
-            .filter(|f| f.get("deleted").and_then(Value::as_bool) != Some(true))
-            .collect();
-        {
-            let mut ids = Ids::default();
-            for flag in &raw {
-                if let (Some(id), Some(key)) = (
-                    flag.get("id").and_then(Value::as_i64),
-                    flag.get("key").and_then(Value::as_str),
-                ) {
-                    ids.insert(id, key);
-                }
-            }
-            let mut cache = self.cache();
-            cache.ids.replace(ids);
-            cache.raw.clear();
-            cache.unsupported.clear();
-        }
-        let mut state = LiveState::default();
-        for flag in raw {
-            match self.absorb(flag) {
-                Ok(live) => state.flags.push(live),
-                Err(unsupported) => state.unsupported.push(unsupported),
-            }
-        }
-        state.unsupported.extend(
-            without_id
-                .into_values()
-                .map(|u| error::scrub_unsupported(u, self.api_key.expose())),
-        );
-        state.flags.sort_by(|a, b| a.flag.key.cmp(&b.flag.key));
-        state.unsupported.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(state)
-    }
-
-    async fn get(&self, key: &str) -> BackendResult<Option<LiveFlag>> {
-        let call = Call {
-            key: Some(key),
-            action: format!("read flag `{key}`"),
-            access: Access::Read,
-        };
-        let known = self.cache().ids.id_of(key);
-        let found = match known {
-            Some(id) => match self
-                .send(Method::GET, &self.flag_url(id), None, &call)
-                .await
-            {
-                Ok(v) => Some(object(v, &call)?),
-                Err(BackendError::NotFound { .. }) => None,
-                Err(e) => return Err(e),
-            },
-            None => None,
-        };
-        let found = match found {
-            Some(flag) if flag.get("key").and_then(Value::as_str) == Some(key) => {
-                (flag.get("deleted").and_then(Value::as_bool) != Some(true)).then_some(flag)
-            }
-            _ => {
-                // `key` filters exactly but case-insensitively, and hides archived flags.
-                let list_call = Call {
-                    key: Some(key),
-                    action: format!("look up flag `{key}`"),
-                    access: Access::Read,
-                };
-                let mut hits = self.list_query(&[("key", key)], &list_call).await?;
-                if !hits
-                    .iter()
-                    .any(|f| f.get("key").and_then(Value::as_str) == Some(key))
-                {
-                    hits = self
-                        .list_query(&[("key", key), ("archived", "true")], &list_call)
-                        .await?;
-                }
-                hits.into_iter().find(|f| {
-                    f.get("key").and_then(Value::as_str) == Some(key)
-                        && f.get("deleted").and_then(Value::as_bool) != Some(true)
-                })
-            }
-        };
-        let Some(flag) = found else {
-            if let Some(id) = known {
-                self.cache().ids.remove(id);
-            }
-            return Ok(None);
-        };
-        self.learn_dependency_keys(std::slice::from_ref(&flag))
-            .await?;
-        match self.absorb(flag) {
-            Ok(live) => Ok(Some(live)),
-            Err(u) => Err(BackendError::Unsupported {
-                key: u.key,
-                reason: u.reason,
-            }),
-        }
-    }
-
-    async fn create(&self, flag: &Flag) -> BackendResult<LiveFlag> {
-        let call = Call {
-            key: Some(&flag.key),
-            action: format!("create flag `{}`", flag.key),
-            access: Access::Write,
-        };
-        let body = {
-            let cache = self.cache();
-            translate::to_wire(flag, &cache.ids).map_err(|detail| BackendError::Invalid {
-                key: flag.key.clone(),
-                detail,
-            })?
-        };
-        let answer = self
-            .send(
-                Method::POST,
-                &self.flags_url(),
-                Some(&Value::Object(body)),
-                &call,
-            )
-            .await?;
-        self.stored(answer, &call).await
-    }
-
-    async fn update(&self, live: &LiveFlag, desired: &Flag) -> BackendResult<LiveFlag> {
-        let key = &live.flag.key;
-        let call = Call {
-            key: Some(key),
-            action: format!("update flag `{key}`"),
-            access: Access::Write,
-        };
-        let id = Self::parse_id(live)?;
-        self.refuse_unsupported(id, key)?;
-        let (desired_body, desired_form, live_form) = {
-            let cache = self.cache();
-            let invalid = |detail| BackendError::Invalid {
-                key: desired.key.clone(),
-                detail,
-            };
-            let desired_body = translate::to_wire(desired, &cache.ids).map_err(invalid)?;
-            // Fields are compared in canonical form (as the plan compares them), so that one
-            // that differs only in form (a null rollout, `negation: false`, the order of a
-            // set) is not sent. A live dependency whose target vanished cannot be written
-            // back by key; then every field counts as changed.
-            let desired_form =
-                translate::to_wire(&normalize(desired), &cache.ids).map_err(invalid)?;
-            (
-                desired_body,
-                desired_form,
-                translate::to_wire(&normalize(&live.flag), &cache.ids).ok(),
-            )
-        };
-        let mut body = match &live_form {
-            Some(live_form) => translate::changed_fields(live_form, &desired_form)
-                .into_iter()
-                .filter_map(|(field, _)| {
-                    let value = desired_body.get(&field)?.clone();
-                    Some((field, value))
-                })
-                .collect(),
-            None => desired_body.clone(),
-        };
-        if body.is_empty() {
-            return Ok(live.clone());
-        }
-        if let Some(version) = live.version {
-            body.insert("version".into(), json!(version));
-            body.insert(
-                "original_flag".into(),
-                self.original(id, live, live_form.as_ref()),
-            );
-        }
-        let answer = self
-            .send(
-                Method::PATCH,
-                &self.flag_url(id),
-                Some(&Value::Object(body)),
-                &call,
-            )
-            .await?;
-        self.stored(answer, &call).await
-    }
-
-    async fn delete(&self, live: &LiveFlag) -> BackendResult<()> {
-        let key = &live.flag.key;
-        let call = Call {
-            key: Some(key),
-            action: format!("delete flag `{key}`"),
-            access: Access::Write,
-        };
-        let id = Self::parse_id(live)?;
-        self.refuse_unsupported(id, key)?;
-        let read_call = Call {
-            key: Some(key),
-            action: format!("read flag `{key}`"),
-            access: Access::Read,
-        };
-        let current = match self
-            .send(Method::GET, &self.flag_url(id), None, &read_call)
-            .await
-        {
-            Ok(v) => object(v, &read_call)?,
-            // Already gone: deleting converges.
-            Err(BackendError::NotFound { .. }) => {
-                self.cache().ids.remove(id);
-                return Ok(());
-            }
-            Err(e) => return Err(e),
-        };
-        if current.get("deleted").and_then(Value::as_bool) == Some(true) {
-            self.cache().ids.remove(id);
-            return Ok(());
-        }
-        let version = current.get("version").and_then(Value::as_i64);
-        if live.version.is_some() && version != live.version {
-            return Err(BackendError::Conflict {
-                key: key.clone(),
-                detail: format!(
-                    "its version is {} now, {} when it was read; plan again",
-                    version.map_or_else(|| "unknown".to_owned(), |v| v.to_string()),
-                    live.version.unwrap_or_default()
-                ),
-            });
-        }
-        let mut body = Map::new();
-        body.insert("deleted".into(), json!(true));
-        if let Some(version) = version {
-            body.insert("version".into(), json!(version));
-            body.insert("original_flag".into(), Value::Object(current));
-        }
-        self.send(
-            Method::PATCH,
-            &self.flag_url(id),
-            Some(&Value::Object(body)),
-            &call,
-        )
-        .await?;
-        let mut cache = self.cache();
-        cache.ids.remove(id);
-        cache.raw.remove(&id);
-        Ok(())
     }
 }

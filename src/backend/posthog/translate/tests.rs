@@ -1,6 +1,7 @@
 //! Unit tests of the wire translation.
 
 use super::*;
+use serde_json::json;
 
 fn wire(value: Value) -> WireFlag {
     serde_json::from_value(value).unwrap()
