@@ -22,6 +22,13 @@ pub trait VendorFlag: Clone + Serialize {
     /// The keys of the flags this one depends on, sorted.
     fn dependencies(&self) -> BTreeSet<String>;
 
+    /// The subset of [`dependencies`](VendorFlag::dependencies) the flag's evaluation needs,
+    /// which the service guards when a flag is disabled; the rest orders steps only
+    /// (`depends_on`). By default every dependency.
+    fn evaluation_dependencies(&self) -> BTreeSet<String> {
+        self.dependencies()
+    }
+
     /// The canonical form that plans compare and fingerprint: two flags that mean the same
     /// to the service have equal canonical forms.
     #[must_use]
@@ -39,6 +46,10 @@ impl VendorFlag for Flag {
 
     fn dependencies(&self) -> BTreeSet<String> {
         Flag::dependencies(self)
+    }
+
+    fn evaluation_dependencies(&self) -> BTreeSet<String> {
+        Flag::evaluation_dependencies(self)
     }
 
     fn normalized(&self) -> Self {
