@@ -174,9 +174,10 @@ pub fn human(findings: &[Finding], summary: Summary, sources: &mut Sources) -> S
         let mut elements: Vec<Element<'_>> = Vec::new();
         let label = terminal::text(f.field.as_deref().unwrap_or_default()).into_owned();
         let mut drew = false;
-        if let (Some(file), Some(span)) = (f.file.as_deref(), f.span)
+        if let (Some(file), Some(span), false) = (f.file.as_deref(), f.span, f.conceal_source)
             && let Some(line) = sources.line(file, span.start.line)
         {
+            let line = &*terminal::without_credentials(line);
             // Escaped in three pieces so the caret still points at the same characters.
             let range = byte_range(line, span);
             let before = terminal::source_line(&line[..range.start]);

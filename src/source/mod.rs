@@ -295,9 +295,15 @@ pub fn load_config(
             .help("merge the documents into one or remove the `---` separator"),
         ]));
     }
-    findings = pasted_keys(&doc.value, &shown);
+    findings = pasted_keys(&doc.value, &doc.locations, &shown);
     if findings.is_empty() {
+        let hosts = host_findings(&doc.value, &doc.locations, &shown);
+        // The schema's `^https?://` pattern would repeat a rejected host whole, password
+        // included: the host check says it without the secret parts.
         findings = schema::check(schema::Kind::Config, &doc.value, &doc.locations, &shown);
+        findings.retain(|f| !hosts.iter().any(|h| h.field == f.field));
+        findings.extend(hosts);
+        crate::finding::normalize(&mut findings);
     }
     if !findings.is_empty() {
         return Err(invalid(findings));
@@ -312,9 +318,9 @@ pub fn load_config(
 }
 
 /// Environments whose `api_key_env` holds what looks like a PostHog key instead of a
-/// variable name. Checked before anything else, and reported without a location, so that no
-/// rendering ever draws the line holding the key.
-fn pasted_keys(value: &serde_json::Value, file: &Path) -> Vec<Finding> {
+/// variable name. Checked before anything else, and located without ever drawing the line
+/// holding the key.
+fn pasted_keys(value: &serde_json::Value, locations: &Locations, file: &Path) -> Vec<Finding> {
     let Some(environments) = value
         .get("environments")
         .and_then(serde_json::Value::as_object)
@@ -337,10 +343,45 @@ fn pasted_keys(value: &serde_json::Value, file: &Path) -> Vec<Finding> {
                 ),
             )
             .in_file(file)
+            .at(locations.value(&format!(
+                "/environments/{}/api_key_env",
+                yaml::escape_pointer(name)
+            )))
+            .concealing_source()
             .field(format!("environments.{name}.api_key_env"))
             .help(
                 "revoke that key, export a new one as e.g. `POSTHOG_API_KEY` and write \
                  `api_key_env: POSTHOG_API_KEY`",
+            )
+        })
+        .collect()
+}
+
+/// Environments whose `host` is a string but not a usable API origin (`config::host_problem`),
+/// located at the value and shown without a user name, password, query or fragment
+/// (`config::shown_host`).
+fn host_findings(value: &serde_json::Value, locations: &Locations, file: &Path) -> Vec<Finding> {
+    let Some(environments) = value
+        .get("environments")
+        .and_then(serde_json::Value::as_object)
+    else {
+        return Vec::new();
+    };
+    environments
+        .iter()
+        .filter_map(|(name, env)| {
+            let host = env.get("host")?.as_str()?;
+            let problem = crate::config::host_problem(host)?;
+            let pointer = format!("/environments/{}/host", yaml::escape_pointer(name));
+            Some(
+                Finding::error(
+                    "config",
+                    format!("`host` `{}` {problem}", crate::config::shown_host(host)),
+                )
+                .in_file(file)
+                .at(locations.value(&pointer))
+                .field(schema::field_path(&pointer))
+                .concealing_source(),
             )
         })
         .collect()
