@@ -125,3 +125,64 @@ fn validate_github_keeps_one_command_per_finding() {
         run.stderr
     );
 }
+
+/// `import` names a skipped live flag and the reason it was skipped (which quotes a hostile
+/// dependency) with control characters escaped: one line each, nothing a terminal or a CI log
+/// would act on.
+#[test]
+fn import_escapes_skipped_keys_and_reasons() {
+    let repo = repo();
+    let text = std::fs::read_to_string(repo.state_file()).unwrap();
+    let mut state: serde_json::Value = serde_json::from_str(&text).unwrap();
+    state["environments"]["production"]["flags"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": 100, "version": 1, "flag": {"key": "b", "conditions": [{
+            "properties": [{"type": "flag", "flag": KEY, "operator": "flag_evaluates_to", "value": true}],
+            "rollout_percentage": 100}]}}));
+    std::fs::write(repo.state_file(), serde_json::to_string(&state).unwrap()).unwrap();
+    let run = repo.run(&["import", "--env", "production"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "skipped `b`: it depends on `x<!--\\u{1b}[2J\\r\\n::error::pwned`, which is not a live flag (deleted?); fix the condition in the service first\n\
+         skipped `x<!--\\u{1b}[2J\\r\\n::error::pwned`: its key is not a valid flagops key (letters, digits, `_` and `-`, at most 400 characters)\n"
+    );
+    assert!(
+        run.stdout.ends_with("(1 unchanged, 2 skipped)\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// A flag file whose name holds control characters is named escaped when `import` refuses to
+/// overwrite it.
+#[test]
+fn import_escapes_file_names() {
+    let repo = TempRepo::new(
+        CONFIG,
+        &[(
+            "a\u{1b}[2J\n::error::x.yaml",
+            "key: a\nconditions:\n  - rollout_percentage: 50\n",
+        )],
+    );
+    let state = TempRepo::new(
+        CONFIG,
+        &[(
+            "a.yaml",
+            "key: a\nconditions:\n  - rollout_percentage: 100\n",
+        )],
+    );
+    state
+        .run(&["apply", "--env", "production", "--auto-approve"])
+        .expect_code(0);
+    std::fs::create_dir_all(repo.state_file().parent().unwrap()).unwrap();
+    std::fs::copy(state.state_file(), repo.state_file()).unwrap();
+    let run = repo.run(&["import", "--env", "production"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "  flags/a\\u{1b}[2J\\n::error::x.yaml\nerror: 1 file already exists; nothing was written\n\
+         hint: pass `--force` to overwrite them, or choose flags with `--key`\n"
+    );
+}
