@@ -197,6 +197,97 @@ fn a_corrupt_file_is_reported_with_its_position() {
     );
 }
 
+/// Hand-edited state files: each is an error naming the place once (no `at line … column …`
+/// repeated from the JSON parser), wrong types and duplicate keys included.
+#[test]
+fn a_hand_edited_state_file_is_an_error_naming_the_place_once() {
+    for (text, problem) in [
+        ("", "EOF while parsing a value (line 1, column 1)"),
+        (
+            "{\"format_version\": 1, \"format_version\": 1}",
+            "duplicate field `format_version` (line 1, column 38)",
+        ),
+        (
+            "{\"format_version\": 1, \"environments\": {\"test\": {\"next_id\": \"x\", \"flags\": []}}}",
+            "invalid type: string \"x\", expected u64 (line 1, column 62)",
+        ),
+        (
+            "{\"format_version\": 1, \"environments\": {\"test\": {\"next_id\": 2, \"flags\": [{\"id\": 1, \"version\": 1, \"flag\": {\"key\": 5}}]}}}",
+            "invalid type: integer `5`, expected a string (line 1, column 113)",
+        ),
+    ] {
+        let (_dir, b) = backend();
+        std::fs::create_dir_all(b.path().parent().unwrap()).unwrap();
+        std::fs::write(b.path(), text).unwrap();
+        let err = block(b.list()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "the state file `{}` is not valid: {problem}",
+                b.path().display()
+            ),
+            "{text}"
+        );
+    }
+}
+
+/// A state file that is a FIFO or a device is refused at once, never opened (reading would
+/// block or never end); so is one over the size limit.
+#[cfg(unix)]
+#[test]
+fn a_state_file_that_is_not_a_regular_file_is_refused_without_reading() {
+    let (_dir, b) = backend();
+    std::fs::create_dir_all(b.path().parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", b.path()).unwrap();
+    let started = std::time::Instant::now();
+    let err = block(b.list()).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "cannot read the state file `{}`: it is not a regular file",
+            b.path().display()
+        )
+    );
+    std::fs::remove_file(b.path()).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(b.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let err = block(b.list()).unwrap_err().to_string();
+    assert!(err.ends_with("it is not a regular file"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    std::fs::remove_file(b.path()).unwrap();
+    // The lock file too: opening a FIFO to write would wait for a reader.
+    let lock = b.path().with_file_name("state.json.lock");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&lock)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let err = block(b.create(&flag(json!({"key": "a"}))))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "cannot lock the state file `{}`: `{}` is not a regular file",
+            b.path().display(),
+            lock.display()
+        )
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    std::fs::remove_file(&lock).unwrap();
+    let file = std::fs::File::create(b.path()).unwrap();
+    file.set_len(flagops::backend::local::MAX_STATE_BYTES + 1)
+        .unwrap();
+    let err = block(b.list()).unwrap_err().to_string();
+    assert!(
+        err.ends_with("it is larger than 268435456 bytes (256 MiB)"),
+        "{err}"
+    );
+}
+
 /// Two flagops processes on one state file (here: two backends, as two processes would have)
 /// must not lose each other's writes: every write holds a lock on the file's `.lock` sibling.
 #[test]

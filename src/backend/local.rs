@@ -29,6 +29,9 @@ use crate::model::{Flag, FlagSpec, PropertyType};
 /// The version of the state file format.
 pub const STATE_FORMAT_VERSION: u32 = 1;
 
+/// Largest state file read (bytes), as much as the answers of one PostHog list.
+pub const MAX_STATE_BYTES: u64 = 256 * 1024 * 1024;
+
 /// The default state file, relative to the config file's directory.
 pub const DEFAULT_STATE_FILE: &str = ".flagops/state.json";
 
@@ -133,24 +136,54 @@ impl LocalBackend {
         &self.path
     }
 
-    /// Read the whole file; a missing file is an empty state.
+    /// Read the whole file; a missing file is an empty state. Only a regular file of at most
+    /// [`MAX_STATE_BYTES`] is read: a FIFO or device (`/dev/zero`) would block or never end.
     pub fn read(&self) -> BackendResult<StateFile> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StateFile::default()),
-            Err(e) => {
-                return Err(BackendError::Io(format!(
-                    "cannot read the state file `{}`: {e}",
-                    self.path.display()
-                )));
-            }
-        };
-        let state: StateFile = serde_json::from_str(&text).map_err(|e| {
+        let unreadable = |e: &dyn std::fmt::Display| {
             BackendError::Io(format!(
-                "the state file `{}` is not valid: {e} (line {}, column {})",
+                "cannot read the state file `{}`: {e}",
+                self.path.display()
+            ))
+        };
+        let meta = match std::fs::metadata(&self.path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StateFile::default()),
+            Err(e) => return Err(unreadable(&e)),
+        };
+        if !meta.is_file() {
+            return Err(unreadable(&"it is not a regular file"));
+        }
+        let too_large = || {
+            unreadable(&format!(
+                "it is larger than {MAX_STATE_BYTES} bytes (256 MiB)"
+            ))
+        };
+        if meta.len() > MAX_STATE_BYTES {
+            return Err(too_large());
+        }
+        let mut text = String::new();
+        std::fs::File::open(&self.path)
+            .and_then(|file| {
+                std::io::Read::read_to_string(
+                    &mut std::io::Read::take(file, MAX_STATE_BYTES + 1),
+                    &mut text,
+                )
+            })
+            .map_err(|e| unreadable(&e))?;
+        // It grew since the size was read.
+        if text.len() as u64 > MAX_STATE_BYTES {
+            return Err(too_large());
+        }
+        let state: StateFile = serde_json::from_str(&text).map_err(|e| {
+            // serde_json's message ends with its own `at line L column C`; said once here.
+            let message = e.to_string();
+            let place = format!(" at line {} column {}", e.line(), e.column());
+            BackendError::Io(format!(
+                "the state file `{}` is not valid: {} (line {}, column {})",
                 self.path.display(),
+                message.strip_suffix(&place).unwrap_or(&message),
                 e.line(),
-                e.column()
+                e.column().max(1)
             ))
         })?;
         if state.format_version != STATE_FORMAT_VERSION {
@@ -208,6 +241,13 @@ impl LocalBackend {
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        // Opening a FIFO to write would wait for a reader forever.
+        if std::fs::metadata(&path).is_ok_and(|m| !m.is_file()) {
+            return Err(io(std::io::Error::other(format!(
+                "`{}` is not a regular file",
+                path.display()
+            ))));
         }
         let file = std::fs::OpenOptions::new()
             .create(true)
