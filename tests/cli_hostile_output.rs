@@ -186,3 +186,32 @@ fn import_escapes_file_names() {
          hint: pass `--force` to overwrite them, or choose flags with `--key`\n"
     );
 }
+
+/// A key of 100,000 characters (invalid) is named capped in validate's human output, as in
+/// its GitHub output: no finding's title is a 100 kB line.
+#[test]
+fn validate_caps_a_huge_key_in_finding_titles() {
+    let key = "k".repeat(100_000);
+    let repo = TempRepo::new(CONFIG, &[("long.yaml", &format!("key: {key}\n"))]);
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let capped = format!("[flag `{}… (99500 more characters)`]", "k".repeat(500));
+    let titles: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error") || l.starts_with("warning"))
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            format!(
+                "warning[no-conditions]: flag has no conditions, so it is off for everyone {capped}"
+            ),
+            format!("error[schema]: value is longer than 400 characters {capped}"),
+        ]
+    );
+    assert!(
+        run.stderr.lines().all(|l| l.chars().count() < 1_000),
+        "a line is too long"
+    );
+}

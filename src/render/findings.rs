@@ -168,7 +168,8 @@ pub fn human(findings: &[Finding], summary: Summary, sources: &mut Sources) -> S
         };
         let mut title = terminal::detail(&f.message);
         if let Some(flag) = &f.flag {
-            title = format!("{title} [flag `{}`]", terminal::text(flag));
+            // Capped like the GitHub output's: an invalid key may be megabytes long.
+            title = format!("{title} [flag `{}`]", terminal::detail(flag));
         }
         let title = level.primary_title(title).id(f.code);
         let mut elements: Vec<Element<'_>> = Vec::new();
