@@ -586,3 +586,31 @@ fn the_summary_counts_flags_with_schema_errors_too() {
         run.stderr
     );
 }
+
+/// A `state` that names no file (empty, or a directory) is a located config error, not a
+/// `plan` failure later.
+#[test]
+fn a_state_that_names_a_directory_is_a_config_error() {
+    for state in ["\"\"", ".flagops/"] {
+        let repo = Repo::empty();
+        repo.write(
+            "flagops.yaml",
+            format!("backend: local\nstate: {state}\nenvironments:\n  a: {{}}\n"),
+        );
+        for args in [&["validate"][..], &["plan", "--env", "a"]] {
+            let run = repo.run(args);
+            run.expect_code(2);
+            assert_eq!(
+                run.stderr,
+                format!(
+                    "error[config]: `state` must name a file, not a directory\n --> flagops.yaml:2:8\n  |\n\
+                     2 | state: {state}\n  |        {} state\n  |\n\
+                     \x20 = help: write e.g. `state: .flagops/state.json`, or leave it out for that default\n\n\
+                     error: `flagops.yaml` is not a valid flagops config\n",
+                    "^".repeat(state.len())
+                ),
+                "{args:?}"
+            );
+        }
+    }
+}

@@ -390,6 +390,17 @@ fn host_findings(value: &serde_json::Value, locations: &Locations, file: &Path) 
 /// Rules the config schema cannot express.
 fn check_config(config: &Config, locations: &Locations, file: &Path) -> Vec<Finding> {
     let mut findings = Vec::new();
+    if let Some(state) = &config.state
+        && (state.trim().is_empty() || state.ends_with(['/', '\\']))
+    {
+        findings.push(
+            Finding::error("config", "`state` must name a file, not a directory")
+                .in_file(file)
+                .at(locations.value("/state"))
+                .field("state")
+                .help("write e.g. `state: .flagops/state.json`, or leave it out for that default"),
+        );
+    }
     for (name, env) in &config.environments {
         let base = format!("/environments/{}", yaml::escape_pointer(name));
         let at = |field: &str| {
