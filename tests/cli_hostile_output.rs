@@ -31,6 +31,7 @@ fn repo() -> TempRepo {
         .unwrap();
     flags.push(json!({"id": 99, "version": 1, "flag": {
         "key": KEY, "name": NAME, "conditions": [{"rollout_percentage": 100}]}}));
+    state["environments"]["production"]["next_id"] = json!(101);
     std::fs::write(repo.state_file(), serde_json::to_string(&state).unwrap()).unwrap();
     repo
 }

@@ -231,6 +231,74 @@ fn a_hand_edited_state_file_is_an_error_naming_the_place_once() {
     }
 }
 
+/// A hand-edited state that no sequence of writes produces is refused, naming what is wrong;
+/// a counter at its largest value is an error on the write that would overflow it, never a
+/// panic or a reused id.
+#[test]
+fn an_inconsistent_or_exhausted_state_is_an_error_not_a_panic() {
+    let stored = |id: u64, version: i64, key: &str| json!({"id": id, "version": version, "flag": {"key": key, "conditions": [{"rollout_percentage": 1}]}});
+    for (next_id, flags, problem) in [
+        (
+            3,
+            vec![stored(1, 1, "a"), stored(1, 1, "b")],
+            "environment `test` has two flags with id 1",
+        ),
+        (
+            1,
+            vec![stored(1, 1, "a")],
+            "environment `test`: flag `a` has id 1, not below `next_id` 1",
+        ),
+        (
+            2,
+            vec![stored(1, 0, "a")],
+            "environment `test`: flag `a` has version 0; versions start at 1",
+        ),
+        (
+            3,
+            vec![stored(1, 1, "a"), stored(2, 1, "a")],
+            "environment `test` has two live flags with key `a`",
+        ),
+    ] {
+        let (_dir, b) = backend();
+        std::fs::create_dir_all(b.path().parent().unwrap()).unwrap();
+        let state = json!({"format_version": 1, "environments": {"test": {"next_id": next_id, "flags": flags}}});
+        std::fs::write(b.path(), state.to_string()).unwrap();
+        let err = block(b.list()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "the state file `{}` is not valid: {problem}",
+                b.path().display()
+            )
+        );
+    }
+
+    let (_dir, b) = backend();
+    std::fs::create_dir_all(b.path().parent().unwrap()).unwrap();
+    let state = json!({"format_version": 1, "environments": {"test": {
+        "next_id": u64::MAX, "flags": [stored(1, i64::MAX, "a")]}}});
+    let text = state.to_string();
+    std::fs::write(b.path(), &text).unwrap();
+    let exhausted = |counter: &str| {
+        format!(
+            "the state file `{}` is not valid: `{counter}` is at its largest value and cannot grow",
+            b.path().display()
+        )
+    };
+    let err = block(b.create(&flag(json!({"key": "b"})))).unwrap_err();
+    assert_eq!(err.to_string(), exhausted("next_id"));
+    let live = block(b.list()).unwrap().flags.remove(0);
+    let err = block(b.update(&live, &flag(json!({"key": "a", "active": false})))).unwrap_err();
+    assert_eq!(err.to_string(), exhausted("version"));
+    let err = block(b.delete(&live)).unwrap_err();
+    assert_eq!(err.to_string(), exhausted("version"));
+    assert_eq!(
+        std::fs::read_to_string(b.path()).unwrap(),
+        text,
+        "nothing written"
+    );
+}
+
 /// A state file that is a FIFO or a device is refused at once, never opened (reading would
 /// block or never end); so is one over the size limit.
 #[cfg(unix)]

@@ -103,6 +103,43 @@ impl StoredFlag {
     }
 }
 
+/// What no sequence of writes can produce in a state file (it was edited by hand): two flags
+/// with one id, an id not below `next_id`, a version below 1, two live flags with one key.
+/// Any of them would make a later write reuse an id or pick one of two flags silently.
+fn inconsistency(state: &StateFile) -> Option<String> {
+    for (name, env) in &state.environments {
+        let mut ids = std::collections::BTreeSet::new();
+        let mut live_keys = std::collections::BTreeSet::new();
+        for stored in &env.flags {
+            let key = &stored.flag.key;
+            if !ids.insert(stored.id) {
+                return Some(format!(
+                    "environment `{name}` has two flags with id {}",
+                    stored.id
+                ));
+            }
+            if stored.id >= env.next_id {
+                return Some(format!(
+                    "environment `{name}`: flag `{key}` has id {}, not below `next_id` {}",
+                    stored.id, env.next_id
+                ));
+            }
+            if stored.version < 1 {
+                return Some(format!(
+                    "environment `{name}`: flag `{key}` has version {}; versions start at 1",
+                    stored.version
+                ));
+            }
+            if !stored.deleted && !live_keys.insert(key.as_str()) {
+                return Some(format!(
+                    "environment `{name}` has two live flags with key `{key}`"
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// The local backend: one environment of a state file.
 #[derive(Debug)]
 pub struct LocalBackend {
@@ -134,6 +171,14 @@ impl LocalBackend {
     /// The state file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A counter of the (hand-edited) state file is at its largest value and cannot grow.
+    fn exhausted(&self, counter: &str) -> BackendError {
+        BackendError::Io(format!(
+            "the state file `{}` is not valid: `{counter}` is at its largest value and cannot grow",
+            self.path.display()
+        ))
     }
 
     /// Read the whole file; a missing file is an empty state. Only a regular file of at most
@@ -191,6 +236,12 @@ impl LocalBackend {
                 "the state file `{}` has format version {}; this flagops reads version {STATE_FORMAT_VERSION}",
                 self.path.display(),
                 state.format_version
+            )));
+        }
+        if let Some(problem) = inconsistency(&state) {
+            return Err(BackendError::Io(format!(
+                "the state file `{}` is not valid: {problem}",
+                self.path.display()
             )));
         }
         Ok(state)
@@ -488,7 +539,10 @@ impl Backend for LocalBackend {
                 deleted: false,
                 flag: flag.to_spec(),
             };
-            state.next_id += 1;
+            state.next_id = state
+                .next_id
+                .checked_add(1)
+                .ok_or_else(|| self.exhausted("next_id"))?;
             let live = stored.live();
             state.flags.push(stored);
             Ok(live)
@@ -501,8 +555,11 @@ impl Backend for LocalBackend {
             let flag = stored_form(desired);
             check_write(state, Some(id), &flag)?;
             let stored = find_current(state, live)?;
+            stored.version = stored
+                .version
+                .checked_add(1)
+                .ok_or_else(|| self.exhausted("version"))?;
             stored.flag = flag.to_spec();
-            stored.version += 1;
             Ok(stored.live())
         })
     }
@@ -527,8 +584,11 @@ impl Backend for LocalBackend {
                 ));
             }
             let stored = find_current(state, live)?;
+            stored.version = stored
+                .version
+                .checked_add(1)
+                .ok_or_else(|| self.exhausted("version"))?;
             stored.deleted = true;
-            stored.version += 1;
             Ok(())
         })
     }
