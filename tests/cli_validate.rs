@@ -477,7 +477,7 @@ fn a_glob_that_matches_nothing_is_a_warning_on_the_config() {
     run.expect_code(0);
     assert_eq!(
         run.stdout,
-        "::warning file=flagops.yaml,title=flagops no-files::`flags` entry `more/*.yml` matches no file\n"
+        "::warning file=flagops.yaml,line=2,col=28,endColumn=40,title=flagops no-files::`flags` entry `more/*.yml` matches no file\n"
     );
 }
 
@@ -530,7 +530,7 @@ fn an_empty_flag_directory_is_a_warning_on_the_config() {
     run.expect_code(0);
     assert_eq!(
         run.stdout,
-        "::warning file=flagops.yaml,title=flagops no-files::`flags` entry `flags/` holds no \
+        "::warning file=flagops.yaml,line=2,col=8,endColumn=14,title=flagops no-files::`flags` entry `flags/` holds no \
          `*.yaml` or `*.yml` file\n"
     );
 }

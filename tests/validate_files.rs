@@ -128,9 +128,12 @@ fn a_glob_outside_the_config_directory_is_read_with_a_warning() {
     assert_eq!(
         run.stderr,
         "warning[outside-repository]: `flags` entry `../shared/**/*.yaml` reaches outside the \
-         config's directory\n  \
+         config's directory\n \
+         --> flagops.yaml:2:9\n  \
+         |\n\
+         2 | flags: [\"../shared/**/*.yaml\", \"local/\"]\n  \
+         |         ^^^^^^^^^^^^^^^^^^^^^ flags[0]\n  \
          |\n  \
-         = note: in flagops.yaml\n  \
          = help: its files are read too; move them below the config's directory unless that \
          is intended\n\n\
          validated 2 flags in 2 files: 0 errors, 1 warning\n"

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSetBuilder};
 
-use crate::config::{CONFIG_FILE, Config};
+use super::yaml::Locations;
+use crate::config::{CONFIG_FILE, Config, FlagSources};
 use crate::finding::Finding;
 
 /// The flag files the config points at, and what is wrong with its `flags` entries.
@@ -22,9 +23,20 @@ pub(super) struct Discovered {
 }
 
 /// List the flag files the config points at.
-pub(super) fn discover(root: &Path, config: &Config) -> Discovered {
+pub(super) fn discover(root: &Path, config: &Config, locations: &Locations) -> Discovered {
     let mut found = Discovered::default();
-    for entry in config.flags.entries() {
+    for (i, entry) in config.flags.entries().into_iter().enumerate() {
+        // Where the entry is written, for its findings.
+        let pointer = match config.flags {
+            FlagSources::One(_) => "/flags".to_owned(),
+            FlagSources::Many(_) => format!("/flags/{i}"),
+        };
+        let mut config_finding = |f: Finding| {
+            found.config.push(
+                f.at(locations.value(&pointer))
+                    .field(crate::schema::field_path(&pointer)),
+            );
+        };
         let is_glob = entry.contains(GLOB_CHARS);
         let (base, pattern) = if is_glob {
             // The components before the first one with a wildcard name the directory to walk
@@ -34,7 +46,7 @@ pub(super) fn discover(root: &Path, config: &Config) -> Discovered {
             (entry, "")
         };
         if escapes(base) {
-            found.config.push(
+            config_finding(
                 Finding::warning(
                     "outside-repository",
                     format!("`flags` entry `{entry}` reaches outside the config's directory"),
@@ -47,7 +59,7 @@ pub(super) fn discover(root: &Path, config: &Config) -> Discovered {
             let matcher = match Glob::new(pattern) {
                 Ok(g) => GlobSetBuilder::new().add(g).build(),
                 Err(e) => {
-                    found.config.push(Finding::error(
+                    config_finding(Finding::error(
                         "config",
                         format!("invalid glob `{entry}` in `flags`: {}", e.kind()),
                     ));
@@ -68,7 +80,7 @@ pub(super) fn discover(root: &Path, config: &Config) -> Discovered {
                 }
             }
             if hits == 0 {
-                found.config.push(Finding::warning(
+                config_finding(Finding::warning(
                     "no-files",
                     format!("`flags` entry `{entry}` matches no file"),
                 ));
@@ -78,7 +90,7 @@ pub(super) fn discover(root: &Path, config: &Config) -> Discovered {
             if path.is_dir() {
                 let walked = walk_yaml(root, &path);
                 if walked.is_empty() {
-                    found.config.push(Finding::warning(
+                    config_finding(Finding::warning(
                         "no-files",
                         format!("`flags` entry `{entry}` holds no `*.yaml` or `*.yml` file"),
                     ));
@@ -97,7 +109,7 @@ pub(super) fn discover(root: &Path, config: &Config) -> Discovered {
                     found.skipped.push(*f);
                 }
             } else {
-                found.config.push(Finding::error(
+                config_finding(Finding::error(
                     "config",
                     format!("`flags` entry `{entry}` does not exist"),
                 ));

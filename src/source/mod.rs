@@ -247,6 +247,14 @@ pub fn load_config(
     dir: &Path,
     file: Option<&Path>,
 ) -> Result<(PathBuf, PathBuf, Config), ConfigError> {
+    read_config(dir, file).map(|(root, shown, config, _)| (root, shown, config))
+}
+
+/// `load_config`, with where each node of the config is (for findings about `flags` entries).
+fn read_config(
+    dir: &Path,
+    file: Option<&Path>,
+) -> Result<(PathBuf, PathBuf, Config, Locations), ConfigError> {
     let path = match file {
         Some(f) if f.is_absolute() => f.to_path_buf(),
         Some(f) => dir.join(f),
@@ -314,7 +322,7 @@ pub fn load_config(
     if !findings.is_empty() {
         return Err(invalid(findings));
     }
-    Ok((root, shown, config))
+    Ok((root, shown, config, doc.locations))
 }
 
 /// Environments whose `api_key_env` holds what looks like a PostHog key instead of a
@@ -576,12 +584,12 @@ fn load_document(doc: yaml::Document, shown: &Path, out: &mut FileContents) {
 /// Load the repository: config, then every flag file. Config problems are an error (exit 2);
 /// flag problems are findings in the result.
 pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, ConfigError> {
-    let (root, config_file, config) = load_config(dir, config_file)?;
+    let (root, config_file, config, locations) = read_config(dir, config_file)?;
     let Discovered {
         files,
         config: entry_findings,
         skipped,
-    } = discover(&root, &config);
+    } = discover(&root, &config, &locations);
     // Problems with the `flags` entries belong to the config file.
     let mut findings: Vec<Finding> = entry_findings
         .into_iter()
