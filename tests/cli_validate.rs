@@ -614,3 +614,16 @@ fn a_state_that_names_a_directory_is_a_config_error() {
         }
     }
 }
+
+/// `flags: []` reads nothing: a located warning, not a silent "0 flags in 0 files".
+#[test]
+fn an_empty_flags_list_is_a_warning_on_the_config() {
+    let repo = Repo::empty();
+    repo.write("flagops.yaml", "backend: local\nflags: []\n");
+    let run = repo.run(&["validate", "--format", "github"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        "::warning file=flagops.yaml,line=2,col=8,endColumn=10,title=flagops no-files::`flags` lists no entry, so no flag file is read%0Ahelp: write `flags: flags/` (the default) or list the directories and globs\n"
+    );
+}

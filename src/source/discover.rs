@@ -25,6 +25,17 @@ pub(super) struct Discovered {
 /// List the flag files the config points at.
 pub(super) fn discover(root: &Path, config: &Config, locations: &Locations) -> Discovered {
     let mut found = Discovered::default();
+    if config.flags.entries().is_empty() {
+        found.config.push(
+            Finding::warning(
+                "no-files",
+                "`flags` lists no entry, so no flag file is read",
+            )
+            .at(locations.value("/flags"))
+            .field("flags")
+            .help("write `flags: flags/` (the default) or list the directories and globs"),
+        );
+    }
     for (i, entry) in config.flags.entries().into_iter().enumerate() {
         // Where the entry is written, for its findings.
         let pointer = match config.flags {
