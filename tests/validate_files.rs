@@ -155,3 +155,69 @@ fn a_path_that_only_passes_through_a_parent_stays_inside() {
         "validated 1 flag in 1 file: 0 errors, 0 warnings\n"
     );
 }
+
+/// A pull request that adds a symlink from a flag file to a file outside the repository (the
+/// environment of the process, a key in the home directory) must not make `validate` quote
+/// that file: the link is an error and the file is never read, in every format. The
+/// operating system's files are not read even when the config names them.
+#[cfg(unix)]
+#[test]
+fn a_symlink_out_of_the_repository_or_a_kernel_file_is_never_read() {
+    let secret = "phx_from_the_environment_42";
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(
+        outside.path().join("secret.yaml"),
+        format!("key: \"{secret}\"\nbogus: 1\n"),
+    )
+    .unwrap();
+    let repo = Repo::empty();
+    repo.write("flagops.yaml", "backend: local\n");
+    repo.write("flags/good.yaml", GOOD);
+    std::os::unix::fs::symlink("/proc/self/environ", repo.path().join("flags/env.yaml")).unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.yaml"),
+        repo.path().join("flags/home.yaml"),
+    )
+    .unwrap();
+    let env = [("POSTHOG_API_KEY", secret)];
+    for format in ["human", "json", "github"] {
+        let run =
+            crate::support::flagops_with_env(repo.path(), &["validate", "--format", format], &env);
+        run.expect_code(1);
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "{format}: {run:?}"
+        );
+    }
+    let run =
+        crate::support::flagops_with_env(repo.path(), &["validate", "--format", "github"], &env);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "::error file=flags/env.yaml,title=flagops symlink-outside::symbolic link to \
+             `/proc/self/environ`, outside the repository and the flag directory; not read%0A\
+             help: copy the file into the repository, or point the link at a file inside it\n\
+             ::error file=flags/home.yaml,title=flagops symlink-outside::symbolic link to \
+             `{}`, outside the repository and the flag directory; not read%0A\
+             help: copy the file into the repository, or point the link at a file inside it\n",
+            outside.path().join("secret.yaml").display()
+        )
+    );
+
+    repo.write(
+        "flagops.yaml",
+        "backend: local\nflags: [/proc/self/environ]\n",
+    );
+    let run =
+        crate::support::flagops_with_env(repo.path(), &["validate", "--format", "json"], &env);
+    run.expect_code(1);
+    assert!(!run.stdout.contains(secret), "{}", run.stdout);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let codes: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["not-a-file", "outside-repository"]);
+}

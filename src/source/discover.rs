@@ -112,12 +112,19 @@ pub(super) fn discover(root: &Path, config: &Config, locations: &Locations) -> D
                         Err((_, f)) => found.skipped.push(*f),
                     }
                 }
-            } else if path.is_file() {
-                found.files.push(path);
             } else if let Ok(meta) = fs::symlink_metadata(&path) {
-                // It is there, but it is no file: a FIFO, a device or a broken symlink.
-                if let Err(f) = classify(&path, meta.file_type(), &shown_path(root, &path)) {
-                    found.skipped.push(*f);
+                // A file (or a link to one, read when it stays inside), or no file at all: a
+                // FIFO, a device or a broken symlink.
+                let parent = path.parent().unwrap_or(root);
+                match classify(
+                    &path,
+                    meta.file_type(),
+                    &shown_path(root, &path),
+                    &[root, parent],
+                ) {
+                    Ok(true) => found.files.push(path),
+                    Ok(false) => {}
+                    Err(f) => found.skipped.push(*f),
                 }
             } else {
                 config_finding(Finding::error(
@@ -210,7 +217,12 @@ pub(super) fn not_a_file(kind: fs::FileType, shown: &Path) -> Finding {
 /// Whether a walked `*.yaml` entry is a flag file to read (`Ok(true)`), something to pass
 /// over (`Ok(false)`: a directory, or a symlink to one, which is not followed), or a file that
 /// cannot be read as one (a finding). Nothing is opened: a FIFO would block forever.
-fn classify(path: &Path, kind: fs::FileType, shown: &Path) -> Result<bool, Box<Finding>> {
+fn classify(
+    path: &Path,
+    kind: fs::FileType,
+    shown: &Path,
+    inside: &[&Path],
+) -> Result<bool, Box<Finding>> {
     if kind.is_file() {
         return Ok(true);
     }
@@ -221,7 +233,7 @@ fn classify(path: &Path, kind: fs::FileType, shown: &Path) -> Result<bool, Box<F
         return Err(Box::new(not_a_file(kind, shown)));
     }
     match fs::metadata(path) {
-        Ok(meta) if meta.is_file() => Ok(true),
+        Ok(meta) if meta.is_file() => link_inside(path, shown, inside).map(|()| true),
         Ok(meta) if meta.is_dir() => Ok(false),
         Ok(meta) => Err(Box::new(not_a_file(meta.file_type(), shown))),
         Err(e) => {
@@ -242,6 +254,36 @@ fn classify(path: &Path, kind: fs::FileType, shown: &Path) -> Result<bool, Box<F
             ))
         }
     }
+}
+
+/// A symbolic link to a file is read only when the file is inside one of the directories
+/// `inside` (the config's, and the one a `flags` entry names): a link to `/proc/self/environ`
+/// or a file in the home directory, added in a pull request, would otherwise have
+/// `validate` quote another file's lines (secrets included) in its output.
+fn link_inside(path: &Path, shown: &Path, inside: &[&Path]) -> Result<(), Box<Finding>> {
+    let target = fs::canonicalize(path).ok();
+    let allowed = target.as_ref().is_some_and(|target| {
+        inside
+            .iter()
+            .filter_map(|dir| fs::canonicalize(dir).ok())
+            .any(|dir| target.starts_with(dir))
+    });
+    if allowed {
+        return Ok(());
+    }
+    let written = fs::read_link(path)
+        .map(|t| t.display().to_string())
+        .unwrap_or_default();
+    Err(Box::new(
+        Finding::error(
+            "symlink-outside",
+            format!(
+                "symbolic link to `{written}`, outside the repository and the flag directory; not read"
+            ),
+        )
+        .in_file(shown)
+        .help("copy the file into the repository, or point the link at a file inside it"),
+    ))
 }
 
 /// Whether an error is "too many levels of symbolic links".
@@ -293,7 +335,12 @@ fn walk_yaml(root: &Path, dir: &Path) -> Vec<Walked> {
             continue;
         }
         // A symlink to a file is read; symlinked directories are not followed (no loops).
-        match classify(path, entry.file_type(), &shown_path(root, path)) {
+        match classify(
+            path,
+            entry.file_type(),
+            &shown_path(root, path),
+            &[root, dir],
+        ) {
             Ok(true) => out.push(Ok(entry.into_path())),
             Ok(false) => {}
             Err(f) => out.push(Err((entry.into_path(), f))),

@@ -135,6 +135,25 @@ fn read_text(path: &Path, shown: &Path) -> Result<String, Box<Finding>> {
         // Never opened: a FIFO would block the read forever.
         return Err(Box::new(not_a_file(meta.file_type(), shown)));
     }
+    if let Ok(real) = fs::canonicalize(path)
+        && ["/proc", "/sys", "/dev"]
+            .iter()
+            .any(|dir| real.starts_with(dir))
+    {
+        // The kernel's files (`/proc/self/environ` holds the API keys) are never read, so
+        // never quoted in a finding.
+        return Err(Box::new(
+            Finding::error(
+                "not-a-file",
+                format!(
+                    "`{}` is a file of the operating system; not read",
+                    real.display()
+                ),
+            )
+            .in_file(shown)
+            .help("flag files and the config must be files of the repository"),
+        ));
+    }
     if meta.len() > MAX_FILE_BYTES {
         return Err(Box::new(
             Finding::error(
