@@ -144,12 +144,19 @@ pub fn parse_within(text: &str, budget: usize) -> Parsed {
                     Span::point(m.line(), m.col() + 1),
                     format!("invalid YAML: {}", e.info()),
                 );
-                if e.info().contains("tab") {
+                // "tab" as a word: "unprintable" contains it too.
+                let words = || e.info().split(|c: char| !c.is_alphanumeric());
+                if words().any(|w| w == "tab" || w == "tabs") {
                     // The scanner may report the end of the previous token; point at the tab.
                     if let Some(at) = nearby_tab(text, m.line()) {
                         error.span = Some(at);
                     }
                     error.help = Some("YAML indents with spaces only; replace the tab");
+                } else if words().any(|w| w == "unprintable") {
+                    error.help = Some(
+                        "remove the control character, or write it as an escape in a \
+                         double-quoted string (`\"\\u0000\"`)",
+                    );
                 }
                 builder.record_failure(error);
                 break;

@@ -75,3 +75,21 @@ fn non_finite_numbers_are_errors() {
     let parsed = parse("a: .nan\n");
     assert_eq!(parsed.errors[0].code, "yaml-value");
 }
+
+#[test]
+fn a_control_character_is_not_called_a_tab() {
+    let parsed = parse("key: a\nname: x\u{0}y\n");
+    let error = &parsed.errors[0];
+    assert_eq!(error.message, "invalid YAML: found unprintable character");
+    assert_eq!(
+        error.help,
+        Some(
+            "remove the control character, or write it as an escape in a double-quoted string (`\"\\u0000\"`)"
+        )
+    );
+    let parsed = parse("key: a\nconditions:\n\t- rollout_percentage: 1\n");
+    assert_eq!(
+        parsed.errors[0].help,
+        Some("YAML indents with spaces only; replace the tab")
+    );
+}
