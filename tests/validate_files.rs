@@ -195,10 +195,10 @@ fn a_symlink_out_of_the_repository_or_a_kernel_file_is_never_read() {
         run.stdout,
         format!(
             "::error file=flags/env.yaml,title=flagops symlink-outside::symbolic link to \
-             `/proc/self/environ`, outside the repository and the flag directory; not read%0A\
+             `/proc/self/environ`, which is outside the repository; not read%0A\
              help: copy the file into the repository, or point the link at a file inside it\n\
              ::error file=flags/home.yaml,title=flagops symlink-outside::symbolic link to \
-             `{}`, outside the repository and the flag directory; not read%0A\
+             `{}`, which is outside the repository; not read%0A\
              help: copy the file into the repository, or point the link at a file inside it\n",
             outside.path().join("secret.yaml").display()
         )
@@ -220,4 +220,25 @@ fn a_symlink_out_of_the_repository_or_a_kernel_file_is_never_read() {
         .map(|f| f["code"].as_str().unwrap())
         .collect();
     assert_eq!(codes, ["not-a-file", "outside-repository"]);
+
+    // `flagops.yaml` itself linked out of its directory (to a credentials file).
+    std::fs::remove_file(repo.path().join("flagops.yaml")).unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.yaml"),
+        repo.path().join("flagops.yaml"),
+    )
+    .unwrap();
+    let run = crate::support::flagops_with_env(repo.path(), &["validate"], &env);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error[symlink-outside]: symbolic link to `{}`, which is outside the repository; not read\n  \
+             |\n  \
+             = note: in flagops.yaml\n  \
+             = help: copy the file into the repository, or point the link at a file inside it\n\n\
+             error: `flagops.yaml` is not a valid flagops config\n",
+            outside.path().join("secret.yaml").display()
+        )
+    );
 }

@@ -257,10 +257,10 @@ fn classify(
 }
 
 /// A symbolic link to a file is read only when the file is inside one of the directories
-/// `inside` (the config's, and the one a `flags` entry names): a link to `/proc/self/environ`
+/// `inside` (the config's, and the one a `flags` entry names; for the config, its own): a link to `/proc/self/environ`
 /// or a file in the home directory, added in a pull request, would otherwise have
 /// `validate` quote another file's lines (secrets included) in its output.
-fn link_inside(path: &Path, shown: &Path, inside: &[&Path]) -> Result<(), Box<Finding>> {
+pub(super) fn link_inside(path: &Path, shown: &Path, inside: &[&Path]) -> Result<(), Box<Finding>> {
     let target = fs::canonicalize(path).ok();
     let allowed = target.as_ref().is_some_and(|target| {
         inside
@@ -277,9 +277,7 @@ fn link_inside(path: &Path, shown: &Path, inside: &[&Path]) -> Result<(), Box<Fi
     Err(Box::new(
         Finding::error(
             "symlink-outside",
-            format!(
-                "symbolic link to `{written}`, outside the repository and the flag directory; not read"
-            ),
+            format!("symbolic link to `{written}`, which is outside the repository; not read"),
         )
         .in_file(shown)
         .help("copy the file into the repository, or point the link at a file inside it"),

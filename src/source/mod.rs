@@ -21,7 +21,7 @@ use crate::finding::{Finding, Related, Span};
 use crate::model::FlagSpec;
 use crate::schema;
 pub use broken::Broken;
-use discover::{Discovered, discover, not_a_file};
+use discover::{Discovered, discover, link_inside, not_a_file};
 use yaml::Locations;
 
 /// Largest flag or config file read (bytes).
@@ -297,6 +297,12 @@ fn read_config(
         root: root.clone(),
         findings,
     };
+    // `flagops.yaml` found in the directory (not named with `--config`) may be a link, but
+    // not to a file outside that directory: a pull request could otherwise point it at a
+    // credentials file, whose lines the findings would quote.
+    if file.is_none() && fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+        link_inside(&path, &shown, &[&root]).map_err(|f| invalid(vec![*f]))?;
+    }
     let text = read_text(&path, &shown).map_err(|f| invalid(vec![*f]))?;
     let parsed = yaml::parse(&text);
     let mut findings = yaml_findings(&parsed, &shown);
