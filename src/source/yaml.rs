@@ -325,7 +325,15 @@ impl Builder {
                 }
                 match resolve_scalar(&text, style, tag.as_deref()) {
                     Ok(value) => self.complete(value, anchor, span, 1),
-                    Err(message) => self.fail(YamlError::at("yaml-value", span, message)),
+                    Err(message) => {
+                        // The document is lost, but the rest of the file is still read, so
+                        // every bad value is reported in one run.
+                        self.parsed
+                            .errors
+                            .push(YamlError::at("yaml-value", span, message));
+                        self.poisoned = true;
+                        self.complete(Value::Null, anchor, span, 1)
+                    }
                 }
             }
             Event::Alias(id) => {

@@ -93,3 +93,20 @@ fn a_control_character_is_not_called_a_tab() {
         Some("YAML indents with spaces only; replace the tab")
     );
 }
+
+#[test]
+fn every_bad_value_of_a_file_is_reported_in_one_run() {
+    let parsed = parse(
+        "key: nums\nconditions:\n  - rollout_percentage: 1e400\n  - rollout_percentage: .NaN\n---\nkey: fine\n",
+    );
+    let errors: Vec<(&str, usize)> = parsed
+        .errors
+        .iter()
+        .map(|e| (e.code, e.span.map_or(0, |s| s.start.line)))
+        .collect();
+    assert_eq!(errors, [("yaml-value", 3), ("yaml-value", 4)]);
+    assert_eq!(parsed.dropped_keys, ["nums"]);
+    // The next document is still read.
+    assert_eq!(parsed.documents.len(), 1);
+    assert_eq!(parsed.documents[0].value["key"], "fine");
+}
