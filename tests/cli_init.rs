@@ -401,3 +401,21 @@ fn a_failed_init_removes_what_it_wrote() {
     assert!(!repo.path().join("flags").exists());
     assert!(!repo.path().join("schemas").exists());
 }
+
+/// `-C` naming a file (or a path through one) says so, instead of "File exists" about a
+/// `flagops.yaml` that does not exist.
+#[test]
+fn init_in_a_file_says_it_is_not_a_directory() {
+    let repo = Repo::empty();
+    repo.write("afile", "x");
+    for dir in ["afile", "afile/below"] {
+        let run = repo.run(&["-C", dir, "init"]);
+        run.expect_code(1);
+        assert_eq!(
+            run.stderr,
+            "error: `afile` is not a directory; nothing was written\n\
+             hint: pass a directory (or a path to create) with `-C DIR`\n"
+        );
+    }
+    assert_eq!(tree(repo.path()), ["afile"]);
+}

@@ -51,6 +51,18 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     };
     let files = init::files(options);
     let root = &ctx.directory;
+    // `afile/flagops.yaml`: "File exists" would name a file that does not exist.
+    if let Some(file) = root
+        .ancestors()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .find(|dir| fs::metadata(dir).is_ok_and(|m| !m.is_dir()))
+    {
+        return Err(Error::failure(format!(
+            "`{}` is not a directory; nothing was written",
+            file.display()
+        ))
+        .hint("pass a directory (or a path to create) with `-C DIR`"));
+    }
     // `symlink_metadata`: a dangling symlink is a file too, and is never written through.
     let existing: Vec<&str> = files
         .iter()
