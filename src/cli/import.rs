@@ -252,6 +252,14 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         };
         let shown = import::lexical_normal(&shown);
         let path = absolute_root.join(&shown);
+        // Never opened unless a regular file: reading a FIFO would wait forever.
+        if fs::metadata(&path).is_ok_and(|m| !m.is_file()) {
+            refused.push(format!(
+                "{}: is not a regular file; remove it",
+                display(&shown)
+            ));
+            continue;
+        }
         let current = fs::read(&path).ok();
         let spec = match written {
             None => Some(import::canonical(flag)),
