@@ -555,3 +555,28 @@ fn a_plan_with_an_out_of_range_level_is_refused_without_a_panic() {
         assert!(!repo.state_file().exists(), "nothing was applied");
     }
 }
+
+/// A `PLAN_FILE` that is a FIFO is refused at once (exit 2), never opened: reading it would
+/// wait for a writer forever.
+#[cfg(unix)]
+#[test]
+fn a_plan_file_that_is_a_fifo_is_refused_not_a_hang() {
+    let repo = repo();
+    let fifo = repo.path().join("plan.json");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let run = repo.run(&["apply", "--env", "staging", "plan.json"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: cannot read the plan `{}`: it is not a regular file\n",
+            fifo.display()
+        )
+    );
+}
