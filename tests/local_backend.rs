@@ -198,14 +198,23 @@ fn a_corrupt_file_is_reported_with_its_position() {
 }
 
 /// Hand-edited state files: each is an error naming the place once (no `at line … column …`
-/// repeated from the JSON parser), wrong types and duplicate keys included.
+/// repeated from the JSON parser), wrong types and duplicate keys (which serde would resolve
+/// silently, the last winning) included.
 #[test]
 fn a_hand_edited_state_file_is_an_error_naming_the_place_once() {
     for (text, problem) in [
         ("", "EOF while parsing a value (line 1, column 1)"),
         (
             "{\"format_version\": 1, \"format_version\": 1}",
-            "duplicate field `format_version` (line 1, column 38)",
+            "duplicate key `format_version` (line 1, column 38)",
+        ),
+        (
+            "{\"format_version\": 1, \"environments\": {\"test\": {\"next_id\": 1, \"flags\": []}, \"test\": {\"next_id\": 1, \"flags\": []}}}",
+            "duplicate key `test` (line 1, column 82)",
+        ),
+        (
+            "{\"format_version\": 1, \"environments\": {\"test\": {\"next_id\": 2, \"flags\": [{\"id\": 1, \"version\": 1, \"flag\": {\"key\": \"a\", \"payloads\": {\"true\": 1, \"true\": 2}}}]}}}",
+            "duplicate key `true` (line 1, column 147)",
         ),
         (
             "{\"format_version\": 1, \"environments\": {\"test\": {\"next_id\": \"x\", \"flags\": []}}}",

@@ -103,6 +103,68 @@ impl StoredFlag {
     }
 }
 
+/// Walks a JSON document and fails on the first object holding one key twice, at its place.
+struct UniqueKeys;
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(UniqueKeys)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if seen.contains(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key `{key}`"
+                )));
+            }
+            map.next_value_seed(UniqueKeys)?;
+            seen.insert(key);
+        }
+        Ok(())
+    }
+}
+
 /// What no sequence of writes can produce in a state file (it was edited by hand): two flags
 /// with one id, an id not below `next_id`, a version below 1, two live flags with one key.
 /// Any of them would make a later write reuse an id or pick one of two flags silently.
@@ -219,18 +281,23 @@ impl LocalBackend {
         if text.len() as u64 > MAX_STATE_BYTES {
             return Err(too_large());
         }
-        let state: StateFile = serde_json::from_str(&text).map_err(|e| {
-            // serde_json's message ends with its own `at line L column C`; said once here.
-            let message = e.to_string();
-            let place = format!(" at line {} column {}", e.line(), e.column());
-            BackendError::Io(format!(
-                "the state file `{}` is not valid: {} (line {}, column {})",
-                self.path.display(),
-                message.strip_suffix(&place).unwrap_or(&message),
-                e.line(),
-                e.column().max(1)
-            ))
-        })?;
+        // serde keeps the last of two equal keys of a map (two `environments.production`,
+        // two payloads `true`) silently: refused first, like a duplicate field.
+        let mut unique = serde_json::Deserializer::from_str(&text);
+        let state: StateFile = serde::de::DeserializeSeed::deserialize(UniqueKeys, &mut unique)
+            .and_then(|()| serde_json::from_str(&text))
+            .map_err(|e| {
+                // serde_json's message ends with its own `at line L column C`; said once here.
+                let message = e.to_string();
+                let place = format!(" at line {} column {}", e.line(), e.column());
+                BackendError::Io(format!(
+                    "the state file `{}` is not valid: {} (line {}, column {})",
+                    self.path.display(),
+                    message.strip_suffix(&place).unwrap_or(&message),
+                    e.line(),
+                    e.column().max(1)
+                ))
+            })?;
         if state.format_version != STATE_FORMAT_VERSION {
             return Err(BackendError::Io(format!(
                 "the state file `{}` has format version {}; this flagops reads version {STATE_FORMAT_VERSION}",
