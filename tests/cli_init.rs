@@ -371,11 +371,10 @@ fn init_reports_a_directory_it_cannot_create() {
     repo.write("taken", "a file, not a directory\n");
     let run = repo.run(&["-C", "taken/repo", "init"]);
     run.expect_code(1);
-    assert!(
-        run.stderr
-            .starts_with("error: cannot write `taken/repo/flagops.yaml`: "),
-        "{}",
-        run.stderr
+    assert_eq!(
+        run.stderr,
+        "error: `taken` is not a directory; nothing was written\n\
+         hint: pass a directory (or a path to create) with `-C DIR`\n"
     );
     assert_eq!(tree(repo.path()), ["taken"]);
     // A bare `flagops init` in a clean directory still works (the default backend).
