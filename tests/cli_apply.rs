@@ -563,13 +563,7 @@ fn a_plan_with_an_out_of_range_level_is_refused_without_a_panic() {
 fn a_plan_file_that_is_a_fifo_is_refused_not_a_hang() {
     let repo = repo();
     let fifo = repo.path().join("plan.json");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    crate::support::mkfifo(&fifo);
     let run = repo.run(&["apply", "--env", "staging", "plan.json"]);
     assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(

@@ -648,13 +648,7 @@ fn a_fifo_in_place_of_a_flag_file_is_refused_not_a_hang() {
     repo.run(&["apply", "--env", "production", "--auto-approve"])
         .expect_code(0);
     fs::remove_file(repo.path().join("flags/a.yaml")).unwrap();
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(repo.path().join("flags/a.yaml"))
-            .status()
-            .unwrap()
-            .success()
-    );
+    crate::support::mkfifo(&repo.path().join("flags/a.yaml"));
     let run = repo.run(&["import", "--env", "production"]);
     run.expect_code(1);
     assert_eq!(

@@ -80,13 +80,7 @@ fn a_fifo_or_a_file_in_the_way_is_an_error_not_a_hang() {
     let repo = Repo::empty();
     fs::create_dir_all(repo.path().join("schemas")).unwrap();
     let fifo = repo.path().join("schemas/flagops.schema.json");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    crate::support::mkfifo(&fifo);
     let run = repo.run(&["schema", "--check"]);
     run.expect_code(1);
     assert_eq!(

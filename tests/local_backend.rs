@@ -326,22 +326,14 @@ fn a_state_file_that_is_not_a_regular_file_is_refused_without_reading() {
         )
     );
     std::fs::remove_file(b.path()).unwrap();
-    let status = std::process::Command::new("mkfifo")
-        .arg(b.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    crate::support::mkfifo(b.path());
     let err = block(b.list()).unwrap_err().to_string();
     assert!(err.ends_with("it is not a regular file"), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     std::fs::remove_file(b.path()).unwrap();
     // The lock file too: opening a FIFO to write would wait for a reader.
     let lock = b.path().with_file_name("state.json.lock");
-    let status = std::process::Command::new("mkfifo")
-        .arg(&lock)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    crate::support::mkfifo(&lock);
     let err = block(b.create(&flag(json!({"key": "a"}))))
         .unwrap_err()
         .to_string();

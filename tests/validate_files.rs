@@ -54,11 +54,7 @@ fn a_fifo_is_reported_and_never_opened() {
     let repo = Repo::posthog();
     repo.write("flags/good.yaml", GOOD);
     let fifo = repo.path().join("flags/pipe.yaml");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("run mkfifo");
-    assert!(made.success());
+    crate::support::mkfifo(&fifo);
     // Opening the FIFO for reading would block this run forever (no writer).
     let (out, code) = github(&repo);
     assert_eq!(
@@ -77,11 +73,7 @@ fn a_fifo_is_reported_and_never_opened() {
 fn a_fifo_named_in_the_config_is_reported_and_never_opened() {
     let repo = Repo::empty();
     repo.write("flagops.yaml", "backend: local\nflags: [pipe.yaml]\n");
-    let made = std::process::Command::new("mkfifo")
-        .arg(repo.path().join("pipe.yaml"))
-        .status()
-        .expect("run mkfifo");
-    assert!(made.success());
+    crate::support::mkfifo(&repo.path().join("pipe.yaml"));
     let (out, code) = github(&repo);
     assert_eq!(
         (out.as_str(), code),
