@@ -627,3 +627,27 @@ fn an_empty_flags_list_is_a_warning_on_the_config() {
         "::warning file=flagops.yaml,line=2,col=8,endColumn=10,title=flagops no-files::`flags` lists no entry, so no flag file is read%0Ahelp: write `flags: flags/` (the default) or list the directories and globs\n"
     );
 }
+
+/// A config that is a FIFO or a directory is named as such (exit 2), never opened; before, a
+/// FIFO "did not exist".
+#[cfg(unix)]
+#[test]
+fn a_config_that_is_not_a_file_is_named_as_such() {
+    let repo = Repo::empty();
+    crate::support::mkfifo(&repo.path().join("pipe.yaml"));
+    let run = repo.run(&["--config", "pipe.yaml", "validate"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr,
+        "error[not-a-file]: the config is a FIFO (named pipe), not a file; not read\n  |\n  \
+         = note: in pipe.yaml\n\nerror: `pipe.yaml` is not a valid flagops config\n"
+    );
+    std::fs::create_dir_all(repo.path().join("flagops.yaml")).unwrap();
+    let run = repo.run(&["validate"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr,
+        "error[not-a-file]: the config is a directory, not a file; not read\n  |\n  \
+         = note: in flagops.yaml\n\nerror: `flagops.yaml` is not a valid flagops config\n"
+    );
+}

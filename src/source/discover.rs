@@ -181,7 +181,7 @@ fn split_glob(entry: &str) -> (&str, &str) {
 }
 
 /// What a path that is not a regular file is, in words.
-fn kind_words(kind: fs::FileType) -> &'static str {
+pub(super) fn kind_words(kind: fs::FileType) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;

@@ -279,13 +279,13 @@ fn read_config(
         Some(f) => dir.join(f),
         None => dir.join(CONFIG_FILE),
     };
-    if !path.is_file() {
+    let Ok(meta) = fs::metadata(&path) else {
         return Err(if file.is_some() {
             ConfigError::MissingFile(path)
         } else {
             ConfigError::NotFound(dir.to_path_buf())
         });
-    }
+    };
     let root = path
         .parent()
         .map_or_else(|| dir.to_path_buf(), Path::to_path_buf);
@@ -297,6 +297,19 @@ fn read_config(
         root: root.clone(),
         findings,
     };
+    if !meta.is_file() {
+        // Never opened: a FIFO (`--config /dev/stdin`) would wait forever.
+        return Err(invalid(vec![
+            Finding::error(
+                "not-a-file",
+                format!(
+                    "the config is {}, not a file; not read",
+                    discover::kind_words(meta.file_type())
+                ),
+            )
+            .in_file(&shown),
+        ]));
+    }
     // `flagops.yaml` found in the directory (not named with `--config`) may be a link, but
     // not to a file outside that directory: a pull request could otherwise point it at a
     // credentials file, whose lines the findings would quote.
