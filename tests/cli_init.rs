@@ -418,3 +418,18 @@ fn init_in_a_file_says_it_is_not_a_directory() {
     }
     assert_eq!(tree(repo.path()), ["afile"]);
 }
+
+/// A `-C` directory whose name holds an escape sequence is shown escaped in the next steps.
+#[test]
+fn init_shows_a_hostile_directory_name_escaped() {
+    let repo = Repo::empty();
+    let run = repo.run(&["-C", "new\u{1b}[2Jrepo", "init", "--backend", "local"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout
+            .contains("  1. `flagops -C 'new\\u{1b}[2Jrepo' validate`, then"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains('\u{1b}'), "{:?}", run.stdout);
+}

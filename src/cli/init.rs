@@ -13,6 +13,7 @@ use super::output::stdout;
 use crate::config::BackendKind;
 use crate::error::{Error, Result, exit};
 use crate::init::{self, InitFile, Options};
+use crate::render::escape::terminal;
 
 /// Arguments of `init`.
 #[derive(Debug, clap::Args)]
@@ -83,7 +84,9 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         let _ = writeln!(text, "wrote {}", file.path);
     }
     text.push_str("\nnext:\n");
-    for (i, step) in init::next_steps(options, &command(root)).iter().enumerate() {
+    // A directory name may hold control characters: shown escaped, never sent to the terminal.
+    let command = terminal::text(&command(root)).into_owned();
+    for (i, step) in init::next_steps(options, &command).iter().enumerate() {
         let _ = writeln!(text, "  {}. {step}", i + 1);
     }
     stdout(&text);
