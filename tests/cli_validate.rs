@@ -651,3 +651,23 @@ fn a_config_that_is_not_a_file_is_named_as_such() {
          = note: in flagops.yaml\n\nerror: `flagops.yaml` is not a valid flagops config\n"
     );
 }
+
+/// Each `flags` entry is a walk of its directory: a config listing more than 1,000 is a
+/// located config error, not minutes of walking.
+#[test]
+fn too_many_flags_entries_is_a_config_error() {
+    let repo = Repo::empty();
+    let entries: String = (0..1_001).map(|i| format!("  - \"flags/*{i}*.yaml\"\n")).collect();
+    repo.write("flagops.yaml", format!("backend: local\nflags:\n{entries}"));
+    let run = repo.run(&["validate", "--format", "github"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stdout,
+        "::error file=flagops.yaml,line=3,col=3,title=flagops config::`flags` lists 1,001 entries; \
+         the limit is 1,000%0Ahelp: name the directories that hold flag files, or use a glob such \
+         as `flags/**/*.yaml`\n"
+    );
+    let entries: String = (0..1_000).map(|i| format!("  - \"flags/*{i}*.yaml\"\n")).collect();
+    repo.write("flagops.yaml", format!("backend: local\nflags:\n{entries}"));
+    repo.run(&["validate"]).expect_code(0);
+}

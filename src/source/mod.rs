@@ -433,9 +433,30 @@ fn host_findings(value: &serde_json::Value, locations: &Locations, file: &Path) 
         .collect()
 }
 
+/// Most `flags` entries a config may list: each is a walk of its directory, so a config of
+/// 200,000 globs would keep `validate` busy for minutes.
+pub const MAX_FLAG_ENTRIES: usize = 1_000;
+
 /// Rules the config schema cannot express.
 fn check_config(config: &Config, locations: &Locations, file: &Path) -> Vec<Finding> {
     let mut findings = Vec::new();
+    let entries = config.flags.entries().len();
+    if entries > MAX_FLAG_ENTRIES {
+        findings.push(
+            Finding::error(
+                "config",
+                format!(
+                    "`flags` lists {} entries; the limit is {}",
+                    crate::finding::thousands(entries),
+                    crate::finding::thousands(MAX_FLAG_ENTRIES)
+                ),
+            )
+            .in_file(file)
+            .at(locations.value("/flags"))
+            .field("flags")
+            .help("name the directories that hold flag files, or use a glob such as `flags/**/*.yaml`"),
+        );
+    }
     if let Some(state) = &config.state
         && (state.trim().is_empty() || state.ends_with(['/', '\\']))
     {
