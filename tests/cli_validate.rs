@@ -657,8 +657,13 @@ fn a_config_that_is_not_a_file_is_named_as_such() {
 #[test]
 fn too_many_flags_entries_is_a_config_error() {
     let repo = Repo::empty();
-    let entries: String = (0..1_001).map(|i| format!("  - \"flags/*{i}*.yaml\"\n")).collect();
-    repo.write("flagops.yaml", format!("backend: local\nflags:\n{entries}"));
+    let config = |n: usize| {
+        let entries: Vec<String> = (0..n)
+            .map(|i| format!("  - \"flags/*{i}*.yaml\""))
+            .collect();
+        format!("backend: local\nflags:\n{}\n", entries.join("\n"))
+    };
+    repo.write("flagops.yaml", config(1_001));
     let run = repo.run(&["validate", "--format", "github"]);
     run.expect_code(2);
     assert_eq!(
@@ -667,7 +672,6 @@ fn too_many_flags_entries_is_a_config_error() {
          the limit is 1,000%0Ahelp: name the directories that hold flag files, or use a glob such \
          as `flags/**/*.yaml`\n"
     );
-    let entries: String = (0..1_000).map(|i| format!("  - \"flags/*{i}*.yaml\"\n")).collect();
-    repo.write("flagops.yaml", format!("backend: local\nflags:\n{entries}"));
+    repo.write("flagops.yaml", config(1_000));
     repo.run(&["validate"]).expect_code(0);
 }
