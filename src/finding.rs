@@ -86,6 +86,10 @@ pub struct Finding {
     pub related: Vec<Related>,
     /// What to do about it.
     pub help: Option<String>,
+    /// The line at `span` may hold a secret (a password in a URL, a pasted API key): outputs
+    /// give the location but never draw the line.
+    #[serde(skip)]
+    pub conceal_source: bool,
 }
 
 impl Finding {
@@ -110,6 +114,7 @@ impl Finding {
             message: message.into(),
             related: Vec::new(),
             help: None,
+            conceal_source: false,
         }
     }
 
@@ -146,6 +151,13 @@ impl Finding {
     #[must_use]
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Never draw the source line at the span: it may hold a secret.
+    #[must_use]
+    pub fn concealing_source(mut self) -> Self {
+        self.conceal_source = true;
         self
     }
 

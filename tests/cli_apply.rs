@@ -369,3 +369,22 @@ async fn ctrl_c_stops_starting_steps_and_still_reports_exactly_what_was_applied(
         "live flags differ from the report"
     );
 }
+
+/// A `PLAN_FILE` that is a FIFO is refused at once (exit 2), never opened: reading it would
+/// wait for a writer forever.
+#[cfg(unix)]
+#[test]
+fn a_plan_file_that_is_a_fifo_is_refused_not_a_hang() {
+    let repo = repo();
+    let fifo = repo.path().join("plan.json");
+    crate::support::mkfifo(&fifo);
+    let run = repo.run(&["apply", "--env", "staging", "plan.json"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: cannot read the plan `{}`: it is not a regular file\n",
+            fifo.display()
+        )
+    );
+}

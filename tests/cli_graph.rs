@@ -218,3 +218,29 @@ fn a_cycle_in_another_environment_does_not_stop_this_graph() {
         run.stderr
     );
 }
+
+/// When a flag breaks the schema, graph stops with the findings, and its totals count that
+/// flag like `validate`'s do.
+#[test]
+fn a_flag_that_breaks_the_schema_is_counted_as_validate_counts_it() {
+    let repo = Repo::posthog();
+    repo.write(
+        "flags/a.yaml",
+        "key: a\ndepends_on: [b]\nconditions: [{ rollout_percentage: 100 }]\n",
+    );
+    repo.write(
+        "flags/b.yaml",
+        "key: b\nconditions: [{ rollout_percentage: 500 }]\n",
+    );
+    let graph = repo.run(&["graph"]);
+    graph.expect_code(1);
+    assert_eq!(graph.stdout, "");
+    let validate = repo.run(&["validate"]);
+    validate.expect_code(1);
+    let last = |text: &str| text.lines().last().unwrap_or_default().to_owned();
+    assert_eq!(
+        last(&graph.stderr),
+        "validated 2 flags in 2 files: 1 error, 0 warnings"
+    );
+    assert_eq!(last(&graph.stderr), last(&validate.stderr));
+}

@@ -31,6 +31,7 @@ fn repo() -> TempRepo {
         .unwrap();
     flags.push(json!({"id": 99, "version": 1, "flag": {
         "key": KEY, "name": NAME, "conditions": [{"rollout_percentage": 100}]}}));
+    state["environments"]["production"]["next_id"] = json!(101);
     std::fs::write(repo.state_file(), serde_json::to_string(&state).unwrap()).unwrap();
     repo
 }
@@ -117,5 +118,95 @@ fn validate_github_keeps_one_command_per_finding() {
         !run.stderr.lines().any(|l| l.starts_with("::")),
         "{}",
         run.stderr
+    );
+}
+
+/// `import` names a skipped live flag and the reason it was skipped (which quotes a hostile
+/// dependency) with control characters escaped: one line each, nothing a terminal or a CI log
+/// would act on.
+#[test]
+fn import_escapes_skipped_keys_and_reasons() {
+    let repo = repo();
+    let text = std::fs::read_to_string(repo.state_file()).unwrap();
+    let mut state: serde_json::Value = serde_json::from_str(&text).unwrap();
+    state["environments"]["production"]["flags"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": 100, "version": 1, "flag": {"key": "b", "conditions": [{
+            "properties": [{"type": "flag", "flag": KEY, "operator": "flag_evaluates_to", "value": true}],
+            "rollout_percentage": 100}]}}));
+    std::fs::write(repo.state_file(), serde_json::to_string(&state).unwrap()).unwrap();
+    let run = repo.run(&["import", "--env", "production"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "skipped `b`: it depends on `x<!--\\u{1b}[2J\\r\\n::error::pwned`, which is not a live flag (deleted?); fix the condition in the service first\n\
+         skipped `x<!--\\u{1b}[2J\\r\\n::error::pwned`: its key is not a valid flagops key (letters, digits, `_` and `-`, at most 400 characters)\n"
+    );
+    assert!(
+        run.stdout.ends_with("(1 unchanged, 2 skipped)\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// A flag file whose name holds control characters is named escaped when `import` refuses to
+/// overwrite it.
+#[test]
+fn import_escapes_file_names() {
+    let repo = TempRepo::new(
+        CONFIG,
+        &[(
+            "a\u{1b}[2J\n::error::x.yaml",
+            "key: a\nconditions:\n  - rollout_percentage: 50\n",
+        )],
+    );
+    let state = TempRepo::new(
+        CONFIG,
+        &[(
+            "a.yaml",
+            "key: a\nconditions:\n  - rollout_percentage: 100\n",
+        )],
+    );
+    state
+        .run(&["apply", "--env", "production", "--auto-approve"])
+        .expect_code(0);
+    std::fs::create_dir_all(repo.state_file().parent().unwrap()).unwrap();
+    std::fs::copy(state.state_file(), repo.state_file()).unwrap();
+    let run = repo.run(&["import", "--env", "production"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "  flags/a\\u{1b}[2J\\n::error::x.yaml\nerror: 1 file already exists; nothing was written\n\
+         hint: pass `--force` to overwrite them, or choose flags with `--key`\n"
+    );
+}
+
+/// A key of 100,000 characters (invalid) is named capped in validate's human output, as in
+/// its GitHub output: no finding's title is a 100 kB line.
+#[test]
+fn validate_caps_a_huge_key_in_finding_titles() {
+    let key = "k".repeat(100_000);
+    let repo = TempRepo::new(CONFIG, &[("long.yaml", &format!("key: {key}\n"))]);
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let capped = format!("[flag `{}… (99500 more characters)`]", "k".repeat(500));
+    let titles: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error") || l.starts_with("warning"))
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            format!(
+                "warning[no-conditions]: flag has no conditions, so it is off for everyone {capped}"
+            ),
+            format!("error[schema]: value is longer than 400 characters {capped}"),
+        ]
+    );
+    assert!(
+        run.stderr.lines().all(|l| l.chars().count() < 1_000),
+        "a line is too long"
     );
 }

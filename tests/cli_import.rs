@@ -447,3 +447,34 @@ fn usage_and_config_errors_exit_2() {
     repo.run(&["import"]).expect_code(2);
     assert!(!repo.path().join("flags").exists());
 }
+
+/// A FIFO where a flag's file would go is never opened (reading it would wait forever): the
+/// import is refused naming it, and nothing is written.
+#[cfg(unix)]
+#[test]
+fn a_fifo_in_place_of_a_flag_file_is_refused_not_a_hang() {
+    let repo = TempRepo::new(
+        "backend: local\nenvironments:\n  production: {}\n",
+        &[(
+            "a.yaml",
+            "key: a\nconditions:\n  - rollout_percentage: 100\n",
+        )],
+    );
+    repo.run(&["apply", "--env", "production", "--auto-approve"])
+        .expect_code(0);
+    fs::remove_file(repo.path().join("flags/a.yaml")).unwrap();
+    crate::support::mkfifo(&repo.path().join("flags/a.yaml"));
+    let run = repo.run(&["import", "--env", "production"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.stderr,
+        "  flags/a.yaml: is not a regular file; remove it\n\
+         error: 1 file cannot be rewritten; nothing was written\n"
+    );
+    assert!(
+        !repo
+            .path()
+            .join("schemas/posthog-flag.schema.json")
+            .exists()
+    );
+}

@@ -371,11 +371,10 @@ fn init_reports_a_directory_it_cannot_create() {
     repo.write("taken", "a file, not a directory\n");
     let run = repo.run(&["-C", "taken/repo", "init"]);
     run.expect_code(1);
-    assert!(
-        run.stderr
-            .starts_with("error: cannot write `taken/repo/flagops.yaml`: "),
-        "{}",
-        run.stderr
+    assert_eq!(
+        run.stderr,
+        "error: `taken` is not a directory; nothing was written\n\
+         hint: pass a directory (or a path to create) with `-C DIR`\n"
     );
     assert_eq!(tree(repo.path()), ["taken"]);
     // A bare `flagops init` in a clean directory still works (the default backend).
@@ -400,4 +399,37 @@ fn a_failed_init_removes_what_it_wrote() {
     assert_eq!(tree(repo.path()), [".github"]);
     assert!(!repo.path().join("flags").exists());
     assert!(!repo.path().join("schemas").exists());
+}
+
+/// `-C` naming a file (or a path through one) says so, instead of "File exists" about a
+/// `flagops.yaml` that does not exist.
+#[test]
+fn init_in_a_file_says_it_is_not_a_directory() {
+    let repo = Repo::empty();
+    repo.write("afile", "x");
+    for dir in ["afile", "afile/below"] {
+        let run = repo.run(&["-C", dir, "init"]);
+        run.expect_code(1);
+        assert_eq!(
+            run.stderr,
+            "error: `afile` is not a directory; nothing was written\n\
+             hint: pass a directory (or a path to create) with `-C DIR`\n"
+        );
+    }
+    assert_eq!(tree(repo.path()), ["afile"]);
+}
+
+/// A `-C` directory whose name holds an escape sequence is shown escaped in the next steps.
+#[test]
+fn init_shows_a_hostile_directory_name_escaped() {
+    let repo = Repo::empty();
+    let run = repo.run(&["-C", "new\u{1b}[2Jrepo", "init", "--backend", "local"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout
+            .contains("  1. `flagops -C 'new\\u{1b}[2Jrepo' validate`, then"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains('\u{1b}'), "{:?}", run.stdout);
 }

@@ -146,7 +146,10 @@ async fn a_host_with_credentials_a_query_or_a_fragment_is_a_config_error() {
             run.expect_code(2);
             assert_eq!(
                 run.stderr,
-                format!("error: `host` `{shown}` {problem}\n"),
+                format!(
+                    "error[config]: `host` `{shown}` {problem}\n  |\n  = note: in flagops.yaml:5:11\n\n\
+                     error: `flagops.yaml` is not a valid flagops config\n"
+                ),
                 "{command} {host}"
             );
             assert!(!run.stderr.contains("hunter2") && !run.stdout.contains("hunter2"));

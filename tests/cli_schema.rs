@@ -71,3 +71,37 @@ fn directory_option_selects_where_schemas_go() {
             .is_file()
     );
 }
+
+/// A schema path that is a FIFO is never opened (reading or writing one would wait forever),
+/// and `schemas` being a file is named as such.
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_a_file_in_the_way_is_an_error_not_a_hang() {
+    let repo = Repo::empty();
+    fs::create_dir_all(repo.path().join("schemas")).unwrap();
+    let fifo = repo.path().join("schemas/flagops.schema.json");
+    crate::support::mkfifo(&fifo);
+    let run = repo.run(&["schema", "--check"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.stderr,
+        "error: out of date: schemas/flagops.schema.json (not a regular file), \
+         schemas/posthog-flag.schema.json (missing)\n\
+         hint: run `flagops schema` and commit the result\n"
+    );
+    let run = repo.run(&["schema"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.stderr,
+        "error: cannot write `./schemas/flagops.schema.json`: it is not a regular file\n"
+    );
+
+    let repo = Repo::empty();
+    repo.write("schemas", "x");
+    let run = repo.run(&["schema"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.stderr,
+        "error: cannot write `./schemas/flagops.schema.json`: `./schemas` is not a directory\n"
+    );
+}

@@ -115,8 +115,109 @@ fn a_key_pasted_into_the_config_is_never_printed() {
                 all.contains("`api_key_env` of environment `prod` looks like a PostHog API key"),
                 "{format}: {all}"
             );
+            // Located, without drawing the line that holds the key.
+            let place = match format {
+                "human" => "= note: in flagops.yaml:6:18\n",
+                "json" => "\"line\": 6,\n      \"column\": 18,",
+                _ => "file=flagops.yaml,line=6,col=18,",
+            };
+            assert!(all.contains(place), "{format}: {all}");
         }
     }
+}
+
+/// `validate` reports a `host` with a user name and password (or that is not an http(s) URL)
+/// at its line and column, once, in every format, and never prints the password: not in the
+/// message (the schema's pattern message would repeat the value) nor by drawing its line.
+#[test]
+fn validate_reports_a_host_with_a_password_without_printing_it() {
+    let repo = Repo::empty();
+    repo.write(
+        "flagops.yaml",
+        "backend: posthog\nenvironments:\n  production:\n    host: ftp://ann:hunter2@x.example\n    \
+         project_id: 1\n    api_key_env: POSTHOG_API_KEY\n  staging:\n    host: https://ann:hunter3@x.example/\n    \
+         project_id: 2\n    api_key_env: POSTHOG_API_KEY\n",
+    );
+    let human = repo.run(&["validate"]);
+    human.expect_code(2);
+    assert_eq!(human.stdout, "");
+    assert_eq!(
+        human.stderr,
+        "error[config]: `host` `ftp://***@x.example` is not an http(s) URL; use e.g. `https://us.posthog.com`
+  |
+  = note: in flagops.yaml:4:11
+
+error[config]: `host` `https://***@x.example/` contains a user name or password; remove it (the API key is the only credential sent)
+  |
+  = note: in flagops.yaml:8:11
+
+error: `flagops.yaml` is not a valid flagops config
+"
+    );
+    let json = repo.run(&["validate", "--format", "json"]);
+    json.expect_code(2);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let places: Vec<(String, u64, u64, String)> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["field"].as_str().unwrap().to_owned(),
+                f["line"].as_u64().unwrap(),
+                f["column"].as_u64().unwrap(),
+                f["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        places,
+        [
+            (
+                "environments.production.host".to_owned(),
+                4,
+                11,
+                "`host` `ftp://***@x.example` is not an http(s) URL; use e.g. `https://us.posthog.com`".to_owned()
+            ),
+            (
+                "environments.staging.host".to_owned(),
+                8,
+                11,
+                "`host` `https://***@x.example/` contains a user name or password; remove it (the API key is the only credential sent)".to_owned()
+            ),
+        ]
+    );
+    let github = repo.run(&["validate", "--format", "github"]);
+    github.expect_code(2);
+    assert_eq!(
+        github.stdout,
+        "::error file=flagops.yaml,line=4,col=11,endColumn=38,title=flagops config::`host` `ftp://***@x.example` is not an http(s) URL; use e.g. `https://us.posthog.com`
+::error file=flagops.yaml,line=8,col=11,endColumn=41,title=flagops config::`host` `https://***@x.example/` contains a user name or password; remove it (the API key is the only credential sent)
+"
+    );
+    for run in [&human, &json, &github] {
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert!(!all.contains("hunter") && !all.contains("ann"), "{all}");
+    }
+}
+
+/// A YAML error on the line of a host with a password draws that line without the password.
+#[test]
+fn a_yaml_error_on_a_host_line_does_not_draw_the_password() {
+    let repo = Repo::empty();
+    repo.write(
+        "flagops.yaml",
+        "backend: posthog\nenvironments:\n  production:\n    host: \"https://ann:hunter2@x.example\" x\n",
+    );
+    let run = repo.run(&["validate"]);
+    run.expect_code(2);
+    assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("host: \"https://***********@x.example\" x"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// Every file under `dir` (plan files, flag files written by `import`, state), as text.

@@ -477,7 +477,7 @@ fn a_glob_that_matches_nothing_is_a_warning_on_the_config() {
     run.expect_code(0);
     assert_eq!(
         run.stdout,
-        "::warning file=flagops.yaml,title=flagops no-files::`flags` entry `more/*.yml` matches no file\n"
+        "::warning file=flagops.yaml,line=2,col=28,endColumn=40,title=flagops no-files::`flags` entry `more/*.yml` matches no file\n"
     );
 }
 
@@ -530,7 +530,7 @@ fn an_empty_flag_directory_is_a_warning_on_the_config() {
     run.expect_code(0);
     assert_eq!(
         run.stdout,
-        "::warning file=flagops.yaml,title=flagops no-files::`flags` entry `flags/` holds no \
+        "::warning file=flagops.yaml,line=2,col=8,endColumn=14,title=flagops no-files::`flags` entry `flags/` holds no \
          `*.yaml` or `*.yml` file\n"
     );
 }
@@ -585,4 +585,93 @@ fn the_summary_counts_flags_with_schema_errors_too() {
         "{}",
         run.stderr
     );
+}
+
+/// A `state` that names no file (empty, or a directory) is a located config error, not a
+/// `plan` failure later.
+#[test]
+fn a_state_that_names_a_directory_is_a_config_error() {
+    for state in ["\"\"", ".flagops/"] {
+        let repo = Repo::empty();
+        repo.write(
+            "flagops.yaml",
+            format!("backend: local\nstate: {state}\nenvironments:\n  a: {{}}\n"),
+        );
+        for args in [&["validate"][..], &["plan", "--env", "a"]] {
+            let run = repo.run(args);
+            run.expect_code(2);
+            assert_eq!(
+                run.stderr,
+                format!(
+                    "error[config]: `state` must name a file, not a directory\n --> flagops.yaml:2:8\n  |\n\
+                     2 | state: {state}\n  |        {} state\n  |\n\
+                     \x20 = help: write e.g. `state: .flagops/state.json`, or leave it out for that default\n\n\
+                     error: `flagops.yaml` is not a valid flagops config\n",
+                    "^".repeat(state.len())
+                ),
+                "{args:?}"
+            );
+        }
+    }
+}
+
+/// `flags: []` reads nothing: a located warning, not a silent "0 flags in 0 files".
+#[test]
+fn an_empty_flags_list_is_a_warning_on_the_config() {
+    let repo = Repo::empty();
+    repo.write("flagops.yaml", "backend: local\nflags: []\n");
+    let run = repo.run(&["validate", "--format", "github"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        "::warning file=flagops.yaml,line=2,col=8,endColumn=10,title=flagops no-files::`flags` lists no entry, so no flag file is read%0Ahelp: write `flags: flags/` (the default) or list the directories and globs\n"
+    );
+}
+
+/// A config that is a FIFO or a directory is named as such (exit 2), never opened; before, a
+/// FIFO "did not exist".
+#[cfg(unix)]
+#[test]
+fn a_config_that_is_not_a_file_is_named_as_such() {
+    let repo = Repo::empty();
+    crate::support::mkfifo(&repo.path().join("pipe.yaml"));
+    let run = repo.run(&["--config", "pipe.yaml", "validate"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr,
+        "error[not-a-file]: the config is a FIFO (named pipe), not a file; not read\n  |\n  \
+         = note: in pipe.yaml\n\nerror: `pipe.yaml` is not a valid flagops config\n"
+    );
+    std::fs::create_dir_all(repo.path().join("flagops.yaml")).unwrap();
+    let run = repo.run(&["validate"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr,
+        "error[not-a-file]: the config is a directory, not a file; not read\n  |\n  \
+         = note: in flagops.yaml\n\nerror: `flagops.yaml` is not a valid flagops config\n"
+    );
+}
+
+/// Each `flags` entry is a walk of its directory: a config listing more than 1,000 is a
+/// located config error, not minutes of walking.
+#[test]
+fn too_many_flags_entries_is_a_config_error() {
+    let repo = Repo::empty();
+    let config = |n: usize| {
+        let entries: Vec<String> = (0..n)
+            .map(|i| format!("  - \"flags/*{i}*.yaml\""))
+            .collect();
+        format!("backend: local\nflags:\n{}\n", entries.join("\n"))
+    };
+    repo.write("flagops.yaml", config(1_001));
+    let run = repo.run(&["validate", "--format", "github"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stdout,
+        "::error file=flagops.yaml,line=3,col=3,title=flagops config::`flags` lists 1,001 entries; \
+         the limit is 1,000%0Ahelp: name the directories that hold flag files, or use a glob such \
+         as `flags/**/*.yaml`\n"
+    );
+    repo.write("flagops.yaml", config(1_000));
+    repo.run(&["validate"]).expect_code(0);
 }

@@ -200,6 +200,166 @@ fn a_corrupt_file_is_reported_with_its_position() {
     );
 }
 
+/// Hand-edited state files: each is an error naming the place once (no `at line … column …`
+/// repeated from the JSON parser), wrong types and duplicate keys (which serde would resolve
+/// silently, the last winning) included.
+#[test]
+fn a_hand_edited_state_file_is_an_error_naming_the_place_once() {
+    for (text, problem) in [
+        ("", "EOF while parsing a value (line 1, column 1)"),
+        (
+            "{\"format_version\": 1, \"format_version\": 1}",
+            "duplicate key `format_version` (line 1, column 38)",
+        ),
+        (
+            "{\"format_version\": 1, \"environments\": {\"test\": {\"next_id\": 1, \"flags\": []}, \"test\": {\"next_id\": 1, \"flags\": []}}}",
+            "duplicate key `test` (line 1, column 82)",
+        ),
+        (
+            "{\"format_version\": 1, \"environments\": {\"test\": {\"next_id\": 2, \"flags\": [{\"id\": 1, \"version\": 1, \"flag\": {\"key\": \"a\", \"payloads\": {\"true\": 1, \"true\": 2}}}]}}}",
+            "duplicate key `true` (line 1, column 147)",
+        ),
+        (
+            "{\"format_version\": 1, \"environments\": {\"test\": {\"next_id\": \"x\", \"flags\": []}}}",
+            "invalid type: string \"x\", expected u64 (line 1, column 62)",
+        ),
+        (
+            "{\"format_version\": 1, \"environments\": {\"test\": {\"next_id\": 2, \"flags\": [{\"id\": 1, \"version\": 1, \"flag\": {\"key\": 5}}]}}}",
+            "invalid type: integer `5`, expected a string (line 1, column 113)",
+        ),
+    ] {
+        let (_dir, b) = backend();
+        std::fs::create_dir_all(b.path().parent().unwrap()).unwrap();
+        std::fs::write(b.path(), text).unwrap();
+        let err = block(b.list()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "the state file `{}` is not valid: {problem}",
+                b.path().display()
+            ),
+            "{text}"
+        );
+    }
+}
+
+/// A hand-edited state that no sequence of writes produces is refused, naming what is wrong;
+/// a counter at its largest value is an error on the write that would overflow it, never a
+/// panic or a reused id.
+#[test]
+fn an_inconsistent_or_exhausted_state_is_an_error_not_a_panic() {
+    let stored = |id: u64, version: i64, key: &str| json!({"id": id, "version": version, "flag": {"key": key, "conditions": [{"rollout_percentage": 1}]}});
+    for (next_id, flags, problem) in [
+        (
+            3,
+            vec![stored(1, 1, "a"), stored(1, 1, "b")],
+            "environment `test` has two flags with id 1",
+        ),
+        (
+            1,
+            vec![stored(1, 1, "a")],
+            "environment `test`: flag `a` has id 1, not below `next_id` 1",
+        ),
+        (
+            2,
+            vec![stored(1, 0, "a")],
+            "environment `test`: flag `a` has version 0; versions start at 1",
+        ),
+        (
+            3,
+            vec![stored(1, 1, "a"), stored(2, 1, "a")],
+            "environment `test` has two live flags with key `a`",
+        ),
+    ] {
+        let (_dir, b) = backend();
+        std::fs::create_dir_all(b.path().parent().unwrap()).unwrap();
+        let state = json!({"format_version": 1, "environments": {"test": {"next_id": next_id, "flags": flags}}});
+        std::fs::write(b.path(), state.to_string()).unwrap();
+        let err = block(b.list()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "the state file `{}` is not valid: {problem}",
+                b.path().display()
+            )
+        );
+    }
+
+    let (_dir, b) = backend();
+    std::fs::create_dir_all(b.path().parent().unwrap()).unwrap();
+    let state = json!({"format_version": 1, "environments": {"test": {
+        "next_id": u64::MAX, "flags": [stored(1, i64::MAX, "a")]}}});
+    let text = state.to_string();
+    std::fs::write(b.path(), &text).unwrap();
+    let exhausted = |counter: &str| {
+        format!(
+            "the state file `{}` is not valid: `{counter}` is at its largest value and cannot grow",
+            b.path().display()
+        )
+    };
+    let err = block(b.create(&flag(json!({"key": "b"})))).unwrap_err();
+    assert_eq!(err.to_string(), exhausted("next_id"));
+    let live = block(b.list()).unwrap().flags.remove(0);
+    let err = block(b.update(&live, &flag(json!({"key": "a", "active": false})))).unwrap_err();
+    assert_eq!(err.to_string(), exhausted("version"));
+    let err = block(b.delete(&live)).unwrap_err();
+    assert_eq!(err.to_string(), exhausted("version"));
+    assert_eq!(
+        std::fs::read_to_string(b.path()).unwrap(),
+        text,
+        "nothing written"
+    );
+}
+
+/// A state file that is a FIFO or a device is refused at once, never opened (reading would
+/// block or never end); so is one over the size limit.
+#[cfg(unix)]
+#[test]
+fn a_state_file_that_is_not_a_regular_file_is_refused_without_reading() {
+    let (_dir, b) = backend();
+    std::fs::create_dir_all(b.path().parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", b.path()).unwrap();
+    let started = std::time::Instant::now();
+    let err = block(b.list()).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "cannot read the state file `{}`: it is not a regular file",
+            b.path().display()
+        )
+    );
+    std::fs::remove_file(b.path()).unwrap();
+    crate::support::mkfifo(b.path());
+    let err = block(b.list()).unwrap_err().to_string();
+    assert!(err.ends_with("it is not a regular file"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    std::fs::remove_file(b.path()).unwrap();
+    // The lock file too: opening a FIFO to write would wait for a reader.
+    let lock = b.path().with_file_name("state.json.lock");
+    crate::support::mkfifo(&lock);
+    let err = block(b.create(&flag(json!({"key": "a"}))))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "cannot lock the state file `{}`: `{}` is not a regular file",
+            b.path().display(),
+            lock.display()
+        )
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    std::fs::remove_file(&lock).unwrap();
+    let file = std::fs::File::create(b.path()).unwrap();
+    file.set_len(flagops::backend::local::MAX_STATE_BYTES + 1)
+        .unwrap();
+    let err = block(b.list()).unwrap_err().to_string();
+    assert!(
+        err.ends_with("it is larger than 268435456 bytes (256 MiB)"),
+        "{err}"
+    );
+}
+
 /// Two flagops processes on one state file (here: two backends, as two processes would have)
 /// must not lose each other's writes: every write holds a lock on the file's `.lock` sibling.
 #[test]

@@ -49,6 +49,24 @@ fn terminal_text_shows_control_characters() {
 }
 
 #[test]
+fn source_lines_hide_url_credentials_column_for_column() {
+    for (line, shown) in [
+        (
+            "    host: https://ann:hunter2@x.example/p",
+            "    host: https://***********@x.example/p",
+        ),
+        ("a ftp://u@h b ssh://p:q@r", "a ftp://*@h b ssh://***@r"),
+        ("url: \"https://h/x@y\"", "url: \"https://h/x@y\""),
+        ("https://é:ü@h", "https://***@h"),
+        ("no url @ here", "no url @ here"),
+        ("://@", "://@"),
+    ] {
+        assert_eq!(terminal::without_credentials(line), shown, "{line}");
+        assert_eq!(shown.chars().count(), line.chars().count());
+    }
+}
+
+#[test]
 fn details_are_capped() {
     let big = megabyte();
     let expected = format!(

@@ -54,11 +54,7 @@ fn a_fifo_is_reported_and_never_opened() {
     let repo = Repo::posthog();
     repo.write("flags/good.yaml", GOOD);
     let fifo = repo.path().join("flags/pipe.yaml");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("run mkfifo");
-    assert!(made.success());
+    crate::support::mkfifo(&fifo);
     // Opening the FIFO for reading would block this run forever (no writer).
     let (out, code) = github(&repo);
     assert_eq!(
@@ -77,11 +73,7 @@ fn a_fifo_is_reported_and_never_opened() {
 fn a_fifo_named_in_the_config_is_reported_and_never_opened() {
     let repo = Repo::empty();
     repo.write("flagops.yaml", "backend: local\nflags: [pipe.yaml]\n");
-    let made = std::process::Command::new("mkfifo")
-        .arg(repo.path().join("pipe.yaml"))
-        .status()
-        .expect("run mkfifo");
-    assert!(made.success());
+    crate::support::mkfifo(&repo.path().join("pipe.yaml"));
     let (out, code) = github(&repo);
     assert_eq!(
         (out.as_str(), code),
@@ -128,9 +120,12 @@ fn a_glob_outside_the_config_directory_is_read_with_a_warning() {
     assert_eq!(
         run.stderr,
         "warning[outside-repository]: `flags` entry `../shared/**/*.yaml` reaches outside the \
-         config's directory\n  \
+         config's directory\n \
+         --> flagops.yaml:2:9\n  \
+         |\n\
+         2 | flags: [\"../shared/**/*.yaml\", \"local/\"]\n  \
+         |         ^^^^^^^^^^^^^^^^^^^^^ flags[0]\n  \
          |\n  \
-         = note: in flagops.yaml\n  \
          = help: its files are read too; move them below the config's directory unless that \
          is intended\n\n\
          validated 2 flags in 2 files: 0 errors, 1 warning\n"
@@ -150,5 +145,92 @@ fn a_path_that_only_passes_through_a_parent_stays_inside() {
     assert_eq!(
         run.stderr,
         "validated 1 flag in 1 file: 0 errors, 0 warnings\n"
+    );
+}
+
+/// A pull request that adds a symlink from a flag file to a file outside the repository (the
+/// environment of the process, a key in the home directory) must not make `validate` quote
+/// that file: the link is an error and the file is never read, in every format. The
+/// operating system's files are not read even when the config names them.
+#[cfg(unix)]
+#[test]
+fn a_symlink_out_of_the_repository_or_a_kernel_file_is_never_read() {
+    let secret = "phx_from_the_environment_42";
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(
+        outside.path().join("secret.yaml"),
+        format!("key: \"{secret}\"\nbogus: 1\n"),
+    )
+    .unwrap();
+    let repo = Repo::empty();
+    repo.write("flagops.yaml", "backend: local\n");
+    repo.write("flags/good.yaml", GOOD);
+    std::os::unix::fs::symlink("/proc/self/environ", repo.path().join("flags/env.yaml")).unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.yaml"),
+        repo.path().join("flags/home.yaml"),
+    )
+    .unwrap();
+    let env = [("POSTHOG_API_KEY", secret)];
+    for format in ["human", "json", "github"] {
+        let run =
+            crate::support::flagops_with_env(repo.path(), &["validate", "--format", format], &env);
+        run.expect_code(1);
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "{format}: {run:?}"
+        );
+    }
+    let run =
+        crate::support::flagops_with_env(repo.path(), &["validate", "--format", "github"], &env);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "::error file=flags/env.yaml,title=flagops symlink-outside::symbolic link to \
+             `/proc/self/environ`, which is outside the repository; not read%0A\
+             help: copy the file into the repository, or point the link at a file inside it\n\
+             ::error file=flags/home.yaml,title=flagops symlink-outside::symbolic link to \
+             `{}`, which is outside the repository; not read%0A\
+             help: copy the file into the repository, or point the link at a file inside it\n",
+            outside.path().join("secret.yaml").display()
+        )
+    );
+
+    repo.write(
+        "flagops.yaml",
+        "backend: local\nflags: [/proc/self/environ]\n",
+    );
+    let run =
+        crate::support::flagops_with_env(repo.path(), &["validate", "--format", "json"], &env);
+    run.expect_code(1);
+    assert!(!run.stdout.contains(secret), "{}", run.stdout);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let codes: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["not-a-file", "outside-repository"]);
+
+    // `flagops.yaml` itself linked out of its directory (to a credentials file).
+    std::fs::remove_file(repo.path().join("flagops.yaml")).unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.yaml"),
+        repo.path().join("flagops.yaml"),
+    )
+    .unwrap();
+    let run = crate::support::flagops_with_env(repo.path(), &["validate"], &env);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error[symlink-outside]: symbolic link to `{}`, which is outside the repository; not read\n  \
+             |\n  \
+             = note: in flagops.yaml\n  \
+             = help: copy the file into the repository, or point the link at a file inside it\n\n\
+             error: `flagops.yaml` is not a valid flagops config\n",
+            outside.path().join("secret.yaml").display()
+        )
     );
 }

@@ -367,6 +367,7 @@ fn readme_rule_table_matches_the_fixtures() {
         "no-files",
         "outside-repository",
         "broken-symlink",
+        "symlink-outside",
         "not-a-file",
         "repository-too-large",
         "too-many-flags",

@@ -30,6 +30,9 @@ use crate::model::{Flag, FlagSpec, PropertyType};
 /// The version of the state file format.
 pub const STATE_FORMAT_VERSION: u32 = 1;
 
+/// Largest state file read (bytes), as much as the answers of one PostHog list.
+pub const MAX_STATE_BYTES: u64 = 256 * 1024 * 1024;
+
 /// The default state file, relative to the config file's directory.
 pub const DEFAULT_STATE_FILE: &str = ".flagops/state.json";
 
@@ -101,6 +104,105 @@ impl StoredFlag {
     }
 }
 
+/// Walks a JSON document and fails on the first object holding one key twice, at its place.
+struct UniqueKeys;
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(UniqueKeys)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if seen.contains(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key `{key}`"
+                )));
+            }
+            map.next_value_seed(UniqueKeys)?;
+            seen.insert(key);
+        }
+        Ok(())
+    }
+}
+
+/// What no sequence of writes can produce in a state file (it was edited by hand): two flags
+/// with one id, an id not below `next_id`, a version below 1, two live flags with one key.
+/// Any of them would make a later write reuse an id or pick one of two flags silently.
+fn inconsistency(state: &StateFile) -> Option<String> {
+    for (name, env) in &state.environments {
+        let mut ids = std::collections::BTreeSet::new();
+        let mut live_keys = std::collections::BTreeSet::new();
+        for stored in &env.flags {
+            let key = &stored.flag.key;
+            if !ids.insert(stored.id) {
+                return Some(format!(
+                    "environment `{name}` has two flags with id {}",
+                    stored.id
+                ));
+            }
+            if stored.id >= env.next_id {
+                return Some(format!(
+                    "environment `{name}`: flag `{key}` has id {}, not below `next_id` {}",
+                    stored.id, env.next_id
+                ));
+            }
+            if stored.version < 1 {
+                return Some(format!(
+                    "environment `{name}`: flag `{key}` has version {}; versions start at 1",
+                    stored.version
+                ));
+            }
+            if !stored.deleted && !live_keys.insert(key.as_str()) {
+                return Some(format!(
+                    "environment `{name}` has two live flags with key `{key}`"
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// The local backend: one environment of a state file.
 #[derive(Debug)]
 pub struct LocalBackend {
@@ -134,31 +236,80 @@ impl LocalBackend {
         &self.path
     }
 
-    /// Read the whole file; a missing file is an empty state.
+    /// A counter of the (hand-edited) state file is at its largest value and cannot grow.
+    fn exhausted(&self, counter: &str) -> BackendError {
+        BackendError::Io(format!(
+            "the state file `{}` is not valid: `{counter}` is at its largest value and cannot grow",
+            self.path.display()
+        ))
+    }
+
+    /// Read the whole file; a missing file is an empty state. Only a regular file of at most
+    /// [`MAX_STATE_BYTES`] is read: a FIFO or device (`/dev/zero`) would block or never end.
     pub fn read(&self) -> BackendResult<StateFile> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StateFile::default()),
-            Err(e) => {
-                return Err(BackendError::Io(format!(
-                    "cannot read the state file `{}`: {e}",
-                    self.path.display()
-                )));
-            }
-        };
-        let state: StateFile = serde_json::from_str(&text).map_err(|e| {
+        let unreadable = |e: &dyn std::fmt::Display| {
             BackendError::Io(format!(
-                "the state file `{}` is not valid: {e} (line {}, column {})",
-                self.path.display(),
-                e.line(),
-                e.column()
+                "cannot read the state file `{}`: {e}",
+                self.path.display()
             ))
-        })?;
+        };
+        let meta = match std::fs::metadata(&self.path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StateFile::default()),
+            Err(e) => return Err(unreadable(&e)),
+        };
+        if !meta.is_file() {
+            return Err(unreadable(&"it is not a regular file"));
+        }
+        let too_large = || {
+            unreadable(&format!(
+                "it is larger than {MAX_STATE_BYTES} bytes (256 MiB)"
+            ))
+        };
+        if meta.len() > MAX_STATE_BYTES {
+            return Err(too_large());
+        }
+        let mut text = String::new();
+        std::fs::File::open(&self.path)
+            .and_then(|file| {
+                std::io::Read::read_to_string(
+                    &mut std::io::Read::take(file, MAX_STATE_BYTES + 1),
+                    &mut text,
+                )
+            })
+            .map_err(|e| unreadable(&e))?;
+        // It grew since the size was read.
+        if text.len() as u64 > MAX_STATE_BYTES {
+            return Err(too_large());
+        }
+        // serde keeps the last of two equal keys of a map (two `environments.production`,
+        // two payloads `true`) silently: refused first, like a duplicate field.
+        let mut unique = serde_json::Deserializer::from_str(&text);
+        let state: StateFile = serde::de::DeserializeSeed::deserialize(UniqueKeys, &mut unique)
+            .and_then(|()| serde_json::from_str(&text))
+            .map_err(|e| {
+                // serde_json's message ends with its own `at line L column C`; said once here.
+                let message = e.to_string();
+                let place = format!(" at line {} column {}", e.line(), e.column());
+                BackendError::Io(format!(
+                    "the state file `{}` is not valid: {} (line {}, column {})",
+                    self.path.display(),
+                    message.strip_suffix(&place).unwrap_or(&message),
+                    e.line(),
+                    e.column().max(1)
+                ))
+            })?;
         if state.format_version != STATE_FORMAT_VERSION {
             return Err(BackendError::Io(format!(
                 "the state file `{}` has format version {}; this flagops reads version {STATE_FORMAT_VERSION}",
                 self.path.display(),
                 state.format_version
+            )));
+        }
+        if let Some(problem) = inconsistency(&state) {
+            return Err(BackendError::Io(format!(
+                "the state file `{}` is not valid: {problem}",
+                self.path.display()
             )));
         }
         Ok(state)
@@ -209,6 +360,13 @@ impl LocalBackend {
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        // Opening a FIFO to write would wait for a reader forever.
+        if std::fs::metadata(&path).is_ok_and(|m| !m.is_file()) {
+            return Err(io(std::io::Error::other(format!(
+                "`{}` is not a regular file",
+                path.display()
+            ))));
         }
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -442,7 +600,10 @@ impl Backend for LocalBackend {
                 deleted: false,
                 flag: flag.to_spec(),
             };
-            state.next_id += 1;
+            state.next_id = state
+                .next_id
+                .checked_add(1)
+                .ok_or_else(|| self.exhausted("next_id"))?;
             let live = stored.live();
             state.flags.push(stored);
             Ok(live)
@@ -455,8 +616,11 @@ impl Backend for LocalBackend {
             let flag = stored_form(desired);
             check_write(state, Some(id), &flag)?;
             let stored = find_current(state, live)?;
+            stored.version = stored
+                .version
+                .checked_add(1)
+                .ok_or_else(|| self.exhausted("version"))?;
             stored.flag = flag.to_spec();
-            stored.version += 1;
             Ok(stored.live())
         })
     }
@@ -481,8 +645,11 @@ impl Backend for LocalBackend {
                 ));
             }
             let stored = find_current(state, live)?;
+            stored.version = stored
+                .version
+                .checked_add(1)
+                .ok_or_else(|| self.exhausted("version"))?;
             stored.deleted = true;
-            stored.version += 1;
             Ok(())
         })
     }

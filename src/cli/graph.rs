@@ -62,7 +62,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     finding::normalize(&mut problems);
     let levels = graph.levels().filter(|_| problems.is_empty());
     let Some(levels) = levels else {
-        let summary = Summary::new(repo.files, repo.flags.len(), &problems);
+        let summary = Summary::new(repo.files, repo.flag_count(), &problems);
         stderr(&human(&problems, summary, &mut Sources::new(&repo.root)));
         return Ok(exit::FAILURE);
     };

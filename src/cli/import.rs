@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::error::{Error, Result, exit};
 use crate::import::{self, FLAG_SCHEMA_FILE};
 use crate::model::FlagSpec;
+use crate::render::escape::terminal;
 use crate::schema;
 use crate::source;
 
@@ -176,7 +177,11 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     })?;
     let selection = import::select(&live, filter.as_ref());
     for skipped in &selection.skipped {
-        stderr(&format!("skipped `{}`: {}\n", skipped.key, skipped.reason));
+        stderr(&format!(
+            "skipped `{}`: {}\n",
+            terminal::detail(&skipped.key),
+            terminal::detail(&skipped.reason)
+        ));
     }
     if selection.flags.is_empty() {
         return match &args.key {
@@ -187,7 +192,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             _ if selection.skipped.is_empty() => {
                 stdout(&format!(
                     "`{}` has no live flags; nothing was written\n",
-                    args.env
+                    terminal::text(&args.env)
                 ));
                 Ok(exit::OK)
             }
@@ -247,6 +252,14 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         };
         let shown = import::lexical_normal(&shown);
         let path = absolute_root.join(&shown);
+        // Never opened unless a regular file: reading a FIFO would wait forever.
+        if fs::metadata(&path).is_ok_and(|m| !m.is_file()) {
+            refused.push(format!(
+                "{}: is not a regular file; remove it",
+                display(&shown)
+            ));
+            continue;
+        }
         let current = fs::read(&path).ok();
         let spec = match written {
             None => Some(import::canonical(flag)),
@@ -254,7 +267,11 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
                 match import::merge::existing_file(written, flag, &args.env, &config) {
                     Ok(spec) => spec,
                     Err(reason) => {
-                        refused.push(format!("{}: {reason}; edit it by hand", display(&shown)));
+                        refused.push(format!(
+                            "{}: {}; edit it by hand",
+                            display(&shown),
+                            terminal::detail(&reason)
+                        ));
                         continue;
                     }
                 }
@@ -273,7 +290,11 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             let text = import::render(&spec, &import::relative_path(dir, &schema_file))
                 .map_err(Error::failure)?;
             if let Err(problem) = import::check_round_trip(&text, &spec, &shown) {
-                stderr(&format!("skipped `{}`: {problem}\n", flag.key));
+                stderr(&format!(
+                    "skipped `{}`: {}\n",
+                    terminal::text(&flag.key),
+                    terminal::detail(&problem)
+                ));
                 skipped += 1;
                 continue;
             }
@@ -390,8 +411,8 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         out,
         "imported {} from `{}` into `{}`",
         plural(flags, "flag", "flags"),
-        args.env,
-        directory
+        terminal::text(&args.env),
+        terminal::text(&directory)
     );
     let mut notes = Vec::new();
     if unchanged > 0 {
@@ -463,6 +484,8 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// A path for the terminal: `/` separators, control characters escaped (a file name may
+/// hold anything).
 fn display(path: &Path) -> String {
-    path.to_string_lossy().replace('\\', "/")
+    terminal::text(&path.to_string_lossy().replace('\\', "/")).into_owned()
 }

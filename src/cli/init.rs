@@ -13,6 +13,7 @@ use super::output::stdout;
 use crate::config::BackendKind;
 use crate::error::{Error, Result, exit};
 use crate::init::{self, InitFile, Options};
+use crate::render::escape::terminal;
 
 /// Arguments of `init`.
 #[derive(Debug, clap::Args)]
@@ -51,6 +52,18 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     };
     let files = init::files(options);
     let root = &ctx.directory;
+    // `afile/flagops.yaml`: "File exists" would name a file that does not exist.
+    if let Some(file) = root
+        .ancestors()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .find(|dir| fs::metadata(dir).is_ok_and(|m| !m.is_dir()))
+    {
+        return Err(Error::failure(format!(
+            "`{}` is not a directory; nothing was written",
+            file.display()
+        ))
+        .hint("pass a directory (or a path to create) with `-C DIR`"));
+    }
     // `symlink_metadata`: a dangling symlink is a file too, and is never written through.
     let existing: Vec<&str> = files
         .iter()
@@ -71,7 +84,9 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         let _ = writeln!(text, "wrote {}", file.path);
     }
     text.push_str("\nnext:\n");
-    for (i, step) in init::next_steps(options, &command(root)).iter().enumerate() {
+    // A directory name may hold control characters: shown escaped, never sent to the terminal.
+    let command = terminal::text(&command(root)).into_owned();
+    for (i, step) in init::next_steps(options, &command).iter().enumerate() {
         let _ = writeln!(text, "  {}. {step}", i + 1);
     }
     stdout(&text);

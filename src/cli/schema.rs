@@ -21,14 +21,42 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     let mut stale = Vec::new();
     for file in generate() {
         let path = dir.join(file.name);
-        let current = fs::read_to_string(&path).ok();
+        // Only a regular file is opened: reading or writing a FIFO would wait forever.
+        let special = fs::metadata(&path).is_ok_and(|m| !m.is_file());
+        let current = if special {
+            None
+        } else {
+            fs::read_to_string(&path).ok()
+        };
         if current.as_deref() == Some(file.content.as_str()) {
             continue;
         }
         if args.check {
-            let missing = if current.is_none() { " (missing)" } else { "" };
-            stale.push(format!("schemas/{}{missing}", file.name));
+            let why = if special {
+                " (not a regular file)"
+            } else if current.is_none() {
+                " (missing)"
+            } else {
+                ""
+            };
+            stale.push(format!("schemas/{}{why}", file.name));
             continue;
+        }
+        if special {
+            return Err(Error::failure(format!(
+                "cannot write `{}`: it is not a regular file",
+                path.display()
+            )));
+        }
+        if let Some(blocker) = [ctx.directory.as_path(), dir.as_path()]
+            .into_iter()
+            .find(|d| fs::metadata(d).is_ok_and(|m| !m.is_dir()))
+        {
+            return Err(Error::failure(format!(
+                "cannot write `{}`: `{}` is not a directory",
+                path.display(),
+                blocker.display()
+            )));
         }
         fs::create_dir_all(&dir)
             .and_then(|()| fs::write(&path, &file.content))

@@ -86,6 +86,55 @@ pub mod terminal {
     pub fn detail(detail: &str) -> String {
         text(&cap(detail, DETAIL_LIMIT)).into_owned()
     }
+
+    /// `line` with the user name and password of every URL in it (`scheme://user:pw@host`)
+    /// shown as `*`, one per character so that columns still point at the same places. For
+    /// source lines drawn under a caret: a config line holding a host with a password is
+    /// shown, the password is not.
+    pub fn without_credentials(line: &str) -> Cow<'_, str> {
+        let mut hidden: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut from = 0;
+        while let Some(i) = line[from..].find("://") {
+            let start = from + i + 3;
+            let rest = &line[start..];
+            let end = rest
+                .find(|c: char| {
+                    c.is_whitespace()
+                        || matches!(
+                            c,
+                            '/' | '?'
+                                | '#'
+                                | '"'
+                                | '\''
+                                | '`'
+                                | ','
+                                | '['
+                                | ']'
+                                | '{'
+                                | '}'
+                                | '<'
+                                | '>'
+                        )
+                })
+                .unwrap_or(rest.len());
+            if let Some(at) = rest[..end].rfind('@') {
+                hidden.push(start..start + at);
+            }
+            from = start + end;
+        }
+        if hidden.is_empty() {
+            return Cow::Borrowed(line);
+        }
+        let mut out = String::with_capacity(line.len());
+        let mut last = 0;
+        for range in hidden {
+            out.push_str(&line[last..range.start]);
+            out.extend(line[range.clone()].chars().map(|_| '*'));
+            last = range.end;
+        }
+        out.push_str(&line[last..]);
+        Cow::Owned(out)
+    }
 }
 
 /// Text for GitHub-flavoured Markdown (pull-request comments, job summaries).

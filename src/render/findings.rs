@@ -168,15 +168,17 @@ pub fn human(findings: &[Finding], summary: Summary, sources: &mut Sources) -> S
         };
         let mut title = terminal::detail(&f.message);
         if let Some(flag) = &f.flag {
-            title = format!("{title} [flag `{}`]", terminal::text(flag));
+            // Capped like the GitHub output's: an invalid key may be megabytes long.
+            title = format!("{title} [flag `{}`]", terminal::detail(flag));
         }
         let title = level.primary_title(title).id(f.code);
         let mut elements: Vec<Element<'_>> = Vec::new();
         let label = terminal::text(f.field.as_deref().unwrap_or_default()).into_owned();
         let mut drew = false;
-        if let (Some(file), Some(span)) = (f.file.as_deref(), f.span)
+        if let (Some(file), Some(span), false) = (f.file.as_deref(), f.span, f.conceal_source)
             && let Some(line) = sources.line(file, span.start.line)
         {
+            let line = &*terminal::without_credentials(line);
             // Escaped in three pieces so the caret still points at the same characters.
             let range = byte_range(line, span);
             let before = terminal::source_line(&line[..range.start]);

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSetBuilder};
 
-use crate::config::{CONFIG_FILE, Config};
+use super::yaml::Locations;
+use crate::config::{CONFIG_FILE, Config, FlagSources};
 use crate::finding::Finding;
 
 /// The flag files the config points at, and what is wrong with its `flags` entries.
@@ -22,9 +23,31 @@ pub(super) struct Discovered {
 }
 
 /// List the flag files the config points at.
-pub(super) fn discover(root: &Path, config: &Config) -> Discovered {
+pub(super) fn discover(root: &Path, config: &Config, locations: &Locations) -> Discovered {
     let mut found = Discovered::default();
-    for entry in config.flags.entries() {
+    if config.flags.entries().is_empty() {
+        found.config.push(
+            Finding::warning(
+                "no-files",
+                "`flags` lists no entry, so no flag file is read",
+            )
+            .at(locations.value("/flags"))
+            .field("flags")
+            .help("write `flags: flags/` (the default) or list the directories and globs"),
+        );
+    }
+    for (i, entry) in config.flags.entries().into_iter().enumerate() {
+        // Where the entry is written, for its findings.
+        let pointer = match config.flags {
+            FlagSources::One(_) => "/flags".to_owned(),
+            FlagSources::Many(_) => format!("/flags/{i}"),
+        };
+        let mut config_finding = |f: Finding| {
+            found.config.push(
+                f.at(locations.value(&pointer))
+                    .field(crate::schema::field_path(&pointer)),
+            );
+        };
         let is_glob = entry.contains(GLOB_CHARS);
         let (base, pattern) = if is_glob {
             // The components before the first one with a wildcard name the directory to walk
@@ -34,7 +57,7 @@ pub(super) fn discover(root: &Path, config: &Config) -> Discovered {
             (entry, "")
         };
         if escapes(base) {
-            found.config.push(
+            config_finding(
                 Finding::warning(
                     "outside-repository",
                     format!("`flags` entry `{entry}` reaches outside the config's directory"),
@@ -47,7 +70,7 @@ pub(super) fn discover(root: &Path, config: &Config) -> Discovered {
             let matcher = match Glob::new(pattern) {
                 Ok(g) => GlobSetBuilder::new().add(g).build(),
                 Err(e) => {
-                    found.config.push(Finding::error(
+                    config_finding(Finding::error(
                         "config",
                         format!("invalid glob `{entry}` in `flags`: {}", e.kind()),
                     ));
@@ -68,7 +91,7 @@ pub(super) fn discover(root: &Path, config: &Config) -> Discovered {
                 }
             }
             if hits == 0 {
-                found.config.push(Finding::warning(
+                config_finding(Finding::warning(
                     "no-files",
                     format!("`flags` entry `{entry}` matches no file"),
                 ));
@@ -78,7 +101,7 @@ pub(super) fn discover(root: &Path, config: &Config) -> Discovered {
             if path.is_dir() {
                 let walked = walk_yaml(root, &path);
                 if walked.is_empty() {
-                    found.config.push(Finding::warning(
+                    config_finding(Finding::warning(
                         "no-files",
                         format!("`flags` entry `{entry}` holds no `*.yaml` or `*.yml` file"),
                     ));
@@ -89,15 +112,22 @@ pub(super) fn discover(root: &Path, config: &Config) -> Discovered {
                         Err((_, f)) => found.skipped.push(*f),
                     }
                 }
-            } else if path.is_file() {
-                found.files.push(path);
             } else if let Ok(meta) = fs::symlink_metadata(&path) {
-                // It is there, but it is no file: a FIFO, a device or a broken symlink.
-                if let Err(f) = classify(&path, meta.file_type(), &shown_path(root, &path)) {
-                    found.skipped.push(*f);
+                // A file (or a link to one, read when it stays inside), or no file at all: a
+                // FIFO, a device or a broken symlink.
+                let parent = path.parent().unwrap_or(root);
+                match classify(
+                    &path,
+                    meta.file_type(),
+                    &shown_path(root, &path),
+                    &[root, parent],
+                ) {
+                    Ok(true) => found.files.push(path),
+                    Ok(false) => {}
+                    Err(f) => found.skipped.push(*f),
                 }
             } else {
-                found.config.push(Finding::error(
+                config_finding(Finding::error(
                     "config",
                     format!("`flags` entry `{entry}` does not exist"),
                 ));
@@ -151,7 +181,7 @@ fn split_glob(entry: &str) -> (&str, &str) {
 }
 
 /// What a path that is not a regular file is, in words.
-fn kind_words(kind: fs::FileType) -> &'static str {
+pub(super) fn kind_words(kind: fs::FileType) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;
@@ -187,7 +217,12 @@ pub(super) fn not_a_file(kind: fs::FileType, shown: &Path) -> Finding {
 /// Whether a walked `*.yaml` entry is a flag file to read (`Ok(true)`), something to pass
 /// over (`Ok(false)`: a directory, or a symlink to one, which is not followed), or a file that
 /// cannot be read as one (a finding). Nothing is opened: a FIFO would block forever.
-fn classify(path: &Path, kind: fs::FileType, shown: &Path) -> Result<bool, Box<Finding>> {
+fn classify(
+    path: &Path,
+    kind: fs::FileType,
+    shown: &Path,
+    inside: &[&Path],
+) -> Result<bool, Box<Finding>> {
     if kind.is_file() {
         return Ok(true);
     }
@@ -198,7 +233,7 @@ fn classify(path: &Path, kind: fs::FileType, shown: &Path) -> Result<bool, Box<F
         return Err(Box::new(not_a_file(kind, shown)));
     }
     match fs::metadata(path) {
-        Ok(meta) if meta.is_file() => Ok(true),
+        Ok(meta) if meta.is_file() => link_inside(path, shown, inside).map(|()| true),
         Ok(meta) if meta.is_dir() => Ok(false),
         Ok(meta) => Err(Box::new(not_a_file(meta.file_type(), shown))),
         Err(e) => {
@@ -219,6 +254,34 @@ fn classify(path: &Path, kind: fs::FileType, shown: &Path) -> Result<bool, Box<F
             ))
         }
     }
+}
+
+/// A symbolic link to a file is read only when the file is inside one of the directories
+/// `inside` (the config's, and the one a `flags` entry names; for the config, its own): a link to `/proc/self/environ`
+/// or a file in the home directory, added in a pull request, would otherwise have
+/// `validate` quote another file's lines (secrets included) in its output.
+pub(super) fn link_inside(path: &Path, shown: &Path, inside: &[&Path]) -> Result<(), Box<Finding>> {
+    let target = fs::canonicalize(path).ok();
+    let allowed = target.as_ref().is_some_and(|target| {
+        inside
+            .iter()
+            .filter_map(|dir| fs::canonicalize(dir).ok())
+            .any(|dir| target.starts_with(dir))
+    });
+    if allowed {
+        return Ok(());
+    }
+    let written = fs::read_link(path)
+        .map(|t| t.display().to_string())
+        .unwrap_or_default();
+    Err(Box::new(
+        Finding::error(
+            "symlink-outside",
+            format!("symbolic link to `{written}`, which is outside the repository; not read"),
+        )
+        .in_file(shown)
+        .help("copy the file into the repository, or point the link at a file inside it"),
+    ))
 }
 
 /// Whether an error is "too many levels of symbolic links".
@@ -270,7 +333,12 @@ fn walk_yaml(root: &Path, dir: &Path) -> Vec<Walked> {
             continue;
         }
         // A symlink to a file is read; symlinked directories are not followed (no loops).
-        match classify(path, entry.file_type(), &shown_path(root, path)) {
+        match classify(
+            path,
+            entry.file_type(),
+            &shown_path(root, path),
+            &[root, dir],
+        ) {
             Ok(true) => out.push(Ok(entry.into_path())),
             Ok(false) => {}
             Err(f) => out.push(Err((entry.into_path(), f))),

@@ -21,7 +21,7 @@ use crate::finding::{Finding, Related, Span};
 use crate::model::FlagSpec;
 use crate::schema;
 pub use broken::Broken;
-use discover::{Discovered, discover, not_a_file};
+use discover::{Discovered, discover, link_inside, not_a_file};
 use yaml::Locations;
 
 /// Largest flag or config file read (bytes).
@@ -135,6 +135,25 @@ fn read_text(path: &Path, shown: &Path) -> Result<String, Box<Finding>> {
         // Never opened: a FIFO would block the read forever.
         return Err(Box::new(not_a_file(meta.file_type(), shown)));
     }
+    if let Ok(real) = fs::canonicalize(path)
+        && ["/proc", "/sys", "/dev"]
+            .iter()
+            .any(|dir| real.starts_with(dir))
+    {
+        // The kernel's files (`/proc/self/environ` holds the API keys) are never read, so
+        // never quoted in a finding.
+        return Err(Box::new(
+            Finding::error(
+                "not-a-file",
+                format!(
+                    "`{}` is a file of the operating system; not read",
+                    real.display()
+                ),
+            )
+            .in_file(shown)
+            .help("flag files and the config must be files of the repository"),
+        ));
+    }
     if meta.len() > MAX_FILE_BYTES {
         return Err(Box::new(
             Finding::error(
@@ -247,18 +266,26 @@ pub fn load_config(
     dir: &Path,
     file: Option<&Path>,
 ) -> Result<(PathBuf, PathBuf, Config), ConfigError> {
+    read_config(dir, file).map(|(root, shown, config, _)| (root, shown, config))
+}
+
+/// `load_config`, with where each node of the config is (for findings about `flags` entries).
+fn read_config(
+    dir: &Path,
+    file: Option<&Path>,
+) -> Result<(PathBuf, PathBuf, Config, Locations), ConfigError> {
     let path = match file {
         Some(f) if f.is_absolute() => f.to_path_buf(),
         Some(f) => dir.join(f),
         None => dir.join(CONFIG_FILE),
     };
-    if !path.is_file() {
+    let Ok(meta) = fs::metadata(&path) else {
         return Err(if file.is_some() {
             ConfigError::MissingFile(path)
         } else {
             ConfigError::NotFound(dir.to_path_buf())
         });
-    }
+    };
     let root = path
         .parent()
         .map_or_else(|| dir.to_path_buf(), Path::to_path_buf);
@@ -270,6 +297,25 @@ pub fn load_config(
         root: root.clone(),
         findings,
     };
+    if !meta.is_file() {
+        // Never opened: a FIFO (`--config /dev/stdin`) would wait forever.
+        return Err(invalid(vec![
+            Finding::error(
+                "not-a-file",
+                format!(
+                    "the config is {}, not a file; not read",
+                    discover::kind_words(meta.file_type())
+                ),
+            )
+            .in_file(&shown),
+        ]));
+    }
+    // `flagops.yaml` found in the directory (not named with `--config`) may be a link, but
+    // not to a file outside that directory: a pull request could otherwise point it at a
+    // credentials file, whose lines the findings would quote.
+    if file.is_none() && fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+        link_inside(&path, &shown, &[&root]).map_err(|f| invalid(vec![*f]))?;
+    }
     let text = read_text(&path, &shown).map_err(|f| invalid(vec![*f]))?;
     let parsed = yaml::parse(&text);
     let mut findings = yaml_findings(&parsed, &shown);
@@ -295,9 +341,15 @@ pub fn load_config(
             .help("merge the documents into one or remove the `---` separator"),
         ]));
     }
-    findings = pasted_keys(&doc.value, &shown);
+    findings = pasted_keys(&doc.value, &doc.locations, &shown);
     if findings.is_empty() {
+        let hosts = host_findings(&doc.value, &doc.locations, &shown);
+        // The schema's `^https?://` pattern would repeat a rejected host whole, password
+        // included: the host check says it without the secret parts.
         findings = schema::check(schema::Kind::Config, &doc.value, &doc.locations, &shown);
+        findings.retain(|f| !hosts.iter().any(|h| h.field == f.field));
+        findings.extend(hosts);
+        crate::finding::normalize(&mut findings);
     }
     if !findings.is_empty() {
         return Err(invalid(findings));
@@ -308,13 +360,13 @@ pub fn load_config(
     if !findings.is_empty() {
         return Err(invalid(findings));
     }
-    Ok((root, shown, config))
+    Ok((root, shown, config, doc.locations))
 }
 
 /// Environments whose `api_key_env` holds what looks like a PostHog key instead of a
-/// variable name. Checked before anything else, and reported without a location, so that no
-/// rendering ever draws the line holding the key.
-fn pasted_keys(value: &serde_json::Value, file: &Path) -> Vec<Finding> {
+/// variable name. Checked before anything else, and located without ever drawing the line
+/// holding the key.
+fn pasted_keys(value: &serde_json::Value, locations: &Locations, file: &Path) -> Vec<Finding> {
     let Some(environments) = value
         .get("environments")
         .and_then(serde_json::Value::as_object)
@@ -337,6 +389,11 @@ fn pasted_keys(value: &serde_json::Value, file: &Path) -> Vec<Finding> {
                 ),
             )
             .in_file(file)
+            .at(locations.value(&format!(
+                "/environments/{}/api_key_env",
+                yaml::escape_pointer(name)
+            )))
+            .concealing_source()
             .field(format!("environments.{name}.api_key_env"))
             .help(
                 "revoke that key, export a new one as e.g. `POSTHOG_API_KEY` and write \
@@ -346,9 +403,71 @@ fn pasted_keys(value: &serde_json::Value, file: &Path) -> Vec<Finding> {
         .collect()
 }
 
+/// Environments whose `host` is a string but not a usable API origin (`config::host_problem`),
+/// located at the value and shown without a user name, password, query or fragment
+/// (`config::shown_host`).
+fn host_findings(value: &serde_json::Value, locations: &Locations, file: &Path) -> Vec<Finding> {
+    let Some(environments) = value
+        .get("environments")
+        .and_then(serde_json::Value::as_object)
+    else {
+        return Vec::new();
+    };
+    environments
+        .iter()
+        .filter_map(|(name, env)| {
+            let host = env.get("host")?.as_str()?;
+            let problem = crate::config::host_problem(host)?;
+            let pointer = format!("/environments/{}/host", yaml::escape_pointer(name));
+            Some(
+                Finding::error(
+                    "config",
+                    format!("`host` `{}` {problem}", crate::config::shown_host(host)),
+                )
+                .in_file(file)
+                .at(locations.value(&pointer))
+                .field(schema::field_path(&pointer))
+                .concealing_source(),
+            )
+        })
+        .collect()
+}
+
+/// Most `flags` entries a config may list: each is a walk of its directory, so a config of
+/// 200,000 globs would keep `validate` busy for minutes.
+pub const MAX_FLAG_ENTRIES: usize = 1_000;
+
 /// Rules the config schema cannot express.
 fn check_config(config: &Config, locations: &Locations, file: &Path) -> Vec<Finding> {
     let mut findings = Vec::new();
+    let entries = config.flags.entries().len();
+    if entries > MAX_FLAG_ENTRIES {
+        findings.push(
+            Finding::error(
+                "config",
+                format!(
+                    "`flags` lists {} entries; the limit is {}",
+                    crate::finding::thousands(entries),
+                    crate::finding::thousands(MAX_FLAG_ENTRIES)
+                ),
+            )
+            .in_file(file)
+            .at(locations.value("/flags"))
+            .field("flags")
+            .help("name the directories that hold flag files, or use a glob such as `flags/**/*.yaml`"),
+        );
+    }
+    if let Some(state) = &config.state
+        && (state.trim().is_empty() || state.ends_with(['/', '\\']))
+    {
+        findings.push(
+            Finding::error("config", "`state` must name a file, not a directory")
+                .in_file(file)
+                .at(locations.value("/state"))
+                .field("state")
+                .help("write e.g. `state: .flagops/state.json`, or leave it out for that default"),
+        );
+    }
     for (name, env) in &config.environments {
         let base = format!("/environments/{}", yaml::escape_pointer(name));
         let at = |field: &str| {
@@ -524,12 +643,12 @@ fn load_document(doc: yaml::Document, shown: &Path, out: &mut FileContents) {
 /// Load the repository: config, then every flag file. Config problems are an error (exit 2);
 /// flag problems are findings in the result.
 pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, ConfigError> {
-    let (root, config_file, config) = load_config(dir, config_file)?;
+    let (root, config_file, config, locations) = read_config(dir, config_file)?;
     let Discovered {
         files,
         config: entry_findings,
         skipped,
-    } = discover(&root, &config);
+    } = discover(&root, &config, &locations);
     // Problems with the `flags` entries belong to the config file.
     let mut findings: Vec<Finding> = entry_findings
         .into_iter()

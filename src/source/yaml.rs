@@ -144,12 +144,19 @@ pub fn parse_within(text: &str, budget: usize) -> Parsed {
                     Span::point(m.line(), m.col() + 1),
                     format!("invalid YAML: {}", e.info()),
                 );
-                if e.info().contains("tab") {
+                // "tab" as a word: "unprintable" contains it too.
+                let words = || e.info().split(|c: char| !c.is_alphanumeric());
+                if words().any(|w| w == "tab" || w == "tabs") {
                     // The scanner may report the end of the previous token; point at the tab.
                     if let Some(at) = nearby_tab(text, m.line()) {
                         error.span = Some(at);
                     }
                     error.help = Some("YAML indents with spaces only; replace the tab");
+                } else if words().any(|w| w == "unprintable") {
+                    error.help = Some(
+                        "remove the control character, or write it as an escape in a \
+                         double-quoted string (`\"\\u0000\"`)",
+                    );
                 }
                 builder.record_failure(error);
                 break;
@@ -318,7 +325,15 @@ impl Builder {
                 }
                 match resolve_scalar(&text, style, tag.as_deref()) {
                     Ok(value) => self.complete(value, anchor, span, 1),
-                    Err(message) => self.fail(YamlError::at("yaml-value", span, message)),
+                    Err(message) => {
+                        // The document is lost, but the rest of the file is still read, so
+                        // every bad value is reported in one run.
+                        self.parsed
+                            .errors
+                            .push(YamlError::at("yaml-value", span, message));
+                        self.poisoned = true;
+                        self.complete(Value::Null, anchor, span, 1)
+                    }
                 }
             }
             Event::Alias(id) => {

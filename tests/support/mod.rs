@@ -216,3 +216,13 @@ pub(crate) async fn flagops_against_fake(dir: &Path, args: &[&str]) -> Run {
     .await
     .expect("run flagops")
 }
+
+/// Make a FIFO (named pipe) at `path`, with the `mkfifo` program (coreutils).
+#[cfg(unix)]
+pub fn mkfifo(path: &Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success(), "mkfifo {}", path.display());
+}

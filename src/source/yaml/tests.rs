@@ -75,3 +75,38 @@ fn non_finite_numbers_are_errors() {
     let parsed = parse("a: .nan\n");
     assert_eq!(parsed.errors[0].code, "yaml-value");
 }
+
+#[test]
+fn a_control_character_is_not_called_a_tab() {
+    let parsed = parse("key: a\nname: x\u{0}y\n");
+    let error = &parsed.errors[0];
+    assert_eq!(error.message, "invalid YAML: found unprintable character");
+    assert_eq!(
+        error.help,
+        Some(
+            "remove the control character, or write it as an escape in a double-quoted string (`\"\\u0000\"`)"
+        )
+    );
+    let parsed = parse("key: a\nconditions:\n\t- rollout_percentage: 1\n");
+    assert_eq!(
+        parsed.errors[0].help,
+        Some("YAML indents with spaces only; replace the tab")
+    );
+}
+
+#[test]
+fn every_bad_value_of_a_file_is_reported_in_one_run() {
+    let parsed = parse(
+        "key: nums\nconditions:\n  - rollout_percentage: 1e400\n  - rollout_percentage: .NaN\n---\nkey: fine\n",
+    );
+    let errors: Vec<(&str, usize)> = parsed
+        .errors
+        .iter()
+        .map(|e| (e.code, e.span.map_or(0, |s| s.start.line)))
+        .collect();
+    assert_eq!(errors, [("yaml-value", 3), ("yaml-value", 4)]);
+    assert_eq!(parsed.dropped_keys, ["nums"]);
+    // The next document is still read.
+    assert_eq!(parsed.documents.len(), 1);
+    assert_eq!(parsed.documents[0].value["key"], "fine");
+}
