@@ -250,13 +250,22 @@ fn write_blob(
     Ok(true)
 }
 
+/// The files changed since a revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    /// The commit the revision names (40 hex digits).
+    pub commit: String,
+    /// The files, relative to the repository directory.
+    pub files: BTreeSet<PathBuf>,
+}
+
 /// The files (relative to the repository directory) that differ between commit `rev` and the
 /// working tree: modified, added (tracked or not, unless ignored), deleted or renamed (both
 /// names).
 ///
 /// # Errors
 /// Not a git repository, an unknown revision, or a failure to read objects.
-pub fn changed_since(repo: &Repository, rev: &str) -> Result<BTreeSet<PathBuf>, GitError> {
+pub fn changed_since(repo: &Repository, rev: &str) -> Result<Changed, GitError> {
     let located = locate(repo, rev, "--changed-since")?;
     let read_error = |e: &git2::Error| GitError::Read {
         rev: rev.to_owned(),
@@ -285,5 +294,8 @@ pub fn changed_since(repo: &Repository, rev: &str) -> Result<BTreeSet<PathBuf>, 
             }
         }
     }
-    Ok(changed)
+    Ok(Changed {
+        commit: located.commit.to_string(),
+        files: changed,
+    })
 }

@@ -204,18 +204,11 @@ pub fn into_json(rendered: &str, split: &Split) -> String {
         .iter()
         .map(|(k, o)| (k.clone(), json!(o.origin.as_str())))
         .collect();
-    let extra = [
-        ("base", json!({ "rev": split.rev, "commit": split.commit })),
-        ("origin", serde_json::Value::Object(origin)),
-    ];
-    let body = rendered.trim_end();
-    let mut text = body.strip_suffix('}').unwrap_or(body).trim_end().to_owned();
-    for (key, value) in extra {
-        let value = serde_json::to_string_pretty(&value)
-            .unwrap_or_default()
-            .replace('\n', "\n  ");
-        let _ = write!(text, ",\n  {}: {value}", json!(key));
-    }
-    text.push_str("\n}\n");
-    text
+    crate::render::append::append_keys(
+        rendered,
+        &[
+            ("base", json!({ "rev": split.rev, "commit": split.commit })),
+            ("origin", serde_json::Value::Object(origin)),
+        ],
+    )
 }
