@@ -1,5 +1,6 @@
 //! `flagops validate`.
 
+use std::fmt::Write;
 use std::path::PathBuf;
 
 use clap::ValueEnum;
@@ -165,10 +166,7 @@ fn print(
                     .unwrap_or(std::path::Path::new("")),
             );
             if let Some(note) = note {
-                text.push_str(&format!(
-                    "::notice title=flagops::{}\n",
-                    gh::data(&note.words())
-                ));
+                let _ = writeln!(text, "::notice title=flagops::{}", gh::data(&note.words()));
             }
             stdout(&text);
         }
