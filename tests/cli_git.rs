@@ -451,3 +451,61 @@ fn base_works_when_the_flag_repository_is_a_subdirectory() {
     // lacking it is drift, and the edit makes it both.
     assert_eq!(plan["origin"], json!({"a": "both"}));
 }
+
+#[test]
+fn the_drift_section_keeps_a_markdown_plan_under_its_budget() {
+    let files: Vec<(String, String)> = (0..60)
+        .map(|i| (format!("f{i:02}.yaml"), rollout(&format!("f{i:02}"), 10)))
+        .collect();
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let repo = TempRepo::new(CONFIG, &files);
+    let git = init(&repo);
+    commit(&git, "base", &[], true);
+    apply(&repo);
+    edit_live(&repo, |flags| {
+        for i in 0..60 {
+            set_live_rollout(flags, &format!("f{i:02}"), 20);
+        }
+    });
+    let run = repo.run(&[
+        "plan",
+        "--env",
+        "prod",
+        "--base",
+        "HEAD",
+        "--format",
+        "markdown",
+        "--markdown-budget",
+        "4000",
+    ]);
+    run.expect_code(0);
+    assert!(run.stdout.len() <= 4000, "{} bytes", run.stdout.len());
+    assert!(
+        run.stdout
+            .contains("#### ⚠️ Drift: changed outside git (60 flags)\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("- **update** `f04`: the definition did not change since the base\n- … and 55 more (`--format json` lists every step)\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn an_invalid_config_at_the_base_is_a_usage_error() {
+    let repo = TempRepo::new("backend: nowhere\n", &[("a.yaml", &rollout("a", 10))]);
+    let git = init(&repo);
+    commit(&git, "broken config", &[], true);
+    std::fs::write(repo.path().join("flagops.yaml"), CONFIG).unwrap();
+    let run = repo.run(&["plan", "--env", "prod", "--base", "HEAD"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr,
+        "error: the config at base `HEAD` is not valid: `flagops.yaml` is not a valid flagops config\nhint: the definitions at the base cannot be read; pick a base whose config is valid, or leave the option out\n"
+    );
+}

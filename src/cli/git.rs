@@ -15,6 +15,9 @@ pub(crate) fn error(e: &GitError) -> Error {
         GitError::NotARepository { .. } => {
             error.hint("run flagops inside a git checkout, or leave the option out")
         }
+        GitError::Config { .. } => error.hint(
+            "the definitions at the base cannot be read; pick a base whose config is valid, or leave the option out",
+        ),
         _ => error,
     }
 }

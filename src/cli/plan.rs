@@ -285,7 +285,7 @@ fn print_split(
             split,
         )),
         Format::Markdown => {
-            let section = render::drift::markdown(plan, split);
+            let section = render::drift::markdown(plan, split, budget / 4);
             let text = render::markdown::render_with(
                 plan,
                 &render::markdown::Options {

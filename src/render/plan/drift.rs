@@ -95,11 +95,11 @@ fn drift_items(plan: &Plan, split: &Split, out: Inline) -> Vec<String> {
         .collect()
 }
 
-/// `items` cut at `MAX_LISTED`, with a last line saying how many more.
-fn capped(mut items: Vec<String>) -> Vec<String> {
-    if items.len() > MAX_LISTED {
-        let more = items.len() - MAX_LISTED;
-        items.truncate(MAX_LISTED);
+/// `items` cut at `max`, with a last line saying how many more.
+fn capped(mut items: Vec<String>, max: usize) -> Vec<String> {
+    if items.len() > max {
+        let more = items.len() - max;
+        items.truncate(max);
         items.push(format!(
             "… and {more} more (`--format json` lists every step)"
         ));
@@ -119,7 +119,7 @@ pub fn human(plan: &Plan, split: &Split) -> String {
         change.len(),
         plural(change.len())
     );
-    for item in capped(change) {
+    for item in capped(change, MAX_LISTED) {
         let _ = writeln!(text, "    {item}");
     }
     if drift.is_empty() {
@@ -134,7 +134,7 @@ pub fn human(plan: &Plan, split: &Split) -> String {
             drift.len(),
             plural(drift.len())
         );
-        for item in capped(drift) {
+        for item in capped(drift, MAX_LISTED) {
             let _ = writeln!(text, "    {item}");
         }
     }
@@ -142,8 +142,20 @@ pub fn human(plan: &Plan, split: &Split) -> String {
     text
 }
 
-/// The section of the Markdown plan (the caller places it before the first `####` section).
-pub fn markdown(plan: &Plan, split: &Split) -> String {
+/// The section of the Markdown plan (the caller places it before the first `####` section),
+/// at most `room` bytes when its titles fit: the lists are cut shorter until it does.
+pub fn markdown(plan: &Plan, split: &Split, room: usize) -> String {
+    let mut section = String::new();
+    for max in [MAX_LISTED, 20, 5, 0] {
+        section = markdown_listing(plan, split, max);
+        if section.len() <= room {
+            break;
+        }
+    }
+    section
+}
+
+fn markdown_listing(plan: &Plan, split: &Split, max: usize) -> String {
     let out = Inline::Markdown;
     let mut text = String::new();
     let change = change_items(plan, split, out);
@@ -163,7 +175,7 @@ pub fn markdown(plan: &Plan, split: &Split) -> String {
             plural(drift.len()),
             base_words(split, out)
         );
-        for item in capped(drift) {
+        for item in capped(drift, max) {
             let _ = writeln!(text, "- {item}");
         }
         text.push('\n');
@@ -175,7 +187,7 @@ pub fn markdown(plan: &Plan, split: &Split) -> String {
         plural(change.len()),
         out.name(&split.rev)
     );
-    for item in capped(change) {
+    for item in capped(change, max) {
         let _ = writeln!(text, "- {item}");
     }
     text.push('\n');
