@@ -509,3 +509,20 @@ fn an_invalid_config_at_the_base_is_a_usage_error() {
         "error: the config at base `HEAD` is not valid: `flagops.yaml` is not a valid flagops config\nhint: the definitions at the base cannot be read; pick a base whose config is valid, or leave the option out\n"
     );
 }
+
+#[test]
+fn flag_files_over_the_repository_limit_at_the_base_are_a_usage_error() {
+    let repo = TempRepo::new(CONFIG, &[("a.yaml", &rollout("a", 10))]);
+    let git = init(&repo);
+    // 33 MiB of comments at the base, gone now.
+    let big = vec![b'#'; 33 * 1024 * 1024];
+    std::fs::write(repo.path().join("flags/big.yaml"), &big).unwrap();
+    commit(&git, "big", &[], true);
+    repo.remove("big.yaml");
+    let run = repo.run(&["plan", "--env", "prod", "--base", "HEAD"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr,
+        "error: the files flagops reads at base `HEAD` are over its size limits (8 MiB for the config, 32 MiB for the YAML files the `flags` entries reach)\n"
+    );
+}

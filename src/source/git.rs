@@ -2,7 +2,7 @@
 //! git objects (no checkout; a shallow clone works once the revision is fetched).
 //!
 //! `load_at` writes the revision's config and the YAML files its `flags` entries can reach
-//! into a temporary directory (blob reads only, bounded by the repository size limit) and
+//! into a temporary directory (blob reads only, within the size limits of a config file and of a repository) and
 //! loads that with the same loader as the working tree, so both sides are read by one set of
 //! rules. The directory is removed when the `Base` is dropped.
 
@@ -39,7 +39,8 @@ pub enum GitError {
     },
     /// The revision's flag files are over the repository size limit.
     #[error(
-        "the flag files at base `{0}` total more than {MAX_REPOSITORY_BYTES} bytes (the limit)"
+        "the files flagops reads at base `{0}` are over its size limits (8 MiB for the config, \
+         32 MiB for the YAML files the `flags` entries reach)"
     )]
     TooLarge(String),
     /// Reading git objects or writing the temporary copy failed.
@@ -158,7 +159,7 @@ pub fn load_at(repo: &Repository, rev: &str) -> Result<Base, GitError> {
         .prefix("flagops-base-")
         .tempdir()
         .map_err(|e| read_error(&e))?;
-    let mut budget = MAX_REPOSITORY_BYTES + MAX_FILE_BYTES;
+    let mut budget = MAX_FILE_BYTES;
     write_blob(
         git,
         config_entry.id(),
@@ -206,6 +207,9 @@ pub fn load_at(repo: &Repository, rev: &str) -> Result<Base, GitError> {
         git2::TreeWalkResult::Ok
     })
     .map_err(|e| read_error(&e))?;
+    // Over this the loader would read none of them: say so rather than plan against an
+    // empty base.
+    let mut budget = MAX_REPOSITORY_BYTES;
     for (path, id) in blobs {
         if path == located.config {
             continue;
