@@ -450,6 +450,31 @@ fn base_works_when_the_flag_repository_is_a_subdirectory() {
     // Not applied anywhere: `a` is created; it was defined at the base, so the service
     // lacking it is drift, and the edit makes it both.
     assert_eq!(plan["origin"], json!({"a": "both"}));
+
+    // `--changed-since` finds the change below the subdirectory too.
+    std::fs::write(inner.join("flags/b.yaml"), "key: b\ntags: [1]\n").unwrap();
+    std::fs::write(outer.path().join("elsewhere.yaml"), "x: 1\n").unwrap();
+    let run = flagops(
+        Path::new(dir),
+        &[
+            "-C",
+            dir,
+            "validate",
+            "--changed-since",
+            "HEAD",
+            "--format",
+            "json",
+        ],
+    );
+    run.expect_code(1);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    let files: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["flags/b.yaml", "flags/b.yaml"], "{doc}");
 }
 
 #[test]
@@ -525,4 +550,26 @@ fn flag_files_over_the_repository_limit_at_the_base_are_a_usage_error() {
         run.stderr,
         "error: the files flagops reads at base `HEAD` are over its size limits (8 MiB for the config, 32 MiB for the YAML files the `flags` entries reach)\n"
     );
+}
+
+#[test]
+fn the_temporary_copy_of_the_base_is_removed() {
+    let repo = TempRepo::new(CONFIG, &[("a.yaml", &rollout("a", 10))]);
+    let git = init(&repo);
+    commit(&git, "base", &[], true);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = repo.path().to_str().unwrap();
+    let run = crate::support::flagops_with_env(
+        repo.path(),
+        &[
+            "-C", dir, "plan", "--env", "prod", "--base", "HEAD", "--format", "json",
+        ],
+        &[("TMPDIR", tmp.path().to_str().unwrap())],
+    );
+    run.expect_code(0);
+    let plan: Value = serde_json::from_str(&run.stdout).unwrap();
+    // Read from the copy: `a` is defined at the base, unchanged, and missing live.
+    assert_eq!(plan["origin"], json!({"a": "drift"}));
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
 }

@@ -285,6 +285,10 @@ pub fn changed_since(repo: &Repository, rev: &str) -> Result<Changed, GitError> 
         .include_untracked(true)
         .recurse_untracked_dirs(true)
         .include_ignored(false);
+    if !located.root.as_os_str().is_empty() {
+        // Only below the repository directory: the rest of a monorepo is not read.
+        options.pathspec(located.root.as_os_str());
+    }
     let diff = git
         .diff_tree_to_workdir_with_index(Some(&tree), Some(&mut options))
         .map_err(|e| read_error(&e))?;
