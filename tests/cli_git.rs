@@ -573,3 +573,53 @@ fn the_temporary_copy_of_the_base_is_removed() {
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Run the `git` command; `None` when it is not installed.
+fn git_command(dir: &Path, args: &[&str]) -> Option<std::process::Output> {
+    std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .ok()
+}
+
+#[test]
+fn in_a_shallow_clone_the_base_must_be_fetched_first() {
+    let repo = TempRepo::new(CONFIG, &[("a.yaml", &rollout("a", 10))]);
+    let git = init(&repo);
+    let base = commit(&git, "base", &[], true);
+    repo.write("b.yaml", &rollout("b", 10));
+    commit(&git, "add b", &[base], true);
+    let clones = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", repo.path().display());
+    let Some(clone) = git_command(
+        clones.path(),
+        &["clone", "-q", "--depth=1", &url, "shallow"],
+    ) else {
+        eprintln!("skipped: no `git` command");
+        return;
+    };
+    assert!(clone.status.success(), "{clone:?}");
+    let shallow = clones.path().join("shallow");
+    let dir = shallow.to_str().unwrap();
+    let sha = base.to_string();
+    let args = [
+        "-C", dir, "plan", "--env", "prod", "--base", &sha, "--format", "json",
+    ];
+    let run = flagops(&shallow, &args);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: base `{sha}` is not a commit of this repository\nhint: fetch it first (e.g. `git fetch --depth=1 origin <sha>`)\n"
+        )
+    );
+    let fetch = git_command(&shallow, &["fetch", "-q", "--depth=1", "origin", &sha]).unwrap();
+    assert!(fetch.status.success(), "{fetch:?}");
+    let run = flagops(&shallow, &args);
+    run.expect_code(0);
+    let plan: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(plan["origin"], json!({"a": "drift", "b": "change"}));
+}
