@@ -1,5 +1,6 @@
-//! `plan --base REV` and `validate --changed-since REV` on temporary git repositories built
-//! with git2 (no `git` command needed), the live side in the local backend's state file.
+//! `plan --base REV` (and the errors it shares with `validate --changed-since`) on temporary
+//! git repositories built with git2 (no `git` command needed; one test also uses it for a
+//! shallow clone), the live side in the local backend's state file.
 
 use std::path::Path;
 
@@ -7,14 +8,14 @@ use serde_json::{Value, json};
 
 use crate::support::{TempRepo, flagops};
 
-const CONFIG: &str = "backend: local\nenvironments:\n  prod:\n    prune: true\n";
+pub(crate) const CONFIG: &str = "backend: local\nenvironments:\n  prod:\n    prune: true\n";
 
-fn rollout(key: &str, percent: u32) -> String {
+pub(crate) fn rollout(key: &str, percent: u32) -> String {
     format!("key: {key}\nconditions:\n  - rollout_percentage: {percent}\n")
 }
 
 /// A git repository at the flag repository's directory, ignoring the state file.
-fn init(repo: &TempRepo) -> git2::Repository {
+pub(crate) fn init(repo: &TempRepo) -> git2::Repository {
     std::fs::write(repo.path().join(".gitignore"), ".flagops/\n").unwrap();
     let git = git2::Repository::init(repo.path()).unwrap();
     let mut config = git.config().unwrap();
@@ -25,7 +26,12 @@ fn init(repo: &TempRepo) -> git2::Repository {
 
 /// Commit the whole working tree (additions, edits and deletions) with `parents`; HEAD moves
 /// to it when `head` is true.
-fn commit(git: &git2::Repository, message: &str, parents: &[git2::Oid], head: bool) -> git2::Oid {
+pub(crate) fn commit(
+    git: &git2::Repository,
+    message: &str,
+    parents: &[git2::Oid],
+    head: bool,
+) -> git2::Oid {
     let mut index = git.index().unwrap();
     index
         .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
@@ -80,7 +86,7 @@ fn json_plan(repo: &TempRepo, extra: &[&str]) -> Value {
     serde_json::from_str(&run.stdout).unwrap()
 }
 
-fn short(id: git2::Oid) -> String {
+pub(crate) fn short(id: git2::Oid) -> String {
     id.to_string()[..12].to_owned()
 }
 
@@ -307,115 +313,6 @@ fn a_config_added_since_the_base_makes_everything_this_change() {
     .unwrap();
     let plan = json_plan(&repo, &["--base", &base.to_string()]);
     assert_eq!(plan["origin"], json!({"a": "change"}));
-}
-
-const DEPENDENT: &str = "key: child\nconditions:\n  - properties:\n      - { type: flag, flag: a, value: true }\n    rollout_percentage: 10\n";
-
-#[test]
-fn changed_since_narrows_findings_to_the_change_and_keeps_dependents() {
-    let repo = TempRepo::new(
-        CONFIG,
-        &[
-            ("a.yaml", &rollout("a", 10)),
-            ("child.yaml", DEPENDENT),
-            // An old problem elsewhere.
-            (
-                "old.yaml",
-                "key: old\ntags: [1]\nconditions:\n  - rollout_percentage: 1\n",
-            ),
-        ],
-    );
-    let git = init(&repo);
-    commit(&git, "base", &[], true);
-    // The change removes `a` (its dependent breaks) and adds a broken flag.
-    repo.remove("a.yaml");
-    repo.write(
-        "new.yaml",
-        "key: new\nconditions:\n  - rollout_percentage: 101\n",
-    );
-
-    let all = repo.run(&["validate", "--format", "json"]);
-    all.expect_code(1);
-    let all: Value = serde_json::from_str(&all.stdout).unwrap();
-    let codes = |doc: &Value| -> Vec<(String, String)> {
-        doc["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| {
-                (
-                    f["file"].as_str().unwrap().to_owned(),
-                    f["code"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect()
-    };
-    assert!(codes(&all).iter().any(|(file, _)| file == "flags/old.yaml"));
-
-    let run = repo.run(&["validate", "--changed-since", "HEAD", "--format", "json"]);
-    run.expect_code(1); // the repository still has errors, shown or not
-    let narrowed: Value = serde_json::from_str(&run.stdout).unwrap();
-    let kept = codes(&narrowed);
-    assert!(
-        kept.iter().all(|(file, _)| file != "flags/old.yaml"),
-        "{kept:?}"
-    );
-    assert!(
-        kept.iter()
-            .any(|(file, code)| file == "flags/child.yaml" && code == "missing-flag"),
-        "{kept:?}"
-    );
-    assert!(
-        kept.iter().any(|(file, _)| file == "flags/new.yaml"),
-        "{kept:?}"
-    );
-    assert_eq!(
-        narrowed["changed_since"],
-        json!({"rev": "HEAD", "commit": git.head().unwrap().target().unwrap().to_string(), "left_out": {"errors": 1, "warnings": 0}})
-    );
-    assert_eq!(narrowed["summary"], all["summary"]);
-
-    let run = repo.run(&["validate", "--changed-since", "HEAD"]);
-    run.expect_code(1);
-    let head = short(git.head().unwrap().target().unwrap());
-    assert!(
-        run.stderr.ends_with(&format!(
-            "validated 3 flags in 3 files: 3 errors, 0 warnings\nshowing the findings of the change since `HEAD` (commit `{head}`); left out elsewhere: 1 error, 0 warnings\n"
-        )),
-        "{}",
-        run.stderr
-    );
-    assert!(!run.stderr.contains("old.yaml"), "{}", run.stderr);
-
-    let run = repo.run(&["validate", "--changed-since", "HEAD", "--format", "github"]);
-    run.expect_code(1);
-    assert!(!run.stdout.contains("old.yaml"), "{}", run.stdout);
-    assert!(
-        run.stdout.ends_with(&format!("::notice title=flagops::showing the findings of the change since `HEAD` (commit `{head}`); left out elsewhere: 1 error, 0 warnings\n")),
-        "{}",
-        run.stdout
-    );
-}
-
-#[test]
-fn changed_since_with_nothing_changed_leaves_every_file_finding_out() {
-    let repo = TempRepo::new(
-        CONFIG,
-        &[(
-            "old.yaml",
-            "key: old\ntags: [1]\nconditions:\n  - rollout_percentage: 1\n",
-        )],
-    );
-    let git = init(&repo);
-    commit(&git, "base", &[], true);
-    let run = repo.run(&["validate", "--changed-since", "HEAD", "--format", "json"]);
-    run.expect_code(1);
-    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(doc["findings"], json!([]));
-    assert_eq!(
-        doc["changed_since"]["left_out"],
-        json!({"errors": 1, "warnings": 0})
-    );
 }
 
 /// `flagops` run from a subdirectory of the git repository still finds the flag repository's
