@@ -11,6 +11,8 @@ mod apply_races;
 mod cli_apply;
 mod cli_apply_saved;
 mod cli_apply_signals;
+mod cli_git;
+mod cli_git_validate;
 mod cli_graph;
 mod cli_hostile_output;
 mod cli_import;

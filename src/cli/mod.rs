@@ -4,6 +4,7 @@
 //! an `Args` struct (whose doc comments are the `--help` text) and a `run` function.
 
 mod apply;
+mod git;
 mod graph;
 mod import;
 mod init;

@@ -50,6 +50,11 @@ pub(crate) struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = 65_536,
           value_parser = clap::value_parser!(u32).range(1_000..=1_048_576))]
     markdown_budget: u32,
+    /// Split the plan into this change (what the commits since REV do) and drift (live flags
+    /// that already differed from the definitions at REV). REV is read from git objects (no
+    /// checkout); in a shallow clone, fetch it first.
+    #[arg(long, value_name = "REV")]
+    base: Option<String>,
 }
 
 /// The loaded, checked inputs of a plan for one environment.
@@ -259,6 +264,40 @@ pub(crate) fn print(format: Format, plan: &Plan, target: &Target, budget: usize)
     }
 }
 
+/// Print a plan split against a base revision in `format`.
+fn print_split(
+    format: Format,
+    plan: &Plan,
+    split: &plan::split::Split,
+    target: &Target,
+    budget: usize,
+) {
+    match format {
+        Format::Human => {
+            let text = render::human::render_for(plan, Some(target));
+            stdout(&render::drift::into_human(
+                &text,
+                &render::drift::human(plan, split),
+            ));
+        }
+        Format::Json => stdout(&render::drift::into_json(
+            &render::json::render(plan),
+            split,
+        )),
+        Format::Markdown => {
+            let section = render::drift::markdown(plan, split, budget / 4);
+            let text = render::markdown::render_with(
+                plan,
+                &render::markdown::Options {
+                    target: Some(target),
+                    budget: budget.saturating_sub(section.len()),
+                },
+            );
+            stdout(&render::drift::into_markdown(&text, &section));
+        }
+    }
+}
+
 /// Exit 0 (or 2 with `--detailed-exitcode` when there are changes), 1 on error or refusal.
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     crate::backend::pacing::Pacer::announce_waits_to(stderr); // long waits: `waiting: …`
@@ -276,6 +315,10 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             return Err(refuse_invalid(&repo, &findings));
         }
     };
+    let base = match &args.base {
+        Some(rev) => Some(super::git::base(&inputs.repo, rev, &args.env)?),
+        None => None,
+    };
     let runtime = runtime()?;
     let live = list(&inputs, &runtime, &args.env)?;
     let mut plan = match plan::build(&inputs.desired, &live, &inputs.policy) {
@@ -289,7 +332,20 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     let target = target(&inputs.repo, &args.env);
     let budget =
         usize::try_from(args.markdown_budget).unwrap_or(render::markdown::GITHUB_COMMENT_LIMIT);
-    print(args.format, &plan, &target, budget);
+    match &base {
+        None => print(args.format, &plan, &target, budget),
+        Some((rev, commit, flags)) => {
+            let split = plan::split::split(
+                &plan,
+                &inputs.desired,
+                flags,
+                &inputs.policy.ignore,
+                rev,
+                commit,
+            );
+            print_split(args.format, &plan, &split, &target, budget);
+        }
+    }
     if let Some(out) = &args.out {
         let path = ctx.directory.join(out);
         std::fs::write(&path, render::json::render(&plan)).map_err(|e| {

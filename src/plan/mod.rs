@@ -26,6 +26,7 @@ mod digest;
 mod order;
 mod policy;
 mod revision;
+pub mod split;
 
 use std::collections::{BTreeMap, BTreeSet};
 

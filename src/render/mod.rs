@@ -5,6 +5,7 @@
 //! is set. Text from files and servers is neutralised for each output by `escape` before the
 //! renderers add their own styling.
 
+pub mod append;
 pub mod apply;
 pub mod escape;
 pub mod findings;

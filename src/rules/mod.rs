@@ -10,6 +10,7 @@
 //! never take effect as written; warnings are what PostHog accepts and rewrites, or ignores
 //! harmlessly (tag case, a value on `is_set`, an empty file). The README lists every rule.
 
+pub mod changed;
 mod flag;
 mod value;
 

@@ -165,11 +165,11 @@ fn escapes(written: &str) -> bool {
 }
 
 /// Characters that make a `flags` entry a glob.
-const GLOB_CHARS: [char; 4] = ['*', '?', '[', '{'];
+pub(super) const GLOB_CHARS: [char; 4] = ['*', '?', '[', '{'];
 
 /// Split a glob into its literal leading directory and the pattern below it:
 /// `../shared/**/*.yaml` → (`../shared`, `**/*.yaml`); `*.yaml` → (``, `*.yaml`).
-fn split_glob(entry: &str) -> (&str, &str) {
+pub(super) fn split_glob(entry: &str) -> (&str, &str) {
     let mut literal = 0;
     for (i, _) in entry.match_indices('/') {
         if entry[..i].contains(GLOB_CHARS) {

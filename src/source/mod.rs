@@ -8,6 +8,7 @@
 
 mod broken;
 mod discover;
+pub mod git;
 pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -6,6 +6,7 @@
 //!
 //! Pure: each renderer returns a `String`; the `cli` layer decides where it goes.
 
+pub mod drift;
 pub mod human;
 pub mod json;
 pub mod markdown;
