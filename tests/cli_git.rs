@@ -56,7 +56,8 @@ pub(crate) fn commit(
     .unwrap()
 }
 
-/// Change the live flags of `prod` in the state file.
+/// Change the live flags of `prod` in the state file, as the service would (ids stay below
+/// the environment's `next_id`).
 fn edit_live(repo: &TempRepo, edit: impl FnOnce(&mut Vec<Value>)) {
     let path = repo.state_file();
     let mut state: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -64,6 +65,13 @@ fn edit_live(repo: &TempRepo, edit: impl FnOnce(&mut Vec<Value>)) {
         .as_array_mut()
         .unwrap();
     edit(flags);
+    let next_id = flags
+        .iter()
+        .filter_map(|f| f["id"].as_u64())
+        .max()
+        .map_or(1, |id| id + 1);
+    let next = &mut state["environments"]["prod"]["next_id"];
+    *next = next.as_u64().unwrap_or(1).max(next_id).into();
     std::fs::write(&path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
 }
 
