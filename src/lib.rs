@@ -20,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod finding;
+pub mod github;
 pub mod graph;
 pub mod import;
 pub mod init;

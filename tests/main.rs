@@ -13,6 +13,7 @@ mod cli_apply_saved;
 mod cli_apply_signals;
 mod cli_git;
 mod cli_git_validate;
+mod cli_github;
 mod cli_graph;
 mod cli_hostile_output;
 mod cli_import;
