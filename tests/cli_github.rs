@@ -612,3 +612,45 @@ async fn a_drift_issue_is_opened_updated_and_closed() {
     assert_eq!(quiet.stderr, "no drift in `staging`, no drift issue open\n");
     assert_eq!(fake.lines(), [list]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_event_payload_or_repository_is_a_usage_error_before_planning() {
+    let fake = FakeGithub::start().await;
+    let repo = repo();
+    let path = repo.path().join("event.json");
+    std::fs::write(&path, "{not json").unwrap();
+    let run1 = run_with(
+        repo.path(),
+        &["plan", "--env", "staging", "--github-comment"],
+        fake.env(Some(&path)),
+    )
+    .await;
+    run1.expect_code(2);
+    assert!(
+        run1.stderr
+            .contains("the event payload `GITHUB_EVENT_PATH` is not JSON: key must be a string at line 1 column 2"),
+        "{}",
+        run1.stderr
+    );
+    assert!(
+        run1.stdout.is_empty(),
+        "nothing was planned: {}",
+        run1.stdout
+    );
+    let mut vars = fake.env(None);
+    vars.retain(|(k, _)| k != "GITHUB_REPOSITORY");
+    let run2 = run_with(
+        repo.path(),
+        &["plan", "--env", "staging", "--github-issue"],
+        vars,
+    )
+    .await;
+    run2.expect_code(2);
+    assert!(
+        run2.stderr
+            .contains("`GITHUB_REPOSITORY` is not set to `owner/name`"),
+        "{}",
+        run2.stderr
+    );
+    assert!(fake.requests().is_empty());
+}
