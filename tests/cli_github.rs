@@ -654,3 +654,56 @@ async fn a_bad_event_payload_or_repository_is_a_usage_error_before_planning() {
     );
     assert!(fake.requests().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_read_is_repeated_and_a_failed_write_is_not() {
+    let fake = FakeGithub::start().await;
+    let repo = repo();
+    fake.inject(Fault::BadGateway);
+    let run1 = run(
+        &fake,
+        &repo,
+        Some(PR),
+        &["plan", "--env", "staging", "--github-comment"],
+    )
+    .await;
+    run1.expect_code(0);
+    assert!(
+        run1.stderr.contains(&format!(
+            "waiting: GitHub failed to read the comments of pull request #{PR}; trying again in 1 s (attempt 2 of 3)\n"
+        )),
+        "{}",
+        run1.stderr
+    );
+    assert_eq!(fake.comments(PR).len(), 1);
+
+    // The write of a changed plan fails: exit 1, written once, never repeated.
+    repo.write("c.yaml", "key: c\n");
+    fake.clear_requests();
+    let statuses = |fake: &FakeGithub| {
+        fake.requests()
+            .iter()
+            .map(|r| (r.method.clone(), r.status))
+            .collect::<Vec<_>>()
+    };
+    fake.fail_writes(true);
+    let run2 = run(
+        &fake,
+        &repo,
+        Some(PR),
+        &["plan", "--env", "staging", "--github-comment"],
+    )
+    .await;
+    run2.expect_code(1);
+    assert_eq!(
+        statuses(&fake),
+        [("GET".to_owned(), 200), ("PATCH".to_owned(), 502)]
+    );
+    assert!(
+        run2.stderr.contains(&format!(
+            "cannot update the plan comment on pull request #{PR}: GitHub answered 502: Server Error"
+        )),
+        "{}",
+        run2.stderr
+    );
+}

@@ -9,11 +9,8 @@ use crate::github::{GitHub, Settings, Written, marker};
 use crate::render::escape::markdown as md;
 use crate::render::plan::markdown::GITHUB_COMMENT_LIMIT;
 
-/// Bytes of a comment kept for its hidden marker and digest lines.
-const MARKER_ROOM: usize = 512;
-
-/// The most bytes of a plan's Markdown in a comment or an issue.
-pub(crate) const BUDGET: usize = GITHUB_COMMENT_LIMIT - MARKER_ROOM;
+/// Bytes of a comment or issue kept for what surrounds the plan, beyond the names.
+const FRAME_ROOM: usize = 512;
 
 /// What a plan run posts to GitHub, and where.
 pub(crate) struct Posting {
@@ -90,6 +87,17 @@ impl Posting {
             comment,
             issue,
         }))
+    }
+
+    /// The most bytes of the plan's Markdown in a comment or an issue: GitHub's limit less
+    /// the marker, the digest and the issue's first paragraph (which name the environment
+    /// and directory).
+    pub(crate) fn budget(&self) -> usize {
+        let names =
+            marker("drift", &self.env, &self.dir).len() + 2 * (self.env.len() + self.dir.len());
+        GITHUB_COMMENT_LIMIT
+            .saturating_sub(names + FRAME_ROOM)
+            .max(1_000)
     }
 
     /// Post `outcome`: the comment, the drift issue; a failure is exit 1.

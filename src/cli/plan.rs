@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 
 use super::Context;
-use super::github::{self, Outcome, Posting};
+use super::github::{Outcome, Posting};
 use super::output::{stderr, stdout};
 use crate::backend::any::{AnyBackend, SetupError};
 use crate::backend::local::DEFAULT_STATE_FILE;
@@ -408,7 +408,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         let mut timeless = plan.clone();
         timeless.metadata.created_at.clear();
         let outcome = Outcome::Plan {
-            markdown: markdown(&timeless, split.as_ref(), &target, github::BUDGET),
+            markdown: markdown(&timeless, split.as_ref(), &target, posting.budget()),
             digest: crate::util::sha256(render::json::render(&timeless).as_bytes()),
             changes: plan.has_changes(),
         };

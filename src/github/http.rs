@@ -7,6 +7,8 @@
 //!   `Retry-After` (seconds), or with `x-ratelimit-remaining: 0` and `x-ratelimit-reset`
 //!   (epoch seconds); a 429 without either doubles from one second. At most
 //!   [`RATE_LIMITED_WAITS`] waits, none longer than [`MAX_WAIT`]: beyond that, an error.
+//! - A read (`GET`) that failed on GitHub's side (a 5xx or no answer) is repeated
+//!   [`READ_REPEATS`] times; a write is not (a repeated comment would be a duplicate).
 //! - The token is only ever in the `Authorization` header (marked sensitive); every error
 //!   text is scrubbed of it and escaped for a terminal.
 //! - An answer larger than [`MAX_RESPONSE_BYTES`] is an error, read no further; a list stops
@@ -31,6 +33,9 @@ pub(crate) const MAX_WAIT: Duration = Duration::from_secs(60);
 pub(crate) const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// The most pages one list reads (100 items each).
 pub(crate) const MAX_PAGES: usize = 100;
+/// How often a read that failed on GitHub's side (5xx, no answer) is repeated (after 1 s,
+/// then 2 s).
+pub(crate) const READ_REPEATS: u32 = 2;
 /// The longest a request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -148,18 +153,49 @@ impl GitHub {
             )));
         }
         let mut waits = 0;
+        let mut repeats = 0;
+        let mut last_failure = String::new();
         loop {
             let mut request = self.client.request(method.clone(), url.clone());
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let response = request.send().await.map_err(|e| {
-                self.error(format!(
-                    "cannot {action}: no answer from GitHub at `{}`: {}",
-                    origin(&self.api),
-                    without_url(&e)
-                ))
-            })?;
+            let response = match request.send().await {
+                Ok(response) => Some(response),
+                Err(e) if method == Method::GET && repeats < READ_REPEATS => {
+                    last_failure = without_url(&e);
+                    None
+                }
+                Err(e) => {
+                    return Err(self.error(format!(
+                        "cannot {action}: no answer from GitHub at `{}`: {}",
+                        origin(&self.api),
+                        without_url(&e)
+                    )));
+                }
+            };
+            let Some(response) = response.filter(|r| {
+                // A read that failed on GitHub's side is safe to repeat; a write is not
+                // (its outcome is unknown: a repeated comment would be a duplicate).
+                !(method == Method::GET && r.status().is_server_error() && repeats < READ_REPEATS)
+            }) else {
+                repeats += 1;
+                let delay = Duration::from_secs(1 << (repeats - 1));
+                (self.notice)(&format!(
+                    "waiting: GitHub failed to {action}{}; trying again in {} s (attempt {} of {})",
+                    if last_failure.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({last_failure})")
+                    },
+                    delay.as_secs(),
+                    repeats + 1,
+                    READ_REPEATS + 1
+                ));
+                last_failure.clear();
+                tokio::time::sleep(delay).await;
+                continue;
+            };
             let status = response.status().as_u16();
             if let Some(wait) = rate_limit_wait(status, response.headers(), waits, now_secs()) {
                 if wait > MAX_WAIT {

@@ -70,6 +70,8 @@ pub enum Fault {
     /// 422 whose message repeats the request's `Authorization` header (a server that
     /// echoes what it was sent).
     EchoAuthorization,
+    /// A 502 Bad Gateway.
+    BadGateway,
     /// A 200 list page whose `Link` next points to `origin` (another server).
     ForeignNext { origin: String },
 }
@@ -113,6 +115,7 @@ struct Shared {
     data: Mutex<Data>,
     log: Mutex<Vec<RecordedRequest>>,
     faults: Mutex<VecDeque<Fault>>,
+    fail_writes: Mutex<bool>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -147,6 +150,7 @@ impl FakeGithub {
             }),
             log: Mutex::new(Vec::new()),
             faults: Mutex::new(VecDeque::new()),
+            fail_writes: Mutex::new(false),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -192,6 +196,11 @@ impl FakeGithub {
     /// Answer the next requests with these faults, in order.
     pub fn inject(&self, fault: Fault) {
         lock(&self.shared.faults).push_back(fault);
+    }
+
+    /// Answer every write (`POST`, `PATCH`) with 502, changing nothing.
+    pub fn fail_writes(&self, on: bool) {
+        *lock(&self.shared.fail_writes) = on;
     }
 
     /// The comments of `issue`, oldest first.
@@ -422,8 +431,12 @@ fn answer(
                     &format!("Validation Failed: unexpected header {authorization}"),
                 );
             }
+            Fault::BadGateway => return message(StatusCode::BAD_GATEWAY, "Server Error"),
             Fault::ForeignNext { origin } => foreign_next = Some(origin),
         }
+    }
+    if *method != Method::GET && *lock(&shared.fail_writes) {
+        return message(StatusCode::BAD_GATEWAY, "Server Error");
     }
     let Some(rest) = path.strip_prefix(&format!("/repos/{REPO}/")) else {
         return message(StatusCode::NOT_FOUND, "Not Found");
