@@ -5,7 +5,8 @@ use std::path::Path;
 
 use super::output::stderr;
 use crate::error::{Error, Result};
-use crate::github::{GitHub, Settings, Written, marker};
+use crate::github::{GitHub, Settings, Written, digest_line, digest_of, marker};
+use crate::plan::Plan;
 use crate::render::escape::markdown as md;
 use crate::render::plan::markdown::GITHUB_COMMENT_LIMIT;
 
@@ -120,7 +121,7 @@ impl Posting {
         let body = match outcome {
             Outcome::Plan {
                 markdown, digest, ..
-            } => format!("{marker}\n<!-- flagops:digest {digest} -->\n{markdown}"),
+            } => format!("{marker}\n{}\n{markdown}", digest_line(digest)),
             Outcome::Refused { markdown } => format!("{marker}\n{markdown}"),
         };
         let written = self
@@ -178,6 +179,59 @@ impl Posting {
             Written::Nothing => format!("no drift in `{env}`, no drift issue open\n"),
         });
         Ok(())
+    }
+}
+
+/// The plan as a comment shows it: without its creation time, so that the same plan made
+/// again is the same comment.
+pub(crate) fn timeless(plan: &Plan) -> Plan {
+    let mut plan = plan.clone();
+    plan.metadata.created_at.clear();
+    plan
+}
+
+/// The digest a plan comment carries: the SHA-256 of the plan's JSON document without its
+/// creation time (a saved plan and the plan it was made with have the same one).
+pub(crate) fn digest(plan: &Plan) -> String {
+    crate::util::sha256(crate::render::plan::json::render(&timeless(plan)).as_bytes())
+}
+
+/// For `apply --require-reviewed-plan`: the digest of the plan comment for `env` and `dir`
+/// on the pull request (`--pr`, or the event's); an error when there is none.
+pub(crate) fn reviewed_digest(
+    runtime: &tokio::runtime::Runtime,
+    pr: Option<u64>,
+    env: &str,
+    dir: &Path,
+) -> Result<String> {
+    let (settings, token) = Settings::from_env(|name| std::env::var(name).ok(), pr)
+        .map_err(|e| Error::usage(e.message))?;
+    let Some(pr) = settings.pull_request else {
+        return Err(Error::usage(
+            "`--require-reviewed-plan` needs a pull request: the event has no `pull_request` and `--pr` was not given",
+        ));
+    };
+    let client = GitHub::new(&settings, token, announce).map_err(|e| Error::failure(e.message))?;
+    let marker = marker("plan", env, &dir_label(dir));
+    let comment = runtime
+        .block_on(client.find_comment(pr, &marker))
+        .map_err(|e| Error::failure(e.message))?;
+    let body = comment
+        .as_ref()
+        .and_then(|c| c.get("body"))
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    match digest_of(body) {
+        Some(digest) => Ok(digest.to_owned()),
+        None if comment.is_none() => Err(Error::failure(format!(
+            "pull request #{pr} has no plan comment for `{env}`; nothing was applied"
+        ))
+        .hint(format!(
+            "post one with `flagops plan --env {env} --out FILE --github-comment`"
+        ))),
+        None => Err(Error::failure(format!(
+            "the plan comment for `{env}` on pull request #{pr} shows no plan (it was refused); nothing was applied"
+        ))),
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 
 use super::Context;
-use super::github::{Outcome, Posting};
+use super::github::{self, Outcome, Posting};
 use super::output::{stderr, stdout};
 use crate::backend::any::{AnyBackend, SetupError};
 use crate::backend::local::DEFAULT_STATE_FILE;
@@ -405,11 +405,14 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     if let Some(posting) = &posting {
         // What GitHub shows does not change with the time of the run: an unchanged plan
         // leaves the comment as it is.
-        let mut timeless = plan.clone();
-        timeless.metadata.created_at.clear();
         let outcome = Outcome::Plan {
-            markdown: markdown(&timeless, split.as_ref(), &target, posting.budget()),
-            digest: crate::util::sha256(render::json::render(&timeless).as_bytes()),
+            markdown: markdown(
+                &github::timeless(&plan),
+                split.as_ref(),
+                &target,
+                posting.budget(),
+            ),
+            digest: github::digest(&plan),
             changes: plan.has_changes(),
         };
         posting.post(&runtime, &outcome)?;

@@ -152,6 +152,21 @@ fn encode(value: &str) -> String {
     }
 }
 
+/// The digest line under a plan comment's marker: `<!-- flagops:digest DIGEST -->`.
+pub fn digest_line(digest: &str) -> String {
+    format!("<!-- flagops:digest {digest} -->")
+}
+
+/// The digest a plan comment's body carries on its second line, if any.
+pub fn digest_of(body: &str) -> Option<&str> {
+    body.lines()
+        .nth(1)?
+        .trim_end()
+        .strip_prefix("<!-- flagops:digest ")?
+        .strip_suffix(" -->")
+        .filter(|d| !d.is_empty() && !d.contains(char::is_whitespace))
+}
+
 /// Whether `body` is the one marked `marker` (on its first line).
 fn is_marked(body: &str, marker: &str) -> bool {
     body.lines()
@@ -204,17 +219,8 @@ impl GitHub {
         body: &str,
     ) -> Result<Written, GitHubError> {
         let repo = &self.repository;
-        let list = self.url(&format!("/repos/{repo}/issues/{pr}/comments?per_page=100"))?;
-        let comments = self
-            .list(list, &format!("read the comments of pull request #{pr}"))
-            .await?;
-        let own = comments.iter().find(|c| {
-            c.get("body")
-                .and_then(Value::as_str)
-                .is_some_and(|b| is_marked(b, marker))
-        });
-        if let Some(comment) = own {
-            let id = id_of(comment, "id")?;
+        if let Some(comment) = self.find_comment(pr, marker).await? {
+            let id = id_of(&comment, "id")?;
             if comment.get("body").and_then(Value::as_str) == Some(body) {
                 return Ok(Written::Unchanged(id));
             }
@@ -238,6 +244,20 @@ impl GitHub {
             )
             .await?;
         Ok(Written::Created(id_of(&answer.body, "id")?))
+    }
+
+    /// The comment marked `marker` on pull request `pr`, reading every page of comments.
+    pub async fn find_comment(&self, pr: u64, marker: &str) -> Result<Option<Value>, GitHubError> {
+        let repo = &self.repository;
+        let list = self.url(&format!("/repos/{repo}/issues/{pr}/comments?per_page=100"))?;
+        let comments = self
+            .list(list, &format!("read the comments of pull request #{pr}"))
+            .await?;
+        Ok(comments.into_iter().find(|c| {
+            c.get("body")
+                .and_then(Value::as_str)
+                .is_some_and(|b| is_marked(b, marker))
+        }))
     }
 
     /// Keep the open drift issue marked `marker` in step: `Some(body)` (there is drift)
@@ -345,6 +365,17 @@ mod tests {
             marker("plan", "", ""),
             "<!-- flagops:plan env=%00 dir=%00 -->"
         );
+    }
+
+    #[test]
+    fn the_digest_is_read_from_the_second_line_only() {
+        let body = format!("<!-- m -->\n{}\nplan", digest_line("sha256:ab"));
+        assert_eq!(digest_of(&body), Some("sha256:ab"));
+        assert_eq!(
+            digest_of("<!-- m -->\nplan\n<!-- flagops:digest sha256:ab -->"),
+            None
+        );
+        assert_eq!(digest_of("<!-- m -->\n<!-- flagops:digest  -->"), None);
     }
 
     #[test]
