@@ -99,3 +99,56 @@ async fn only_the_plan_shown_on_the_pull_request_is_applied() {
         refused.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_review_options_need_what_they_check() {
+    let fake = FakeGithub::start().await;
+    let repo = repo();
+    run(
+        &fake,
+        &repo,
+        None,
+        &["plan", "--env", "staging", "--out", "plan.json"],
+    )
+    .await
+    .expect_code(0);
+    // Without a pull request: a usage error, nothing read or applied.
+    let no_pr = run(
+        &fake,
+        &repo,
+        None,
+        &[
+            "apply",
+            "--env",
+            "staging",
+            "plan.json",
+            "--require-reviewed-plan",
+        ],
+    )
+    .await;
+    no_pr.expect_code(2);
+    assert!(
+        no_pr
+            .stderr
+            .contains("`--require-reviewed-plan` needs a pull request"),
+        "{}",
+        no_pr.stderr
+    );
+    // Needs a saved plan; `--pr` needs the option it serves.
+    for args in [
+        &["apply", "--env", "staging", "--require-reviewed-plan"][..],
+        &["apply", "--env", "staging", "plan.json", "--pr", "5"][..],
+        &["plan", "--env", "staging", "--pr", "5"][..],
+    ] {
+        let run = run(&fake, &repo, Some(PR), args).await;
+        run.expect_code(2);
+        assert!(
+            run.stderr
+                .contains("the following required arguments were not provided"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    assert!(fake.requests().is_empty());
+    assert!(!repo.state_file().exists());
+}

@@ -157,14 +157,22 @@ pub fn digest_line(digest: &str) -> String {
     format!("<!-- flagops:digest {digest} -->")
 }
 
-/// The digest a plan comment's body carries on its second line, if any.
+/// The digest a plan comment's body carries on its second line, if any: `sha256:` and 64
+/// lower-case hex digits, nothing else (so it can be shown as it is).
 pub fn digest_of(body: &str) -> Option<&str> {
     body.lines()
         .nth(1)?
         .trim_end()
         .strip_prefix("<!-- flagops:digest ")?
         .strip_suffix(" -->")
-        .filter(|d| !d.is_empty() && !d.contains(char::is_whitespace))
+        .filter(|d| {
+            d.strip_prefix("sha256:").is_some_and(|hex| {
+                hex.len() == 64
+                    && hex
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            })
+        })
 }
 
 /// Whether `body` is the one marked `marker` (on its first line).
@@ -369,12 +377,14 @@ mod tests {
 
     #[test]
     fn the_digest_is_read_from_the_second_line_only() {
-        let body = format!("<!-- m -->\n{}\nplan", digest_line("sha256:ab"));
-        assert_eq!(digest_of(&body), Some("sha256:ab"));
-        assert_eq!(
-            digest_of("<!-- m -->\nplan\n<!-- flagops:digest sha256:ab -->"),
-            None
-        );
+        let digest = crate::util::sha256(b"plan");
+        let body = format!("<!-- m -->\n{}\nplan", digest_line(&digest));
+        assert_eq!(digest_of(&body), Some(digest.as_str()));
+        let third = format!("<!-- m -->\nplan\n{}", digest_line(&digest));
+        assert_eq!(digest_of(&third), None);
+        // Anything but a SHA-256 digest (a terminal escape, say) is not a digest.
+        let forged = format!("<!-- m -->\n{}", digest_line(&format!("{digest}\u{1b}[2J")));
+        assert_eq!(digest_of(&forged), None);
         assert_eq!(digest_of("<!-- m -->\n<!-- flagops:digest  -->"), None);
     }
 
