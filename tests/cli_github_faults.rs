@@ -248,3 +248,33 @@ async fn a_failed_read_is_repeated_and_a_failed_write_is_not() {
         run2.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_is_never_followed() {
+    let fake = FakeGithub::start().await;
+    let elsewhere = FakeGithub::start().await;
+    let repo = repo();
+    fake.inject(Fault::Redirect {
+        location: format!(
+            "{}/repos/acme/flags/issues/5/comments",
+            elsewhere.base_url()
+        ),
+    });
+    let run = plan(
+        &fake,
+        &repo,
+        Some(PR),
+        &["plan", "--env", "staging", "--github-comment"],
+    )
+    .await;
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "cannot read the comments of pull request #{PR}: GitHub answered a redirect (302); redirects are not followed (check `GITHUB_API_URL`)"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(elsewhere.requests().is_empty());
+    assert!(fake.comments(PR).is_empty());
+}

@@ -72,6 +72,8 @@ pub enum Fault {
     EchoAuthorization,
     /// A 502 Bad Gateway.
     BadGateway,
+    /// A 302 to `location` (another server).
+    Redirect { location: String },
     /// A 200 list page whose `Link` next points to `origin` (another server).
     ForeignNext { origin: String },
 }
@@ -432,6 +434,12 @@ fn answer(
                 );
             }
             Fault::BadGateway => return message(StatusCode::BAD_GATEWAY, "Server Error"),
+            Fault::Redirect { location } => {
+                let mut r = message(StatusCode::FOUND, "Moved");
+                r.headers_mut()
+                    .insert(header::LOCATION, location.parse().expect("a header value"));
+                return r;
+            }
             Fault::ForeignNext { origin } => foreign_next = Some(origin),
         }
     }
