@@ -11,8 +11,8 @@
 //! ```
 //!
 //! `model`, `schema`, `rules`, `graph` and `plan` do no I/O; `source` reads the repository's
-//! files; `backend` adapters are the only code that speaks HTTP (or writes the local state
-//! file); `render` produces text; `cli` wires it all to the command line.
+//! files; `backend` adapters and the `github` adapter are the only code that speaks HTTP (or
+//! writes the local state file); `render` produces text; `cli` wires it all to the command line.
 
 pub mod apply;
 pub mod backend;
@@ -20,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod finding;
+pub mod github;
 pub mod graph;
 pub mod import;
 pub mod init;

@@ -66,6 +66,13 @@ pub(crate) struct Args {
     /// Most steps in flight at once within a level (1 to 64).
     #[arg(long, value_name = "N", default_value_t = Options::CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
+    /// Apply PLAN_FILE only if it is the plan shown on the pull request (the digest in the
+    /// comment of `plan --github-comment`); reads the same `GITHUB_*` variables.
+    #[arg(long, requires = "plan")]
+    require_reviewed_plan: bool,
+    /// The pull request of `--require-reviewed-plan` (default: the one of `GITHUB_EVENT_PATH`).
+    #[arg(long, value_name = "N", requires = "require_reviewed_plan")]
+    pr: Option<u64>,
 }
 
 fn read_plan(path: &std::path::Path, env: &str) -> Result<Plan> {
@@ -333,6 +340,18 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         let saved = read_plan(&ctx.directory.join(file), &args.env)?;
         check_saved(&saved, &now)?;
         check_consistent(&saved, &inputs.policy)?;
+        if args.require_reviewed_plan {
+            let reviewed =
+                super::github::reviewed_digest(&runtime, args.pr, &args.env, &ctx.directory)?;
+            let digest = super::github::digest(&saved);
+            if digest != reviewed {
+                return Err(Error::failure(format!(
+                    "`{}` is not the plan shown on the pull request (its digest is {digest}, the comment shows {reviewed}); nothing was applied",
+                    file.display()
+                ))
+                .hint("make the plan again with `--github-comment --out`, review it, then apply it"));
+            }
+        }
         saved
     } else {
         let live = list(&inputs, &runtime, &args.env)?;

@@ -5,6 +5,7 @@
 
 mod apply;
 mod git;
+mod github;
 mod graph;
 mod import;
 mod init;

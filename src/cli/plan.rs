@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 
 use super::Context;
+use super::github::{self, Outcome, Posting};
 use super::output::{stderr, stdout};
 use crate::backend::any::{AnyBackend, SetupError};
 use crate::backend::local::DEFAULT_STATE_FILE;
@@ -55,6 +56,18 @@ pub(crate) struct Args {
     /// checkout); in a shallow clone, fetch it first.
     #[arg(long, value_name = "REV")]
     base: Option<String>,
+    /// Post the plan (Markdown) as one comment on the pull request, updated in place on
+    /// later runs (found by a hidden marker naming the environment and `-C DIR`). Reads
+    /// `GITHUB_TOKEN`, `GITHUB_REPOSITORY`, `GITHUB_API_URL` and `GITHUB_EVENT_PATH`.
+    #[arg(long)]
+    github_comment: bool,
+    /// The pull request to comment on (default: the one of `GITHUB_EVENT_PATH`).
+    #[arg(long, value_name = "N", requires = "github_comment")]
+    pr: Option<u64>,
+    /// Keep one open issue (label `flagops-drift`) for the environment while its live flags
+    /// differ from the definitions: opened, updated, closed when they match again.
+    #[arg(long)]
+    github_issue: bool,
 }
 
 /// The loaded, checked inputs of a plan for one environment.
@@ -284,26 +297,55 @@ fn print_split(
             &render::json::render(plan),
             split,
         )),
-        Format::Markdown => {
-            let section = render::drift::markdown(plan, split, budget / 4);
-            let text = render::markdown::render_with(
-                plan,
-                &render::markdown::Options {
-                    target: Some(target),
-                    budget: budget.saturating_sub(section.len()),
-                },
-            );
-            stdout(&render::drift::into_markdown(&text, &section));
-        }
+        Format::Markdown => stdout(&markdown(plan, Some(split), target, budget)),
     }
+}
+
+/// The plan in Markdown (split against a base revision when `split` is given).
+fn markdown(
+    plan: &Plan,
+    split: Option<&plan::split::Split>,
+    target: &Target,
+    budget: usize,
+) -> String {
+    let Some(split) = split else {
+        return render::markdown::render_with(
+            plan,
+            &render::markdown::Options {
+                target: Some(target),
+                budget,
+            },
+        );
+    };
+    let section = render::drift::markdown(plan, split, budget / 4);
+    let text = render::markdown::render_with(
+        plan,
+        &render::markdown::Options {
+            target: Some(target),
+            budget: budget.saturating_sub(section.len()),
+        },
+    );
+    render::drift::into_markdown(&text, &section)
 }
 
 /// Exit 0 (or 2 with `--detailed-exitcode` when there are changes), 1 on error or refusal.
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     crate::backend::pacing::Pacer::announce_waits_to(stderr); // long waits: `waiting: …`
+    let posting = Posting::from_args(
+        args.github_comment,
+        args.github_issue,
+        args.pr,
+        &args.env,
+        &ctx.directory,
+    )?;
     let inputs = match load(ctx, &args.env)? {
         Loaded::Ready(inputs) => inputs,
         Loaded::Invalid { repo, findings } => {
+            let refusal = refuse_invalid(&repo, &findings);
+            if let Some(posting) = &posting {
+                let markdown = render::markdown::render_findings(&args.env, &findings);
+                posting.post(&runtime()?, &Outcome::Refused { markdown })?;
+            }
             // A pull-request comment explains the failure instead of being empty.
             match args.format {
                 Format::Human => {}
@@ -312,7 +354,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
                     stdout(&render::markdown::render_findings(&args.env, &findings));
                 }
             }
-            return Err(refuse_invalid(&repo, &findings));
+            return Err(refusal);
         }
     };
     let base = match &args.base {
@@ -325,6 +367,10 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         Ok(plan) => plan,
         Err(error) => {
             print_refusal(args.format, &args.env, &error);
+            if let Some(posting) = &posting {
+                let markdown = render::markdown::render_error(&args.env, &error);
+                posting.post(&runtime, &Outcome::Refused { markdown })?;
+            }
             return Ok(exit::FAILURE);
         }
     };
@@ -332,19 +378,19 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     let target = target(&inputs.repo, &args.env);
     let budget =
         usize::try_from(args.markdown_budget).unwrap_or(render::markdown::GITHUB_COMMENT_LIMIT);
-    match &base {
+    let split = base.as_ref().map(|(rev, commit, flags)| {
+        plan::split::split(
+            &plan,
+            &inputs.desired,
+            flags,
+            &inputs.policy.ignore,
+            rev,
+            commit,
+        )
+    });
+    match &split {
         None => print(args.format, &plan, &target, budget),
-        Some((rev, commit, flags)) => {
-            let split = plan::split::split(
-                &plan,
-                &inputs.desired,
-                flags,
-                &inputs.policy.ignore,
-                rev,
-                commit,
-            );
-            print_split(args.format, &plan, &split, &target, budget);
-        }
+        Some(split) => print_split(args.format, &plan, split, &target, budget),
     }
     if let Some(out) = &args.out {
         let path = ctx.directory.join(out);
@@ -355,6 +401,21 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             ))
         })?;
         stderr(&format!("saved the plan to `{}`\n", out.display()));
+    }
+    if let Some(posting) = &posting {
+        // What GitHub shows does not change with the time of the run: an unchanged plan
+        // leaves the comment as it is.
+        let outcome = Outcome::Plan {
+            markdown: markdown(
+                &github::timeless(&plan),
+                split.as_ref(),
+                &target,
+                posting.budget(),
+            ),
+            digest: github::digest(&plan),
+            changes: plan.has_changes(),
+        };
+        posting.post(&runtime, &outcome)?;
     }
     Ok(if args.detailed_exitcode && plan.has_changes() {
         2

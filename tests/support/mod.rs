@@ -4,6 +4,7 @@
 //! Each test module uses a part of these.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod fake_github;
 pub mod fake_posthog;
 
 use std::fs;
