@@ -356,7 +356,7 @@ fn check_object(flag: &Flag, out: &mut Problems) {
     }
     let mut seen = BTreeMap::new();
     for (i, tag) in flag.tags.iter().enumerate() {
-        let normal = tag.trim().to_lowercase();
+        let normal = crate::model::normalize::tag(tag);
         if normal != *tag {
             out.push(
                 Problem::warning(

@@ -268,22 +268,30 @@ fn check_references(resolution: &Resolution<'_>) -> Vec<Finding> {
                     }
                     findings.push(f);
                 }
-                // `depends_on` is ordering only: PostHog guards real flag dependencies. A
-                // left-out `active` (schema error) says nothing about either flag.
+                // `depends_on` is ordering only: PostHog guards real flag dependencies. An
+                // archived flag is off (`Flag::is_enabled`). A left-out `active` or `archived`
+                // (schema error) says nothing about either flag.
                 Some(target)
-                    if r.flag.active
-                        && !target.flag.active
+                    if r.flag.is_enabled()
+                        && !target.flag.is_enabled()
                         && reference.field == "conditions"
-                        && !r.loaded.broken.fields.contains("active")
-                        && !target.loaded.broken.fields.contains("active") =>
+                        && !["active", "archived"].iter().any(|field| {
+                            r.loaded.broken.fields.contains(*field)
+                                || target.loaded.broken.fields.contains(*field)
+                        }) =>
                 {
+                    let (field, state) = if target.flag.archived {
+                        ("archived", "archived")
+                    } else {
+                        ("active", "disabled")
+                    };
                     findings.push(
                         r.finding(
                             Severity::Error,
                             "disabled-dependency",
                             &reference.pointer,
                             format!(
-                                "`{}` is enabled but depends on `{}`, which is disabled",
+                                "`{}` is enabled but depends on `{}`, which is {state}",
                                 r.flag.key, reference.target
                             ),
                         )
@@ -293,8 +301,8 @@ fn check_references(resolution: &Resolution<'_>) -> Vec<Finding> {
                             span: target
                                 .loaded
                                 .locations
-                                .value(&target.origins.pointer("active", "")),
-                            message: format!("`{}` is disabled here", reference.target),
+                                .value(&target.origins.pointer(field, "")),
+                            message: format!("`{}` is {state} here", reference.target),
                         }),
                     );
                 }
