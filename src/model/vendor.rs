@@ -1,15 +1,25 @@
 //! The seam between the vendor-neutral core and a vendor's flag model (issue 11).
 //!
 //! Each flag service has its own flag object (PostHog's is [`Flag`]); the parts of the core
-//! that only need a flag's identity, whether it is on, what it depends on and its canonical
-//! form (plan order and policy, revisions, live state) are written against [`VendorFlag`].
+//! that only need a flag's identity, whether it is on, what it depends on, its canonical
+//! form, its field-level diff, the fields an environment may `ignore` and its secret values
+//! (plan building, order and policy, revisions, masking, live state) are written against
+//! [`VendorFlag`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Debug;
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::Flag;
-use super::normalize::normalize;
+use super::diff::{Field, diff};
+use super::normalize::{adopt_display_fields, normalize};
+use crate::plan::Change;
+
+/// What PostHog returns for an encrypted payload to callers that may not read it.
+pub const ENCRYPTED_SENTINEL: &str = "********* (encrypted)";
 
 /// What the vendor-neutral core needs from a vendor's flag model.
 pub trait VendorFlag: Clone + Serialize {
@@ -33,6 +43,55 @@ pub trait VendorFlag: Clone + Serialize {
     /// to the service have equal canonical forms.
     #[must_use]
     fn normalized(&self) -> Self;
+
+    /// The model's top-level fields, as named in flag files: what a [`Change`] names.
+    type Field: Copy + Ord + Debug + Serialize + DeserializeOwned;
+
+    /// Every change that turns `before` into `after` (both normalized); empty when they are
+    /// the same flag.
+    fn diff(before: &Self, after: &Self) -> Vec<Change<Self::Field>>;
+
+    /// Take from `live` (normalized) the display-only values the repository leaves out, so
+    /// they are not differences. By default none.
+    fn adopt_display_fields(&mut self, _live: &Self) {}
+
+    /// The fields an environment may `ignore`: their live value is kept on updates.
+    fn ignorable_fields() -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Take the value of the ignorable `field` (one of
+    /// [`ignorable_fields`](VendorFlag::ignorable_fields)) from `live`.
+    fn adopt_ignored(&mut self, _live: &Self, _field: &str) {}
+
+    /// Whether the flag holds values no output may show (PostHog: encrypted payloads). A step
+    /// whose desired or live flag has them masks [`secret_values`](VendorFlag::secret_values)
+    /// on both sides.
+    fn has_secrets(&self) -> bool {
+        false
+    }
+
+    /// The values masked when a step has secrets, by name. By default none.
+    fn secret_values(&self) -> Option<&BTreeMap<String, Value>> {
+        None
+    }
+
+    /// [`secret_values`](VendorFlag::secret_values), to mask or restore them.
+    fn secret_values_mut(&mut self) -> Option<&mut BTreeMap<String, Value>> {
+        None
+    }
+
+    /// Whether changes of `field` carry secret values (masked when the step has secrets).
+    fn is_secret_field(_field: Self::Field) -> bool {
+        false
+    }
+
+    /// This live flag with the values the service would not reveal to flagops taken from
+    /// `desired` (they cannot be compared, so they count as equal). By default itself.
+    #[must_use]
+    fn reveal_unknown(&self, _desired: &Self) -> Self {
+        self.clone()
+    }
 }
 
 impl VendorFlag for Flag {
@@ -54,5 +113,117 @@ impl VendorFlag for Flag {
 
     fn normalized(&self) -> Self {
         normalize(self)
+    }
+
+    type Field = Field;
+
+    fn diff(before: &Self, after: &Self) -> Vec<Change<Field>> {
+        diff(before, after)
+    }
+
+    fn adopt_display_fields(&mut self, live: &Self) {
+        adopt_display_fields(self, live);
+    }
+
+    fn ignorable_fields() -> &'static [&'static str] {
+        &[
+            "name",
+            "tags",
+            "evaluation_contexts",
+            "holdout",
+            "early_exit",
+            "feature_enrollment",
+            "ensure_experience_continuity",
+            "evaluation_runtime",
+            "bucketing_identifier",
+        ]
+    }
+
+    fn adopt_ignored(&mut self, live: &Self, field: &str) {
+        match field {
+            "name" => self.name.clone_from(&live.name),
+            "tags" => self.tags.clone_from(&live.tags),
+            "evaluation_contexts" => self
+                .evaluation_contexts
+                .clone_from(&live.evaluation_contexts),
+            "holdout" => self.holdout.clone_from(&live.holdout),
+            "early_exit" => self.early_exit = live.early_exit,
+            "feature_enrollment" => self.feature_enrollment = live.feature_enrollment,
+            "ensure_experience_continuity" => {
+                self.ensure_experience_continuity = live.ensure_experience_continuity;
+            }
+            "evaluation_runtime" => self.evaluation_runtime.clone_from(&live.evaluation_runtime),
+            "bucketing_identifier" => self
+                .bucketing_identifier
+                .clone_from(&live.bucketing_identifier),
+            _ => {}
+        }
+    }
+
+    fn has_secrets(&self) -> bool {
+        self.has_encrypted_payloads
+    }
+
+    fn secret_values(&self) -> Option<&BTreeMap<String, Value>> {
+        Some(&self.payloads)
+    }
+
+    fn secret_values_mut(&mut self) -> Option<&mut BTreeMap<String, Value>> {
+        Some(&mut self.payloads)
+    }
+
+    fn is_secret_field(field: Field) -> bool {
+        field == Field::Payloads
+    }
+
+    fn reveal_unknown(&self, desired: &Self) -> Self {
+        let mut out = self.clone();
+        if self.has_encrypted_payloads {
+            for (key, value) in &mut out.payloads {
+                if value.as_str() == Some(ENCRYPTED_SENTINEL)
+                    && let Some(wanted) = desired.payloads.get(key)
+                {
+                    value.clone_from(wanted);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::VendorFlag;
+    use crate::config::IgnoredField;
+    use crate::model::Flag;
+
+    /// Every field the config's `ignore` accepts is one PostHog's model can keep.
+    #[test]
+    fn every_ignorable_config_field_is_adopted() {
+        // The match makes a new `IgnoredField` a compile error here until it is listed.
+        let listed = |f: IgnoredField| match f {
+            IgnoredField::Name
+            | IgnoredField::Tags
+            | IgnoredField::EvaluationContexts
+            | IgnoredField::Holdout
+            | IgnoredField::EarlyExit
+            | IgnoredField::FeatureEnrollment
+            | IgnoredField::EnsureExperienceContinuity
+            | IgnoredField::EvaluationRuntime
+            | IgnoredField::BucketingIdentifier => f.as_str(),
+        };
+        let all = [
+            IgnoredField::Name,
+            IgnoredField::Tags,
+            IgnoredField::EvaluationContexts,
+            IgnoredField::Holdout,
+            IgnoredField::EarlyExit,
+            IgnoredField::FeatureEnrollment,
+            IgnoredField::EnsureExperienceContinuity,
+            IgnoredField::EvaluationRuntime,
+            IgnoredField::BucketingIdentifier,
+        ];
+        let names: Vec<&str> = all.into_iter().map(listed).collect();
+        assert_eq!(names, Flag::ignorable_fields());
     }
 }

@@ -1,14 +1,16 @@
-//! The vendor-neutral parts of a plan (order, policy, revisions, the saved form) on a flag
-//! model that is not PostHog's: a status instead of `active`/`archived`, dependencies in a
-//! list of its own, and a text concurrency token (a modification time) instead of a version.
+//! The vendor-neutral parts of a plan (building, order, policy, revisions, masking, the saved
+//! form) on a flag model that is not PostHog's: a status instead of `active`/`archived`,
+//! dependencies in a list of its own, secret values of its own, its own field-level diff, and
+//! a text concurrency token (a modification time) instead of a version.
 
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::*;
 use crate::backend::LiveFlag;
-use crate::config::Environment;
+use crate::config::{Environment, IgnoredField};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -23,6 +25,21 @@ struct Other {
     key: String,
     status: Status,
     requires: Vec<String>,
+    /// Display text; an environment may ignore it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    name: String,
+    /// Values no output may show.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    secrets: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum OtherField {
+    Status,
+    Requires,
+    Name,
+    Secrets,
 }
 
 impl VendorFlag for Other {
@@ -41,6 +58,74 @@ impl VendorFlag for Other {
         out.requires.dedup();
         out
     }
+
+    type Field = OtherField;
+
+    fn diff(before: &Self, after: &Self) -> Vec<Change<OtherField>> {
+        let mut out = Vec::new();
+        if before.status != after.status {
+            out.push(Change::new(OtherField::Status, ChangeOp::Changed).values(
+                Some(to_value(&before.status)),
+                Some(to_value(&after.status)),
+            ));
+        }
+        if before.name != after.name {
+            out.push(
+                Change::new(OtherField::Name, ChangeOp::Changed)
+                    .values(Some(json!(before.name)), Some(json!(after.name))),
+            );
+        }
+        for r in before
+            .requires
+            .iter()
+            .filter(|r| !after.requires.contains(r))
+        {
+            out.push(Change::new(OtherField::Requires, ChangeOp::Removed).item(r));
+        }
+        for r in after
+            .requires
+            .iter()
+            .filter(|r| !before.requires.contains(r))
+        {
+            out.push(Change::new(OtherField::Requires, ChangeOp::Added).item(r));
+        }
+        for (k, v) in &after.secrets {
+            if before.secrets.get(k) != Some(v) {
+                out.push(
+                    Change::new(OtherField::Secrets, ChangeOp::Changed)
+                        .item(k)
+                        .values(before.secrets.get(k).cloned(), Some(v.clone())),
+                );
+            }
+        }
+        out
+    }
+
+    fn ignorable_fields() -> &'static [&'static str] {
+        &["name"]
+    }
+
+    fn adopt_ignored(&mut self, live: &Self, field: &str) {
+        if field == "name" {
+            self.name.clone_from(&live.name);
+        }
+    }
+
+    fn has_secrets(&self) -> bool {
+        !self.secrets.is_empty()
+    }
+
+    fn secret_values(&self) -> Option<&BTreeMap<String, Value>> {
+        Some(&self.secrets)
+    }
+
+    fn secret_values_mut(&mut self) -> Option<&mut BTreeMap<String, Value>> {
+        Some(&mut self.secrets)
+    }
+
+    fn is_secret_field(field: OtherField) -> bool {
+        field == OtherField::Secrets
+    }
 }
 
 fn other(key: &str, status: Status, requires: &[&str]) -> Other {
@@ -48,6 +133,8 @@ fn other(key: &str, status: Status, requires: &[&str]) -> Other {
         key: key.to_owned(),
         status,
         requires: requires.iter().map(|r| (*r).to_owned()).collect(),
+        name: String::new(),
+        secrets: BTreeMap::new(),
     }
 }
 
@@ -199,4 +286,141 @@ fn a_text_token_is_compared_exactly_and_saved_as_text() {
     assert_eq!(saved["steps"][1]["desired"]["status"], "disabled");
     let read: Plan<Other> = serde_json::from_value(saved).unwrap();
     assert_eq!(read, plan);
+}
+
+fn live_other(flag: Other) -> LiveFlag<Other> {
+    LiveFlag {
+        id: format!("0b7e4c3a-{}", flag.key),
+        token: Some(Token::Text("2026-11-21T12:00:00Z".to_owned())),
+        flag,
+    }
+}
+
+#[test]
+fn another_model_is_planned_with_its_own_diff_ignore_and_secrets() {
+    let named = |mut f: Other, name: &str| {
+        f.name = name.to_owned();
+        f
+    };
+    let sealed = |mut f: Other, value: Value| {
+        f.secrets.insert("api".to_owned(), value);
+        f
+    };
+    let desired = vec![
+        other("a", Status::Enabled, &[]),
+        other("b", Status::Disabled, &[]),
+        named(
+            other("c", Status::Enabled, &["a"]),
+            "renamed in the repository",
+        ),
+        sealed(other("s", Status::Enabled, &[]), json!("new secret")),
+        named(other("same", Status::Enabled, &[]), "kept"),
+    ];
+    let live = LiveState {
+        flags: vec![
+            live_other(other("b", Status::Enabled, &[])),
+            live_other(named(other("c", Status::Enabled, &["b"]), "live name")),
+            live_other(other("gone", Status::Disabled, &[])),
+            live_other(sealed(
+                other("s", Status::Enabled, &[]),
+                json!("old secret"),
+            )),
+            live_other(named(other("same", Status::Enabled, &[]), "live")),
+        ],
+        unsupported: Vec::new(),
+    };
+    let environment = Environment {
+        prune: true,
+        ignore: vec![IgnoredField::Name],
+        ..Environment::default()
+    };
+    let mut plan = build(&desired, &live, &environment).unwrap();
+
+    let steps: Vec<(usize, Action, &str)> = plan
+        .steps
+        .iter()
+        .map(|s| (s.level, s.action, s.key.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            (0, Action::Create, "a"),
+            (0, Action::Delete, "gone"),
+            (0, Action::Update, "s"),
+            (1, Action::Update, "c"),
+            (2, Action::Update, "b"),
+        ]
+    );
+    assert_eq!(plan.unchanged, vec!["same"], "an ignored name is no change");
+    let changes = |key: &str| -> serde_json::Value {
+        let step = plan.steps.iter().find(|s| s.key == key).unwrap();
+        serde_json::to_value(&step.changes).unwrap()
+    };
+    assert_eq!(
+        changes("c"),
+        json!([
+            {"field": "requires", "op": "removed", "item": "b"},
+            {"field": "requires", "op": "added", "item": "a"},
+        ]),
+        "the name is ignored: only the dependency changes"
+    );
+    assert_eq!(
+        changes("b"),
+        json!([{"field": "status", "op": "changed", "before": "enabled", "after": "disabled"}])
+    );
+    assert_eq!(
+        changes("s"),
+        json!([{"field": "secrets", "op": "changed", "item": "api",
+                "before": MASK, "after": MASK}])
+    );
+    let s = plan.steps.iter().find(|s| s.key == "s").unwrap();
+    assert_eq!(s.desired.as_ref().unwrap().secrets["api"], json!(MASK));
+    assert_eq!(s.live.as_ref().unwrap().flag.secrets["api"], json!(MASK));
+    assert_eq!(
+        s.masked_payloads["api"],
+        digest::value_digest(&json!("new secret"))
+    );
+    let c = plan.steps.iter().find(|s| s.key == "c").unwrap();
+    assert_eq!(c.desired.as_ref().unwrap().name, "live name");
+
+    let saved = serde_json::to_string(&plan).unwrap();
+    assert!(
+        !saved.contains("secret\""),
+        "no secret in the saved plan: {saved}"
+    );
+    let read: Plan<Other> = serde_json::from_str(&saved).unwrap();
+    assert_eq!(read, plan);
+
+    unmask(&mut plan, &desired).unwrap();
+    let s = plan.steps.iter().find(|s| s.key == "s").unwrap();
+    assert_eq!(
+        s.desired.as_ref().unwrap().secrets["api"],
+        json!("new secret")
+    );
+    let mut edited = desired.clone();
+    edited[3] = sealed(other("s", Status::Enabled, &[]), json!("edited"));
+    let mut again: Plan<Other> = serde_json::from_str(&saved).unwrap();
+    assert_eq!(
+        unmask(&mut again, &edited),
+        Err("payload `api` of flag `s` changed since the plan was made".to_owned())
+    );
+}
+
+#[test]
+fn another_model_compares_as_the_plan_does() {
+    let mut live = other("c", Status::Enabled, &["b", "a", "b"]);
+    live.name = "live".to_owned();
+    let mut desired = other("c", Status::Disabled, &["a", "b"]);
+    desired.name = "live".to_owned();
+    let ops = |changes: Vec<Change<OtherField>>| -> Vec<(OtherField, ChangeOp)> {
+        changes.into_iter().map(|c| (c.field, c.op)).collect()
+    };
+    assert_eq!(
+        ops(differences(&desired, &live)),
+        vec![(OtherField::Status, ChangeOp::Changed)]
+    );
+    let drifted = drift(&desired, &live);
+    assert_eq!(drifted[0].before, Some(json!("disabled")));
+    assert_eq!(drifted[0].after, Some(json!("enabled")));
+    assert!(differences(&live, &live).is_empty());
 }
