@@ -14,6 +14,8 @@ pub mod normalize;
 mod percent;
 mod property;
 mod spec;
+#[cfg(test)]
+pub(crate) mod test_vendor;
 mod vendor;
 
 pub use diff::Field;
