@@ -224,3 +224,76 @@ async fn another_model_refuses_a_flag_changed_since_the_plan() {
     );
     assert_eq!(report.counts().applied, 4);
 }
+
+#[tokio::test]
+async fn another_model_is_kept_by_the_local_backend_with_its_rules() {
+    use crate::backend::local::LocalBackend;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let local = LocalBackend::<Other>::of_model(&path, "staging");
+    for flag in [
+        other("b", Status::Enabled, &[]),
+        other("c", Status::Enabled, &["b", "b"]),
+        other("gone", Status::Disabled, &[]),
+        sealed(other("s", Status::Enabled, &[]), "old secret"),
+    ] {
+        local.create(&flag).await.unwrap();
+    }
+    // The service's own rules hold for this model too: `c` needs `b` enabled.
+    let b = local.get("b").await.unwrap().unwrap();
+    assert_eq!(
+        local
+            .update(&b, &other("b", Status::Disabled, &[]))
+            .await
+            .unwrap_err()
+            .to_string(),
+        BackendError::Invalid {
+            key: "b".to_owned(),
+            detail: "cannot disable this flag because enabled flags depend on it: `c`".to_owned(),
+        }
+        .to_string()
+    );
+
+    let desired = desired();
+    let mut plan = plan::build(&desired, &local.list().await.unwrap(), &prune()).unwrap();
+    plan::unmask(&mut plan, &desired).unwrap();
+    let report = run(&plan, &local, &Options::default(), &Quiet)
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{report:?}");
+    let again = plan::build(&desired, &local.list().await.unwrap(), &prune()).unwrap();
+    assert!(!again.has_changes(), "{again:?}");
+
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let flags = &state["environments"]["staging"]["flags"];
+    let summary: Vec<(u64, i64, bool, &str)> = flags
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["id"].as_u64().unwrap(),
+                f["version"].as_i64().unwrap(),
+                f["deleted"].as_bool().unwrap_or(false),
+                f["flag"]["key"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (5, 1, false, "a"),
+            (1, 2, false, "b"),
+            (2, 2, false, "c"),
+            (3, 2, true, "gone"),
+            (4, 2, false, "s"),
+        ],
+        "numeric ids, a version per write, a soft delete, sorted by key"
+    );
+    assert_eq!(flags[1]["flag"]["status"], "disabled");
+    assert_eq!(flags[2]["flag"]["requires"], json!(["a"]));
+    assert_eq!(flags[4]["flag"]["secrets"]["api"], "new secret");
+    assert_eq!(state["environments"]["staging"]["next_id"], 6);
+}

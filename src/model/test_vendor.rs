@@ -136,3 +136,20 @@ pub(crate) fn other(key: &str, status: Status, requires: &[&str]) -> Other {
         secrets: BTreeMap::new(),
     }
 }
+
+/// The test model in the local backend: stored as itself, its dependencies sorted.
+impl crate::backend::local::LocalModel for Other {
+    type Stored = Other;
+
+    fn to_stored(&self) -> Other {
+        self.clone()
+    }
+
+    fn from_stored(stored: &Other) -> Self {
+        stored.clone()
+    }
+
+    fn as_stored(&self) -> Self {
+        self.normalized()
+    }
+}

@@ -13,9 +13,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::Flag;
 use super::diff::{Field, diff};
-use super::normalize::{adopt_display_fields, normalize};
+use super::normalize::{adopt_display_fields, normalize, tag};
+use super::{Flag, FlagSpec};
+use crate::backend::local::LocalModel;
 use crate::plan::Change;
 
 /// What PostHog returns for an encrypted payload to callers that may not read it.
@@ -188,6 +189,45 @@ impl VendorFlag for Flag {
             }
         }
         out
+    }
+}
+
+/// PostHog's model in the local backend: stored in its file form, as PostHog stores it.
+impl LocalModel for Flag {
+    type Stored = FlagSpec;
+
+    fn to_stored(&self) -> FlagSpec {
+        self.to_spec()
+    }
+
+    fn from_stored(stored: &FlagSpec) -> Self {
+        stored.resolve(None).0
+    }
+
+    /// Tags trimmed, lower-cased and deduplicated, every condition's aggregation written
+    /// out, no `depends_on` (a repository-only field).
+    fn as_stored(&self) -> Self {
+        let mut out = self.clone();
+        let mut seen = BTreeSet::new();
+        out.tags = self
+            .tags
+            .iter()
+            .map(|t| tag(t))
+            .filter(|t| !t.is_empty() && seen.insert(t.clone()))
+            .collect();
+        out.make_aggregation_explicit();
+        out.depends_on.clear();
+        out
+    }
+
+    fn refusal(&self) -> Option<&'static str> {
+        if !super::is_valid_key(&self.key) {
+            Some("a key may only contain letters, numbers, hyphens and underscores")
+        } else if self.archived && self.active {
+            Some("an archived flag must be disabled")
+        } else {
+            None
+        }
     }
 }
 
