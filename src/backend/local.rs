@@ -8,8 +8,7 @@
 //! created again), keys are unique among live flags, an enabled flag's (evaluation)
 //! dependencies must exist and be enabled, a flag that enabled flags depend on can be neither
 //! disabled nor deleted, and cycles are refused. On write it stores what the service stores
-//! (`LocalModel::as_stored`; PostHog: tags trimmed, lower-cased and deduplicated, every
-//! condition's aggregation written out, no `depends_on`, a repository-only field).
+//! (`LocalModel::as_stored`; PostHog's is with its model).
 //!
 //! The file holds one independent state per environment (as separate PostHog projects
 //! would be). It is pretty, sorted JSON (environments by name, flags by key, then id) so

@@ -37,17 +37,17 @@ pub struct Change<K = Field> {
     /// Rule number (PostHog: condition; 1-based; the new number, or the old one for a removal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<usize>,
-    /// The condition's number before the plan, when it differs from `condition` (the
-    /// condition moved: conditions were inserted, removed or reordered before it).
+    /// The rule's number before the plan, when it differs from `condition` (the
+    /// rule moved: rules were inserted, removed or reordered before it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_condition: Option<usize>,
-    /// Property number within the condition (1-based, same convention).
+    /// Property number within the rule (1-based, same convention).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub property: Option<usize>,
-    /// The tag, evaluation context, variant key or payload key concerned.
+    /// The item concerned (PostHog: a tag, evaluation context, variant or payload key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item: Option<String>,
-    /// The sub-field of a condition or variant (`rollout_percentage`, `variant`, …).
+    /// The sub-field of the rule or item concerned, as the vendor's model names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attribute: Option<String>,
     /// The value before (absent for an addition).

@@ -1,11 +1,11 @@
 //! Hashes and secrets: live-flag fingerprints, content digests and the masking of values
 //! that must not appear in any output.
 //!
-//! A vendor's secret values (`VendorFlag::secret_values`; PostHog: the payloads of a flag with
-//! encrypted payloads) are masked in the plan itself, so every rendering and the saved plan
-//! file carry [`MASK`] instead of the value, plus a digest of the desired value
-//! (`Step::masked_payloads`) with which `apply` checks that the value it takes from the
-//! repository is the one that was planned.
+//! A vendor's secret values (`VendorFlag::secret_values`, such as PostHog's encrypted values)
+//! are masked in the plan itself, so every rendering and the saved plan file carry [`MASK`]
+//! instead of the value, plus a digest of the desired value (`Step::masked_payloads`) with
+//! which `apply` checks that the value it takes from the repository is the one that was
+//! planned.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -65,7 +65,7 @@ fn mask_change<F: VendorFlag>(change: &mut Change<F::Field>) {
     }
 }
 
-/// Put the repository's values back into the masked payloads of `plan`, each checked against
+/// Put the repository's values back into the masked secret values of `plan`, each checked against
 /// the digest recorded at plan time. `desired` are the repository's flags resolved for the
 /// plan's environment. Fails (naming the flag and payload) when a value changed since.
 pub fn unmask<F: VendorFlag>(plan: &mut super::Plan<F>, desired: &[F]) -> Result<(), String> {
