@@ -13,10 +13,12 @@ mod flag;
 pub mod normalize;
 mod percent;
 mod property;
+mod risk;
 mod spec;
 #[cfg(test)]
 pub(crate) mod test_vendor;
 mod vendor;
+mod words;
 
 pub use diff::Field;
 pub use flag::{Flag, Origins, Reference};
