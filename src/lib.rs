@@ -17,8 +17,10 @@
 //! One core, many flag services: each service's flag object is its own typed model behind the
 //! trait [`model::VendorFlag`] (PostHog's is [`model::Flag`]), and each adapter names its
 //! model (`backend::Backend::Flag`). [`plan`] (building, order, policy, revisions, masking,
-//! the saved form) and [`apply`] are generic over that trait; the README's "Adding a flag
-//! service" says what a new service brings and what is still PostHog's.
+//! the saved form), [`apply`], the local backend and the renderings of plans and apply
+//! reports (in the vendor's words: `render::plan::ChangeWords`, `FlagWords`) are generic over
+//! that trait; the README's "Adding a flag service" says what a new service brings and what
+//! is still PostHog's.
 
 pub mod apply;
 pub mod backend;

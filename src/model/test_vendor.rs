@@ -153,3 +153,55 @@ impl crate::backend::local::LocalModel for Other {
         self.normalized()
     }
 }
+
+impl crate::render::plan::ChangeWords for OtherField {
+    fn describe(
+        change: &Change<OtherField>,
+        to: crate::render::escape::Inline,
+    ) -> crate::render::plan::Described {
+        let item = change
+            .item
+            .as_deref()
+            .map(|i| to.name(i))
+            .unwrap_or_default();
+        let value = |v: Option<&Value>| v.map_or_else(String::new, |v| to.value(&v.to_string()));
+        let headline = match (change.field, change.op) {
+            (OtherField::Status, _) => format!(
+                "status {} → {}",
+                value(change.before.as_ref()),
+                value(change.after.as_ref())
+            ),
+            (OtherField::Requires, ChangeOp::Added) => format!("now requires {item}"),
+            (OtherField::Requires, _) => format!("no longer requires {item}"),
+            (OtherField::Name, _) => format!("name {}", value(change.after.as_ref())),
+            (OtherField::Secrets, _) => format!("secret {item} changed"),
+        };
+        crate::render::plan::Described::one(headline)
+    }
+}
+
+impl crate::render::plan::FlagWords for Other {
+    fn created(&self, to: crate::render::escape::Inline) -> Vec<crate::render::plan::Described> {
+        vec![crate::render::plan::Described::one(format!(
+            "status {}",
+            to.value(&to_value(&self.status).to_string())
+        ))]
+    }
+
+    fn risks(
+        step: &crate::plan::Step<Self>,
+        _to: crate::render::escape::Inline,
+    ) -> Vec<crate::render::plan::Risk> {
+        let risk = |rank, words: &str| crate::render::plan::Risk {
+            rank,
+            words: words.to_owned(),
+        };
+        if step.disables() {
+            vec![risk(1, "switched off")]
+        } else if step.enables() {
+            vec![risk(4, "switched on")]
+        } else {
+            Vec::new()
+        }
+    }
+}

@@ -298,3 +298,51 @@ fn another_model_compares_as_the_plan_does() {
     assert_eq!(drifted[0].after, Some(json!("enabled")));
     assert!(differences(&live, &live).is_empty());
 }
+
+#[test]
+fn another_model_is_rendered_in_its_own_words_with_its_risks_first() {
+    let desired = vec![
+        other("a", Status::Disabled, &[]),
+        other("b", Status::Disabled, &[]),
+        other("c", Status::Enabled, &["a", "b"]),
+    ];
+    let live = LiveState {
+        flags: vec![
+            live_other(other("b", Status::Enabled, &[])),
+            live_other(other("c", Status::Enabled, &["b"])),
+        ],
+        unsupported: Vec::new(),
+    };
+    // `c` may not stay enabled on disabled flags: the plan is refused first.
+    let refused = build(&desired, &live, &Environment::default()).unwrap_err();
+    assert_eq!(
+        refused.problems.iter().map(|p| p.code).collect::<Vec<_>>(),
+        vec!["disabled-dependency", "disabled-dependency"]
+    );
+    let desired = vec![
+        other("a", Status::Enabled, &[]),
+        other("b", Status::Disabled, &[]),
+        other("c", Status::Enabled, &["a"]),
+    ];
+    let mut plan = build(&desired, &live, &Environment::default()).unwrap();
+    plan.metadata.environment = "staging".to_owned();
+    plan.metadata.backend = "other".to_owned();
+    let text = crate::render::plan::human::render(&plan);
+    let text =
+        String::from_utf8(anstream::adapter::strip_bytes(text.as_bytes()).into_vec()).unwrap();
+    let risky = text.find("`b`").unwrap();
+    let created = text.find("`a`").unwrap();
+    assert!(risky < created, "the risky step comes first:\n{text}");
+    for line in [
+        "! switched off",
+        "! switched on",
+        "status \"enabled\" → \"disabled\"",
+        "now requires `a`",
+        "no longer requires `b`",
+        "status \"enabled\"",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
+    let markdown = crate::render::plan::markdown::render(&plan);
+    assert!(markdown.contains("⚠️ switched off"), "{markdown}");
+}
