@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Change, Step};
+/// PostHog's sentinel, re-exported where 0.1 had it (`model::ENCRYPTED_SENTINEL`).
 pub use crate::model::ENCRYPTED_SENTINEL;
 use crate::model::VendorFlag;
 
