@@ -14,6 +14,7 @@ pub mod normalize;
 mod percent;
 mod property;
 mod risk;
+mod rules;
 mod spec;
 #[cfg(test)]
 pub(crate) mod test_vendor;

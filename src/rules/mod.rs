@@ -9,9 +9,11 @@
 //! as payload and variant-override keys and property/aggregation compatibility) or what can
 //! never take effect as written; warnings are what PostHog accepts and rewrites, or ignores
 //! harmlessly (tag case, a value on `is_set`, an empty file). The README lists every rule.
+//!
+//! The rules about one flag on its own are the vendor's (`FlagRules`; PostHog's in
+//! `model::rules`); the repository-wide ones are here.
 
-mod flag;
-mod value;
+mod problem;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,6 +22,8 @@ use crate::graph::{DependencyGraph, format_cycle};
 use crate::model::{Flag, Origins};
 use crate::schema::{closest, field_path};
 use crate::source::{LoadedFlag, Repository};
+
+pub(crate) use problem::{FlagRules, Problem};
 
 struct Resolved<'a> {
     flag: Flag,
@@ -203,8 +207,8 @@ fn check_flags(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
     let mut findings = Vec::new();
     for r in resolved.values() {
         let broken = &r.loaded.broken;
-        for problem in flag::check(&r.flag, &known) {
-            let needs_broken = flag::needs(problem.code)
+        for problem in r.flag.problems(&known) {
+            let needs_broken = Flag::needs(problem.code)
                 .iter()
                 .any(|field| broken.fields.contains(*field));
             if needs_broken || broken.covers(&r.origins.resolve(&problem.pointer)) {

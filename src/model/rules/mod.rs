@@ -1,64 +1,29 @@
-//! Rules about one resolved flag on its own: variants, payloads, conditions, properties and
-//! the object-level constraints PostHog enforces.
+//! PostHog's rules about one resolved flag on its own (`rules::FlagRules` for its `Flag`):
+//! variants, payloads, conditions, properties and the object-level constraints PostHog
+//! enforces.
+
+mod value;
 
 use std::collections::BTreeMap;
 
 use crate::finding::{Collapsed, Severity};
 use crate::model::{BucketingIdentifier, Flag, Operator, PropertyType};
+use crate::rules::{FlagRules, Problem};
 
-use super::value;
-
-/// A problem in a resolved flag, located by a pointer into the resolved flag (not yet mapped
-/// to the document through the override origins).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Problem {
-    pub(crate) severity: Severity,
-    pub(crate) code: &'static str,
-    pub(crate) pointer: String,
-    pub(crate) message: String,
-    pub(crate) help: Option<String>,
-    /// Point at the mapping key at `pointer` rather than at its value.
-    pub(crate) on_key: bool,
-}
-
-impl Problem {
-    fn error(code: &'static str, pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem {
-            severity: Severity::Error,
-            code,
-            pointer: pointer.into(),
-            message: message.into(),
-            help: None,
-            on_key: false,
-        }
+impl FlagRules for Flag {
+    fn problems(&self, known: &BTreeMap<&str, &Flag>) -> Vec<Problem> {
+        check(self, known)
     }
 
-    fn warning(code: &'static str, pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem {
-            severity: Severity::Warning,
-            code,
-            pointer: pointer.into(),
-            message: message.into(),
-            help: None,
-            on_key: false,
-        }
-    }
-
-    fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
-        self
-    }
-
-    fn on_key(mut self) -> Self {
-        self.on_key = true;
-        self
+    fn needs(code: &str) -> &'static [&'static str] {
+        needs(code)
     }
 }
 
 /// The top-level fields a rule reads besides the place it reports: when a flag's field was
 /// left out for a schema error, the rules needing it are skipped for that flag (the place
 /// itself is checked by the caller).
-pub(crate) fn needs(code: &str) -> &'static [&'static str] {
+fn needs(code: &str) -> &'static [&'static str] {
     match code {
         "variant-sum" | "duplicate-variant" | "variant-override" => &["variants"],
         "payload-key" => &["payloads", "variants"],
@@ -73,7 +38,7 @@ pub(crate) fn needs(code: &str) -> &'static [&'static str] {
 
 /// The problems of one flag, repeats of one rule over one list collapsed as they come.
 #[derive(Default)]
-pub(crate) struct Problems(Collapsed<Problem>);
+struct Problems(Collapsed<Problem>);
 
 impl Problems {
     fn push(&mut self, problem: Problem) {
@@ -83,7 +48,7 @@ impl Problems {
 }
 
 /// Every rule that needs only the flag itself and the flags it may reference.
-pub(crate) fn check(flag: &Flag, known: &BTreeMap<&str, &Flag>) -> Vec<Problem> {
+fn check(flag: &Flag, known: &BTreeMap<&str, &Flag>) -> Vec<Problem> {
     let mut out = Problems::default();
     check_variants(flag, &mut out);
     check_payloads(flag, &mut out);
