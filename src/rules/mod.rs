@@ -198,10 +198,15 @@ fn check_null_overrides(repo: &Repository) -> Vec<Finding> {
 }
 
 fn check_flags(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
-    // A flag whose variants were left out (schema errors) cannot say which variants exist.
+    // A flag whose fields other flags' rules read were left out (schema errors) cannot
+    // answer them.
     let known: BTreeMap<&str, &Flag> = resolved
         .iter()
-        .filter(|(_, r)| !r.loaded.broken.fields.contains("variants"))
+        .filter(|(_, r)| {
+            !Flag::read_by_references()
+                .iter()
+                .any(|field| r.loaded.broken.fields.contains(*field))
+        })
         .map(|(k, r)| (k.as_str(), &r.flag))
         .collect();
     let mut findings = Vec::new();
@@ -272,23 +277,18 @@ fn check_references(resolution: &Resolution<'_>) -> Vec<Finding> {
                     }
                     findings.push(f);
                 }
-                // `depends_on` is ordering only: PostHog guards real flag dependencies. An
-                // archived flag is off (`Flag::is_enabled`). A left-out `active` or `archived`
+                // Only what the flag's evaluation needs counts. A left-out state field
                 // (schema error) says nothing about either flag.
                 Some(target)
                     if r.flag.is_enabled()
                         && !target.flag.is_enabled()
-                        && reference.field == "conditions"
-                        && !["active", "archived"].iter().any(|field| {
+                        && Flag::evaluates(&reference)
+                        && !Flag::state_fields().iter().any(|field| {
                             r.loaded.broken.fields.contains(*field)
                                 || target.loaded.broken.fields.contains(*field)
                         }) =>
                 {
-                    let (field, state) = if target.flag.archived {
-                        ("archived", "archived")
-                    } else {
-                        ("active", "disabled")
-                    };
+                    let (field, state) = target.flag.off();
                     findings.push(
                         r.finding(
                             Severity::Error,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::finding::Severity;
-use crate::model::VendorFlag;
+use crate::model::{Reference, VendorFlag};
 
 /// A vendor's rules about one resolved flag on its own (and the flags it may reference).
 pub(crate) trait FlagRules: VendorFlag {
@@ -15,6 +15,20 @@ pub(crate) trait FlagRules: VendorFlag {
     /// The top-level fields the rule `code` reads besides the place it reports: when one of
     /// them was left out for a schema error, its problems are skipped for that flag.
     fn needs(code: &str) -> &'static [&'static str];
+
+    /// The fields of a referenced flag that the rules of the flags referring to it read: a
+    /// flag with one of them left out (schema error) is not offered to those rules.
+    fn read_by_references() -> &'static [&'static str];
+
+    /// The fields that decide whether a flag is enabled: with one of them left out (schema
+    /// error), the rule about enabled flags depending on disabled ones says nothing.
+    fn state_fields() -> &'static [&'static str];
+
+    /// Why a disabled flag is off: the field that says so and the word for it.
+    fn off(&self) -> (&'static str, &'static str);
+
+    /// Whether the flag's evaluation needs `reference` (rather than it ordering steps only).
+    fn evaluates(reference: &Reference) -> bool;
 }
 
 /// A problem in a resolved flag, located by a pointer into the resolved flag (not yet mapped

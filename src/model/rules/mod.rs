@@ -7,7 +7,7 @@ mod value;
 use std::collections::BTreeMap;
 
 use crate::finding::{Collapsed, Severity};
-use crate::model::{BucketingIdentifier, Flag, Operator, PropertyType};
+use crate::model::{BucketingIdentifier, Flag, Operator, PropertyType, Reference};
 use crate::rules::{FlagRules, Problem};
 
 impl FlagRules for Flag {
@@ -17,6 +17,29 @@ impl FlagRules for Flag {
 
     fn needs(code: &str) -> &'static [&'static str] {
         needs(code)
+    }
+
+    fn read_by_references() -> &'static [&'static str] {
+        // Which variants exist.
+        &["variants"]
+    }
+
+    fn state_fields() -> &'static [&'static str] {
+        &["active", "archived"]
+    }
+
+    fn off(&self) -> (&'static str, &'static str) {
+        // An archived flag is off (`Flag::is_enabled`).
+        if self.archived {
+            ("archived", "archived")
+        } else {
+            ("active", "disabled")
+        }
+    }
+
+    fn evaluates(reference: &Reference) -> bool {
+        // `depends_on` is ordering only: PostHog guards real flag dependencies.
+        reference.field == "conditions"
     }
 }
 
