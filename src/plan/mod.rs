@@ -310,7 +310,8 @@ impl<F: VendorFlag> Plan<F> {
 }
 
 /// Compare `desired` (the repository's flags resolved for the environment) with `live` under
-/// `policy`, and order the changes. Refuses (with every problem) plans that exceed
+/// `policy`, and order the changes. Refuses (with every problem) an `ignore` list naming a
+/// field the model cannot keep (`VendorFlag::ignorable_fields`), and plans that exceed
 /// `max_deletes`, disable a protected flag, touch a flag flagops cannot represent, leave an
 /// enabled flag depending on a missing, disabled or deleted flag, or contain a cycle.
 pub fn build<F: VendorFlag>(
@@ -320,6 +321,17 @@ pub fn build<F: VendorFlag>(
 ) -> Result<Plan<F>, PlanError> {
     let mut problems = Vec::new();
     let rules = Policy::new(policy).map_err(|p| PlanError { problems: vec![p] })?;
+    for field in &policy.ignore {
+        let name = field.as_str();
+        if !F::ignorable_fields().contains(&name) {
+            problems.push(Problem::new(
+                "ignore-field",
+                None,
+                format!("`ignore` names `{name}`, which this service's flags cannot keep"),
+                "remove it from the environment's `ignore`",
+            ));
+        }
+    }
 
     let mut wanted: BTreeMap<&str, &F> = BTreeMap::new();
     for flag in desired {

@@ -346,3 +346,47 @@ fn another_model_is_rendered_in_its_own_words_with_its_risks_first() {
     let markdown = crate::render::plan::markdown::render(&plan);
     assert!(markdown.contains("⚠️ switched off"), "{markdown}");
 }
+
+#[test]
+fn an_ignore_the_model_cannot_keep_is_refused() {
+    let environment = Environment {
+        ignore: vec![
+            IgnoredField::Name,
+            IgnoredField::Tags,
+            IgnoredField::Holdout,
+        ],
+        ..Environment::default()
+    };
+    let desired = vec![other("a", Status::Enabled, &[])];
+    let refused = build(&desired, &LiveState::default(), &environment).unwrap_err();
+    let found: Vec<(&str, Option<&str>, &str, Option<&str>)> = refused
+        .problems
+        .iter()
+        .map(|p| {
+            (
+                p.code,
+                p.flag.as_deref(),
+                p.message.as_str(),
+                p.help.as_deref(),
+            )
+        })
+        .collect();
+    let help = Some("remove it from the environment's `ignore`");
+    assert_eq!(
+        found,
+        vec![
+            (
+                "ignore-field",
+                None,
+                "`ignore` names `holdout`, which this service's flags cannot keep",
+                help
+            ),
+            (
+                "ignore-field",
+                None,
+                "`ignore` names `tags`, which this service's flags cannot keep",
+                help
+            ),
+        ]
+    );
+}
