@@ -78,7 +78,7 @@ pub struct Finding {
     pub span: Option<Span>,
     /// The flag key, when the finding concerns one flag.
     pub flag: Option<String>,
-    /// The field path inside the flag document (`conditions[1].rollout_percentage`).
+    /// The field path inside the flag document (`rules[1].percentage`).
     pub field: Option<String>,
     /// One sentence, lower-case start, names in backticks.
     pub message: String,
@@ -229,7 +229,7 @@ pub const SHOWN_PER_LIST: usize = 3;
 
 /// Collapses the repeats of one rule over the items of one list as they are produced: the
 /// first `SHOWN_PER_LIST` are kept, and the last of them counts the rest, so that a list of
-/// 20,000 duplicate tags costs three findings (`… (and 19,997 more in `tags`)`), never
+/// 20,000 duplicate labels costs three findings (`… (and 19,997 more in `labels`)`), never
 /// 20,000: time and memory stay bounded by the distinct problems, not by the input's size.
 #[derive(Debug)]
 pub struct Collapsed<T> {
@@ -275,7 +275,7 @@ impl<T> Collapsed<T> {
     }
 
     /// Each item in the order first seen, with the suffix to append to its message when
-    /// repeats were counted in it (`" (and 3 more in `tags`)"`), else an empty string.
+    /// repeats were counted in it (`" (and 3 more in `labels`)"`), else an empty string.
     pub fn finish(self) -> impl Iterator<Item = (T, String)> {
         self.items.into_iter().map(|(item, more, list)| {
             let suffix = match list {
@@ -362,18 +362,18 @@ mod tests {
     fn only_repeats_over_one_list_collapse() {
         let mut c = Collapsed::default();
         for i in 0..5 {
-            c.push("tag-case", &format!("/tags/{i}"), i);
+            c.push("label-case", &format!("/labels/{i}"), i);
         }
-        c.push("duplicate-tag", "/tags/4", 10);
-        c.push("payload-key", "/payloads/a", 20);
-        c.push("payload-key", "/payloads/b", 21);
+        c.push("duplicate-label", "/labels/4", 10);
+        c.push("value-key", "/values/a", 20);
+        c.push("value-key", "/values/b", 21);
         let out: Vec<(i32, String)> = c.finish().collect();
         assert_eq!(
             out,
             [
                 (0, String::new()),
                 (1, String::new()),
-                (2, " (and 2 more in `tags`)".to_owned()),
+                (2, " (and 2 more in `labels`)".to_owned()),
                 (10, String::new()),
                 (20, String::new()),
                 (21, String::new()),

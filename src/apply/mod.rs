@@ -19,6 +19,9 @@
 //!
 //! Pacing (request budgets, 429 `Retry-After`) and repeats of reads belong to the adapters'
 //! request paths; the repeat of a write whose outcome is unknown belongs here (`step`).
+//!
+//! Apply is generic over the backend and so over its flag model (`Backend::Flag`, a
+//! `model::VendorFlag`): the report's changes name that model's fields.
 
 mod report;
 mod step;
@@ -32,7 +35,7 @@ use tokio::sync::watch;
 
 use crate::backend::pacing::{RetryPolicy, Waits};
 use crate::backend::{Backend, BackendError, LiveFlag, LiveState};
-use crate::model::Flag;
+use crate::model::{Field, VendorFlag};
 use crate::plan::{Action, Change, Plan, Revision, Step, drift};
 
 pub use report::{Counts, FailureCode, Outcome, Report, StepReport, Warning};
@@ -71,18 +74,21 @@ impl Default for Options {
 }
 
 /// Told about the apply as it goes (a progress bar, log lines).
-pub trait Progress: Sync {
+pub trait Progress<K = Field>: Sync {
     /// The apply starts `total` steps.
     fn started(&self, _total: usize) {}
     /// One step ended (applied, failed or skipped).
-    fn finished(&self, _step: &StepReport) {}
+    fn finished(&self, _step: &StepReport<K>) {}
 }
 
 /// A `Progress` that shows nothing.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Quiet;
 
-impl Progress for Quiet {}
+impl<K> Progress<K> for Quiet {}
+
+/// The field type of a backend's flag model: what its changes name.
+type FieldOf<B> = <<B as Backend>::Flag as VendorFlag>::Field;
 
 /// How a piece of work under a stop ended.
 enum Guarded<T> {
@@ -127,12 +133,12 @@ pub fn rerun(environment: &str) -> String {
 
 /// Apply `plan` to `backend`. Fails (having changed nothing) only if the live state cannot
 /// be read first; every step's own failure is in the report.
-pub async fn run<B: Backend<Flag = Flag>>(
-    plan: &Plan,
+pub async fn run<B: Backend>(
+    plan: &Plan<B::Flag>,
     backend: &B,
     options: &Options,
-    progress: &dyn Progress,
-) -> Result<Report, BackendError> {
+    progress: &dyn Progress<FieldOf<B>>,
+) -> Result<Report<FieldOf<B>>, BackendError> {
     progress.started(plan.steps.len());
     let not_started = || {
         Outcome::failed(
@@ -143,7 +149,7 @@ pub async fn run<B: Backend<Flag = Flag>>(
     let current = match guarded(backend.list(), options).await {
         Guarded::Done(current) => current?,
         Guarded::Parked | Guarded::OnTheWire => {
-            let steps: Vec<StepReport> = plan
+            let steps: Vec<StepReport<FieldOf<B>>> = plan
                 .steps
                 .iter()
                 .map(|step| report_of(step, not_started()))
@@ -160,8 +166,8 @@ pub async fn run<B: Backend<Flag = Flag>>(
     };
     let rerun = rerun(&plan.metadata.environment);
     let prerequisites = plan.prerequisites();
-    let mut outcomes: BTreeMap<&str, Outcome> = BTreeMap::new();
-    let mut written: BTreeMap<&str, LiveFlag> = BTreeMap::new();
+    let mut outcomes: BTreeMap<&str, Outcome<FieldOf<B>>> = BTreeMap::new();
+    let mut written: BTreeMap<&str, LiveFlag<B::Flag>> = BTreeMap::new();
     for level in plan.levels() {
         let mut runnable = Vec::new();
         for step in level {
@@ -175,7 +181,7 @@ pub async fn run<B: Backend<Flag = Flag>>(
         }
         let current = &current;
         let rerun = rerun.as_str();
-        let done: Vec<(&str, Outcome, Option<LiveFlag>)> = futures_util::stream::iter(runnable)
+        let done: Vec<_> = futures_util::stream::iter(runnable)
             .map(|step| async move {
                 let (outcome, seen) = if stopped(options) {
                     (not_started(), None)
@@ -196,7 +202,7 @@ pub async fn run<B: Backend<Flag = Flag>>(
         }
     }
     let warnings = verify(plan, &mut outcomes, &written, backend, options, &rerun).await;
-    let steps: Vec<StepReport> = plan
+    let steps: Vec<StepReport<FieldOf<B>>> = plan
         .steps
         .iter()
         .map(|step| {
@@ -216,13 +222,13 @@ pub async fn run<B: Backend<Flag = Flag>>(
 /// One step under the stop: a step stopped while it waited sent nothing (or nothing that
 /// was kept: a 429 does nothing); one whose write is still on the wire, or whose lost
 /// answer was not checked yet, may have been applied.
-async fn run_step<B: Backend<Flag = Flag>>(
-    step: &Step,
+async fn run_step<B: Backend>(
+    step: &Step<B::Flag>,
     backend: &B,
-    current: &LiveState,
+    current: &LiveState<B::Flag>,
     options: &Options,
     rerun: &str,
-) -> (Outcome, Option<LiveFlag>) {
+) -> (Outcome<FieldOf<B>>, Option<LiveFlag<B::Flag>>) {
     let uncertain = AtomicBool::new(false);
     let context = step::Context {
         retry: &options.retry,
@@ -251,7 +257,7 @@ async fn run_step<B: Backend<Flag = Flag>>(
     }
 }
 
-fn report_of(step: &Step, outcome: Outcome) -> StepReport {
+fn report_of<F: VendorFlag>(step: &Step<F>, outcome: Outcome<F::Field>) -> StepReport<F::Field> {
     StepReport {
         key: step.key.clone(),
         action: step.action,
@@ -262,11 +268,11 @@ fn report_of(step: &Step, outcome: Outcome) -> StepReport {
 }
 
 /// `Skipped` if a prerequisite of `step` did not succeed (the first, by key).
-fn blocked(
-    step: &Step,
+fn blocked<F: VendorFlag>(
+    step: &Step<F>,
     prerequisites: &BTreeMap<String, BTreeSet<String>>,
-    outcomes: &BTreeMap<&str, Outcome>,
-) -> Option<Outcome> {
+    outcomes: &BTreeMap<&str, Outcome<F::Field>>,
+) -> Option<Outcome<F::Field>> {
     for before in prerequisites.get(&step.key).into_iter().flatten() {
         match outcomes.get(before.as_str()) {
             Some(Outcome::Failed { .. }) => {
@@ -290,15 +296,15 @@ fn blocked(
 /// Read the written flags back (one list) and compare them with what the server answered to
 /// each write. A flag not as written is a failed step (`lost`); fields the server
 /// normalised when it stored the write (its answer already had them) are a warning.
-async fn verify<'a, B: Backend<Flag = Flag>>(
-    plan: &'a Plan,
-    outcomes: &mut BTreeMap<&'a str, Outcome>,
-    written: &BTreeMap<&str, LiveFlag>,
+async fn verify<'a, B: Backend>(
+    plan: &'a Plan<B::Flag>,
+    outcomes: &mut BTreeMap<&'a str, Outcome<FieldOf<B>>>,
+    written: &BTreeMap<&str, LiveFlag<B::Flag>>,
     backend: &B,
     options: &Options,
     rerun: &str,
-) -> Vec<Warning> {
-    let sent: Vec<&'a Step> = plan
+) -> Vec<Warning<FieldOf<B>>> {
+    let sent: Vec<&'a Step<B::Flag>> = plan
         .steps
         .iter()
         .filter(|s| {
@@ -339,7 +345,7 @@ async fn verify<'a, B: Backend<Flag = Flag>>(
     let mut warnings = Vec::new();
     for step in sent {
         let found = live.get(&step.key);
-        let lost = |what: String, changes: Vec<Change>| Outcome::Failed {
+        let lost = |what: String, changes: Vec<Change<FieldOf<B>>>| Outcome::Failed {
             code: FailureCode::Lost,
             reason: format!(
                 "written, but when read back after the apply the flag {what}: deleted or changed since by someone else (another apply, a person), or the server did not keep the write; {rerun}"
@@ -394,3 +400,5 @@ async fn verify<'a, B: Backend<Flag = Flag>>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vendor_tests;

@@ -1,26 +1,29 @@
 //! What an apply did: one entry per plan step, the flags it left untouched, and warnings.
 //!
-//! A value (serde-serializable); `render::apply` prints it as text, JSON or markdown.
+//! A value (serde-serializable); `render::apply` prints it as text, JSON or markdown. Its
+//! changes name the fields of the vendor's model `K` (`VendorFlag::Field`, PostHog's by
+//! default).
 
 use serde::Serialize;
 
+use crate::model::Field;
 use crate::plan::{Action, Change};
 
 /// The result of an apply.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Report {
+pub struct Report<K = Field> {
     /// Every step of the plan with its outcome, in plan order.
-    pub steps: Vec<StepReport>,
+    pub steps: Vec<StepReport<K>>,
     /// Flags of the repository that were already in sync (not touched), sorted.
     pub untouched: Vec<String>,
     /// Things to look at that did not fail the apply (fields the server normalised when it
     /// stored a write, a re-read that failed or was not made), sorted by flag.
-    pub warnings: Vec<Warning>,
+    pub warnings: Vec<Warning<K>>,
 }
 
 /// One step and what happened to it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StepReport {
+pub struct StepReport<K = Field> {
     /// The flag key.
     pub key: String,
     /// What the plan wanted.
@@ -29,17 +32,17 @@ pub struct StepReport {
     pub level: usize,
     /// What happened.
     #[serde(flatten)]
-    pub outcome: Outcome,
+    pub outcome: Outcome<K>,
     /// The plan's field-level changes (updates), for the reports to say what changed (the
     /// JSON report leaves them to the plan).
     #[serde(skip)]
-    pub changes: Vec<Change>,
+    pub changes: Vec<Change<K>>,
 }
 
 /// What happened to one step.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
-pub enum Outcome {
+pub enum Outcome<K = Field> {
     /// Done (or found already done after a lost answer: see `note`).
     Applied {
         /// How it was confirmed, when not by the server's answer.
@@ -61,7 +64,7 @@ pub enum Outcome {
         change_request: Option<String>,
         /// What differs from what was written (`lost`; written → found).
         #[serde(skip_serializing_if = "Vec::is_empty")]
-        changes: Vec<Change>,
+        changes: Vec<Change<K>>,
     },
     /// Not attempted because a step it depends on did not succeed.
     Skipped {
@@ -101,14 +104,14 @@ pub enum FailureCode {
 
 /// Something to look at after an apply.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Warning {
+pub struct Warning<K = Field> {
     /// The flag concerned, if one.
     pub key: Option<String>,
     /// One sentence.
     pub message: String,
     /// The differences found (desired → live), when the server changed fields on its own.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub changes: Vec<Change>,
+    pub changes: Vec<Change<K>>,
 }
 
 /// Counts of a report.
@@ -126,7 +129,7 @@ pub struct Counts {
     pub untouched: usize,
 }
 
-impl Report {
+impl<K> Report<K> {
     /// Whether every step was applied.
     pub fn succeeded(&self) -> bool {
         self.steps
@@ -162,7 +165,7 @@ impl Report {
     }
 }
 
-impl Outcome {
+impl<K> Outcome<K> {
     /// Done by this apply (`note`: how it was confirmed, when not by the server's answer).
     pub(crate) fn applied(note: Option<&str>) -> Self {
         Outcome::Applied {

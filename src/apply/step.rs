@@ -15,17 +15,18 @@ use tokio::sync::watch;
 
 use crate::backend::pacing::{RetryPolicy, Waits};
 use crate::backend::{Backend, BackendError, LiveFlag, LiveState};
-use crate::model::Flag;
+use crate::model::VendorFlag;
 use crate::plan::{Action, Revision, Step, differences};
 
+use super::FieldOf;
 use super::report::{FailureCode, Outcome};
 
 /// What re-reading a flag after an unknown outcome showed.
-enum Check {
+enum Check<F> {
     /// The write went through; the flag as read back.
-    Done(&'static str, Option<Box<LiveFlag>>),
+    Done(&'static str, Option<Box<LiveFlag<F>>>),
     /// Nothing was written; send again against this live flag (`None` for a create).
-    NotDone(Option<Box<LiveFlag>>),
+    NotDone(Option<Box<LiveFlag<F>>>),
     /// Someone else changed the flag.
     Changed(String),
 }
@@ -47,7 +48,7 @@ pub(super) struct Context<'a> {
 pub(super) const UNCHECKED: &str = "after the answer to its write was lost, before it was checked";
 
 /// A step interrupted (`why`) when a write of it may have reached the server.
-pub(super) fn unknown(why: &str, rerun: &str) -> Outcome {
+pub(super) fn unknown<K>(why: &str, rerun: &str) -> Outcome<K> {
     Outcome::failed(
         FailureCode::OutcomeUnknown,
         format!("interrupted {why}: it may or may not have been applied; {rerun}"),
@@ -57,12 +58,12 @@ pub(super) fn unknown(why: &str, rerun: &str) -> Outcome {
 /// Check the step's precondition against `current` (the live state read just before the
 /// apply) and run it. Returns the outcome and the flag as the server last showed it (its
 /// answer to the write, or a read), for the verification read to compare with.
-pub(super) async fn execute<B: Backend<Flag = Flag>>(
-    step: &Step,
+pub(super) async fn execute<B: Backend>(
+    step: &Step<B::Flag>,
     backend: &B,
-    current: &LiveState,
+    current: &LiveState<B::Flag>,
     context: &Context<'_>,
-) -> (Outcome, Option<LiveFlag>) {
+) -> (Outcome<FieldOf<B>>, Option<LiveFlag<B::Flag>>) {
     let found = current.get(&step.key);
     let desired = step.desired.as_ref();
     let rerun = context.rerun;
@@ -138,7 +139,11 @@ pub(super) async fn execute<B: Backend<Flag = Flag>>(
 }
 
 /// Whether `found` is still the flag the plan saw.
-fn unchanged(step: &Step, found: &LiveFlag, rerun: &str) -> Result<(), String> {
+fn unchanged<F: VendorFlag>(
+    step: &Step<F>,
+    found: &LiveFlag<F>,
+    rerun: &str,
+) -> Result<(), String> {
     let Some(seen) = &step.live else {
         return Err(format!("the plan has no live flag for `{}`", step.key));
     };
@@ -158,13 +163,13 @@ fn unchanged(step: &Step, found: &LiveFlag, rerun: &str) -> Result<(), String> {
 }
 
 /// Send the step, repeating after unknown outcomes once the flag was checked.
-async fn perform<B: Backend<Flag = Flag>>(
-    step: &Step,
+async fn perform<B: Backend>(
+    step: &Step<B::Flag>,
     backend: &B,
-    mut live: Option<LiveFlag>,
-    desired: Option<&Flag>,
+    mut live: Option<LiveFlag<B::Flag>>,
+    desired: Option<&B::Flag>,
     context: &Context<'_>,
-) -> (Outcome, Option<LiveFlag>) {
+) -> (Outcome<FieldOf<B>>, Option<LiveFlag<B::Flag>>) {
     let retry = context.retry;
     let rerun = context.rerun;
     let mut delays = retry.delays();
@@ -238,7 +243,11 @@ async fn perform<B: Backend<Flag = Flag>>(
     }
 }
 
-fn known_failure(step: &Step, error: &BackendError, rerun: &str) -> Outcome {
+fn known_failure<F: VendorFlag>(
+    step: &Step<F>,
+    error: &BackendError,
+    rerun: &str,
+) -> Outcome<F::Field> {
     match error {
         BackendError::Conflict { .. } => Outcome::failed(
             FailureCode::Changed,
@@ -274,13 +283,13 @@ fn known_failure(step: &Step, error: &BackendError, rerun: &str) -> Outcome {
 }
 
 /// Read the flag back after an unknown outcome.
-async fn check<B: Backend<Flag = Flag>>(
-    step: &Step,
+async fn check<B: Backend>(
+    step: &Step<B::Flag>,
     backend: &B,
-    live: Option<&LiveFlag>,
-    desired: Option<&Flag>,
+    live: Option<&LiveFlag<B::Flag>>,
+    desired: Option<&B::Flag>,
     rerun: &str,
-) -> Result<Check, BackendError> {
+) -> Result<Check<B::Flag>, BackendError> {
     let found = backend.get(&step.key).await?;
     let done = "its answer was lost; reading the flag back showed it done";
     Ok(match (step.action, found) {

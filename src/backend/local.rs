@@ -1,13 +1,14 @@
 //! `backend: local`: the live state is a JSON file in the repository directory.
 //!
-//! The embedded default: no account needed, and a strict backend for tests. It follows
-//! PostHog's rules: numeric ids, `version` 1 on create and +1 on every write, a stale version
-//! is refused (`Conflict`), deletes are soft (the flag is kept with `deleted: true` and hidden
-//! from the list; the same key can be created again), keys are unique among live flags, an
-//! enabled flag's dependencies must exist and be enabled, a flag that enabled flags depend on
-//! can be neither disabled nor deleted, and cycles are refused. On write it stores what
-//! PostHog stores: tags trimmed, lower-cased and deduplicated, every condition's aggregation
-//! written out, no `depends_on` (a repository-only field).
+//! The embedded default: no account needed, and a strict backend for tests. It keeps flags of
+//! any flag model that says how it is stored and what its service refuses ([`LocalModel`];
+//! PostHog's `Flag` by default) and follows PostHog's rules: numeric ids, `version` 1 on
+//! create and +1 on every write, a stale version is refused (`Conflict`), deletes are soft
+//! (the flag is kept with `deleted: true` and hidden from the list; the same key can be
+//! created again), keys are unique among live flags, an enabled flag's (evaluation)
+//! dependencies must exist and be enabled, a flag that enabled flags depend on can be neither
+//! disabled nor deleted, and cycles are refused. On write it stores what the service stores
+//! (`LocalModel::as_stored`; PostHog's is with its model).
 //!
 //! The file holds one independent state per environment (as separate PostHog projects
 //! would be). It is pretty, sorted JSON (environments by name, flags by key, then id) so
@@ -17,15 +18,42 @@
 //! state file wait for each other instead of losing writes.
 
 use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, Token};
 use crate::graph::{DependencyGraph, format_cycle};
-use crate::model::normalize::tag;
-use crate::model::{Flag, FlagSpec, PropertyType};
+use crate::model::{Flag, FlagSpec, VendorFlag};
+
+/// What the local backend needs from a flag model besides [`VendorFlag`]: the form the state
+/// file keeps it in, what the service keeps of a write, and what the service refuses.
+pub trait LocalModel: VendorFlag + Send + Sync {
+    /// The flag as the state file keeps it (PostHog: the file format, `FlagSpec`).
+    type Stored: Clone + PartialEq + Debug + Serialize + DeserializeOwned + Send + Sync;
+
+    /// The stored form of the flag.
+    fn to_stored(&self) -> Self::Stored;
+
+    /// The flag a stored form holds.
+    fn from_stored(stored: &Self::Stored) -> Self;
+
+    /// What the service keeps of a write of this flag. By default the flag itself.
+    #[must_use]
+    fn as_stored(&self) -> Self {
+        self.clone()
+    }
+
+    /// Why the service refuses to store this flag on its own (an invalid key, contradictory
+    /// fields), if it does; dependencies are checked by the backend.
+    fn refusal(&self) -> Option<&'static str> {
+        None
+    }
+}
 
 /// The version of the state file format.
 pub const STATE_FORMAT_VERSION: u32 = 1;
@@ -39,15 +67,15 @@ pub const DEFAULT_STATE_FILE: &str = ".flagops/state.json";
 /// The state file's content: one independent state per environment, like separate projects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StateFile {
+pub struct StateFile<S = FlagSpec> {
     /// Always [`STATE_FORMAT_VERSION`].
     pub format_version: u32,
     /// Each environment's flags, by environment name.
-    #[serde(default)]
-    pub environments: BTreeMap<String, EnvironmentState>,
+    #[serde(default = "BTreeMap::new")]
+    pub environments: BTreeMap<String, EnvironmentState<S>>,
 }
 
-impl Default for StateFile {
+impl<S> Default for StateFile<S> {
     fn default() -> Self {
         StateFile {
             format_version: STATE_FORMAT_VERSION,
@@ -59,14 +87,14 @@ impl Default for StateFile {
 /// The flags of one environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EnvironmentState {
+pub struct EnvironmentState<S = FlagSpec> {
     /// The id the next created flag gets.
     pub next_id: u64,
     /// Every flag, deleted ones included, sorted by key then id.
-    pub flags: Vec<StoredFlag>,
+    pub flags: Vec<StoredFlag<S>>,
 }
 
-impl Default for EnvironmentState {
+impl<S> Default for EnvironmentState<S> {
     fn default() -> Self {
         EnvironmentState {
             next_id: 1,
@@ -78,7 +106,7 @@ impl Default for EnvironmentState {
 /// One flag as the file keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StoredFlag {
+pub struct StoredFlag<S = FlagSpec> {
     /// Numeric id, never reused.
     pub id: u64,
     /// 1 on create, +1 per write.
@@ -86,16 +114,17 @@ pub struct StoredFlag {
     /// Soft-deleted.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
-    /// The flag in its file form (defaults left out), dependencies by key.
-    pub flag: FlagSpec,
+    /// The flag in its stored form (PostHog: its file form, defaults left out),
+    /// dependencies by key.
+    pub flag: S,
 }
 
-impl StoredFlag {
-    fn resolved(&self) -> Flag {
-        self.flag.resolve(None).0
+impl<S> StoredFlag<S> {
+    fn resolved<F: LocalModel<Stored = S>>(&self) -> F {
+        F::from_stored(&self.flag)
     }
 
-    fn live(&self) -> LiveFlag {
+    fn live<F: LocalModel<Stored = S>>(&self) -> LiveFlag<F> {
         LiveFlag {
             id: self.id.to_string(),
             flag: self.resolved(),
@@ -169,12 +198,13 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeys {
 /// What no sequence of writes can produce in a state file (it was edited by hand): two flags
 /// with one id, an id not below `next_id`, a version below 1, two live flags with one key.
 /// Any of them would make a later write reuse an id or pick one of two flags silently.
-fn inconsistency(state: &StateFile) -> Option<String> {
+fn inconsistency<F: LocalModel>(state: &StateFile<F::Stored>) -> Option<String> {
     for (name, env) in &state.environments {
         let mut ids = std::collections::BTreeSet::new();
         let mut live_keys = std::collections::BTreeSet::new();
         for stored in &env.flags {
-            let key = &stored.flag.key;
+            let flag: F = stored.resolved();
+            let key = flag.key().to_owned();
             if !ids.insert(stored.id) {
                 return Some(format!(
                     "environment `{name}` has two flags with id {}",
@@ -193,7 +223,7 @@ fn inconsistency(state: &StateFile) -> Option<String> {
                     stored.version
                 ));
             }
-            if !stored.deleted && !live_keys.insert(key.as_str()) {
+            if !stored.deleted && !live_keys.insert(key.clone()) {
                 return Some(format!(
                     "environment `{name}` has two live flags with key `{key}`"
                 ));
@@ -203,27 +233,37 @@ fn inconsistency(state: &StateFile) -> Option<String> {
     None
 }
 
-/// The local backend: one environment of a state file.
+/// The local backend: one environment of a state file, flags in the model `F`.
 #[derive(Debug)]
-pub struct LocalBackend {
+pub struct LocalBackend<F = Flag> {
     path: PathBuf,
     environment: String,
     // Serializes read-modify-write cycles within this process.
     lock: Mutex<()>,
+    model: PhantomData<fn() -> F>,
 }
 
 impl LocalBackend {
-    /// A backend over `environment` in the state file at `path` (which need not exist yet).
+    /// A backend over `environment` in the state file at `path` (which need not exist yet),
+    /// for PostHog's flags.
     pub fn new(path: impl Into<PathBuf>, environment: impl Into<String>) -> Self {
+        Self::of_model(path, environment)
+    }
+}
+
+impl<F: LocalModel> LocalBackend<F> {
+    /// A backend over `environment` in the state file at `path` for flags of the model `F`.
+    pub fn of_model(path: impl Into<PathBuf>, environment: impl Into<String>) -> Self {
         LocalBackend {
             path: path.into(),
             environment: environment.into(),
             lock: Mutex::new(()),
+            model: PhantomData,
         }
     }
 
     /// This backend's environment as stored (empty when it was never written).
-    pub fn environment_state(&self) -> BackendResult<EnvironmentState> {
+    pub fn environment_state(&self) -> BackendResult<EnvironmentState<F::Stored>> {
         Ok(self
             .read()?
             .environments
@@ -246,7 +286,7 @@ impl LocalBackend {
 
     /// Read the whole file; a missing file is an empty state. Only a regular file of at most
     /// [`MAX_STATE_BYTES`] is read: a FIFO or device (`/dev/zero`) would block or never end.
-    pub fn read(&self) -> BackendResult<StateFile> {
+    pub fn read(&self) -> BackendResult<StateFile<F::Stored>> {
         let unreadable = |e: &dyn std::fmt::Display| {
             BackendError::Io(format!(
                 "cannot read the state file `{}`: {e}",
@@ -283,22 +323,23 @@ impl LocalBackend {
             return Err(too_large());
         }
         // serde keeps the last of two equal keys of a map (two `environments.production`,
-        // two payloads `true`) silently: refused first, like a duplicate field.
+        // two entries of one object) silently: refused first, like a duplicate field.
         let mut unique = serde_json::Deserializer::from_str(&text);
-        let state: StateFile = serde::de::DeserializeSeed::deserialize(UniqueKeys, &mut unique)
-            .and_then(|()| serde_json::from_str(&text))
-            .map_err(|e| {
-                // serde_json's message ends with its own `at line L column C`; said once here.
-                let message = e.to_string();
-                let place = format!(" at line {} column {}", e.line(), e.column());
-                BackendError::Io(format!(
-                    "the state file `{}` is not valid: {} (line {}, column {})",
-                    self.path.display(),
-                    message.strip_suffix(&place).unwrap_or(&message),
-                    e.line(),
-                    e.column().max(1)
-                ))
-            })?;
+        let state: StateFile<F::Stored> =
+            serde::de::DeserializeSeed::deserialize(UniqueKeys, &mut unique)
+                .and_then(|()| serde_json::from_str(&text))
+                .map_err(|e| {
+                    // serde_json's message ends with its own `at line L column C`; said once here.
+                    let message = e.to_string();
+                    let place = format!(" at line {} column {}", e.line(), e.column());
+                    BackendError::Io(format!(
+                        "the state file `{}` is not valid: {} (line {}, column {})",
+                        self.path.display(),
+                        message.strip_suffix(&place).unwrap_or(&message),
+                        e.line(),
+                        e.column().max(1)
+                    ))
+                })?;
         if state.format_version != STATE_FORMAT_VERSION {
             return Err(BackendError::Io(format!(
                 "the state file `{}` has format version {}; this flagops reads version {STATE_FORMAT_VERSION}",
@@ -306,7 +347,7 @@ impl LocalBackend {
                 state.format_version
             )));
         }
-        if let Some(problem) = inconsistency(&state) {
+        if let Some(problem) = inconsistency::<F>(&state) {
             return Err(BackendError::Io(format!(
                 "the state file `{}` is not valid: {problem}",
                 self.path.display()
@@ -316,11 +357,13 @@ impl LocalBackend {
     }
 
     /// Replace the file atomically with `state` (sorted, pretty JSON).
-    pub fn write(&self, state: &StateFile) -> BackendResult<()> {
+    pub fn write(&self, state: &StateFile<F::Stored>) -> BackendResult<()> {
         let mut state = state.clone();
         for env in state.environments.values_mut() {
-            env.flags
-                .sort_by(|a, b| (&a.flag.key, a.id).cmp(&(&b.flag.key, b.id)));
+            env.flags.sort_by_cached_key(|f| {
+                let flag: F = f.resolved();
+                (flag.key().to_owned(), f.id)
+            });
         }
         let io = |what: &str, e: &dyn std::fmt::Display| {
             BackendError::Io(format!(
@@ -380,7 +423,7 @@ impl LocalBackend {
 
     fn modify<T>(
         &self,
-        change: impl FnOnce(&mut EnvironmentState) -> BackendResult<T>,
+        change: impl FnOnce(&mut EnvironmentState<F::Stored>) -> BackendResult<T>,
     ) -> BackendResult<T> {
         let _guard = self
             .lock
@@ -400,49 +443,24 @@ impl LocalBackend {
         Ok(out)
     }
 
-    fn list_now(&self) -> BackendResult<LiveState> {
+    fn list_now(&self) -> BackendResult<LiveState<F>> {
         let _guard = self
             .lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let state = self.environment_state()?;
-        let mut flags: Vec<LiveFlag> = state
+        let mut flags: Vec<LiveFlag<F>> = state
             .flags
             .iter()
             .filter(|f| !f.deleted)
             .map(StoredFlag::live)
             .collect();
-        flags.sort_by(|a, b| a.flag.key.cmp(&b.flag.key));
+        flags.sort_by(|a, b| a.flag.key().cmp(b.flag.key()));
         Ok(LiveState {
             flags,
             unsupported: Vec::new(),
         })
     }
-}
-
-/// What PostHog stores for a written flag.
-fn stored_form(flag: &Flag) -> Flag {
-    let mut out = flag.clone();
-    let mut seen = std::collections::BTreeSet::new();
-    out.tags = flag
-        .tags
-        .iter()
-        .map(|t| tag(t))
-        .filter(|t| !t.is_empty() && seen.insert(t.clone()))
-        .collect();
-    out.make_aggregation_explicit();
-    out.depends_on.clear();
-    out
-}
-
-/// The flags that `flag` references through `type: flag` properties.
-fn condition_targets(flag: &Flag) -> std::collections::BTreeSet<String> {
-    flag.conditions
-        .iter()
-        .flat_map(|c| &c.properties)
-        .filter(|p| p.kind == PropertyType::Flag)
-        .filter_map(|p| p.flag.clone())
-        .collect()
 }
 
 fn invalid(key: &str, detail: impl Into<String>) -> BackendError {
@@ -453,39 +471,38 @@ fn invalid(key: &str, detail: impl Into<String>) -> BackendError {
 }
 
 /// Check `flag` (about to be stored under `id`, `None` for a new flag) against the rest.
-fn check_write(state: &EnvironmentState, id: Option<u64>, flag: &Flag) -> BackendResult<()> {
-    let key = flag.key.as_str();
-    if !crate::model::is_valid_key(key) {
-        return Err(invalid(
-            key,
-            "a key may only contain letters, numbers, hyphens and underscores",
-        ));
+fn check_write<F: LocalModel>(
+    state: &EnvironmentState<F::Stored>,
+    id: Option<u64>,
+    flag: &F,
+) -> BackendResult<()> {
+    let key = flag.key();
+    if let Some(why) = flag.refusal() {
+        return Err(invalid(key, why));
     }
-    if flag.archived && flag.active {
-        return Err(invalid(key, "an archived flag must be disabled"));
-    }
-    let others: Vec<&StoredFlag> = state
+    let others: Vec<F> = state
         .flags
         .iter()
         .filter(|f| !f.deleted && Some(f.id) != id)
+        .map(StoredFlag::resolved)
         .collect();
-    if others.iter().any(|f| f.flag.key == key) {
+    if others.iter().any(|f| f.key() == key) {
         return Err(invalid(
             key,
             "there is already a feature flag with this key",
         ));
     }
-    for target in condition_targets(flag) {
+    for target in flag.evaluation_dependencies() {
         if target == key {
             return Err(invalid(key, "a flag cannot depend on itself"));
         }
-        let Some(stored) = others.iter().find(|f| f.flag.key == target) else {
+        let Some(stored) = others.iter().find(|f| f.key() == target) else {
             return Err(invalid(
                 key,
                 format!("the dependency `{target}` does not exist"),
             ));
         };
-        if flag.is_enabled() && !stored.resolved().is_enabled() {
+        if flag.is_enabled() && !stored.is_enabled() {
             return Err(invalid(
                 key,
                 format!("cannot depend on the disabled flag `{target}`"),
@@ -496,7 +513,7 @@ fn check_write(state: &EnvironmentState, id: Option<u64>, flag: &Flag) -> Backen
         let was_enabled = state
             .flags
             .iter()
-            .any(|f| f.id == id && f.resolved().is_enabled());
+            .any(|f| f.id == id && f.resolved::<F>().is_enabled());
         if was_enabled && !flag.is_enabled() {
             let dependents = enabled_dependents(&others, key);
             if !dependents.is_empty() {
@@ -513,8 +530,11 @@ fn check_write(state: &EnvironmentState, id: Option<u64>, flag: &Flag) -> Backen
     let graph = DependencyGraph::new(
         others
             .iter()
-            .map(|f| (f.flag.key.clone(), condition_targets(&f.resolved())))
-            .chain(std::iter::once((key.to_owned(), condition_targets(flag)))),
+            .map(|f| (f.key().to_owned(), f.evaluation_dependencies()))
+            .chain(std::iter::once((
+                key.to_owned(),
+                flag.evaluation_dependencies(),
+            ))),
     );
     if let Some(cycle) = graph
         .cycles()
@@ -529,21 +549,20 @@ fn check_write(state: &EnvironmentState, id: Option<u64>, flag: &Flag) -> Backen
     Ok(())
 }
 
-fn enabled_dependents(others: &[&StoredFlag], key: &str) -> Vec<String> {
+fn enabled_dependents<F: LocalModel>(others: &[F], key: &str) -> Vec<String> {
     others
         .iter()
-        .map(|f| f.resolved())
-        .filter(|f| f.is_enabled() && condition_targets(f).contains(key))
-        .map(|f| format!("`{}`", f.key))
+        .filter(|f| f.is_enabled() && f.evaluation_dependencies().contains(key))
+        .map(|f| format!("`{}`", f.key()))
         .collect()
 }
 
 /// The stored flag `live` names, checked against the version the caller read.
-fn find_current<'a>(
-    state: &'a mut EnvironmentState,
-    live: &LiveFlag,
-) -> BackendResult<&'a mut StoredFlag> {
-    let key = live.flag.key.clone();
+fn find_current<'a, F: LocalModel>(
+    state: &'a mut EnvironmentState<F::Stored>,
+    live: &LiveFlag<F>,
+) -> BackendResult<&'a mut StoredFlag<F::Stored>> {
+    let key = live.flag.key().to_owned();
     let id: u64 = live
         .id
         .parse()
@@ -567,8 +586,8 @@ fn find_current<'a>(
     Ok(stored)
 }
 
-impl Backend for LocalBackend {
-    type Flag = Flag;
+impl<F: LocalModel> Backend for LocalBackend<F> {
+    type Flag = F;
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
@@ -578,27 +597,27 @@ impl Backend for LocalBackend {
         }
     }
 
-    async fn list(&self) -> BackendResult<LiveState> {
+    async fn list(&self) -> BackendResult<LiveState<F>> {
         self.list_now()
     }
 
-    async fn get(&self, key: &str) -> BackendResult<Option<LiveFlag>> {
+    async fn get(&self, key: &str) -> BackendResult<Option<LiveFlag<F>>> {
         Ok(self
             .list_now()?
             .flags
             .into_iter()
-            .find(|f| f.flag.key == key))
+            .find(|f| f.flag.key() == key))
     }
 
-    async fn create(&self, flag: &Flag) -> BackendResult<LiveFlag> {
+    async fn create(&self, flag: &F) -> BackendResult<LiveFlag<F>> {
         self.modify(|state| {
-            let flag = stored_form(flag);
+            let flag = flag.as_stored();
             check_write(state, None, &flag)?;
             let stored = StoredFlag {
                 id: state.next_id,
                 version: 1,
                 deleted: false,
-                flag: flag.to_spec(),
+                flag: flag.to_stored(),
             };
             state.next_id = state
                 .next_id
@@ -610,29 +629,30 @@ impl Backend for LocalBackend {
         })
     }
 
-    async fn update(&self, live: &LiveFlag, desired: &Flag) -> BackendResult<LiveFlag> {
+    async fn update(&self, live: &LiveFlag<F>, desired: &F) -> BackendResult<LiveFlag<F>> {
         self.modify(|state| {
             let id = find_current(state, live)?.id;
-            let flag = stored_form(desired);
+            let flag = desired.as_stored();
             check_write(state, Some(id), &flag)?;
             let stored = find_current(state, live)?;
             stored.version = stored
                 .version
                 .checked_add(1)
                 .ok_or_else(|| self.exhausted("version"))?;
-            stored.flag = flag.to_spec();
+            stored.flag = flag.to_stored();
             Ok(stored.live())
         })
     }
 
-    async fn delete(&self, live: &LiveFlag) -> BackendResult<()> {
+    async fn delete(&self, live: &LiveFlag<F>) -> BackendResult<()> {
         self.modify(|state| {
             let id = find_current(state, live)?.id;
-            let key = live.flag.key.clone();
-            let others: Vec<&StoredFlag> = state
+            let key = live.flag.key().to_owned();
+            let others: Vec<F> = state
                 .flags
                 .iter()
                 .filter(|f| !f.deleted && f.id != id)
+                .map(StoredFlag::resolved)
                 .collect();
             let dependents = enabled_dependents(&others, &key);
             if !dependents.is_empty() {

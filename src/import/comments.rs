@@ -59,7 +59,7 @@ pub fn first_comment_line(text: &str) -> Option<usize> {
 }
 
 /// The index just past the quote closing the quoted scalar whose opening quote is the first
-/// one at or after `from` (anchors and tags may come first).
+/// one at or after `from` (an anchor or a YAML tag may come first).
 fn closing_quote(chars: &[char], from: usize, style: ScalarStyle) -> Option<usize> {
     let quote = if style == ScalarStyle::DoubleQuoted {
         '"'
@@ -104,8 +104,8 @@ mod tests {
             ("key: \"a # b\" # c\n", Some(1)),
             ("key: \"a # b\"\nname: 'x '' # y'\n", None),
             ("key: \"a \\\" # b\"\n", None),
-            ("key: a#b\ntags: [x#y]\n", None),
-            ("tags: [a, b] # c\n", Some(1)),
+            ("key: a#b\nlabels: [x#y]\n", None),
+            ("labels: [a, b] # c\n", Some(1)),
             ("name: |\n  a # b\n  # c\nkey: a\n", None),
             ("name: |\n  a\n# c\nkey: a\n", Some(3)),
             ("name: >-\n  a\n\n  # b\n # c\nkey: a\n", Some(5)),

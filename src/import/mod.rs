@@ -6,12 +6,9 @@
 //! turns a flag into its file form and [`render`] writes the text. `cli::import` reads the live
 //! state, decides where files go and writes them.
 //!
-//! The canonical form is `model::normalize` (tags a lower-case sorted set, evaluation contexts a
-//! sorted set, operators and rollouts explicit, payloads as parsed values, whole numbers as
-//! integers, empty display strings dropped) then `Flag::to_spec` (fields at their default left
-//! out), with one thing folded back for readability: a condition's aggregation equal to the
-//! flag-level aggregation is left to inherit it. Planning right after an import therefore shows
-//! no change: the plan normalizes both sides and `normalize` is idempotent.
+//! The file form is the model's (`model::normalize::file_form`: its canonical form, defaults
+//! left out, a few things folded back for readability). Planning right after an import
+//! therefore shows no change: the plan normalizes both sides and normalizing is idempotent.
 //!
 //! A file that already exists and that other environments read is not rewritten from the live
 //! flag but merged ([`merge`]); [`comments`] finds what a rewrite would drop.
@@ -23,7 +20,6 @@ use globset::GlobMatcher;
 use serde_saphyr::ser_options;
 
 use crate::backend::LiveState;
-use crate::model::normalize::normalize;
 use crate::model::{Flag, FlagSpec};
 use crate::source;
 
@@ -131,15 +127,7 @@ pub fn file_name(key: &str, taken: &mut std::collections::BTreeMap<String, Strin
 
 /// The file form of a live flag (see the module documentation).
 pub fn canonical(flag: &Flag) -> FlagSpec {
-    let mut flag = normalize(flag);
-    if let Some(level) = flag.aggregation_group_type_index {
-        for condition in &mut flag.conditions {
-            if condition.aggregation_group_type_index == Some(level) {
-                condition.aggregation_group_type_index = None;
-            }
-        }
-    }
-    flag.to_spec()
+    crate::model::normalize::file_form(flag)
 }
 
 /// The YAML text of one flag file: the schema modeline (`schema_path` relative to the file),

@@ -32,6 +32,23 @@ use serde_json::{Number, Value};
 use super::flag::Flag;
 use super::percent::Percent;
 use super::property::{Condition, Property, PropertyType};
+use super::spec::FlagSpec;
+
+/// The file form of a (live) flag, as `import` writes it: the canonical form, then
+/// `Flag::to_spec` (fields at their default left out), with a condition's aggregation equal
+/// to the flag-level aggregation left to inherit it (for readability). Reading it back and
+/// normalizing gives the canonical form again.
+pub fn file_form(flag: &Flag) -> FlagSpec {
+    let mut flag = normalize(flag);
+    if let Some(level) = flag.aggregation_group_type_index {
+        for condition in &mut flag.conditions {
+            if condition.aggregation_group_type_index == Some(level) {
+                condition.aggregation_group_type_index = None;
+            }
+        }
+    }
+    flag.to_spec()
+}
 
 /// The canonical form of `flag` (see the module documentation for the rules).
 pub fn normalize(flag: &Flag) -> Flag {

@@ -2,20 +2,22 @@
 //!
 //! Pure: [`build`] is a function of the desired flags (already resolved for the environment),
 //! the live state and the environment's policy. Both sides are normalized
-//! (`model::normalize`) before they are compared, so a flag in sync never shows a change.
+//! (`VendorFlag::normalized`) before they are compared, so a flag in sync never shows a change.
 //! On updates, the fields the environment `ignore`s take their live value (never a change).
 //! The result is a value: `plan --format json` prints it, `plan --out` saves it, `apply`
 //! executes it and never re-diffs.
 //!
-//! - `diff`: field-level changes between a live flag and its desired form;
+//! - `diff`: the vocabulary of a field-level change (each vendor's model produces them) and
+//!   the comparison of a live flag with its desired form;
 //! - `order`: the state after the plan, its dependency checks, and the step levels;
 //! - `digest`: fingerprints, the config hash and the masking of secret values;
 //! - `policy`: `prune`, `protect` and `max_deletes`, for plans and saved plans;
 //! - `revision`: what a step's precondition compares (concurrency token and fingerprint).
 //!
-//! The plan's types are generic over the vendor's flag model (`model::VendorFlag`, PostHog's
-//! `Flag` by default): order, policy and revisions are vendor-neutral; [`build`], the diff and
-//! the masking of secrets still work on PostHog's model (issue 11).
+//! The plan's types and [`build`] are generic over the vendor's flag model
+//! (`model::VendorFlag`, PostHog's `Flag` by default): the vendor gives the diff, the fields
+//! an environment may ignore and its secret values; order, policy, revisions and masking are
+//! vendor-neutral (issue 11).
 //!
 //! The saved document (`format_version` 1) is described in `docs/plan-format.md`.
 
@@ -35,10 +37,9 @@ use serde_json::Value;
 
 use crate::backend::{LiveFlag, LiveState, Token, Unsupported};
 use crate::config::{Environment, IgnoredField};
-use crate::model::normalize::{adopt_display_fields, normalize};
 use crate::model::{Flag, VendorFlag};
 
-pub use diff::{Change, ChangeOp, Field, diff};
+pub use diff::{Change, ChangeOp, Field, diff, differences, drift, pairs};
 pub use digest::{ENCRYPTED_SENTINEL, MASK, fingerprint, sha256, unmask};
 pub use policy::{Policy, Violation};
 pub use revision::Revision;
@@ -49,7 +50,7 @@ pub const FORMAT_VERSION: u32 = 1;
 /// A plan for one environment, flags in the vendor's model `F` (PostHog's [`Flag`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound(deserialize = "F: Deserialize<'de>"))]
-pub struct Plan<F = Flag> {
+pub struct Plan<F: VendorFlag = Flag> {
     /// Always [`FORMAT_VERSION`].
     pub format_version: u32,
     /// Where and when the plan was made (filled in by the command).
@@ -149,7 +150,7 @@ impl Action {
 /// One flag's change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound(deserialize = "F: Deserialize<'de>"))]
-pub struct Step<F = Flag> {
+pub struct Step<F: VendorFlag = Flag> {
     /// Apply level: every step of level n runs after every step of level n-1; steps of one
     /// level are independent.
     pub level: usize,
@@ -162,7 +163,7 @@ pub struct Step<F = Flag> {
     pub reason: Option<String>,
     /// Field-level changes (updates).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub changes: Vec<Change>,
+    pub changes: Vec<Change<F::Field>>,
     /// The live flag as the plan saw it (updates and deletes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveSnapshot<F>>,
@@ -309,44 +310,37 @@ impl<F: VendorFlag> Plan<F> {
     }
 }
 
-/// What still differs between `desired` (a repository flag) and `live` after both are
-/// normalized, compared exactly as [`build`] compares them; empty when they are in sync.
-/// Changes read from live to desired (what a plan would do).
-pub fn differences(desired: &Flag, live: &Flag) -> Vec<Change> {
-    let (want, have) = comparable(desired, live);
-    diff(&have, &want)
-}
-
-/// The same comparison read the other way, from desired to live: what the service holds that
-/// differs from what was written (for reporting fields a server changed on its own).
-pub fn drift(desired: &Flag, live: &Flag) -> Vec<Change> {
-    let (want, have) = comparable(desired, live);
-    diff(&want, &have)
-}
-
-fn comparable(desired: &Flag, live: &Flag) -> (Flag, Flag) {
-    let mut want = normalize(desired);
-    let have = normalize(live);
-    adopt_display_fields(&mut want, &have);
-    let have = digest::unmask_unknown(&have, &want);
-    (want, have)
-}
-
 /// Compare `desired` (the repository's flags resolved for the environment) with `live` under
-/// `policy`, and order the changes. Refuses (with every problem) plans that exceed
+/// `policy`, and order the changes. Refuses (with every problem) an `ignore` list naming a
+/// field the model cannot keep (`VendorFlag::ignorable_fields`), and plans that exceed
 /// `max_deletes`, disable a protected flag, touch a flag flagops cannot represent, leave an
 /// enabled flag depending on a missing, disabled or deleted flag, or contain a cycle.
-pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result<Plan, PlanError> {
+pub fn build<F: VendorFlag>(
+    desired: &[F],
+    live: &LiveState<F>,
+    policy: &Environment,
+) -> Result<Plan<F>, PlanError> {
     let mut problems = Vec::new();
     let rules = Policy::new(policy).map_err(|p| PlanError { problems: vec![p] })?;
+    for field in &policy.ignore {
+        let name = field.as_str();
+        if !F::ignorable_fields().contains(&name) {
+            problems.push(Problem::new(
+                "ignore-field",
+                None,
+                format!("`ignore` names `{name}`, which this service's flags cannot keep"),
+                "remove it from the environment's `ignore`",
+            ));
+        }
+    }
 
-    let mut wanted: BTreeMap<&str, &Flag> = BTreeMap::new();
+    let mut wanted: BTreeMap<&str, &F> = BTreeMap::new();
     for flag in desired {
-        if wanted.insert(flag.key.as_str(), flag).is_some() {
+        if wanted.insert(flag.key(), flag).is_some() {
             problems.push(Problem::new(
                 "duplicate-flag",
-                Some(&flag.key),
-                format!("flag `{}` is defined twice", flag.key),
+                Some(flag.key()),
+                format!("flag `{}` is defined twice", flag.key()),
                 "keep one definition per key",
             ));
         }
@@ -369,15 +363,17 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
             ));
             continue;
         }
-        let mut want = normalize(flag);
+        let mut want = flag.normalized();
         match live.get(key) {
             None => steps.push(new_step(Action::Create, key, None, Some(want), Vec::new())),
             Some(current) => {
-                let have = normalize(&current.flag);
-                adopt_display_fields(&mut want, &have);
-                adopt_ignored_fields(&mut want, &have, &policy.ignore);
-                let comparable = digest::unmask_unknown(&have, &want);
-                let changes = diff(&comparable, &want);
+                let have = current.flag.normalized();
+                want.adopt_display_fields(&have);
+                for field in &policy.ignore {
+                    want.adopt_ignored(&have, field.as_str());
+                }
+                let comparable = have.reveal_unknown(&want);
+                let changes = F::diff(&comparable, &want);
                 if changes.is_empty() {
                     unchanged.push(key.to_owned());
                     continue;
@@ -396,7 +392,7 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
 
     let mut unmanaged = Vec::new();
     for current in &live.flags {
-        let key = current.flag.key.as_str();
+        let key = current.flag.key();
         if wanted.contains_key(key) {
             continue;
         }
@@ -408,7 +404,7 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
             let mut step = new_step(
                 Action::Delete,
                 key,
-                Some(snapshot(current, normalize(&current.flag))),
+                Some(snapshot(current, current.flag.normalized())),
                 None,
                 Vec::new(),
             );
@@ -477,43 +473,13 @@ pub fn build(desired: &[Flag], live: &LiveState, policy: &Environment) -> Result
     })
 }
 
-/// Copy the live value of each field in `ignore` into `desired` (an update): the field is
-/// then neither a change nor overwritten by apply.
-fn adopt_ignored_fields(desired: &mut Flag, live: &Flag, ignore: &[IgnoredField]) {
-    for field in ignore {
-        match field {
-            IgnoredField::Name => desired.name.clone_from(&live.name),
-            IgnoredField::Tags => desired.tags.clone_from(&live.tags),
-            IgnoredField::EvaluationContexts => desired
-                .evaluation_contexts
-                .clone_from(&live.evaluation_contexts),
-            IgnoredField::Holdout => desired.holdout.clone_from(&live.holdout),
-            IgnoredField::EarlyExit => desired.early_exit = live.early_exit,
-            IgnoredField::FeatureEnrollment => desired.feature_enrollment = live.feature_enrollment,
-            IgnoredField::EnsureExperienceContinuity => {
-                desired.ensure_experience_continuity = live.ensure_experience_continuity;
-            }
-            IgnoredField::EvaluationRuntime => {
-                desired
-                    .evaluation_runtime
-                    .clone_from(&live.evaluation_runtime);
-            }
-            IgnoredField::BucketingIdentifier => {
-                desired
-                    .bucketing_identifier
-                    .clone_from(&live.bucketing_identifier);
-            }
-        }
-    }
-}
-
-fn new_step(
+fn new_step<F: VendorFlag>(
     action: Action,
     key: &str,
-    live: Option<LiveSnapshot>,
-    desired: Option<Flag>,
-    changes: Vec<Change>,
-) -> Step {
+    live: Option<LiveSnapshot<F>>,
+    desired: Option<F>,
+    changes: Vec<Change<F::Field>>,
+) -> Step<F> {
     Step {
         level: 0,
         action,
@@ -526,7 +492,7 @@ fn new_step(
     }
 }
 
-fn snapshot(current: &LiveFlag, normalized: Flag) -> LiveSnapshot {
+fn snapshot<F: VendorFlag>(current: &LiveFlag<F>, normalized: F) -> LiveSnapshot<F> {
     LiveSnapshot {
         id: current.id.clone(),
         token: current.token.clone(),
@@ -535,8 +501,8 @@ fn snapshot(current: &LiveFlag, normalized: Flag) -> LiveSnapshot {
     }
 }
 
-/// A JSON value for a change or a rendering.
-pub(crate) fn to_value<T: Serialize>(value: &T) -> Value {
+/// A JSON value for a change or a rendering (`null` if it cannot be one).
+pub fn to_value<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::backend::LiveFlag;
+use crate::model::normalize::normalize;
 
 fn flag(value: Value) -> Flag {
     let spec: crate::model::FlagSpec = serde_json::from_value(value).unwrap();

@@ -6,9 +6,9 @@ use std::fmt::Write;
 use anstyle::{AnsiColor, Style};
 use serde_json::json;
 
-use super::escape::{markdown as md, terminal};
+use super::escape::{Inline, markdown as md, terminal};
+use super::plan::ChangeWords;
 use super::plan::markdown::GITHUB_COMMENT_LIMIT;
-use super::plan::words;
 use crate::apply::{Outcome, Report, StepReport, Warning};
 use crate::plan::Action;
 
@@ -30,7 +30,7 @@ fn past(action: Action) -> &'static str {
 
 /// One line for a step: `created `a``, `already updated `b` (…)`, `failed to update `c`: …`,
 /// `skipped `d`: …`.
-pub fn step_line(step: &StepReport) -> String {
+pub fn step_line<F: ChangeWords>(step: &StepReport<F>) -> String {
     let key = terminal::text(&step.key);
     match &step.outcome {
         Outcome::Applied {
@@ -73,11 +73,11 @@ pub fn step_line(step: &StepReport) -> String {
 }
 
 /// What a failed step found changed (`lost`), in the plan's words.
-fn found_changes(step: &StepReport) -> Vec<String> {
+fn found_changes<F: ChangeWords>(step: &StepReport<F>) -> Vec<String> {
     match &step.outcome {
         Outcome::Failed { changes, .. } => changes
             .iter()
-            .map(|c| words::describe(c).headline)
+            .map(|c| ChangeWords::describe(c, Inline::Terminal).headline)
             .collect(),
         _ => Vec::new(),
     }
@@ -85,7 +85,7 @@ fn found_changes(step: &StepReport) -> Vec<String> {
 
 /// `1 applied, 3 already applied, …`: steps found already done are counted apart (the JSON
 /// `summary.applied` counts both, `summary.already_applied` the second).
-fn summary(report: &Report) -> String {
+fn summary<F: ChangeWords>(report: &Report<F>) -> String {
     let c = report.counts();
     format!(
         "{} applied, {} already applied, {} failed, {} skipped, {} untouched",
@@ -97,7 +97,7 @@ fn summary(report: &Report) -> String {
     )
 }
 
-fn warning_lines(warning: &Warning) -> Vec<String> {
+fn warning_lines<F: ChangeWords>(warning: &Warning<F>) -> Vec<String> {
     let head = match &warning.key {
         Some(key) => format!(
             "`{}`: {}",
@@ -108,13 +108,13 @@ fn warning_lines(warning: &Warning) -> Vec<String> {
     };
     let mut lines = vec![head];
     for change in &warning.changes {
-        lines.push(words::describe(change).headline);
+        lines.push(ChangeWords::describe(change, Inline::Terminal).headline);
     }
     lines
 }
 
 /// The report as text.
-pub fn human(environment: &str, report: &Report) -> String {
+pub fn human<F: ChangeWords>(environment: &str, report: &Report<F>) -> String {
     let mut out = String::new();
     for step in &report.steps {
         let style = match step.outcome {
@@ -165,7 +165,7 @@ pub fn human(environment: &str, report: &Report) -> String {
 }
 
 /// The report as a versioned JSON document.
-pub fn json(environment: &str, report: &Report) -> String {
+pub fn json<F: ChangeWords>(environment: &str, report: &Report<F>) -> String {
     let doc = json!({
         "format_version": REPORT_FORMAT_VERSION,
         "environment": environment,
@@ -182,11 +182,15 @@ pub fn json(environment: &str, report: &Report) -> String {
 
 /// The details cell of a step: what changed (an update applied: the plan's words for each
 /// field), what was found (a lost step), or its line.
-fn details(step: &StepReport) -> String {
+fn details<F: ChangeWords>(step: &StepReport<F>) -> String {
     let mut parts = vec![step_line(step)];
     match step.outcome {
         Outcome::Applied { already: false, .. } => {
-            parts.extend(step.changes.iter().map(|c| words::describe(c).headline));
+            parts.extend(
+                step.changes
+                    .iter()
+                    .map(|c| ChangeWords::describe(c, Inline::Terminal).headline),
+            );
         }
         Outcome::Failed { .. } => parts.extend(found_changes(step)),
         Outcome::Applied { .. } | Outcome::Skipped { .. } => {}
@@ -201,7 +205,11 @@ fn cell(text: &str) -> String {
 
 /// The report as markdown: summary first, then a table of the steps that did not simply
 /// apply, then every step; cut (between rows, with a note) to stay under `limit` characters.
-pub fn markdown_within(environment: &str, report: &Report, limit: usize) -> String {
+pub fn markdown_within<F: ChangeWords>(
+    environment: &str,
+    report: &Report<F>,
+    limit: usize,
+) -> String {
     let mut head = String::new();
     let mark = if report.succeeded() { "✅" } else { "❌" };
     let _ = writeln!(
@@ -211,7 +219,7 @@ pub fn markdown_within(environment: &str, report: &Report, limit: usize) -> Stri
         summary(report)
     );
     let mut rows: Vec<String> = Vec::new();
-    let mut ordered: Vec<&StepReport> = report.steps.iter().collect();
+    let mut ordered: Vec<&StepReport<F>> = report.steps.iter().collect();
     // Failures first, then skips, then the rest, each in plan order.
     ordered.sort_by_key(|s| match s.outcome {
         Outcome::Failed { .. } => 0,
@@ -283,6 +291,6 @@ pub fn markdown_within(environment: &str, report: &Report, limit: usize) -> Stri
 }
 
 /// The report as markdown under GitHub's comment limit.
-pub fn markdown(environment: &str, report: &Report) -> String {
+pub fn markdown<F: ChangeWords>(environment: &str, report: &Report<F>) -> String {
     markdown_within(environment, report, GITHUB_COMMENT_LIMIT)
 }

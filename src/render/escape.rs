@@ -144,7 +144,7 @@ pub mod markdown {
     /// Inline text: control characters shown as in [`terminal::text`], then `\`, `` ` ``,
     /// `*`, `_`, `~`, `[`, `]` and `@` backslash-escaped (emphasis, code, links, images,
     /// e-mail autolinks), as are the `:` of `://` and the `.` of `www.` (bare-URL autolinks),
-    /// and `&`, `<`, `>` written as entities (HTML tags, comments, `<…>` autolinks; also safe
+    /// and `&`, `<`, `>` written as entities (HTML elements, comments, `<…>` autolinks; also safe
     /// inside an HTML block). A leading `#`, `+`, `-`, `=` or ordered-list number is escaped
     /// so the text cannot start a heading, quote or list. For a table cell, pass the whole
     /// cell through [`cell`] too.

@@ -9,10 +9,12 @@
 //! as payload and variant-override keys and property/aggregation compatibility) or what can
 //! never take effect as written; warnings are what PostHog accepts and rewrites, or ignores
 //! harmlessly (tag case, a value on `is_set`, an empty file). The README lists every rule.
+//!
+//! The rules about one flag on its own are the vendor's (`FlagRules`; PostHog's in
+//! `model::rules`); the repository-wide ones are here.
 
 pub mod changed;
-mod flag;
-mod value;
+mod problem;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,6 +23,8 @@ use crate::graph::{DependencyGraph, format_cycle};
 use crate::model::{Flag, Origins};
 use crate::schema::{closest, field_path};
 use crate::source::{LoadedFlag, Repository};
+
+pub(crate) use problem::{FlagRules, Problem};
 
 struct Resolved<'a> {
     flag: Flag,
@@ -195,17 +199,22 @@ fn check_null_overrides(repo: &Repository) -> Vec<Finding> {
 }
 
 fn check_flags(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
-    // A flag whose variants were left out (schema errors) cannot say which variants exist.
+    // A flag whose fields other flags' rules read were left out (schema errors) cannot
+    // answer them.
     let known: BTreeMap<&str, &Flag> = resolved
         .iter()
-        .filter(|(_, r)| !r.loaded.broken.fields.contains("variants"))
+        .filter(|(_, r)| {
+            !Flag::read_by_references()
+                .iter()
+                .any(|field| r.loaded.broken.fields.contains(*field))
+        })
         .map(|(k, r)| (k.as_str(), &r.flag))
         .collect();
     let mut findings = Vec::new();
     for r in resolved.values() {
         let broken = &r.loaded.broken;
-        for problem in flag::check(&r.flag, &known) {
-            let needs_broken = flag::needs(problem.code)
+        for problem in r.flag.problems(&known) {
+            let needs_broken = Flag::needs(problem.code)
                 .iter()
                 .any(|field| broken.fields.contains(*field));
             if needs_broken || broken.covers(&r.origins.resolve(&problem.pointer)) {
@@ -269,22 +278,25 @@ fn check_references(resolution: &Resolution<'_>) -> Vec<Finding> {
                     }
                     findings.push(f);
                 }
-                // `depends_on` is ordering only: PostHog guards real flag dependencies. A
-                // left-out `active` (schema error) says nothing about either flag.
+                // Only what the flag's evaluation needs counts. A left-out state field
+                // (schema error) says nothing about either flag.
                 Some(target)
-                    if r.flag.active
-                        && !target.flag.active
-                        && reference.field == "conditions"
-                        && !r.loaded.broken.fields.contains("active")
-                        && !target.loaded.broken.fields.contains("active") =>
+                    if r.flag.is_enabled()
+                        && !target.flag.is_enabled()
+                        && Flag::evaluates(&reference)
+                        && !Flag::state_fields().iter().any(|field| {
+                            r.loaded.broken.fields.contains(*field)
+                                || target.loaded.broken.fields.contains(*field)
+                        }) =>
                 {
+                    let (field, state) = target.flag.off();
                     findings.push(
                         r.finding(
                             Severity::Error,
                             "disabled-dependency",
                             &reference.pointer,
                             format!(
-                                "`{}` is enabled but depends on `{}`, which is disabled",
+                                "`{}` is enabled but depends on `{}`, which is {state}",
                                 r.flag.key, reference.target
                             ),
                         )
@@ -294,8 +306,8 @@ fn check_references(resolution: &Resolution<'_>) -> Vec<Finding> {
                             span: target
                                 .loaded
                                 .locations
-                                .value(&target.origins.pointer("active", "")),
-                            message: format!("`{}` is disabled here", reference.target),
+                                .value(&target.origins.pointer(field, "")),
+                            message: format!("`{}` is {state} here", reference.target),
                         }),
                     );
                 }

@@ -117,7 +117,7 @@ pub fn check(kind: Kind, value: &Value, locations: &Locations, file: &Path) -> V
 /// Like `check`, and calls `at` with the JSON pointer of the value each violation is about
 /// (for a missing field, the mapping that lacks it; for an unknown field, that field), so that
 /// the loader can leave exactly the broken parts out and still check the rest. Repeats of one
-/// violation over the items of one list (20,000 tags of the wrong type) collapse into the
+/// violation over the items of one list (20,000 labels of the wrong type) collapse into the
 /// first finding, which counts the rest.
 pub fn violations(
     kind: Kind,
@@ -154,8 +154,8 @@ pub fn violations(
         .collect()
 }
 
-/// Turn a JSON pointer into a readable field path: `/conditions/0/rollout_percentage` →
-/// `conditions[0].rollout_percentage`.
+/// Turn a JSON pointer into a readable field path: `/rules/0/percentage` →
+/// `rules[0].percentage`.
 pub fn field_path(pointer: &str) -> String {
     let mut out = String::new();
     for segment in pointer.split('/').skip(1) {
@@ -457,20 +457,17 @@ mod tests {
     #[test]
     fn field_paths_read_naturally() {
         assert_eq!(
-            field_path("/conditions/0/properties/1/value"),
-            "conditions[0].properties[1].value"
+            field_path("/rules/0/properties/1/value"),
+            "rules[0].properties[1].value"
         );
         assert_eq!(field_path(""), "");
-        assert_eq!(field_path("/payloads/a~1b"), "payloads.a/b");
+        assert_eq!(field_path("/values/a~1b"), "values.a/b");
     }
 
     #[test]
     fn closest_suggests_typos_only() {
-        let known = vec!["rollout_percentage".to_owned(), "variant".to_owned()];
-        assert_eq!(
-            closest("rollout_percentge", &known),
-            Some("rollout_percentage")
-        );
+        let known = vec!["percentage".to_owned(), "variant".to_owned()];
+        assert_eq!(closest("percentge", &known), Some("percentage"));
         assert_eq!(closest("zzz", &known), None);
     }
 }

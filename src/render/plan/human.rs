@@ -9,9 +9,8 @@ use std::fmt::Write;
 
 use anstyle::{AnsiColor, Style};
 
-use super::Target;
 use super::risk::{self, Risk};
-use super::words::{self, Described};
+use super::{ChangeWords, Described, FlagWords, Target};
 use crate::plan::{Action, Plan, PlanError, Step, UnmanagedReason};
 use crate::render::escape::{Inline, terminal};
 
@@ -30,7 +29,7 @@ fn sign(action: Action) -> (char, Style) {
 }
 
 /// The summary line: `Plan: 1 to create, 2 to update, 0 to delete.`
-pub fn summary_line(plan: &Plan) -> String {
+pub fn summary_line<F: FlagWords>(plan: &Plan<F>) -> String {
     let s = plan.summary;
     format!(
         "{} to create, {} to update, {} to delete",
@@ -53,7 +52,7 @@ fn push_described(out: &mut String, described: &[Described]) {
 }
 
 /// The environment's ignored fields as a list of names in backticks, if any.
-pub(crate) fn ignored(plan: &Plan) -> Option<String> {
+pub(crate) fn ignored<F: FlagWords>(plan: &Plan<F>) -> Option<String> {
     (!plan.ignore.is_empty()).then(|| {
         plan.ignore
             .iter()
@@ -64,24 +63,24 @@ pub(crate) fn ignored(plan: &Plan) -> Option<String> {
 }
 
 /// The lines under a step's headline: a new flag's fields, or an update's changes.
-pub(crate) fn described(step: &Step, out: Inline) -> Vec<Described> {
+pub(crate) fn described<F: FlagWords>(step: &Step<F>, out: Inline) -> Vec<Described> {
     match step.action {
         Action::Create => step
             .desired
             .as_ref()
-            .map(|flag| words::created(flag, out))
+            .map(|flag| flag.created(out))
             .unwrap_or_default(),
         Action::Update => step
             .changes
             .iter()
-            .map(|c| words::describe_for(c, out))
+            .map(|c| ChangeWords::describe(c, out))
             .collect(),
         Action::Delete => Vec::new(),
     }
 }
 
 /// One step: its headline, its risks (`!`) and its changes.
-pub(crate) fn step(out: &mut String, step: &Step, risks: &[Risk]) {
+pub(crate) fn step<F: FlagWords>(out: &mut String, step: &Step<F>, risks: &[Risk]) {
     let (sign, style) = sign(step.action);
     let _ = write!(
         out,
@@ -96,7 +95,7 @@ pub(crate) fn step(out: &mut String, step: &Step, risks: &[Risk]) {
     }
     out.push('\n');
     for risk in risks {
-        let _ = writeln!(out, "      {RED}!{RED:#} {}", risk.words(Inline::Terminal));
+        let _ = writeln!(out, "      {RED}!{RED:#} {}", risk.words);
     }
     push_described(out, &described(step, Inline::Terminal));
 }
@@ -107,7 +106,7 @@ fn group_title(action: Action, n: usize) -> String {
 }
 
 /// The header: environment, backend, which service or file, and the commit.
-fn header(out: &mut String, plan: &Plan, target: Option<&Target>) {
+fn header<F: FlagWords>(out: &mut String, plan: &Plan<F>, target: Option<&Target>) {
     let env = terminal::text(&plan.metadata.environment);
     let backend = terminal::text(&plan.metadata.backend);
     let _ = write!(
@@ -135,12 +134,12 @@ fn header(out: &mut String, plan: &Plan, target: Option<&Target>) {
 }
 
 /// The whole plan (no target in the header).
-pub fn render(plan: &Plan) -> String {
+pub fn render<F: FlagWords>(plan: &Plan<F>) -> String {
     render_for(plan, None)
 }
 
 /// The whole plan: what needs attention first, then the rest grouped by action.
-pub fn render_for(plan: &Plan, target: Option<&Target>) -> String {
+pub fn render_for<F: FlagWords>(plan: &Plan<F>, target: Option<&Target>) -> String {
     let mut out = String::new();
     let env = terminal::text(&plan.metadata.environment);
     header(&mut out, plan, target);
@@ -160,7 +159,7 @@ pub fn render_for(plan: &Plan, target: Option<&Target>) -> String {
         );
         out.push('\n');
     }
-    let (risky, rest) = risk::split(plan);
+    let (risky, rest) = risk::split(plan, Inline::Terminal);
     if !risky.is_empty() {
         let _ = writeln!(
             out,
@@ -173,7 +172,7 @@ pub fn render_for(plan: &Plan, target: Option<&Target>) -> String {
         out.push('\n');
     }
     for action in [Action::Create, Action::Update, Action::Delete] {
-        let group: Vec<&&Step> = rest.iter().filter(|s| s.action == action).collect();
+        let group: Vec<&&Step<F>> = rest.iter().filter(|s| s.action == action).collect();
         if group.is_empty() {
             continue;
         }

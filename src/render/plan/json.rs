@@ -5,10 +5,11 @@ use serde_json::{Value, json};
 
 use crate::finding::{Finding, Severity};
 
+use crate::model::VendorFlag;
 use crate::plan::{FORMAT_VERSION, Plan, PlanError};
 
 /// The plan document, pretty-printed, with a final newline.
-pub fn render(plan: &Plan) -> String {
+pub fn render<F: VendorFlag>(plan: &Plan<F>) -> String {
     let mut text = serde_json::to_string_pretty(plan).unwrap_or_default();
     text.push('\n');
     text

@@ -10,12 +10,12 @@
 //!
 //! Keys and values are code spans, other text from the plan is escaped (`render::escape`), so
 //! no flag name or server text can hide the rest of the comment (`<!--`), render HTML or
-//! links; payload diffs are in fenced code blocks longer than any backtick run inside.
+//! links; value diffs are in fenced code blocks longer than any backtick run inside.
 
 use std::fmt::Write;
 
 use super::risk::{self, Risk};
-use super::{Target, human};
+use super::{FlagWords, Target, human};
 use crate::finding::{Finding, Severity};
 use crate::plan::{Action, Plan, PlanError, Step, UnmanagedReason};
 use crate::render::escape::{Inline, markdown as md};
@@ -46,12 +46,12 @@ impl Default for Options<'_> {
 }
 
 /// The plan as markdown under [`GITHUB_COMMENT_LIMIT`] bytes.
-pub fn render(plan: &Plan) -> String {
+pub fn render<F: FlagWords>(plan: &Plan<F>) -> String {
     render_with(plan, &Options::default())
 }
 
 /// The plan as markdown in at most `limit` bytes.
-pub fn render_within(plan: &Plan, limit: usize) -> String {
+pub fn render_within<F: FlagWords>(plan: &Plan<F>, limit: usize) -> String {
     render_with(
         plan,
         &Options {
@@ -79,11 +79,11 @@ fn fence_for(body: &str) -> String {
     "`".repeat((longest + 1).max(3))
 }
 
-/// One flag's block: its headline, its risks and every change (payload diffs in a code block).
-fn block(step: &Step, risks: &[Risk]) -> String {
+/// One flag's block: its headline, its risks and every change (value diffs in a code block).
+fn block<F: FlagWords>(step: &Step<F>, risks: &[Risk]) -> String {
     let mut out = format!("- **{}** {}\n", step.action.as_str(), md::code(&step.key));
     for r in risks {
-        let _ = writeln!(out, "  - ⚠️ {}", r.words(Inline::Markdown));
+        let _ = writeln!(out, "  - ⚠️ {}", r.words);
     }
     for d in human::described(step, Inline::Markdown) {
         let _ = writeln!(out, "  - {}", d.headline);
@@ -101,8 +101,8 @@ fn block(step: &Step, risks: &[Risk]) -> String {
 }
 
 /// A risky flag in one line and its risks, without its other changes.
-fn compact(step: &Step, risks: &[Risk]) -> String {
-    let words: Vec<String> = risks.iter().map(|r| r.words(Inline::Markdown)).collect();
+fn compact<F: FlagWords>(step: &Step<F>, risks: &[Risk]) -> String {
+    let words: Vec<String> = risks.iter().map(|r| r.words.clone()).collect();
     format!(
         "- **{}** {}: ⚠️ {}\n",
         step.action.as_str(),
@@ -111,7 +111,7 @@ fn compact(step: &Step, risks: &[Risk]) -> String {
     )
 }
 
-fn head(plan: &Plan, target: Option<&Target>) -> String {
+fn head<F: FlagWords>(plan: &Plan<F>, target: Option<&Target>) -> String {
     let env = &plan.metadata.environment;
     let s = plan.summary;
     let mut head = format!("### flagops plan: {}\n\n", md::code(env));
@@ -172,7 +172,7 @@ fn head(plan: &Plan, target: Option<&Target>) -> String {
     head
 }
 
-fn foot(plan: &Plan) -> String {
+fn foot<F: FlagWords>(plan: &Plan<F>) -> String {
     let mut foot = format!(
         "<sub>flagops {}",
         md::detail(&plan.metadata.flagops_version)
@@ -201,7 +201,7 @@ fn group_title(action: Action) -> &'static str {
 }
 
 /// The folded, low-risk extras: the apply order and the live flags left alone.
-fn extras(plan: &Plan) -> Vec<String> {
+fn extras<F: FlagWords>(plan: &Plan<F>) -> Vec<String> {
     let mut out = Vec::new();
     let levels = plan.levels();
     if levels.len() > 1 {
@@ -240,11 +240,11 @@ fn extras(plan: &Plan) -> Vec<String> {
 
 /// The plan as markdown under `options.budget` bytes (when the header, the names of the risky
 /// flags and the footer fit in it).
-pub fn render_with(plan: &Plan, options: &Options<'_>) -> String {
+pub fn render_with<F: FlagWords>(plan: &Plan<F>, options: &Options<'_>) -> String {
     let mut out = head(plan, options.target);
     let foot = foot(plan);
     let limit = options.budget.saturating_sub(foot.len());
-    let (risky, rest) = risk::split(plan);
+    let (risky, rest) = risk::split(plan, Inline::Markdown);
     // Room kept for the note on what was left out: its longest form with counts only (the
     // keys are listed only if they fit).
     let note_reserve = left_out_note(plan, &rest, risky.len(), options.budget, 0).len();
@@ -280,10 +280,10 @@ pub fn render_with(plan: &Plan, options: &Options<'_>) -> String {
         out.push('\n');
     }
 
-    let mut left_out: Vec<&Step> = Vec::new();
+    let mut left_out: Vec<&Step<F>> = Vec::new();
     let fold_open = rest.len() <= 10;
     for action in [Action::Create, Action::Update, Action::Delete] {
-        let group: Vec<&Step> = rest
+        let group: Vec<&Step<F>> = rest
             .iter()
             .copied()
             .filter(|s| s.action == action)
@@ -337,9 +337,9 @@ pub fn render_with(plan: &Plan, options: &Options<'_>) -> String {
 }
 
 /// What was left out to stay under the budget, and where the full plan is.
-fn left_out_note(
-    plan: &Plan,
-    left_out: &[&Step],
+fn left_out_note<F: FlagWords>(
+    plan: &Plan<F>,
+    left_out: &[&Step<F>],
     left_out_risky: usize,
     budget: usize,
     room: usize,

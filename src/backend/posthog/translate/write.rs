@@ -113,7 +113,7 @@ fn filters_to_wire(flag: &Flag, ids: &Ids) -> Result<Map<String, Value>, String>
         .iter()
         .map(|(k, v)| {
             let sentinel =
-                flag.has_encrypted_payloads && v.as_str() == Some(crate::plan::ENCRYPTED_SENTINEL);
+                flag.has_encrypted_payloads && v.as_str() == Some(crate::model::ENCRYPTED_SENTINEL);
             let stored = if sentinel {
                 v.clone()
             } else {

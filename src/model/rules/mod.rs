@@ -1,64 +1,52 @@
-//! Rules about one resolved flag on its own: variants, payloads, conditions, properties and
-//! the object-level constraints PostHog enforces.
+//! PostHog's rules about one resolved flag on its own (`rules::FlagRules` for its `Flag`):
+//! variants, payloads, conditions, properties and the object-level constraints PostHog
+//! enforces.
+
+mod value;
 
 use std::collections::BTreeMap;
 
 use crate::finding::{Collapsed, Severity};
-use crate::model::{BucketingIdentifier, Flag, Operator, PropertyType};
+use crate::model::{BucketingIdentifier, Flag, Operator, PropertyType, Reference};
+use crate::rules::{FlagRules, Problem};
 
-use super::value;
+impl FlagRules for Flag {
+    fn problems(&self, known: &BTreeMap<&str, &Flag>) -> Vec<Problem> {
+        check(self, known)
+    }
 
-/// A problem in a resolved flag, located by a pointer into the resolved flag (not yet mapped
-/// to the document through the override origins).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Problem {
-    pub(crate) severity: Severity,
-    pub(crate) code: &'static str,
-    pub(crate) pointer: String,
-    pub(crate) message: String,
-    pub(crate) help: Option<String>,
-    /// Point at the mapping key at `pointer` rather than at its value.
-    pub(crate) on_key: bool,
-}
+    fn needs(code: &str) -> &'static [&'static str] {
+        needs(code)
+    }
 
-impl Problem {
-    fn error(code: &'static str, pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem {
-            severity: Severity::Error,
-            code,
-            pointer: pointer.into(),
-            message: message.into(),
-            help: None,
-            on_key: false,
+    fn read_by_references() -> &'static [&'static str] {
+        // Which variants exist.
+        &["variants"]
+    }
+
+    fn state_fields() -> &'static [&'static str] {
+        &["active", "archived"]
+    }
+
+    fn off(&self) -> (&'static str, &'static str) {
+        // An archived flag is off (`Flag::is_enabled`).
+        if self.archived {
+            ("archived", "archived")
+        } else {
+            ("active", "disabled")
         }
     }
 
-    fn warning(code: &'static str, pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem {
-            severity: Severity::Warning,
-            code,
-            pointer: pointer.into(),
-            message: message.into(),
-            help: None,
-            on_key: false,
-        }
-    }
-
-    fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
-        self
-    }
-
-    fn on_key(mut self) -> Self {
-        self.on_key = true;
-        self
+    fn evaluates(reference: &Reference) -> bool {
+        // `depends_on` is ordering only: PostHog guards real flag dependencies.
+        reference.field == "conditions"
     }
 }
 
 /// The top-level fields a rule reads besides the place it reports: when a flag's field was
 /// left out for a schema error, the rules needing it are skipped for that flag (the place
 /// itself is checked by the caller).
-pub(crate) fn needs(code: &str) -> &'static [&'static str] {
+fn needs(code: &str) -> &'static [&'static str] {
     match code {
         "variant-sum" | "duplicate-variant" | "variant-override" => &["variants"],
         "payload-key" => &["payloads", "variants"],
@@ -73,7 +61,7 @@ pub(crate) fn needs(code: &str) -> &'static [&'static str] {
 
 /// The problems of one flag, repeats of one rule over one list collapsed as they come.
 #[derive(Default)]
-pub(crate) struct Problems(Collapsed<Problem>);
+struct Problems(Collapsed<Problem>);
 
 impl Problems {
     fn push(&mut self, problem: Problem) {
@@ -83,7 +71,7 @@ impl Problems {
 }
 
 /// Every rule that needs only the flag itself and the flags it may reference.
-pub(crate) fn check(flag: &Flag, known: &BTreeMap<&str, &Flag>) -> Vec<Problem> {
+fn check(flag: &Flag, known: &BTreeMap<&str, &Flag>) -> Vec<Problem> {
     let mut out = Problems::default();
     check_variants(flag, &mut out);
     check_payloads(flag, &mut out);
@@ -356,7 +344,7 @@ fn check_object(flag: &Flag, out: &mut Problems) {
     }
     let mut seen = BTreeMap::new();
     for (i, tag) in flag.tags.iter().enumerate() {
-        let normal = tag.trim().to_lowercase();
+        let normal = crate::model::normalize::tag(tag);
         if normal != *tag {
             out.push(
                 Problem::warning(

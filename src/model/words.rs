@@ -1,6 +1,7 @@
-//! Plan changes in words: "rollout 10% → 50% in condition 2", "variant `test` added".
+//! PostHog's plan changes in words: "rollout 10% → 50% in condition 2", "variant `test`
+//! added" (`render::plan::ChangeWords` for its `Field`, `FlagWords` for its `Flag`).
 //!
-//! Shared by the human and markdown renderings. Each function returns text without styling,
+//! Shared by the human and markdown renderings and the apply reports. Each function returns text without styling,
 //! with every name and value from the plan escaped for the output it is for ([`Inline`]):
 //! names in backticks (a code span in markdown), values as JSON. Payload changes come back as
 //! several lines (a line diff of the pretty JSON), escaped for the terminal (markdown shows
@@ -12,15 +13,24 @@ use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 use crate::model::{Condition, Flag, Percent, Property, PropertyType};
-use crate::plan::{Change, ChangeOp, Field, MASK};
+use crate::plan::{Change, ChangeOp, Field, MASK, Step};
 use crate::render::escape::{Inline, terminal};
+use crate::render::plan::{ChangeWords, Described, FlagWords, Risk};
 
-/// One described change: a headline and, for payloads, the lines of a diff
-/// (each starting with `+`, `-` or a space).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Described {
-    pub(crate) headline: String,
-    pub(crate) lines: Vec<String>,
+impl ChangeWords for Field {
+    fn describe(change: &Change, to: Inline) -> Described {
+        describe_for(change, to)
+    }
+}
+
+impl FlagWords for Flag {
+    fn created(&self, to: Inline) -> Vec<Described> {
+        created(self, to)
+    }
+
+    fn risks(step: &Step, to: Inline) -> Vec<Risk> {
+        super::risk::risks(step, to)
+    }
 }
 
 /// A value as JSON (a string in quotes), escaped for `out`.
@@ -188,15 +198,7 @@ fn payload(change: &Change, item: &str, out: Inline) -> Described {
 }
 
 fn one(headline: String) -> Described {
-    Described {
-        headline,
-        lines: Vec::new(),
-    }
-}
-
-/// A change in words, for the terminal.
-pub(crate) fn describe(change: &Change) -> Described {
-    describe_for(change, Inline::Terminal)
+    Described::one(headline)
 }
 
 /// A change in words, escaped for `out`.
