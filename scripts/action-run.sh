@@ -3,7 +3,7 @@
 # vars, never interpolated into the shell) and writes the step's outputs and job summary.
 #
 # Environment: FLAGOPS_BIN (the binary), INPUT_COMMAND, INPUT_DIRECTORY, INPUT_CONFIG,
-# INPUT_ENVIRONMENT, INPUT_PLAN_FILE, INPUT_COMMENT, INPUT_BASE, INPUT_REQUIRE_REVIEWED_PLAN,
+# INPUT_ENVIRONMENT, INPUT_PLAN_FILE, INPUT_COMMENT, INPUT_ISSUE, INPUT_BASE, INPUT_REQUIRE_REVIEWED_PLAN,
 # and the runner's GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, RUNNER_TEMP, GITHUB_ACTION.
 # Outputs: exit-code, has-changes (plan: true/false), plan-json (plan: the saved plan's path),
 # markdown (plan: the comment-sized Markdown plan's path), each file unique to the step.
@@ -101,9 +101,10 @@ case "$command" in
         fi
         cat "$work/summary.md" >>"$GITHUB_STEP_SUMMARY"
         # The comment-sized plan (GitHub's comment limit, the default budget), posted on the
-        # pull request when `comment` is true.
+        # pull request when `comment` is true, as an issue when `issue` is.
         comment=()
-        is_true "${INPUT_COMMENT:-}" && comment=(--github-comment)
+        is_true "${INPUT_COMMENT:-}" && comment+=(--github-comment)
+        is_true "${INPUT_ISSUE:-}" && comment+=(--github-issue)
         "$bin" "${global[@]}" plan --env "$environment" --format markdown --detailed-exitcode \
             "${base_args[@]}" "${comment[@]}" >"$work/plan.md"
         second=$?

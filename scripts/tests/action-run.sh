@@ -121,6 +121,31 @@ step hostile INPUT_COMMAND=plan 'INPUT_ENVIRONMENT=$(touch pwned)'
 check "hostile input is not run" test ! -e "$workspace/pwned"
 check "hostile input is an unknown environment" code_is hostile 1
 
+# The arguments each input becomes, recorded by a wrapper around flagops (which drops
+# --github-comment/--github-issue: posting is the GitHub adapter's, tested with it).
+cat >"$tmp/recording-flagops" <<WRAPPER
+#!/usr/bin/env bash
+echo "\$*" >>"$tmp/args.log"
+args=()
+for a in "\$@"; do case "\$a" in --github-comment | --github-issue) ;; *) args+=("\$a") ;; esac; done
+exec "$binary" "\${args[@]}"
+WRAPPER
+chmod +x "$tmp/recording-flagops"
+base=$(cd "$workspace" && git rev-parse HEAD)
+: >"$tmp/args.log"
+binary_saved=$binary
+binary="$tmp/recording-flagops"
+step args_plan INPUT_COMMAND=plan INPUT_ENVIRONMENT=staging INPUT_COMMENT=true INPUT_BASE="$base"
+step args_drift INPUT_COMMAND=plan INPUT_ENVIRONMENT=staging INPUT_ISSUE=true
+step args_validate INPUT_COMMAND=validate INPUT_BASE="$base" INPUT_CONFIG=flagops.yaml
+binary=$binary_saved
+check "plan with comment passes" code_is args_plan 0
+check "summary plan: 1 MiB budget, saved, base" contains "$tmp/args.log" "-C flags-repo plan --env staging --format markdown --markdown-budget 1048576 --detailed-exitcode --out $tmp/runner/flagops-args_plan/plan.json --base $base"
+check "comment plan: default budget, base, --github-comment" contains "$tmp/args.log" "-C flags-repo plan --env staging --format markdown --detailed-exitcode --base $base --github-comment"
+check "issue: --github-issue" contains "$tmp/args.log" "-C flags-repo plan --env staging --format markdown --detailed-exitcode --github-issue"
+check "validate: config and --changed-since base" contains "$tmp/args.log" "-C flags-repo --config flagops.yaml validate --format github --path-prefix flags-repo --changed-since $base"
+check "comment=false: no --github-comment" lacks "$tmp/args.log" "--out $tmp/runner/flagops-args_drift/plan.json --github"
+
 if [ "$failures" -ne 0 ]; then
     echo "$failures action test(s) failed" >&2
     exit 1
