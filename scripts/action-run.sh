@@ -8,6 +8,7 @@
 # Outputs: exit-code, has-changes (plan: true/false), plan-json (plan: the saved plan's path),
 # markdown (plan: the comment-sized Markdown plan's path), each file unique to the step.
 set -uo pipefail
+# (`${a[@]+"${a[@]}"}` expands an empty array under `set -u` in macOS' bash 3.2 too.)
 
 bin=${FLAGOPS_BIN:?FLAGOPS_BIN must name the flagops binary}
 command=${INPUT_COMMAND:-validate}
@@ -70,9 +71,9 @@ case "$command" in
         [ -n "$base" ] && since=(--changed-since "$base")
         # Annotations in the log (GitHub turns them into line comments), the findings in words
         # in the summary.
-        "$bin" "${global[@]}" validate --format github --path-prefix "$dir" "${since[@]}"
+        "$bin" "${global[@]}" validate --format github --path-prefix "$dir" ${since[@]+"${since[@]}"}
         code=$?
-        "$bin" "${global[@]}" validate --format human "${since[@]}" >"$work/validate.txt" 2>&1
+        "$bin" "${global[@]}" validate --format human ${since[@]+"${since[@]}"} >"$work/validate.txt" 2>&1
         {
             printf '### flagops validate\n\n'
             if [ "$code" -eq 0 ]; then printf 'No findings.\n\n'; else printf 'Exit code %s.\n\n' "$code"; fi
@@ -93,7 +94,7 @@ case "$command" in
         fi
         # The job summary holds up to 1 MiB: the whole plan, saved as planned.
         "$bin" "${global[@]}" plan --env "$environment" --format markdown --markdown-budget 1048576 \
-            --detailed-exitcode --out "$out" "${base_args[@]}" >"$work/summary.md"
+            --detailed-exitcode --out "$out" ${base_args[@]+"${base_args[@]}"} >"$work/summary.md"
         code=$?
         if [ "$code" -ne 0 ] && [ "$code" -ne 2 ]; then
             cat "$work/summary.md" >>"$GITHUB_STEP_SUMMARY"
@@ -106,7 +107,7 @@ case "$command" in
         is_true "${INPUT_COMMENT:-}" && comment+=(--github-comment)
         is_true "${INPUT_ISSUE:-}" && comment+=(--github-issue)
         "$bin" "${global[@]}" plan --env "$environment" --format markdown --detailed-exitcode \
-            "${base_args[@]}" "${comment[@]}" >"$work/plan.md"
+            ${base_args[@]+"${base_args[@]}"} ${comment[@]+"${comment[@]}"} >"$work/plan.md"
         second=$?
         if [ "$second" -ne 0 ] && [ "$second" -ne 2 ]; then finish "$second"; fi
         output plan-json "$plan_json"

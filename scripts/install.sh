@@ -29,6 +29,9 @@ root=${FLAGOPS_INSTALL_ROOT:?FLAGOPS_INSTALL_ROOT must name the install director
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$src/Cargo.toml" | head -n 1)
 sums_file="$src/dist/SHA256SUMS"
 
+tmp=""
+trap 'if [ -n "$tmp" ]; then rm -rf "$tmp"; fi' EXIT
+
 note() { echo "flagops install: $*" >&2; }
 fail() {
     echo "::error title=flagops install::$*"
@@ -87,7 +90,7 @@ check_installed() {
 }
 
 download() {
-    local triple suffix asset expected url tmp status actual
+    local triple suffix asset expected url status actual
     triple=$(target_triple)
     if [ -z "$triple" ]; then
         note "no release binary for ${RUNNER_OS:-$(uname -s)}/${RUNNER_ARCH:-$(uname -m)}"
@@ -104,8 +107,6 @@ download() {
     fi
     url="${FLAGOPS_RELEASE_URL:-https://github.com/${FLAGOPS_REPOSITORY:-${GITHUB_ACTION_REPOSITORY:-}}/releases/download/v$version}/$asset"
     tmp=$(mktemp -d)
-    # shellcheck disable=SC2064 # expand now: tmp is local
-    trap "rm -rf '$tmp'" RETURN
     status=$(curl --silent --show-error --location --retry 2 --connect-timeout 10 --max-time 120 \
         --output "$tmp/$asset" --write-out '%{http_code}' "$url" 2>"$tmp/curl.err") || status=${status:-000}
     if [ "$status" != 200 ]; then
