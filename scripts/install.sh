@@ -4,13 +4,17 @@
 # or, when that version has no release (an action used at a commit, a platform without a
 # binary), a source build with cargo into the same root.
 #
-#   scripts/install.sh [all|download|build|cache-key]
+#   scripts/install.sh [all|download|build|cache-key|source-digest]
 #     all        download, else build (the default)
 #     download   the release binary only; exit 0 when installed, 3 when there is none to install
 #                (no sums for this platform, or the host answers 404 or not at all)
 #     build      `cargo install --locked --path` (installs a minimal stable toolchain when cargo
 #                is missing); reuses an up-to-date binary already in the root (a restored cache)
 #     cache-key  print the key of a source build (platform, toolchain, Cargo.lock, sources)
+#     source-digest  print the digest of the sources (Cargo.toml, Cargo.lock, build.rs, src/):
+#                the release records it in dist/SHA256SUMS as `# source DIGEST`, and a download
+#                happens only at the same sources (an action used at a later commit of the
+#                same version builds that commit instead of running the release)
 #
 # Environment:
 #   FLAGOPS_INSTALL_ROOT      where to install (the binary is ROOT/bin/flagops); required
@@ -25,12 +29,12 @@ set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
 mode=${1:-all}
-root=${FLAGOPS_INSTALL_ROOT:?FLAGOPS_INSTALL_ROOT must name the install directory}
+root=${FLAGOPS_INSTALL_ROOT:-}
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$src/Cargo.toml" | head -n 1)
 sums_file="$src/dist/SHA256SUMS"
 
 tmp=""
-trap 'if [ -n "$tmp" ]; then rm -rf "$tmp"; fi' EXIT
+trap '[ -z "$tmp" ] || rm -rf "$tmp"' EXIT
 
 note() { echo "flagops install: $*" >&2; }
 fail() {
@@ -90,7 +94,7 @@ check_installed() {
 }
 
 download() {
-    local triple suffix asset expected url status actual
+    local triple suffix asset expected released url status actual
     triple=$(target_triple)
     if [ -z "$triple" ]; then
         note "no release binary for ${RUNNER_OS:-$(uname -s)}/${RUNNER_ARCH:-$(uname -m)}"
@@ -103,6 +107,11 @@ download() {
     expected=$(awk -v a="$asset" '$2 == a || $2 == "*" a { print $1; exit }' "$sums_file" 2>/dev/null || true)
     if ! [[ $expected =~ ^[0-9a-f]{64}$ ]]; then
         note "dist/SHA256SUMS has no sum for $asset (no release of $version yet)"
+        return 3
+    fi
+    released=$(sed -n 's/^# source \([0-9a-f]*\)$/\1/p' "$sums_file" | head -n 1)
+    if [ "$released" != "$(source_digest)" ]; then
+        note "the sources differ from those of the $version release (dist/SHA256SUMS: source ${released:-missing}): building them"
         return 3
     fi
     url="${FLAGOPS_RELEASE_URL:-https://github.com/${FLAGOPS_REPOSITORY:-${GITHUB_ACTION_REPOSITORY:-}}/releases/download/v$version}/$asset"
@@ -124,14 +133,17 @@ download() {
     check_installed "$suffix"
 }
 
+source_digest() {
+    (cd "$src" && { find Cargo.toml Cargo.lock src -type f; if [ -f build.rs ]; then echo build.rs; fi; } | LC_ALL=C sort |
+        while IFS= read -r f; do echo "$f $(sha256 "$f")"; done | { sha256sum 2>/dev/null || shasum -a 256; } | cut -c1-64)
+}
+
 cache_key() {
-    local triple toolchain lock sources
+    local triple toolchain lock
     triple=$(target_triple)
     toolchain=$( (rustc --version 2>/dev/null || echo no-rustc) | tr -c 'A-Za-z0-9.\n' '-')
     lock=$(sha256 "$src/Cargo.lock" | cut -c1-16)
-    sources=$(cd "$src" && find Cargo.toml Cargo.lock build.rs src -type f 2>/dev/null | LC_ALL=C sort |
-        while IFS= read -r f; do echo "$f $(sha256 "$f")"; done | { sha256sum 2>/dev/null || shasum -a 256; } | cut -c1-16)
-    echo "flagops-build-${triple:-unknown}-$toolchain-lock-$lock-src-$sources"
+    echo "flagops-build-${triple:-unknown}-$toolchain-lock-$lock-src-$(source_digest | cut -c1-16)"
 }
 
 build() {
@@ -160,10 +172,14 @@ build() {
     echo "$key" >"$root/.flagops-src"
 }
 
+case "$mode" in download | build | all)
+    [ -n "$root" ] || fail "FLAGOPS_INSTALL_ROOT must name the install directory" ;;
+esac
 case "$mode" in
     download) download ;;
     build) build ;;
     cache-key) cache_key ;;
+    source-digest) source_digest ;;
     all)
         set +e
         download
@@ -176,7 +192,7 @@ case "$mode" in
         esac
         ;;
     *)
-        echo "usage: scripts/install.sh [all|download|build|cache-key]" >&2
+        echo "usage: scripts/install.sh [all|download|build|cache-key|source-digest]" >&2
         exit 2
         ;;
 esac

@@ -28,6 +28,7 @@ action="$tmp/action"
 mkdir -p "$action/scripts" "$action/dist" "$tmp/host/v$version"
 cp "$repo/scripts/install.sh" "$action/scripts/"
 cp "$repo/Cargo.toml" "$repo/Cargo.lock" "$action/"
+cp -R "$repo/src" "$action/src"
 asset=flagops-x86_64-unknown-linux-gnu
 cp "$binary" "$tmp/host/v$version/$asset"
 sum=$(sha256sum "$binary" | cut -d' ' -f1)
@@ -50,8 +51,12 @@ run() { # run NAME: install into $tmp/NAME, output in $tmp/NAME.out, exit code i
 }
 code_is() { [ "$(cat "$tmp/$1.code")" = "$2" ]; }
 
+# The sums of a release of these sources.
+digest=$("$action/scripts/install.sh" source-digest)
+release_sums() { printf '# source %s\n%s  %s\n' "$digest" "$1" "$asset" >"$action/dist/SHA256SUMS"; }
+
 # 1. A good download: installed from the host, verified, runs; no build.
-echo "$sum  $asset" >"$action/dist/SHA256SUMS"
+release_sums "$sum"
 start=$(date +%s%N)
 run good
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))
@@ -64,7 +69,7 @@ check "good download fetched the asset" contains "$tmp/requests.log" "GET /v$ver
 echo "     (cold install from the local host: ${elapsed_ms} ms)"
 
 # 2. A checksum mismatch: refused with the two sums, nothing installed, no fallback.
-echo "$(printf '0%.0s' $(seq 64))  $asset" >"$action/dist/SHA256SUMS"
+release_sums "$(printf '0%.0s' $(seq 64))"
 run mismatch
 check "mismatch exits 1" code_is mismatch 1
 check "mismatch names both sums" contains "$tmp/mismatch.out" "checksum mismatch for $asset from $FLAGOPS_RELEASE_URL/$asset: got $sum, dist/SHA256SUMS of flagops $version says $(printf '0%.0s' $(seq 64)); nothing installed"
@@ -72,8 +77,18 @@ check "mismatch is a GitHub error annotation" contains "$tmp/mismatch.out" "::er
 check "mismatch installs nothing" test ! -e "$tmp/mismatch/bin/flagops"
 check "mismatch does not fall back" test ! -e "$tmp/mismatch/fallback-ran"
 
-# 3. No release (404): falls back to the build.
-echo "$sum  $asset" >"$action/dist/SHA256SUMS"
+# 3. Sources changed since the release (the action used at a later commit): builds them, and
+#    does not ask the host.
+echo "// a later commit" >>"$action/src/lib.rs"
+: >"$tmp/requests.log"
+run later
+check "later commit exits 0" code_is later 0
+check "later commit says why it builds" contains "$tmp/later.out" "the sources differ from those of the $version release (dist/SHA256SUMS: source $digest): building them"
+check "later commit builds" test -e "$tmp/later/fallback-ran"
+check "later commit makes no request" test ! -s "$tmp/requests.log"
+cp "$repo/src/lib.rs" "$action/src/lib.rs"
+
+# 3b. No release (404): falls back to the build.
 rm "$tmp/host/v$version/$asset"
 run missing
 check "404 exits 0" code_is missing 0
