@@ -168,29 +168,9 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::backend::{LiveFlag, LiveState};
     use crate::config::Environment;
     use crate::plan::build;
-
-    fn flag(value: Value) -> Flag {
-        let spec: crate::model::FlagSpec = serde_json::from_value(value).unwrap();
-        spec.resolve(None).0
-    }
-
-    fn live(flags: &[Value]) -> LiveState {
-        LiveState {
-            flags: flags
-                .iter()
-                .enumerate()
-                .map(|(i, v)| LiveFlag {
-                    id: (i + 1).to_string(),
-                    flag: flag(v.clone()),
-                    token: Some(1.into()),
-                })
-                .collect(),
-            unsupported: Vec::new(),
-        }
-    }
+    use crate::plan::tests::{flag, live};
 
     fn origins(
         head: &[Value],

@@ -6,12 +6,14 @@ use super::*;
 use crate::backend::LiveFlag;
 use crate::model::normalize::normalize;
 
-fn flag(value: Value) -> Flag {
+/// A resolved flag from its file form (no environment); also used by `split`'s tests.
+pub(super) fn flag(value: Value) -> Flag {
     let spec: crate::model::FlagSpec = serde_json::from_value(value).unwrap();
     spec.resolve(None).0
 }
 
-fn live(flags: &[Value]) -> LiveState {
+/// Live flags with ids 1, 2, … and token 1; also used by `split`'s tests.
+pub(super) fn live(flags: &[Value]) -> LiveState {
     LiveState {
         flags: flags
             .iter()

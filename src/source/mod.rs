@@ -364,18 +364,20 @@ fn read_config(
     Ok((root, shown, config, doc.locations))
 }
 
+/// The config's environments as written (none when `environments` is not a mapping).
+fn environments(value: &serde_json::Value) -> impl Iterator<Item = (&String, &serde_json::Value)> {
+    value
+        .get("environments")
+        .and_then(serde_json::Value::as_object)
+        .into_iter()
+        .flatten()
+}
+
 /// Environments whose `api_key_env` holds what looks like a PostHog key instead of a
 /// variable name. Checked before anything else, and located without ever drawing the line
 /// holding the key.
 fn pasted_keys(value: &serde_json::Value, locations: &Locations, file: &Path) -> Vec<Finding> {
-    let Some(environments) = value
-        .get("environments")
-        .and_then(serde_json::Value::as_object)
-    else {
-        return Vec::new();
-    };
-    environments
-        .iter()
+    environments(value)
         .filter(|(_, env)| {
             env.get("api_key_env")
                 .and_then(serde_json::Value::as_str)
@@ -408,14 +410,7 @@ fn pasted_keys(value: &serde_json::Value, locations: &Locations, file: &Path) ->
 /// located at the value and shown without a user name, password, query or fragment
 /// (`config::shown_host`).
 fn host_findings(value: &serde_json::Value, locations: &Locations, file: &Path) -> Vec<Finding> {
-    let Some(environments) = value
-        .get("environments")
-        .and_then(serde_json::Value::as_object)
-    else {
-        return Vec::new();
-    };
-    environments
-        .iter()
+    environments(value)
         .filter_map(|(name, env)| {
             let host = env.get("host")?.as_str()?;
             let problem = crate::config::host_problem(host)?;
