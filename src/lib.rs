@@ -39,3 +39,4 @@ pub mod rules;
 pub mod schema;
 pub mod source;
 pub mod util;
+pub mod vendor;

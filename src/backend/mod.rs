@@ -9,6 +9,7 @@
 
 pub mod any;
 pub mod local;
+pub mod mixpanel;
 pub mod pacing;
 pub mod posthog;
 pub mod token;

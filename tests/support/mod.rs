@@ -5,6 +5,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod fake_github;
+pub mod fake_mixpanel;
 pub mod fake_posthog;
 
 use std::fs;

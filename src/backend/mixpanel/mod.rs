@@ -1,0 +1,1 @@
+//! The Mixpanel adapter: the Feature Flags management API (App API, service-account auth).
