@@ -117,7 +117,8 @@ fn main() {
     let mut times: Vec<Duration> = Vec::new();
     for round in 0..=ITERATIONS {
         let start = Instant::now();
-        let repo = flagops::source::load(dir.path(), None).expect("generated config is valid");
+        let repo = flagops::source::load::<flagops::vendor::posthog::Flag>(dir.path(), None)
+            .expect("generated config is valid");
         let findings = flagops::rules::validate(&repo);
         let elapsed = start.elapsed();
         assert_eq!(repo.flags.len(), FLAGS);

@@ -25,6 +25,10 @@ pub struct Config {
     /// Default `.flagops/state.json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    /// For `backend: local`: whose flags and rules the local state follows. Default
+    /// `posthog`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulate: Option<Service>,
     /// Environments by name (`staging`, `production`, …).
     #[serde(default)]
     pub environments: BTreeMap<String, Environment>,
@@ -36,7 +40,10 @@ pub struct Config {
 pub enum BackendKind {
     /// PostHog's feature-flag API.
     Posthog,
-    /// A JSON file in the repository that follows PostHog's rules (no account needed).
+    /// Mixpanel's Feature Flags API.
+    Mixpanel,
+    /// A JSON file in the repository that follows a service's rules (`emulate`; no account
+    /// needed).
     Local,
 }
 
@@ -45,9 +52,55 @@ impl BackendKind {
     pub fn as_str(self) -> &'static str {
         match self {
             BackendKind::Posthog => "posthog",
+            BackendKind::Mixpanel => "mixpanel",
             BackendKind::Local => "local",
         }
     }
+}
+
+/// A flag service: whose flag files a repository holds and whose rules apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    /// PostHog.
+    Posthog,
+    /// Mixpanel.
+    Mixpanel,
+}
+
+impl Service {
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Posthog => "posthog",
+            Service::Mixpanel => "mixpanel",
+        }
+    }
+}
+
+impl Config {
+    /// The service whose flags the repository holds: the backend's, or for `backend: local`
+    /// the one it emulates (PostHog by default).
+    pub fn service(&self) -> Service {
+        match self.backend {
+            BackendKind::Posthog => Service::Posthog,
+            BackendKind::Mixpanel => Service::Mixpanel,
+            BackendKind::Local => self.emulate.unwrap_or(Service::Posthog),
+        }
+    }
+}
+
+/// A Mixpanel data-residency region: which App API origin a project lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Region {
+    /// `https://mixpanel.com` (the default).
+    #[default]
+    Us,
+    /// `https://eu.mixpanel.com`.
+    Eu,
+    /// `https://in.mixpanel.com`.
+    In,
 }
 
 /// One directory or glob, or a list of them.
@@ -78,17 +131,40 @@ fn default_flags() -> FlagSources {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Environment {
-    /// PostHog origin: `https://us.posthog.com`, `https://eu.posthog.com` or self-hosted.
+    /// The API origin. PostHog: `https://us.posthog.com`, `https://eu.posthog.com` or
+    /// self-hosted. Mixpanel: the App API origin, instead of `region` (e.g. a proxy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^https?://"))]
     pub host: Option<String>,
-    /// PostHog project id.
+    /// The project id (PostHog or Mixpanel).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<u64>,
-    /// The name of the environment variable holding the personal API key (never the key).
+    /// PostHog: the name of the environment variable holding the personal API key (never the
+    /// key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
     pub api_key_env: Option<String>,
+    /// Mixpanel: the project's data-residency region, `us` (default), `eu` or `in`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<Region>,
+    /// Mixpanel: the workspace id; by default the project's global workspace (else its
+    /// default one) is looked up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<u64>,
+    /// Mixpanel: the name of the environment variable holding the service account's user
+    /// name (never the name itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    pub username_env: Option<String>,
+    /// Mixpanel: the name of the environment variable holding the service account's secret
+    /// (never the secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    pub secret_env: Option<String>,
+    /// Mixpanel: delete pruned flags instead of archiving them (disabling them first, as the
+    /// service refuses to delete an enabled flag). Default `false`: archive.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hard_delete: bool,
     /// Soft-delete live flags that are not in the repository.
     #[serde(default)]
     pub prune: bool,
@@ -104,57 +180,14 @@ pub struct Environment {
     pub rate_limit: Option<RateLimitConfig>,
     /// Top-level flag fields that plans leave out of updates: the live value is kept and a
     /// difference is not a change (like Terraform's `ignore_changes`). New flags are still
-    /// created with the repository's values. For fields the service owns or drops, e.g.
-    /// `tags` and `evaluation_contexts` when the PostHog organization lacks those features
-    /// (the API then returns them empty).
+    /// created with the repository's values. For fields the service owns or drops (a PostHog
+    /// organization without some features returns them empty). Which fields may be ignored
+    /// depends on the service (the README lists them); fields that other fields depend on
+    /// cannot be: a mix of live and repository values could be a flag nobody reviewed or
+    /// validated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("uniqueItems" = true))]
-    pub ignore: Vec<IgnoredField>,
-}
-
-/// A flag field an environment may `ignore`. Fields that other fields depend on (`active`,
-/// `archived`, `conditions`, `variants`, `payloads`, …) cannot be ignored: a mix of live and
-/// repository values could be a flag nobody reviewed or validated.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum IgnoredField {
-    /// The flag's description (`name`).
-    Name,
-    /// Tags.
-    Tags,
-    /// Evaluation contexts.
-    EvaluationContexts,
-    /// The experiment holdout (PostHog's experiments write it).
-    Holdout,
-    /// `early_exit`.
-    EarlyExit,
-    /// `feature_enrollment` (early-access features write it).
-    FeatureEnrollment,
-    /// `ensure_experience_continuity`.
-    EnsureExperienceContinuity,
-    /// `evaluation_runtime`.
-    EvaluationRuntime,
-    /// `bucketing_identifier`.
-    BucketingIdentifier,
-}
-
-impl IgnoredField {
-    /// The field's name in flag files and in the config.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IgnoredField::Name => "name",
-            IgnoredField::Tags => "tags",
-            IgnoredField::EvaluationContexts => "evaluation_contexts",
-            IgnoredField::Holdout => "holdout",
-            IgnoredField::EarlyExit => "early_exit",
-            IgnoredField::FeatureEnrollment => "feature_enrollment",
-            IgnoredField::EnsureExperienceContinuity => "ensure_experience_continuity",
-            IgnoredField::EvaluationRuntime => "evaluation_runtime",
-            IgnoredField::BucketingIdentifier => "bucketing_identifier",
-        }
-    }
+    pub ignore: Vec<String>,
 }
 
 /// A request budget; a window left out keeps the backend's documented limit.

@@ -1,9 +1,8 @@
 //! Small helpers shared by several layers, so that no layer reaches into another for them:
-//! content digests (the config hash of a saved plan, flag fingerprints, import's file names).
-//!
-//! (JSON-pointer escaping, `source::yaml::escape_pointer`, belongs here too; it moves once
-//! `source` is free to change.)
+//! content digests (the config hash of a saved plan, flag fingerprints, import's file names)
+//! and JSON-pointer escaping.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use sha2::{Digest, Sha256};
@@ -16,6 +15,15 @@ pub fn sha256(bytes: &[u8]) -> String {
         let _ = write!(out, "{byte:02x}");
     }
     out
+}
+
+/// Escape a key for use in a JSON pointer (RFC 6901).
+pub fn escape_pointer(key: &str) -> Cow<'_, str> {
+    if key.contains(['~', '/']) {
+        Cow::Owned(key.replace('~', "~0").replace('/', "~1"))
+    } else {
+        Cow::Borrowed(key)
+    }
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use flagops::backend::pacing::{Budget, RetryPolicy};
 use flagops::backend::posthog::{ApiKey, PosthogBackend, PosthogSettings};
 use flagops::backend::{Backend, RateLimit};
 use flagops::config::{Environment, RateLimitConfig};
-use flagops::model::Flag;
 use flagops::plan::{self, Plan};
+use flagops::vendor::posthog::Flag;
 use serde_json::{Value, json};
 
 use crate::support::fake_posthog::{

@@ -8,8 +8,8 @@ use flagops::apply::{self, FailureCode, Options, Outcome, Quiet};
 use flagops::backend::posthog::PosthogBackend;
 use flagops::backend::{Backend, BackendResult, Capabilities, LiveFlag, LiveState};
 use flagops::config::Environment;
-use flagops::model::Flag;
 use flagops::plan;
+use flagops::vendor::posthog::Flag;
 use serde_json::json;
 
 use crate::apply_posthog::{adapter, options, plan_for, seeded, spec, statuses};

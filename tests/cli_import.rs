@@ -3,13 +3,14 @@
 //! backend. Round trips through files, `validate` and `plan`; refusal, `--force`, `--key`,
 //! skipped flags, idempotence, and usage errors.
 
+use flagops::model::VendorFlag as _;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
 use flagops::backend::Backend;
 use flagops::backend::posthog::{ApiKey, PosthogBackend, PosthogSettings};
-use flagops::model::Flag;
+use flagops::vendor::posthog::Flag;
 use serde_json::{Value, json};
 
 use crate::support::fake_posthog::{FakePosthog, PROJECT_ID, WRITE_KEY};
@@ -60,7 +61,11 @@ fn extra_shapes() -> Vec<Flag> {
 pub(crate) async fn seed_rich(fake: &FakePosthog) -> Vec<String> {
     fake.add_cohort(PROJECT_ID, 1842, "Enterprise accounts");
     fake.add_cohort(PROJECT_ID, 1907, "Churn risk");
-    let examples = flagops::source::load(&crate_dir().join("examples/posthog"), None).unwrap();
+    let examples = flagops::source::load::<flagops::vendor::posthog::Flag>(
+        &crate_dir().join("examples/posthog"),
+        None,
+    )
+    .unwrap();
     let mut flags: Vec<Flag> = examples
         .flags
         .iter()

@@ -139,7 +139,8 @@ next:
 
     // The config loads as a posthog config with the README's two environments, and the
     // workflows pass each environment's key variable from a secret of the same name.
-    let loaded = flagops::source::load(repo.path(), None).expect("load");
+    let loaded =
+        flagops::source::load::<flagops::vendor::posthog::Flag>(repo.path(), None).expect("load");
     assert_eq!(loaded.config.backend, BackendKind::Posthog);
     let names: Vec<&str> = loaded
         .config

@@ -347,9 +347,9 @@ fn ignore_accepts_only_fields_that_can_be_left_out_of_updates() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
         run.stderr.contains(
-            "error[schema]: `conditions` is not one of: name, tags, evaluation_contexts, holdout, \
-             early_exit, feature_enrollment, ensure_experience_continuity, evaluation_runtime, \
-             bucketing_identifier\n"
+            "error[config]: `conditions` is not a field PostHog flags can ignore; one of: name, \
+             tags, evaluation_contexts, holdout, early_exit, feature_enrollment, \
+             ensure_experience_continuity, evaluation_runtime, bucketing_identifier\n"
         ),
         "{}",
         run.stderr

@@ -446,6 +446,40 @@ fn posthog_environment_without_its_connection_fields_exits_2() {
 }
 
 #[test]
+fn mixpanel_environment_without_its_connection_fields_exits_2() {
+    let repo = Repo::empty();
+    repo.write(
+        "flagops.yaml",
+        "backend: mixpanel\nenvironments:\n  prod:\n    region: eu\n    api_key_env: KEY\n",
+    );
+    let run = repo.run(&["validate", "--format", "github"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stdout,
+        "::error file=flagops.yaml,line=4,col=5,title=flagops config::environment `prod` needs `project_id` for the mixpanel backend\n\
+         ::error file=flagops.yaml,line=4,col=5,title=flagops config::environment `prod` needs `username_env` for the mixpanel backend\n\
+         ::error file=flagops.yaml,line=4,col=5,title=flagops config::environment `prod` needs `secret_env` for the mixpanel backend\n\
+         ::error file=flagops.yaml,line=5,col=18,endColumn=21,title=flagops config::`api_key_env` of environment `prod` is not a setting of the mixpanel backend%0Ahelp: remove it, or check `backend`\n"
+    );
+}
+
+#[test]
+fn settings_of_another_backend_and_emulate_outside_local_exit_2() {
+    let repo = Repo::empty();
+    repo.write(
+        "flagops.yaml",
+        "backend: posthog\nemulate: mixpanel\nenvironments:\n  prod:\n    host: https://eu.posthog.com\n    project_id: 1\n    api_key_env: KEY\n    region: eu\n",
+    );
+    let run = repo.run(&["validate", "--format", "github"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stdout,
+        "::error file=flagops.yaml,line=2,col=10,endColumn=18,title=flagops config::`emulate` is a setting of the local backend, not of `posthog`%0Ahelp: remove it: the service itself decides its flags' rules\n\
+         ::error file=flagops.yaml,line=8,col=13,endColumn=15,title=flagops config::`region` of environment `prod` is not a setting of the posthog backend%0Ahelp: remove it, or check `backend`\n"
+    );
+}
+
+#[test]
 fn unknown_flags_directory_exits_2() {
     let repo = Repo::empty();
     repo.write("flagops.yaml", "backend: local\nflags: flag-files/\n");

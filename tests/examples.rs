@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::support::{crate_dir, flagops};
+use flagops::model::VendorFlag as _;
 
 fn example_repos() -> Vec<PathBuf> {
     let mut repos: Vec<PathBuf> = fs::read_dir(crate_dir().join("examples"))
@@ -61,7 +62,11 @@ fn every_example_repository_validates_without_findings() {
 
 #[test]
 fn the_posthog_example_covers_the_model() {
-    let repo = flagops::source::load(&crate_dir().join("examples/posthog"), None).expect("load");
+    let repo = flagops::source::load::<flagops::vendor::posthog::Flag>(
+        &crate_dir().join("examples/posthog"),
+        None,
+    )
+    .expect("load");
     assert!(repo.flags.len() >= 12, "only {} flags", repo.flags.len());
     assert_eq!(
         repo.config.environments.keys().collect::<Vec<_>>(),

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use flagops::backend::Backend;
 use flagops::backend::posthog::{ApiKey, PosthogBackend, PosthogSettings};
 use flagops::config::Environment;
-use flagops::model::Flag;
+use flagops::vendor::posthog::Flag;
 use serde_json::Value;
 
 use crate::posthog_fixtures::fixture_files;
@@ -91,7 +91,8 @@ async fn every_sdk_fixture_flag_imports_validates_and_plans_without_changes() {
         );
 
         // The plan, computed from the files as loaded (whatever the rules say).
-        let loaded = flagops::source::load(repo.path(), None).unwrap();
+        let loaded =
+            flagops::source::load::<flagops::vendor::posthog::Flag>(repo.path(), None).unwrap();
         let desired: Vec<Flag> = loaded
             .flags
             .iter()

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 
-use flagops::model::FlagSpec;
+use flagops::vendor::posthog::FlagSpec;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -48,7 +48,8 @@ fn set_live(repo: &Repo, live: &[(&str, Vec<Value>)]) {
 
 /// Every environment's resolution of every flag of the repository, serialized.
 fn resolutions(repo: &Repo, environments: &[&str]) -> BTreeMap<String, String> {
-    let loaded = flagops::source::load(repo.path(), None).unwrap();
+    let loaded =
+        flagops::source::load::<flagops::vendor::posthog::Flag>(repo.path(), None).unwrap();
     let mut out = BTreeMap::new();
     for flag in &loaded.flags {
         for env in environments {
@@ -383,7 +384,8 @@ fn live_flag(file: &Value, change: &Value, removed: (bool, bool, bool)) -> Value
 }
 
 fn has_errors(repo: &Repo) -> bool {
-    let loaded = flagops::source::load(repo.path(), None).unwrap();
+    let loaded =
+        flagops::source::load::<flagops::vendor::posthog::Flag>(repo.path(), None).unwrap();
     flagops::rules::validate(&loaded)
         .iter()
         .any(|f| f.severity == flagops::finding::Severity::Error)

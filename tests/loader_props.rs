@@ -171,7 +171,7 @@ fn check_findings(text: &str, findings: &[Finding]) -> Result<(), TestCaseError>
 /// `load_file`, then every rule over what it loaded.
 fn load_and_check(text: &str) -> Result<(), TestCaseError> {
     let file = Path::new("flags/fuzz.yaml");
-    let contents = source::load_file(text, file);
+    let contents = source::load_file::<flagops::vendor::posthog::Flag>(text, file);
     check_findings(text, &contents.findings)?;
     for flag in contents.flags.iter().chain(&contents.partial) {
         prop_assert_eq!(&flag.file, file);
@@ -222,7 +222,8 @@ proptest! {
 #[test]
 fn seeds_are_valid() {
     for seed in SEEDS {
-        let contents = source::load_file(seed, Path::new("seed.yaml"));
+        let contents =
+            source::load_file::<flagops::vendor::posthog::Flag>(seed, Path::new("seed.yaml"));
         assert!(contents.findings.is_empty(), "{:?}", contents.findings);
         assert!(!contents.flags.is_empty());
     }

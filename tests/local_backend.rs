@@ -20,7 +20,7 @@ fn backend() -> (tempfile::TempDir, LocalBackend) {
     (dir, b)
 }
 
-fn depends_on(key: &str, target: &str) -> flagops::model::Flag {
+fn depends_on(key: &str, target: &str) -> flagops::vendor::posthog::Flag {
     flag(
         json!({"key": key, "conditions": [{"properties": [{"type": "flag", "flag": target, "value": true}]}]}),
     )

@@ -6,10 +6,11 @@ use std::fs;
 
 use flagops::backend::Backend;
 use flagops::backend::posthog::{ApiKey, PosthogBackend, PosthogSettings};
-use flagops::model::Flag;
+use flagops::vendor::posthog::Flag;
 
 use crate::support::fake_posthog::{FakePosthog, PROJECT_ID, WRITE_KEY};
 use crate::support::{FAKE_KEY_VAR, Repo, crate_dir, flagops_against_fake};
+use flagops::model::VendorFlag as _;
 
 /// examples/posthog copied into a temporary repository whose environment `env` is the fake.
 fn examples_repo(fake: &FakePosthog, env: &str) -> Repo {
@@ -53,7 +54,8 @@ fn examples_repo(fake: &FakePosthog, env: &str) -> Repo {
 async fn load_fake(fake: &FakePosthog, repo: &Repo, env: &str) -> usize {
     fake.add_cohort(PROJECT_ID, 1842, "Enterprise accounts");
     fake.add_cohort(PROJECT_ID, 1907, "Churn risk");
-    let loaded = flagops::source::load(repo.path(), None).unwrap();
+    let loaded =
+        flagops::source::load::<flagops::vendor::posthog::Flag>(repo.path(), None).unwrap();
     let flags: Vec<Flag> = loaded
         .flags
         .iter()

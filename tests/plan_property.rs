@@ -8,12 +8,13 @@ use flagops::apply;
 use flagops::backend::local::LocalBackend;
 use flagops::backend::{Backend, LiveState};
 use flagops::config::Environment;
-use flagops::model::Flag;
 use flagops::plan::{self, Action, Plan};
+use flagops::vendor::posthog::Flag;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use crate::support::flag;
+use flagops::model::VendorFlag as _;
 
 const KEYS: usize = 6;
 

@@ -3,9 +3,9 @@
 
 use flagops::backend::{LiveState, Unsupported};
 use flagops::config::Environment;
-use flagops::model::Flag;
 use flagops::plan::{self, ConfigRef, GitRef, Metadata, Plan};
 use flagops::render::plan::{human, json, markdown};
+use flagops::vendor::posthog::Flag;
 use serde_json::json;
 
 use crate::support::{flag, live};
@@ -395,7 +395,6 @@ fn no_changes() {
 
 #[test]
 fn ignored_fields_are_named_and_not_shown_as_changes() {
-    use flagops::config::IgnoredField;
     // What PostHog returns for an organization without tagging or evaluation contexts.
     let live = live(vec![(
         1,
@@ -406,7 +405,7 @@ fn ignored_fields_are_named_and_not_shown_as_changes() {
         json!({"key": "a", "name": "new", "tags": ["beta"], "evaluation_contexts": ["web"]}),
     )];
     let policy = Environment {
-        ignore: vec![IgnoredField::EvaluationContexts, IgnoredField::Tags],
+        ignore: vec!["evaluation_contexts".to_owned(), "tags".to_owned()],
         ..Environment::default()
     };
     snapshot_all("ignored", &build(&desired, &live, &policy));

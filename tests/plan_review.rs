@@ -3,10 +3,10 @@
 //! changes says so; the header names the service. The README's example plan is this file's.
 
 use flagops::config::Environment;
-use flagops::model::Flag;
 use flagops::plan::{self, ConfigRef, GitRef, Metadata, Plan};
 use flagops::render::plan::markdown::{self, Options};
 use flagops::render::plan::{Target, human, json};
+use flagops::vendor::posthog::Flag;
 use serde_json::json;
 
 use crate::support::{crate_dir, flag, live};

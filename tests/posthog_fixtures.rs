@@ -14,11 +14,12 @@ use std::path::{Path, PathBuf};
 
 use flagops::backend::Backend;
 use flagops::backend::posthog::{ApiKey, PosthogBackend, PosthogSettings};
-use flagops::model::Flag;
+use flagops::vendor::posthog::Flag;
 use serde_json::Value;
 
 use crate::support::fake_posthog::normalize::comparable_filters;
 use crate::support::fake_posthog::{FakePosthog, PROJECT_ID, WRITE_KEY};
+use flagops::model::VendorFlag as _;
 
 const TOP_LEVEL: [&str; 9] = [
     "name",

@@ -257,7 +257,7 @@ fn yaml(key: &str, name: &str, raw: &str) -> String {
 
 fn check_findings(text: &str) -> Result<(), TestCaseError> {
     let file = Path::new("flags/hostile.yaml");
-    let contents = source::load_file(text, file);
+    let contents = source::load_file::<flagops::vendor::posthog::Flag>(text, file);
     let config = serde_json::from_value(json!({
         "backend": "local",
         "environments": { "production": {} }

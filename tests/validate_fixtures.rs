@@ -59,7 +59,8 @@ fn run(files: &[(String, Vec<u8>)]) -> Vec<Finding> {
     for (name, bytes) in files {
         repo.write(&format!("flags/{name}"), bytes);
     }
-    let loaded = flagops::source::load(repo.path(), None).expect("the fixture config is valid");
+    let loaded = flagops::source::load::<flagops::vendor::posthog::Flag>(repo.path(), None)
+        .expect("the fixture config is valid");
     flagops::rules::validate(&loaded)
 }
 

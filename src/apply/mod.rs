@@ -35,8 +35,9 @@ use tokio::sync::watch;
 
 use crate::backend::pacing::{RetryPolicy, Waits};
 use crate::backend::{Backend, BackendError, LiveFlag, LiveState};
-use crate::model::{Field, VendorFlag};
+use crate::model::VendorFlag;
 use crate::plan::{Action, Change, Plan, Revision, Step, drift};
+use crate::vendor::posthog::Field;
 
 pub use report::{Counts, FailureCode, Outcome, Report, StepReport, Warning};
 

@@ -6,8 +6,8 @@
 
 use serde::Serialize;
 
-use crate::model::Field;
 use crate::plan::{Action, Change};
+use crate::vendor::posthog::Field;
 
 /// The result of an apply.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -5,7 +5,8 @@ use super::*;
 use crate::backend::local::LocalBackend;
 use crate::backend::{BackendResult, Capabilities, LiveFlag, LiveState};
 use crate::config::Environment;
-use crate::model::{Condition, Flag, Percent, Property, PropertyType};
+use crate::model::Percent;
+use crate::vendor::posthog::{Condition, Flag, Property, PropertyType};
 
 /// The local backend, except that it answers 503 to creating `unanswered`, stores 42% for `drifts`'s first condition (and answers
 /// so), refuses to create `refused`, deletes `vanishes` right after creating it and lets

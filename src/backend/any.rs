@@ -1,17 +1,16 @@
-//! The backend an environment uses, chosen from the config.
+//! The backend an environment uses, chosen from the config: the local state file or the
+//! service's adapter (`vendor::Model::Remote`), for the service's model `F`.
 //!
-//! `AnyBackend` is the one place that maps `backend:` in `flagops.yaml` to an adapter; commands
-//! build it with [`AnyBackend::for_environment`] and use it through the [`Backend`] trait.
-//! Adding an adapter means one variant here, one arm in `for_environment` and one arm per
-//! trait method.
+//! Commands build it with [`AnyBackend::for_environment`] and use it through the [`Backend`]
+//! trait.
 
 use std::path::Path;
 
 use super::local::{DEFAULT_STATE_FILE, LocalBackend};
-use super::posthog::{PosthogBackend, SettingsError};
+use super::posthog::SettingsError;
 use super::{Backend, BackendResult, Capabilities, LiveFlag, LiveState};
 use crate::config::{BackendKind, Config};
-use crate::model::Flag;
+use crate::vendor::Model;
 
 /// Why no backend could be built for an environment (a usage or config error).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,21 +23,28 @@ pub enum SetupError {
         /// The environments the config defines.
         known: Vec<String>,
     },
-    /// The PostHog settings of the environment are incomplete, or its API key is unset.
-    #[error(transparent)]
-    Posthog(#[from] SettingsError),
+    /// The service's settings of the environment are incomplete, or a credential variable
+    /// is unset (the message names the variable, never its value).
+    #[error("{0}")]
+    Settings(String),
 }
 
-/// Every backend flagops can talk to.
+impl From<SettingsError> for SetupError {
+    fn from(e: SettingsError) -> Self {
+        SetupError::Settings(e.to_string())
+    }
+}
+
+/// The backend of one environment, for the service's model `F`.
 #[derive(Debug)]
-pub enum AnyBackend {
+pub enum AnyBackend<F: Model> {
     /// `backend: local`.
-    Local(LocalBackend),
-    /// `backend: posthog`.
-    Posthog(Box<PosthogBackend>),
+    Local(LocalBackend<F>),
+    /// The service itself (`backend: posthog`, `backend: mixpanel`).
+    Remote(Box<F::Remote>),
 }
 
-impl AnyBackend {
+impl<F: Model> AnyBackend<F> {
     /// The backend for environment `env` of `config`, whose file is in `root`.
     pub fn for_environment(root: &Path, config: &Config, env: &str) -> Result<Self, SetupError> {
         if !config.environments.contains_key(env) {
@@ -50,60 +56,60 @@ impl AnyBackend {
         match config.backend {
             BackendKind::Local => {
                 let file = config.state.as_deref().unwrap_or(DEFAULT_STATE_FILE);
-                Ok(AnyBackend::Local(LocalBackend::new(root.join(file), env)))
-            }
-            BackendKind::Posthog => {
-                let environment = &config.environments[env];
-                Ok(AnyBackend::Posthog(Box::new(
-                    PosthogBackend::from_environment(env, environment)?,
+                Ok(AnyBackend::Local(LocalBackend::of_model(
+                    root.join(file),
+                    env,
                 )))
             }
+            BackendKind::Posthog | BackendKind::Mixpanel => Ok(AnyBackend::Remote(Box::new(
+                F::remote(env, &config.environments[env])?,
+            ))),
         }
     }
 }
 
-impl Backend for AnyBackend {
-    type Flag = Flag;
+impl<F: Model> Backend for AnyBackend<F> {
+    type Flag = F;
 
     fn capabilities(&self) -> Capabilities {
         match self {
             AnyBackend::Local(b) => b.capabilities(),
-            AnyBackend::Posthog(b) => b.capabilities(),
+            AnyBackend::Remote(b) => b.capabilities(),
         }
     }
 
-    async fn list(&self) -> BackendResult<LiveState> {
+    async fn list(&self) -> BackendResult<LiveState<F>> {
         match self {
             AnyBackend::Local(b) => b.list().await,
-            AnyBackend::Posthog(b) => b.list().await,
+            AnyBackend::Remote(b) => b.list().await,
         }
     }
 
-    async fn get(&self, key: &str) -> BackendResult<Option<LiveFlag>> {
+    async fn get(&self, key: &str) -> BackendResult<Option<LiveFlag<F>>> {
         match self {
             AnyBackend::Local(b) => b.get(key).await,
-            AnyBackend::Posthog(b) => b.get(key).await,
+            AnyBackend::Remote(b) => b.get(key).await,
         }
     }
 
-    async fn create(&self, flag: &Flag) -> BackendResult<LiveFlag> {
+    async fn create(&self, flag: &F) -> BackendResult<LiveFlag<F>> {
         match self {
             AnyBackend::Local(b) => b.create(flag).await,
-            AnyBackend::Posthog(b) => b.create(flag).await,
+            AnyBackend::Remote(b) => b.create(flag).await,
         }
     }
 
-    async fn update(&self, live: &LiveFlag, desired: &Flag) -> BackendResult<LiveFlag> {
+    async fn update(&self, live: &LiveFlag<F>, desired: &F) -> BackendResult<LiveFlag<F>> {
         match self {
             AnyBackend::Local(b) => b.update(live, desired).await,
-            AnyBackend::Posthog(b) => b.update(live, desired).await,
+            AnyBackend::Remote(b) => b.update(live, desired).await,
         }
     }
 
-    async fn delete(&self, live: &LiveFlag) -> BackendResult<()> {
+    async fn delete(&self, live: &LiveFlag<F>) -> BackendResult<()> {
         match self {
             AnyBackend::Local(b) => b.delete(live).await,
-            AnyBackend::Posthog(b) => b.delete(live).await,
+            AnyBackend::Remote(b) => b.delete(live).await,
         }
     }
 }

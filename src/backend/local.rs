@@ -28,7 +28,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, Token};
 use crate::graph::{DependencyGraph, format_cycle};
-use crate::model::{Flag, FlagSpec, VendorFlag};
+use crate::model::VendorFlag;
+use crate::vendor::posthog::{Flag, FlagSpec};
 
 /// What the local backend needs from a flag model besides [`VendorFlag`]: the form the state
 /// file keeps it in, what the service keeps of a write, and what the service refuses.

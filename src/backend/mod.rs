@@ -18,7 +18,8 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Flag, VendorFlag};
+use crate::model::VendorFlag;
+use crate::vendor::posthog::Flag;
 
 pub use token::Token;
 

@@ -26,6 +26,8 @@ use crate::error::{Error, Result, exit};
 use crate::plan::{self, Action, FORMAT_VERSION, Plan, Violation};
 use crate::render::apply as render;
 use crate::render::plan as render_plan;
+use crate::render::plan::ChangeWords;
+use crate::vendor::Model;
 
 /// Format of the apply report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -75,7 +77,7 @@ pub(crate) struct Args {
     pr: Option<u64>,
 }
 
-fn read_plan(path: &std::path::Path, env: &str) -> Result<Plan> {
+fn read_plan<F: Model>(path: &std::path::Path, env: &str) -> Result<Plan<F>> {
     let unreadable = |e: &dyn std::fmt::Display| {
         Error::usage(format!("cannot read the plan `{}`: {e}", path.display()))
     };
@@ -127,7 +129,7 @@ fn read_plan(path: &std::path::Path, env: &str) -> Result<Plan> {
 
 /// Refuse a saved plan that breaks what `plan` guarantees (edited by hand): deletes the
 /// environment's policy does not allow, or a step ordered before one it waits for.
-fn check_consistent(saved: &Plan, policy: &Environment) -> Result<()> {
+fn check_consistent<F: Model>(saved: &Plan<F>, policy: &Environment) -> Result<()> {
     let env = &saved.metadata.environment;
     let edited = |what: String| {
         Error::failure(format!("the plan {what}; was it edited?")).hint(new_plan(env))
@@ -217,7 +219,7 @@ fn new_plan(env: &str) -> String {
 }
 
 /// Refuse a saved plan made for another environment, backend, config or commit.
-fn check_saved(saved: &Plan, now: &plan::Metadata) -> Result<()> {
+fn check_saved<F: Model>(saved: &Plan<F>, now: &plan::Metadata) -> Result<()> {
     let was = &saved.metadata;
     let mismatch = |what: &str, a: &str, b: &str| {
         Error::failure(format!("the plan was made for {what} `{a}`, not `{b}`"))
@@ -260,12 +262,12 @@ fn confirm(env: &str) -> Result<bool> {
 /// A bar on a terminal.
 struct Bar(ProgressBar);
 
-impl Progress for Bar {
+impl<K: ChangeWords> Progress<K> for Bar {
     fn started(&self, total: usize) {
         self.0.set_length(total as u64);
     }
 
-    fn finished(&self, step: &StepReport) {
+    fn finished(&self, step: &StepReport<K>) {
         if !matches!(step.outcome, apply::Outcome::Applied { .. }) {
             self.0.println(render::step_line(step));
         }
@@ -296,7 +298,7 @@ impl Counter {
     }
 }
 
-impl Progress for Counter {
+impl<K> Progress<K> for Counter {
     fn started(&self, total: usize) {
         self.total.store(total, Ordering::SeqCst);
         (self.say)(&format!(
@@ -305,7 +307,7 @@ impl Progress for Counter {
         ));
     }
 
-    fn finished(&self, _step: &StepReport) {
+    fn finished(&self, _step: &StepReport<K>) {
         let done = self.done.fetch_add(1, Ordering::SeqCst) + 1;
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         if last.elapsed() >= self.every {
@@ -318,7 +320,7 @@ impl Progress for Counter {
     }
 }
 
-fn print_report(format: Format, env: &str, report: &Report) {
+fn print_report<K: ChangeWords>(format: Format, env: &str, report: &Report<K>) {
     stdout(&match format {
         Format::Human => render::human(env, report),
         Format::Json => render::json(env, report),
@@ -328,12 +330,12 @@ fn print_report(format: Format, env: &str, report: &Report) {
 
 /// Exit 0 when every step was applied (or there was nothing to do), 1 otherwise; 130, 143 or
 /// 129 when stopped by SIGINT, SIGTERM or SIGHUP.
-pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
+pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
     let interactive = std::io::stdin().is_terminal();
     let must_confirm = args.plan.is_none() && !args.auto_approve;
     // Long waits for the request budget or a 429 are said, so that the apply never looks hung.
     Pacer::on_wait(Some(Arc::new(|m: &str| stderr(&format!("waiting: {m}\n")))));
-    let inputs = prepare(ctx, &args.env)?;
+    let inputs = prepare::<F>(ctx, &args.env)?;
     let now = metadata(&inputs.repo, &args.env)?;
     let runtime = runtime()?;
     let mut plan = if let Some(file) = &args.plan {
@@ -367,7 +369,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         }
     };
     if !plan.has_changes() {
-        let report = Report {
+        let report: Report<F::Field> = Report {
             steps: Vec::new(),
             untouched: plan.unchanged.clone(),
             warnings: Vec::new(),
@@ -547,7 +549,7 @@ mod tests {
 
     #[test]
     fn without_a_terminal_progress_is_a_start_line_and_a_count_now_and_then() {
-        let step = StepReport {
+        let step: StepReport = StepReport {
             key: "a".to_owned(),
             action: Action::Create,
             level: 0,
@@ -558,11 +560,11 @@ mod tests {
             changes: Vec::new(),
         };
         let quiet = Counter::new(Duration::from_secs(3600), say);
-        quiet.started(2);
+        Progress::<crate::vendor::posthog::Field>::started(&quiet, 2);
         quiet.finished(&step);
         quiet.finished(&step);
         let every = Counter::new(Duration::ZERO, say);
-        every.started(1);
+        Progress::<crate::vendor::posthog::Field>::started(&every, 1);
         every.finished(&step);
         assert_eq!(
             *SAID.lock().unwrap(),

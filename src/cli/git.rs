@@ -1,7 +1,7 @@
 //! `--base REV` and `--changed-since REV`: git revisions as command-line errors and inputs.
 
 use crate::error::{Error, Result};
-use crate::model::Flag;
+use crate::model::FlagFile;
 use crate::source::Repository;
 use crate::source::git::{self, GitError};
 
@@ -23,17 +23,16 @@ pub(crate) fn error(e: &GitError) -> Error {
 }
 
 /// The definitions at `rev`, resolved for `env`: the revision, its commit and its flags.
-pub(crate) fn base(repo: &Repository, rev: &str, env: &str) -> Result<(String, String, Vec<Flag>)> {
+pub(crate) fn base<F: FlagFile>(
+    repo: &Repository<F>,
+    rev: &str,
+    env: &str,
+) -> Result<(String, String, Vec<F>)> {
     let base = git::load_at(repo, rev).map_err(|e| error(&e))?;
     let flags = base
         .repository
         .as_ref()
-        .map(|r| {
-            r.flags
-                .iter()
-                .map(|f| f.spec.resolve(Some(env)).0)
-                .collect()
-        })
+        .map(|r| r.flags.iter().map(|f| f.resolve(Some(env)).0).collect())
         .unwrap_or_default();
     Ok((base.rev, base.commit, flags))
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 use super::output::stderr;
 use crate::error::{Error, Result};
 use crate::github::{GitHub, Settings, Written, digest_line, digest_of, marker};
+use crate::model::VendorFlag;
 use crate::plan::Plan;
 use crate::render::escape::markdown as md;
 use crate::render::plan::markdown::GITHUB_COMMENT_LIMIT;
@@ -184,7 +185,7 @@ impl Posting {
 
 /// The plan as a comment shows it: without its creation time, so that the same plan made
 /// again is the same comment.
-pub(crate) fn timeless(plan: &Plan) -> Plan {
+pub(crate) fn timeless<F: VendorFlag>(plan: &Plan<F>) -> Plan<F> {
     let mut plan = plan.clone();
     plan.metadata.created_at.clear();
     plan
@@ -192,7 +193,7 @@ pub(crate) fn timeless(plan: &Plan) -> Plan {
 
 /// The digest a plan comment carries: the SHA-256 of the plan's JSON document without its
 /// creation time (a saved plan and the plan it was made with have the same one).
-pub(crate) fn digest(plan: &Plan) -> String {
+pub(crate) fn digest<F: VendorFlag>(plan: &Plan<F>) -> String {
     crate::util::sha256(crate::render::plan::json::render(&timeless(plan)).as_bytes())
 }
 

@@ -11,6 +11,7 @@ use crate::graph::DependencyGraph;
 use crate::render::findings::{Sources, Summary, human};
 use crate::render::graph::{dot, mermaid, text};
 use crate::rules;
+use crate::vendor::Model;
 
 /// Graph output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -36,8 +37,8 @@ pub(crate) struct Args {
 
 /// Print the graph; exit 1 (with the findings) when a flag file could not be read or the
 /// graph has cycles or missing flags.
-pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
-    let repo = ctx.load()?;
+pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
+    let repo = ctx.load::<F>()?;
     if let Some(env) = &args.env
         && !repo.config.environments.contains_key(env)
     {
@@ -47,8 +48,8 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         }));
     }
     let graph = DependencyGraph::new(repo.flags.iter().map(|f| {
-        let (flag, _) = f.spec.resolve(args.env.as_deref());
-        (flag.key.clone(), flag.dependencies())
+        let (flag, _) = f.resolve(args.env.as_deref());
+        (flag.key().to_owned(), flag.dependencies())
     }));
     // A flag file that could not be read leaves flags (and edges) out of the graph, so any
     // loading error stops it, like a cycle or a missing flag in the resolution drawn.

@@ -21,11 +21,12 @@ use crate::backend::Backend;
 use crate::backend::any::AnyBackend;
 use crate::config::Config;
 use crate::error::{Error, Result, exit};
-use crate::import::{self, FLAG_SCHEMA_FILE};
-use crate::model::FlagSpec;
+use crate::import;
+use crate::model::FlagFile;
 use crate::render::escape::terminal;
 use crate::schema;
 use crate::source;
+use crate::vendor::Model;
 
 /// Arguments of `import`.
 #[derive(Debug, clap::Args)]
@@ -81,8 +82,10 @@ fn flag_directory(config: &Config, root: &Path) -> Result<String> {
 /// flag as written, when the repository loads (it may not: the flag directory may not exist
 /// yet). Also the keys of flags in files that do not load (schema errors): those are defined
 /// too.
-fn existing_definitions(ctx: &Context) -> (BTreeMap<String, Definition>, BTreeSet<String>) {
-    let Ok(repo) = source::load(&ctx.directory, ctx.config.as_deref()) else {
+fn existing_definitions<F: Model>(
+    ctx: &Context,
+) -> (BTreeMap<String, Definition<F>>, BTreeSet<String>) {
+    let Ok(repo) = ctx.load::<F>() else {
         return (BTreeMap::new(), BTreeSet::new());
     };
     let mut per_file: BTreeMap<PathBuf, usize> = BTreeMap::new();
@@ -95,7 +98,7 @@ fn existing_definitions(ctx: &Context) -> (BTreeMap<String, Definition>, BTreeSe
         .map(|f| {
             let flags = per_file[&f.file];
             (
-                f.spec.key.clone(),
+                f.key().to_owned(),
                 Definition {
                     file: f.file,
                     flags,
@@ -108,13 +111,13 @@ fn existing_definitions(ctx: &Context) -> (BTreeMap<String, Definition>, BTreeSe
 }
 
 /// Where a flag is defined in the repository.
-struct Definition {
+struct Definition<F: FlagFile> {
     /// The file, relative to the repository.
     file: PathBuf,
     /// How many flags that file holds.
     flags: usize,
     /// The flag as written.
-    spec: FlagSpec,
+    spec: F::Spec,
 }
 
 /// Write every planned file or none: temporary files first, then renames; on a failure the
@@ -154,7 +157,7 @@ fn write_all(files: &[Planned]) -> std::result::Result<(), String> {
 }
 
 /// Exit 0 when written, 1 when refused or failed, 2 on usage or config errors.
-pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
+pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
     crate::backend::pacing::Pacer::announce_waits_to(stderr); // long waits: `waiting: …`
     let (root, _, config) = source::load_config(&ctx.directory, ctx.config.as_deref())
         .map_err(|e| Error::config(&e))?;
@@ -170,7 +173,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     };
     let directory = flag_directory(&config, &root)?;
     let backend =
-        AnyBackend::for_environment(&root, &config, &args.env).map_err(|e| setup_error(&e))?;
+        AnyBackend::<F>::for_environment(&root, &config, &args.env).map_err(|e| setup_error(&e))?;
     let runtime = super::plan::runtime()?;
     let live = runtime.block_on(backend.list()).map_err(|e| {
         Error::failure(format!("cannot read the live flags of `{}`: {e}", args.env))
@@ -206,8 +209,8 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         &std::path::absolute(&root)
             .map_err(|e| Error::failure(format!("cannot resolve `{}`: {e}", root.display())))?,
     );
-    let schema_file = absolute_root.join("schemas").join(FLAG_SCHEMA_FILE);
-    let (existing, broken) = existing_definitions(ctx);
+    let schema_file = absolute_root.join("schemas").join(F::SCHEMA_FILE);
+    let (existing, broken) = existing_definitions::<F>(ctx);
     let mut broken_found = 0;
     let mut planned = Vec::new();
     let mut conflicts = Vec::new();
@@ -217,14 +220,14 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     let mut skipped = selection.skipped.len();
     let mut taken = names_in(&absolute_root.join(&directory));
     for flag in &selection.flags {
-        let (shown, written) = match existing.get(&flag.key) {
+        let key = flag.key();
+        let (shown, written) = match existing.get(key) {
             Some(definition) if definition.flags == 1 => {
                 (definition.file.clone(), Some(&definition.spec))
             }
             Some(definition) => {
                 shared_files.push(format!(
-                    "`{}` is defined in `{}` with {}",
-                    flag.key,
+                    "`{key}` is defined in `{}` with {}",
                     display(&definition.file),
                     plural(definition.flags - 1, "other flag", "other flags")
                 ));
@@ -232,21 +235,20 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             }
             // Defined in a file that does not load, unless that is the flag's own file
             // (which the conflict check below handles).
-            None if broken.contains(&flag.key)
+            None if broken.contains(key)
                 && !absolute_root
                     .join(&directory)
-                    .join(format!("{}.yaml", flag.key))
+                    .join(format!("{key}.yaml"))
                     .exists() =>
             {
                 shared_files.push(format!(
-                    "`{}` is defined in a file that does not load (see `flagops validate`)",
-                    flag.key
+                    "`{key}` is defined in a file that does not load (see `flagops validate`)"
                 ));
                 broken_found += 1;
                 continue;
             }
             None => (
-                Path::new(&directory).join(import::file_name(&flag.key, &mut taken)),
+                Path::new(&directory).join(import::file_name(key, &mut taken)),
                 None,
             ),
         };
@@ -287,12 +289,12 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         } else {
             let spec = spec.unwrap_or_else(|| import::canonical(flag));
             let dir = path.parent().unwrap_or(&absolute_root);
-            let text = import::render(&spec, &import::relative_path(dir, &schema_file))
+            let text = import::render::<F>(&spec, &import::relative_path(dir, &schema_file))
                 .map_err(Error::failure)?;
-            if let Err(problem) = import::check_round_trip(&text, &spec, &shown) {
+            if let Err(problem) = import::check_round_trip::<F>(&text, &spec, &shown) {
                 stderr(&format!(
                     "skipped `{}`: {}\n",
-                    terminal::text(&flag.key),
+                    terminal::text(key),
                     terminal::detail(&problem)
                 ));
                 skipped += 1;
@@ -315,7 +317,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
             shown,
             text,
             existing: current,
-            key: Some(flag.key.clone()),
+            key: Some(key.to_owned()),
         });
     }
     if !shared_files.is_empty() {
@@ -380,16 +382,16 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     if !schema_file.exists()
         && let Some(file) = schema::generate()
             .into_iter()
-            .find(|f| f.name == FLAG_SCHEMA_FILE)
+            .find(|f| f.name == F::SCHEMA_FILE)
     {
         planned.push(Planned {
             path: schema_file.clone(),
-            shown: Path::new("schemas").join(FLAG_SCHEMA_FILE),
+            shown: Path::new("schemas").join(F::SCHEMA_FILE),
             text: file.content,
             existing: None,
             key: None,
         });
-        schema_written = Some(Path::new("schemas").join(FLAG_SCHEMA_FILE));
+        schema_written = Some(Path::new("schemas").join(F::SCHEMA_FILE));
     }
     write_all(&planned).map_err(|e| Error::failure(format!("{e}; nothing was written")))?;
 
@@ -440,39 +442,36 @@ fn names_in(dir: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Warnings about what was written: encrypted payloads in the clear, dependencies on flags
+/// Warnings about what was written: secret values in the clear, dependencies on flags
 /// the repository does not define.
-fn notes_after(
-    flags: &[crate::model::Flag],
+fn notes_after<F: Model>(
+    flags: &[F],
     planned: &[Planned],
-    existing: &BTreeMap<String, Definition>,
+    existing: &BTreeMap<String, Definition<F>>,
 ) -> String {
     let mut text = String::new();
     for flag in flags {
         let Some(file) = planned
             .iter()
-            .find(|p| p.key.as_deref() == Some(flag.key.as_str()))
+            .find(|p| p.key.as_deref() == Some(flag.key()))
         else {
             continue;
         };
-        let sentinel = crate::plan::ENCRYPTED_SENTINEL;
-        if flag.has_encrypted_payloads
-            && flag.payloads.values().any(|v| v.as_str() != Some(sentinel))
-        {
+        if let Some(secrets) = flag.clear_secrets() {
             let _ = writeln!(
                 text,
-                "warning: `{}` has encrypted payloads; `{}` holds them in the clear",
-                flag.key,
+                "warning: `{}` has {secrets}; `{}` holds them in the clear",
+                flag.key(),
                 display(&file.shown)
             );
         }
         for target in flag.dependencies() {
-            let known = flags.iter().any(|f| f.key == target) || existing.contains_key(&target);
+            let known = flags.iter().any(|f| f.key() == target) || existing.contains_key(&target);
             if !known {
                 let _ = writeln!(
                     text,
                     "note: `{}` depends on `{target}`, which the repository does not define; import it too",
-                    flag.key
+                    flag.key()
                 );
             }
         }

@@ -20,8 +20,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::config::Service;
 use crate::error::{Error, exit};
 use crate::source::{self, Repository};
+use crate::vendor::Model;
+use crate::vendor::posthog::Flag;
 
 /// Feature flags as code: validate flag definitions, plan and apply them to PostHog.
 #[derive(Debug, Parser)]
@@ -69,9 +72,29 @@ struct Context {
 }
 
 impl Context {
-    fn load(&self) -> Result<Repository, Error> {
+    fn load<F: Model>(&self) -> Result<Repository<F>, Error> {
         source::load(&self.directory, self.config.as_deref()).map_err(|e| Error::config(&e))
     }
+
+    /// The service the config names. A config that cannot be read names PostHog here: the
+    /// command then reads it again and reports why it cannot be read.
+    fn service(&self) -> Service {
+        source::load_config(&self.directory, self.config.as_deref())
+            .map_or(Service::Posthog, |(_, _, config)| config.service())
+    }
+}
+
+/// Run a command generic over the service's model with the model of the configured service:
+/// the one place the command line chooses a vendor.
+macro_rules! with_model {
+    ($ctx:expr, $command:ident :: run ($($arg:expr),*)) => {
+        match $ctx.service() {
+            Service::Posthog => $command::run::<Flag>($($arg),*),
+            Service::Mixpanel => Err(Error::usage(
+                "`backend: mixpanel` (or `emulate: mixpanel`) is not supported yet",
+            )),
+        }
+    };
 }
 
 /// Parse `args`, run the command, print, and return the exit code.
@@ -103,13 +126,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         config: cli.config,
     };
     let result = match cli.command {
-        Command::Validate(args) => validate::run(&args, &ctx),
+        Command::Validate(args) => with_model!(ctx, validate::run(&args, &ctx)),
         Command::Schema(args) => schema::run(&args, &ctx),
-        Command::Graph(args) => graph::run(&args, &ctx),
+        Command::Graph(args) => with_model!(ctx, graph::run(&args, &ctx)),
         Command::Init(args) => init::run(&args, &ctx),
-        Command::Import(args) => import::run(&args, &ctx),
-        Command::Plan(args) => plan::run(&args, &ctx),
-        Command::Apply(args) => apply::run(&args, &ctx),
+        Command::Import(args) => with_model!(ctx, import::run(&args, &ctx)),
+        Command::Plan(args) => with_model!(ctx, plan::run(&args, &ctx)),
+        Command::Apply(args) => with_model!(ctx, apply::run(&args, &ctx)),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -13,12 +13,12 @@ use crate::backend::{Backend, LiveState};
 use crate::config::{BackendKind, Environment};
 use crate::error::{Error, Result, exit};
 use crate::finding::Finding;
-use crate::model::Flag;
 use crate::plan::{self, ConfigRef, GitRef, Metadata, Plan, PlanError};
 use crate::render::findings::{Sources, Summary, human};
 use crate::render::plan::{self as render, Target};
 use crate::rules;
 use crate::source::Repository;
+use crate::vendor::Model;
 
 /// Output format of a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -71,35 +71,38 @@ pub(crate) struct Args {
 }
 
 /// The loaded, checked inputs of a plan for one environment.
-pub(crate) struct Inputs {
-    pub(crate) repo: Repository,
+pub(crate) struct Inputs<F: Model> {
+    pub(crate) repo: Repository<F>,
     pub(crate) policy: Environment,
-    pub(crate) desired: Vec<Flag>,
-    pub(crate) backend: AnyBackend,
+    pub(crate) desired: Vec<F>,
+    pub(crate) backend: AnyBackend<F>,
 }
 
 /// The repository loaded for one environment: ready to plan, or with errors.
-pub(crate) enum Loaded {
+pub(crate) enum Loaded<F: Model> {
     /// No errors: the inputs of a plan.
-    Ready(Inputs),
+    Ready(Box<Inputs<F>>),
     /// The repository has errors (`validate` findings); nothing can be planned.
     Invalid {
         /// The repository as loaded.
-        repo: Repository,
+        repo: Box<Repository<F>>,
         /// Every finding (errors and warnings).
         findings: Vec<Finding>,
     },
 }
 
 /// Load the repository, check it, and build the environment's backend.
-pub(crate) fn load(ctx: &Context, env: &str) -> Result<Loaded> {
-    let repo = ctx.load()?;
+pub(crate) fn load<F: Model>(ctx: &Context, env: &str) -> Result<Loaded<F>> {
+    let repo = ctx.load::<F>()?;
     let backend =
         AnyBackend::for_environment(&repo.root, &repo.config, env).map_err(|e| setup_error(&e))?;
     let findings = rules::validate(&repo);
     let summary = Summary::new(repo.files, repo.flags.len(), &findings);
     if summary.errors > 0 {
-        return Ok(Loaded::Invalid { repo, findings });
+        return Ok(Loaded::Invalid {
+            repo: Box::new(repo),
+            findings,
+        });
     }
     let policy = repo
         .config
@@ -107,21 +110,17 @@ pub(crate) fn load(ctx: &Context, env: &str) -> Result<Loaded> {
         .get(env)
         .cloned()
         .unwrap_or_default();
-    let desired = repo
-        .flags
-        .iter()
-        .map(|f| f.spec.resolve(Some(env)).0)
-        .collect();
-    Ok(Loaded::Ready(Inputs {
+    let desired = repo.flags.iter().map(|f| f.resolve(Some(env)).0).collect();
+    Ok(Loaded::Ready(Box::new(Inputs {
         repo,
         policy,
         desired,
         backend,
-    }))
+    })))
 }
 
 /// The findings on stderr, and the error that nothing was planned.
-fn refuse_invalid(repo: &Repository, findings: &[Finding]) -> Error {
+fn refuse_invalid<F: Model>(repo: &Repository<F>, findings: &[Finding]) -> Error {
     let summary = Summary::new(repo.files, repo.flags.len(), findings);
     stderr(&human(findings, summary, &mut Sources::new(&repo.root)));
     Error::failure("the repository has errors; nothing was planned")
@@ -129,16 +128,16 @@ fn refuse_invalid(repo: &Repository, findings: &[Finding]) -> Error {
 }
 
 /// Load the repository, refuse if it has errors, and build the environment's backend.
-pub(crate) fn prepare(ctx: &Context, env: &str) -> Result<Inputs> {
+pub(crate) fn prepare<F: Model>(ctx: &Context, env: &str) -> Result<Inputs<F>> {
     match load(ctx, env)? {
-        Loaded::Ready(inputs) => Ok(inputs),
+        Loaded::Ready(inputs) => Ok(*inputs),
         Loaded::Invalid { repo, findings } => Err(refuse_invalid(&repo, &findings)),
     }
 }
 
 /// Which service or file the environment is, for the plan's header (never a key): the one
 /// place that reads the backend's identity from the config.
-pub(crate) fn target(repo: &Repository, env: &str) -> Target {
+pub(crate) fn target<F: Model>(repo: &Repository<F>, env: &str) -> Target {
     match repo.config.backend {
         BackendKind::Local => Target {
             kind: "local state file".to_owned(),
@@ -149,10 +148,10 @@ pub(crate) fn target(repo: &Repository, env: &str) -> Target {
                 .unwrap_or_else(|| DEFAULT_STATE_FILE.to_owned()),
             at: None,
         },
-        BackendKind::Posthog => {
+        BackendKind::Posthog | BackendKind::Mixpanel => {
             let policy = repo.config.environments.get(env);
             Target {
-                kind: "PostHog project".to_owned(),
+                kind: F::PROJECT.to_owned(),
                 name: policy
                     .and_then(|p| p.project_id)
                     .map_or_else(|| "?".to_owned(), |id| id.to_string()),
@@ -182,18 +181,18 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Read the live state of the environment.
-pub(crate) fn list(
-    inputs: &Inputs,
+pub(crate) fn list<F: Model>(
+    inputs: &Inputs<F>,
     runtime: &tokio::runtime::Runtime,
     env: &str,
-) -> Result<LiveState> {
+) -> Result<LiveState<F>> {
     runtime
         .block_on(inputs.backend.list())
         .map_err(|e| Error::failure(format!("cannot read the live flags of `{env}`: {e}")))
 }
 
 /// Where and when: the metadata a saved plan carries.
-pub(crate) fn metadata(repo: &Repository, env: &str) -> Result<Metadata> {
+pub(crate) fn metadata<F: Model>(repo: &Repository<F>, env: &str) -> Result<Metadata> {
     let config_path = repo.root.join(&repo.config_file);
     let bytes = std::fs::read(&config_path)
         .map_err(|e| Error::failure(format!("cannot read `{}`: {e}", config_path.display())))?;
@@ -213,7 +212,7 @@ pub(crate) fn metadata(repo: &Repository, env: &str) -> Result<Metadata> {
 }
 
 /// The commit checked out at the repository's directory, if it is inside a git repository.
-fn git_ref(repo: &Repository) -> Option<GitRef> {
+fn git_ref<F: Model>(repo: &Repository<F>) -> Option<GitRef> {
     let git = git2::Repository::discover(&repo.root).ok()?;
     let commit = git.head().ok()?.peel_to_commit().ok()?.id().to_string();
     let dirty = inputs_changed(&git, repo).unwrap_or(true);
@@ -224,7 +223,7 @@ fn git_ref(repo: &Repository) -> Option<GitRef> {
 /// deleted or untracked, not ignored) under the repository directory or a `flags` directory.
 /// Changes elsewhere in the git repository (the rest of a monorepo, the local state file, a
 /// saved plan) do not make the plan irreproducible from the commit. `None` when unknown.
-fn inputs_changed(git: &git2::Repository, repo: &Repository) -> Option<bool> {
+fn inputs_changed<F: Model>(git: &git2::Repository, repo: &Repository<F>) -> Option<bool> {
     let workdir = git.workdir()?.canonicalize().ok()?;
     let config = repo.root.join(&repo.config_file).canonicalize().ok()?;
     let mut bases = vec![repo.root.canonicalize().ok()?];
@@ -263,7 +262,7 @@ pub(crate) fn print_refusal(format: Format, env: &str, error: &PlanError) {
 }
 
 /// Print a plan in `format`, naming `target` in the header.
-pub(crate) fn print(format: Format, plan: &Plan, target: &Target, budget: usize) {
+pub(crate) fn print<F: Model>(format: Format, plan: &Plan<F>, target: &Target, budget: usize) {
     match format {
         Format::Human => stdout(&render::human::render_for(plan, Some(target))),
         Format::Json => stdout(&render::json::render(plan)),
@@ -278,9 +277,9 @@ pub(crate) fn print(format: Format, plan: &Plan, target: &Target, budget: usize)
 }
 
 /// Print a plan split against a base revision in `format`.
-fn print_split(
+fn print_split<F: Model>(
     format: Format,
-    plan: &Plan,
+    plan: &Plan<F>,
     split: &plan::split::Split,
     target: &Target,
     budget: usize,
@@ -302,8 +301,8 @@ fn print_split(
 }
 
 /// The plan in Markdown (split against a base revision when `split` is given).
-fn markdown(
-    plan: &Plan,
+fn markdown<F: Model>(
+    plan: &Plan<F>,
     split: Option<&plan::split::Split>,
     target: &Target,
     budget: usize,
@@ -329,7 +328,7 @@ fn markdown(
 }
 
 /// Exit 0 (or 2 with `--detailed-exitcode` when there are changes), 1 on error or refusal.
-pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
+pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
     crate::backend::pacing::Pacer::announce_waits_to(stderr); // long waits: `waiting: …`
     let posting = Posting::from_args(
         args.github_comment,
@@ -338,8 +337,8 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
         &args.env,
         &ctx.directory,
     )?;
-    let inputs = match load(ctx, &args.env)? {
-        Loaded::Ready(inputs) => inputs,
+    let inputs = match load::<F>(ctx, &args.env)? {
+        Loaded::Ready(inputs) => *inputs,
         Loaded::Invalid { repo, findings } => {
             let refusal = refuse_invalid(&repo, &findings);
             if let Some(posting) = &posting {
@@ -435,7 +434,7 @@ pub(crate) fn setup_error(e: &SetupError) -> Error {
             };
             Error::usage(e.to_string()).hint(hint)
         }
-        SetupError::Posthog(_) => Error::usage(e.to_string()),
+        SetupError::Settings(_) => Error::usage(e.to_string()),
     }
 }
 

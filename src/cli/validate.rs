@@ -14,6 +14,7 @@ use crate::render::escape::{github as gh, terminal};
 use crate::render::findings::{Sources, Summary, github, human, json};
 use crate::rules::{self, changed, changed::Narrowed};
 use crate::source::{Repository, git};
+use crate::vendor::Model;
 
 /// Output format of findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -44,8 +45,8 @@ pub(crate) struct Args {
 }
 
 /// Exit 0 when there is no error finding, 1 otherwise; 2 for a config error.
-pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
-    let outcome = ctx.load();
+pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
+    let outcome = ctx.load::<F>();
     let (findings, summary, root, code) = match outcome {
         Ok(repo) => {
             let report = rules::report(&repo);
@@ -105,7 +106,11 @@ impl Note {
 }
 
 /// The findings of the change since `rev`, and what was left out.
-fn narrow(repo: &Repository, rev: &str, findings: Vec<Finding>) -> Result<(Narrowed, Note)> {
+fn narrow<F: Model>(
+    repo: &Repository<F>,
+    rev: &str,
+    findings: Vec<Finding>,
+) -> Result<(Narrowed, Note)> {
     let changed = git::changed_since(repo, rev).map_err(|e| super::git::error(&e))?;
     // The base's flags name the keys of files the change deleted; a base whose config
     // cannot be read has none.

@@ -7,17 +7,13 @@
 //! fields where E's resolution differs from live (compared as a plan compares them,
 //! `plan::differences`), replacing the override's existing value of those fields:
 //!
-//! - `conditions`, `aggregation_group_type_index` and `is_remote_configuration` are read
-//!   together (the flag-level aggregation and remote configuration change what conditions
-//!   mean), so when one of them differs, E's override gets both `conditions` and the
-//!   aggregation;
-//! - an override cannot remove a base value (`field: null` is ignored), so when E has no
-//!   `holdout`, no flag-level aggregation or no variants but the base has one, the base
-//!   value moves into the override of every other environment that does not already
-//!   override the field, and leaves the base; so do the base fields that would not be valid
-//!   without it (`payloads` and `conditions`, which may name variants, without `variants`;
-//!   `conditions`, which may hold group properties, without the aggregation), and E's
-//!   override gets live's value of each;
+//! - fields the model reads together (`FlagFile::read_together`) are written together;
+//! - an override cannot remove a base value (`field: null` is ignored), so when E lacks a
+//!   field whose absence an override cannot express (`FlagFile::absence_needs_base`) but the
+//!   base has one, the base value moves into the override of every other environment that
+//!   does not already override the field, and leaves the base; so do the base fields that
+//!   would not be valid without it (`FlagFile::needs_in_base`), and E's override gets live's
+//!   value of each;
 //! - an override field equal to the base value is dropped (it resolves the same), and an
 //!   override left empty is removed;
 //! - fields an environment `ignore`s are left as written.
@@ -30,35 +26,23 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use super::canonical;
 use crate::config::Config;
-use crate::model::normalize::normalize;
-use crate::model::{Flag, FlagSpec};
-
-/// Fields read together: when one differs, `conditions` and the aggregation are both written.
-const COUPLED: [&str; 3] = [
-    "conditions",
-    "aggregation_group_type_index",
-    "is_remote_configuration",
-];
-
-/// Fields whose absence an override cannot express (no value, or an empty list the schema
-/// refuses).
-const ABSENCE_NEEDS_BASE: [&str; 3] = ["aggregation_group_type_index", "holdout", "variants"];
+use crate::model::{FlagFile, format};
+use crate::plan::to_value;
 
 /// The top-level fields where `file` resolved for `env` differs from `live`, compared as a
 /// plan compares them, without the fields in `ignored`. Empty when they are in sync.
-pub fn differing_fields(
-    file: &FlagSpec,
+pub fn differing_fields<F: FlagFile>(
+    file: &F::Spec,
     env: &str,
-    live: &Flag,
+    live: &F,
     ignored: &[&str],
-) -> BTreeSet<&'static str> {
-    let (resolved, _) = file.resolve(Some(env));
+) -> BTreeSet<String> {
+    let (resolved, _) = format::resolve::<F>(file, Some(env));
     crate::plan::differences(&resolved, live)
         .into_iter()
-        .map(|change| change.field.as_str())
-        .filter(|field| !ignored.contains(field))
+        .filter_map(|change| to_value(&change.field).as_str().map(str::to_owned))
+        .filter(|field| !ignored.contains(&field.as_str()))
         .collect()
 }
 
@@ -66,20 +50,21 @@ pub fn differing_fields(
 /// `others` (and every other environment the file overrides) resolves exactly as before (see
 /// the module documentation). `file` itself when it is already in sync. The error says why
 /// no such file was found.
-pub fn merge(
-    file: &FlagSpec,
+pub fn merge<F: FlagFile>(
+    file: &F::Spec,
     env: &str,
-    live: &Flag,
+    live: &F,
     others: &BTreeSet<String>,
     ignored: &[&str],
-) -> Result<FlagSpec, String> {
+) -> Result<F::Spec, String> {
     let mut fields = differing_fields(file, env, live, ignored);
     if fields.is_empty() {
         return Ok(file.clone());
     }
-    couple(&mut fields);
-    let target = object(&canonical(live));
-    let explicit = object(&normalize(live));
+    F::read_together(&mut fields);
+    let target = object(&live.file_form());
+    let explicit = object(&live.normalized());
+    let absence_needs_base = F::absence_needs_base();
     let mut doc = object(file);
     let mut environments = match doc.remove("environments") {
         Some(Value::Object(map)) => map,
@@ -95,28 +80,35 @@ pub fn merge(
 
     let value_of = |field: &str| match target.get(field).filter(|v| !v.is_null()) {
         Some(value) => Some(value.clone()),
-        None if ABSENCE_NEEDS_BASE.contains(&field) => None,
+        None if absence_needs_base.contains(&field) => None,
         None => explicit.get(field).filter(|v| !v.is_null()).cloned(),
     };
     // Base fields to move into the other environments' overrides: those `env` must not have,
-    // and what would no longer be valid in the base without them (payloads and forced
-    // variants without variants, group conditions without their aggregation).
-    let mut move_out: BTreeSet<&'static str> = fields
+    // and what would no longer be valid in the base without them (`FlagFile::needs_in_base`).
+    let mut move_out: BTreeSet<String> = fields
         .iter()
-        .copied()
-        .filter(|f| ABSENCE_NEEDS_BASE.contains(f) && value_of(f).is_none() && doc.contains_key(*f))
+        .filter(|f| {
+            absence_needs_base.contains(&f.as_str())
+                && value_of(f).is_none()
+                && doc.contains_key(*f)
+        })
+        .cloned()
         .collect();
-    if move_out.contains("variants") {
-        move_out.extend(["payloads", "conditions", "aggregation_group_type_index"]);
+    // What is not valid in the base without a field moved out moves out with it.
+    let mut queue: Vec<String> = move_out.iter().cloned().collect();
+    while let Some(field) = queue.pop() {
+        for needed in F::needs_in_base(&field) {
+            if move_out.insert((*needed).to_owned()) {
+                queue.push((*needed).to_owned());
+            }
+        }
     }
-    if move_out.contains("aggregation_group_type_index") {
-        move_out.insert("conditions");
-    }
-    move_out.retain(|f| doc.contains_key(*f));
-    fields.extend(move_out.iter().copied());
-    couple(&mut fields);
+    move_out.retain(|f| doc.contains_key(f));
+    fields.extend(move_out.iter().cloned());
+    F::read_together(&mut fields);
 
-    for &field in &fields {
+    for field in &fields {
+        let field = field.as_str();
         if move_out.contains(field)
             && let Some(old) = doc.remove(field)
         {
@@ -136,7 +128,7 @@ pub fn merge(
             None => mine.remove(field),
         };
     }
-    for &field in &fields {
+    for field in &fields {
         if mine.get(field).is_some() && mine.get(field) == doc.get(field) {
             mine.remove(field);
         }
@@ -147,10 +139,10 @@ pub fn merge(
     if !environments.is_empty() {
         doc.insert("environments".to_owned(), Value::Object(environments));
     }
-    let merged: FlagSpec = serde_json::from_value(Value::Object(doc))
+    let merged: F::Spec = serde_json::from_value(Value::Object(doc))
         .map_err(|e| format!("the merged flag is not a flag ({e})"))?;
 
-    let left = differing_fields(&merged, env, live, ignored);
+    let left = differing_fields::<F>(&merged, env, live, ignored);
     if !left.is_empty() {
         return Err(format!(
             "its overrides cannot express `{env}`'s {}",
@@ -161,10 +153,12 @@ pub fn merge(
         ));
     }
     let mut names = other_names;
-    names.extend(merged.environments.keys().cloned());
+    names.extend(F::overrides(&merged).into_keys());
     names.remove(env);
     for name in &names {
-        if merged.resolve(Some(name)).0 != file.resolve(Some(name)).0 {
+        let (after, _) = format::resolve::<F>(&merged, Some(name));
+        let (before, _) = format::resolve::<F>(file, Some(name));
+        if after != before {
             return Err(format!(
                 "importing `{env}` would change what `{name}` resolves to"
             ));
@@ -177,16 +171,16 @@ pub fn merge(
 /// stays as it is) when it already resolves for `env` to the live flag; the canonical form
 /// when no other environment reads it (the config has only `env` and the file no overrides;
 /// its `depends_on` and the fields `env` ignores kept as written); else [`merge`]. `Err` says why the file cannot be written.
-pub fn existing_file(
-    written: &FlagSpec,
-    live: &Flag,
+pub fn existing_file<F: FlagFile>(
+    written: &F::Spec,
+    live: &F,
     env: &str,
     config: &Config,
-) -> Result<Option<FlagSpec>, String> {
+) -> Result<Option<F::Spec>, String> {
     let ignored: Vec<&str> = config
         .environments
         .get(env)
-        .map(|e| e.ignore.iter().map(|f| f.as_str()).collect())
+        .map(|e| e.ignore.iter().map(String::as_str).collect())
         .unwrap_or_default();
     if differing_fields(written, env, live, &ignored).is_empty() {
         return Ok(None);
@@ -197,10 +191,10 @@ pub fn existing_file(
         .filter(|name| *name != env)
         .cloned()
         .collect();
-    if others.is_empty() && written.environments.is_empty() {
+    if others.is_empty() && F::overrides(written).is_empty() {
         // `depends_on` (no service stores it) and the fields the environment ignores are the
         // repository's: kept as written.
-        let mut spec = object(&canonical(live));
+        let mut spec = object(&live.file_form());
         let written_fields = object(written);
         for field in ignored.iter().copied().chain(["depends_on"]) {
             match written_fields.get(field) {
@@ -215,14 +209,6 @@ pub fn existing_file(
     merge(written, env, live, &others, &ignored).map(Some)
 }
 
-/// Add `conditions` and the aggregation when `fields` holds one of [`COUPLED`].
-fn couple(fields: &mut BTreeSet<&'static str>) {
-    if fields.iter().any(|f| COUPLED.contains(f)) {
-        fields.insert("conditions");
-        fields.insert("aggregation_group_type_index");
-    }
-}
-
 fn object<T: serde::Serialize>(value: &T) -> Map<String, Value> {
     match serde_json::to_value(value) {
         Ok(Value::Object(map)) => map,
@@ -231,149 +217,4 @@ fn object<T: serde::Serialize>(value: &T) -> Map<String, Value> {
 }
 
 #[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    fn spec(value: Value) -> FlagSpec {
-        serde_json::from_value(value).unwrap()
-    }
-
-    fn live(value: Value) -> Flag {
-        spec(value).resolve(None).0
-    }
-
-    fn envs(names: &[&str]) -> BTreeSet<String> {
-        names.iter().map(|&n| n.to_owned()).collect()
-    }
-
-    #[test]
-    fn differing_fields_land_in_the_environments_override() {
-        let file = spec(json!({"key": "a", "name": "Search", "tags": ["x"],
-            "conditions": [{"rollout_percentage": 10}],
-            "environments": {"staging": {"conditions": [{"rollout_percentage": 100}]}}}));
-        let prod = live(json!({"key": "a", "name": "Search", "tags": ["x", "y"],
-            "conditions": [{"rollout_percentage": 50}]}));
-        let merged = merge(&file, "production", &prod, &envs(&["staging"]), &[]).unwrap();
-        assert_eq!(
-            serde_json::to_value(&merged).unwrap(),
-            json!({"key": "a", "name": "Search", "tags": ["x"],
-                "conditions": [{"rollout_percentage": 10}],
-                "environments": {
-                    "production": {"tags": ["x", "y"], "conditions": [{"rollout_percentage": 50}]},
-                    "staging": {"conditions": [{"rollout_percentage": 100}]}}})
-        );
-    }
-
-    #[test]
-    fn an_override_equal_to_the_base_is_dropped_and_a_synced_file_is_kept() {
-        let file = spec(json!({"key": "a", "active": true,
-            "environments": {"staging": {"active": false}, "production": {"active": false}}}));
-        let prod = live(json!({"key": "a", "active": true}));
-        let merged = merge(&file, "production", &prod, &envs(&["staging"]), &[]).unwrap();
-        assert_eq!(
-            serde_json::to_value(&merged).unwrap(),
-            json!({"key": "a", "active": true, "environments": {"staging": {"active": false}}})
-        );
-        let in_sync = merge(&merged, "production", &prod, &envs(&["staging"]), &[]).unwrap();
-        assert_eq!(in_sync, merged);
-    }
-
-    #[test]
-    fn a_value_an_override_cannot_remove_moves_out_of_the_base() {
-        let file = spec(
-            json!({"key": "a", "holdout": {"id": 1, "exclusion_percentage": 10},
-            "environments": {"dev": {"name": "d"}}}),
-        );
-        let prod = live(json!({"key": "a"}));
-        let merged = merge(&file, "production", &prod, &envs(&["staging", "dev"]), &[]).unwrap();
-        assert_eq!(
-            serde_json::to_value(&merged).unwrap(),
-            json!({"key": "a", "environments": {
-                "dev": {"name": "d", "holdout": {"id": 1, "exclusion_percentage": 10}},
-                "staging": {"holdout": {"id": 1, "exclusion_percentage": 10}}}})
-        );
-    }
-
-    #[test]
-    fn ignored_fields_stay_as_written() {
-        let file = spec(
-            json!({"key": "a", "tags": ["x"], "environments": {"staging": {"active": false}}}),
-        );
-        let prod = live(json!({"key": "a"}));
-        let merged = merge(&file, "production", &prod, &envs(&["staging"]), &["tags"]).unwrap();
-        assert_eq!(merged, file);
-    }
-
-    #[test]
-    fn removing_the_variants_moves_what_names_them_out_of_the_base() {
-        let file = spec(json!({"key": "a",
-            "conditions": [{"variant": "control"}],
-            "variants": [{"key": "control", "rollout_percentage": 100}],
-            "payloads": {"control": 1}}));
-        let prod = live(json!({"key": "a", "conditions": [{"rollout_percentage": 20}]}));
-        let merged = merge(&file, "production", &prod, &envs(&["staging"]), &[]).unwrap();
-        assert_eq!(
-            serde_json::to_value(&merged).unwrap(),
-            json!({"key": "a", "environments": {
-                "production": {"conditions": [{"rollout_percentage": 20}], "payloads": {}},
-                "staging": {"conditions": [{"variant": "control"}],
-                    "variants": [{"key": "control", "rollout_percentage": 100}],
-                    "payloads": {"control": 1}}}})
-        );
-    }
-
-    /// Found by the property test: moving the conditions out of the base must bring the
-    /// aggregation their live form leaves to the flag level.
-    #[test]
-    fn conditions_moved_out_of_the_base_keep_their_aggregation() {
-        let file = spec(
-            json!({"key": "a", "conditions": [{"aggregation_group_type_index": 0}],
-            "variants": [{"key": "control", "rollout_percentage": 100}]}),
-        );
-        let prod = live(json!({"key": "a", "conditions": [{"aggregation_group_type_index": 0}]}));
-        let merged = merge(&file, "production", &prod, &envs(&["staging"]), &[]).unwrap();
-        assert_eq!(
-            serde_json::to_value(&merged).unwrap(),
-            json!({"key": "a", "environments": {
-                "production": {"conditions": [{"rollout_percentage": 100}],
-                    "aggregation_group_type_index": 0},
-                "staging": {"conditions": [{"aggregation_group_type_index": 0}],
-                    "variants": [{"key": "control", "rollout_percentage": 100}]}}})
-        );
-    }
-
-    fn config(value: Value) -> Config {
-        serde_json::from_value(value).unwrap()
-    }
-
-    #[test]
-    fn an_existing_file_is_kept_rewritten_or_merged() {
-        let one = config(
-            json!({"backend": "local", "environments": {"production": {"ignore": ["tags"]}}}),
-        );
-        let two =
-            config(json!({"backend": "local", "environments": {"production": {}, "staging": {}}}));
-        let file = spec(json!({"key": "a", "name": "A", "tags": ["mine"], "depends_on": ["b"]}));
-        // In sync but for an ignored field: kept as it is.
-        let prod = live(json!({"key": "a", "name": "A"}));
-        assert_eq!(existing_file(&file, &prod, "production", &one), Ok(None));
-        // Only one environment reads it: canonical, with its `depends_on` and ignored tags.
-        let renamed = live(json!({"key": "a", "name": "B"}));
-        assert_eq!(
-            existing_file(&file, &renamed, "production", &one),
-            Ok(Some(spec(
-                json!({"key": "a", "name": "B", "tags": ["mine"], "conditions": [], "depends_on": ["b"]})
-            )))
-        );
-        // Another environment reads it: merged.
-        assert_eq!(
-            existing_file(&file, &renamed, "production", &two),
-            Ok(Some(spec(
-                json!({"key": "a", "name": "A", "tags": ["mine"], "depends_on": ["b"],
-                "environments": {"production": {"name": "B", "tags": []}}})
-            )))
-        );
-    }
-}
+mod tests;

@@ -6,7 +6,7 @@
 //! turns a flag into its file form and [`render`] writes the text. `cli::import` reads the live
 //! state, decides where files go and writes them.
 //!
-//! The file form is the model's (`model::normalize::file_form`: its canonical form, defaults
+//! The file form is the model's (`model::FlagFile::file_form`: its canonical form, defaults
 //! left out, a few things folded back for readability). Planning right after an import
 //! therefore shows no change: the plan normalizes both sides and normalizing is idempotent.
 //!
@@ -20,11 +20,8 @@ use globset::GlobMatcher;
 use serde_saphyr::ser_options;
 
 use crate::backend::LiveState;
-use crate::model::{Flag, FlagSpec};
+use crate::model::{FlagFile, VendorFlag};
 use crate::source;
-
-/// The file a flag's schema lives in, under `<repository>/schemas/`.
-pub const FLAG_SCHEMA_FILE: &str = crate::schema::FLAG_SCHEMA;
 
 /// A live flag that is not imported, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,10 +33,10 @@ pub struct Skipped {
 }
 
 /// The flags an import writes and the ones it leaves out, each sorted by key.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Selection {
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection<F> {
     /// Flags that can be written, as read.
-    pub flags: Vec<Flag>,
+    pub flags: Vec<F>,
     /// Flags the model cannot represent.
     pub skipped: Vec<Skipped>,
 }
@@ -52,20 +49,23 @@ pub use crate::model::is_valid_key;
 /// `filters.version` 2), flags whose key is not a valid flagops key, and flags depending on a
 /// flag that is not live (the adapter names such a target `#<id>`): writing them would lose
 /// or invent something.
-pub fn select(live: &LiveState, filter: Option<&GlobMatcher>) -> Selection {
+pub fn select<F: VendorFlag>(live: &LiveState<F>, filter: Option<&GlobMatcher>) -> Selection<F> {
     let wanted = |key: &str| filter.is_none_or(|f| f.is_match(key));
-    let mut selection = Selection::default();
+    let mut selection = Selection {
+        flags: Vec::new(),
+        skipped: Vec::new(),
+    };
     for unsupported in live.unsupported.iter().filter(|u| wanted(&u.key)) {
         selection.skipped.push(Skipped {
             key: unsupported.key.clone(),
             reason: unsupported.reason.clone(),
         });
     }
-    for live_flag in live.flags.iter().filter(|f| wanted(&f.flag.key)) {
+    for live_flag in live.flags.iter().filter(|f| wanted(f.flag.key())) {
         let flag = &live_flag.flag;
-        if !is_valid_key(&flag.key) {
+        if !is_valid_key(flag.key()) {
             selection.skipped.push(Skipped {
-                key: flag.key.clone(),
+                key: flag.key().to_owned(),
                 reason: "its key is not a valid flagops key (letters, digits, `_` and `-`, at most 400 characters)".to_owned(),
             });
             continue;
@@ -87,7 +87,7 @@ pub fn select(live: &LiveState, filter: Option<&GlobMatcher>) -> Selection {
                 .collect::<Vec<_>>()
                 .join(", ");
             selection.skipped.push(Skipped {
-                key: flag.key.clone(),
+                key: flag.key().to_owned(),
                 reason: format!(
                     "it depends on {targets}, which is not a live flag (deleted?); fix the condition in the service first"
                 ),
@@ -96,7 +96,7 @@ pub fn select(live: &LiveState, filter: Option<&GlobMatcher>) -> Selection {
         }
         selection.flags.push(flag.clone());
     }
-    selection.flags.sort_by(|a, b| a.key.cmp(&b.key));
+    selection.flags.sort_by(|a, b| a.key().cmp(b.key()));
     selection.skipped.sort_by(|a, b| a.key.cmp(&b.key));
     selection
 }
@@ -126,22 +126,22 @@ pub fn file_name(key: &str, taken: &mut std::collections::BTreeMap<String, Strin
 }
 
 /// The file form of a live flag (see the module documentation).
-pub fn canonical(flag: &Flag) -> FlagSpec {
-    crate::model::normalize::file_form(flag)
+pub fn canonical<F: FlagFile>(flag: &F) -> F::Spec {
+    flag.file_form()
 }
 
 /// The YAML text of one flag file: the schema modeline (`schema_path` relative to the file),
 /// then the document, keys in field order, strings quoted where YAML would read them as
 /// something else, multi-line strings as double-quoted escapes (never block scalars, whose
 /// trailing spaces editors strip), block lists indented under their key.
-pub fn render(spec: &FlagSpec, schema_path: &str) -> Result<String, String> {
+pub fn render<F: FlagFile>(spec: &F::Spec, schema_path: &str) -> Result<String, String> {
     let options = ser_options! {
         indent_step: 2,
         compact_list_indent: false,
         prefer_block_scalars: false,
     };
     let body = serde_saphyr::to_string_with_options(spec, options)
-        .map_err(|e| format!("cannot write flag `{}` as YAML: {e}", spec.key))?;
+        .map_err(|e| format!("cannot write flag `{}` as YAML: {e}", F::spec_key(spec)))?;
     let mut text = format!("# yaml-language-server: $schema={schema_path}\n{body}");
     if !text.ends_with('\n') {
         text.push('\n');
@@ -151,12 +151,12 @@ pub fn render(spec: &FlagSpec, schema_path: &str) -> Result<String, String> {
 
 /// Read `text` back with flagops' loader and check it is exactly `spec`: one document that
 /// passes the flag schema and deserializes to the same value. Returns the problem otherwise.
-pub fn check_round_trip(
+pub fn check_round_trip<F: FlagFile>(
     text: &str,
-    spec: &FlagSpec,
+    spec: &F::Spec,
     shown: &std::path::Path,
 ) -> Result<(), String> {
-    let contents = source::load_file(text, shown);
+    let contents = source::load_file::<F>(text, shown);
     if let Some(finding) = contents.findings.first() {
         return Err(format!(
             "the written file would not load: {}",
@@ -167,7 +167,7 @@ pub fn check_round_trip(
         [one] if one.spec == *spec => Ok(()),
         [one] => Err(format!(
             "the written file reads back differently (as `{}`)",
-            one.spec.key
+            one.key()
         )),
         _ => Err("the written file does not hold exactly one flag".to_owned()),
     }

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::backend::{LiveFlag, Unsupported};
+use crate::vendor::posthog::{Flag, FlagSpec};
 
 fn flag(value: Value) -> Flag {
     let spec: FlagSpec = serde_json::from_value(value).unwrap();
@@ -32,7 +33,7 @@ fn state(flags: Vec<Value>) -> LiveState {
 }
 
 fn written(value: Value) -> String {
-    render(
+    render::<Flag>(
         &canonical(&flag(value)),
         "../schemas/posthog-flag.schema.json",
     )
@@ -161,8 +162,8 @@ fn strings_that_yaml_would_misread_are_quoted_and_read_back() {
             "conditions": [{"description": s, "properties": [{"type": "person", "key": s, "value": [s, {s: s}]}]}],
             "payloads": {"true": s, s: {"n": s}},
         })));
-        let text = render(&spec, "x.json").unwrap();
-        check_round_trip(&text, &spec, Path::new("k.yaml"))
+        let text = render::<Flag>(&spec, "x.json").unwrap();
+        check_round_trip::<Flag>(&text, &spec, Path::new("k.yaml"))
             .unwrap_or_else(|e| panic!("{s:?}: {e}\n{text}"));
         assert!(
             text.lines()
@@ -196,9 +197,9 @@ fn payload_values_are_yaml_values_with_stable_key_order() {
     let spec = canonical(&flag(
         json!({"key": "k", "payloads": {"true": {"z": 1.0, "a": [1]}}}),
     ));
-    let text = render(&spec, "x.json").unwrap();
-    check_round_trip(&text, &spec, Path::new("k.yaml")).unwrap();
-    assert_eq!(text, render(&spec, "x.json").unwrap());
+    let text = render::<Flag>(&spec, "x.json").unwrap();
+    check_round_trip::<Flag>(&text, &spec, Path::new("k.yaml")).unwrap();
+    assert_eq!(text, render::<Flag>(&spec, "x.json").unwrap());
 }
 
 #[test]

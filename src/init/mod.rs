@@ -99,6 +99,20 @@ pub fn next_steps(options: Options, flagops: &str) -> Vec<String> {
                 "`{flagops} validate`, then `{flagops} plan --env staging`"
             ));
         }
+        BackendKind::Mixpanel => {
+            steps.push(
+                "in flagops.yaml, set each environment's `project_id` and `region`".to_owned(),
+            );
+            steps.push(
+                "export MIXPANEL_SA_USERNAME and MIXPANEL_SA_SECRET (a service account)".to_owned(),
+            );
+            steps.push(format!(
+                "`{flagops} import --env staging` writes the flags you already have"
+            ));
+            steps.push(format!(
+                "`{flagops} validate`, then `{flagops} plan --env staging`"
+            ));
+        }
         BackendKind::Local => {
             steps.push(format!(
                 "`{flagops} validate`, then `{flagops} plan --env staging`"
@@ -118,6 +132,9 @@ pub fn next_steps(options: Options, flagops: &str) -> Vec<String> {
         let last = match options.backend {
             BackendKind::Posthog => {
                 "add POSTHOG_API_KEY_STAGING and POSTHOG_API_KEY_PROD as repository secrets"
+            }
+            BackendKind::Mixpanel => {
+                "add MIXPANEL_SA_USERNAME and MIXPANEL_SA_SECRET as repository secrets"
             }
             // Said, so that the missing apply workflow is not taken for an oversight.
             BackendKind::Local => {

@@ -1,31 +1,22 @@
-//! Pure data: the flag file format (`FlagSpec`), the resolved flag (`Flag`) and its parts.
+//! The vendor-neutral model: the seam every vendor's flag model implements, and the few
+//! values all of them share.
 //!
-//! Nothing here does I/O. `source` produces these values from YAML; `rules` checks them;
-//! `plan` compares them; `backend` translates them to and from vendor JSON.
-//!
-//! `VendorFlag` (in `vendor`) is the seam between the vendor-neutral core and a vendor's flag
-//! model; `Flag` is PostHog's model and implements it: its field-level diff (`diff`, with
-//! [`Field`]), its display fields, the fields an environment may `ignore`, and its encrypted
-//! payloads as secret values.
+//! Nothing here does I/O. [`VendorFlag`] is what the core needs of a vendor's flag (identity,
+//! dependencies, canonical form, field-level diff, ignorable and secret fields); [`FlagFile`]
+//! is its file format (a document type with its schema) with environment overrides applied
+//! at the document level ([`format::resolve`], [`Origins`]). The vendors' models are in
+//! `crate::vendor`.
 
-mod diff;
-mod flag;
-pub mod normalize;
+pub mod format;
 mod percent;
-mod property;
-mod risk;
-mod rules;
-mod spec;
 #[cfg(test)]
 pub(crate) mod test_vendor;
 mod vendor;
-mod words;
 
-pub use diff::Field;
-pub use flag::{Flag, Origins, Reference};
+pub use format::{FlagFile, Origins};
 pub use percent::Percent;
-pub use property::{Condition, OPERATORS, Operator, Property, PropertyType, SortKey};
-pub use vendor::{ENCRYPTED_SENTINEL, VendorFlag};
+pub use vendor::{Reference, VendorFlag};
+
 /// The longest flag key (PostHog's limit).
 pub const MAX_KEY_LEN: usize = 400;
 
@@ -38,8 +29,3 @@ pub fn is_valid_key(key: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
-
-pub use spec::{
-    BucketingIdentifier, EvaluationRuntime, FlagOverride, FlagSpec, Holdout, OVERRIDABLE_FIELDS,
-    Variant,
-};

@@ -1,14 +1,14 @@
 //! A tiny flag model that is not PostHog's, for tests of the vendor-neutral core (test code
-//! only, not shipped): a status instead of `active`/`archived`, dependencies in a list of its
+//! only, not shipped): a status instead of two switches, dependencies in a list of its
 //! own, a display name an environment may ignore, secret values of its own and its own
 //! field-level diff.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::VendorFlag;
+use super::{Reference, VendorFlag};
 use crate::plan::{Change, ChangeOp, to_value};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,8 +48,16 @@ impl VendorFlag for Other {
     fn is_enabled(&self) -> bool {
         self.status == Status::Enabled
     }
-    fn dependencies(&self) -> BTreeSet<String> {
-        self.requires.iter().cloned().collect()
+    fn references(&self) -> Vec<Reference> {
+        self.requires
+            .iter()
+            .enumerate()
+            .map(|(i, target)| Reference {
+                target: target.clone(),
+                pointer: format!("/requires/{i}"),
+                field: "requires",
+            })
+            .collect()
     }
     fn normalized(&self) -> Self {
         let mut out = self.clone();

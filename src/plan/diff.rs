@@ -12,8 +12,8 @@ use serde_json::Value;
 use similar::{Algorithm, DiffOp, capture_diff_slices};
 
 use super::to_value;
-pub use crate::model::Field;
 use crate::model::VendorFlag;
+pub use crate::vendor::posthog::Field;
 
 /// Whether something was added, removed or changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

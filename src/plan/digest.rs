@@ -11,9 +11,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Change, Step};
-/// PostHog's sentinel, re-exported where 0.1 had it (`model::ENCRYPTED_SENTINEL`).
-pub use crate::model::ENCRYPTED_SENTINEL;
 use crate::model::VendorFlag;
+/// PostHog's sentinel, re-exported where 0.1 had it (`model::ENCRYPTED_SENTINEL`).
+pub use crate::vendor::posthog::ENCRYPTED_SENTINEL;
 
 /// What a masked value is replaced with.
 pub const MASK: &str = "(sensitive value)";

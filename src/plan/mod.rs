@@ -36,8 +36,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::backend::{LiveFlag, LiveState, Token, Unsupported};
-use crate::config::{Environment, IgnoredField};
-use crate::model::{Flag, VendorFlag};
+use crate::config::Environment;
+use crate::model::VendorFlag;
+use crate::vendor::posthog::Flag;
 
 pub use diff::{Change, ChangeOp, Field, diff, differences, drift, pairs};
 pub use digest::{ENCRYPTED_SENTINEL, MASK, fingerprint, sha256, unmask};
@@ -67,7 +68,7 @@ pub struct Plan<F: VendorFlag = Flag> {
     pub unsupported: Vec<Unsupported>,
     /// The environment's `ignore` list: fields left out of updates (the live value is kept).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ignore: Vec<IgnoredField>,
+    pub ignore: Vec<String>,
 }
 
 /// Where and when a plan was made: what `apply` checks before running a saved plan.
@@ -458,8 +459,10 @@ pub fn build<F: VendorFlag>(
         unmanaged: unmanaged.len(),
         unsupported: unsupported.len(),
     };
+    // In the model's order of its ignorable fields (all of them are, or the plan was refused).
     let mut ignore = policy.ignore.clone();
-    ignore.sort_unstable();
+    let rank = |f: &String| F::ignorable_fields().iter().position(|i| i == f);
+    ignore.sort_by_key(rank);
     ignore.dedup();
     Ok(Plan {
         format_version: FORMAT_VERSION,

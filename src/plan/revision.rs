@@ -63,7 +63,7 @@ impl Revision {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Flag;
+    use crate::vendor::posthog::Flag;
 
     fn live(token: Option<Token>, name: &str) -> LiveFlag {
         let flag = Flag {

@@ -13,9 +13,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{Action, Plan, Step, differences};
-use crate::config::IgnoredField;
-use crate::model::Flag;
-use crate::model::normalize::normalize;
+use crate::model::VendorFlag;
 
 /// Where a step comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -99,16 +97,16 @@ impl Split {
 /// Split `plan` (made from `head`, the definitions now) against `base` (the definitions at
 /// the base revision, resolved for the same environment); `ignore` is the environment's
 /// ignored fields.
-pub fn split(
-    plan: &Plan,
-    head: &[Flag],
-    base: &[Flag],
-    ignore: &[IgnoredField],
+pub fn split<F: VendorFlag>(
+    plan: &Plan<F>,
+    head: &[F],
+    base: &[F],
+    ignore: &[String],
     rev: &str,
     commit: &str,
 ) -> Split {
-    let head: BTreeMap<&str, &Flag> = head.iter().map(|f| (f.key.as_str(), f)).collect();
-    let base: BTreeMap<&str, &Flag> = base.iter().map(|f| (f.key.as_str(), f)).collect();
+    let head: BTreeMap<&str, &F> = head.iter().map(|f| (f.key(), f)).collect();
+    let base: BTreeMap<&str, &F> = base.iter().map(|f| (f.key(), f)).collect();
     let steps = plan
         .steps
         .iter()
@@ -120,7 +118,9 @@ pub fn split(
                 (None, None) => Definition::Never,
                 (None, Some(_)) => Definition::Added,
                 (Some(_), None) => Definition::Removed,
-                (Some(then), Some(now)) if normalize(then) == normalize(now) => {
+                (Some(then), Some(now))
+                    if F::diff(&then.normalized(), &now.normalized()).is_empty() =>
+                {
                     Definition::Unchanged
                 }
                 (Some(_), Some(_)) => Definition::Edited,
@@ -144,19 +144,20 @@ pub fn split(
 
 /// Whether the live flag the step saw is what the base defined (absent when the base did not
 /// define it), compared as the plan compares, ignored fields left out.
-fn live_matched(step: &Step, base: Option<&Flag>, ignore: &[IgnoredField]) -> bool {
+fn live_matched<F: VendorFlag>(step: &Step<F>, base: Option<&F>, ignore: &[String]) -> bool {
     match (&step.live, base) {
         (None, None) => true,
         (None, Some(_)) | (Some(_), None) => false,
-        (Some(live), Some(base)) => differences(base, &live.flag)
-            .iter()
-            .all(|c| ignore.iter().any(|i| i.as_str() == c.field.as_str())),
+        (Some(live), Some(base)) => differences(base, &live.flag).iter().all(|c| {
+            let field = super::to_value(&c.field);
+            ignore.iter().any(|i| field.as_str() == Some(i.as_str()))
+        }),
     }
 }
 
 /// Whether a delete step's flag was removed from the repository since the base (rather than
 /// a live flag never in it).
-pub fn removed_since_base(step: &Step, split: &Split) -> bool {
+pub fn removed_since_base<F: VendorFlag>(step: &Step<F>, split: &Split) -> bool {
     step.action == Action::Delete
         && split
             .of(&step.key)
@@ -164,112 +165,4 @@ pub fn removed_since_base(step: &Step, split: &Split) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use serde_json::{Value, json};
-
-    use super::*;
-    use crate::config::Environment;
-    use crate::plan::build;
-    use crate::plan::tests::{flag, live};
-
-    fn origins(
-        head: &[Value],
-        base: &[Value],
-        live_flags: &[Value],
-        policy: &Environment,
-    ) -> Vec<(String, Origin, Definition)> {
-        let head: Vec<Flag> = head.iter().cloned().map(flag).collect();
-        let base: Vec<Flag> = base.iter().cloned().map(flag).collect();
-        let plan = build(&head, &live(live_flags), policy).unwrap();
-        let split = split(&plan, &head, &base, &policy.ignore, "main", "0");
-        split
-            .steps
-            .into_iter()
-            .map(|(k, s)| (k, s.origin, s.definition))
-            .collect()
-    }
-
-    fn rollout(key: &str, percent: u32) -> Value {
-        json!({"key": key, "conditions": [{"rollout_percentage": percent}]})
-    }
-
-    #[test]
-    fn each_step_is_change_drift_or_both() {
-        let prune = Environment {
-            prune: true,
-            ..Environment::default()
-        };
-        let got = origins(
-            &[
-                rollout("edited", 50),
-                rollout("drifted", 10),
-                rollout("both", 50),
-                rollout("added", 10),
-                rollout("recreated", 10),
-            ],
-            &[
-                rollout("edited", 10),
-                rollout("drifted", 10),
-                rollout("both", 10),
-                rollout("removed", 10),
-                rollout("recreated", 10),
-            ],
-            &[
-                rollout("edited", 10),
-                rollout("drifted", 30),
-                rollout("both", 30),
-                rollout("removed", 10),
-                rollout("stray", 10),
-            ],
-            &prune,
-        );
-        let expected = [
-            ("added", Origin::Change, Definition::Added),
-            ("both", Origin::Both, Definition::Edited),
-            ("drifted", Origin::Drift, Definition::Unchanged),
-            ("edited", Origin::Change, Definition::Edited),
-            // Defined at the base and now, deleted in the service.
-            ("recreated", Origin::Drift, Definition::Unchanged),
-            ("removed", Origin::Change, Definition::Removed),
-            ("stray", Origin::Drift, Definition::Never),
-        ];
-        let expected: Vec<(String, Origin, Definition)> = expected
-            .into_iter()
-            .map(|(k, o, d)| (k.to_owned(), o, d))
-            .collect();
-        assert_eq!(got, expected);
-    }
-
-    #[test]
-    fn the_same_flag_written_differently_is_not_a_change() {
-        // Tags are a case-insensitive set; an absent rollout is 100%.
-        let got = origins(
-            &[json!({"key": "a", "tags": ["X", "y"], "conditions": [{}]})],
-            &[json!({"key": "a", "tags": ["y", "x"], "conditions": [{"rollout_percentage": 100}]})],
-            &[json!({"key": "a", "conditions": [{}]})],
-            &Environment::default(),
-        );
-        assert_eq!(
-            got,
-            vec![("a".to_owned(), Origin::Drift, Definition::Unchanged)]
-        );
-    }
-
-    #[test]
-    fn a_live_difference_in_an_ignored_field_is_not_drift() {
-        let policy = Environment {
-            ignore: vec![IgnoredField::Tags],
-            ..Environment::default()
-        };
-        let got = origins(
-            &[rollout("a", 50)],
-            &[rollout("a", 10)],
-            &[json!({"key": "a", "tags": ["from-ui"], "conditions": [{"rollout_percentage": 10}]})],
-            &policy,
-        );
-        assert_eq!(
-            got,
-            vec![("a".to_owned(), Origin::Change, Definition::Edited)]
-        );
-    }
-}
+mod tests;

@@ -4,11 +4,11 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::backend::LiveFlag;
-use crate::model::normalize::normalize;
+use crate::vendor::posthog::normalize::normalize;
 
 /// A resolved flag from its file form (no environment); also used by `split`'s tests.
 pub(super) fn flag(value: Value) -> Flag {
-    let spec: crate::model::FlagSpec = serde_json::from_value(value).unwrap();
+    let spec: crate::vendor::posthog::FlagSpec = serde_json::from_value(value).unwrap();
     spec.resolve(None).0
 }
 
@@ -247,7 +247,6 @@ fn the_live_snapshot_carries_what_apply_needs() {
 
 #[test]
 fn ignored_fields_keep_their_live_value_on_update_and_are_not_a_change() {
-    use crate::config::IgnoredField;
     // PostHog without the tagging feature returns `tags: []` whatever was written.
     let before = live(&[
         json!({"key": "a", "tags": [], "evaluation_contexts": [], "name": "live name"}),
@@ -261,7 +260,7 @@ fn ignored_fields_keep_their_live_value_on_update_and_are_not_a_change() {
         flag(json!({"key": "c", "tags": ["beta"], "evaluation_contexts": ["web"]})),
     ];
     let policy = Environment {
-        ignore: vec![IgnoredField::Tags, IgnoredField::EvaluationContexts],
+        ignore: vec!["tags".to_owned(), "evaluation_contexts".to_owned()],
         ..Environment::default()
     };
     let plan = build(&desired, &before, &policy).unwrap();
@@ -290,25 +289,24 @@ fn ignored_fields_keep_their_live_value_on_update_and_are_not_a_change() {
 
 #[test]
 fn every_ignorable_field_is_left_out_of_the_diff() {
-    use crate::config::IgnoredField;
     let before = live(&[json!({"key": "a", "name": "x", "tags": ["t"],
         "evaluation_contexts": ["app"], "holdout": {"id": 1, "exclusion_percentage": 10},
         "early_exit": true, "feature_enrollment": true, "ensure_experience_continuity": true,
         "evaluation_runtime": "server", "bucketing_identifier": "device_id"})]);
     let desired = [flag(json!({"key": "a"}))];
     let every = vec![
-        IgnoredField::Name,
-        IgnoredField::Tags,
-        IgnoredField::EvaluationContexts,
-        IgnoredField::Holdout,
-        IgnoredField::EarlyExit,
-        IgnoredField::FeatureEnrollment,
-        IgnoredField::EnsureExperienceContinuity,
-        IgnoredField::EvaluationRuntime,
-        IgnoredField::BucketingIdentifier,
+        "name".to_owned(),
+        "tags".to_owned(),
+        "evaluation_contexts".to_owned(),
+        "holdout".to_owned(),
+        "early_exit".to_owned(),
+        "feature_enrollment".to_owned(),
+        "ensure_experience_continuity".to_owned(),
+        "evaluation_runtime".to_owned(),
+        "bucketing_identifier".to_owned(),
     ];
-    let all_but = |skip: IgnoredField| Environment {
-        ignore: every.iter().copied().filter(|f| *f != skip).collect(),
+    let all_but = |skip: &str| Environment {
+        ignore: every.iter().filter(|f| *f != skip).cloned().collect(),
         ..Environment::default()
     };
     let plan = build(
@@ -322,7 +320,7 @@ fn every_ignorable_field_is_left_out_of_the_diff() {
     .unwrap();
     assert!(!plan.has_changes(), "{:?}", plan.steps);
     // Each one alone: leaving it out of the list brings back exactly its change.
-    for field in every.iter().copied() {
+    for field in &every {
         let plan = build(&desired, &before, &all_but(field)).unwrap();
         let fields: BTreeSet<&str> = plan.steps[0]
             .changes

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::*;
 use crate::backend::LiveFlag;
-use crate::config::{Environment, IgnoredField};
+use crate::config::Environment;
 use crate::model::test_vendor::{Other, OtherField, Status, other};
 
 fn seen(flag: Other, modified: &str) -> LiveSnapshot<Other> {
@@ -205,7 +205,7 @@ fn another_model_is_planned_with_its_own_diff_ignore_and_secrets() {
     };
     let environment = Environment {
         prune: true,
-        ignore: vec![IgnoredField::Name],
+        ignore: vec!["name".to_owned()],
         ..Environment::default()
     };
     let mut plan = build(&desired, &live, &environment).unwrap();
@@ -350,11 +350,7 @@ fn another_model_is_rendered_in_its_own_words_with_its_risks_first() {
 #[test]
 fn an_ignore_the_model_cannot_keep_is_refused() {
     let environment = Environment {
-        ignore: vec![
-            IgnoredField::Name,
-            IgnoredField::Tags,
-            IgnoredField::Holdout,
-        ],
+        ignore: vec!["name".to_owned(), "tags".to_owned(), "holdout".to_owned()],
         ..Environment::default()
     };
     let desired = vec![other("a", Status::Enabled, &[])];

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
 use crate::finding::{Finding, Severity};
+use crate::model::FlagFile;
 use crate::source::Repository;
 
 /// The findings of one change, and how many were left out.
@@ -30,15 +31,15 @@ fn plain(path: &Path) -> PathBuf {
 /// The flags the change touched: every key defined in a `changed` file now (in `repo`) or at
 /// the base (in `base`, when the base has the config), then every flag depending on one of
 /// them, transitively. Dependencies are read from every environment's resolution.
-pub fn touched(
-    repo: &Repository,
-    base: Option<&Repository>,
+pub fn touched<F: FlagFile>(
+    repo: &Repository<F>,
+    base: Option<&Repository<F>>,
     changed: &BTreeSet<PathBuf>,
 ) -> BTreeSet<String> {
-    let in_changed = |r: &Repository| -> Vec<String> {
+    let in_changed = |r: &Repository<F>| -> Vec<String> {
         r.checked_flags()
             .filter(|f| changed.contains(&plain(&f.file)))
-            .map(|f| f.spec.key.clone())
+            .map(|f| f.key().to_owned())
             .collect()
     };
     let mut touched: BTreeSet<String> = in_changed(repo).into_iter().collect();
@@ -50,11 +51,11 @@ pub fn touched(
         .collect();
     for flag in repo.checked_flags() {
         for env in &environments {
-            for dependency in flag.spec.resolve(*env).0.dependencies() {
+            for dependency in flag.resolve(*env).0.dependencies() {
                 dependents
                     .entry(dependency)
                     .or_default()
-                    .insert(flag.spec.key.clone());
+                    .insert(flag.key().to_owned());
             }
         }
     }

@@ -20,19 +20,24 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::finding::{self, Finding, Related, Severity};
 use crate::graph::{DependencyGraph, format_cycle};
-use crate::model::{Flag, Origins};
+use crate::model::{FlagFile, Origins};
 use crate::schema::{closest, field_path};
 use crate::source::{LoadedFlag, Repository};
 
-pub(crate) use problem::{FlagRules, Problem};
+pub use problem::{FlagRules, Problem};
 
-struct Resolved<'a> {
-    flag: Flag,
+/// What the rules need of a vendor's model: its file format and its rules about one flag.
+pub trait Checked: FlagFile + FlagRules {}
+
+impl<F: FlagFile + FlagRules> Checked for F {}
+
+struct Resolved<'a, F: FlagFile> {
+    flag: F,
     origins: Origins,
-    loaded: &'a LoadedFlag,
+    loaded: &'a LoadedFlag<F>,
 }
 
-impl Resolved<'_> {
+impl<F: FlagFile> Resolved<'_, F> {
     fn finding(
         &self,
         severity: Severity,
@@ -47,14 +52,14 @@ impl Resolved<'_> {
         };
         f.in_file(&self.loaded.file)
             .at(self.loaded.locations.value(&pointer))
-            .for_flag(self.flag.key.clone())
+            .for_flag(self.flag.key().to_owned())
             .field(field_path(&pointer))
     }
 }
 
 /// Every flag of one resolution, and the keys that exist but are not in it.
-struct Resolution<'a> {
-    flags: BTreeMap<String, Resolved<'a>>,
+struct Resolution<'a, F: FlagFile> {
+    flags: BTreeMap<String, Resolved<'a, F>>,
     /// Keys of flags that exist but cannot be checked here: references to them are not
     /// reported as missing.
     unchecked: BTreeSet<String>,
@@ -65,7 +70,11 @@ struct Resolution<'a> {
 /// Resolve every flag for one environment (`None`: the base). With `partial`, the checkable
 /// rest of the flags with schema errors too (`validate`); a flag whose override for `env` is
 /// broken is then left out of that environment, as unchecked.
-fn resolve<'a>(repo: &'a Repository, env: Option<&str>, partial: bool) -> Resolution<'a> {
+fn resolve<'a, F: FlagFile>(
+    repo: &'a Repository<F>,
+    env: Option<&str>,
+    partial: bool,
+) -> Resolution<'a, F> {
     let mut unchecked = repo.invalid_keys.clone();
     let mut flags = BTreeMap::new();
     let loaded = if partial {
@@ -75,12 +84,12 @@ fn resolve<'a>(repo: &'a Repository, env: Option<&str>, partial: bool) -> Resolu
     };
     for loaded in loaded {
         if env.is_some_and(|e| loaded.broken.environments.contains(e)) {
-            unchecked.insert(loaded.spec.key.clone());
+            unchecked.insert(loaded.key().to_owned());
             continue;
         }
-        let (flag, origins) = loaded.spec.resolve(env);
+        let (flag, origins) = loaded.resolve(env);
         flags.insert(
-            flag.key.clone(),
+            flag.key().to_owned(),
             Resolved {
                 flag,
                 origins,
@@ -96,7 +105,7 @@ fn resolve<'a>(repo: &'a Repository, env: Option<&str>, partial: bool) -> Resolu
 }
 
 /// Run every rule over the repository.
-pub fn check(repo: &Repository) -> Vec<Finding> {
+pub fn check<F: Checked>(repo: &Repository<F>) -> Vec<Finding> {
     let mut findings = check_environment_names(repo);
     findings.extend(check_null_overrides(repo));
     let mut base_keys = BTreeSet::new();
@@ -127,18 +136,15 @@ pub fn check(repo: &Repository) -> Vec<Finding> {
     findings
 }
 
-fn check_environment_names(repo: &Repository) -> Vec<Finding> {
+fn check_environment_names<F: FlagFile>(repo: &Repository<F>) -> Vec<Finding> {
     let known: Vec<String> = repo.config.environments.keys().cloned().collect();
     let mut findings = Vec::new();
     for loaded in repo.checked_flags() {
-        for name in loaded.spec.environments.keys() {
+        for name in F::overrides(&loaded.spec).keys() {
             if known.contains(name) {
                 continue;
             }
-            let pointer = format!(
-                "/environments/{}",
-                crate::source::yaml::escape_pointer(name)
-            );
+            let pointer = format!("/environments/{}", crate::util::escape_pointer(name));
             let mut f = Finding::error(
                 "unknown-environment",
                 format!(
@@ -148,7 +154,7 @@ fn check_environment_names(repo: &Repository) -> Vec<Finding> {
             )
             .in_file(&loaded.file)
             .at(loaded.locations.key(&pointer))
-            .for_flag(loaded.spec.key.clone())
+            .for_flag(loaded.key().to_owned())
             .field(field_path(&pointer));
             f = match closest(name, &known) {
                 Some(best) => f.help(format!("did you mean `{best}`?")),
@@ -163,17 +169,16 @@ fn check_environment_names(repo: &Repository) -> Vec<Finding> {
 
 /// `field: null` in an override reads like "remove it", but an override can only replace a
 /// field: the base value stays.
-fn check_null_overrides(repo: &Repository) -> Vec<Finding> {
+fn check_null_overrides<F: FlagFile>(repo: &Repository<F>) -> Vec<Finding> {
     let mut findings = Vec::new();
     for loaded in repo.checked_flags() {
-        for (name, over) in &loaded.spec.environments {
-            let given = serde_json::to_value(over).unwrap_or_default();
-            for field in crate::model::OVERRIDABLE_FIELDS {
-                let pointer = format!(
-                    "/environments/{}/{field}",
-                    crate::source::yaml::escape_pointer(name)
-                );
-                if given.get(field).is_some() || !loaded.locations.contains(&pointer) {
+        for (name, given) in F::overrides(&loaded.spec) {
+            let prefix = format!("/environments/{}", crate::util::escape_pointer(&name));
+            for field in loaded.locations.children(&prefix) {
+                let pointer = format!("{prefix}/{}", crate::util::escape_pointer(&field));
+                // A key given a value, or left out for a schema error, is not a `null`.
+                if given.get(&field).is_some_and(|v| !v.is_null()) || loaded.broken.covers(&pointer)
+                {
                     continue;
                 }
                 findings.push(
@@ -186,7 +191,7 @@ fn check_null_overrides(repo: &Repository) -> Vec<Finding> {
                     )
                     .in_file(&loaded.file)
                     .at(loaded.locations.key(&pointer))
-                    .for_flag(loaded.spec.key.clone())
+                    .for_flag(loaded.key().to_owned())
                     .field(field_path(&pointer))
                     .help(format!(
                         "write the value `{field}` should have in `{name}`, or remove the line"
@@ -198,13 +203,13 @@ fn check_null_overrides(repo: &Repository) -> Vec<Finding> {
     findings
 }
 
-fn check_flags(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
+fn check_flags<F: Checked>(resolved: &BTreeMap<String, Resolved<'_, F>>) -> Vec<Finding> {
     // A flag whose fields other flags' rules read were left out (schema errors) cannot
     // answer them.
-    let known: BTreeMap<&str, &Flag> = resolved
+    let known: BTreeMap<&str, &F> = resolved
         .iter()
         .filter(|(_, r)| {
-            !Flag::read_by_references()
+            !F::read_by_references()
                 .iter()
                 .any(|field| r.loaded.broken.fields.contains(*field))
         })
@@ -214,7 +219,7 @@ fn check_flags(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
     for r in resolved.values() {
         let broken = &r.loaded.broken;
         for problem in r.flag.problems(&known) {
-            let needs_broken = Flag::needs(problem.code)
+            let needs_broken = F::needs(problem.code)
                 .iter()
                 .any(|field| broken.fields.contains(*field));
             if needs_broken || broken.covers(&r.origins.resolve(&problem.pointer)) {
@@ -238,7 +243,7 @@ fn check_flags(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
     findings
 }
 
-fn check_references(resolution: &Resolution<'_>) -> Vec<Finding> {
+fn check_references<F: Checked>(resolution: &Resolution<'_, F>) -> Vec<Finding> {
     let resolved = &resolution.flags;
     // Suggestions come only from keys that were read.
     let keys: Vec<String> = resolved
@@ -249,7 +254,7 @@ fn check_references(resolution: &Resolution<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
     for r in resolved.values() {
         for reference in r.flag.references() {
-            if reference.target == r.flag.key {
+            if reference.target == r.flag.key() {
                 continue; // a self-reference is a cycle of one
             }
             match resolved.get(&reference.target) {
@@ -261,7 +266,8 @@ fn check_references(resolution: &Resolution<'_>) -> Vec<Finding> {
                         &reference.pointer,
                         format!(
                             "`{}` depends on `{}`, which is not defined in the repository",
-                            r.flag.key, reference.target
+                            r.flag.key(),
+                            reference.target
                         ),
                     );
                     let unread = resolution.unread.iter().find(|file| {
@@ -283,8 +289,8 @@ fn check_references(resolution: &Resolution<'_>) -> Vec<Finding> {
                 Some(target)
                     if r.flag.is_enabled()
                         && !target.flag.is_enabled()
-                        && Flag::evaluates(&reference)
-                        && !Flag::state_fields().iter().any(|field| {
+                        && F::evaluates(&reference)
+                        && !F::state_fields().iter().any(|field| {
                             r.loaded.broken.fields.contains(*field)
                                 || target.loaded.broken.fields.contains(*field)
                         }) =>
@@ -297,7 +303,8 @@ fn check_references(resolution: &Resolution<'_>) -> Vec<Finding> {
                             &reference.pointer,
                             format!(
                                 "`{}` is enabled but depends on `{}`, which is {state}",
-                                r.flag.key, reference.target
+                                r.flag.key(),
+                                reference.target
                             ),
                         )
                         .help("enable the dependency, disable this flag, or remove the dependency")
@@ -318,7 +325,7 @@ fn check_references(resolution: &Resolution<'_>) -> Vec<Finding> {
     findings
 }
 
-fn check_cycles(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
+fn check_cycles<F: FlagFile>(resolved: &BTreeMap<String, Resolved<'_, F>>) -> Vec<Finding> {
     let graph = DependencyGraph::new(
         resolved
             .iter()
@@ -371,7 +378,7 @@ fn check_cycles(resolved: &BTreeMap<String, Resolved<'_>>) -> Vec<Finding> {
 
 /// The dependency problems of one resolution (`None`: the base): missing flags and cycles,
 /// sorted. What `graph` needs to know before it can order the flags it draws.
-pub fn check_dependencies(repo: &Repository, env: Option<&str>) -> Vec<Finding> {
+pub fn check_dependencies<F: Checked>(repo: &Repository<F>, env: Option<&str>) -> Vec<Finding> {
     let resolution = resolve(repo, env, false);
     let mut findings: Vec<Finding> = check_references(&resolution)
         .into_iter()
@@ -385,7 +392,7 @@ pub fn check_dependencies(repo: &Repository, env: Option<&str>) -> Vec<Finding> 
 /// Every finding of a repository, as shown: loading, schema and rules, sorted, at most
 /// `finding::MAX_PER_FILE` per file and `finding::MAX_PER_RUN` in all (the rest counted in a
 /// `finding-limit` finding).
-pub fn validate(repo: &Repository) -> Vec<Finding> {
+pub fn validate<F: Checked>(repo: &Repository<F>) -> Vec<Finding> {
     report(repo).findings
 }
 
@@ -401,7 +408,7 @@ pub struct Report {
 }
 
 /// Every finding of a repository and its totals.
-pub fn report(repo: &Repository) -> Report {
+pub fn report<F: Checked>(repo: &Repository<F>) -> Report {
     let mut all = repo.findings.clone();
     all.extend(check(repo));
     finding::normalize(&mut all);

@@ -7,7 +7,7 @@ use crate::finding::Severity;
 use crate::model::{Reference, VendorFlag};
 
 /// A vendor's rules about one resolved flag on its own (and the flags it may reference).
-pub(crate) trait FlagRules: VendorFlag {
+pub trait FlagRules: VendorFlag {
     /// Every problem of the flag; `known` are the repository's flags by key (those whose
     /// fields the rules can trust), repeats of one rule over one list already collapsed.
     fn problems(&self, known: &BTreeMap<&str, &Self>) -> Vec<Problem>;
@@ -34,18 +34,18 @@ pub(crate) trait FlagRules: VendorFlag {
 /// A problem in a resolved flag, located by a pointer into the resolved flag (not yet mapped
 /// to the document through the override origins).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Problem {
-    pub(crate) severity: Severity,
-    pub(crate) code: &'static str,
-    pub(crate) pointer: String,
-    pub(crate) message: String,
-    pub(crate) help: Option<String>,
+pub struct Problem {
+    pub severity: Severity,
+    pub code: &'static str,
+    pub pointer: String,
+    pub message: String,
+    pub help: Option<String>,
     /// Point at the mapping key at `pointer` rather than at its value.
-    pub(crate) on_key: bool,
+    pub on_key: bool,
 }
 
 impl Problem {
-    pub(crate) fn error(
+    pub fn error(
         code: &'static str,
         pointer: impl Into<String>,
         message: impl Into<String>,
@@ -60,7 +60,7 @@ impl Problem {
         }
     }
 
-    pub(crate) fn warning(
+    pub fn warning(
         code: &'static str,
         pointer: impl Into<String>,
         message: impl Into<String>,
@@ -75,12 +75,14 @@ impl Problem {
         }
     }
 
-    pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
+    #[must_use]
+    pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
 
-    pub(crate) fn on_key(mut self) -> Self {
+    #[must_use]
+    pub fn on_key(mut self) -> Self {
         self.on_key = true;
         self
     }

@@ -15,8 +15,8 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::finding::Finding;
-use crate::model::FlagSpec;
 use crate::source::yaml::Locations;
+use crate::vendor::posthog::FlagSpec;
 
 /// A generated schema file: its name under `schemas/` and its content.
 pub struct SchemaFile {
@@ -31,7 +31,8 @@ pub const CONFIG_SCHEMA: &str = "flagops.schema.json";
 /// File name of the flag schema.
 pub const FLAG_SCHEMA: &str = "posthog-flag.schema.json";
 
-fn generate_value<T: schemars::JsonSchema>(id: &str, title: &str) -> Value {
+/// The generated schema of a document type, as JSON, for `schema` to write.
+pub fn generate_value<T: schemars::JsonSchema>(id: &str, title: &str) -> Value {
     let generator = SchemaSettings::draft07().into_generator();
     let mut schema = generator.into_root_schema_for::<T>().to_value();
     if let Value::Object(map) = &mut schema {
@@ -88,25 +89,30 @@ fn compile(schema: &Value) -> Validator {
     }
 }
 
-static FLAG_VALIDATOR: LazyLock<(Value, Validator)> = LazyLock::new(|| {
-    let schema = flag_schema();
-    let validator = compile(&schema);
-    (schema, validator)
-});
+/// A generated schema and its validator, built once per schema (a vendor's flag schema is a
+/// `LazyLock<Compiled>` of its model, `model::FlagFile::schema`).
+pub struct Compiled {
+    schema: Value,
+    validator: Validator,
+}
 
-static CONFIG_VALIDATOR: LazyLock<(Value, Validator)> = LazyLock::new(|| {
-    let schema = config_schema();
-    let validator = compile(&schema);
-    (schema, validator)
-});
+impl Compiled {
+    /// Compile a generated schema.
+    pub fn new(schema: Value) -> Self {
+        let validator = compile(&schema);
+        Compiled { schema, validator }
+    }
+}
+
+static CONFIG_VALIDATOR: LazyLock<Compiled> = LazyLock::new(|| Compiled::new(config_schema()));
 
 /// Which schema to check against.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub enum Kind {
     /// `flagops.yaml`.
     Config,
-    /// A flag document.
-    Flag,
+    /// A flag document of the vendor whose schema this is.
+    Flag(&'static Compiled),
 }
 
 /// Check `value` against the schema; one finding per violation, located through `locations`.
@@ -126,12 +132,12 @@ pub fn violations(
     file: &Path,
     at: &mut dyn FnMut(&str),
 ) -> Vec<Finding> {
-    let (schema, validator) = match kind {
+    let Compiled { schema, validator } = match kind {
         Kind::Config => &*CONFIG_VALIDATOR,
-        Kind::Flag => &*FLAG_VALIDATOR,
+        Kind::Flag(compiled) => compiled,
     };
     let flag = match kind {
-        Kind::Flag => value.get("key").and_then(Value::as_str),
+        Kind::Flag(_) => value.get("key").and_then(Value::as_str),
         Kind::Config => None,
     };
     let mut findings = crate::finding::Collapsed::default();
@@ -187,7 +193,7 @@ fn describe(
             return unexpected
                 .iter()
                 .map(|name| {
-                    let child = format!("{pointer}/{}", crate::source::yaml::escape_pointer(name));
+                    let child = format!("{pointer}/{}", crate::util::escape_pointer(name));
                     let mut f = at(&child).at(locations.key(&child));
                     f.message = format!("unknown field `{name}`");
                     if let Some(best) = closest(name, &known) {

@@ -10,6 +10,9 @@ use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
 use super::discover::{GLOB_CHARS, split_glob};
+use crate::model::FlagFile;
+use crate::vendor::posthog::Flag;
+
 use super::{ConfigError, MAX_FILE_BYTES, MAX_REPOSITORY_BYTES, Repository, load, load_config};
 
 /// Why a revision could not be read. Always a usage error (exit 2).
@@ -55,14 +58,14 @@ pub enum GitError {
 
 /// The repository at a revision.
 #[derive(Debug)]
-pub struct Base {
+pub struct Base<F: FlagFile = Flag> {
     /// The revision as given.
     pub rev: String,
     /// The commit it names (40 hex digits).
     pub commit: String,
     /// Its definitions; `None` when the config file did not exist at that commit (everything
     /// in the working tree is then new).
-    pub repository: Option<Repository>,
+    pub repository: Option<Repository<F>>,
     /// The temporary copy `repository` was loaded from (removed on drop).
     _copy: Option<tempfile::TempDir>,
 }
@@ -76,7 +79,11 @@ struct Located {
     config: PathBuf,
 }
 
-fn locate(repo: &Repository, rev: &str, option: &'static str) -> Result<Located, GitError> {
+fn locate<F: FlagFile>(
+    repo: &Repository<F>,
+    rev: &str,
+    option: &'static str,
+) -> Result<Located, GitError> {
     let not_a_repository = || GitError::NotARepository {
         dir: repo.root.clone(),
         option,
@@ -135,7 +142,7 @@ fn is_yaml(path: &Path) -> bool {
 /// # Errors
 /// Not a git repository, an unknown revision, an invalid config at `rev`, flag files over
 /// the size limit, or a failure to read objects or write the temporary copy.
-pub fn load_at(repo: &Repository, rev: &str) -> Result<Base, GitError> {
+pub fn load_at<F: FlagFile>(repo: &Repository<F>, rev: &str) -> Result<Base<F>, GitError> {
     let located = locate(repo, rev, "--base")?;
     let read_error = |e: &dyn std::fmt::Display| GitError::Read {
         rev: rev.to_owned(),
@@ -269,7 +276,7 @@ pub struct Changed {
 ///
 /// # Errors
 /// Not a git repository, an unknown revision, or a failure to read objects.
-pub fn changed_since(repo: &Repository, rev: &str) -> Result<Changed, GitError> {
+pub fn changed_since<F: FlagFile>(repo: &Repository<F>, rev: &str) -> Result<Changed, GitError> {
     let located = locate(repo, rev, "--changed-since")?;
     let read_error = |e: &git2::Error| GitError::Read {
         rev: rev.to_owned(),

@@ -2,7 +2,7 @@
 //!
 //! This is the only stage that touches the repository's files. It lists the flag files
 //! (`discover`), parses YAML with locations (`yaml`), checks each document against the
-//! generated schema and builds `FlagSpec`s; a document with schema errors still yields the
+//! generated schema and builds the vendor's documents (`model::FlagFile::Spec`); a document with schema errors still yields the
 //! rest of its flag (`broken`), for the rules. Problems become `Finding`s; nothing here panics
 //! on bad input, and the size of a repository is bounded (bytes and flags).
 
@@ -19,8 +19,9 @@ use globset::Glob;
 
 use crate::config::{BackendKind, CONFIG_FILE, Config};
 use crate::finding::{Finding, Related, Span};
-use crate::model::FlagSpec;
+use crate::model::FlagFile;
 use crate::schema;
+use crate::vendor::posthog::Flag;
 pub use broken::Broken;
 use discover::{Discovered, discover, link_inside, not_a_file};
 use yaml::Locations;
@@ -33,11 +34,12 @@ pub const MAX_REPOSITORY_BYTES: u64 = 32 * 1024 * 1024;
 pub const MAX_FLAGS: usize = 10_000;
 pub use yaml::MAX_REPOSITORY_NODES;
 
-/// A flag document that passed the schema, or the checkable rest of one that did not.
+/// A flag document that passed the schema, or the checkable rest of one that did not, in the
+/// file format of the vendor's model `F`.
 #[derive(Debug, Clone)]
-pub struct LoadedFlag {
+pub struct LoadedFlag<F: FlagFile = Flag> {
     /// The flag as written (without its broken parts, if any).
-    pub spec: FlagSpec,
+    pub spec: F::Spec,
     /// Its file, relative to the repository directory.
     pub file: PathBuf,
     /// Where each node of its document is.
@@ -47,16 +49,27 @@ pub struct LoadedFlag {
     pub broken: Broken,
 }
 
-impl LoadedFlag {
+impl<F: FlagFile> LoadedFlag<F> {
+    /// The flag's key.
+    pub fn key(&self) -> &str {
+        F::spec_key(&self.spec)
+    }
+
+    /// The flag for `environment` (`None`: the base), and where each field was written.
+    pub fn resolve(&self, environment: Option<&str>) -> (F, crate::model::Origins) {
+        crate::model::format::resolve(&self.spec, environment)
+    }
+
     /// The span of the value at `pointer` in this flag's document.
     pub fn span(&self, pointer: &str) -> Option<Span> {
         self.locations.value(pointer)
     }
 }
 
-/// The loaded repository: config plus every flag that could be read.
+/// The loaded repository: config plus every flag that could be read, in the file format of
+/// the vendor's model `F`.
 #[derive(Debug, Clone)]
-pub struct Repository {
+pub struct Repository<F: FlagFile = Flag> {
     /// The directory paths are relative to (the config file's directory).
     pub root: PathBuf,
     /// The config file, relative to `root` when inside it.
@@ -64,11 +77,11 @@ pub struct Repository {
     /// The config.
     pub config: Config,
     /// Flags that passed the schema, first occurrence of each key only, in file order.
-    pub flags: Vec<LoadedFlag>,
+    pub flags: Vec<LoadedFlag<F>>,
     /// Flags that did not pass the schema but whose key is readable, with their broken parts
     /// left out (first occurrence of each key only): `validate` still checks the rest. Never
     /// planned or drawn.
-    pub partial: Vec<LoadedFlag>,
+    pub partial: Vec<LoadedFlag<F>>,
     /// How many flag files were read.
     pub files: usize,
     /// Keys of flag documents that failed the schema or could not be parsed: they exist, so
@@ -82,14 +95,14 @@ pub struct Repository {
     pub findings: Vec<Finding>,
 }
 
-impl Repository {
+impl<F: FlagFile> Repository<F> {
     /// The flag with `key`.
-    pub fn flag(&self, key: &str) -> Option<&LoadedFlag> {
-        self.flags.iter().find(|f| f.spec.key == key)
+    pub fn flag(&self, key: &str) -> Option<&LoadedFlag<F>> {
+        self.flags.iter().find(|f| f.key() == key)
     }
 
     /// Every flag `validate` checks: the valid ones, then the rest of the broken ones.
-    pub fn checked_flags(&self) -> impl Iterator<Item = &LoadedFlag> {
+    pub fn checked_flags(&self) -> impl Iterator<Item = &LoadedFlag<F>> {
         self.flags.iter().chain(&self.partial)
     }
 
@@ -98,7 +111,7 @@ impl Repository {
     pub fn flag_count(&self) -> usize {
         let keys: BTreeSet<&str> = self
             .checked_flags()
-            .map(|f| f.spec.key.as_str())
+            .map(LoadedFlag::key)
             .chain(self.invalid_keys.iter().map(String::as_str))
             .collect();
         keys.len()
@@ -235,7 +248,7 @@ fn deserialize_at<T: serde::de::DeserializeOwned>(
                     pointer = format!("{pointer}/{index}");
                 }
                 serde_path_to_error::Segment::Map { key } => {
-                    pointer = format!("{pointer}/{}", yaml::escape_pointer(key));
+                    pointer = format!("{pointer}/{}", crate::util::escape_pointer(key));
                 }
                 serde_path_to_error::Segment::Enum { .. }
                 | serde_path_to_error::Segment::Unknown => {}
@@ -394,7 +407,7 @@ fn pasted_keys(value: &serde_json::Value, locations: &Locations, file: &Path) ->
             .in_file(file)
             .at(locations.value(&format!(
                 "/environments/{}/api_key_env",
-                yaml::escape_pointer(name)
+                crate::util::escape_pointer(name)
             )))
             .concealing_source()
             .field(format!("environments.{name}.api_key_env"))
@@ -414,7 +427,7 @@ fn host_findings(value: &serde_json::Value, locations: &Locations, file: &Path) 
         .filter_map(|(name, env)| {
             let host = env.get("host")?.as_str()?;
             let problem = crate::config::host_problem(host)?;
-            let pointer = format!("/environments/{}/host", yaml::escape_pointer(name));
+            let pointer = format!("/environments/{}/host", crate::util::escape_pointer(name));
             Some(
                 Finding::error(
                     "config",
@@ -432,6 +445,9 @@ fn host_findings(value: &serde_json::Value, locations: &Locations, file: &Path) 
 /// Most `flags` entries a config may list: each is a walk of its directory, so a config of
 /// 200,000 globs would keep `validate` busy for minutes.
 pub const MAX_FLAG_ENTRIES: usize = 1_000;
+
+/// An environment setting's name and whether it is set.
+type Setting<'a> = (&'a str, bool);
 
 /// Rules the config schema cannot express.
 fn check_config(config: &Config, locations: &Locations, file: &Path) -> Vec<Finding> {
@@ -453,6 +469,21 @@ fn check_config(config: &Config, locations: &Locations, file: &Path) -> Vec<Find
             .help("name the directories that hold flag files, or use a glob such as `flags/**/*.yaml`"),
         );
     }
+    if config.emulate.is_some() && config.backend != BackendKind::Local {
+        findings.push(
+            Finding::error(
+                "config",
+                format!(
+                    "`emulate` is a setting of the local backend, not of `{}`",
+                    config.backend.as_str()
+                ),
+            )
+            .in_file(file)
+            .at(locations.value("/emulate"))
+            .field("emulate")
+            .help("remove it: the service itself decides its flags' rules"),
+        );
+    }
     if let Some(state) = &config.state
         && (state.trim().is_empty() || state.ends_with(['/', '\\']))
     {
@@ -465,7 +496,7 @@ fn check_config(config: &Config, locations: &Locations, file: &Path) -> Vec<Find
         );
     }
     for (name, env) in &config.environments {
-        let base = format!("/environments/{}", yaml::escape_pointer(name));
+        let base = format!("/environments/{}", crate::util::escape_pointer(name));
         let at = |field: &str| {
             let p = if field.is_empty() {
                 base.clone()
@@ -474,25 +505,70 @@ fn check_config(config: &Config, locations: &Locations, file: &Path) -> Vec<Find
             };
             (locations.value(&p), schema::field_path(&p))
         };
-        if config.backend == BackendKind::Posthog {
-            for (field, present) in [
-                ("host", env.host.is_some()),
-                ("project_id", env.project_id.is_some()),
-                ("api_key_env", env.api_key_env.is_some()),
-            ] {
-                if !present {
-                    let (span, path) = at("");
-                    findings.push(
-                        Finding::error(
-                            "config",
-                            format!("environment `{name}` needs `{field}` for the posthog backend"),
-                        )
-                        .in_file(file)
-                        .at(span)
-                        .field(path),
-                    );
-                }
-            }
+        // What each backend needs, and the settings of the other backends.
+        let (required, foreign): (&[Setting], &[Setting]) = match config.backend {
+            BackendKind::Posthog => (
+                &[
+                    ("host", env.host.is_some()),
+                    ("project_id", env.project_id.is_some()),
+                    ("api_key_env", env.api_key_env.is_some()),
+                ],
+                &[
+                    ("region", env.region.is_some()),
+                    ("workspace_id", env.workspace_id.is_some()),
+                    ("username_env", env.username_env.is_some()),
+                    ("secret_env", env.secret_env.is_some()),
+                    ("hard_delete", env.hard_delete),
+                ],
+            ),
+            BackendKind::Mixpanel => (
+                &[
+                    ("project_id", env.project_id.is_some()),
+                    ("username_env", env.username_env.is_some()),
+                    ("secret_env", env.secret_env.is_some()),
+                ],
+                &[("api_key_env", env.api_key_env.is_some())],
+            ),
+            BackendKind::Local => (&[], &[]),
+        };
+        let backend = config.backend.as_str();
+        for (field, _) in required.iter().filter(|(_, present)| !present) {
+            let (span, path) = at("");
+            findings.push(
+                Finding::error(
+                    "config",
+                    format!("environment `{name}` needs `{field}` for the {backend} backend"),
+                )
+                .in_file(file)
+                .at(span)
+                .field(path),
+            );
+        }
+        for (field, _) in foreign.iter().filter(|(_, present)| *present) {
+            let (span, path) = at(field);
+            findings.push(
+                Finding::error(
+                    "config",
+                    format!("`{field}` of environment `{name}` is not a setting of the {backend} backend"),
+                )
+                .in_file(file)
+                .at(span)
+                .field(path)
+                .help("remove it, or check `backend`"),
+            );
+        }
+        if config.backend == BackendKind::Mixpanel && env.host.is_some() && env.region.is_some() {
+            let (span, path) = at("region");
+            findings.push(
+                Finding::error(
+                    "config",
+                    format!("environment `{name}` sets both `host` and `region`; the host decides where requests go"),
+                )
+                .in_file(file)
+                .at(span)
+                .field(path)
+                .help("keep one of them"),
+            );
         }
         for (i, pattern) in env.protect.iter().enumerate() {
             if let Err(e) = Glob::new(pattern) {
@@ -509,13 +585,52 @@ fn check_config(config: &Config, locations: &Locations, file: &Path) -> Vec<Find
     findings
 }
 
+/// `ignore` entries naming a field the service's flags cannot keep (`VendorFlag::ignorable_fields`).
+fn ignore_findings<F: FlagFile>(
+    config: &Config,
+    locations: &Locations,
+    file: &Path,
+) -> Vec<Finding> {
+    let allowed = F::ignorable_fields();
+    let mut findings = Vec::new();
+    for (name, env) in &config.environments {
+        for (i, field) in env.ignore.iter().enumerate() {
+            if allowed.contains(&field.as_str()) {
+                continue;
+            }
+            let pointer = format!(
+                "/environments/{}/ignore/{i}",
+                crate::util::escape_pointer(name)
+            );
+            findings.push(
+                Finding::error(
+                    "config",
+                    format!(
+                        "`{field}` is not a field {} flags can ignore; one of: {}",
+                        F::NAME,
+                        allowed.join(", ")
+                    ),
+                )
+                .in_file(file)
+                .at(locations.value(&pointer))
+                .field(schema::field_path(&pointer))
+                .help(
+                    "fields that other fields depend on cannot be ignored: a mix of live and \
+                     repository values could be a flag nobody reviewed",
+                ),
+            );
+        }
+    }
+    findings
+}
+
 /// What one flag file held.
-#[derive(Debug, Default)]
-pub struct FileContents {
+#[derive(Debug)]
+pub struct FileContents<F: FlagFile = Flag> {
     /// Documents that passed the schema.
-    pub flags: Vec<LoadedFlag>,
+    pub flags: Vec<LoadedFlag<F>>,
     /// Documents that did not, with a readable key: their checkable rest.
-    pub partial: Vec<LoadedFlag>,
+    pub partial: Vec<LoadedFlag<F>>,
     /// Keys of documents that did not pass the schema or could not be parsed.
     pub invalid_keys: Vec<String>,
     /// Every problem.
@@ -528,17 +643,31 @@ pub struct FileContents {
     pub budget_spent: bool,
 }
 
+impl<F: FlagFile> Default for FileContents<F> {
+    fn default() -> Self {
+        FileContents {
+            flags: Vec::new(),
+            partial: Vec::new(),
+            invalid_keys: Vec::new(),
+            findings: Vec::new(),
+            incomplete: false,
+            nodes: 0,
+            budget_spent: false,
+        }
+    }
+}
+
 /// Most times a document's broken parts are left out one by one before giving up on it (each
 /// time removes a part, so a document has fewer rounds than fields).
 const MAX_LEAVE_OUT_ROUNDS: usize = 64;
 
 /// Parse one flag file into flag documents; every problem becomes a finding.
-pub fn load_file(text: &str, shown: &Path) -> FileContents {
+pub fn load_file<F: FlagFile>(text: &str, shown: &Path) -> FileContents<F> {
     load_file_within(text, shown, usize::MAX)
 }
 
 /// `load_file`, building at most `budget` YAML nodes (see `yaml::parse_within`).
-fn load_file_within(text: &str, shown: &Path, budget: usize) -> FileContents {
+fn load_file_within<F: FlagFile>(text: &str, shown: &Path, budget: usize) -> FileContents<F> {
     let parsed = yaml::parse_within(text, budget);
     let mut out = FileContents {
         findings: yaml_findings(&parsed, shown),
@@ -578,7 +707,7 @@ fn load_file_within(text: &str, shown: &Path, budget: usize) -> FileContents {
 
 /// Check one flag document against the schema and build its flag: whole when it passes,
 /// else without its broken parts (when its key is readable), so the rules still see the rest.
-fn load_document(doc: yaml::Document, shown: &Path, out: &mut FileContents) {
+fn load_document<F: FlagFile>(doc: yaml::Document, shown: &Path, out: &mut FileContents<F>) {
     let yaml::Document {
         mut value,
         locations,
@@ -592,14 +721,20 @@ fn load_document(doc: yaml::Document, shown: &Path, out: &mut FileContents) {
     // The parts holding a violation: at most one per top-level field, condition and
     // environment, however many violations there are.
     let mut parts = BTreeSet::new();
-    let problems = schema::violations(schema::Kind::Flag, &value, &locations, shown, &mut |p| {
-        parts.insert(Broken::part(p));
-    });
+    let problems = schema::violations(
+        schema::Kind::Flag(F::schema()),
+        &value,
+        &locations,
+        shown,
+        &mut |p| {
+            parts.insert(Broken::part(p, F::item_lists()));
+        },
+    );
     let valid = problems.is_empty();
     out.findings.extend(problems);
     for part in parts {
         // A readable key is kept as written (its pattern or length is reported above).
-        if part != "/key" && !broken.leave_out(&mut value, &part) {
+        if part != "/key" && !broken.leave_out(&mut value, &part, F::item_lists()) {
             usable = false;
         }
     }
@@ -607,14 +742,14 @@ fn load_document(doc: yaml::Document, shown: &Path, out: &mut FileContents) {
     let mut rounds = 0;
     while usable && spec.is_none() && rounds < MAX_LEAVE_OUT_ROUNDS {
         rounds += 1;
-        match deserialize_at::<FlagSpec>(&value, &locations, shown) {
+        match deserialize_at::<F::Spec>(&value, &locations, shown) {
             Ok(s) => spec = Some(s),
             Err((pointer, f)) => {
                 out.findings.push(match &key {
                     Some(key) => f.for_flag(key.clone()),
                     None => *f,
                 });
-                usable = broken.leave_out(&mut value, &pointer);
+                usable = broken.leave_out(&mut value, &pointer, F::item_lists());
             }
         }
     }
@@ -638,8 +773,19 @@ fn load_document(doc: yaml::Document, shown: &Path, out: &mut FileContents) {
 
 /// Load the repository: config, then every flag file. Config problems are an error (exit 2);
 /// flag problems are findings in the result.
-pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, ConfigError> {
+pub fn load<F: FlagFile>(
+    dir: &Path,
+    config_file: Option<&Path>,
+) -> Result<Repository<F>, ConfigError> {
     let (root, config_file, config, locations) = read_config(dir, config_file)?;
+    let ignored = ignore_findings::<F>(&config, &locations, &config_file);
+    if !ignored.is_empty() {
+        return Err(ConfigError::Invalid {
+            file: config_file,
+            root,
+            findings: ignored,
+        });
+    }
     let Discovered {
         files,
         config: entry_findings,
@@ -696,8 +842,8 @@ pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, Config
             findings,
         });
     }
-    let mut flags: Vec<LoadedFlag> = Vec::new();
-    let mut partial: Vec<LoadedFlag> = Vec::new();
+    let mut flags: Vec<LoadedFlag<F>> = Vec::new();
+    let mut partial: Vec<LoadedFlag<F>> = Vec::new();
     // Where each key was first defined: (file, span of its key).
     let mut first_seen: BTreeMap<String, (PathBuf, Option<Span>)> = BTreeMap::new();
     let mut invalid_keys = BTreeSet::new();
@@ -725,19 +871,19 @@ pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, Config
         }
         let valid = contents.flags.into_iter().map(|f| (f, true));
         let broken = contents.partial.into_iter().map(|f| (f, false));
-        let mut in_file: Vec<(LoadedFlag, bool)> = valid.chain(broken).collect();
+        let mut in_file: Vec<(LoadedFlag<F>, bool)> = valid.chain(broken).collect();
         // In document order, so that the second definition is the one reported.
         in_file.sort_by_key(|(f, _)| f.locations.value("/key"));
         for (flag, is_valid) in in_file {
-            if let Some((first_file, first_span)) = first_seen.get(&flag.spec.key) {
+            if let Some((first_file, first_span)) = first_seen.get(flag.key()) {
                 findings.push(
                     Finding::error(
                         "duplicate-flag",
-                        format!("flag key `{}` is defined twice", flag.spec.key),
+                        format!("flag key `{}` is defined twice", flag.key()),
                     )
                     .in_file(&flag.file)
                     .at(flag.locations.value("/key"))
-                    .for_flag(flag.spec.key.clone())
+                    .for_flag(flag.key().to_owned())
                     .field("key")
                     .related(Related {
                         file: first_file.clone(),
@@ -761,13 +907,13 @@ pub fn load(dir: &Path, config_file: Option<&Path>) -> Result<Repository, Config
                     )
                     .in_file(&flag.file)
                     .at(flag.locations.value("/key"))
-                    .for_flag(flag.spec.key.clone())
+                    .for_flag(flag.key().to_owned())
                     .help("split the flags into several repositories, each with its own config"),
                 );
                 break 'files;
             }
             first_seen.insert(
-                flag.spec.key.clone(),
+                flag.key().to_owned(),
                 (flag.file.clone(), flag.locations.value("/key")),
             );
             if is_valid {

@@ -7,7 +7,6 @@
 //! iterative and bounded: nesting depth, alias expansion and document size have hard limits, so
 //! hostile input yields a finding, never a panic, a hang or unbounded memory.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan};
@@ -16,6 +15,7 @@ use serde_json::{Map, Value};
 use scalar::resolve_scalar;
 
 use crate::finding::{Position, Span};
+use crate::util::escape_pointer;
 
 /// Deepest nesting accepted (a flag needs about 6 levels).
 pub const MAX_DEPTH: usize = 64;
@@ -56,6 +56,21 @@ impl Locations {
     /// Whether the document has a node exactly at `pointer`.
     pub fn contains(&self, pointer: &str) -> bool {
         self.values.contains_key(pointer)
+    }
+
+    /// The keys of the mapping at `pointer` (unescaped), sorted.
+    pub fn children(&self, pointer: &str) -> Vec<String> {
+        let prefix = format!("{pointer}/");
+        let mut out: Vec<String> = self
+            .keys
+            .keys()
+            .filter_map(|p| p.strip_prefix(&prefix))
+            // `<<` merges a mapping in (YAML 1.1); it names no field.
+            .filter(|rest| !rest.contains('/') && *rest != "<<")
+            .map(|rest| rest.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        out.sort();
+        out
     }
 
     /// The span of the mapping key whose value is at `pointer`; falls back to the value.
@@ -622,15 +637,6 @@ impl Builder {
         if let Some(key) = document.get("key").and_then(Value::as_str) {
             self.parsed.dropped_keys.push(key.to_owned());
         }
-    }
-}
-
-/// Escape a key for use in a JSON pointer (RFC 6901).
-pub fn escape_pointer(key: &str) -> Cow<'_, str> {
-    if key.contains(['~', '/']) {
-        Cow::Owned(key.replace('~', "~0").replace('/', "~1"))
-    } else {
-        Cow::Borrowed(key)
     }
 }
 

@@ -1,7 +1,43 @@
-//! Vendor flag models: each flag service's own typed flag object behind `model::VendorFlag`.
+//! Vendor flag models: each flag service's own typed flag object behind one trait, and the
+//! one place the core chooses among them.
 //!
-//! One module per service. A model holds its file format (and schema), its resolved flag,
-//! normalisation, field-level diff and the words for it, and its per-flag rules. Adapters
-//! (the HTTP side) are in `backend`.
+//! A service brings a [`Model`]: its flag model (`model::VendorFlag`: identity, dependencies,
+//! normalisation, field-level diff, ignorable and secret fields), its file format and schema
+//! (`model::FlagFile`), its rules about one flag (`rules::FlagRules`), the words a plan uses
+//! for its changes (`render::plan::FlagWords`), how the local backend stores it
+//! (`backend::local::LocalModel`) and its adapter (`Model::Remote`). The commands are generic
+//! over `Model`; `cli` calls them once, with the model `Config::service` names.
+//!
+//! PostHog's model is in [`posthog`], Mixpanel's in [`mixpanel`].
 
 pub mod mixpanel;
+pub mod posthog;
+
+use std::fmt::Debug;
+
+use serde::de::DeserializeOwned;
+
+use crate::backend::Backend;
+use crate::backend::any::SetupError;
+use crate::backend::local::LocalModel;
+use crate::config::Environment;
+use crate::model::FlagFile;
+use crate::render::plan::FlagWords;
+use crate::rules::FlagRules;
+
+/// Everything flagops needs of a flag service.
+pub trait Model:
+    FlagFile + FlagRules + LocalModel + FlagWords + DeserializeOwned + Debug + 'static
+{
+    /// The service's adapter.
+    type Remote: Backend<Flag = Self> + Debug;
+
+    /// The adapter for environment `name` (its settings in `environment`).
+    ///
+    /// # Errors
+    /// When the environment's settings are incomplete or a credential variable is unset.
+    fn remote(name: &str, environment: &Environment) -> Result<Self::Remote, SetupError>;
+
+    /// What the plan's header calls one of the service's projects (`PostHog project`).
+    const PROJECT: &'static str;
+}

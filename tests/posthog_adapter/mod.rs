@@ -7,7 +7,8 @@ use flagops::backend::pacing::RetryPolicy;
 use flagops::backend::posthog::{ApiKey, PosthogBackend, PosthogSettings, SettingsError};
 use flagops::backend::{Backend, BackendError, LiveFlag};
 use flagops::config::Environment;
-use flagops::model::{Condition, Flag, Operator, Percent, Property, PropertyType, Variant};
+use flagops::model::Percent;
+use flagops::vendor::posthog::{Condition, Flag, Operator, Property, PropertyType, Variant};
 use serde_json::{Value, json};
 
 use crate::support::fake_posthog::{
@@ -424,7 +425,7 @@ async fn an_update_sends_only_the_fields_that_really_change() {
         ], "rollout_percentage": null, "variant": null}], "payloads": {}}})]);
     let adapter = backend(&fake, WRITE_KEY);
     let live = adapter.list().await.unwrap().get("legacy").unwrap().clone();
-    let mut desired = flagops::model::normalize::normalize(&live.flag);
+    let mut desired = flagops::vendor::posthog::normalize::normalize(&live.flag);
     desired.name = "new".into();
     fake.clear_requests();
     adapter.update(&live, &desired).await.unwrap();

@@ -126,8 +126,9 @@ pub(crate) fn crate_dir() -> PathBuf {
 }
 
 /// A resolved flag from its file form as JSON.
-pub(crate) fn flag(value: serde_json::Value) -> flagops::model::Flag {
-    let spec: flagops::model::FlagSpec = serde_json::from_value(value).expect("a valid flag");
+pub(crate) fn flag(value: serde_json::Value) -> flagops::vendor::posthog::Flag {
+    let spec: flagops::vendor::posthog::FlagSpec =
+        serde_json::from_value(value).expect("a valid flag");
     spec.resolve(None).0
 }
 

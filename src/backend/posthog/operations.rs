@@ -13,8 +13,8 @@ use super::{PosthogBackend, RATE_LIMIT, error, live_version, object, translate};
 use crate::backend::{
     Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, Unsupported,
 };
-use crate::model::Flag;
-use crate::model::normalize::normalize;
+use crate::vendor::posthog::Flag;
+use crate::vendor::posthog::normalize::normalize;
 
 impl Backend for PosthogBackend {
     type Flag = Flag;

@@ -9,6 +9,7 @@ use std::fmt::Write;
 
 use serde_json::json;
 
+use crate::model::VendorFlag;
 use crate::plan::split::{Definition, Origin, Split, StepOrigin};
 use crate::plan::{Action, Plan};
 use crate::render::escape::Inline;
@@ -58,7 +59,7 @@ fn base_words(split: &Split, out: Inline) -> String {
 
 /// The steps of this change (origin `change` or `both`), with deletions of removed flags
 /// said as such.
-fn change_items(plan: &Plan, split: &Split, out: Inline) -> Vec<String> {
+fn change_items<F: VendorFlag>(plan: &Plan<F>, split: &Split, out: Inline) -> Vec<String> {
     plan.steps
         .iter()
         .filter_map(|s| split.of(&s.key).map(|o| (s, o)))
@@ -75,7 +76,7 @@ fn change_items(plan: &Plan, split: &Split, out: Inline) -> Vec<String> {
 }
 
 /// The drifted steps, one line each (without a list marker).
-fn drift_items(plan: &Plan, split: &Split, out: Inline) -> Vec<String> {
+fn drift_items<F: VendorFlag>(plan: &Plan<F>, split: &Split, out: Inline) -> Vec<String> {
     plan.steps
         .iter()
         .filter_map(|s| split.of(&s.key).map(|o| (s, o)))
@@ -108,7 +109,7 @@ fn capped(mut items: Vec<String>, max: usize) -> Vec<String> {
 }
 
 /// The section of the human plan (plain text; the caller places it after the header).
-pub fn human(plan: &Plan, split: &Split) -> String {
+pub fn human<F: VendorFlag>(plan: &Plan<F>, split: &Split) -> String {
     let out = Inline::Terminal;
     let mut text = format!("since {}:\n", base_words(split, out));
     let change = change_items(plan, split, out);
@@ -144,7 +145,7 @@ pub fn human(plan: &Plan, split: &Split) -> String {
 
 /// The section of the Markdown plan (the caller places it before the first `####` section),
 /// at most `room` bytes when its titles fit: the lists are cut shorter until it does.
-pub fn markdown(plan: &Plan, split: &Split, room: usize) -> String {
+pub fn markdown<F: VendorFlag>(plan: &Plan<F>, split: &Split, room: usize) -> String {
     let mut section = String::new();
     for max in [MAX_LISTED, 20, 5, 0] {
         section = markdown_listing(plan, split, max);
@@ -155,7 +156,7 @@ pub fn markdown(plan: &Plan, split: &Split, room: usize) -> String {
     section
 }
 
-fn markdown_listing(plan: &Plan, split: &Split, max: usize) -> String {
+fn markdown_listing<F: VendorFlag>(plan: &Plan<F>, split: &Split, max: usize) -> String {
     let out = Inline::Markdown;
     let mut text = String::new();
     let change = change_items(plan, split, out);

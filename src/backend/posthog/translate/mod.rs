@@ -37,8 +37,9 @@ pub(crate) use write::{changed_fields, to_wire};
 
 use super::ids::Ids;
 use super::wire::WireFlag;
-use crate::model::{
-    BucketingIdentifier, Condition, EvaluationRuntime, Flag, Holdout, Operator, Percent, Property,
+use crate::model::Percent;
+use crate::vendor::posthog::{
+    BucketingIdentifier, Condition, EvaluationRuntime, Flag, Holdout, Operator, Property,
     PropertyType, SortKey, Variant,
 };
 

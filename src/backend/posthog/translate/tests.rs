@@ -117,7 +117,7 @@ fn a_legacy_payload_that_is_not_json_reads_as_its_text() {
 #[test]
 fn the_encrypted_sentinel_goes_back_as_it_came() {
     let ids = Ids::default();
-    let sentinel = crate::model::ENCRYPTED_SENTINEL;
+    let sentinel = crate::vendor::posthog::ENCRYPTED_SENTINEL;
     let encrypted = wire(json!({"id": 1, "key": "a", "is_remote_configuration": true,
         "has_encrypted_payloads": true, "filters": {"payloads": {"true": sentinel}}}));
     let flag = from_wire(&encrypted, &ids).unwrap();

@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 
 use super::MISSING_TARGET_PREFIX;
 use crate::backend::posthog::ids::Ids;
-use crate::model::normalize;
-use crate::model::{Flag, Property, PropertyType};
+use crate::vendor::posthog::normalize;
+use crate::vendor::posthog::{Flag, Property, PropertyType};
 
 /// The full JSON body that creates `flag` (the fields flagops manages). Dependencies are
 /// resolved to ids through `ids`; an unknown target is an error naming it.
@@ -112,8 +112,8 @@ fn filters_to_wire(flag: &Flag, ids: &Ids) -> Result<Map<String, Value>, String>
         .payloads
         .iter()
         .map(|(k, v)| {
-            let sentinel =
-                flag.has_encrypted_payloads && v.as_str() == Some(crate::model::ENCRYPTED_SENTINEL);
+            let sentinel = flag.has_encrypted_payloads
+                && v.as_str() == Some(crate::vendor::posthog::ENCRYPTED_SENTINEL);
             let stored = if sentinel {
                 v.clone()
             } else {

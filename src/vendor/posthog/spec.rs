@@ -10,8 +10,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::percent::Percent;
 use super::property::Condition;
+use crate::model::Percent;
 
 /// Which SDKs may evaluate the flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -154,27 +154,3 @@ flag_fields! {
     /// the base field as a whole (a list is not merged item by item).
     pub struct FlagOverride {}
 }
-
-/// The names of the fields an override can set, in file order. Used to trace each field of a
-/// resolved flag back to where it was written.
-/// `key` and `environments` cannot be overridden.
-pub const OVERRIDABLE_FIELDS: [&str; 18] = [
-    "name",
-    "active",
-    "archived",
-    "tags",
-    "evaluation_contexts",
-    "conditions",
-    "aggregation_group_type_index",
-    "variants",
-    "payloads",
-    "holdout",
-    "early_exit",
-    "feature_enrollment",
-    "ensure_experience_continuity",
-    "evaluation_runtime",
-    "bucketing_identifier",
-    "is_remote_configuration",
-    "has_encrypted_payloads",
-    "depends_on",
-];

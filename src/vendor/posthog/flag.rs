@@ -8,11 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::percent::Percent;
 use super::property::{Condition, PropertyType};
-use super::spec::{
-    BucketingIdentifier, EvaluationRuntime, FlagOverride, FlagSpec, Holdout, Variant,
-};
+use super::spec::{BucketingIdentifier, EvaluationRuntime, FlagSpec, Holdout, Variant};
+use crate::model::{Origins, Percent, Reference};
 
 /// A flag with every field resolved for one environment.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -55,17 +53,6 @@ pub struct Flag {
     pub has_encrypted_payloads: bool,
     /// Explicit ordering edges.
     pub depends_on: Vec<String>,
-}
-
-/// Where one flag dependency is written.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Reference {
-    /// The flag depended on.
-    pub target: String,
-    /// JSON pointer (below the field's origin) of the reference.
-    pub pointer: String,
-    /// The top-level field holding it (`conditions` or `depends_on`).
-    pub field: &'static str,
 }
 
 impl Flag {
@@ -113,11 +100,6 @@ impl Flag {
         refs
     }
 
-    /// The keys this flag depends on, deduplicated and sorted.
-    pub fn dependencies(&self) -> BTreeSet<String> {
-        self.references().into_iter().map(|r| r.target).collect()
-    }
-
     /// The keys this flag's evaluation depends on (`type: flag` properties only, not the
     /// ordering-only `depends_on`), deduplicated and sorted: what PostHog guards when a flag
     /// is disabled.
@@ -155,68 +137,14 @@ impl Flag {
     }
 }
 
-/// For each top-level field of a resolved flag, the JSON pointer prefix of the mapping it was
-/// written in: `""` for the base document, `/environments/<name>` for an override.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Origins {
-    overridden: BTreeMap<&'static str, String>,
-}
-
-impl Origins {
-    /// The pointer of `field` plus `rest` (which starts with `/` or is empty).
-    pub fn pointer(&self, field: &str, rest: &str) -> String {
-        let prefix = self.overridden.get(field).map_or("", String::as_str);
-        format!("{prefix}/{field}{rest}")
-    }
-
-    /// The pointer of a pointer that starts with `/<field>`.
-    pub fn resolve(&self, pointer: &str) -> String {
-        let field = pointer
-            .trim_start_matches('/')
-            .split('/')
-            .next()
-            .unwrap_or("");
-        match self.overridden.get(field) {
-            Some(prefix) => format!("{prefix}{pointer}"),
-            None => pointer.to_owned(),
-        }
-    }
-
-    /// Whether any field came from an override.
-    pub fn is_overridden(&self) -> bool {
-        !self.overridden.is_empty()
-    }
-}
-
-macro_rules! layer {
-    ($base:expr, $over:expr, $origins:expr, $prefix:expr, [$($field:ident),*]) => {
-        $(
-            if let Some(v) = &$over.$field {
-                $base.$field = Some(v.clone());
-                $origins.overridden.insert(stringify!($field), $prefix.to_owned());
-            }
-        )*
-    };
-}
-
 impl FlagSpec {
     /// Resolve the flag for `environment` (`None`: the base alone). Fields the override sets
     /// replace the base fields; defaults are then filled in.
     pub fn resolve(&self, environment: Option<&str>) -> (Flag, Origins) {
-        let mut origins = Origins::default();
-        let mut spec = self.clone();
-        if let Some((name, over)) = environment.and_then(|env| self.environments.get_key_value(env))
-        {
-            let prefix = format!(
-                "/environments/{}",
-                crate::source::yaml::escape_pointer(name)
-            );
-            apply_override(&mut spec, over, &mut origins, &prefix);
-        }
-        (spec.into_flag(), origins)
+        crate::model::format::resolve(self, environment)
     }
 
-    fn into_flag(self) -> Flag {
+    pub(super) fn into_flag(self) -> Flag {
         Flag {
             key: self.key,
             name: self.name.unwrap_or_default(),
@@ -239,35 +167,6 @@ impl FlagSpec {
             depends_on: self.depends_on.unwrap_or_default(),
         }
     }
-}
-
-fn apply_override(spec: &mut FlagSpec, over: &FlagOverride, origins: &mut Origins, prefix: &str) {
-    layer!(
-        spec,
-        over,
-        origins,
-        prefix,
-        [
-            name,
-            active,
-            archived,
-            tags,
-            evaluation_contexts,
-            conditions,
-            aggregation_group_type_index,
-            variants,
-            payloads,
-            holdout,
-            early_exit,
-            feature_enrollment,
-            ensure_experience_continuity,
-            evaluation_runtime,
-            bucketing_identifier,
-            is_remote_configuration,
-            has_encrypted_payloads,
-            depends_on
-        ]
-    );
 }
 
 impl Flag {
@@ -305,6 +204,7 @@ impl Flag {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vendor::posthog::FlagOverride;
 
     #[test]
     fn overrides_replace_fields_and_record_their_origin() {

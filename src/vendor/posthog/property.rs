@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::percent::Percent;
+use crate::model::Percent;
 
 /// One release condition (PostHog `filters.groups[]`). Conditions are OR-ed in order; the
 /// properties of one condition are AND-ed.

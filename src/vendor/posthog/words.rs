@@ -12,10 +12,11 @@ use std::fmt::Write;
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
-use crate::model::{Condition, Flag, Percent, Property, PropertyType};
+use crate::model::Percent;
 use crate::plan::{Change, ChangeOp, Field, MASK, Step};
 use crate::render::escape::{Inline, terminal};
 use crate::render::plan::{ChangeWords, Described, FlagWords, Risk};
+use crate::vendor::posthog::{Condition, Flag, Property, PropertyType};
 
 impl ChangeWords for Field {
     fn describe(change: &Change, to: Inline) -> Described {
@@ -325,13 +326,13 @@ pub(crate) fn describe_for(change: &Change, out: Inline) -> Described {
     }
 }
 
-fn holdout_text(h: &crate::model::Holdout) -> String {
+fn holdout_text(h: &crate::vendor::posthog::Holdout) -> String {
     format!("{} ({} excluded)", h.id, h.exclusion_percentage)
 }
 
 fn holdout_value(value: Option<&Value>) -> String {
     value
-        .and_then(|v| serde_json::from_value::<crate::model::Holdout>(v.clone()).ok())
+        .and_then(|v| serde_json::from_value::<crate::vendor::posthog::Holdout>(v.clone()).ok())
         .map_or_else(|| "none".to_owned(), |h| holdout_text(&h))
 }
 

@@ -10,9 +10,10 @@
 use serde_json::Value;
 
 use super::words;
-use crate::model::{Condition, Flag, Percent};
+use crate::model::Percent;
 use crate::plan::{Action, Change, ChangeOp, Field, Step};
 use crate::render::escape::Inline;
+use crate::vendor::posthog::{Condition, Flag};
 
 /// Every risk of `step`, ranked and in words for `to`.
 pub(super) fn risks(step: &Step, to: Inline) -> Vec<crate::render::plan::Risk> {

@@ -7,8 +7,9 @@ mod value;
 use std::collections::BTreeMap;
 
 use crate::finding::{Collapsed, Severity};
-use crate::model::{BucketingIdentifier, Flag, Operator, PropertyType, Reference};
+use crate::model::Reference;
 use crate::rules::{FlagRules, Problem};
+use crate::vendor::posthog::{BucketingIdentifier, Flag, Operator, PropertyType};
 
 impl FlagRules for Flag {
     fn problems(&self, known: &BTreeMap<&str, &Flag>) -> Vec<Problem> {
@@ -124,7 +125,7 @@ fn check_variants(flag: &Flag, out: &mut Problems) {
 
 fn check_payloads(flag: &Flag, out: &mut Problems) {
     for key in flag.payloads.keys() {
-        let pointer = format!("/payloads/{}", crate::source::yaml::escape_pointer(key));
+        let pointer = format!("/payloads/{}", crate::util::escape_pointer(key));
         if flag.is_multivariate() {
             if !flag.variants.iter().any(|v| &v.key == key) {
                 let names: Vec<&str> = flag.variants.iter().map(|v| v.key.as_str()).collect();
@@ -250,7 +251,7 @@ fn check_conditions(flag: &Flag, known: &BTreeMap<&str, &Flag>, out: &mut Proble
 
 fn check_flag_property(
     flag: &Flag,
-    property: &crate::model::Property,
+    property: &crate::vendor::posthog::Property,
     aggregation: Option<u32>,
     known: &BTreeMap<&str, &Flag>,
     p: &str,
@@ -344,7 +345,7 @@ fn check_object(flag: &Flag, out: &mut Problems) {
     }
     let mut seen = BTreeMap::new();
     for (i, tag) in flag.tags.iter().enumerate() {
-        let normal = crate::model::normalize::tag(tag);
+        let normal = crate::vendor::posthog::normalize::tag(tag);
         if normal != *tag {
             out.push(
                 Problem::warning(

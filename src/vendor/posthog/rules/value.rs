@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::model::{Operator, PropertyType};
+use crate::vendor::posthog::{Operator, PropertyType};
 
 /// One problem with a property's operator or value.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -30,9 +30,9 @@ use std::collections::BTreeSet;
 use serde_json::{Number, Value};
 
 use super::flag::Flag;
-use super::percent::Percent;
 use super::property::{Condition, Property, PropertyType};
 use super::spec::FlagSpec;
+use crate::model::Percent;
 
 /// The file form of a (live) flag, as `import` writes it: the canonical form, then
 /// `Flag::to_spec` (fields at their default left out), with a condition's aggregation equal
@@ -196,10 +196,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::model::{Holdout, Operator, SortKey, Variant};
+    use crate::vendor::posthog::{Holdout, Operator, SortKey, Variant};
 
     fn flag(value: Value) -> Flag {
-        let spec: crate::model::FlagSpec = serde_json::from_value(value).unwrap();
+        let spec: crate::vendor::posthog::FlagSpec = serde_json::from_value(value).unwrap();
         spec.resolve(None).0
     }
 
