@@ -4,14 +4,32 @@
 //! Comments and issues are found by a hidden marker on their first line that names what
 //! they are for ([`marker`]): `<!-- flagops:plan env=production dir=flags-repo -->`. Its
 //! values are percent-encoded, so no environment or directory name can forge another's.
+//! Only items written by the token's identity ([`Settings::author`], `github-actions[bot]`
+//! unless told otherwise) are flagops' own: a marker pasted by anyone else is ignored, never
+//! updated and never trusted as the reviewed plan.
+//!
+//! - `http`: the request path (origin, rate limits, pagination, the token kept secret);
+//! - `pulls`: the pull request a commit was merged from (`apply --require-reviewed-plan`
+//!   after a merge).
 
 mod http;
+mod pulls;
+
+pub use pulls::{PullOfCommit, is_commit_id};
 
 use reqwest::{Method, Url};
 use serde_json::{Value, json};
 
 /// The label of drift issues.
 pub const DRIFT_LABEL: &str = "flagops-drift";
+
+/// The identity of the `GITHUB_TOKEN` of GitHub Actions: the default author of flagops'
+/// comments and issues.
+pub const ACTIONS_BOT: &str = "github-actions[bot]";
+
+/// The variable naming the author of flagops' comments when the token is not the
+/// `GITHUB_TOKEN` (a personal access token, a GitHub App's token).
+pub const AUTHOR_VAR: &str = "FLAGOPS_GITHUB_COMMENT_AUTHOR";
 
 /// A GitHub failure, its message never holding the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,15 +61,35 @@ pub struct Settings {
     pub repository: String,
     /// The pull request (`--pr`, or `pull_request.number` of `GITHUB_EVENT_PATH`).
     pub pull_request: Option<u64>,
+    /// `GITHUB_SHA`: the commit the workflow runs on, as set (checked where it is used, with
+    /// [`is_commit_id`]).
+    pub commit: Option<String>,
+    /// The login whose marked comments and issues are flagops' own: `--github-comment-author`,
+    /// else `FLAGOPS_GITHUB_COMMENT_AUTHOR`, else [`ACTIONS_BOT`].
+    pub author: String,
 }
 
 impl Settings {
     /// Read the settings from `var` (the process environment in production); `pr` overrides
-    /// the event's pull request. Returns the settings and the token.
+    /// the event's pull request, `author` the variable [`AUTHOR_VAR`]. Returns the settings
+    /// and the token.
     pub fn from_env(
         var: impl Fn(&str) -> Option<String>,
         pr: Option<u64>,
+        author: Option<&str>,
     ) -> Result<(Settings, String), GitHubError> {
+        let author = match author {
+            Some(login) => login.to_owned(),
+            None => var(AUTHOR_VAR)
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| ACTIONS_BOT.to_owned()),
+        };
+        if !is_login(&author) {
+            return Err(GitHubError::new(format!(
+                "the comment author `{}` (`--github-comment-author` or `{AUTHOR_VAR}`) is not a GitHub login: letters, digits and `-`, at most 39, optionally followed by `[bot]`",
+                crate::render::escape::terminal::detail(&author)
+            )));
+        }
         let token = var("GITHUB_TOKEN")
             .filter(|t| !t.trim().is_empty())
             .ok_or_else(|| GitHubError::new("`GITHUB_TOKEN` is not set; GitHub Actions provides it as `secrets.GITHUB_TOKEN` (pass it in `env`)"))?;
@@ -94,15 +132,32 @@ impl Settings {
                 Some(path) => event_pull_request(&path)?,
             },
         };
+        let commit = var("GITHUB_SHA").filter(|c| !c.is_empty());
         Ok((
             Settings {
                 api,
                 repository,
                 pull_request,
+                commit,
+                author,
             },
             token,
         ))
     }
+}
+
+/// Whether `login` is a GitHub login (`octocat`) or a GitHub App's bot (`my-app[bot]`): 1 to
+/// 39 ASCII letters, digits and `-`, not starting with `-`.
+fn is_login(login: &str) -> bool {
+    let name = login.strip_suffix("[bot]").unwrap_or(login);
+    (1..=39).contains(&name.len())
+        && !name.starts_with('-')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// The login of a comment's or issue's author (`user.login`), if any.
+fn author_of(item: &Value) -> Option<&str> {
+    item.get("user")?.get("login")?.as_str()
 }
 
 /// `pull_request.number` of the event payload at `path`; `None` for another event.
@@ -182,6 +237,45 @@ fn is_marked(body: &str, marker: &str) -> bool {
         .is_some_and(|first| first.trim_end() == marker)
 }
 
+/// The comments (or issues) carrying a marker: the first one written by the trusted author,
+/// and the logins of the others who wrote one (sorted, once each), which are ignored (as is
+/// a marked item without an author).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Marked {
+    /// flagops' own: the first marked item by [`Settings::author`].
+    pub own: Option<Value>,
+    /// Who else wrote a marked item (never trusted).
+    pub others: Vec<String>,
+}
+
+impl Marked {
+    /// Sort `items` carrying `marker` by whether `author` (case-insensitive, as GitHub
+    /// compares logins) wrote them.
+    fn of(items: Vec<Value>, marker: &str, author: &str) -> Marked {
+        let mut found = Marked::default();
+        for item in items {
+            if !item
+                .get("body")
+                .and_then(Value::as_str)
+                .is_some_and(|b| is_marked(b, marker))
+            {
+                continue;
+            }
+            let login = author_of(&item).unwrap_or("");
+            if login.eq_ignore_ascii_case(author) {
+                if found.own.is_none() {
+                    found.own = Some(item);
+                }
+            } else if !login.is_empty() {
+                found.others.push(login.to_owned());
+            }
+        }
+        found.others.sort();
+        found.others.dedup();
+        found
+    }
+}
+
 /// What happened to a comment or issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
@@ -202,6 +296,7 @@ pub struct GitHub {
     client: reqwest::Client,
     api: Url,
     repository: String,
+    author: String,
     token: String,
     notice: fn(&str),
 }
@@ -213,24 +308,27 @@ impl GitHub {
             client: Self::build_client(&token)?,
             api: settings.api.clone(),
             repository: settings.repository.clone(),
+            author: settings.author.clone(),
             token,
             notice,
         })
     }
 
-    /// Create or update the comment marked `marker` on pull request `pr` so that its body
-    /// is `body` (which starts with `marker`). Every page of comments is read to find it.
+    /// Create or update flagops' own comment marked `marker` on pull request `pr` so that
+    /// its body is `body` (which starts with `marker`). Every page of comments is read to find
+    /// it; marked comments by others are left alone (their authors are returned).
     pub async fn upsert_comment(
         &self,
         pr: u64,
         marker: &str,
         body: &str,
-    ) -> Result<Written, GitHubError> {
+    ) -> Result<(Written, Vec<String>), GitHubError> {
         let repo = &self.repository;
-        if let Some(comment) = self.find_comment(pr, marker).await? {
+        let Marked { own, others } = self.find_comment(pr, marker).await?;
+        if let Some(comment) = own {
             let id = id_of(&comment, "id")?;
             if comment.get("body").and_then(Value::as_str) == Some(body) {
-                return Ok(Written::Unchanged(id));
+                return Ok((Written::Unchanged(id), others));
             }
             let url = self.url(&format!("/repos/{repo}/issues/comments/{id}"))?;
             self.send(
@@ -240,7 +338,7 @@ impl GitHub {
                 &format!("update the plan comment on pull request #{pr}"),
             )
             .await?;
-            return Ok(Written::Updated(id));
+            return Ok((Written::Updated(id), others));
         }
         let url = self.url(&format!("/repos/{repo}/issues/{pr}/comments"))?;
         let answer = self
@@ -251,21 +349,18 @@ impl GitHub {
                 &format!("comment on pull request #{pr}"),
             )
             .await?;
-        Ok(Written::Created(id_of(&answer.body, "id")?))
+        Ok((Written::Created(id_of(&answer.body, "id")?), others))
     }
 
-    /// The comment marked `marker` on pull request `pr`, reading every page of comments.
-    pub async fn find_comment(&self, pr: u64, marker: &str) -> Result<Option<Value>, GitHubError> {
+    /// The comments marked `marker` on pull request `pr` (flagops' own, and who else wrote
+    /// one), reading every page of comments.
+    pub async fn find_comment(&self, pr: u64, marker: &str) -> Result<Marked, GitHubError> {
         let repo = &self.repository;
         let list = self.url(&format!("/repos/{repo}/issues/{pr}/comments?per_page=100"))?;
         let comments = self
             .list(list, &format!("read the comments of pull request #{pr}"))
             .await?;
-        Ok(comments.into_iter().find(|c| {
-            c.get("body")
-                .and_then(Value::as_str)
-                .is_some_and(|b| is_marked(b, marker))
-        }))
+        Ok(Marked::of(comments, marker, &self.author))
     }
 
     /// Keep the open drift issue marked `marker` in step: `Some(body)` (there is drift)
@@ -282,13 +377,12 @@ impl GitHub {
             "/repos/{repo}/issues?state=open&labels={DRIFT_LABEL}&per_page=100"
         ))?;
         let issues = self.list(list, "read the open drift issues").await?;
-        let own = issues.iter().find(|i| {
-            i.get("pull_request").is_none()
-                && i.get("body")
-                    .and_then(Value::as_str)
-                    .is_some_and(|b| is_marked(b, marker))
-        });
-        match (own, body) {
+        let issues = issues
+            .into_iter()
+            .filter(|i| i.get("pull_request").is_none())
+            .collect();
+        let own = Marked::of(issues, marker, &self.author).own;
+        match (own.as_ref(), body) {
             (None, None) => Ok(Written::Nothing),
             (None, Some(body)) => {
                 let url = self.url(&format!("/repos/{repo}/issues"))?;
@@ -409,12 +503,15 @@ mod tests {
             "GITHUB_EVENT_PATH" => Some(event.clone()),
             _ => None,
         };
-        let (settings, token) = Settings::from_env(env, None).unwrap();
+        let (settings, token) = Settings::from_env(env, None, None).unwrap();
         assert_eq!(token, "t0ken");
         assert_eq!(settings.pull_request, Some(42));
         assert_eq!(settings.api.as_str(), "https://ghe.example/api/v3");
         assert_eq!(
-            Settings::from_env(env, Some(7)).unwrap().0.pull_request,
+            Settings::from_env(env, Some(7), None)
+                .unwrap()
+                .0
+                .pull_request,
             Some(7)
         );
         let bad = |name: &str| match name {
@@ -422,7 +519,7 @@ mod tests {
             other => env(other),
         };
         assert!(
-            Settings::from_env(bad, None)
+            Settings::from_env(bad, None, None)
                 .unwrap_err()
                 .message
                 .contains("`GITHUB_REPOSITORY`")
@@ -431,6 +528,72 @@ mod tests {
             "GITHUB_API_URL" => Some("https://u:p@ghe.example/".to_owned()),
             other => env(other),
         };
-        assert!(Settings::from_env(creds, None).is_err());
+        assert!(Settings::from_env(creds, None, None).is_err());
+    }
+
+    #[test]
+    fn the_trusted_author_is_the_option_then_the_variable_then_the_actions_bot() {
+        let env = |name: &str| match name {
+            "GITHUB_TOKEN" => Some("t0ken".to_owned()),
+            "GITHUB_REPOSITORY" => Some("acme/flags".to_owned()),
+            "GITHUB_SHA" => Some("0123abc".to_owned()),
+            _ => None,
+        };
+        let (settings, _) = Settings::from_env(env, None, None).unwrap();
+        assert_eq!(settings.author, ACTIONS_BOT);
+        assert_eq!(settings.commit.as_deref(), Some("0123abc"));
+        let var = |name: &str| match name {
+            AUTHOR_VAR => Some("release-app[bot]".to_owned()),
+            other => env(other),
+        };
+        assert_eq!(
+            Settings::from_env(var, None, None).unwrap().0.author,
+            "release-app[bot]"
+        );
+        assert_eq!(
+            Settings::from_env(var, None, Some("octo-cat"))
+                .unwrap()
+                .0
+                .author,
+            "octo-cat"
+        );
+        for bad in [
+            "",
+            "-x",
+            "a b",
+            "x[bot][bot]",
+            &"a".repeat(40),
+            "ev\u{1b}[2Jil",
+        ] {
+            let error = Settings::from_env(env, None, Some(bad))
+                .unwrap_err()
+                .message;
+            assert!(error.contains("is not a GitHub login"), "{bad:?}: {error}");
+            assert!(!error.contains('\u{1b}'), "{error}");
+        }
+    }
+
+    #[test]
+    fn only_the_trusted_authors_marked_items_are_its_own() {
+        let m = marker("plan", "production", ".");
+        let item = |id: u64, login: &str, body: &str| json!({"id": id, "body": body, "user": {"login": login}});
+        let items = vec![
+            item(1, "mallory", &format!("{m}\nforged")),
+            item(2, "GitHub-Actions[bot]", "LGTM"),
+            item(3, "github-actions[bot]", &format!("{m}\nreal")),
+            item(4, "mallory", &format!("{m}\nagain")),
+            json!({"id": 5, "body": format!("{m}\nno user")}),
+            item(6, "GitHub-Actions[bot]", &format!("{m}\nlater")),
+        ];
+        let marked = Marked::of(items, &m, ACTIONS_BOT);
+        assert_eq!(marked.own.unwrap()["id"], 3);
+        assert_eq!(marked.others, ["mallory"]);
+        let none = Marked::of(
+            vec![item(1, "mallory", &format!("{m}\nforged"))],
+            &m,
+            ACTIONS_BOT,
+        );
+        assert_eq!(none.own, None);
+        assert_eq!(none.others, ["mallory"]);
     }
 }

@@ -1,10 +1,13 @@
-//! A strict, in-memory fake of GitHub's REST API for issue comments and issues, for tests.
+//! A strict, in-memory fake of GitHub's REST API for issue comments, issues and the pull
+//! requests of a commit, for tests.
 //!
 //! Started by the test itself on `127.0.0.1:0`. It refuses what GitHub refuses: a request
 //! without `User-Agent` (403) or `Accept` (415), a missing or wrong token (401: it takes
 //! `Authorization: Bearer <TOKEN>` or `token <TOKEN>`), another repository than [`REPO`]
-//! (404). Lists are paginated as GitHub does (`per_page` up to 100, default 30; `Link` with
-//! `rel="next"` and `rel="last"`, absolute URLs). Every request is recorded, in order.
+//! (404), a commit that is not a full SHA (422). Lists are paginated as GitHub does
+//! (`per_page` up to 100, default 30; `Link` with `rel="next"` and `rel="last"`, absolute
+//! URLs). What the token writes is by its identity (`user.login`: `github-actions[bot]`, or
+//! [`FakeGithub::set_identity`]). Every request is recorded, in order.
 //!
 //! ```ignore
 //! let fake = FakeGithub::start().await;
@@ -26,6 +29,10 @@ use serde_json::{Value, json};
 pub const TOKEN: &str = "ghs_fakeGithubToken0123456789abcdef";
 /// The one repository the fake serves.
 pub const REPO: &str = "acme/flags";
+/// The token's identity unless [`FakeGithub::set_identity`] says otherwise.
+pub const ACTIONS_BOT: &str = "github-actions[bot]";
+/// The author of seeded comments that are not flagops'.
+pub const REVIEWER: &str = "octocat";
 
 /// One request as the fake received it.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +94,8 @@ pub struct Comment {
     pub issue: u64,
     /// Its Markdown.
     pub body: String,
+    /// Its author's login.
+    pub author: String,
 }
 
 /// An issue.
@@ -102,12 +111,29 @@ pub struct Issue {
     pub state: String,
     /// Label names.
     pub labels: Vec<String>,
+    /// Its author's login.
+    pub author: String,
+}
+
+/// A pull request, as the commit → pulls endpoint lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pull {
+    /// Its number.
+    pub number: u64,
+    /// The commits it holds (full SHAs).
+    pub commits: Vec<String>,
+    /// Whether it was merged.
+    pub merged: bool,
+    /// The merge commit (for an open pull request, GitHub's test merge).
+    pub merge_commit_sha: String,
 }
 
 #[derive(Default)]
 struct Data {
     comments: Vec<Comment>,
     issues: Vec<Issue>,
+    pulls: Vec<Pull>,
+    identity: String,
     next_comment: u64,
     next_issue: u64,
 }
@@ -146,6 +172,7 @@ impl FakeGithub {
         let shared = Arc::new(Shared {
             base_url,
             data: Mutex::new(Data {
+                identity: ACTIONS_BOT.to_owned(),
                 next_comment: 1000,
                 next_issue: 100,
                 ..Data::default()
@@ -168,22 +195,20 @@ impl FakeGithub {
         self.shared.base_url.clone()
     }
 
-    /// `count` comments by other people on pull request `pr`.
+    /// `count` comments by [`REVIEWER`] on pull request `pr`.
     pub fn seed_comments(&self, pr: u64, count: usize) {
-        let mut data = lock(&self.shared.data);
         for i in 0..count {
-            let id = data.next_comment;
-            data.next_comment += 1;
-            data.comments.push(Comment {
-                id,
-                issue: pr,
-                body: format!("LGTM {i}"),
-            });
+            self.seed_comment(pr, &format!("LGTM {i}"));
         }
     }
 
-    /// A comment with `body` on `pr`; its id.
+    /// A comment with `body` on `pr` by [`REVIEWER`]; its id.
     pub fn seed_comment(&self, pr: u64, body: &str) -> u64 {
+        self.seed_comment_by(pr, REVIEWER, body)
+    }
+
+    /// A comment with `body` on `pr` by `login`; its id.
+    pub fn seed_comment_by(&self, pr: u64, login: &str, body: &str) -> u64 {
         let mut data = lock(&self.shared.data);
         let id = data.next_comment;
         data.next_comment += 1;
@@ -191,8 +216,25 @@ impl FakeGithub {
             id,
             issue: pr,
             body: body.to_owned(),
+            author: login.to_owned(),
         });
         id
+    }
+
+    /// The login of what the token writes from now on (a personal access token's user, a
+    /// GitHub App's `slug[bot]`).
+    pub fn set_identity(&self, login: &str) {
+        login.clone_into(&mut lock(&self.shared.data).identity);
+    }
+
+    /// A pull request holding `commits`; merged as `merge_commit_sha` when `merged`.
+    pub fn seed_pull(&self, number: u64, commits: &[&str], merged: bool, merge_commit_sha: &str) {
+        lock(&self.shared.data).pulls.push(Pull {
+            number,
+            commits: commits.iter().map(|c| (*c).to_owned()).collect(),
+            merged,
+            merge_commit_sha: merge_commit_sha.to_owned(),
+        });
     }
 
     /// Answer the next requests with these faults, in order.
@@ -272,11 +314,20 @@ fn query_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+fn user_json(login: &str) -> Value {
+    let kind = if login.ends_with("[bot]") {
+        "Bot"
+    } else {
+        "User"
+    };
+    json!({"login": login, "type": kind})
+}
+
 fn comment_json(base: &str, c: &Comment) -> Value {
     json!({
         "id": c.id,
         "body": c.body,
-        "user": {"login": "github-actions[bot]", "type": "Bot"},
+        "user": user_json(&c.author),
         "html_url": format!("{base}/{REPO}/pull/{}#issuecomment-{}", c.issue, c.id),
     })
 }
@@ -288,7 +339,24 @@ fn issue_json(i: &Issue) -> Value {
         "body": i.body,
         "state": i.state,
         "labels": i.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
+        "user": user_json(&i.author),
     })
+}
+
+fn pull_json(base: &str, p: &Pull) -> Value {
+    json!({
+        "number": p.number,
+        "state": if p.merged { "closed" } else { "open" },
+        "merged_at": if p.merged { json!("2026-01-01T00:00:00Z") } else { Value::Null },
+        "merge_commit_sha": p.merge_commit_sha,
+        "head": {"sha": p.commits.last()},
+        "html_url": format!("{base}/{REPO}/pull/{}", p.number),
+    })
+}
+
+/// Whether `sha` is a full commit SHA (GitHub answers 422 for anything else).
+fn is_sha(sha: &str) -> bool {
+    matches!(sha.len(), 40 | 64) && sha.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// One page of `items` with GitHub's `Link` header.
@@ -476,6 +544,7 @@ fn answer(
                 id,
                 issue: n,
                 body: text.to_owned(),
+                author: data.identity.clone(),
             };
             let json = comment_json(base, &comment);
             data.comments.push(comment);
@@ -495,6 +564,22 @@ fn answer(
             };
             comment.body = text;
             axum::Json(comment_json(base, comment)).into_response()
+        }
+        ("GET", ["commits", sha, "pulls"]) => {
+            if !is_sha(sha) {
+                return message(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &format!("No commit found for SHA: {sha}"),
+                );
+            }
+            let sha = sha.to_ascii_lowercase();
+            let items = data
+                .pulls
+                .iter()
+                .filter(|p| p.commits.contains(&sha) || (p.merged && p.merge_commit_sha == sha))
+                .map(|p| pull_json(base, p))
+                .collect();
+            page(base, path, query, items, foreign_next.as_deref())
         }
         ("GET", ["issues"]) => {
             let pairs = query_pairs(query);
@@ -534,6 +619,7 @@ fn answer(
                 body: text("body").unwrap_or("").to_owned(),
                 state: "open".to_owned(),
                 labels,
+                author: data.identity.clone(),
             };
             let json = issue_json(&issue);
             data.issues.push(issue);
