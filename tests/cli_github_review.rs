@@ -6,7 +6,7 @@
 use crate::cli_git::{commit, init};
 use crate::cli_github::{PR, comments_path, repo, run, run_with, writes};
 use crate::support::TempRepo;
-use crate::support::fake_github::{FakeGithub, REPO};
+use crate::support::fake_github::{FakeGithub, Fault, REPO};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_plan_shown_on_the_pull_request_is_applied() {
@@ -516,4 +516,37 @@ async fn a_token_of_another_account_names_its_login() {
         "error: `--github-comment-author` needs `--github-comment` or `--github-issue`\n"
     );
     assert!(fake.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_lookup_is_a_clear_error_without_the_token() {
+    let fake = FakeGithub::start().await;
+    let elsewhere = FakeGithub::start().await;
+    let repo = repo();
+    // A server that echoes the token: scrubbed.
+    fake.inject(Fault::EchoAuthorization);
+    let echoed = run_push(&fake, &repo, ORPHAN, &[], &APPLY_NOW).await;
+    echoed.expect_code(1);
+    assert_eq!(
+        echoed.stderr,
+        format!(
+            "error: cannot find the pull request of commit {ORPHAN}: GitHub answered 422: Validation Failed: unexpected header Bearer ***\n"
+        )
+    );
+    // A next page on another origin: never requested.
+    fake.seed_pull(9, &[ORPHAN], true, ORPHAN);
+    fake.inject(Fault::ForeignNext {
+        origin: elsewhere.base_url(),
+    });
+    let foreign = run_push(&fake, &repo, ORPHAN, &[], &APPLY_NOW).await;
+    foreign.expect_code(1);
+    assert_eq!(
+        foreign.stderr,
+        format!(
+            "error: cannot find the pull request of commit {ORPHAN}: GitHub pointed to `{}`, which is not the API origin; nothing was sent there\n",
+            elsewhere.base_url()
+        )
+    );
+    assert!(elsewhere.requests().is_empty());
+    assert!(!repo.state_file().exists());
 }

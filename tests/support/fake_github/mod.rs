@@ -221,6 +221,22 @@ impl FakeGithub {
         id
     }
 
+    /// An open issue labelled `labels` with `body`, by `login`; its number.
+    pub fn seed_issue_by(&self, login: &str, title: &str, body: &str, labels: &[&str]) -> u64 {
+        let mut data = lock(&self.shared.data);
+        let number = data.next_issue;
+        data.next_issue += 1;
+        data.issues.push(Issue {
+            number,
+            title: title.to_owned(),
+            body: body.to_owned(),
+            state: "open".to_owned(),
+            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+            author: login.to_owned(),
+        });
+        number
+    }
+
     /// The login of what the token writes from now on (a personal access token's user, a
     /// GitHub App's `slug[bot]`).
     pub fn set_identity(&self, login: &str) {
