@@ -550,3 +550,20 @@ async fn a_failed_commit_lookup_is_a_clear_error_without_the_token() {
     assert!(elsewhere.requests().is_empty());
     assert!(!repo.state_file().exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_nothing_to_apply_github_is_not_asked() {
+    let fake = FakeGithub::start().await;
+    let repo = repo();
+    repo.run(&["apply", "--env", "staging", "--auto-approve"])
+        .expect_code(0);
+    // A push without `GITHUB_SHA` would be a usage error, were there anything to apply.
+    let event = crate::cli_github::event(&repo, None);
+    let nothing = run_with(repo.path(), &APPLY_NOW, fake.env(Some(&event))).await;
+    nothing.expect_code(0);
+    assert_eq!(
+        nothing.stdout,
+        "No changes: `staging` already matches the repository.\n"
+    );
+    assert!(fake.requests().is_empty());
+}
