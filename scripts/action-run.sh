@@ -4,7 +4,8 @@
 #
 # Environment: FLAGOPS_BIN (the binary), INPUT_COMMAND, INPUT_DIRECTORY, INPUT_CONFIG,
 # INPUT_ENVIRONMENT, INPUT_PLAN_FILE, INPUT_COMMENT, INPUT_ISSUE, INPUT_BASE, INPUT_REQUIRE_REVIEWED_PLAN,
-# and the runner's GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, RUNNER_TEMP, GITHUB_ACTION.
+# and the runner's GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, RUNNER_TEMP, GITHUB_ACTION. (The
+# comment author, FLAGOPS_GITHUB_COMMENT_AUTHOR, and GITHUB_* reach flagops as they are.)
 # Outputs: exit-code, has-changes (plan: true/false), plan-json (plan: the saved plan's path),
 # markdown (plan: the comment-sized Markdown plan's path), each file unique to the step.
 set -uo pipefail
@@ -116,11 +117,14 @@ case "$command" in
         finish "$code"
         ;;
     apply)
-        if is_true "${INPUT_REQUIRE_REVIEWED_PLAN:-}" && [ -z "$plan_file" ]; then
-            error "\`require-reviewed-plan\` is true: \`apply\` needs the \`plan-file\` of the reviewed plan (saved by a \`plan\` step of this commit)" 2
-        fi
+        # require-reviewed-plan: the plan applied (the plan file, or the plan made now) must be
+        # the one the pull request's comment shows (the event's pull request, or after the
+        # merge the one the commit came from); flagops checks it before any write.
+        review=()
+        is_true "${INPUT_REQUIRE_REVIEWED_PLAN:-}" && review+=(--require-reviewed-plan)
         # The report goes to the log and to the job summary.
-        "$bin" "${global[@]}" apply --env "$environment" --auto-approve --format markdown ${plan_file:+"$plan_file"} |
+        "$bin" "${global[@]}" apply --env "$environment" --auto-approve --format markdown \
+            ${review[@]+"${review[@]}"} ${plan_file:+"$plan_file"} |
             tee -a "$GITHUB_STEP_SUMMARY"
         finish "${PIPESTATUS[0]}"
         ;;

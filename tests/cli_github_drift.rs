@@ -110,3 +110,34 @@ async fn a_drift_issue_is_opened_updated_and_closed() {
     assert_eq!(quiet.stderr, "no drift in `staging`, no drift issue open\n");
     assert_eq!(fake.lines(), [list]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drift_issue_opened_by_someone_else_is_left_alone() {
+    let fake = FakeGithub::start().await;
+    let repo = repo();
+    let dir = repo.path().to_str().unwrap();
+    let marker = format!("<!-- flagops:drift env=staging dir={dir} -->");
+    let forged = fake.seed_issue_by(
+        "mallory",
+        "flagops: drift",
+        &format!("{marker}\nclose me"),
+        &["flagops-drift"],
+    );
+    let opened = run(
+        &fake,
+        &repo,
+        None,
+        &["plan", "--env", "staging", "--github-issue"],
+    )
+    .await;
+    opened.expect_code(0);
+    assert_eq!(
+        opened.stderr,
+        format!("opened drift issue #{} for `staging`\n", forged + 1)
+    );
+    assert_eq!(writes(&fake), [format!("POST /repos/{REPO}/issues")]);
+    let issues = fake.issues();
+    assert_eq!(issues[0].body, format!("{marker}\nclose me"));
+    assert_eq!(issues[0].state, "open");
+    assert_eq!(issues[1].author, "github-actions[bot]");
+}

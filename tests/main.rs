@@ -14,6 +14,7 @@ mod cli_apply_signals;
 mod cli_git;
 mod cli_git_validate;
 mod cli_github;
+mod cli_github_action;
 mod cli_github_drift;
 mod cli_github_faults;
 mod cli_github_review;

@@ -95,18 +95,19 @@ step unknown INPUT_COMMAND=destroy
 check "unknown command exits 2" code_is unknown 2
 check "unknown command says so" contains "$tmp/unknown.log" 'unknown command `destroy` (expected validate, plan or apply)'
 
-# apply with require-reviewed-plan and no plan-file: refused before flagops runs.
-step unreviewed INPUT_COMMAND=apply INPUT_ENVIRONMENT=production INPUT_REQUIRE_REVIEWED_PLAN=true
+# apply with require-reviewed-plan: flagops checks the plan against the pull request's comment
+# before any write; with no GitHub token (none on this runner) it is refused, nothing applied.
+step unreviewed INPUT_COMMAND=apply INPUT_ENVIRONMENT=production INPUT_REQUIRE_REVIEWED_PLAN=true INPUT_PLAN_FILE=plan.json
 check "unreviewed apply exits 2" code_is unreviewed 2
-check "unreviewed apply says why" contains "$tmp/unreviewed.log" '`require-reviewed-plan` is true: `apply` needs the `plan-file`'
+check "unreviewed apply says why" contains "$tmp/unreviewed.log" '`GITHUB_TOKEN` is not set'
 check "unreviewed apply changes nothing" test ! -e "$workspace/flags-repo/.flagops/state.json"
 
-# apply of the reviewed plan: applied, reported in the summary; a new plan has no changes.
-step apply INPUT_COMMAND=apply INPUT_ENVIRONMENT=production INPUT_REQUIRE_REVIEWED_PLAN=true INPUT_PLAN_FILE=plan.json
-check "reviewed apply exits 0" code_is apply 0
-check "reviewed apply: exit-code=0" contains "$tmp/apply.output" "exit-code=0"
-check "reviewed apply writes the state" test -s "$workspace/flags-repo/.flagops/state.json"
-check "reviewed apply: report in the summary" contains "$tmp/apply.summary" "welcome-banner"
+# apply of the saved plan: applied, reported in the summary; a new plan has no changes.
+step apply INPUT_COMMAND=apply INPUT_ENVIRONMENT=production INPUT_PLAN_FILE=plan.json
+check "saved plan apply exits 0" code_is apply 0
+check "saved plan apply: exit-code=0" contains "$tmp/apply.output" "exit-code=0"
+check "saved plan apply writes the state" test -s "$workspace/flags-repo/.flagops/state.json"
+check "saved plan apply: report in the summary" contains "$tmp/apply.summary" "welcome-banner"
 step replan INPUT_COMMAND=plan INPUT_ENVIRONMENT=production
 check "plan after apply: exit-code=0" contains "$tmp/replan.output" "exit-code=0"
 check "plan after apply: has-changes=false" contains "$tmp/replan.output" "has-changes=false"
@@ -122,12 +123,12 @@ check "hostile input is not run" test ! -e "$workspace/pwned"
 check "hostile input is an unknown environment" code_is hostile 1
 
 # The arguments each input becomes, recorded by a wrapper around flagops (which drops
-# --github-comment/--github-issue: posting is the GitHub adapter's, tested with it).
+# --github-comment/--github-issue/--require-reviewed-plan: GitHub is the adapter's, tested with it).
 cat >"$tmp/recording-flagops" <<WRAPPER
 #!/usr/bin/env bash
 echo "\$*" >>"$tmp/args.log"
 args=()
-for a in "\$@"; do case "\$a" in --github-comment | --github-issue) ;; *) args+=("\$a") ;; esac; done
+for a in "\$@"; do case "\$a" in --github-comment | --github-issue | --require-reviewed-plan) ;; *) args+=("\$a") ;; esac; done
 exec "$binary" "\${args[@]}"
 WRAPPER
 chmod +x "$tmp/recording-flagops"
@@ -138,6 +139,8 @@ binary="$tmp/recording-flagops"
 step args_plan INPUT_COMMAND=plan INPUT_ENVIRONMENT=staging INPUT_COMMENT=true INPUT_BASE="$base"
 step args_drift INPUT_COMMAND=plan INPUT_ENVIRONMENT=staging INPUT_ISSUE=true
 step args_validate INPUT_COMMAND=validate INPUT_BASE="$base" INPUT_CONFIG=flagops.yaml
+step args_apply INPUT_COMMAND=apply INPUT_ENVIRONMENT=production INPUT_REQUIRE_REVIEWED_PLAN=true
+step args_apply_plain INPUT_COMMAND=apply INPUT_ENVIRONMENT=production
 binary=$binary_saved
 check "plan with comment passes" code_is args_plan 0
 check "summary plan: 1 MiB budget, saved, base" contains "$tmp/args.log" "-C flags-repo plan --env staging --format markdown --markdown-budget 1048576 --detailed-exitcode --out $tmp/runner/flagops-args_plan/plan.json --base $base"
@@ -145,6 +148,9 @@ check "comment plan: default budget, base, --github-comment" contains "$tmp/args
 check "issue: --github-issue" contains "$tmp/args.log" "-C flags-repo plan --env staging --format markdown --detailed-exitcode --github-issue"
 check "validate: config and --changed-since base" contains "$tmp/args.log" "-C flags-repo --config flagops.yaml validate --format github --path-prefix flags-repo --changed-since $base"
 check "comment=false: no --github-comment" lacks "$tmp/args.log" "--out $tmp/runner/flagops-args_drift/plan.json --github"
+check "apply without plan-file: passes" code_is args_apply 0
+check "require-reviewed-plan: --require-reviewed-plan" contains "$tmp/args.log" "-C flags-repo apply --env production --auto-approve --format markdown --require-reviewed-plan"
+check "require-reviewed-plan false: not passed" same "$(grep -c -- --require-reviewed-plan "$tmp/args.log")" 1
 
 if [ "$failures" -ne 0 ]; then
     echo "$failures action test(s) failed" >&2

@@ -68,13 +68,18 @@ pub(crate) struct Args {
     /// Most steps in flight at once within a level (1 to 64).
     #[arg(long, value_name = "N", default_value_t = Options::CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
-    /// Apply PLAN_FILE only if it is the plan shown on the pull request (the digest in the
-    /// comment of `plan --github-comment`); reads the same `GITHUB_*` variables.
-    #[arg(long, requires = "plan")]
+    /// Apply only the plan shown on the pull request (the digest in the comment of `plan
+    /// --github-comment`): PLAN_FILE, or the plan made now; reads the same `GITHUB_*` variables.
+    #[arg(long)]
     require_reviewed_plan: bool,
-    /// The pull request of `--require-reviewed-plan` (default: the one of `GITHUB_EVENT_PATH`).
+    /// The pull request of `--require-reviewed-plan` (default: the one of `GITHUB_EVENT_PATH`,
+    /// else the one `GITHUB_SHA` was merged from).
     #[arg(long, value_name = "N", requires = "require_reviewed_plan")]
     pr: Option<u64>,
+    /// The login whose plan comment is trusted (default: `FLAGOPS_GITHUB_COMMENT_AUTHOR`, else
+    /// `github-actions[bot]`, the `GITHUB_TOKEN`'s).
+    #[arg(long, value_name = "LOGIN", requires = "require_reviewed_plan")]
+    github_comment_author: Option<String>,
 }
 
 fn read_plan<F: Model>(path: &std::path::Path, env: &str) -> Result<Plan<F>> {
@@ -342,18 +347,6 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
         let saved = read_plan(&ctx.directory.join(file), &args.env)?;
         check_saved(&saved, &now)?;
         check_consistent(&saved, &inputs.policy)?;
-        if args.require_reviewed_plan {
-            let reviewed =
-                super::github::reviewed_digest(&runtime, args.pr, &args.env, &ctx.directory)?;
-            let digest = super::github::digest(&saved);
-            if digest != reviewed {
-                return Err(Error::failure(format!(
-                    "`{}` is not the plan shown on the pull request (its digest is {digest}, the comment shows {reviewed}); nothing was applied",
-                    file.display()
-                ))
-                .hint("make the plan again with `--github-comment --out`, review it, then apply it"));
-            }
-        }
         saved
     } else {
         let live = list(&inputs, &runtime, &args.env)?;
@@ -383,6 +376,14 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
             print_report(args.format, &args.env, &report);
         }
         return Ok(exit::OK);
+    }
+    if args.require_reviewed_plan {
+        let review = super::github::Review {
+            pr: args.pr,
+            author: args.github_comment_author.as_deref(),
+            plan_file: args.plan.as_deref(),
+        };
+        super::github::require_reviewed(&runtime, &review, &args.env, &ctx.directory, &plan)?;
     }
     // There are changes: without a terminal they cannot be confirmed (nothing was written).
     if must_confirm && !interactive {

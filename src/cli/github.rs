@@ -1,11 +1,15 @@
 //! `plan --github-comment` and `plan --github-issue`: the plan's Markdown posted through the
-//! GitHub adapter (`crate::github`), and what happened said on stderr.
+//! GitHub adapter (`crate::github`), and what happened said on stderr; `apply
+//! --require-reviewed-plan`: the plan applied only when it is the one the pull request's
+//! comment shows.
 
 use std::path::Path;
 
 use super::output::stderr;
 use crate::error::{Error, Result};
-use crate::github::{GitHub, Settings, Written, digest_line, digest_of, marker};
+use crate::github::{
+    GitHub, Marked, PullOfCommit, Settings, Written, digest_line, digest_of, is_commit_id, marker,
+};
 use crate::model::VendorFlag;
 use crate::plan::Plan;
 use crate::render::escape::markdown as md;
@@ -66,13 +70,19 @@ impl Posting {
         comment: bool,
         issue: bool,
         pr: Option<u64>,
+        author: Option<&str>,
         env: &str,
         dir: &Path,
     ) -> Result<Option<Posting>> {
         if !comment && !issue {
+            if author.is_some() {
+                return Err(Error::usage(
+                    "`--github-comment-author` needs `--github-comment` or `--github-issue`",
+                ));
+            }
             return Ok(None);
         }
-        let (settings, token) = Settings::from_env(|name| std::env::var(name).ok(), pr)
+        let (settings, token) = Settings::from_env(|name| std::env::var(name).ok(), pr, author)
             .map_err(|e| Error::usage(e.message))?;
         let client =
             GitHub::new(&settings, token, announce).map_err(|e| Error::failure(e.message))?;
@@ -125,11 +135,17 @@ impl Posting {
             } => format!("{marker}\n{}\n{markdown}", digest_line(digest)),
             Outcome::Refused { markdown } => format!("{marker}\n{markdown}"),
         };
-        let written = self
+        let (written, others) = self
             .client
             .upsert_comment(pr, &marker, &body)
             .await
             .map_err(|e| Error::failure(e.message))?;
+        if let Some(names) = logins(&others) {
+            stderr(&format!(
+                "ignored the plan marker in a comment by {names}: only comments by `{}` are flagops' own (set `--github-comment-author` when the token is another account's)\n",
+                self.settings.author
+            ));
+        }
         stderr(&match written {
             Written::Created(_) => format!("posted the plan comment on pull request #{pr}\n"),
             Written::Updated(_) => format!("updated the plan comment on pull request #{pr}\n"),
@@ -192,48 +208,134 @@ pub(crate) fn timeless<F: VendorFlag>(plan: &Plan<F>) -> Plan<F> {
 }
 
 /// The digest a plan comment carries: the SHA-256 of the plan's JSON document without its
-/// creation time (a saved plan and the plan it was made with have the same one).
+/// creation time and its commit. A saved plan and the plan it was made with have the same
+/// one, and so do the plan made on the pull request and the plan made after the merge (a new
+/// commit) when the steps, the unchanged, unmanaged and unsupported flags, the environment,
+/// the config file and the flagops version are the same.
 pub(crate) fn digest<F: VendorFlag>(plan: &Plan<F>) -> String {
-    crate::util::sha256(crate::render::plan::json::render(&timeless(plan)).as_bytes())
+    let mut plan = timeless(plan);
+    plan.metadata.git = None;
+    crate::util::sha256(crate::render::plan::json::render(&plan).as_bytes())
 }
 
-/// For `apply --require-reviewed-plan`: the digest of the plan comment for `env` and `dir`
-/// on the pull request (`--pr`, or the event's); an error when there is none.
-pub(crate) fn reviewed_digest(
+/// What `apply --require-reviewed-plan` is told: the pull request (`--pr`), the trusted
+/// comment author (`--github-comment-author`), and the plan file, if a saved plan is applied.
+pub(crate) struct Review<'a> {
+    pub(crate) pr: Option<u64>,
+    pub(crate) author: Option<&'a str>,
+    pub(crate) plan_file: Option<&'a Path>,
+}
+
+/// For `apply --require-reviewed-plan`: refuse `plan` (about to be applied to `env`) unless
+/// its digest is the one flagops' plan comment for `env` and `dir` shows on the pull request:
+/// `--pr`, the event's, or (a push after the merge) the one `GITHUB_SHA` was merged from.
+pub(crate) fn require_reviewed<F: VendorFlag>(
     runtime: &tokio::runtime::Runtime,
-    pr: Option<u64>,
+    review: &Review<'_>,
     env: &str,
     dir: &Path,
-) -> Result<String> {
-    let (settings, token) = Settings::from_env(|name| std::env::var(name).ok(), pr)
-        .map_err(|e| Error::usage(e.message))?;
-    let Some(pr) = settings.pull_request else {
-        return Err(Error::usage(
-            "`--require-reviewed-plan` needs a pull request: the event has no `pull_request` and `--pr` was not given",
-        ));
-    };
+    plan: &Plan<F>,
+) -> Result<()> {
+    let (settings, token) =
+        Settings::from_env(|name| std::env::var(name).ok(), review.pr, review.author)
+            .map_err(|e| Error::usage(e.message))?;
     let client = GitHub::new(&settings, token, announce).map_err(|e| Error::failure(e.message))?;
+    let pr = match settings.pull_request {
+        Some(pr) => pr,
+        None => runtime.block_on(merged_pull_request(&client, &settings, env))?,
+    };
     let marker = marker("plan", env, &dir_label(dir));
-    let comment = runtime
+    let Marked { own, others } = runtime
         .block_on(client.find_comment(pr, &marker))
         .map_err(|e| Error::failure(e.message))?;
-    let body = comment
+    let body = own
         .as_ref()
         .and_then(|c| c.get("body"))
         .and_then(serde_json::Value::as_str)
         .unwrap_or_default();
-    match digest_of(body) {
-        Some(digest) => Ok(digest.to_owned()),
-        None if comment.is_none() => Err(Error::failure(format!(
-            "pull request #{pr} has no plan comment for `{env}`; nothing was applied"
+    let reviewed = match digest_of(body) {
+        Some(digest) => digest,
+        None if own.is_none() => {
+            let author = &settings.author;
+            let note = logins(&others)
+                .map(|n| format!(" (the marker in a comment by {n} is not trusted)"))
+                .unwrap_or_default();
+            return Err(Error::failure(format!(
+                "pull request #{pr} has no plan comment for `{env}` by `{author}`{note}; nothing was applied"
+            ))
+            .hint(format!(
+                "post the plan with `flagops plan --env {env} --github-comment --pr {pr}`, review it, then apply"
+            )));
+        }
+        None => {
+            return Err(Error::failure(format!(
+                "the plan comment for `{env}` on pull request #{pr} shows no plan (it was refused); nothing was applied"
+            ))
+            .hint(format!(
+                "fix what it shows, post the plan again with `flagops plan --env {env} --github-comment --pr {pr}`, review it, then apply"
+            )));
+        }
+    };
+    let digest = digest(plan);
+    if digest == reviewed {
+        return Ok(());
+    }
+    Err(match review.plan_file {
+        Some(file) => Error::failure(format!(
+            "`{}` is not the plan shown on pull request #{pr} (its digest is {digest}, the comment shows {reviewed}); nothing was applied",
+            file.display()
+        ))
+        .hint("make the plan again with `--github-comment --out`, review it, then apply it"),
+        None => Error::failure(format!(
+            "the plan for `{env}` is not the one shown on pull request #{pr} (its digest is {digest}, the comment shows {reviewed}): the definitions or the live flags changed since the review; nothing was applied"
         ))
         .hint(format!(
-            "post one with `flagops plan --env {env} --out FILE --github-comment`"
-        ))),
-        None => Err(Error::failure(format!(
-            "the plan comment for `{env}` on pull request #{pr} shows no plan (it was refused); nothing was applied"
-        ))),
+            "post the current plan with `flagops plan --env {env} --github-comment --pr {pr}`, review it, then apply again"
+        )),
+    })
+}
+
+/// The pull request the workflow's commit (`GITHUB_SHA`) came from, when the event names none
+/// (a push after the merge).
+async fn merged_pull_request(client: &GitHub, settings: &Settings, env: &str) -> Result<u64> {
+    let Some(sha) = &settings.commit else {
+        return Err(Error::usage(
+            "`--require-reviewed-plan` needs a pull request: the event has no `pull_request`, `--pr` was not given and `GITHUB_SHA` is not set",
+        ));
+    };
+    if !is_commit_id(sha) {
+        return Err(Error::usage(format!(
+            "`GITHUB_SHA` is not a full commit id (40 or 64 lower-case hexadecimal digits): `{}`",
+            crate::render::escape::terminal::detail(sha)
+        )));
     }
+    match client
+        .pull_request_of(sha)
+        .await
+        .map_err(|e| Error::failure(e.message))?
+    {
+        PullOfCommit::Found(pr) => Ok(pr),
+        PullOfCommit::None => Err(Error::failure(format!(
+            "commit {sha} is in no pull request, so no plan for `{env}` was reviewed; nothing was applied"
+        ))
+        .hint("merge changes through a pull request whose plan comment shows the plan, or name the pull request with `--pr N`")),
+        PullOfCommit::Ambiguous(prs) => Err(Error::failure(format!(
+            "commit {sha} is in pull requests {} and none of them was merged as it; nothing was applied",
+            prs.iter().map(|n| format!("#{n}")).collect::<Vec<_>>().join(", ")
+        ))
+        .hint("name the reviewed pull request with `--pr N`")),
+    }
+}
+
+/// `logins` as a list of code spans (server text, escaped); `None` when empty.
+fn logins(logins: &[String]) -> Option<String> {
+    (!logins.is_empty()).then(|| {
+        logins
+            .iter()
+            .map(|o| format!("`{}`", crate::render::escape::terminal::detail(o)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
 }
 
 /// Long waits (rate limits) on stderr.

@@ -68,6 +68,10 @@ pub(crate) struct Args {
     /// differ from the definitions: opened, updated, closed when they match again.
     #[arg(long)]
     github_issue: bool,
+    /// The login whose marked comment or issue is flagops' own (default:
+    /// `FLAGOPS_GITHUB_COMMENT_AUTHOR`, else `github-actions[bot]`, the `GITHUB_TOKEN`'s).
+    #[arg(long, value_name = "LOGIN")]
+    github_comment_author: Option<String>,
 }
 
 /// The loaded, checked inputs of a plan for one environment.
@@ -334,6 +338,7 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
         args.github_comment,
         args.github_issue,
         args.pr,
+        args.github_comment_author.as_deref(),
         &args.env,
         &ctx.directory,
     )?;

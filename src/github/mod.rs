@@ -4,8 +4,21 @@
 //! Comments and issues are found by a hidden marker on their first line that names what
 //! they are for ([`marker`]): `<!-- flagops:plan env=production dir=flags-repo -->`. Its
 //! values are percent-encoded, so no environment or directory name can forge another's.
+//! Only items written by the token's identity ([`Settings::author`], `github-actions[bot]`
+//! unless told otherwise) are flagops' own: a marker pasted by anyone else is ignored, never
+//! updated and never trusted as the reviewed plan.
+//!
+//! - `settings`: what GitHub Actions provides (`GITHUB_*`, the trusted author);
+//! - `http`: the request path (origin, rate limits, pagination, the token kept secret);
+//! - `pulls`: the pull request a commit was merged from (`apply --require-reviewed-plan`
+//!   after a merge).
 
 mod http;
+mod pulls;
+mod settings;
+
+pub use pulls::{PullOfCommit, is_commit_id};
+pub use settings::{ACTIONS_BOT, AUTHOR_VAR, Settings};
 
 use reqwest::{Method, Url};
 use serde_json::{Value, json};
@@ -34,93 +47,9 @@ impl std::fmt::Display for GitHubError {
     }
 }
 
-/// What GitHub Actions provides, read from the environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// `GITHUB_API_URL` (default `https://api.github.com`).
-    pub api: Url,
-    /// `GITHUB_REPOSITORY`: `owner/name`.
-    pub repository: String,
-    /// The pull request (`--pr`, or `pull_request.number` of `GITHUB_EVENT_PATH`).
-    pub pull_request: Option<u64>,
-}
-
-impl Settings {
-    /// Read the settings from `var` (the process environment in production); `pr` overrides
-    /// the event's pull request. Returns the settings and the token.
-    pub fn from_env(
-        var: impl Fn(&str) -> Option<String>,
-        pr: Option<u64>,
-    ) -> Result<(Settings, String), GitHubError> {
-        let token = var("GITHUB_TOKEN")
-            .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| GitHubError::new("`GITHUB_TOKEN` is not set; GitHub Actions provides it as `secrets.GITHUB_TOKEN` (pass it in `env`)"))?;
-        let api_text = var("GITHUB_API_URL")
-            .filter(|u| !u.trim().is_empty())
-            .unwrap_or_else(|| "https://api.github.com".to_owned());
-        let api = Url::parse(api_text.trim())
-            .ok()
-            .filter(|u| {
-                matches!(u.scheme(), "http" | "https")
-                    && u.host_str().is_some()
-                    && u.username().is_empty()
-                    && u.password().is_none()
-                    && u.query().is_none()
-                    && u.fragment().is_none()
-            })
-            .ok_or_else(|| {
-                GitHubError::new(
-                    "`GITHUB_API_URL` is not an http(s) URL without credentials, query or fragment",
-                )
-            })?;
-        let repository = var("GITHUB_REPOSITORY").unwrap_or_default();
-        let valid = repository.split_once('/').is_some_and(|(owner, name)| {
-            [owner, name].iter().all(|part| {
-                !part.is_empty()
-                    && part
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            })
-        });
-        if !valid {
-            return Err(GitHubError::new(
-                "`GITHUB_REPOSITORY` is not set to `owner/name`; GitHub Actions sets it",
-            ));
-        }
-        let pull_request = match pr {
-            Some(n) => Some(n),
-            None => match var("GITHUB_EVENT_PATH").filter(|p| !p.is_empty()) {
-                None => None,
-                Some(path) => event_pull_request(&path)?,
-            },
-        };
-        Ok((
-            Settings {
-                api,
-                repository,
-                pull_request,
-            },
-            token,
-        ))
-    }
-}
-
-/// `pull_request.number` of the event payload at `path`; `None` for another event.
-fn event_pull_request(path: &str) -> Result<Option<u64>, GitHubError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        GitHubError::new(format!(
-            "cannot read the event payload `GITHUB_EVENT_PATH`: {e}"
-        ))
-    })?;
-    let event: Value = serde_json::from_str(&text).map_err(|e| {
-        GitHubError::new(format!(
-            "the event payload `GITHUB_EVENT_PATH` is not JSON: {e}"
-        ))
-    })?;
-    Ok(event
-        .get("pull_request")
-        .and_then(|pr| pr.get("number"))
-        .and_then(Value::as_u64))
+/// The login of a comment's or issue's author (`user.login`), if any.
+fn author_of(item: &Value) -> Option<&str> {
+    item.get("user")?.get("login")?.as_str()
 }
 
 /// The hidden marker of `kind` (`plan`, `drift`) for an environment and a config directory:
@@ -182,6 +111,45 @@ fn is_marked(body: &str, marker: &str) -> bool {
         .is_some_and(|first| first.trim_end() == marker)
 }
 
+/// The comments (or issues) carrying a marker: the first one written by the trusted author,
+/// and the logins of the others who wrote one (sorted, once each), which are ignored (as is
+/// a marked item without an author).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Marked {
+    /// flagops' own: the first marked item by [`Settings::author`].
+    pub own: Option<Value>,
+    /// Who else wrote a marked item (never trusted).
+    pub others: Vec<String>,
+}
+
+impl Marked {
+    /// Sort `items` carrying `marker` by whether `author` (case-insensitive, as GitHub
+    /// compares logins) wrote them.
+    fn of(items: Vec<Value>, marker: &str, author: &str) -> Marked {
+        let mut found = Marked::default();
+        for item in items {
+            if !item
+                .get("body")
+                .and_then(Value::as_str)
+                .is_some_and(|b| is_marked(b, marker))
+            {
+                continue;
+            }
+            let login = author_of(&item).unwrap_or("");
+            if login.eq_ignore_ascii_case(author) {
+                if found.own.is_none() {
+                    found.own = Some(item);
+                }
+            } else if !login.is_empty() {
+                found.others.push(login.to_owned());
+            }
+        }
+        found.others.sort();
+        found.others.dedup();
+        found
+    }
+}
+
 /// What happened to a comment or issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
@@ -202,6 +170,7 @@ pub struct GitHub {
     client: reqwest::Client,
     api: Url,
     repository: String,
+    author: String,
     token: String,
     notice: fn(&str),
 }
@@ -213,24 +182,27 @@ impl GitHub {
             client: Self::build_client(&token)?,
             api: settings.api.clone(),
             repository: settings.repository.clone(),
+            author: settings.author.clone(),
             token,
             notice,
         })
     }
 
-    /// Create or update the comment marked `marker` on pull request `pr` so that its body
-    /// is `body` (which starts with `marker`). Every page of comments is read to find it.
+    /// Create or update flagops' own comment marked `marker` on pull request `pr` so that
+    /// its body is `body` (which starts with `marker`). Every page of comments is read to find
+    /// it; marked comments by others are left alone (their authors are returned).
     pub async fn upsert_comment(
         &self,
         pr: u64,
         marker: &str,
         body: &str,
-    ) -> Result<Written, GitHubError> {
+    ) -> Result<(Written, Vec<String>), GitHubError> {
         let repo = &self.repository;
-        if let Some(comment) = self.find_comment(pr, marker).await? {
+        let Marked { own, others } = self.find_comment(pr, marker).await?;
+        if let Some(comment) = own {
             let id = id_of(&comment, "id")?;
             if comment.get("body").and_then(Value::as_str) == Some(body) {
-                return Ok(Written::Unchanged(id));
+                return Ok((Written::Unchanged(id), others));
             }
             let url = self.url(&format!("/repos/{repo}/issues/comments/{id}"))?;
             self.send(
@@ -240,7 +212,7 @@ impl GitHub {
                 &format!("update the plan comment on pull request #{pr}"),
             )
             .await?;
-            return Ok(Written::Updated(id));
+            return Ok((Written::Updated(id), others));
         }
         let url = self.url(&format!("/repos/{repo}/issues/{pr}/comments"))?;
         let answer = self
@@ -251,21 +223,18 @@ impl GitHub {
                 &format!("comment on pull request #{pr}"),
             )
             .await?;
-        Ok(Written::Created(id_of(&answer.body, "id")?))
+        Ok((Written::Created(id_of(&answer.body, "id")?), others))
     }
 
-    /// The comment marked `marker` on pull request `pr`, reading every page of comments.
-    pub async fn find_comment(&self, pr: u64, marker: &str) -> Result<Option<Value>, GitHubError> {
+    /// The comments marked `marker` on pull request `pr` (flagops' own, and who else wrote
+    /// one), reading every page of comments.
+    pub async fn find_comment(&self, pr: u64, marker: &str) -> Result<Marked, GitHubError> {
         let repo = &self.repository;
         let list = self.url(&format!("/repos/{repo}/issues/{pr}/comments?per_page=100"))?;
         let comments = self
             .list(list, &format!("read the comments of pull request #{pr}"))
             .await?;
-        Ok(comments.into_iter().find(|c| {
-            c.get("body")
-                .and_then(Value::as_str)
-                .is_some_and(|b| is_marked(b, marker))
-        }))
+        Ok(Marked::of(comments, marker, &self.author))
     }
 
     /// Keep the open drift issue marked `marker` in step: `Some(body)` (there is drift)
@@ -282,13 +251,12 @@ impl GitHub {
             "/repos/{repo}/issues?state=open&labels={DRIFT_LABEL}&per_page=100"
         ))?;
         let issues = self.list(list, "read the open drift issues").await?;
-        let own = issues.iter().find(|i| {
-            i.get("pull_request").is_none()
-                && i.get("body")
-                    .and_then(Value::as_str)
-                    .is_some_and(|b| is_marked(b, marker))
-        });
-        match (own, body) {
+        let issues = issues
+            .into_iter()
+            .filter(|i| i.get("pull_request").is_none())
+            .collect();
+        let own = Marked::of(issues, marker, &self.author).own;
+        match (own.as_ref(), body) {
             (None, None) => Ok(Written::Nothing),
             (None, Some(body)) => {
                 let url = self.url(&format!("/repos/{repo}/issues"))?;
@@ -397,40 +365,26 @@ mod tests {
     }
 
     #[test]
-    fn settings_come_from_the_actions_environment() {
-        let dir = tempfile::tempdir().unwrap();
-        let event = dir.path().join("event.json");
-        std::fs::write(&event, r#"{"pull_request": {"number": 42}}"#).unwrap();
-        let event = event.to_str().unwrap().to_owned();
-        let env = |name: &str| match name {
-            "GITHUB_TOKEN" => Some("t0ken".to_owned()),
-            "GITHUB_REPOSITORY" => Some("acme/flags".to_owned()),
-            "GITHUB_API_URL" => Some("https://ghe.example/api/v3".to_owned()),
-            "GITHUB_EVENT_PATH" => Some(event.clone()),
-            _ => None,
-        };
-        let (settings, token) = Settings::from_env(env, None).unwrap();
-        assert_eq!(token, "t0ken");
-        assert_eq!(settings.pull_request, Some(42));
-        assert_eq!(settings.api.as_str(), "https://ghe.example/api/v3");
-        assert_eq!(
-            Settings::from_env(env, Some(7)).unwrap().0.pull_request,
-            Some(7)
+    fn only_the_trusted_authors_marked_items_are_its_own() {
+        let m = marker("plan", "production", ".");
+        let item = |id: u64, login: &str, body: &str| json!({"id": id, "body": body, "user": {"login": login}});
+        let items = vec![
+            item(1, "mallory", &format!("{m}\nforged")),
+            item(2, "GitHub-Actions[bot]", "LGTM"),
+            item(3, "github-actions[bot]", &format!("{m}\nreal")),
+            item(4, "mallory", &format!("{m}\nagain")),
+            json!({"id": 5, "body": format!("{m}\nno user")}),
+            item(6, "GitHub-Actions[bot]", &format!("{m}\nlater")),
+        ];
+        let marked = Marked::of(items, &m, ACTIONS_BOT);
+        assert_eq!(marked.own.unwrap()["id"], 3);
+        assert_eq!(marked.others, ["mallory"]);
+        let none = Marked::of(
+            vec![item(1, "mallory", &format!("{m}\nforged"))],
+            &m,
+            ACTIONS_BOT,
         );
-        let bad = |name: &str| match name {
-            "GITHUB_REPOSITORY" => Some("no-slash".to_owned()),
-            other => env(other),
-        };
-        assert!(
-            Settings::from_env(bad, None)
-                .unwrap_err()
-                .message
-                .contains("`GITHUB_REPOSITORY`")
-        );
-        let creds = |name: &str| match name {
-            "GITHUB_API_URL" => Some("https://u:p@ghe.example/".to_owned()),
-            other => env(other),
-        };
-        assert!(Settings::from_env(creds, None).is_err());
+        assert_eq!(none.own, None);
+        assert_eq!(none.others, ["mallory"]);
     }
 }

@@ -1,10 +1,13 @@
-//! A strict, in-memory fake of GitHub's REST API for issue comments and issues, for tests.
+//! A strict, in-memory fake of GitHub's REST API for issue comments, issues and the pull
+//! requests of a commit, for tests.
 //!
 //! Started by the test itself on `127.0.0.1:0`. It refuses what GitHub refuses: a request
 //! without `User-Agent` (403) or `Accept` (415), a missing or wrong token (401: it takes
 //! `Authorization: Bearer <TOKEN>` or `token <TOKEN>`), another repository than [`REPO`]
-//! (404). Lists are paginated as GitHub does (`per_page` up to 100, default 30; `Link` with
-//! `rel="next"` and `rel="last"`, absolute URLs). Every request is recorded, in order.
+//! (404), a commit that is not a full SHA (422). Lists are paginated as GitHub does
+//! (`per_page` up to 100, default 30; `Link` with `rel="next"` and `rel="last"`, absolute
+//! URLs). What the token writes is by its identity (`user.login`: `github-actions[bot]`, or
+//! [`FakeGithub::set_identity`]). Every request is recorded, in order.
 //!
 //! ```ignore
 //! let fake = FakeGithub::start().await;
@@ -20,12 +23,20 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
+
+mod shapes;
+
+use shapes::{comment_json, is_sha, issue_json, message, page, pull_json, query_pairs};
 
 /// The token the fake accepts.
 pub const TOKEN: &str = "ghs_fakeGithubToken0123456789abcdef";
 /// The one repository the fake serves.
 pub const REPO: &str = "acme/flags";
+/// The token's identity unless [`FakeGithub::set_identity`] says otherwise.
+pub const ACTIONS_BOT: &str = "github-actions[bot]";
+/// The author of seeded comments that are not flagops'.
+pub const REVIEWER: &str = "octocat";
 
 /// One request as the fake received it.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +98,8 @@ pub struct Comment {
     pub issue: u64,
     /// Its Markdown.
     pub body: String,
+    /// Its author's login.
+    pub author: String,
 }
 
 /// An issue.
@@ -102,12 +115,29 @@ pub struct Issue {
     pub state: String,
     /// Label names.
     pub labels: Vec<String>,
+    /// Its author's login.
+    pub author: String,
+}
+
+/// A pull request, as the commit → pulls endpoint lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pull {
+    /// Its number.
+    pub number: u64,
+    /// The commits it holds (full SHAs).
+    pub commits: Vec<String>,
+    /// Whether it was merged.
+    pub merged: bool,
+    /// The merge commit (for an open pull request, GitHub's test merge).
+    pub merge_commit_sha: String,
 }
 
 #[derive(Default)]
 struct Data {
     comments: Vec<Comment>,
     issues: Vec<Issue>,
+    pulls: Vec<Pull>,
+    identity: String,
     next_comment: u64,
     next_issue: u64,
 }
@@ -146,6 +176,7 @@ impl FakeGithub {
         let shared = Arc::new(Shared {
             base_url,
             data: Mutex::new(Data {
+                identity: ACTIONS_BOT.to_owned(),
                 next_comment: 1000,
                 next_issue: 100,
                 ..Data::default()
@@ -168,22 +199,20 @@ impl FakeGithub {
         self.shared.base_url.clone()
     }
 
-    /// `count` comments by other people on pull request `pr`.
+    /// `count` comments by [`REVIEWER`] on pull request `pr`.
     pub fn seed_comments(&self, pr: u64, count: usize) {
-        let mut data = lock(&self.shared.data);
         for i in 0..count {
-            let id = data.next_comment;
-            data.next_comment += 1;
-            data.comments.push(Comment {
-                id,
-                issue: pr,
-                body: format!("LGTM {i}"),
-            });
+            self.seed_comment(pr, &format!("LGTM {i}"));
         }
     }
 
-    /// A comment with `body` on `pr`; its id.
+    /// A comment with `body` on `pr` by [`REVIEWER`]; its id.
     pub fn seed_comment(&self, pr: u64, body: &str) -> u64 {
+        self.seed_comment_by(pr, REVIEWER, body)
+    }
+
+    /// A comment with `body` on `pr` by `login`; its id.
+    pub fn seed_comment_by(&self, pr: u64, login: &str, body: &str) -> u64 {
         let mut data = lock(&self.shared.data);
         let id = data.next_comment;
         data.next_comment += 1;
@@ -191,8 +220,41 @@ impl FakeGithub {
             id,
             issue: pr,
             body: body.to_owned(),
+            author: login.to_owned(),
         });
         id
+    }
+
+    /// An open issue labelled `labels` with `body`, by `login`; its number.
+    pub fn seed_issue_by(&self, login: &str, title: &str, body: &str, labels: &[&str]) -> u64 {
+        let mut data = lock(&self.shared.data);
+        let number = data.next_issue;
+        data.next_issue += 1;
+        data.issues.push(Issue {
+            number,
+            title: title.to_owned(),
+            body: body.to_owned(),
+            state: "open".to_owned(),
+            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+            author: login.to_owned(),
+        });
+        number
+    }
+
+    /// The login of what the token writes from now on (a personal access token's user, a
+    /// GitHub App's `slug[bot]`).
+    pub fn set_identity(&self, login: &str) {
+        login.clone_into(&mut lock(&self.shared.data).identity);
+    }
+
+    /// A pull request holding `commits`; merged as `merge_commit_sha` when `merged`.
+    pub fn seed_pull(&self, number: u64, commits: &[&str], merged: bool, merge_commit_sha: &str) {
+        lock(&self.shared.data).pulls.push(Pull {
+            number,
+            commits: commits.iter().map(|c| (*c).to_owned()).collect(),
+            merged,
+            merge_commit_sha: merge_commit_sha.to_owned(),
+        });
     }
 
     /// Answer the next requests with these faults, in order.
@@ -251,97 +313,6 @@ impl FakeGithub {
         }
         vars
     }
-}
-
-fn message(status: StatusCode, text: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({"message": text, "documentation_url": "https://docs.github.com/rest"})),
-    )
-        .into_response()
-}
-
-fn query_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (k.to_owned(), v.replace("%2C", ",").replace("%2c", ","))
-        })
-        .collect()
-}
-
-fn comment_json(base: &str, c: &Comment) -> Value {
-    json!({
-        "id": c.id,
-        "body": c.body,
-        "user": {"login": "github-actions[bot]", "type": "Bot"},
-        "html_url": format!("{base}/{REPO}/pull/{}#issuecomment-{}", c.issue, c.id),
-    })
-}
-
-fn issue_json(i: &Issue) -> Value {
-    json!({
-        "number": i.number,
-        "title": i.title,
-        "body": i.body,
-        "state": i.state,
-        "labels": i.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
-    })
-}
-
-/// One page of `items` with GitHub's `Link` header.
-fn page(
-    base: &str,
-    path: &str,
-    query: &str,
-    items: Vec<Value>,
-    next_origin: Option<&str>,
-) -> Response {
-    let pairs = query_pairs(query);
-    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let per_page = get("per_page")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(30)
-        .clamp(1, 100);
-    let number = get("page")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(1)
-        .max(1);
-    let last = items.len().div_ceil(per_page).max(1);
-    let slice: Vec<Value> = items
-        .into_iter()
-        .skip((number - 1) * per_page)
-        .take(per_page)
-        .collect();
-    let rest: Vec<String> = pairs
-        .iter()
-        .filter(|(k, _)| k != "page" && k != "per_page")
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    let link_to = |n: usize, origin: &str| {
-        let mut q = rest.clone();
-        q.push(format!("per_page={per_page}"));
-        q.push(format!("page={n}"));
-        format!("{origin}{path}?{}", q.join("&"))
-    };
-    let mut links = Vec::new();
-    if number < last || next_origin.is_some() {
-        links.push(format!(
-            "<{}>; rel=\"next\"",
-            link_to(number + 1, next_origin.unwrap_or(base))
-        ));
-        links.push(format!("<{}>; rel=\"last\"", link_to(last, base)));
-    }
-    let mut response = axum::Json(Value::Array(slice)).into_response();
-    if !links.is_empty() {
-        response.headers_mut().insert(
-            header::LINK,
-            links.join(", ").parse().expect("a header value"),
-        );
-    }
-    response
 }
 
 async fn handle(
@@ -476,6 +447,7 @@ fn answer(
                 id,
                 issue: n,
                 body: text.to_owned(),
+                author: data.identity.clone(),
             };
             let json = comment_json(base, &comment);
             data.comments.push(comment);
@@ -495,6 +467,22 @@ fn answer(
             };
             comment.body = text;
             axum::Json(comment_json(base, comment)).into_response()
+        }
+        ("GET", ["commits", sha, "pulls"]) => {
+            if !is_sha(sha) {
+                return message(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &format!("No commit found for SHA: {sha}"),
+                );
+            }
+            let sha = sha.to_ascii_lowercase();
+            let items = data
+                .pulls
+                .iter()
+                .filter(|p| p.commits.contains(&sha) || (p.merged && p.merge_commit_sha == sha))
+                .map(|p| pull_json(base, p))
+                .collect();
+            page(base, path, query, items, foreign_next.as_deref())
         }
         ("GET", ["issues"]) => {
             let pairs = query_pairs(query);
@@ -534,6 +522,7 @@ fn answer(
                 body: text("body").unwrap_or("").to_owned(),
                 state: "open".to_owned(),
                 labels,
+                author: data.identity.clone(),
             };
             let json = issue_json(&issue);
             data.issues.push(issue);
