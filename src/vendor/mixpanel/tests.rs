@@ -1,0 +1,192 @@
+//! Tests of the Mixpanel file format and resolved flag.
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::model::Percent;
+
+/// A spec read from YAML text as flagops' loader reads flag files.
+pub(super) fn spec_from_yaml(text: &str) -> MixpanelSpec {
+    let parsed = crate::source::yaml::parse(text);
+    assert_eq!(parsed.errors, vec![], "YAML errors");
+    let value = parsed.documents[0].value.clone();
+    serde_json::from_value(value).expect("a Mixpanel spec")
+}
+
+/// A spec as `import` writes flag files.
+pub(super) fn yaml(spec: &MixpanelSpec) -> String {
+    let options = serde_saphyr::ser_options! {
+        indent_step: 2,
+        compact_list_indent: false,
+        prefer_block_scalars: false,
+    };
+    serde_saphyr::to_string_with_options(spec, options).expect("YAML")
+}
+
+/// A resolved flag from spec JSON.
+pub(super) fn flag(spec: Value) -> MixpanelFlag {
+    MixpanelFlag::from_spec(&serde_json::from_value(spec).expect("a Mixpanel spec"))
+}
+
+const FULL: &str = r#"key: checkout-v2
+name: Checkout v2
+description: The new checkout.
+status: enabled
+tags:
+  - payments
+  - web
+context: account_id
+serving_method: remote_or_local
+data_group_id: 7
+experiment_id: 0b8e1a52-6c6f-4a43-9d0e-0d4d0b0c2f11
+is_experiment_active: true
+hash_salt: 0123456789abcdef0123456789abcdef
+variants:
+  - key: control
+    value: false
+    is_control: true
+    split: 50
+  - key: treatment
+    value:
+      color: blue
+      steps: 2
+    split: 50
+    description: Blue, two steps.
+    is_sticky: true
+rollout:
+  - name: Premium
+    rollout_percentage: 25.5
+    variant_splits:
+      control: 10
+      treatment: 90
+    runtime_evaluation_rule:
+      ==:
+        - var: plan
+        - premium
+    runtime_event_rule:
+      event_name: Signed up
+      time_window: while_flag_enabled
+      duration: end_of_session
+  - rollout_percentage: 100
+    cohort_definition:
+      id: 42
+    runtime_evaluation_definition:
+      country: FR
+    variant_override:
+      key: control
+test_users:
+  alice@example.com: treatment
+  bob: control
+depends_on:
+  - payments-enabled
+"#;
+
+#[test]
+fn a_full_flag_round_trips_byte_for_byte() {
+    let spec = spec_from_yaml(FULL);
+    let flag = MixpanelFlag::from_spec(&spec);
+    assert_eq!(flag.rollout[0].rollout_percentage, Percent(25.5));
+    assert_eq!(flag.variants[1].value, json!({"color": "blue", "steps": 2}));
+    assert_eq!(flag.to_spec(), spec);
+    assert_eq!(yaml(&flag.to_spec()), FULL);
+}
+
+#[test]
+fn a_short_file_takes_the_documented_defaults() {
+    let spec = spec_from_yaml("key: gate\n");
+    let flag = MixpanelFlag::from_spec(&spec);
+    assert_eq!(
+        flag,
+        MixpanelFlag {
+            key: "gate".into(),
+            name: "gate".into(),
+            status: Status::Disabled,
+            context: "distinct_id".into(),
+            serving_method: ServingMethod::Client,
+            ..MixpanelFlag::default()
+        }
+    );
+    assert_eq!(yaml(&flag.to_spec()), "key: gate\n");
+}
+
+#[test]
+fn a_group_without_variant_splits_takes_the_variants_splits() {
+    let text = "key: exp\nvariants:\n  - key: a\n    value: a\n    is_control: true\n    split: 30\n  - key: b\n    value: b\n    split: 70\nrollout:\n  - rollout_percentage: 10\n";
+    let flag = MixpanelFlag::from_spec(&spec_from_yaml(text));
+    assert_eq!(
+        serde_json::to_value(&flag.rollout[0].variant_splits).unwrap(),
+        json!({"a": 30, "b": 70})
+    );
+    // Written back, the default is left out again.
+    assert_eq!(yaml(&flag.to_spec()), text);
+}
+
+#[test]
+fn overrides_and_environments_are_read_and_ignored_by_from_spec() {
+    let spec = spec_from_yaml(
+        "key: a\nstatus: enabled\nenvironments:\n  staging:\n    status: disabled\n    hash_salt: 0123456789abcdef0123456789abcdef\n",
+    );
+    assert_eq!(spec.environments["staging"].status, Some(Status::Disabled));
+    assert!(MixpanelFlag::from_spec(&spec).is_enabled());
+    assert!(spec_from_yaml("key: a\n").environments.is_empty());
+}
+
+#[test]
+fn unknown_fields_and_values_are_refused() {
+    let read = |v: Value| serde_json::from_value::<MixpanelSpec>(v).map_err(|e| e.to_string());
+    assert_eq!(
+        read(json!({"key": "a", "active": true})).unwrap_err(),
+        "unknown field `active`, expected one of `key`, `name`, `description`, `status`, `tags`, `context`, `serving_method`, `data_group_id`, `experiment_id`, `is_experiment_active`, `hash_salt`, `variants`, `rollout`, `test_users`, `depends_on`, `environments`"
+    );
+    assert_eq!(
+        read(json!({"key": "a", "status": "active"})).unwrap_err(),
+        "unknown variant `active`, expected one of `enabled`, `disabled`, `archived`"
+    );
+    assert_eq!(
+        read(json!({"key": "a", "rollout": [{"rollout_percentage": 1,
+            "runtime_event_rule": {"event_name": "e", "time_window": "forever"}}]}))
+        .unwrap_err(),
+        "unknown variant `forever`, expected `while_flag_enabled`"
+    );
+    assert_eq!(
+        read(json!({"key": "a", "rollout": [{"rollout_percentage": 1,
+            "runtime_event_rule": {"event_name": "e", "duration": "a_week"}}]}))
+        .unwrap_err(),
+        "unknown variant `a_week`, expected `end_of_session` or `indefinitely`"
+    );
+    assert_eq!(
+        read(json!({"key": "a", "variants": [{"key": "v", "split": 100}]})).unwrap_err(),
+        "missing field `value`"
+    );
+    assert!(read(json!({"key": "a", "environments": {"p": {"key": "b"}}})).is_err());
+}
+
+#[test]
+fn the_overridable_fields_are_the_override_fields() {
+    let every = serde_json::to_value(MixpanelOverride {
+        name: Some(String::new()),
+        description: Some(String::new()),
+        status: Some(Status::Enabled),
+        tags: Some(vec![]),
+        context: Some(String::new()),
+        serving_method: Some(ServingMethod::Server),
+        data_group_id: Some(DataGroupId::Number(1)),
+        experiment_id: Some(String::new()),
+        is_experiment_active: Some(true),
+        hash_salt: Some(String::new()),
+        variants: Some(vec![]),
+        rollout: Some(vec![]),
+        test_users: Some(std::collections::BTreeMap::new()),
+        depends_on: Some(vec![]),
+    })
+    .unwrap();
+    let names: Vec<&str> = every
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = OVERRIDABLE_FIELDS.to_vec();
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+}
