@@ -1,15 +1,22 @@
 //! Mixpanel's feature-flag model: the file format, the resolved flag, its diff and rules.
 //!
 //! `spec` is the file format (`MixpanelSpec`, whose schema is
-//! `schemas/mixpanel-flag.schema.json`); `flag` the resolved flag (`MixpanelFlag`).
+//! `schemas/mixpanel-flag.schema.json`); `flag` the resolved flag (`MixpanelFlag`);
+//! `normalize` its canonical form; `diff` its field-level changes (`MixpanelField`); `vendor`
+//! its place behind the core's seams (`VendorFlag`, the local backend's `LocalModel`).
 
+mod diff;
 mod flag;
+pub mod normalize;
 mod spec;
 #[cfg(test)]
 mod tests;
+mod vendor;
 
+pub use diff::MixpanelField;
 pub use flag::{DEFAULT_CONTEXT, MixpanelFlag, default_splits};
 pub use spec::{
     DataGroupId, Duration, MixpanelOverride, MixpanelSpec, OVERRIDABLE_FIELDS, RolloutGroup,
     RuntimeEventRule, ServingMethod, Status, TimeWindow, Variant, VariantOverride,
 };
+pub use vendor::{HASH_SALT_LEN, MAX_TEXT_LEN, SCHEMA_MAX_VARIANTS};

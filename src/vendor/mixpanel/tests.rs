@@ -28,7 +28,7 @@ pub(super) fn flag(spec: Value) -> MixpanelFlag {
     MixpanelFlag::from_spec(&serde_json::from_value(spec).expect("a Mixpanel spec"))
 }
 
-const FULL: &str = r#"key: checkout-v2
+const FULL: &str = r"key: checkout-v2
 name: Checkout v2
 description: The new checkout.
 status: enabled
@@ -79,7 +79,7 @@ test_users:
   bob: control
 depends_on:
   - payments-enabled
-"#;
+";
 
 #[test]
 fn a_full_flag_round_trips_byte_for_byte() {
