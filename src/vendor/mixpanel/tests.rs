@@ -307,3 +307,71 @@ fn the_schema_accepts_the_file_format_and_refuses_what_serde_refuses() {
         );
     }
 }
+
+/// The README's section on Mixpanel flag files.
+fn readme_section() -> String {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .expect("README");
+    let start = readme
+        .find("### Mixpanel flag files")
+        .expect("README has a Mixpanel flag files section");
+    let rest = &readme[start..];
+    let end = rest.find("\n## ").unwrap_or(rest.len());
+    rest[..end].to_owned()
+}
+
+/// The README's example parses, passes the schema and breaks no rule, and its table of rules
+/// lists exactly the codes the rules report.
+#[test]
+fn the_readme_example_and_rule_table_are_true() {
+    let section = readme_section();
+    let example = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("an example");
+    let parsed = crate::source::yaml::parse(example);
+    assert_eq!(parsed.errors, vec![]);
+    let document = parsed.documents[0].value.clone();
+    assert_eq!(schema_errors(&document), vec![]);
+    let spec: MixpanelSpec = serde_json::from_value(document).expect("a Mixpanel spec");
+    let problems = crate::rules::FlagRules::problems(
+        &MixpanelFlag::from_spec(&spec),
+        &std::collections::BTreeMap::new(),
+    );
+    assert_eq!(problems, vec![]);
+
+    let table = section
+        .split("Rules (codes shared")
+        .nth(1)
+        .expect("a rule table");
+    let mut documented = std::collections::BTreeSet::new();
+    for line in table.lines().filter(|l| l.starts_with("| `")) {
+        for code in line.split('|').nth(1).unwrap_or("").split(", ") {
+            documented.insert(code.trim().trim_matches('`').to_owned());
+        }
+    }
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/vendor/mixpanel/rules/mod.rs"),
+    )
+    .expect("rules source");
+    let reported: std::collections::BTreeSet<String> = source
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| {
+            s.starts_with("mixpanel-")
+                || [
+                    "variant-sum",
+                    "duplicate-variant",
+                    "variant-override",
+                    "duplicate-tag",
+                    "no-conditions",
+                ]
+                .contains(s)
+        })
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(documented, reported);
+}
