@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::flag::MixpanelFlag;
-use super::spec::RolloutGroup;
+use super::spec::{RolloutGroup, Variant};
 use crate::plan::{ChangeOp, pairs, to_value};
 
 /// Mixpanel's `Change`.
@@ -133,9 +133,24 @@ fn tag_changes(out: &mut Vec<Change>, before: &[String], after: &[String]) {
     }
 }
 
+/// The `n`th variant (0-based) with key `key` in `variants`: a key written twice (a rule
+/// error) still pairs each variant with its own counterpart.
+fn nth_with_key<'a>(variants: &'a [Variant], key: &str, n: usize) -> Option<&'a Variant> {
+    variants.iter().filter(|v| v.key == key).nth(n)
+}
+
+/// How many variants before `index` share its key.
+fn occurrence(variants: &[Variant], index: usize) -> usize {
+    variants[..index]
+        .iter()
+        .filter(|v| v.key == variants[index].key)
+        .count()
+}
+
 fn variant_changes(out: &mut Vec<Change>, before: &MixpanelFlag, after: &MixpanelFlag) {
-    for b in &before.variants {
-        if !after.variants.iter().any(|a| a.key == b.key) {
+    for (i, b) in before.variants.iter().enumerate() {
+        let n = occurrence(&before.variants, i);
+        if nth_with_key(&after.variants, &b.key, n).is_none() {
             out.push(
                 Change::new(MixpanelField::Variants, ChangeOp::Removed)
                     .item(&b.key)
@@ -143,8 +158,9 @@ fn variant_changes(out: &mut Vec<Change>, before: &MixpanelFlag, after: &Mixpane
             );
         }
     }
-    for a in &after.variants {
-        let Some(b) = before.variants.iter().find(|b| b.key == a.key) else {
+    for (i, a) in after.variants.iter().enumerate() {
+        let n = occurrence(&after.variants, i);
+        let Some(b) = nth_with_key(&before.variants, &a.key, n) else {
             out.push(
                 Change::new(MixpanelField::Variants, ChangeOp::Added)
                     .item(&a.key)
@@ -511,6 +527,20 @@ mod tests {
                 json!({"field": "test_users", "op": "changed", "item": "bob", "before": "on", "after": "off"}),
                 json!({"field": "test_users", "op": "added", "item": "cy", "after": "on"}),
             ]
+        );
+    }
+
+    #[test]
+    fn a_key_written_twice_pairs_each_variant_with_its_own() {
+        let twice = json!({"key": "a", "variants": [
+            {"key": "v", "value": 1, "split": 0},
+            {"key": "v", "value": 1, "split": 0, "description": "d"}]});
+        assert_eq!(changes(twice.clone(), twice.clone()), Vec::<Value>::new());
+        let once = json!({"key": "a", "variants": [{"key": "v", "value": 1, "split": 0}]});
+        assert_eq!(
+            changes(once, twice),
+            vec![json!({"field": "variants", "op": "added", "item": "v",
+                "after": {"key": "v", "value": 1, "split": 0, "description": "d"}})]
         );
     }
 

@@ -25,8 +25,17 @@
 use std::collections::BTreeSet;
 
 use super::flag::{MixpanelFlag, default_splits};
+use super::spec::MixpanelSpec;
 use crate::model::Percent;
 use crate::model::normalize::canonical_value;
+
+/// The file form of a (live) flag, as `import` writes it: the canonical form, then
+/// `MixpanelFlag::to_spec` (fields at their default left out). Reading it back and normalizing
+/// gives the canonical form again, and percentages read back from Mixpanel's fractions are
+/// written as the percentages they were (`25.5`, not `25.500000000000004`).
+pub fn file_form(flag: &MixpanelFlag) -> MixpanelSpec {
+    normalize(flag).to_spec()
+}
 
 /// The canonical form of `flag` (see the module documentation for the rules).
 pub fn normalize(flag: &MixpanelFlag) -> MixpanelFlag {

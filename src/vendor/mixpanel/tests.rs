@@ -375,3 +375,175 @@ fn the_readme_example_and_rule_table_are_true() {
         .collect();
     assert_eq!(documented, reported);
 }
+
+mod import_round_trip {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::{spec_from_yaml, yaml};
+    use crate::model::{Percent, VendorFlag};
+    use crate::vendor::mixpanel::normalize::file_form;
+    use crate::vendor::mixpanel::*;
+
+    /// A percentage as it comes back from Mixpanel: a whole or one-decimal percentage stored
+    /// as a fraction, read back times 100 (with the float error that brings).
+    fn percent() -> impl Strategy<Value = Percent> {
+        (0u32..=1000).prop_map(|tenths| Percent(f64::from(tenths) / 1000.0 * 100.0))
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z][a-z0-9_-]{0,12}",
+            // Text YAML would read as something else unless quoted.
+            Just("true".to_owned()),
+            Just("1.5".to_owned()),
+            Just("null".to_owned()),
+            Just("- x: y #z".to_owned()),
+            Just("multi\nline ".to_owned()),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            any::<bool>().prop_map(Value::Bool),
+            text().prop_map(Value::String),
+            (0i64..1000).prop_map(|n| json!({"n": n, "list": [n, "x"]})),
+            Just(json!(1.5)),
+        ]
+    }
+
+    fn variant() -> impl Strategy<Value = Variant> {
+        (
+            text(),
+            value(),
+            any::<bool>(),
+            percent(),
+            proptest::option::of(text()),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(key, value, is_control, split, description, is_sticky)| Variant {
+                    key,
+                    value,
+                    is_control,
+                    split,
+                    description,
+                    is_sticky,
+                },
+            )
+    }
+
+    fn group() -> impl Strategy<Value = RolloutGroup> {
+        (
+            proptest::option::of(text()),
+            percent(),
+            proptest::collection::btree_map(text(), percent(), 0..3),
+            proptest::option::of(text().prop_map(|p| json!({"==": [{"var": p}, "x"]}))),
+            proptest::option::of(text().prop_map(|event_name| RuntimeEventRule {
+                event_name,
+                time_window: TimeWindow::WhileFlagEnabled,
+                duration: Some(Duration::Indefinitely),
+                property_filters: None,
+            })),
+        )
+            .prop_map(|(name, rollout_percentage, variant_splits, rule, event)| {
+                RolloutGroup {
+                    name,
+                    rollout_percentage,
+                    variant_splits,
+                    runtime_evaluation_rule: rule,
+                    runtime_event_rule: event,
+                    ..RolloutGroup::default()
+                }
+            })
+    }
+
+    fn live_flag() -> impl Strategy<Value = MixpanelFlag> {
+        (
+            (
+                text(),
+                text(),
+                proptest::option::of(text()),
+                prop_oneof![
+                    Just(Status::Enabled),
+                    Just(Status::Disabled),
+                    Just(Status::Archived)
+                ],
+                proptest::collection::vec(text(), 0..3),
+                prop_oneof![Just("distinct_id".to_owned()), text()],
+                prop_oneof![
+                    Just(ServingMethod::Client),
+                    Just(ServingMethod::Server),
+                    Just(ServingMethod::RemoteOrLocal),
+                    Just(ServingMethod::RemoteOnly)
+                ],
+            ),
+            (
+                proptest::option::of(prop_oneof![
+                    (0i64..99).prop_map(DataGroupId::Number),
+                    text().prop_map(DataGroupId::Text)
+                ]),
+                proptest::option::of(any::<bool>()),
+                proptest::option::of("[a-f0-9]{32}"),
+                proptest::collection::vec(variant(), 0..4),
+                proptest::collection::vec(group(), 0..3),
+                proptest::collection::btree_map(text(), text(), 0..3),
+            ),
+        )
+            .prop_map(
+                |(
+                    (key, name, description, status, tags, context, serving_method),
+                    (data_group_id, is_experiment_active, hash_salt, variants, rollout, test_users),
+                )| MixpanelFlag {
+                    key,
+                    name,
+                    description,
+                    status,
+                    tags,
+                    context,
+                    serving_method,
+                    data_group_id,
+                    experiment_id: None,
+                    is_experiment_active,
+                    hash_salt,
+                    variants,
+                    rollout,
+                    test_users,
+                    depends_on: Vec::new(),
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Import writes a live flag so that reading it back means the same flag (no diff)
+        /// and writing it again gives the same bytes.
+        #[test]
+        fn an_imported_flag_reads_back_the_same_and_rewrites_byte_for_byte(live in live_flag()) {
+            let text = yaml(&file_form(&live));
+            let back = MixpanelFlag::from_spec(&spec_from_yaml(&text));
+            prop_assert_eq!(MixpanelFlag::diff(&live.normalized(), &back.normalized()), vec![]);
+            prop_assert_eq!(back.normalized(), live.normalized());
+            prop_assert_eq!(yaml(&file_form(&back)), text);
+        }
+    }
+
+    #[test]
+    fn fractions_read_back_are_written_as_the_percentages_they_were() {
+        let live = MixpanelFlag {
+            key: "a".into(),
+            name: "a".into(),
+            context: "distinct_id".into(),
+            rollout: vec![RolloutGroup {
+                rollout_percentage: Percent(0.255 * 100.0),
+                ..RolloutGroup::default()
+            }],
+            ..MixpanelFlag::default()
+        };
+        assert_eq!(
+            yaml(&file_form(&live)),
+            "key: a\nrollout:\n  - rollout_percentage: 25.5\n"
+        );
+    }
+}
