@@ -9,6 +9,8 @@
 mod diff;
 mod flag;
 pub mod normalize;
+#[cfg(test)]
+mod plan_tests;
 mod risk;
 mod rules;
 mod spec;
