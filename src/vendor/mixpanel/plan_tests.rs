@@ -127,3 +127,81 @@ fn an_ignore_mixpanel_cannot_keep_is_refused() {
     assert!(MixpanelFlag::ignorable_fields().contains(&"tags"));
     assert_eq!(Percent(25.5).to_string(), "25.5%");
 }
+
+/// The local backend in Mixpanel mode: it refuses what Mixpanel refuses, applies a plan, and
+/// keeps each flag in its canonical file form; a second plan has nothing to do.
+#[tokio::test]
+async fn the_local_backend_keeps_mixpanel_flags() {
+    use crate::apply::{Options, Quiet, run};
+    use crate::backend::Backend;
+    use crate::backend::local::LocalBackend;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let local = LocalBackend::<MixpanelFlag>::of_model(&path, "production");
+    let refused = local
+        .create(&flag(json!({"key": "a", "hash_salt": "short"})))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("a hash_salt must be exactly 32 characters"),
+        "{refused}"
+    );
+    local
+        .create(&flag(json!({"key": "stale", "status": "enabled"})))
+        .await
+        .unwrap();
+
+    let desired = vec![
+        flag(
+            json!({"key": "gate", "status": "enabled", "depends_on": ["config"],
+            "variants": [{"key": "off", "value": false, "is_control": true, "split": 50},
+                         {"key": "on", "value": true, "split": 50}],
+            "rollout": [{"rollout_percentage": 25}],
+            "test_users": {"qa": "on"}}),
+        ),
+        flag(json!({"key": "config",
+            "variants": [{"key": "default", "value": {"limit": 10}, "is_control": true, "split": 100}]})),
+    ];
+    let plan = build(
+        &desired,
+        &local.list().await.unwrap(),
+        &Environment {
+            prune: true,
+            ..Environment::default()
+        },
+    )
+    .unwrap();
+    let report = run(&plan, &local, &Options::default(), &Quiet)
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{report:?}");
+    let again = build(
+        &desired,
+        &local.list().await.unwrap(),
+        &Environment::default(),
+    )
+    .unwrap();
+    assert!(!again.has_changes(), "{again:?}");
+    assert_eq!(again.unchanged, vec!["config", "gate"]);
+
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let flags = &state["environments"]["production"]["flags"];
+    let gate = flags
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["flag"]["key"] == "gate")
+        .unwrap();
+    assert_eq!(
+        gate["flag"],
+        json!({"key": "gate", "status": "enabled",
+            "variants": [{"key": "off", "value": false, "is_control": true, "split": 50},
+                         {"key": "on", "value": true, "split": 50}],
+            "rollout": [{"rollout_percentage": 25}],
+            "test_users": {"qa": "on"}}),
+        "the file form, without the repository-only depends_on"
+    );
+}
