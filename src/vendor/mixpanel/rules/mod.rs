@@ -105,6 +105,9 @@ fn check_object(flag: &MixpanelFlag, out: &mut Problems) {
         ("mixpanel-name", "name", &flag.name),
         ("mixpanel-context", "context", &flag.context),
     ] {
+        if field == "name" && flag.name == flag.key {
+            continue; // the default name: the key's problem, said once
+        }
         let n = length(text);
         if !(1..=MAX_TEXT_LEN).contains(&n) {
             out.push(Problem::error(
