@@ -379,11 +379,8 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
     }
 
     let mut schema_written = None;
-    if !schema_file.exists()
-        && let Some(file) = schema::generate()
-            .into_iter()
-            .find(|f| f.name == F::SCHEMA_FILE)
-    {
+    if !schema_file.exists() {
+        let file = schema::flag_file::<F>();
         planned.push(Planned {
             path: schema_file.clone(),
             shown: Path::new("schemas").join(F::SCHEMA_FILE),

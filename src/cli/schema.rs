@@ -15,11 +15,12 @@ pub(crate) struct Args {
     check: bool,
 }
 
-/// Write (or check) `DIR/schemas/*.json`.
+/// Write (or check) `DIR/schemas/*.json`: the config schema and the flag schema of the
+/// configured service (of every service where no config can be read).
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     let dir = ctx.directory.join("schemas");
     let mut stale = Vec::new();
-    for file in generate() {
+    for file in generate(ctx.configured_service()) {
         let path = dir.join(file.name);
         // Only a regular file is opened: reading or writing a FIFO would wait forever.
         let special = fs::metadata(&path).is_ok_and(|m| !m.is_file());

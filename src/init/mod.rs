@@ -7,7 +7,7 @@
 //! Every YAML file's modeline points at `schemas/` relative to that file. `cli::init` refuses
 //! to overwrite anything and writes them.
 
-use crate::config::BackendKind;
+use crate::config::{BackendKind, Service};
 use crate::schema;
 
 /// What to initialise.
@@ -56,10 +56,18 @@ pub fn files(options: Options) -> Vec<InitFile> {
         ),
         file(EXAMPLE_FLAG, FLAG),
     ];
-    out.extend(schema::generate().into_iter().map(|s| InitFile {
-        path: format!("schemas/{}", s.name),
-        content: s.content,
-    }));
+    let service = match options.backend {
+        BackendKind::Mixpanel => Service::Mixpanel,
+        BackendKind::Posthog | BackendKind::Local => Service::Posthog,
+    };
+    out.extend(
+        schema::generate(Some(service))
+            .into_iter()
+            .map(|s| InitFile {
+                path: format!("schemas/{}", s.name),
+                content: s.content,
+            }),
+    );
     if local {
         out.push(file(".flagops/.gitignore", STATE_GITIGNORE));
     }

@@ -14,9 +14,10 @@ use schemars::generate::SchemaSettings;
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::config::Service;
 use crate::finding::Finding;
+use crate::model::FlagFile;
 use crate::source::yaml::Locations;
-use crate::vendor::posthog::FlagSpec;
 
 /// A generated schema file: its name under `schemas/` and its content.
 pub struct SchemaFile {
@@ -28,8 +29,6 @@ pub struct SchemaFile {
 
 /// File name of the config schema.
 pub const CONFIG_SCHEMA: &str = "flagops.schema.json";
-/// File name of the flag schema.
-pub const FLAG_SCHEMA: &str = "posthog-flag.schema.json";
 
 /// The generated schema of a document type, as JSON, for `schema` to write.
 pub fn generate_value<T: schemars::JsonSchema>(id: &str, title: &str) -> Value {
@@ -50,31 +49,43 @@ pub fn config_schema() -> Value {
     )
 }
 
-/// The schema of one flag document (PostHog shape).
-pub fn flag_schema() -> Value {
-    generate_value::<FlagSpec>(
-        "https://flagops.dev/schemas/posthog-flag.schema.json",
-        "flagops PostHog flag",
+/// The schema of one flag document of the vendor's model `F`.
+pub fn flag_schema<F: FlagFile>() -> Value {
+    generate_value::<F::Spec>(
+        &format!("https://flagops.dev/schemas/{}", F::SCHEMA_FILE),
+        &format!("flagops {} flag", F::NAME),
     )
 }
 
-/// Every schema file, in a stable order.
-pub fn generate() -> Vec<SchemaFile> {
-    let render = |v: Value| {
-        let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
-        s.push('\n');
-        s
-    };
-    vec![
-        SchemaFile {
-            name: CONFIG_SCHEMA,
-            content: render(config_schema()),
-        },
-        SchemaFile {
-            name: FLAG_SCHEMA,
-            content: render(flag_schema()),
-        },
-    ]
+/// A schema as its file holds it: pretty-printed, with a trailing newline.
+fn render(value: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(value).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// The config schema's file.
+pub fn config_file() -> SchemaFile {
+    SchemaFile {
+        name: CONFIG_SCHEMA,
+        content: render(&config_schema()),
+    }
+}
+
+/// The flag schema file of the vendor's model `F`.
+pub fn flag_file<F: FlagFile>() -> SchemaFile {
+    SchemaFile {
+        name: F::SCHEMA_FILE,
+        content: render(&flag_schema::<F>()),
+    }
+}
+
+/// The schema files of a repository of `service` (the config's, then the service's flag
+/// schema), or with `None` of every service, in a stable order.
+pub fn generate(service: Option<Service>) -> Vec<SchemaFile> {
+    let mut files = vec![config_file()];
+    files.extend(crate::vendor::flag_schema_files(service));
+    files
 }
 
 fn compile(schema: &Value) -> Validator {

@@ -20,10 +20,23 @@ use serde::de::DeserializeOwned;
 use crate::backend::Backend;
 use crate::backend::any::SetupError;
 use crate::backend::local::LocalModel;
-use crate::config::Environment;
+use crate::config::{Environment, Service};
 use crate::model::FlagFile;
 use crate::render::plan::FlagWords;
 use crate::rules::FlagRules;
+use crate::schema::SchemaFile;
+
+/// The flag schema files of `service`, or with `None` of every service, in a stable order.
+pub fn flag_schema_files(service: Option<Service>) -> Vec<SchemaFile> {
+    let mut files = Vec::new();
+    if service.is_none_or(|s| s == Service::Posthog) {
+        files.push(crate::schema::flag_file::<posthog::Flag>());
+    }
+    if service.is_none_or(|s| s == Service::Mixpanel) {
+        files.push(crate::schema::flag_file::<mixpanel::MixpanelFlag>());
+    }
+    files
+}
 
 /// Everything flagops needs of a flag service.
 pub trait Model:

@@ -134,7 +134,7 @@ impl VendorFlag for Flag {
 }
 
 static POSTHOG_SCHEMA: LazyLock<Compiled> =
-    LazyLock::new(|| Compiled::new(crate::schema::flag_schema()));
+    LazyLock::new(|| Compiled::new(crate::schema::flag_schema::<Flag>()));
 
 /// PostHog's flag files: `FlagSpec`, field names as in PostHog's API.
 impl FlagFile for Flag {
@@ -142,7 +142,7 @@ impl FlagFile for Flag {
 
     const NAME: &'static str = "PostHog";
 
-    const SCHEMA_FILE: &'static str = crate::schema::FLAG_SCHEMA;
+    const SCHEMA_FILE: &'static str = "posthog-flag.schema.json";
 
     fn schema() -> &'static Compiled {
         &POSTHOG_SCHEMA
@@ -259,7 +259,7 @@ mod tests {
     /// schema) but the generic `key`, `name`, `depends_on` and `environments`, and a
     /// condition's `rollout_percentage`.
     fn posthog_field_names() -> Vec<String> {
-        let schema = crate::schema::flag_schema();
+        let schema = crate::schema::flag_schema::<super::Flag>();
         let mut names: Vec<String> = schema["properties"]
             .as_object()
             .unwrap()

@@ -27,7 +27,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Number, Value};
+use crate::util::canonical_value;
 
 use super::flag::Flag;
 use super::property::{Condition, Property, PropertyType};
@@ -142,32 +142,6 @@ fn percent(p: Percent) -> Percent {
 
 fn non_empty(text: Option<String>) -> Option<String> {
     text.filter(|t| !t.is_empty())
-}
-
-/// A JSON value with whole floats written as integers, recursively (`1.0` → `1`).
-pub fn canonical_value(value: &Value) -> Value {
-    match value {
-        Value::Number(n) => Value::Number(canonical_number(n)),
-        Value::Array(items) => Value::Array(items.iter().map(canonical_value).collect()),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), canonical_value(v)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
-fn canonical_number(n: &Number) -> Number {
-    if n.is_i64() || n.is_u64() {
-        return n.clone();
-    }
-    match n.as_f64() {
-        // Integers beyond 2^53 are not exact as floats; keep the float.
-        #[allow(clippy::cast_possible_truncation)]
-        Some(f) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => Number::from(f as i64),
-        _ => n.clone(),
-    }
 }
 
 /// Copy the live flag's display-only fields into `desired` where the repository leaves them
