@@ -107,3 +107,63 @@ async fn faults_budgets_and_the_request_log() {
     fake.set_budget(None);
     assert_eq!(api.call(reqwest::Method::GET, "", None).await.0, 200);
 }
+
+#[tokio::test]
+async fn garbled_answers_redirects_elsewhere_and_slow_answers() {
+    let fake = FakeMixpanel::start().await;
+    let elsewhere = FakeMixpanel::start().await;
+    let api = Api::new(&fake);
+    let path = FakeMixpanel::flags_path();
+
+    // Committed, then answered with a body cut short.
+    fake.inject(Fault::Garbled { times: 1 });
+    let resp = api
+        .http
+        .post(format!("{}{path}", fake.base_url()))
+        .header("authorization", fake.authorization())
+        .json(&gate("a"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(serde_json::from_str::<serde_json::Value>(&resp.text().await.unwrap()).is_err());
+    assert!(fake.flag("a").is_some());
+
+    // A redirect to another origin, which a client must not follow with the credentials.
+    fake.inject(Fault::Redirect {
+        status: 307,
+        to: elsewhere.base_url(),
+        times: 1,
+    });
+    let resp = api
+        .http
+        .get(format!("{}{path}?include_archived=true", fake.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 307);
+    assert_eq!(
+        resp.headers()["location"].to_str().unwrap(),
+        format!("{}{path}?include_archived=true", elsewhere.base_url())
+    );
+    assert!(elsewhere.requests().is_empty());
+
+    fake.inject(Fault::Slow {
+        delay: Duration::from_millis(200),
+        times: 1,
+    });
+    let started = std::time::Instant::now();
+    assert_eq!(api.call(reqwest::Method::GET, "", None).await.0, 200);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    fake.inject(Fault::HugeDetail {
+        status: 502,
+        bytes: 10_000,
+        times: 1,
+    });
+    let (status, body) = api.call(reqwest::Method::GET, "", None).await;
+    assert_eq!(status, 502);
+    let detail = body["error"].as_str().unwrap();
+    assert_eq!(detail.len(), 10_000);
+    assert!(detail.contains("\n::error::injected\n"));
+    assert_eq!(error("x")["status"], body["status"]);
+}

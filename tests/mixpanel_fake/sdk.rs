@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::{Api, gate, with};
-use crate::support::fake_mixpanel::{FakeMixpanel, PROJECT_ID, WORKSPACE_ID, is_uuid4};
+use crate::support::fake_mixpanel::{FakeMixpanel, PROJECT_ID, WORKSPACE_ID, Workspace, is_uuid4};
 
 #[tokio::test]
 async fn seeded_flags_and_the_definitions_the_sdks_would_get() {
@@ -43,6 +43,22 @@ async fn seeded_flags_and_the_definitions_the_sdks_would_get() {
     let after = fake.flag("off").unwrap();
     assert_eq!(after["name"], "Edited");
     assert_ne!(after["modified"], before);
+
+    // Another project (another environment) has its own definitions.
+    fake.add_project(
+        7,
+        vec![Workspace {
+            id: 70,
+            name: "All Project Data".into(),
+            is_global: true,
+            is_default: true,
+        }],
+    );
+    let mut staging = gate("on");
+    staging["status"] = json!("disabled");
+    fake.seed_in(7, 70, vec![staging]);
+    assert_eq!(fake.definitions_of(7), json!({"flags": []}));
+    assert_eq!(fake.flags_of(7)[0]["workspace_id"], 70);
     assert!(fake.requests().is_empty(), "helpers make no requests");
 }
 
