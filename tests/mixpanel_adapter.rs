@@ -589,3 +589,143 @@ async fn a_created_flag_reads_back_as_written() {
     written.hash_salt.clone_from(&stored.flag.hash_salt);
     assert_eq!(stored.flag, written);
 }
+
+#[tokio::test]
+async fn workspace_discovery_falls_back_to_the_default_and_else_says_what_to_set() {
+    use crate::support::fake_mixpanel::Workspace;
+    let fake = FakeMixpanel::start().await;
+    let view = |id, is_global, is_default| Workspace {
+        id,
+        name: format!("view {id}"),
+        is_global,
+        is_default,
+    };
+    fake.add_project(7, vec![view(70, false, false), view(71, false, true)]);
+    fake.add_project(8, vec![view(80, false, false)]);
+    let for_project = |project| {
+        let mut s = settings(&fake, None);
+        s.project_id = project;
+        MixpanelBackend::new(s).unwrap()
+    };
+    let state = for_project(7).list().await.unwrap();
+    assert!(state.flags.is_empty());
+    assert_eq!(
+        lines(&fake),
+        [
+            "GET /api/app/projects/7/workspaces/".to_owned(),
+            "GET /api/app/projects/7/workspaces/71/feature-flags/?include_archived=true".to_owned(),
+        ]
+    );
+    let error = for_project(8).list().await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "project 8 has no global or default workspace among its 1 workspaces; set `workspace_id` to the data view that holds the flags"
+    );
+    let error = for_project(9).list().await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "the service account from `{USER_VAR}` and `{SECRET_VAR}` may not look up the workspaces of project 9 (403: You do not have access to this project); check `project_id` and `region`, and give the service account at least the analyst role on project 9"
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_write_whose_answer_is_lost_or_unreadable_has_an_unknown_outcome() {
+    let fake = FakeMixpanel::start().await;
+    let backend = backend(&fake);
+    fake.inject(Fault::DropAfterCommit { times: 1 });
+    let error = backend.create(&gate("a")).await.unwrap_err();
+    assert!(error.is_outcome_unknown(), "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with("could not create flag `a`: the connection failed"),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .ends_with("; the server may have done it: the outcome is unknown"),
+        "{error}"
+    );
+    assert_eq!(fake.requests().len(), 1, "a write is never repeated here");
+    // `apply` then looks: one list finds it.
+    let found = backend.get("a").await.unwrap().unwrap();
+    assert_eq!(found.flag.key, "a");
+
+    fake.inject(Fault::Garbled { times: 1 });
+    let error = backend.create(&gate("b")).await.unwrap_err();
+    assert!(error.is_outcome_unknown(), "{error}");
+    assert!(
+        error.to_string().starts_with(
+            "the answer to `create flag `b`` could not be read as JSON (status 200): "
+        ),
+        "{error}"
+    );
+    assert!(
+        error.to_string().ends_with(
+            "; the server accepted the request, so it may have been done: the outcome is unknown"
+        ),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn no_server_and_an_oversized_answer_are_clear_errors() {
+    let mut s = MixpanelSettings::new(
+        "http://127.0.0.1:1",
+        PROJECT_ID,
+        SA_USERNAME,
+        Secret::new(SA_SECRET),
+    );
+    s.workspace_id = Some(WORKSPACE_ID);
+    s.retry = RetryPolicy::none();
+    let error = MixpanelBackend::new(s).unwrap().list().await.unwrap_err();
+    assert!(
+        error.to_string().starts_with(&format!(
+            "could not list flags of project {PROJECT_ID}: could not connect to http://127.0.0.1:1"
+        )),
+        "{error}"
+    );
+    assert!(error.to_string().ends_with("; nothing was sent"), "{error}");
+
+    let fake = FakeMixpanel::start().await;
+    fake.seed(vec![seeded("a", "disabled")]);
+    let mut small = settings(&fake, Some(WORKSPACE_ID));
+    small.max_response_bytes = 100;
+    let error = MixpanelBackend::new(small)
+        .unwrap()
+        .list()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "the answer to `list flags of project {PROJECT_ID}` is larger than 100 bytes (status 200); check that `host` is the Mixpanel App API origin"
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_huge_server_message_is_quoted_on_one_short_line() {
+    let fake = FakeMixpanel::start().await;
+    let backend = backend(&fake);
+    fake.inject_for(
+        "POST",
+        "/feature-flags/",
+        Fault::HugeDetail {
+            status: 400,
+            bytes: 100_000,
+            times: 1,
+        },
+    );
+    let error = backend.create(&gate("a")).await.unwrap_err().to_string();
+    assert!(
+        error.starts_with("flag `a`: Mixpanel refused to create it (400: Internal server error ::error::injected Internal"),
+        "{error}"
+    );
+    assert!(!error.contains('\n'), "{error}");
+    assert!(error.chars().count() < 300, "{error}");
+    assert!(error.ends_with("…)"), "{error}");
+}

@@ -125,8 +125,14 @@ pub(crate) fn from_response(
             target.project_id,
             target.origin
         )),
+        403 if call.key.is_some() && call.access == Access::Write => BackendError::Auth(format!(
+            "{} may not {} ({summary}); give the service account at least the analyst role on project {} and edit access to the flag",
+            target.account(),
+            call.action,
+            target.project_id
+        )),
         403 => BackendError::Auth(format!(
-            "{} may not {} ({summary}); give the service account at least the analyst role on project {} (and edit access to the flag)",
+            "{} may not {} ({summary}); check `project_id` and `region`, and give the service account at least the analyst role on project {}",
             target.account(),
             call.action,
             target.project_id
@@ -381,7 +387,11 @@ mod tests {
                 r#"{"status":"error","type":"permission","error":"Forbidden"}"#,
                 Some("a")
             ),
-            "the service account from `MP_USER` and `MP_SECRET` may not update flag `a` (403: Forbidden); give the service account at least the analyst role on project 7 (and edit access to the flag)"
+            "the service account from `MP_USER` and `MP_SECRET` may not update flag `a` (403: Forbidden); give the service account at least the analyst role on project 7 and edit access to the flag"
+        );
+        assert_eq!(
+            text(403, r#"{"status":"error","error":"Forbidden"}"#, None),
+            "the service account from `MP_USER` and `MP_SECRET` may not list flags of project 7 (403: Forbidden); check `project_id` and `region`, and give the service account at least the analyst role on project 7"
         );
         assert_eq!(
             text(404, "", None),
