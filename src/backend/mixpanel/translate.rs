@@ -392,4 +392,41 @@ mod tests {
                 .starts_with("the `runtime_event_rule` of rollout group 1 {"),
         );
     }
+
+    proptest::proptest! {
+        /// Any fractions the service sends (up to 6 decimals) are read as percentages and
+        /// written back as the very same numbers, bit for bit.
+        #[test]
+        fn fractions_survive_a_read_and_a_write(
+            splits in proptest::collection::vec(0_u32..=1_000_000, 1..5),
+            rollout in 0_u32..=1_000_000,
+        ) {
+            let fraction = |units: u32| format!("{units}e-6").parse::<f64>().unwrap();
+            let mut value = live();
+            value["ruleset"]["variants"] = splits
+                .iter()
+                .enumerate()
+                .map(|(i, s)| json!({"key": format!("v{i}"), "value": i, "is_control": i == 0, "split": fraction(*s)}))
+                .collect();
+            value["ruleset"]["rollout"][0]["rollout_percentage"] = json!(fraction(rollout));
+            value["ruleset"]["rollout"][0]["variant_splits"] = splits
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (format!("v{i}"), json!(fraction(*s))))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+            value["ruleset"]["test"] = json!(null);
+            let flag = read(value.clone()).unwrap();
+            let body = serde_json::to_value(to_request(&flag, None).unwrap()).unwrap();
+            proptest::prop_assert_eq!(&body["ruleset"]["variants"], &value["ruleset"]["variants"]);
+            proptest::prop_assert_eq!(
+                &body["ruleset"]["rollout"][0]["variant_splits"],
+                &value["ruleset"]["rollout"][0]["variant_splits"]
+            );
+            proptest::prop_assert_eq!(
+                &body["ruleset"]["rollout"][0]["rollout_percentage"],
+                &value["ruleset"]["rollout"][0]["rollout_percentage"]
+            );
+        }
+    }
 }
