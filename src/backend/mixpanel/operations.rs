@@ -60,10 +60,7 @@ impl Backend for MixpanelBackend {
                 let ids: Vec<String> = flags
                     .iter()
                     .map(|f| {
-                        f.get("id")
-                            .and_then(Value::as_str)
-                            .unwrap_or("?")
-                            .to_owned()
+                        super::error::quote(f.get("id").and_then(Value::as_str).unwrap_or("?"))
                     })
                     .collect();
                 for id in &ids {
