@@ -57,6 +57,18 @@ pub fn flag_schema() -> Value {
     )
 }
 
+/// File name of the Mixpanel flag schema (not yet in [`generate`]: the CLI does not manage
+/// Mixpanel repositories yet; a unit test keeps the committed file current).
+pub const MIXPANEL_FLAG_SCHEMA: &str = "mixpanel-flag.schema.json";
+
+/// The schema of one Mixpanel flag document.
+pub fn mixpanel_flag_schema() -> Value {
+    generate_value::<crate::vendor::mixpanel::MixpanelSpec>(
+        "https://flagops.dev/schemas/mixpanel-flag.schema.json",
+        "flagops Mixpanel flag",
+    )
+}
+
 /// Every schema file, in a stable order.
 pub fn generate() -> Vec<SchemaFile> {
     let render = |v: Value| {

@@ -190,3 +190,120 @@ fn the_overridable_fields_are_the_override_fields() {
     expected.sort_unstable();
     assert_eq!(names, expected);
 }
+
+/// The schema as `flagops schema` writes files: pretty JSON and a newline.
+fn schema_text() -> String {
+    let mut text =
+        serde_json::to_string_pretty(&crate::schema::mixpanel_flag_schema()).expect("JSON");
+    text.push('\n');
+    text
+}
+
+fn committed_schema_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(crate::schema::MIXPANEL_FLAG_SCHEMA)
+}
+
+/// The committed `schemas/mixpanel-flag.schema.json` is the one the types generate. To
+/// regenerate it: `FLAGOPS_WRITE_SCHEMA=1 cargo test --lib vendor::mixpanel::tests::the_committed_schema`.
+#[test]
+fn the_committed_schema_is_generated_from_the_types() {
+    let path = committed_schema_path();
+    if std::env::var_os("FLAGOPS_WRITE_SCHEMA").is_some() {
+        std::fs::write(&path, schema_text()).expect("written");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == schema_text(),
+        "schemas/mixpanel-flag.schema.json is out of date: run \
+         `FLAGOPS_WRITE_SCHEMA=1 cargo test --lib vendor::mixpanel::tests::the_committed_schema`"
+    );
+}
+
+/// Every error `validate` reports for `document` under the Mixpanel schema, as
+/// (instance pointer, message).
+fn schema_errors(document: &Value) -> Vec<(String, String)> {
+    let schema = crate::schema::mixpanel_flag_schema();
+    let validator = jsonschema::options()
+        .should_validate_formats(false)
+        .build(&schema)
+        .expect("the schema compiles");
+    validator
+        .iter_errors(document)
+        .map(|e| (e.instance_path().to_string(), e.to_string()))
+        .collect()
+}
+
+#[test]
+fn the_schema_accepts_the_file_format_and_refuses_what_serde_refuses() {
+    let full = crate::source::yaml::parse(FULL).documents[0].value.clone();
+    assert_eq!(schema_errors(&full), vec![]);
+    assert_eq!(schema_errors(&json!({"key": "a"})), vec![]);
+    // (document, where the schema reports it or below, whether serde refuses it as well: lengths and
+    // ranges are the schema's and the rules' only).
+    let bad: Vec<(Value, &str, bool)> = vec![
+        (json!({"name": "no key"}), "", true),
+        (json!({"key": "a", "active": true}), "", true),
+        (json!({"key": "a", "status": "active"}), "/status", true),
+        (
+            json!({"key": "a", "serving_method": "edge"}),
+            "/serving_method",
+            true,
+        ),
+        (json!({"key": ""}), "/key", false),
+        (
+            json!({"key": "a", "hash_salt": "short"}),
+            "/hash_salt",
+            false,
+        ),
+        (
+            json!({"key": "a", "variants": [{"key": "v", "value": 1, "split": 101}]}),
+            "/variants/0/split",
+            false,
+        ),
+        (
+            json!({"key": "a", "variants": [{"key": "v", "split": 100}]}),
+            "/variants/0",
+            true,
+        ),
+        (
+            json!({"key": "a", "rollout": [{"variant_splits": {}}]}),
+            "/rollout/0",
+            true,
+        ),
+        (
+            json!({"key": "a", "rollout": [{"rollout_percentage": 1, "runtime_event_rule": {"event_name": "e", "time_window": "forever"}}]}),
+            "/rollout/0/runtime_event_rule/time_window",
+            true,
+        ),
+        (
+            json!({"key": "a", "rollout": [{"rollout_percentage": 1, "runtime_event_rule": {"event_name": "e", "duration": "a_week"}}]}),
+            "/rollout/0/runtime_event_rule/duration",
+            true,
+        ),
+        (
+            json!({"key": "a", "test_users": {"u": 1}}),
+            "/test_users/u",
+            true,
+        ),
+        (
+            json!({"key": "a", "environments": {"p": {"key": "b"}}}),
+            "/environments/p",
+            true,
+        ),
+    ];
+    for (document, pointer, serde_refuses) in bad {
+        let errors = schema_errors(&document);
+        assert!(
+            // A nullable object's error is reported at the object (`anyOf` with null).
+            errors.iter().any(|(p, _)| pointer.starts_with(p.as_str())),
+            "{document}: {errors:?}"
+        );
+        assert_eq!(
+            serde_json::from_value::<MixpanelSpec>(document.clone()).is_err(),
+            serde_refuses,
+            "{document}"
+        );
+    }
+}
