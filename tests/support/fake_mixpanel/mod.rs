@@ -200,10 +200,15 @@ impl FakeMixpanel {
     /// with the enabled flags only, in `ExperimentationFlagMetadata` form — the input of
     /// `scripts/mixpanel_eval/`.
     pub fn definitions(&self) -> Value {
+        self.definitions_of(PROJECT_ID)
+    }
+
+    /// What `GET /flags/definitions` would serve for `project` (all its workspaces).
+    pub fn definitions_of(&self, project: u64) -> Value {
         let store = lock(&self.shared.store);
         let flags: Vec<Value> = store
             .projects
-            .get(&PROJECT_ID)
+            .get(&project)
             .map(|p| p.flags.iter().filter_map(store::definition).collect())
             .unwrap_or_default();
         json!({ "flags": flags })
