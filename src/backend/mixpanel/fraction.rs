@@ -153,5 +153,13 @@ mod tests {
             let back = Fraction::of_percent(percent).unwrap();
             prop_assert_eq!(back.0.to_bits(), sent.to_bits());
         }
+
+        /// Any other number (17 significant digits, as float arithmetic leaves them) comes
+        /// back within one part in 10^15: far inside the 1e-9 that plans compare to.
+        #[test]
+        fn any_percentage_comes_back_within_float_precision(percent in 0.0_f64..=100.0) {
+            let back = Fraction::of_percent(Percent(percent)).unwrap().percent().unwrap().get();
+            prop_assert!((back - percent).abs() <= percent * 1e-15, "{percent} → {back}");
+        }
     }
 }
