@@ -314,3 +314,20 @@ async fn nothing_is_sent_to_the_origin_a_redirect_points_to() {
     assert!(elsewhere.requests().is_empty(), "{:?}", lines(&elsewhere));
     assert_eq!(fake.requests().len(), 2);
 }
+
+#[tokio::test]
+async fn a_garbled_list_is_an_error_never_an_empty_list() {
+    let fake = FakeMixpanel::start().await;
+    fake.seed(vec![seeded("a", "disabled")]);
+    let backend = backend(&fake);
+    fake.inject(Fault::Garbled { times: 1 });
+    let error = backend.list().await.unwrap_err();
+    assert!(!error.is_outcome_unknown(), "{error}");
+    assert!(
+        error.to_string().starts_with(&format!(
+            "the answer to `list flags of project {PROJECT_ID}` could not be read as JSON (status 200): "
+        )),
+        "{error}"
+    );
+    assert_eq!(fake.requests().len(), 1);
+}
