@@ -103,6 +103,17 @@ pub enum Region {
     In,
 }
 
+impl Region {
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Region::Us => "us",
+            Region::Eu => "eu",
+            Region::In => "in",
+        }
+    }
+}
+
 /// One directory or glob, or a list of them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]

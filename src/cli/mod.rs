@@ -24,6 +24,7 @@ use crate::config::Service;
 use crate::error::{Error, exit};
 use crate::source::{self, Repository};
 use crate::vendor::Model;
+use crate::vendor::mixpanel::MixpanelFlag;
 use crate::vendor::posthog::Flag;
 
 /// Feature flags as code: validate flag definitions, plan and apply them to PostHog.
@@ -96,9 +97,7 @@ macro_rules! with_model {
     ($ctx:expr, $command:ident :: run ($($arg:expr),*)) => {
         match $ctx.service() {
             Service::Posthog => $command::run::<Flag>($($arg),*),
-            Service::Mixpanel => Err(Error::usage(
-                "`backend: mixpanel` (or `emulate: mixpanel`) is not supported yet",
-            )),
+            Service::Mixpanel => $command::run::<MixpanelFlag>($($arg),*),
         }
     };
 }

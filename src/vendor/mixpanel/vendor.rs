@@ -279,3 +279,29 @@ impl crate::model::FlagFile for MixpanelFlag {
         super::normalize::file_form(self)
     }
 }
+
+impl crate::vendor::Model for MixpanelFlag {
+    type Remote = crate::backend::mixpanel::MixpanelBackend;
+
+    fn remote(
+        name: &str,
+        environment: &crate::config::Environment,
+    ) -> Result<Self::Remote, crate::backend::any::SetupError> {
+        let rate = environment.rate_limit.unwrap_or_default();
+        let config = crate::backend::mixpanel::MixpanelConfig {
+            region: environment.region.map(|r| r.as_str().to_owned()),
+            host: environment.host.clone(),
+            project_id: environment.project_id,
+            workspace_id: environment.workspace_id,
+            username_env: environment.username_env.clone(),
+            secret_env: environment.secret_env.clone(),
+            hard_delete: environment.hard_delete,
+            per_minute: rate.per_minute,
+            per_hour: rate.per_hour,
+        };
+        crate::backend::mixpanel::MixpanelBackend::from_config(name, &config)
+            .map_err(|e| crate::backend::any::SetupError::Settings(e.to_string()))
+    }
+
+    const PROJECT: &'static str = "Mixpanel project";
+}
