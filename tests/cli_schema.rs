@@ -4,14 +4,40 @@ use std::fs;
 
 use crate::support::Repo;
 
+/// A repository's config names its service: only that service's flag schema is written.
 #[test]
-fn writes_both_schemas_then_check_passes() {
+fn with_a_config_writes_the_config_schema_and_its_services_flag_schema() {
+    for (config, flag_schema) in [
+        ("backend: posthog\n", "posthog-flag.schema.json"),
+        ("backend: local\n", "posthog-flag.schema.json"),
+        (
+            "backend: local\nemulate: mixpanel\n",
+            "mixpanel-flag.schema.json",
+        ),
+        ("backend: mixpanel\n", "mixpanel-flag.schema.json"),
+    ] {
+        let repo = Repo::empty();
+        repo.write("flagops.yaml", config);
+        let run = repo.run(&["schema"]);
+        run.expect_code(0);
+        assert_eq!(
+            run.stderr,
+            format!("wrote schemas/flagops.schema.json\nwrote schemas/{flag_schema}\n"),
+            "{config}"
+        );
+        repo.run(&["schema", "--check"]).expect_code(0);
+    }
+}
+
+#[test]
+fn without_a_config_writes_every_schema_then_check_passes() {
     let repo = Repo::empty();
     let run = repo.run(&["schema"]);
     run.expect_code(0);
     assert_eq!(
         run.stderr,
-        "wrote schemas/flagops.schema.json\nwrote schemas/posthog-flag.schema.json\n"
+        "wrote schemas/flagops.schema.json\nwrote schemas/posthog-flag.schema.json\n\
+         wrote schemas/mixpanel-flag.schema.json\n"
     );
     for file in flagops::schema::generate(None) {
         let written =
@@ -86,7 +112,7 @@ fn a_fifo_or_a_file_in_the_way_is_an_error_not_a_hang() {
     assert_eq!(
         run.stderr,
         "error: out of date: schemas/flagops.schema.json (not a regular file), \
-         schemas/posthog-flag.schema.json (missing)\n\
+         schemas/posthog-flag.schema.json (missing), schemas/mixpanel-flag.schema.json (missing)\n\
          hint: run `flagops schema` and commit the result\n"
     );
     let run = repo.run(&["schema"]);

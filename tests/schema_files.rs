@@ -9,7 +9,11 @@ fn committed_schemas_are_current() {
     let files = flagops::schema::generate(None);
     assert_eq!(
         files.iter().map(|f| f.name).collect::<Vec<_>>(),
-        ["flagops.schema.json", "posthog-flag.schema.json"]
+        [
+            "flagops.schema.json",
+            "posthog-flag.schema.json",
+            "mixpanel-flag.schema.json"
+        ]
     );
     for file in files {
         let path = crate_dir().join("schemas").join(file.name);

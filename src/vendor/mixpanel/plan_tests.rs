@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::backend::{LiveFlag, LiveState, Token};
-use crate::config::{Environment, IgnoredField};
+use crate::config::Environment;
 use crate::model::{Percent, VendorFlag};
 use crate::plan::{Action, Plan, build};
 use crate::vendor::mixpanel::MixpanelFlag;
@@ -57,7 +57,7 @@ fn a_mixpanel_repository_is_planned_saved_and_rendered() {
     };
     let environment = Environment {
         prune: true,
-        ignore: vec![IgnoredField::Name],
+        ignore: vec!["name".to_owned()],
         ..Environment::default()
     };
     let mut plan = build(&desired, &state, &environment).unwrap();
@@ -116,7 +116,7 @@ fn a_mixpanel_repository_is_planned_saved_and_rendered() {
 #[test]
 fn an_ignore_mixpanel_cannot_keep_is_refused() {
     let environment = Environment {
-        ignore: vec![IgnoredField::Holdout],
+        ignore: vec!["holdout".to_owned()],
         ..Environment::default()
     };
     let refused = build::<MixpanelFlag>(&[], &LiveState::default(), &environment).unwrap_err();

@@ -167,7 +167,7 @@ pub fn adopt_display_fields(desired: &mut Flag, live: &Flag) {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::vendor::posthog::{Holdout, Operator, SortKey, Variant};
