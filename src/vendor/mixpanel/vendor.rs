@@ -147,6 +147,63 @@ impl LocalModel for MixpanelFlag {
     }
 }
 
+static MIXPANEL_SCHEMA: std::sync::LazyLock<crate::schema::Compiled> =
+    std::sync::LazyLock::new(|| {
+        crate::schema::Compiled::new(crate::schema::flag_schema::<MixpanelFlag>())
+    });
+
+/// Mixpanel's flag files: `MixpanelSpec`, the flag object's field names with the ruleset's
+/// parts at the top level and percentages written 0–100.
+impl crate::model::FlagFile for MixpanelFlag {
+    type Spec = MixpanelSpec;
+
+    const NAME: &'static str = "Mixpanel";
+
+    const SCHEMA_FILE: &'static str = "mixpanel-flag.schema.json";
+
+    fn schema() -> &'static crate::schema::Compiled {
+        &MIXPANEL_SCHEMA
+    }
+
+    fn spec_key(spec: &MixpanelSpec) -> &str {
+        &spec.key
+    }
+
+    fn from_spec(spec: &MixpanelSpec) -> Self {
+        MixpanelFlag::from_spec(spec)
+    }
+
+    fn file_form(&self) -> MixpanelSpec {
+        super::normalize::file_form(self)
+    }
+}
+
+impl crate::vendor::Model for MixpanelFlag {
+    type Remote = crate::backend::mixpanel::MixpanelBackend;
+
+    fn remote(
+        name: &str,
+        environment: &crate::config::Environment,
+    ) -> Result<Self::Remote, crate::backend::any::SetupError> {
+        let rate = environment.rate_limit.unwrap_or_default();
+        let config = crate::backend::mixpanel::MixpanelConfig {
+            region: environment.region.map(|r| r.as_str().to_owned()),
+            host: environment.host.clone(),
+            project_id: environment.project_id,
+            workspace_id: environment.workspace_id,
+            username_env: environment.username_env.clone(),
+            secret_env: environment.secret_env.clone(),
+            hard_delete: environment.hard_delete,
+            per_minute: rate.per_minute,
+            per_hour: rate.per_hour,
+        };
+        crate::backend::mixpanel::MixpanelBackend::from_config(name, &config)
+            .map_err(|e| crate::backend::any::SetupError::Settings(e.to_string()))
+    }
+
+    const PROJECT: &'static str = "Mixpanel project";
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -247,61 +304,4 @@ mod tests {
             Some("a percentage must be between 0 and 100")
         );
     }
-}
-
-static MIXPANEL_SCHEMA: std::sync::LazyLock<crate::schema::Compiled> =
-    std::sync::LazyLock::new(|| {
-        crate::schema::Compiled::new(crate::schema::flag_schema::<MixpanelFlag>())
-    });
-
-/// Mixpanel's flag files: `MixpanelSpec`, the flag object's field names with the ruleset's
-/// parts at the top level and percentages written 0–100.
-impl crate::model::FlagFile for MixpanelFlag {
-    type Spec = MixpanelSpec;
-
-    const NAME: &'static str = "Mixpanel";
-
-    const SCHEMA_FILE: &'static str = "mixpanel-flag.schema.json";
-
-    fn schema() -> &'static crate::schema::Compiled {
-        &MIXPANEL_SCHEMA
-    }
-
-    fn spec_key(spec: &MixpanelSpec) -> &str {
-        &spec.key
-    }
-
-    fn from_spec(spec: &MixpanelSpec) -> Self {
-        MixpanelFlag::from_spec(spec)
-    }
-
-    fn file_form(&self) -> MixpanelSpec {
-        super::normalize::file_form(self)
-    }
-}
-
-impl crate::vendor::Model for MixpanelFlag {
-    type Remote = crate::backend::mixpanel::MixpanelBackend;
-
-    fn remote(
-        name: &str,
-        environment: &crate::config::Environment,
-    ) -> Result<Self::Remote, crate::backend::any::SetupError> {
-        let rate = environment.rate_limit.unwrap_or_default();
-        let config = crate::backend::mixpanel::MixpanelConfig {
-            region: environment.region.map(|r| r.as_str().to_owned()),
-            host: environment.host.clone(),
-            project_id: environment.project_id,
-            workspace_id: environment.workspace_id,
-            username_env: environment.username_env.clone(),
-            secret_env: environment.secret_env.clone(),
-            hard_delete: environment.hard_delete,
-            per_minute: rate.per_minute,
-            per_hour: rate.per_hour,
-        };
-        crate::backend::mixpanel::MixpanelBackend::from_config(name, &config)
-            .map_err(|e| crate::backend::any::SetupError::Settings(e.to_string()))
-    }
-
-    const PROJECT: &'static str = "Mixpanel project";
 }
