@@ -202,6 +202,8 @@ impl crate::vendor::Model for MixpanelFlag {
     }
 
     const PROJECT: &'static str = "Mixpanel project";
+
+    const SERVICE: crate::config::Service = crate::config::Service::Mixpanel;
 }
 
 #[cfg(test)]
