@@ -97,6 +97,13 @@ pub trait VendorFlag: Clone + Serialize {
         false
     }
 
+    /// Why the service would refuse to turn `live` into `desired` (a field it no longer lets
+    /// change), with what to do instead: the plan is refused rather than failing halfway
+    /// through an apply. By default never.
+    fn refused_update(_live: &Self, _desired: &Self) -> Option<(String, String)> {
+        None
+    }
+
     /// This live flag with the values the service would not reveal to flagops taken from
     /// `desired` (they cannot be compared, so they count as equal). By default itself.
     #[must_use]

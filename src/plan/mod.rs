@@ -384,6 +384,10 @@ pub fn build<F: VendorFlag>(
                     unchanged.push(key.to_owned());
                     continue;
                 }
+                if let Some((message, help)) = F::refused_update(&have, &want) {
+                    problems.push(Problem::new("service-refuses", Some(key), message, &help));
+                    continue;
+                }
                 let snapshot = snapshot(current, have);
                 steps.push(new_step(
                     Action::Update,

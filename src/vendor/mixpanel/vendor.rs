@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use super::diff::{MixpanelField, diff};
 use super::flag::MixpanelFlag;
 use super::normalize::{adopt_display_fields, normalize};
-use super::spec::MixpanelSpec;
+use super::spec::{MixpanelSpec, Status};
 use crate::backend::local::LocalModel;
 use crate::model::{Reference, VendorFlag};
 use crate::plan::Change;
@@ -87,6 +87,24 @@ impl VendorFlag for MixpanelFlag {
             "is_experiment_active" => self.is_experiment_active = live.is_experiment_active,
             _ => {}
         }
+    }
+
+    /// Mixpanel refuses to change `context` once the flag has been enabled.
+    fn refused_update(live: &Self, desired: &Self) -> Option<(String, String)> {
+        let enabled_once = live.enabled_at.is_some() || live.status == Status::Enabled;
+        (enabled_once && live.context != desired.context).then(|| {
+            (
+                format!(
+                    "`{}` has been enabled, and Mixpanel then refuses to change its `context` \
+                     (`{}` → `{}`)",
+                    live.key, live.context, desired.context
+                ),
+                format!(
+                    "keep `context: {}`, or give the flag for the new context a new key",
+                    live.context
+                ),
+            )
+        })
     }
 }
 
