@@ -50,6 +50,12 @@ pub trait VendorFlag: Clone + Serialize {
         self.dependencies()
     }
 
+    /// Whether the service accepts `key` as a flag key. By default flagops' own rule
+    /// (`model::is_valid_key`: letters, digits, `_` and `-`, at most 400 characters).
+    fn is_valid_key(key: &str) -> bool {
+        super::is_valid_key(key)
+    }
+
     /// The canonical form that plans compare and fingerprint: two flags that mean the same
     /// to the service have equal canonical forms.
     #[must_use]

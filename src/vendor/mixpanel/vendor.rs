@@ -26,6 +26,11 @@ pub const HASH_SALT_LEN: usize = 32;
 pub const SCHEMA_MAX_VARIANTS: usize = 11;
 
 impl VendorFlag for MixpanelFlag {
+    /// Any text of 1 to 255 characters.
+    fn is_valid_key(key: &str) -> bool {
+        (1..=MAX_TEXT_LEN).contains(&key.chars().count())
+    }
+
     fn key(&self) -> &str {
         &self.key
     }
