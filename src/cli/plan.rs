@@ -206,7 +206,7 @@ pub(crate) fn metadata<F: Model>(repo: &Repository<F>, env: &str) -> Result<Meta
         backend: repo.config.backend.as_str().to_owned(),
         service: match F::SERVICE {
             Service::Posthog => None,
-            other => Some(other.as_str().to_owned()),
+            other @ Service::Mixpanel => Some(other.as_str().to_owned()),
         },
         config: ConfigRef {
             path: repo.config_file.to_string_lossy().replace('\\', "/"),
