@@ -82,7 +82,7 @@ pub mod terminal {
         Cow::Owned(out)
     }
 
-    /// A detail: capped to [`DETAIL_LIMIT`] characters, then escaped as [`text`].
+    /// A detail: capped to [`DETAIL_LIMIT`](super::DETAIL_LIMIT) characters, then escaped as [`text`].
     pub fn detail(detail: &str) -> String {
         text(&cap(detail, DETAIL_LIMIT)).into_owned()
     }
