@@ -218,23 +218,36 @@ pub struct RateLimitConfig {
 /// Why `host` is not a usable API origin, or `None` when it is: an `http`/`https` URL with a
 /// host and nothing that would change where or as whom requests go: no user name or password
 /// (they would replace the API key with Basic auth), no query and no fragment. A path is kept
-/// (a self-hosted instance under a prefix). The reason never repeats the rejected parts.
-pub fn host_problem(host: &str) -> Option<&'static str> {
+/// (a self-hosted instance under a prefix). The reason never repeats the rejected parts; it
+/// is worded for `backend`'s service (`posthog`, `mixpanel`).
+pub fn host_problem(host: &str, backend: &str) -> Option<String> {
+    let mixpanel = backend == BackendKind::Mixpanel.as_str();
+    let (example, credential) = if mixpanel {
+        (
+            "https://eu.mixpanel.com",
+            "the service account is the only credential sent",
+        )
+    } else {
+        (
+            "https://us.posthog.com",
+            "the API key is the only credential sent",
+        )
+    };
     let Ok(url) = reqwest::Url::parse(host.trim()) else {
-        return Some("is not a URL; use e.g. `https://us.posthog.com`");
+        return Some(format!("is not a URL; use e.g. `{example}`"));
     };
     if !matches!(url.scheme(), "http" | "https") {
-        Some("is not an http(s) URL; use e.g. `https://us.posthog.com`")
+        Some(format!("is not an http(s) URL; use e.g. `{example}`"))
     } else if url.host().is_none() {
-        Some("has no host name; use e.g. `https://us.posthog.com`")
+        Some(format!("has no host name; use e.g. `{example}`"))
     } else if !url.username().is_empty() || url.password().is_some() {
-        Some(
-            "contains a user name or password; remove it (the API key is the only credential sent)",
-        )
+        Some(format!(
+            "contains a user name or password; remove it ({credential})"
+        ))
     } else if url.query().is_some() {
-        Some("has a query (`?…`); remove it")
+        Some("has a query (`?…`); remove it".to_owned())
     } else if url.fragment().is_some() {
-        Some("has a fragment (`#…`); remove it")
+        Some("has a fragment (`#…`); remove it".to_owned())
     } else {
         None
     }
@@ -272,9 +285,9 @@ mod tests {
             "http://127.0.0.1:8000",
             "https://posthog.example.com/prefix",
         ] {
-            assert_eq!(host_problem(ok), None, "{ok}");
+            assert_eq!(host_problem(ok, "posthog"), None, "{ok}");
         }
-        let problem = |h: &str| host_problem(h).unwrap_or("fine");
+        let problem = |h: &str| host_problem(h, "posthog").unwrap_or_else(|| "fine".into());
         assert!(
             problem("https://user:hunter2@us.posthog.com")
                 .starts_with("contains a user name or password")
@@ -284,6 +297,21 @@ mod tests {
         assert!(problem("https://us.posthog.com/#x").starts_with("has a fragment"));
         assert!(problem("ftp://us.posthog.com").starts_with("is not an http(s) URL"));
         assert!(problem("us.posthog.com").starts_with("is not a URL"));
+    }
+
+    #[test]
+    fn host_problems_are_worded_for_the_configured_service() {
+        assert_eq!(
+            host_problem("eu.mixpanel.com", "mixpanel").as_deref(),
+            Some("is not a URL; use e.g. `https://eu.mixpanel.com`")
+        );
+        assert_eq!(
+            host_problem("https://sa:secret@eu.mixpanel.com", "mixpanel").as_deref(),
+            Some(
+                "contains a user name or password; remove it (the service account is the only \
+                 credential sent)"
+            )
+        );
     }
 
     #[test]

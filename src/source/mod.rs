@@ -426,7 +426,8 @@ fn host_findings(value: &serde_json::Value, locations: &Locations, file: &Path) 
     environments(value)
         .filter_map(|(name, env)| {
             let host = env.get("host")?.as_str()?;
-            let problem = crate::config::host_problem(host)?;
+            let backend = value.get("backend").and_then(serde_json::Value::as_str);
+            let problem = crate::config::host_problem(host, backend.unwrap_or_default())?;
             let pointer = format!("/environments/{}/host", crate::util::escape_pointer(name));
             Some(
                 Finding::error(

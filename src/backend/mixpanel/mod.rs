@@ -108,7 +108,7 @@ impl std::fmt::Debug for MixpanelBackend {
 impl MixpanelBackend {
     /// An adapter for one project.
     pub fn new(settings: MixpanelSettings) -> Result<Self, SettingsError> {
-        if let Some(problem) = crate::config::host_problem(&settings.host) {
+        if let Some(problem) = crate::config::host_problem(&settings.host, "mixpanel") {
             return Err(SettingsError::InvalidHost {
                 host: crate::config::shown_host(&settings.host),
                 problem,

@@ -212,7 +212,7 @@ impl MixpanelSettings {
                 });
             }
             (_, Some(host)) => {
-                if let Some(problem) = crate::config::host_problem(host) {
+                if let Some(problem) = crate::config::host_problem(host, "mixpanel") {
                     return Err(SettingsError::InvalidHost {
                         host: crate::config::shown_host(host),
                         problem,
@@ -333,7 +333,7 @@ pub enum SettingsError {
         /// The configured host, as `config::shown_host` shows it.
         host: String,
         /// What is wrong, and the fix.
-        problem: &'static str,
+        problem: String,
     },
     /// The HTTP client could not be built.
     #[error("cannot set up the HTTP client: {0}")]
@@ -383,7 +383,7 @@ mod tests {
         };
         assert_eq!(origin(None), "https://mixpanel.com");
         assert_eq!(origin(Some("us")), "https://mixpanel.com");
-        assert_eq!(origin(Some("eu")), "https://eu.mixpanel.com");
+        assert_eq!(origin(Some("eu")), "mixpanel");
         assert_eq!(origin(Some("in")), "https://in.mixpanel.com");
         let config = MixpanelConfig {
             region: Some("EU\n".into()),

@@ -98,7 +98,7 @@ impl std::fmt::Debug for PosthogBackend {
 impl PosthogBackend {
     /// An adapter for one project.
     pub fn new(settings: PosthogSettings) -> Result<Self, SettingsError> {
-        if let Some(problem) = crate::config::host_problem(&settings.host) {
+        if let Some(problem) = crate::config::host_problem(&settings.host, "posthog") {
             return Err(SettingsError::InvalidHost {
                 host: crate::config::shown_host(&settings.host),
                 problem,

@@ -214,7 +214,7 @@ pub enum SettingsError {
         /// The configured host, as `config::shown_host` shows it (no password or query).
         host: String,
         /// What is wrong, and the fix.
-        problem: &'static str,
+        problem: String,
     },
     /// The HTTP client could not be built.
     #[error("cannot set up the HTTP client: {0}")]
