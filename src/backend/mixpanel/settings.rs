@@ -383,7 +383,7 @@ mod tests {
         };
         assert_eq!(origin(None), "https://mixpanel.com");
         assert_eq!(origin(Some("us")), "https://mixpanel.com");
-        assert_eq!(origin(Some("eu")), "mixpanel");
+        assert_eq!(origin(Some("eu")), "https://eu.mixpanel.com");
         assert_eq!(origin(Some("in")), "https://in.mixpanel.com");
         let config = MixpanelConfig {
             region: Some("EU\n".into()),
