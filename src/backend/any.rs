@@ -119,4 +119,11 @@ impl<F: Model> Backend for AnyBackend<F> {
             AnyBackend::Remote(b) => b.refresh().await,
         }
     }
+
+    fn requests_sent(&self) -> Option<u64> {
+        match self {
+            AnyBackend::Local(b) => b.requests_sent(),
+            AnyBackend::Remote(b) => b.requests_sent(),
+        }
+    }
 }

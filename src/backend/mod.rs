@@ -246,4 +246,10 @@ pub trait Backend: Send + Sync {
     fn refresh(&self) -> impl Future<Output = BackendResult<()>> + Send {
         std::future::ready(Ok(()))
     }
+
+    /// How many requests this backend has sent so far, where the service's budget is small
+    /// enough that a user plans around it (Mixpanel). By default not counted.
+    fn requests_sent(&self) -> Option<u64> {
+        None
+    }
 }

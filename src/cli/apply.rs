@@ -467,6 +467,7 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
         ))
     })?;
     print_report(args.format, &args.env, &report);
+    super::plan::say_requests(&inputs.backend);
     Ok(match STOPPED_BY.load(Ordering::SeqCst) {
         0 if report.succeeded() => exit::OK,
         0 => exit::FAILURE,

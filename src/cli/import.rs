@@ -426,6 +426,7 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
     out.push('\n');
     stdout(&out);
     stderr(&notes_after(&selection.flags, &planned, &existing));
+    super::plan::say_requests(&backend);
     Ok(exit::OK)
 }
 

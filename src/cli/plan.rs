@@ -425,11 +425,24 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
         };
         posting.post(&runtime, &outcome)?;
     }
+    say_requests(&inputs.backend);
     Ok(if args.detailed_exitcode && plan.has_changes() {
         2
     } else {
         exit::OK
     })
+}
+
+/// `sent 2 requests to Mixpanel` on stderr, for a backend that counts its requests (a
+/// service with a small request budget).
+pub(crate) fn say_requests<F: Model>(backend: &AnyBackend<F>) {
+    if let Some(sent) = backend.requests_sent() {
+        stderr(&format!(
+            "sent {sent} request{} to {}\n",
+            if sent == 1 { "" } else { "s" },
+            F::NAME
+        ));
+    }
 }
 
 /// A backend that cannot be set up is a usage or config error (exit 2).

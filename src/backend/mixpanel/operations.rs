@@ -28,6 +28,10 @@ impl Backend for MixpanelBackend {
         }
     }
 
+    fn requests_sent(&self) -> Option<u64> {
+        Some(MixpanelBackend::requests_sent(self))
+    }
+
     /// One list, which replaces what the adapter last read: the next writes compare the flag
     /// with it.
     async fn refresh(&self) -> BackendResult<()> {
