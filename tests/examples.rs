@@ -296,13 +296,10 @@ fn the_mixpanel_example_covers_the_model() {
     assert!(files.len() < total, "no file holds several flags");
 }
 
-/// examples/mixpanel without an account: its `flagops.local.yaml` (`backend: local`,
-/// `emulate: mixpanel`) plans every flag, applies them, and then plans nothing, in each
-/// environment (staging with its overrides).
-#[test]
-fn the_mixpanel_example_plans_applies_and_converges_without_an_account() {
+/// A copy of `examples/<name>` in a temporary directory, without any local state.
+fn example_copy(name: &str) -> crate::support::Repo {
     let repo = crate::support::Repo::empty();
-    let source = crate_dir().join("examples/mixpanel");
+    let source = crate_dir().join("examples").join(name);
     for entry in walkdir::WalkDir::new(&source)
         .into_iter()
         .filter_entry(|e| e.file_name() != ".flagops")
@@ -313,6 +310,15 @@ fn the_mixpanel_example_plans_applies_and_converges_without_an_account() {
             repo.write(relative.to_str().unwrap(), fs::read(entry.path()).unwrap());
         }
     }
+    repo
+}
+
+/// examples/mixpanel without an account: its `flagops.local.yaml` (`backend: local`,
+/// `emulate: mixpanel`) plans every flag, applies them, and then plans nothing, in each
+/// environment (staging with its overrides).
+#[test]
+fn the_mixpanel_example_plans_applies_and_converges_without_an_account() {
+    let repo = example_copy("mixpanel");
     let with = |args: &[&'static str]| [&["--config", "flagops.local.yaml"][..], args].concat();
     for env in ["staging", "production"] {
         let run = repo.run(&with(&["plan", "--env", env]));
@@ -383,5 +389,103 @@ fn the_mixpanel_example_plans_applies_and_converges_without_an_account() {
     assert_eq!(
         stored("production", "onboarding-tour")["status"],
         serde_json::Value::Null
+    );
+}
+
+/// examples/mixpanel's own `flagops.yaml`, its production environment pointed at the strict
+/// fake Mixpanel (`host` instead of `region: eu`, the fake's project and workspace): every
+/// flag is accepted, stored as written (fractions on the wire), and a second plan is clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mixpanel_example_applies_to_the_fake_mixpanel() {
+    use crate::support::fake_mixpanel::{
+        FakeMixpanel, PROJECT_ID, SA_SECRET, SA_USERNAME, WORKSPACE_ID,
+    };
+    let fake = FakeMixpanel::start().await;
+    let repo = example_copy("mixpanel");
+    let config = fs::read_to_string(repo.path().join("flagops.yaml")).unwrap();
+    let production = "    region: eu\n    project_id: 2718281\n    workspace_id: 1618033 ";
+    assert!(config.contains(production), "{config}");
+    let config = config.replacen(
+        production,
+        &format!(
+            "    host: {}\n    project_id: {PROJECT_ID}\n    workspace_id: {WORKSPACE_ID} ",
+            fake.base_url()
+        ),
+        1,
+    );
+    fs::write(repo.path().join("flagops.yaml"), config).unwrap();
+    let dir = repo.path().to_path_buf();
+    let run = |args: &'static [&'static str]| {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::support::flagops_with_env(
+                &dir,
+                args,
+                &[
+                    ("MIXPANEL_SA_USERNAME", SA_USERNAME),
+                    ("MIXPANEL_SA_SECRET", SA_SECRET),
+                ],
+            )
+        })
+    };
+    let apply = run(&["apply", "--env", "production", "--auto-approve"])
+        .await
+        .unwrap();
+    apply.expect_code(0);
+    assert!(
+        apply.stdout.ends_with(
+            "Apply complete for `production`: 7 applied, 0 already applied, 0 failed, 0 skipped, 0 untouched.\n"
+        ),
+        "{}\n{}",
+        apply.stdout,
+        apply.stderr
+    );
+    let mut keys: Vec<String> = fake
+        .flags()
+        .iter()
+        .map(|f| f["key"].as_str().unwrap().to_owned())
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "checkout-api-v2",
+            "checkout-v2",
+            "kill-switch-payments",
+            "maintenance-banner",
+            "onboarding-tour",
+            "pricing-page-experiment",
+            "search-ranking",
+        ]
+    );
+    // Percentages are fractions on the wire; values keep their JSON types.
+    let pricing = fake.flag("pricing-page-experiment").unwrap();
+    assert_eq!(
+        pricing["ruleset"]["rollout"][1]["rollout_percentage"],
+        serde_json::json!(0.5)
+    );
+    let splits: Vec<&serde_json::Value> = pricing["ruleset"]["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| &v["split"])
+        .collect();
+    assert!(splits.contains(&&serde_json::json!(0.34)), "{splits:?}");
+    let ranking = fake.flag("search-ranking").unwrap();
+    assert_eq!(ranking["context"], "account_id");
+    assert_eq!(
+        ranking["ruleset"]["rollout"][0]["variant_splits"],
+        serde_json::json!({ "bm25": 0.2, "hybrid": 0.8, "semantic": 0.0 })
+    );
+    let again = run(&["plan", "--env", "production", "--detailed-exitcode"])
+        .await
+        .unwrap();
+    again.expect_code(0);
+    assert!(
+        again
+            .stdout
+            .contains("\nno changes: `production` matches the repository (7 flags in sync)\n"),
+        "{}",
+        again.stdout
     );
 }
