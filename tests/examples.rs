@@ -440,6 +440,18 @@ async fn the_mixpanel_example_applies_to_the_fake_mixpanel() {
         apply.stdout,
         apply.stderr
     );
+    // Requests are precious (60 an hour by default): the plan's list, the fresh list just
+    // before the steps (the preconditions), one `POST` per flag, one list to confirm; the
+    // workspace is configured, so never looked up. 10 requests for 7 new flags.
+    let flags = FakeMixpanel::flags_path();
+    let list = format!("GET {flags}?include_archived=true");
+    let post = format!("POST {flags}");
+    let lines: Vec<String> = fake.requests().iter().map(|r| r.line()).collect();
+    let mut expected = vec![list.clone(), list.clone()];
+    expected.extend(std::iter::repeat_n(post, 7));
+    expected.push(list.clone());
+    assert_eq!(lines, expected);
+    fake.clear_requests();
     let mut keys: Vec<String> = fake
         .flags()
         .iter()
@@ -488,4 +500,7 @@ async fn the_mixpanel_example_applies_to_the_fake_mixpanel() {
         "{}",
         again.stdout
     );
+    // A plan is one request.
+    let lines: Vec<String> = fake.requests().iter().map(|r| r.line()).collect();
+    assert_eq!(lines, [list]);
 }
