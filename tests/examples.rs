@@ -446,7 +446,11 @@ async fn the_mixpanel_example_applies_to_the_fake_mixpanel() {
     let flags = FakeMixpanel::flags_path();
     let list = format!("GET {flags}?include_archived=true");
     let post = format!("POST {flags}");
-    let lines: Vec<String> = fake.requests().iter().map(|r| r.line()).collect();
+    let lines: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(crate::support::fake_mixpanel::RecordedRequest::line)
+        .collect();
     let mut expected = vec![list.clone(), list.clone()];
     expected.extend(std::iter::repeat_n(post, 7));
     expected.push(list.clone());
@@ -501,6 +505,10 @@ async fn the_mixpanel_example_applies_to_the_fake_mixpanel() {
         again.stdout
     );
     // A plan is one request.
-    let lines: Vec<String> = fake.requests().iter().map(|r| r.line()).collect();
+    let lines: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(crate::support::fake_mixpanel::RecordedRequest::line)
+        .collect();
     assert_eq!(lines, [list]);
 }
