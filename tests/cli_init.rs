@@ -567,6 +567,19 @@ async fn init_mixpanel_then_plan_and_apply_against_the_fake() {
         "{}",
         plan.stdout
     );
+    // Without `workspace_id`, a plan is two requests: the workspace lookup and the list.
+    let lines: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(crate::support::fake_mixpanel::RecordedRequest::line)
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            format!("GET /api/app/projects/{PROJECT_ID}/workspaces/"),
+            format!("GET {}?include_archived=true", FakeMixpanel::flags_path()),
+        ]
+    );
     run(&["apply", "--env", "staging", "--auto-approve"])
         .await
         .unwrap()
