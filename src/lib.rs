@@ -14,13 +14,14 @@
 //! files; `backend` adapters and the `github` adapter are the only code that speaks HTTP (or
 //! writes the local state file); `render` produces text; `cli` wires it all to the command line.
 //!
-//! One core, many flag services: each service's flag object is its own typed model behind the
-//! trait [`model::VendorFlag`] (PostHog's is [`model::Flag`]), and each adapter names its
-//! model (`backend::Backend::Flag`). [`plan`] (building, order, policy, revisions, masking,
-//! the saved form), [`apply`], the local backend and the renderings of plans and apply
-//! reports (in the vendor's words: `render::plan::ChangeWords`, `FlagWords`) are generic over
-//! that trait; the README's "Adding a flag service" says what a new service brings and what
-//! is still PostHog's.
+//! One core, many flag services: each service's flag object is its own typed model under
+//! [`vendor`] (PostHog's in `vendor::posthog`, Mixpanel's in `vendor::mixpanel`), behind the
+//! traits [`model::VendorFlag`] (what the core needs of a flag) and [`model::FlagFile`] (its
+//! file format and schema), gathered in [`vendor::Model`] with its adapter
+//! (`backend::Backend::Flag`). [`source`], [`rules`], [`plan`], [`apply`], [`import`], the
+//! local backend and the renderings are generic over them; the command line chooses the model
+//! once, from the config's `backend:` (`cli`'s `with_model!`). The README's "Adding a flag
+//! service" lists what a new service brings.
 
 pub mod apply;
 pub mod backend;

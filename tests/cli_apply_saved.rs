@@ -274,3 +274,39 @@ fn a_plan_with_an_out_of_range_level_is_refused_without_a_panic() {
         assert!(!repo.state_file().exists(), "nothing was applied");
     }
 }
+
+/// A plan saved for one service's flags is never read as another's: `metadata.service` says
+/// whose they are (absent for PostHog's), and it is checked before the steps are read.
+#[test]
+fn a_plan_of_another_services_flags_is_refused_before_it_is_read() {
+    let repo = TempRepo::new(
+        "backend: local\nemulate: mixpanel\nenvironments:\n  staging: {}\n",
+        &[(
+            "gate.yaml",
+            "key: gate\nstatus: enabled\nvariants:\n  - {key: \"on\", value: true, is_control: true, split: 100}\nrollout:\n  - rollout_percentage: 100\n",
+        )],
+    );
+    let run = repo.run(&["plan", "--env", "staging", "--out", "plan.json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo.path().join("plan.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved["metadata"]["service"], "mixpanel");
+    assert_eq!(saved["metadata"]["backend"], "local");
+
+    std::fs::write(
+        repo.path().join("flagops.yaml"),
+        "backend: local\nenvironments:\n  staging: {}\n",
+    )
+    .unwrap();
+    repo.write("gate.yaml", "key: gate\n");
+    let run = repo.run(&["apply", "--env", "staging", "plan.json", "--auto-approve"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(
+        run.stderr
+            .replace(&format!("{}/", repo.path().display()), ""),
+        "error: `plan.json` is a plan of mixpanel flags; this repository's flags are posthog's\n\
+         hint: make a new plan with `flagops plan --env staging --out FILE`\n"
+    );
+    assert!(!repo.path().join(".flagops/state.json").exists());
+}

@@ -441,8 +441,9 @@ async fn the_mixpanel_example_applies_to_the_fake_mixpanel() {
         apply.stderr
     );
     // Requests are precious (60 an hour by default): the plan's list, the fresh list just
-    // before the steps (the preconditions), one `POST` per flag, one list to confirm; the
-    // workspace is configured, so never looked up. 10 requests for 7 new flags.
+    // before the steps (the preconditions) and again before level 1, one `POST` per flag,
+    // one list to confirm; the workspace is configured, so never looked up. 11 requests for
+    // 7 new flags in two levels.
     let flags = FakeMixpanel::flags_path();
     let list = format!("GET {flags}?include_archived=true");
     let post = format!("POST {flags}");
@@ -452,7 +453,9 @@ async fn the_mixpanel_example_applies_to_the_fake_mixpanel() {
         .map(crate::support::fake_mixpanel::RecordedRequest::line)
         .collect();
     let mut expected = vec![list.clone(), list.clone()];
-    expected.extend(std::iter::repeat_n(post, 7));
+    expected.extend(std::iter::repeat_n(post.clone(), 5));
+    expected.push(list.clone());
+    expected.extend(std::iter::repeat_n(post, 2));
     expected.push(list.clone());
     assert_eq!(lines, expected);
     fake.clear_requests();

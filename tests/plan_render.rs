@@ -15,6 +15,7 @@ fn metadata() -> Metadata {
         flagops_version: "0.0.0-test".into(),
         environment: "production".into(),
         backend: "local".into(),
+        service: None,
         config: ConfigRef {
             path: "flagops.yaml".into(),
             sha256: "sha256:c0ffee".into(),

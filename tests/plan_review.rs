@@ -16,6 +16,7 @@ fn metadata() -> Metadata {
         flagops_version: "0.0.0-test".into(),
         environment: "production".into(),
         backend: "posthog".into(),
+        service: None,
         config: ConfigRef {
             path: "flagops.yaml".into(),
             sha256: "sha256:c0ffee".into(),

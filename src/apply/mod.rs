@@ -7,7 +7,10 @@
 //!    `Options::concurrency` at a time. A step whose prerequisite (`Plan::prerequisites`) did
 //!    not succeed is skipped, and so, transitively, are its own dependents; unrelated steps go
 //!    on. Creating a flag teaches the adapter its id, so dependents created in a later level
-//!    are written with it.
+//!    are written with it. Before each later level the backend may read the live state again
+//!    (`Backend::refresh`: one list for Mixpanel, whose preconditions are checked against the
+//!    adapter's latest read; nothing for PostHog, which refuses stale versions itself); if that
+//!    read fails, the level's steps are not applied.
 //! 3. The flags written are read back (one list) and compared with the desired state. A flag
 //!    not as written (gone, back, or different from the server's own answer to the write) is
 //!    a failed step (`lost`): someone else changed it since, or the server did not keep the
@@ -169,10 +172,26 @@ pub async fn run<B: Backend>(
     let prerequisites = plan.prerequisites();
     let mut outcomes: BTreeMap<&str, Outcome<FieldOf<B>>> = BTreeMap::new();
     let mut written: BTreeMap<&str, LiveFlag<B::Flag>> = BTreeMap::new();
-    for level in plan.levels() {
+    for (n, level) in plan.levels().into_iter().enumerate() {
+        // A later level first reads the live state again where the service wants it (one
+        // read per level, not per flag); a failed read fails that level's steps.
+        let unread = if n == 0 || stopped(options) {
+            None
+        } else {
+            match guarded(backend.refresh(), options).await {
+                Guarded::Done(Ok(())) => None,
+                Guarded::Done(Err(e)) => Some(Outcome::failed(
+                    FailureCode::Unavailable,
+                    format!(
+                        "not applied: the live flags could not be read again before this level: {e}"
+                    ),
+                )),
+                Guarded::Parked | Guarded::OnTheWire => Some(not_started()),
+            }
+        };
         let mut runnable = Vec::new();
         for step in level {
-            match blocked(step, &prerequisites, &outcomes) {
+            match blocked(step, &prerequisites, &outcomes).or_else(|| unread.clone()) {
                 Some(outcome) => {
                     progress.finished(&report_of(step, outcome.clone()));
                     outcomes.insert(&step.key, outcome);

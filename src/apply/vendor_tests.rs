@@ -17,6 +17,9 @@ use crate::plan::{self, MASK};
 struct Memory {
     flags: Mutex<BTreeMap<String, LiveFlag<Other>>>,
     clock: Mutex<u32>,
+    /// Reads of the live state between levels (`Backend::refresh`), and whether they fail.
+    refreshes: Mutex<u32>,
+    refresh_fails: bool,
 }
 
 impl Memory {
@@ -104,6 +107,16 @@ impl Backend for Memory {
         Ok(updated)
     }
 
+    async fn refresh(&self) -> BackendResult<()> {
+        *self.refreshes.lock().unwrap() += 1;
+        if self.refresh_fails {
+            return Err(BackendError::Transport(
+                "connection reset by the service".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
     async fn delete(&self, live: &LiveFlag<Other>) -> BackendResult<()> {
         self.current(live)?;
         self.flags.lock().unwrap().remove(live.flag.key.as_str());
@@ -177,6 +190,8 @@ async fn another_model_is_applied_in_order_and_round_trips() {
         ]
     );
     assert_eq!(report.warnings, Vec::new());
+    // Three levels: the live state is read again before the second and the third.
+    assert_eq!(*memory.refreshes.lock().unwrap(), 2);
     assert_eq!(
         memory.stored(),
         desired,
@@ -296,4 +311,40 @@ async fn another_model_is_kept_by_the_local_backend_with_its_rules() {
     assert_eq!(flags[2]["flag"]["requires"], json!(["a"]));
     assert_eq!(flags[4]["flag"]["secrets"]["api"], "new secret");
     assert_eq!(state["environments"]["staging"]["next_id"], 6);
+}
+
+/// When the live state cannot be read again before a level, that level's steps are not
+/// applied (nothing unchecked is written) and say why; the first level was applied.
+#[tokio::test]
+async fn a_level_whose_fresh_read_fails_is_not_applied() {
+    let mut memory = service().await;
+    memory.refresh_fails = true;
+    let desired = desired();
+    let mut plan = plan::build(&desired, &memory.list().await.unwrap(), &prune()).unwrap();
+    plan::unmask(&mut plan, &desired).unwrap();
+    let report = run(&plan, &memory, &Options::default(), &Quiet)
+        .await
+        .unwrap();
+    let outcomes: Vec<(&str, bool)> = report
+        .steps
+        .iter()
+        .map(|s| (s.key.as_str(), matches!(s.outcome, Outcome::Applied { .. })))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("a", true),
+            ("gone", true),
+            ("s", true),
+            ("c", false),
+            ("b", false)
+        ]
+    );
+    let c = &report.steps[3];
+    assert!(
+        matches!(&c.outcome, Outcome::Failed { reason, .. }
+            if reason == "not applied: the live flags could not be read again before this level: connection reset by the service"),
+        "{:?}",
+        c.outcome
+    );
 }

@@ -112,4 +112,11 @@ impl<F: Model> Backend for AnyBackend<F> {
             AnyBackend::Remote(b) => b.delete(live).await,
         }
     }
+
+    async fn refresh(&self) -> BackendResult<()> {
+        match self {
+            AnyBackend::Local(b) => b.refresh().await,
+            AnyBackend::Remote(b) => b.refresh().await,
+        }
+    }
 }

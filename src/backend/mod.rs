@@ -238,4 +238,12 @@ pub trait Backend: Send + Sync {
     /// Soft-delete `live` (PostHog: `deleted: true`), refusing if it changed since.
     fn delete(&self, live: &LiveFlag<Self::Flag>)
     -> impl Future<Output = BackendResult<()>> + Send;
+
+    /// Read the live state again before a later level of an apply, for a service whose
+    /// preconditions are checked against the adapter's latest read (Mixpanel, which has no
+    /// version to send): one read per level instead of one per flag. By default nothing:
+    /// a versioned service refuses a stale write itself.
+    fn refresh(&self) -> impl Future<Output = BackendResult<()>> + Send {
+        std::future::ready(Ok(()))
+    }
 }

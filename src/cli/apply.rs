@@ -21,7 +21,7 @@ use super::output::{stderr, stdout};
 use super::plan::{self as plan_cli, list, metadata, prepare, print_refusal, runtime};
 use crate::apply::{self, Options, Progress, Report, StepReport};
 use crate::backend::pacing::Pacer;
-use crate::config::Environment;
+use crate::config::{Environment, Service};
 use crate::error::{Error, Result, exit};
 use crate::plan::{self, Action, FORMAT_VERSION, Plan, Violation};
 use crate::render::apply as render;
@@ -122,6 +122,19 @@ fn read_plan<F: Model>(path: &std::path::Path, env: &str) -> Result<Plan<F>> {
             ))
             .hint(new_plan(env)));
         }
+    }
+    // Whose flags the plan holds decides how they read: said before they are read.
+    let service = value
+        .pointer("/metadata/service")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or(Service::Posthog.as_str());
+    if service != F::SERVICE.as_str() {
+        return Err(Error::usage(format!(
+            "`{}` is a plan of {service} flags; this repository's flags are {}'s",
+            path.display(),
+            F::SERVICE.as_str()
+        ))
+        .hint(new_plan(env)));
     }
     serde_json::from_value(value).map_err(|e| {
         Error::usage(format!(

@@ -10,7 +10,7 @@ use super::output::{stderr, stdout};
 use crate::backend::any::{AnyBackend, SetupError};
 use crate::backend::local::DEFAULT_STATE_FILE;
 use crate::backend::{Backend, LiveState};
-use crate::config::{BackendKind, Environment};
+use crate::config::{BackendKind, Environment, Service};
 use crate::error::{Error, Result, exit};
 use crate::finding::Finding;
 use crate::plan::{self, ConfigRef, GitRef, Metadata, Plan, PlanError};
@@ -204,6 +204,10 @@ pub(crate) fn metadata<F: Model>(repo: &Repository<F>, env: &str) -> Result<Meta
         flagops_version: env!("CARGO_PKG_VERSION").to_owned(),
         environment: env.to_owned(),
         backend: repo.config.backend.as_str().to_owned(),
+        service: match F::SERVICE {
+            Service::Posthog => None,
+            other @ Service::Mixpanel => Some(other.as_str().to_owned()),
+        },
         config: ConfigRef {
             path: repo.config_file.to_string_lossy().replace('\\', "/"),
             sha256: crate::util::sha256(&bytes),

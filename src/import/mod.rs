@@ -63,7 +63,7 @@ pub fn select<F: VendorFlag>(live: &LiveState<F>, filter: Option<&GlobMatcher>) 
     }
     for live_flag in live.flags.iter().filter(|f| wanted(f.flag.key())) {
         let flag = &live_flag.flag;
-        if !is_valid_key(flag.key()) {
+        if !F::is_valid_key(flag.key()) {
             selection.skipped.push(Skipped {
                 key: flag.key().to_owned(),
                 reason: "its key is not a valid flagops key (letters, digits, `_` and `-`, at most 400 characters)".to_owned(),
@@ -73,7 +73,7 @@ pub fn select<F: VendorFlag>(live: &LiveState<F>, filter: Option<&GlobMatcher>) 
         let dangling: Vec<String> = flag
             .dependencies()
             .into_iter()
-            .filter(|target| !is_valid_key(target))
+            .filter(|target| !F::is_valid_key(target))
             .collect();
         if !dangling.is_empty() {
             let targets = dangling
@@ -106,19 +106,31 @@ const MAX_FILE_NAME: usize = 255;
 
 /// The name of a new file for flag `key` in a directory whose entries are `taken` (lower-cased
 /// name → name), which records the choice. `<key>.yaml`, unless that is longer than a file
-/// system allows or differs only in case from a name already there (one file on macOS and
-/// Windows): then the key's first 200 characters and 8 hex digits of its SHA-256.
+/// system allows, differs only in case from a name already there (one file on macOS and
+/// Windows), or the key holds characters a file name must not (a service whose keys may hold
+/// any text, such as Mixpanel's): then the key's first 200 characters, each such character
+/// as `_`, and 8 hex digits of its SHA-256.
 pub fn file_name(key: &str, taken: &mut std::collections::BTreeMap<String, String>) -> String {
     let plain = format!("{key}.yaml");
     let clash = taken
         .get(&plain.to_lowercase())
         .is_some_and(|name| *name != plain);
-    let name = if plain.len() <= MAX_FILE_NAME && !clash {
+    let name = if plain.len() <= MAX_FILE_NAME && !clash && is_valid_key(key) {
         plain
     } else {
         let digest = crate::util::sha256(key.as_bytes());
         let hex = digest.trim_start_matches("sha256:");
-        let prefix: String = key.chars().take(200).collect();
+        let prefix: String = key
+            .chars()
+            .take(200)
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
         format!("{prefix}-{}.yaml", &hex[..8])
     };
     taken.insert(name.to_lowercase(), name.clone());

@@ -249,3 +249,19 @@ fn file_names_fit_file_systems_and_never_differ_only_in_case() {
         other
     );
 }
+
+/// A key that holds what a file name must not (Mixpanel's keys may hold any text) becomes a
+/// safe name: those characters as `_`, and the key's digest so two such keys never meet.
+#[test]
+fn keys_a_file_name_cannot_hold_are_written_safely() {
+    let mut taken = std::collections::BTreeMap::new();
+    let name = file_name("../checkout v2/é", &mut taken);
+    let (stem, hex) = name
+        .strip_suffix(".yaml")
+        .and_then(|n| n.rsplit_once('-'))
+        .unwrap();
+    assert_eq!(stem, "___checkout_v2__");
+    assert_eq!(hex.len(), 8);
+    assert_ne!(file_name("../checkout v2/e", &mut taken), name);
+    assert!(!name.contains('/'));
+}

@@ -50,6 +50,12 @@ pub trait VendorFlag: Clone + Serialize {
         self.dependencies()
     }
 
+    /// Whether the service accepts `key` as a flag key. By default flagops' own rule
+    /// (`model::is_valid_key`: letters, digits, `_` and `-`, at most 400 characters).
+    fn is_valid_key(key: &str) -> bool {
+        super::is_valid_key(key)
+    }
+
     /// The canonical form that plans compare and fingerprint: two flags that mean the same
     /// to the service have equal canonical forms.
     #[must_use]
@@ -95,6 +101,13 @@ pub trait VendorFlag: Clone + Serialize {
     /// Whether changes of `field` carry secret values (masked when the step has secrets).
     fn is_secret_field(_field: Self::Field) -> bool {
         false
+    }
+
+    /// Why the service would refuse to turn `live` into `desired` (a field it no longer lets
+    /// change), with what to do instead: the plan is refused rather than failing halfway
+    /// through an apply. By default never.
+    fn refused_update(_live: &Self, _desired: &Self) -> Option<(String, String)> {
+        None
     }
 
     /// This live flag with the values the service would not reveal to flagops taken from

@@ -78,8 +78,13 @@ pub struct Metadata {
     pub flagops_version: String,
     /// The environment name.
     pub environment: String,
-    /// The backend kind (`local`, `posthog`).
+    /// The backend kind (`local`, `posthog`, `mixpanel`).
     pub backend: String,
+    /// Whose flag model the plan's flags are in, when not PostHog's (`mixpanel`; for
+    /// `backend: local`, the service it emulates). Absent: `posthog` (and every plan saved
+    /// before this key existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
     /// The config file and its hash.
     pub config: ConfigRef,
     /// The git commit of the repository, when it is in one.
@@ -377,6 +382,10 @@ pub fn build<F: VendorFlag>(
                 let changes = F::diff(&comparable, &want);
                 if changes.is_empty() {
                     unchanged.push(key.to_owned());
+                    continue;
+                }
+                if let Some((message, help)) = F::refused_update(&have, &want) {
+                    problems.push(Problem::new("service-refuses", Some(key), message, &help));
                     continue;
                 }
                 let snapshot = snapshot(current, have);

@@ -284,7 +284,7 @@ pub mod github {
         data(text).replace(':', "%3A").replace(',', "%2C")
     }
 
-    /// Input text inside a message: capped to [`DETAIL_LIMIT`] characters, with control
+    /// Input text inside a message: capped to [`DETAIL_LIMIT`](super::DETAIL_LIMIT) characters, with control
     /// characters shown as in [`terminal::text`] (so it adds no line of its own).
     pub fn detail(text: &str) -> String {
         terminal::detail(text)

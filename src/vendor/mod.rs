@@ -53,4 +53,7 @@ pub trait Model:
 
     /// What the plan's header calls one of the service's projects (`PostHog project`).
     const PROJECT: &'static str;
+
+    /// The service, as the config and saved plans name it.
+    const SERVICE: Service;
 }

@@ -410,8 +410,11 @@ async fn a_created_flag_reads_back_as_written() {
     let stored: LiveFlag<MixpanelFlag> = backend.create(&flag).await.unwrap();
     let listed = backend.list().await.unwrap().flags.remove(0);
     assert_eq!(listed, stored);
+    // What the service owns: the salt it drew, and when it enabled the flag.
     let mut written = flag.clone();
     written.hash_salt.clone_from(&stored.flag.hash_salt);
+    assert!(stored.flag.enabled_at.is_some());
+    written.enabled_at.clone_from(&stored.flag.enabled_at);
     assert_eq!(stored.flag, written);
 }
 

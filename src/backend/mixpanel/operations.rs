@@ -28,6 +28,12 @@ impl Backend for MixpanelBackend {
         }
     }
 
+    /// One list, which replaces what the adapter last read: the next writes compare the flag
+    /// with it.
+    async fn refresh(&self) -> BackendResult<()> {
+        self.list().await.map(|_| ())
+    }
+
     async fn list(&self) -> BackendResult<LiveState<MixpanelFlag>> {
         let call = Call {
             key: None,

@@ -90,6 +90,7 @@ pub(crate) fn from_wire(wire: &FeatureFlagResponse) -> Result<MixpanelFlag, Stri
             .map(|t| t.users.clone())
             .unwrap_or_default(),
         depends_on: Vec::new(),
+        enabled_at: wire.enabled_at.clone(),
     })
 }
 

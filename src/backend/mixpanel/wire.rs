@@ -106,7 +106,6 @@ pub(crate) struct FeatureFlagResponse {
     pub(crate) deleted: Option<Value>,
     /// When the flag was last enabled (`context` is frozen from then on).
     #[serde(default)]
-    #[expect(dead_code, reason = "part of the response; no model field holds it")]
     pub(crate) enabled_at: Option<String>,
     /// Display name.
     pub(crate) name: String,

@@ -47,6 +47,10 @@ pub struct MixpanelFlag {
     pub test_users: BTreeMap<String, String>,
     /// Explicit ordering edges (repository-only).
     pub depends_on: Vec<String>,
+    /// When Mixpanel last enabled the flag (service-owned, read from the live flag, never
+    /// written or compared): once set, Mixpanel refuses to change `context`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled_at: Option<String>,
 }
 
 impl MixpanelFlag {
@@ -86,6 +90,7 @@ impl MixpanelFlag {
             rollout,
             test_users: spec.test_users.clone().unwrap_or_default(),
             depends_on: spec.depends_on.clone().unwrap_or_default(),
+            enabled_at: None,
         }
     }
 

@@ -205,3 +205,37 @@ async fn the_local_backend_keeps_mixpanel_flags() {
         "the file form, without the repository-only depends_on"
     );
 }
+
+/// Mixpanel refuses to change `context` once a flag has been enabled (now, or before: its
+/// `enabled_at`): the plan says so instead of failing halfway through an apply. A flag never
+/// enabled may change it.
+#[test]
+fn a_context_change_mixpanel_would_refuse_refuses_the_plan() {
+    let desired = vec![flag(json!({"key": "gate", "context": "device_id"}))];
+    let state = |live: LiveFlag<MixpanelFlag>| LiveState {
+        flags: vec![live],
+        unsupported: Vec::new(),
+    };
+    let enabled = live(json!({"key": "gate", "status": "enabled"}));
+    let refused = build(&desired, &state(enabled), &Environment::default()).unwrap_err();
+    assert_eq!(refused.problems.len(), 1);
+    assert_eq!(refused.problems[0].code, "service-refuses");
+    assert_eq!(refused.problems[0].flag.as_deref(), Some("gate"));
+    assert_eq!(
+        refused.problems[0].message,
+        "`gate` has been enabled, and Mixpanel then refuses to change its `context` \
+         (`distinct_id` → `device_id`)"
+    );
+    assert_eq!(
+        refused.problems[0].help.as_deref(),
+        Some("keep `context: distinct_id`, or give the flag for the new context a new key")
+    );
+
+    let mut once = live(json!({"key": "gate", "status": "disabled"}));
+    once.flag.enabled_at = Some("2026-11-01T09:00:00Z".to_owned());
+    assert!(build(&desired, &state(once), &Environment::default()).is_err());
+
+    let never = live(json!({"key": "gate", "status": "disabled"}));
+    let plan = build(&desired, &state(never), &Environment::default()).unwrap();
+    assert_eq!(plan.steps[0].action, Action::Update);
+}

@@ -510,6 +510,7 @@ mod import_round_trip {
                     rollout,
                     test_users,
                     depends_on: Vec::new(),
+                    enabled_at: None,
                 },
             )
     }

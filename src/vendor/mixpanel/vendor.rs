@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use super::diff::{MixpanelField, diff};
 use super::flag::MixpanelFlag;
 use super::normalize::{adopt_display_fields, normalize};
-use super::spec::MixpanelSpec;
+use super::spec::{MixpanelSpec, Status};
 use crate::backend::local::LocalModel;
 use crate::model::{Reference, VendorFlag};
 use crate::plan::Change;
@@ -26,6 +26,11 @@ pub const HASH_SALT_LEN: usize = 32;
 pub const SCHEMA_MAX_VARIANTS: usize = 11;
 
 impl VendorFlag for MixpanelFlag {
+    /// Any text of 1 to 255 characters.
+    fn is_valid_key(key: &str) -> bool {
+        (1..=MAX_TEXT_LEN).contains(&key.chars().count())
+    }
+
     fn key(&self) -> &str {
         &self.key
     }
@@ -88,6 +93,24 @@ impl VendorFlag for MixpanelFlag {
             _ => {}
         }
     }
+
+    /// Mixpanel refuses to change `context` once the flag has been enabled.
+    fn refused_update(live: &Self, desired: &Self) -> Option<(String, String)> {
+        let enabled_once = live.enabled_at.is_some() || live.status == Status::Enabled;
+        (enabled_once && live.context != desired.context).then(|| {
+            (
+                format!(
+                    "`{}` has been enabled, and Mixpanel then refuses to change its `context` \
+                     (`{}` → `{}`)",
+                    live.key, live.context, desired.context
+                ),
+                format!(
+                    "keep `context: {}`, or give the flag for the new context a new key",
+                    live.context
+                ),
+            )
+        })
+    }
 }
 
 /// Mixpanel's model in the local backend: stored in its canonical file form.
@@ -145,6 +168,65 @@ impl LocalModel for MixpanelFlag {
             None
         }
     }
+}
+
+static MIXPANEL_SCHEMA: std::sync::LazyLock<crate::schema::Compiled> =
+    std::sync::LazyLock::new(|| {
+        crate::schema::Compiled::new(crate::schema::flag_schema::<MixpanelFlag>())
+    });
+
+/// Mixpanel's flag files: `MixpanelSpec`, the flag object's field names with the ruleset's
+/// parts at the top level and percentages written 0–100.
+impl crate::model::FlagFile for MixpanelFlag {
+    type Spec = MixpanelSpec;
+
+    const NAME: &'static str = "Mixpanel";
+
+    const SCHEMA_FILE: &'static str = "mixpanel-flag.schema.json";
+
+    fn schema() -> &'static crate::schema::Compiled {
+        &MIXPANEL_SCHEMA
+    }
+
+    fn spec_key(spec: &MixpanelSpec) -> &str {
+        &spec.key
+    }
+
+    fn from_spec(spec: &MixpanelSpec) -> Self {
+        MixpanelFlag::from_spec(spec)
+    }
+
+    fn file_form(&self) -> MixpanelSpec {
+        super::normalize::file_form(self)
+    }
+}
+
+impl crate::vendor::Model for MixpanelFlag {
+    type Remote = crate::backend::mixpanel::MixpanelBackend;
+
+    fn remote(
+        name: &str,
+        environment: &crate::config::Environment,
+    ) -> Result<Self::Remote, crate::backend::any::SetupError> {
+        let rate = environment.rate_limit.unwrap_or_default();
+        let config = crate::backend::mixpanel::MixpanelConfig {
+            region: environment.region.map(|r| r.as_str().to_owned()),
+            host: environment.host.clone(),
+            project_id: environment.project_id,
+            workspace_id: environment.workspace_id,
+            username_env: environment.username_env.clone(),
+            secret_env: environment.secret_env.clone(),
+            hard_delete: environment.hard_delete,
+            per_minute: rate.per_minute,
+            per_hour: rate.per_hour,
+        };
+        crate::backend::mixpanel::MixpanelBackend::from_config(name, &config)
+            .map_err(|e| crate::backend::any::SetupError::Settings(e.to_string()))
+    }
+
+    const PROJECT: &'static str = "Mixpanel project";
+
+    const SERVICE: crate::config::Service = crate::config::Service::Mixpanel;
 }
 
 #[cfg(test)]
@@ -247,61 +329,4 @@ mod tests {
             Some("a percentage must be between 0 and 100")
         );
     }
-}
-
-static MIXPANEL_SCHEMA: std::sync::LazyLock<crate::schema::Compiled> =
-    std::sync::LazyLock::new(|| {
-        crate::schema::Compiled::new(crate::schema::flag_schema::<MixpanelFlag>())
-    });
-
-/// Mixpanel's flag files: `MixpanelSpec`, the flag object's field names with the ruleset's
-/// parts at the top level and percentages written 0–100.
-impl crate::model::FlagFile for MixpanelFlag {
-    type Spec = MixpanelSpec;
-
-    const NAME: &'static str = "Mixpanel";
-
-    const SCHEMA_FILE: &'static str = "mixpanel-flag.schema.json";
-
-    fn schema() -> &'static crate::schema::Compiled {
-        &MIXPANEL_SCHEMA
-    }
-
-    fn spec_key(spec: &MixpanelSpec) -> &str {
-        &spec.key
-    }
-
-    fn from_spec(spec: &MixpanelSpec) -> Self {
-        MixpanelFlag::from_spec(spec)
-    }
-
-    fn file_form(&self) -> MixpanelSpec {
-        super::normalize::file_form(self)
-    }
-}
-
-impl crate::vendor::Model for MixpanelFlag {
-    type Remote = crate::backend::mixpanel::MixpanelBackend;
-
-    fn remote(
-        name: &str,
-        environment: &crate::config::Environment,
-    ) -> Result<Self::Remote, crate::backend::any::SetupError> {
-        let rate = environment.rate_limit.unwrap_or_default();
-        let config = crate::backend::mixpanel::MixpanelConfig {
-            region: environment.region.map(|r| r.as_str().to_owned()),
-            host: environment.host.clone(),
-            project_id: environment.project_id,
-            workspace_id: environment.workspace_id,
-            username_env: environment.username_env.clone(),
-            secret_env: environment.secret_env.clone(),
-            hard_delete: environment.hard_delete,
-            per_minute: rate.per_minute,
-            per_hour: rate.per_hour,
-        };
-        crate::backend::mixpanel::MixpanelBackend::from_config(name, &config)
-            .map_err(|e| crate::backend::any::SetupError::Settings(e.to_string()))
-    }
-
-    const PROJECT: &'static str = "Mixpanel project";
 }

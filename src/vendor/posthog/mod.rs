@@ -248,6 +248,8 @@ impl Model for Flag {
     }
 
     const PROJECT: &'static str = "PostHog project";
+
+    const SERVICE: crate::config::Service = crate::config::Service::Posthog;
 }
 
 #[cfg(test)]
