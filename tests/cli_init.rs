@@ -580,10 +580,10 @@ async fn init_mixpanel_then_plan_and_apply_against_the_fake() {
             format!("GET {}?include_archived=true", FakeMixpanel::flags_path()),
         ]
     );
-    run(&["apply", "--env", "staging", "--auto-approve"])
+    let apply = run(&["apply", "--env", "staging", "--auto-approve"])
         .await
-        .unwrap()
-        .expect_code(0);
+        .unwrap();
+    apply.expect_code(0);
     let stored = fake.flag("example-flag").expect("created on the fake");
     assert_eq!(stored["status"], "enabled");
     // The staging override: one group at 100% (a fraction of 1 on the wire).
@@ -607,7 +607,14 @@ async fn init_mixpanel_then_plan_and_apply_against_the_fake() {
         again.stdout
     );
     // The service account never shows.
-    for out in [&plan.stdout, &plan.stderr, &again.stdout, &again.stderr] {
+    for out in [
+        &plan.stdout,
+        &plan.stderr,
+        &apply.stdout,
+        &apply.stderr,
+        &again.stdout,
+        &again.stderr,
+    ] {
         assert!(
             !out.contains(SA_SECRET) && !out.contains(SA_USERNAME),
             "{out}"
