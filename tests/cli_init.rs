@@ -57,6 +57,7 @@ next:
     assert_eq!(run.stderr, "");
     let options = Options {
         backend: BackendKind::Local,
+        emulate: None,
         github: false,
     };
     assert_eq!(tree(repo.path()), expected_tree(options));
@@ -126,6 +127,7 @@ next:
     );
     let options = Options {
         backend: BackendKind::Posthog,
+        emulate: None,
         github: true,
     };
     assert_eq!(tree(repo.path()), expected_tree(options));
@@ -331,26 +333,367 @@ fn init_in_another_directory_creates_it_and_shows_dash_c() {
 }
 
 #[test]
-fn init_mixpanel_is_a_usage_error_saying_it_is_not_supported_yet() {
+fn init_with_an_unknown_backend_or_service_is_a_usage_error() {
     let repo = Repo::empty();
-    let run = repo.run(&["init", "--backend", "mixpanel"]);
+    let run = repo.run(&["init", "--backend", "launchdarkly"]);
     run.expect_code(2);
     assert_eq!(run.stdout, "");
     assert_eq!(
         run.stderr,
-        "error: invalid value 'mixpanel' for '--backend <BACKEND>': the mixpanel backend is not \
-         supported yet (use posthog or local)\n\nFor more information, try '--help'.\n"
+        "error: invalid value 'launchdarkly' for '--backend <BACKEND>': expected posthog, \
+         mixpanel or local\n\nFor more information, try '--help'.\n"
     );
-    assert!(tree(repo.path()).is_empty());
-
-    let run = repo.run(&["init", "--backend", "launchdarkly"]);
+    let run = repo.run(&["init", "--backend", "local", "--emulate", "local"]);
     run.expect_code(2);
     assert_eq!(
         run.stderr,
-        "error: invalid value 'launchdarkly' for '--backend <BACKEND>': expected posthog or \
-         local\n\nFor more information, try '--help'.\n"
+        "error: invalid value 'local' for '--emulate <SERVICE>': expected posthog or \
+         mixpanel\n\nFor more information, try '--help'.\n"
+    );
+    // `--emulate` only means something for the local backend.
+    for backend in ["posthog", "mixpanel"] {
+        let run = repo.run(&["init", "--backend", backend, "--emulate", "mixpanel"]);
+        run.expect_code(2);
+        assert_eq!(
+            run.stderr,
+            format!(
+                "error: `--emulate` is for `--backend local`; the {backend} backend is the \
+                 service itself\nhint: leave `--emulate` out, or use `--backend local --emulate \
+                 …` to try flags without an account\n"
+            )
+        );
+    }
+    let run = repo.run(&["init", "--emulate", "mixpanel"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .starts_with("error: `--emulate` is for `--backend local`; the posthog"),
+        "{}",
+        run.stderr
     );
     assert!(tree(repo.path()).is_empty());
+}
+
+#[test]
+fn init_mixpanel_with_github_writes_its_files_and_validates() {
+    let repo = Repo::empty();
+    let run = repo.run(&["init", "--backend", "mixpanel", "--github"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        "\
+wrote flagops.yaml
+wrote flags/example-flag.yaml
+wrote schemas/flagops.schema.json
+wrote schemas/mixpanel-flag.schema.json
+wrote .github/workflows/flags-pull-request.yml
+wrote .github/workflows/flags-apply.yml
+
+next:
+  1. in flagops.yaml, set each environment's `project_id` and `region`
+  2. export MIXPANEL_SA_USERNAME and MIXPANEL_SA_SECRET (a service account)
+  3. `flagops import --env staging` writes the flags you already have
+  4. `flagops validate`, then `flagops plan --env staging`
+  5. in .github/workflows/, replace `<owner>/flagops@<sha>` with the flagops action you use (pinned to a commit)
+  6. add MIXPANEL_SA_USERNAME and MIXPANEL_SA_SECRET as repository secrets
+"
+    );
+    assert_eq!(run.stderr, "");
+    let options = Options {
+        backend: BackendKind::Mixpanel,
+        emulate: None,
+        github: true,
+    };
+    assert_eq!(tree(repo.path()), expected_tree(options));
+    for file in files(options) {
+        assert_eq!(
+            fs::read_to_string(repo.path().join(&file.path)).unwrap(),
+            file.content,
+            "{}",
+            file.path
+        );
+    }
+    // Only the config's schema and Mixpanel's flag schema: no PostHog one.
+    assert!(
+        !repo
+            .path()
+            .join("schemas/posthog-flag.schema.json")
+            .exists()
+    );
+
+    let run = repo.run(&["validate", "--format", "json"]);
+    run.expect_code(0);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["findings"], serde_json::json!([]));
+    assert_eq!(doc["summary"]["flags"], 1);
+    assert_eq!(doc["summary"]["warnings"], 0);
+    let run = repo.run(&["schema", "--check"]);
+    run.expect_code(0);
+    assert_eq!(run.stderr, "schemas are up to date\n");
+
+    // The config loads as a Mixpanel config: two environments, a region, a project, the
+    // service account by variable names, Mixpanel's default budget written out.
+    let loaded =
+        flagops::source::load::<flagops::vendor::mixpanel::MixpanelFlag>(repo.path(), None)
+            .expect("load");
+    assert_eq!(loaded.config.backend, BackendKind::Mixpanel);
+    assert_eq!(
+        loaded.config.environments.keys().collect::<Vec<_>>(),
+        ["production", "staging"]
+    );
+    for (name, env) in &loaded.config.environments {
+        assert_eq!(env.region, Some(flagops::config::Region::Us), "{name}");
+        assert!(
+            env.project_id.is_some() && env.api_key_env.is_none(),
+            "{name}"
+        );
+        assert_eq!(env.username_env.as_deref(), Some("MIXPANEL_SA_USERNAME"));
+        assert_eq!(env.secret_env.as_deref(), Some("MIXPANEL_SA_SECRET"));
+        assert!(!env.hard_delete, "{name}: archive is the default");
+        let limit = env.rate_limit.expect("rate_limit shown");
+        assert_eq!(
+            (limit.per_minute, limit.per_hour),
+            (
+                Some(flagops::backend::mixpanel::RATE_LIMIT.per_minute),
+                Some(flagops::backend::mixpanel::RATE_LIMIT.per_hour)
+            ),
+            "{name}"
+        );
+    }
+    // Both workflows give every flagops step but validate the service account, from secrets
+    // of the same names, and nothing of PostHog's.
+    let secrets = serde_json::json!({
+        "MIXPANEL_SA_USERNAME": "${{ secrets.MIXPANEL_SA_USERNAME }}",
+        "MIXPANEL_SA_SECRET": "${{ secrets.MIXPANEL_SA_SECRET }}",
+    });
+    for (file, expected) in [
+        (
+            "flags-pull-request.yml",
+            [
+                ("validate", None),
+                ("plan", Some("staging")),
+                ("plan", Some("production")),
+            ]
+            .as_slice(),
+        ),
+        (
+            "flags-apply.yml",
+            [("apply", Some("staging")), ("apply", Some("production"))].as_slice(),
+        ),
+    ] {
+        let doc = workflow(&repo.path().join(".github/workflows").join(file));
+        let steps = doc["jobs"].as_object().unwrap().values().next().unwrap()["steps"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(steps[0]["uses"], "actions/checkout@v4");
+        let got: Vec<(String, Option<String>, serde_json::Value)> = steps[1..]
+            .iter()
+            .map(|s| {
+                assert_eq!(s["uses"], "<owner>/flagops@<sha>", "{file}");
+                (
+                    s["with"]["command"].as_str().unwrap().to_owned(),
+                    s["with"]["environment"].as_str().map(str::to_owned),
+                    s["env"].clone(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, Option<String>, serde_json::Value)> = expected
+            .iter()
+            .map(|(command, env)| {
+                (
+                    (*command).to_owned(),
+                    env.map(str::to_owned),
+                    if env.is_some() {
+                        secrets.clone()
+                    } else {
+                        serde_json::Value::Null
+                    },
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "{file}");
+    }
+}
+
+/// Right after `init --backend mixpanel`, with `region` replaced by a `host` (the fake
+/// Mixpanel) and the project's id set, as the next steps say: the example flag plans, applies
+/// (the strict fake accepts it) and then plans clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_mixpanel_then_plan_and_apply_against_the_fake() {
+    use crate::support::fake_mixpanel::{FakeMixpanel, PROJECT_ID, SA_SECRET, SA_USERNAME};
+    let fake = FakeMixpanel::start().await;
+    let repo = Repo::empty();
+    repo.run(&["init", "--backend", "mixpanel"]).expect_code(0);
+    let config = fs::read_to_string(repo.path().join("flagops.yaml")).unwrap();
+    let edited = config
+        .replacen(
+            "    region: us                           # the project's data residency",
+            &format!(
+                "    host: {}  # the project's data residency",
+                fake.base_url()
+            ),
+            1,
+        )
+        .replacen(
+            "project_id: 1234 ",
+            &format!("project_id: {PROJECT_ID} "),
+            1,
+        );
+    assert_ne!(edited, config);
+    assert!(edited.contains("host: http://127.0.0.1:"), "{edited}");
+    fs::write(repo.path().join("flagops.yaml"), edited).unwrap();
+    let dir = repo.path().to_path_buf();
+    let run = |args: &'static [&'static str]| {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::support::flagops_with_env(
+                &dir,
+                args,
+                &[
+                    ("MIXPANEL_SA_USERNAME", SA_USERNAME),
+                    ("MIXPANEL_SA_SECRET", SA_SECRET),
+                ],
+            )
+        })
+    };
+    let plan = run(&["plan", "--env", "staging"]).await.unwrap();
+    plan.expect_code(0);
+    assert!(
+        plan.stdout.contains("  + create `example-flag`\n")
+            && plan
+                .stdout
+                .ends_with("Plan: 1 to create, 0 to update, 0 to delete.\n"),
+        "{}",
+        plan.stdout
+    );
+    // Without `workspace_id`, a plan is two requests: the workspace lookup and the list.
+    let lines: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(crate::support::fake_mixpanel::RecordedRequest::line)
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            format!("GET /api/app/projects/{PROJECT_ID}/workspaces/"),
+            format!("GET {}?include_archived=true", FakeMixpanel::flags_path()),
+        ]
+    );
+    let apply = run(&["apply", "--env", "staging", "--auto-approve"])
+        .await
+        .unwrap();
+    apply.expect_code(0);
+    let stored = fake.flag("example-flag").expect("created on the fake");
+    assert_eq!(stored["status"], "enabled");
+    // The staging override: one group at 100% (a fraction of 1 on the wire).
+    assert_eq!(
+        stored["ruleset"]["rollout"][0]["rollout_percentage"],
+        serde_json::json!(1.0)
+    );
+    assert_eq!(
+        stored["ruleset"]["test"]["users"],
+        serde_json::json!({ "qa-tester-1": "On" })
+    );
+    let again = run(&["plan", "--env", "staging", "--detailed-exitcode"])
+        .await
+        .unwrap();
+    again.expect_code(0);
+    assert!(
+        again
+            .stdout
+            .contains("\nno changes: `staging` matches the repository (1 flag in sync)\n"),
+        "{}",
+        again.stdout
+    );
+    // The service account never shows.
+    for out in [
+        &plan.stdout,
+        &plan.stderr,
+        &apply.stdout,
+        &apply.stderr,
+        &again.stdout,
+        &again.stderr,
+    ] {
+        assert!(
+            !out.contains(SA_SECRET) && !out.contains(SA_USERNAME),
+            "{out}"
+        );
+    }
+}
+
+/// `init --backend local --emulate mixpanel`: Mixpanel flag files against a local state that
+/// follows Mixpanel's rules; validate, plan, apply, then nothing to do.
+#[test]
+fn init_local_emulating_mixpanel_plans_and_applies_without_an_account() {
+    let repo = Repo::empty();
+    let run = repo.run(&[
+        "init",
+        "--backend",
+        "local",
+        "--emulate",
+        "mixpanel",
+        "--github",
+    ]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        "\
+wrote flagops.yaml
+wrote flags/example-flag.yaml
+wrote schemas/flagops.schema.json
+wrote schemas/mixpanel-flag.schema.json
+wrote .flagops/.gitignore
+wrote .github/workflows/flags-pull-request.yml
+
+next:
+  1. `flagops validate`, then `flagops plan --env staging`
+  2. `flagops apply --env staging` makes the local state (.flagops/state.json) match
+  3. in .github/workflows/, replace `<owner>/flagops@<sha>` with the flagops action you use (pinned to a commit)
+  4. no apply workflow: the local state lives on one machine; with `backend: mixpanel`, `flagops init --backend mixpanel --github` writes one
+"
+    );
+    let options = Options {
+        backend: BackendKind::Local,
+        emulate: Some(flagops::config::Service::Mixpanel),
+        github: true,
+    };
+    assert_eq!(tree(repo.path()), expected_tree(options));
+    let (_, _, config) = flagops::source::load_config(repo.path(), None).unwrap();
+    assert_eq!(config.service(), flagops::config::Service::Mixpanel);
+
+    let run = repo.run(&["validate"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stderr,
+        "validated 1 flag in 1 file: 0 errors, 0 warnings\n"
+    );
+    let run = repo.run(&["schema", "--check"]);
+    run.expect_code(0);
+    assert_eq!(run.stderr, "schemas are up to date\n");
+    let run = repo.run(&["plan", "--env", "staging"]);
+    run.expect_code(0);
+    // Mixpanel's words: variants with values, rollout groups, test users.
+    assert!(
+        run.stdout.contains(
+            "      variant `Off` 0% (control): false\n      variant `On` 100%: true\n      \
+             rollout group 1: 100% of everyone\n      test user `qa-tester-1`: variant `On`\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .ends_with("Plan: 1 to create, 0 to update, 0 to delete.\n"),
+        "{}",
+        run.stdout
+    );
+    for env in ["staging", "production"] {
+        repo.run(&["apply", "--env", env, "--auto-approve"])
+            .expect_code(0);
+        repo.run(&["plan", "--env", env, "--detailed-exitcode"])
+            .expect_code(0);
+    }
 }
 
 #[test]

@@ -37,7 +37,7 @@ fn the_expected_example_repositories_exist() {
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, ["posthog", "quickstart"]);
+    assert_eq!(names, ["mixpanel", "posthog", "quickstart"]);
 }
 
 #[test]
@@ -120,6 +120,12 @@ fn the_posthog_example_covers_the_model() {
     assert!(files.len() < total, "no file holds several flags");
 }
 
+/// The service whose flags `repo` holds, as its `flagops.yaml` says.
+fn service(repo: &Path) -> flagops::config::Service {
+    let (_, _, config) = flagops::source::load_config(repo, None).expect("load flagops.yaml");
+    config.service()
+}
+
 /// Whether `file` is a config (`flagops.yaml`, `flagops.local.yaml`, …) rather than flags.
 fn is_config(file: &Path) -> bool {
     file.file_name()
@@ -148,9 +154,9 @@ fn every_example_yaml_file_carries_a_schema_modeline_into_its_own_schemas() {
                     panic!("{}: first line is not a schema modeline", file.display())
                 });
             let expected = if is_config(&file) {
-                "flagops.schema.json"
+                "flagops.schema.json".to_owned()
             } else {
-                "posthog-flag.schema.json"
+                format!("{}-flag.schema.json", service(&repo).as_str())
             };
             let resolved = file
                 .parent()
@@ -163,7 +169,7 @@ fn every_example_yaml_file_carries_a_schema_modeline_into_its_own_schemas() {
                         file.display()
                     )
                 });
-            assert_eq!(resolved, schemas.join(expected), "{}", file.display());
+            assert_eq!(resolved, schemas.join(&expected), "{}", file.display());
             // Every later document of a multi-document file may repeat it; none may differ.
             for line in text.lines().filter(|l| l.contains("yaml-language-server")) {
                 assert_eq!(line, first, "{}", file.display());
@@ -206,4 +212,306 @@ fn every_extra_example_config_validates_without_findings() {
         }
     }
     assert!(checked >= 1, "examples/posthog/flagops.local.yaml is gone");
+}
+
+#[test]
+fn the_mixpanel_example_covers_the_model() {
+    use flagops::vendor::mixpanel::MixpanelFlag;
+    let root = crate_dir().join("examples/mixpanel");
+    let repo = flagops::source::load::<MixpanelFlag>(&root, None).expect("load");
+    assert!(repo.flags.len() >= 7, "only {} flags", repo.flags.len());
+    assert_eq!(repo.config.backend, flagops::config::BackendKind::Mixpanel);
+    assert_eq!(
+        repo.config.environments.keys().collect::<Vec<_>>(),
+        ["production", "staging"]
+    );
+    // An EU project: every environment on the EU region, with a service account by variable.
+    for (name, env) in &repo.config.environments {
+        assert_eq!(env.region, Some(flagops::config::Region::Eu), "{name}");
+        assert!(env.host.is_none() && env.project_id.is_some(), "{name}");
+        assert_eq!(env.username_env.as_deref(), Some("MIXPANEL_SA_USERNAME"));
+        assert_eq!(env.secret_env.as_deref(), Some("MIXPANEL_SA_SECRET"));
+    }
+    let production = &repo.config.environments["production"];
+    assert!(production.prune && production.max_deletes.is_some() && !production.protect.is_empty());
+    assert!(production.workspace_id.is_some() && production.rate_limit.is_some());
+    assert!(repo.config.environments["staging"].hard_delete);
+
+    let all = serde_json::to_string(&repo.flags.iter().map(|f| &f.spec).collect::<Vec<_>>())
+        .expect("serialize");
+    for needle in [
+        "\"variants\"",
+        "\"is_control\"",
+        "\"is_sticky\"",
+        "\"rollout\"",
+        "\"variant_splits\"",
+        "\"runtime_evaluation_rule\"",
+        "\"runtime_event_rule\"",
+        "\"property_filters\"",
+        "\"semver_compare\"",
+        "\"test_users\"",
+        "\"context\":\"account_id\"",
+        "\"data_group_id\"",
+        "\"serving_method\"",
+        "\"experiment_id\"",
+        "\"is_experiment_active\"",
+        "\"depends_on\"",
+        "\"environments\"",
+        "\"tags\"",
+        "\"description\"",
+    ] {
+        assert!(all.contains(needle), "no example flag uses {needle}");
+    }
+    // A feature gate (booleans), an experiment (strings) and dynamic configs (objects).
+    let kinds: std::collections::BTreeSet<&str> = repo
+        .flags
+        .iter()
+        .filter_map(|f| f.spec.variants.as_ref()?.first())
+        .map(|v| match v.value {
+            serde_json::Value::Bool(_) => "gate",
+            serde_json::Value::String(_) => "experiment",
+            serde_json::Value::Object(_) => "config",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        ["config", "experiment", "gate"]
+    );
+    // A staging override in several flags, and ordering through `depends_on`.
+    let staged = repo
+        .flags
+        .iter()
+        .filter(|f| f.spec.environments.contains_key("staging"))
+        .count();
+    assert!(staged >= 3, "{staged} staging overrides");
+    let graph = flagops::graph::DependencyGraph::new(repo.flags.iter().map(|f| {
+        let (flag, _) = flagops::model::format::resolve::<MixpanelFlag>(&f.spec, None);
+        (flag.key.clone(), flag.dependencies())
+    }));
+    assert!(graph.levels().expect("acyclic").len() >= 2);
+    let mut files: Vec<_> = repo.flags.iter().map(|f| f.file.clone()).collect();
+    let total = files.len();
+    files.dedup();
+    assert!(files.len() < total, "no file holds several flags");
+}
+
+/// A copy of `examples/<name>` in a temporary directory, without any local state.
+fn example_copy(name: &str) -> crate::support::Repo {
+    let repo = crate::support::Repo::empty();
+    let source = crate_dir().join("examples").join(name);
+    for entry in walkdir::WalkDir::new(&source)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".flagops")
+    {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let relative = entry.path().strip_prefix(&source).unwrap();
+            repo.write(relative.to_str().unwrap(), fs::read(entry.path()).unwrap());
+        }
+    }
+    repo
+}
+
+/// examples/mixpanel without an account: its `flagops.local.yaml` (`backend: local`,
+/// `emulate: mixpanel`) plans every flag, applies them, and then plans nothing, in each
+/// environment (staging with its overrides).
+#[test]
+fn the_mixpanel_example_plans_applies_and_converges_without_an_account() {
+    let repo = example_copy("mixpanel");
+    let with = |args: &[&'static str]| [&["--config", "flagops.local.yaml"][..], args].concat();
+    for env in ["staging", "production"] {
+        let run = repo.run(&with(&["plan", "--env", env]));
+        run.expect_code(0);
+        assert!(
+            run.stdout.starts_with(&format!(
+                "plan for environment `{env}` (backend `local`, local state file `.flagops/state.json`)\n"
+            )),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            run.stdout
+                .ends_with("Plan: 7 to create, 0 to update, 0 to delete.\n"),
+            "{}",
+            run.stdout
+        );
+        // Dependencies first: the gate the checkout flags depend on is level 0.
+        assert!(
+            run.stdout
+                .contains("\n  level 1: `checkout-v2`, `kill-switch-payments`\n"),
+            "{}",
+            run.stdout
+        );
+        let run = repo.run(&with(&["apply", "--env", env, "--auto-approve"]));
+        run.expect_code(0);
+        assert!(
+            run.stdout.ends_with(&format!(
+                "Apply complete for `{env}`: 7 applied, 0 already applied, 0 failed, 0 skipped, 0 untouched.\n"
+            )),
+            "{}",
+            run.stdout
+        );
+        let run = repo.run(&with(&["plan", "--env", env, "--detailed-exitcode"]));
+        run.expect_code(0);
+        assert!(
+            run.stdout.contains(&format!(
+                "\nno changes: `{env}` matches the repository (7 flags in sync)\n"
+            )),
+            "{}",
+            run.stdout
+        );
+    }
+    // The environments differ where the files say so: staging serves the semantic ranking
+    // to everyone and has the onboarding tour on; production has neither.
+    let state: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(repo.path().join(".flagops/state.json")).unwrap())
+            .unwrap();
+    let stored = |env: &str, key: &str| -> serde_json::Value {
+        state["environments"][env]["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["flag"]["key"] == key)
+            .unwrap_or_else(|| panic!("{env}: no `{key}`"))["flag"]
+            .clone()
+    };
+    assert_eq!(
+        stored("staging", "search-ranking")["rollout"],
+        serde_json::json!([{ "rollout_percentage": 100, "variant_splits": { "bm25": 0, "hybrid": 0, "semantic": 100 } }])
+    );
+    assert_eq!(
+        stored("production", "search-ranking")["rollout"][0]["variant_splits"],
+        serde_json::json!({ "bm25": 20, "hybrid": 80, "semantic": 0 })
+    );
+    assert_eq!(stored("staging", "onboarding-tour")["status"], "enabled");
+    // `disabled`, the default, is left out of the stored (canonical) form.
+    assert_eq!(
+        stored("production", "onboarding-tour")["status"],
+        serde_json::Value::Null
+    );
+}
+
+/// examples/mixpanel's own `flagops.yaml`, its production environment pointed at the strict
+/// fake Mixpanel (`host` instead of `region: eu`, the fake's project and workspace): every
+/// flag is accepted, stored as written (fractions on the wire), and a second plan is clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mixpanel_example_applies_to_the_fake_mixpanel() {
+    use crate::support::fake_mixpanel::{
+        FakeMixpanel, PROJECT_ID, SA_SECRET, SA_USERNAME, WORKSPACE_ID,
+    };
+    let fake = FakeMixpanel::start().await;
+    let repo = example_copy("mixpanel");
+    let config = fs::read_to_string(repo.path().join("flagops.yaml")).unwrap();
+    let production = "    region: eu\n    project_id: 2718281\n    workspace_id: 1618033 ";
+    assert!(config.contains(production), "{config}");
+    let config = config.replacen(
+        production,
+        &format!(
+            "    host: {}\n    project_id: {PROJECT_ID}\n    workspace_id: {WORKSPACE_ID} ",
+            fake.base_url()
+        ),
+        1,
+    );
+    fs::write(repo.path().join("flagops.yaml"), config).unwrap();
+    let dir = repo.path().to_path_buf();
+    let run = |args: &'static [&'static str]| {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::support::flagops_with_env(
+                &dir,
+                args,
+                &[
+                    ("MIXPANEL_SA_USERNAME", SA_USERNAME),
+                    ("MIXPANEL_SA_SECRET", SA_SECRET),
+                ],
+            )
+        })
+    };
+    let apply = run(&["apply", "--env", "production", "--auto-approve"])
+        .await
+        .unwrap();
+    apply.expect_code(0);
+    assert!(
+        apply.stdout.ends_with(
+            "Apply complete for `production`: 7 applied, 0 already applied, 0 failed, 0 skipped, 0 untouched.\n"
+        ),
+        "{}\n{}",
+        apply.stdout,
+        apply.stderr
+    );
+    // Requests are precious (60 an hour by default): the plan's list, the fresh list just
+    // before the steps (the preconditions) and again before level 1, one `POST` per flag,
+    // one list to confirm; the workspace is configured, so never looked up. 11 requests for
+    // 7 new flags in two levels.
+    let flags = FakeMixpanel::flags_path();
+    let list = format!("GET {flags}?include_archived=true");
+    let post = format!("POST {flags}");
+    let lines: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(crate::support::fake_mixpanel::RecordedRequest::line)
+        .collect();
+    let mut expected = vec![list.clone(), list.clone()];
+    expected.extend(std::iter::repeat_n(post.clone(), 5));
+    expected.push(list.clone());
+    expected.extend(std::iter::repeat_n(post, 2));
+    expected.push(list.clone());
+    assert_eq!(lines, expected);
+    fake.clear_requests();
+    let mut keys: Vec<String> = fake
+        .flags()
+        .iter()
+        .map(|f| f["key"].as_str().unwrap().to_owned())
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "checkout-api-v2",
+            "checkout-v2",
+            "kill-switch-payments",
+            "maintenance-banner",
+            "onboarding-tour",
+            "pricing-page-experiment",
+            "search-ranking",
+        ]
+    );
+    // Percentages are fractions on the wire; values keep their JSON types.
+    let pricing = fake.flag("pricing-page-experiment").unwrap();
+    assert_eq!(
+        pricing["ruleset"]["rollout"][1]["rollout_percentage"],
+        serde_json::json!(0.5)
+    );
+    let splits: Vec<&serde_json::Value> = pricing["ruleset"]["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| &v["split"])
+        .collect();
+    assert!(splits.contains(&&serde_json::json!(0.34)), "{splits:?}");
+    let ranking = fake.flag("search-ranking").unwrap();
+    assert_eq!(ranking["context"], "account_id");
+    assert_eq!(
+        ranking["ruleset"]["rollout"][0]["variant_splits"],
+        serde_json::json!({ "bm25": 0.2, "hybrid": 0.8, "semantic": 0.0 })
+    );
+    let again = run(&["plan", "--env", "production", "--detailed-exitcode"])
+        .await
+        .unwrap();
+    again.expect_code(0);
+    assert!(
+        again
+            .stdout
+            .contains("\nno changes: `production` matches the repository (7 flags in sync)\n"),
+        "{}",
+        again.stdout
+    );
+    // A plan is one request.
+    let lines: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(crate::support::fake_mixpanel::RecordedRequest::line)
+        .collect();
+    assert_eq!(lines, [list]);
 }

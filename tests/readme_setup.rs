@@ -159,6 +159,16 @@ fn every_cargo_run_command_of_the_set_up_section_works() {
         output("-C examples/posthog --config flagops.local.yaml plan --env staging")
             .ends_with("Plan: 16 to create, 0 to update, 0 to delete.\n")
     );
+    // examples/mixpanel the same way, then applied.
+    assert!(
+        output("-C examples/mixpanel --config flagops.local.yaml plan --env staging")
+            .ends_with("Plan: 7 to create, 0 to update, 0 to delete.\n")
+    );
+    assert!(
+        output("-C examples/mixpanel --config flagops.local.yaml apply --env staging").ends_with(
+            "Apply complete for `staging`: 7 applied, 0 already applied, 0 failed, 0 skipped, 0 untouched.\n"
+        )
+    );
 }
 
 /// The Examples list names every directory under `examples/`, and its figures are true.
@@ -177,19 +187,22 @@ fn the_readme_lists_every_example_with_true_figures() {
             "README's Examples list does not describe examples/{name}"
         );
     }
-    let run = flagops(&crate_dir().join("examples/posthog"), &["validate"]);
-    run.expect_code(0);
-    let summary = run.stderr.trim_end();
-    let (flags, files) = summary
-        .strip_prefix("validated ")
-        .and_then(|s| s.split_once(" flags in "))
-        .and_then(|(flags, rest)| Some((flags, rest.split_once(" files")?.0)))
-        .unwrap_or_else(|| panic!("{summary}"));
-    assert!(
-        section.contains(&format!("{flags}\n  flags in {files} files"))
-            || section.contains(&format!("{flags} flags in {files} files")),
-        "README's figures for examples/posthog differ from `{summary}`"
-    );
+    for example in ["posthog", "mixpanel"] {
+        let run = flagops(&crate_dir().join("examples").join(example), &["validate"]);
+        run.expect_code(0);
+        let summary = run.stderr.trim_end();
+        let (flags, files) = summary
+            .strip_prefix("validated ")
+            .and_then(|s| s.split_once(" flags in "))
+            .and_then(|(flags, rest)| Some((flags, rest.split_once(" files")?.0)))
+            .unwrap_or_else(|| panic!("{summary}"));
+        // The figures may be broken across two lines of the list.
+        let words = section.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            words.contains(&format!("{flags} flags in {files} files")),
+            "README's figures for examples/{example} differ from `{summary}`"
+        );
+    }
 }
 
 /// The section's `flagops init` commands, run as written in an empty directory, give a
@@ -202,10 +215,13 @@ fn the_readme_init_commands_give_a_repository_that_validates() {
         .into_iter()
         .filter(|c| c.starts_with("flagops init"))
         .collect();
-    assert!(
-        commands.contains(&"flagops init --backend posthog".to_owned()),
-        "{commands:?}"
-    );
+    for expected in [
+        "flagops init --backend posthog",
+        "flagops init --backend mixpanel",
+        "flagops init --backend local --emulate mixpanel",
+    ] {
+        assert!(commands.contains(&expected.to_owned()), "{commands:?}");
+    }
     for command in commands {
         let repo = Repo::empty();
         let args: Vec<&str> = command.split_whitespace().skip(1).collect();

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::Context;
 use super::output::stdout;
-use crate::config::BackendKind;
+use crate::config::{BackendKind, Service};
 use crate::error::{Error, Result, exit};
 use crate::init::{self, InitFile, Options};
 use crate::render::escape::terminal;
@@ -18,9 +18,14 @@ use crate::render::escape::terminal;
 /// Arguments of `init`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The flag service: `posthog` or `local` (a JSON file standing in for PostHog, no account).
+    /// The flag service: `posthog`, `mixpanel` or `local` (a JSON file standing in for a
+    /// service, no account).
     #[arg(long, value_name = "BACKEND", default_value = "posthog", value_parser = parse_backend)]
     backend: BackendKind,
+    /// With `--backend local`: whose flags and rules the local state follows, `posthog`
+    /// (the default) or `mixpanel`.
+    #[arg(long, value_name = "SERVICE", value_parser = parse_service)]
+    emulate: Option<Service>,
     /// Also write GitHub Actions workflows under `.github/workflows/` (pull request: validate
     /// and plan; push to main: apply).
     #[arg(long)]
@@ -30,11 +35,17 @@ pub(crate) struct Args {
 fn parse_backend(name: &str) -> std::result::Result<BackendKind, String> {
     match name {
         "posthog" => Ok(BackendKind::Posthog),
+        "mixpanel" => Ok(BackendKind::Mixpanel),
         "local" => Ok(BackendKind::Local),
-        "mixpanel" => {
-            Err("the mixpanel backend is not supported yet (use posthog or local)".into())
-        }
-        _ => Err("expected posthog or local".into()),
+        _ => Err("expected posthog, mixpanel or local".into()),
+    }
+}
+
+fn parse_service(name: &str) -> std::result::Result<Service, String> {
+    match name {
+        "posthog" => Ok(Service::Posthog),
+        "mixpanel" => Ok(Service::Mixpanel),
+        _ => Err("expected posthog or mixpanel".into()),
     }
 }
 
@@ -46,8 +57,16 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
                 .hint("use `flagops -C DIR init` to initialise another directory"),
         );
     }
+    if args.emulate.is_some() && args.backend != BackendKind::Local {
+        return Err(Error::usage(format!(
+            "`--emulate` is for `--backend local`; the {} backend is the service itself",
+            args.backend.as_str()
+        ))
+        .hint("leave `--emulate` out, or use `--backend local --emulate …` to try flags without an account"));
+    }
     let options = Options {
         backend: args.backend,
+        emulate: args.emulate,
         github: args.github,
     };
     let files = init::files(options);

@@ -1,9 +1,10 @@
 //! `init`: the files of a new flag repository, ready to validate.
 //!
 //! Pure: [`files`] returns every file `flagops init` writes (path relative to the repository
-//! and content) for a backend, and [`next_steps`] what to do after. The templates are the
-//! files under `src/init/templates/`, compiled in; the schemas are the same ones `flagops
-//! schema` writes (`crate::schema::generate`), so `schema --check` passes in a new repository.
+//! and content) for a backend (and, for `local`, the service it emulates), and [`next_steps`]
+//! what to do after. The templates are the files under `src/init/templates/`, compiled in;
+//! the schemas are the same ones `flagops schema` writes for that service
+//! (`crate::schema::generate`), so `schema --check` passes in a new repository.
 //! Every YAML file's modeline points at `schemas/` relative to that file. `cli::init` refuses
 //! to overwrite anything and writes them.
 
@@ -15,8 +16,23 @@ use crate::schema;
 pub struct Options {
     /// The backend the config names.
     pub backend: BackendKind,
+    /// With `backend: local`: the service the local state follows (`emulate`); `None` is
+    /// PostHog, the config's default. Ignored by the other backends.
+    pub emulate: Option<Service>,
     /// Also write GitHub Actions workflows under `.github/workflows/`.
     pub github: bool,
+}
+
+impl Options {
+    /// The service whose flag files the repository holds (as `Config::service` reads the
+    /// config this writes).
+    pub fn service(self) -> Service {
+        match self.backend {
+            BackendKind::Posthog => Service::Posthog,
+            BackendKind::Mixpanel => Service::Mixpanel,
+            BackendKind::Local => self.emulate.unwrap_or(Service::Posthog),
+        }
+    }
 }
 
 /// One file of a new repository.
@@ -32,15 +48,21 @@ pub struct InitFile {
 pub const EXAMPLE_FLAG: &str = "flags/example-flag.yaml";
 
 const CONFIG_POSTHOG: &str = include_str!("templates/flagops.posthog.yaml");
+const CONFIG_MIXPANEL: &str = include_str!("templates/flagops.mixpanel.yaml");
 const CONFIG_LOCAL: &str = include_str!("templates/flagops.local.yaml");
-const FLAG: &str = include_str!("templates/example-flag.yaml");
+const CONFIG_LOCAL_MIXPANEL: &str = include_str!("templates/flagops.local-mixpanel.yaml");
+const FLAG_POSTHOG: &str = include_str!("templates/example-flag.yaml");
+const FLAG_MIXPANEL: &str = include_str!("templates/example-flag.mixpanel.yaml");
 const STATE_GITIGNORE: &str = include_str!("templates/state.gitignore");
 const PULL_REQUEST_POSTHOG: &str = include_str!("templates/pull-request.posthog.yml");
+const PULL_REQUEST_MIXPANEL: &str = include_str!("templates/pull-request.mixpanel.yml");
 const PULL_REQUEST_LOCAL: &str = include_str!("templates/pull-request.local.yml");
 const APPLY_POSTHOG: &str = include_str!("templates/apply.posthog.yml");
+const APPLY_MIXPANEL: &str = include_str!("templates/apply.mixpanel.yml");
 
 /// Every file of a new repository, in the order they are written and listed: the config, the
-/// example flag, the schemas, then (local backend) the state directory's `.gitignore`, then
+/// example flag (of the service the repository holds), the schemas (the config's and that
+/// service's flag schema), then (local backend) the state directory's `.gitignore`, then
 /// (with `github`) the workflows. With `backend: local` there is no apply workflow: the
 /// state file lives on one machine, so an apply in CI would change nothing that lasts.
 pub fn files(options: Options) -> Vec<InitFile> {
@@ -48,18 +70,21 @@ pub fn files(options: Options) -> Vec<InitFile> {
         path: path.to_owned(),
         content: content.to_owned(),
     };
-    let local = options.backend == BackendKind::Local;
-    let mut out = vec![
-        file(
-            crate::config::CONFIG_FILE,
-            if local { CONFIG_LOCAL } else { CONFIG_POSTHOG },
-        ),
-        file(EXAMPLE_FLAG, FLAG),
-    ];
-    let service = match options.backend {
-        BackendKind::Mixpanel => Service::Mixpanel,
-        BackendKind::Posthog | BackendKind::Local => Service::Posthog,
+    let service = options.service();
+    let config = match (options.backend, service) {
+        (BackendKind::Posthog, _) => CONFIG_POSTHOG,
+        (BackendKind::Mixpanel, _) => CONFIG_MIXPANEL,
+        (BackendKind::Local, Service::Posthog) => CONFIG_LOCAL,
+        (BackendKind::Local, Service::Mixpanel) => CONFIG_LOCAL_MIXPANEL,
     };
+    let flag = match service {
+        Service::Posthog => FLAG_POSTHOG,
+        Service::Mixpanel => FLAG_MIXPANEL,
+    };
+    let mut out = vec![
+        file(crate::config::CONFIG_FILE, config),
+        file(EXAMPLE_FLAG, flag),
+    ];
     out.extend(
         schema::generate(Some(service))
             .into_iter()
@@ -68,21 +93,22 @@ pub fn files(options: Options) -> Vec<InitFile> {
                 content: s.content,
             }),
     );
-    if local {
+    if options.backend == BackendKind::Local {
         out.push(file(".flagops/.gitignore", STATE_GITIGNORE));
     }
     if options.github {
-        if local {
-            out.push(file(
-                ".github/workflows/flags-pull-request.yml",
-                PULL_REQUEST_LOCAL,
-            ));
-        } else {
-            out.push(file(
-                ".github/workflows/flags-pull-request.yml",
-                PULL_REQUEST_POSTHOG,
-            ));
-            out.push(file(".github/workflows/flags-apply.yml", APPLY_POSTHOG));
+        const PULL_REQUEST: &str = ".github/workflows/flags-pull-request.yml";
+        const APPLY: &str = ".github/workflows/flags-apply.yml";
+        match options.backend {
+            BackendKind::Posthog => {
+                out.push(file(PULL_REQUEST, PULL_REQUEST_POSTHOG));
+                out.push(file(APPLY, APPLY_POSTHOG));
+            }
+            BackendKind::Mixpanel => {
+                out.push(file(PULL_REQUEST, PULL_REQUEST_MIXPANEL));
+                out.push(file(APPLY, APPLY_MIXPANEL));
+            }
+            BackendKind::Local => out.push(file(PULL_REQUEST, PULL_REQUEST_LOCAL)),
         }
     }
     out
@@ -140,17 +166,24 @@ pub fn next_steps(options: Options, flagops: &str) -> Vec<String> {
         let last = match options.backend {
             BackendKind::Posthog => {
                 "add POSTHOG_API_KEY_STAGING and POSTHOG_API_KEY_PROD as repository secrets"
+                    .to_owned()
             }
             BackendKind::Mixpanel => {
-                "add MIXPANEL_SA_USERNAME and MIXPANEL_SA_SECRET as repository secrets"
+                "add MIXPANEL_SA_USERNAME and MIXPANEL_SA_SECRET as repository secrets".to_owned()
             }
             // Said, so that the missing apply workflow is not taken for an oversight.
             BackendKind::Local => {
-                "no apply workflow: the local state lives on one machine; with `backend: \
-                 posthog`, `flagops init --github` writes one"
+                let (backend, init) = match options.service() {
+                    Service::Posthog => ("posthog", "flagops init --github"),
+                    Service::Mixpanel => ("mixpanel", "flagops init --backend mixpanel --github"),
+                };
+                format!(
+                    "no apply workflow: the local state lives on one machine; with `backend: \
+                     {backend}`, `{init}` writes one"
+                )
             }
         };
-        steps.push(last.to_owned());
+        steps.push(last);
     }
     steps
 }
@@ -167,6 +200,7 @@ mod tests {
     fn each_backend_gets_its_files_and_no_apply_workflow_for_local() {
         let posthog = Options {
             backend: BackendKind::Posthog,
+            emulate: None,
             github: true,
         };
         assert_eq!(
@@ -182,6 +216,7 @@ mod tests {
         );
         let local = Options {
             backend: BackendKind::Local,
+            emulate: None,
             github: false,
         };
         assert_eq!(
@@ -194,15 +229,64 @@ mod tests {
                 ".flagops/.gitignore",
             ]
         );
+        let mixpanel = Options {
+            backend: BackendKind::Mixpanel,
+            emulate: None,
+            github: true,
+        };
+        assert_eq!(
+            paths(mixpanel),
+            [
+                "flagops.yaml",
+                "flags/example-flag.yaml",
+                "schemas/flagops.schema.json",
+                "schemas/mixpanel-flag.schema.json",
+                ".github/workflows/flags-pull-request.yml",
+                ".github/workflows/flags-apply.yml",
+            ]
+        );
+        let local_mixpanel = Options {
+            backend: BackendKind::Local,
+            emulate: Some(Service::Mixpanel),
+            github: true,
+        };
+        assert_eq!(
+            paths(local_mixpanel),
+            [
+                "flagops.yaml",
+                "flags/example-flag.yaml",
+                "schemas/flagops.schema.json",
+                "schemas/mixpanel-flag.schema.json",
+                ".flagops/.gitignore",
+                ".github/workflows/flags-pull-request.yml",
+            ]
+        );
+    }
+
+    /// Every combination `init` accepts.
+    fn every_options() -> Vec<Options> {
+        let mut out = Vec::new();
+        for (backend, emulate) in [
+            (BackendKind::Posthog, None),
+            (BackendKind::Mixpanel, None),
+            (BackendKind::Local, None),
+            (BackendKind::Local, Some(Service::Mixpanel)),
+        ] {
+            for github in [false, true] {
+                out.push(Options {
+                    backend,
+                    emulate,
+                    github,
+                });
+            }
+        }
+        out
     }
 
     #[test]
     fn every_yaml_modeline_points_at_the_schema_relative_to_its_file() {
-        for backend in [BackendKind::Posthog, BackendKind::Local] {
-            let all = files(Options {
-                backend,
-                github: false,
-            });
+        for options in every_options() {
+            let all = files(options);
             for file in all.iter().filter(|f| {
                 std::path::Path::new(&f.path)
                     .extension()
@@ -210,9 +294,9 @@ mod tests {
             }) {
                 let depth = file.path.matches('/').count();
                 let schema = if file.path == "flagops.yaml" {
-                    "flagops.schema.json"
+                    "flagops.schema.json".to_owned()
                 } else {
-                    "posthog-flag.schema.json"
+                    format!("{}-flag.schema.json", options.service().as_str())
                 };
                 let first = file.content.lines().next().unwrap_or_default();
                 assert_eq!(
@@ -235,21 +319,78 @@ mod tests {
 
     #[test]
     fn the_config_names_its_backend_and_only_its_options() {
-        let config = |backend| {
+        let config = |backend, emulate| {
             files(Options {
                 backend,
+                emulate,
                 github: false,
             })
             .remove(0)
             .content
         };
-        let posthog = config(BackendKind::Posthog);
+        let posthog = config(BackendKind::Posthog, None);
         assert!(posthog.contains("\nbackend: posthog "));
         assert!(posthog.contains("api_key_env: POSTHOG_API_KEY_STAGING"));
         assert!(!posthog.contains("\nstate:"));
-        let local = config(BackendKind::Local);
+        let local = config(BackendKind::Local, None);
         assert!(local.contains("\nbackend: local "));
         assert!(local.contains("\nstate: .flagops/state.json "));
         assert!(!local.contains("    api_key_env:"));
+        assert!(!local.contains("\nemulate:"));
+        let mixpanel = config(BackendKind::Mixpanel, None);
+        assert!(mixpanel.contains("\nbackend: mixpanel "));
+        assert!(mixpanel.contains("    username_env: MIXPANEL_SA_USERNAME "));
+        assert!(mixpanel.contains("    secret_env: MIXPANEL_SA_SECRET "));
+        assert!(!mixpanel.contains("api_key_env") && !mixpanel.contains("\nstate:"));
+        let emulated = config(BackendKind::Local, Some(Service::Mixpanel));
+        assert!(emulated.contains("\nbackend: local "));
+        assert!(emulated.contains("\nemulate: mixpanel "));
+        assert!(!emulated.contains("    username_env:"));
+        // `emulate: posthog` is the default: the same files as no `emulate`.
+        assert_eq!(
+            files(Options {
+                backend: BackendKind::Local,
+                emulate: Some(Service::Posthog),
+                github: true,
+            }),
+            files(Options {
+                backend: BackendKind::Local,
+                emulate: None,
+                github: true,
+            })
+        );
+    }
+
+    #[test]
+    fn each_service_gets_its_example_flag_and_workflows_its_secrets() {
+        for options in every_options() {
+            let all = files(options);
+            let flag = &all[1];
+            assert_eq!(flag.path, EXAMPLE_FLAG);
+            let text = &flag.content;
+            match options.service() {
+                Service::Posthog => assert!(text.contains("\nconditions:"), "{text}"),
+                Service::Mixpanel => assert!(text.contains("\nrollout:"), "{text}"),
+            }
+            for workflow in all.iter().filter(|f| f.path.starts_with(".github/")) {
+                let text = &workflow.content;
+                let (ours, theirs) = match options.backend {
+                    BackendKind::Posthog => (&["POSTHOG_API_KEY_STAGING"][..], "MIXPANEL_SA"),
+                    BackendKind::Mixpanel => (
+                        &["MIXPANEL_SA_USERNAME", "MIXPANEL_SA_SECRET"][..],
+                        "POSTHOG_API_KEY",
+                    ),
+                    BackendKind::Local => (&[][..], "secrets."),
+                };
+                for var in ours {
+                    assert!(
+                        text.contains(&format!("{var}: \"${{{{ secrets.{var} }}}}\"")),
+                        "{}: {var}",
+                        workflow.path
+                    );
+                }
+                assert!(!text.contains(theirs), "{}", workflow.path);
+            }
+        }
     }
 }
