@@ -165,11 +165,11 @@ async fn apply_never_follows_a_redirect_of_a_write_to_another_origin() {
     let fake = FakePosthog::start().await;
     let elsewhere = FakePosthog::start().await;
     let repo = repo(&fake.base_url());
-    // The list reads pass (the plan's and apply's own, two pages each); the create is
-    // redirected.
+    // The list reads pass (the plan's, which `--auto-approve` applies at once: two
+    // requests); the create is redirected.
     fake.inject(Fault::Slow {
         delay: Duration::ZERO,
-        times: 4,
+        times: 2,
     });
     fake.inject(Fault::Redirect {
         status: 307,
@@ -242,9 +242,10 @@ async fn plan_never_follows_a_redirect_of_a_read() {
 async fn apply_reads_back_a_write_whose_answer_was_garbled() {
     let fake = FakePosthog::start().await;
     let repo = repo(&fake.base_url());
+    // The plan's list (two requests) passes; the create's answer is garbled.
     fake.inject(Fault::Slow {
         delay: Duration::ZERO,
-        times: 4,
+        times: 2,
     });
     fake.inject(Fault::Garbled { times: 1 });
     let run = flagops_against_fake(

@@ -440,10 +440,10 @@ async fn the_mixpanel_example_applies_to_the_fake_mixpanel() {
         apply.stdout,
         apply.stderr
     );
-    // Requests are precious (60 an hour by default): the plan's list, the fresh list just
-    // before the steps (the preconditions) and again before level 1, one `POST` per flag,
-    // one list to confirm; the workspace is configured, so never looked up. 11 requests for
-    // 7 new flags in two levels.
+    // Requests are precious (60 an hour by default): the plan's list (applied at once with
+    // `--auto-approve`, so it is what the preconditions are checked against), a fresh list
+    // before level 1, one `POST` per flag, one list to confirm; the workspace is configured,
+    // so never looked up. 10 requests for 7 new flags in two levels.
     let flags = FakeMixpanel::flags_path();
     let list = format!("GET {flags}?include_archived=true");
     let post = format!("POST {flags}");
@@ -452,12 +452,18 @@ async fn the_mixpanel_example_applies_to_the_fake_mixpanel() {
         .iter()
         .map(crate::support::fake_mixpanel::RecordedRequest::line)
         .collect();
-    let mut expected = vec![list.clone(), list.clone()];
+    let mut expected = vec![list.clone()];
     expected.extend(std::iter::repeat_n(post.clone(), 5));
     expected.push(list.clone());
     expected.extend(std::iter::repeat_n(post, 2));
     expected.push(list.clone());
     assert_eq!(lines, expected);
+    // …and says so.
+    assert!(
+        apply.stderr.ends_with("sent 10 requests to Mixpanel\n"),
+        "{}",
+        apply.stderr
+    );
     fake.clear_requests();
     let mut keys: Vec<String> = fake
         .flags()
@@ -507,7 +513,8 @@ async fn the_mixpanel_example_applies_to_the_fake_mixpanel() {
         "{}",
         again.stdout
     );
-    // A plan is one request.
+    // A plan is one request, and says so.
+    assert_eq!(again.stderr, "sent 1 request to Mixpanel\n");
     let lines: Vec<String> = fake
         .requests()
         .iter()

@@ -143,6 +143,19 @@ pub async fn run<B: Backend>(
     options: &Options,
     progress: &dyn Progress<FieldOf<B>>,
 ) -> Result<Report<FieldOf<B>>, BackendError> {
+    run_from(plan, None, backend, options, progress).await
+}
+
+/// [`run`], checking the steps against `fresh` instead of reading the live state first when
+/// the plan was made from it a moment ago (no pause for a confirmation in between): one read
+/// fewer, which counts where the service allows few (Mixpanel).
+pub async fn run_from<B: Backend>(
+    plan: &Plan<B::Flag>,
+    fresh: Option<LiveState<B::Flag>>,
+    backend: &B,
+    options: &Options,
+    progress: &dyn Progress<FieldOf<B>>,
+) -> Result<Report<FieldOf<B>>, BackendError> {
     progress.started(plan.steps.len());
     let not_started = || {
         Outcome::failed(
@@ -150,7 +163,11 @@ pub async fn run<B: Backend>(
             "not started: the apply was interrupted; nothing was changed for this flag",
         )
     };
-    let current = match guarded(backend.list(), options).await {
+    let listed = match fresh {
+        Some(fresh) => Guarded::Done(Ok(fresh)),
+        None => guarded(backend.list(), options).await,
+    };
+    let current = match listed {
         Guarded::Done(current) => current?,
         Guarded::Parked | Guarded::OnTheWire => {
             let steps: Vec<StepReport<FieldOf<B>>> = plan

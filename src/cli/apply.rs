@@ -356,6 +356,7 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
     let inputs = prepare::<F>(ctx, &args.env)?;
     let now = metadata(&inputs.repo, &args.env)?;
     let runtime = runtime()?;
+    let mut fresh = None;
     let mut plan = if let Some(file) = &args.plan {
         let saved = read_plan(&ctx.directory.join(file), &args.env)?;
         check_saved(&saved, &now)?;
@@ -366,6 +367,10 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
         match plan::build(&inputs.desired, &live, &inputs.policy) {
             Ok(mut plan) => {
                 plan.metadata = now;
+                // Applied at once (nobody is asked first): what the plan read is current.
+                if !must_confirm {
+                    fresh = Some(live);
+                }
                 plan
             }
             Err(error) => {
@@ -449,12 +454,19 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
             above.println(format!("waiting: {m}"));
         })));
         let bar = Bar(bar);
-        let report = runtime.block_on(apply::run(&plan, &inputs.backend, &options, &bar));
+        let report = runtime.block_on(apply::run_from(
+            &plan,
+            fresh,
+            &inputs.backend,
+            &options,
+            &bar,
+        ));
         bar.0.finish_and_clear();
         report
     } else {
-        runtime.block_on(apply::run(
+        runtime.block_on(apply::run_from(
             &plan,
+            fresh,
             &inputs.backend,
             &options,
             &Counter::new(Duration::from_secs(10), stderr),
