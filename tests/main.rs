@@ -81,3 +81,4 @@ fn test_no_forgotten_test_files() {
         "add `mod …;` to tests/main.rs for: {forgotten:?}"
     );
 }
+mod cli_mixpanel_validate;
