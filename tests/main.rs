@@ -81,4 +81,5 @@ fn test_no_forgotten_test_files() {
         "add `mod …;` to tests/main.rs for: {forgotten:?}"
     );
 }
+mod cli_mixpanel_apply;
 mod cli_mixpanel_validate;
