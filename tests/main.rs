@@ -82,6 +82,7 @@ fn test_no_forgotten_test_files() {
     );
 }
 mod cli_mixpanel_apply;
+mod cli_mixpanel_eval;
 mod cli_mixpanel_import;
 mod cli_mixpanel_plan;
 mod cli_mixpanel_secrets;
