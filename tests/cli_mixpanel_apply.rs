@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::fake_mixpanel::{FakeMixpanel, Fault};
+use crate::support::fake_mixpanel::{FakeMixpanel, Fault, RecordedRequest};
 use crate::support::{Run, TempRepo, flagops_against_fake_mixpanel, mixpanel_repo};
 
 /// Depends on `z-backend`, and sorts before it: only `depends_on` puts it second.
@@ -94,7 +94,7 @@ pub(crate) fn writable(flag: &Value) -> Value {
 
 /// `GET`/`POST`/… and path (with query) of every request the fake received.
 pub(crate) fn lines(fake: &FakeMixpanel) -> Vec<String> {
-    fake.requests().iter().map(|r| r.line()).collect()
+    fake.requests().iter().map(RecordedRequest::line).collect()
 }
 
 /// The requests of a `plan` with the workspace discovered: the workspaces, then one list.

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::cli_mixpanel_apply::{list, plan_requests};
+use crate::cli_mixpanel_apply::{lines, list, plan_requests};
 use crate::support::fake_mixpanel::{FakeMixpanel, WORKSPACE_ID};
 use crate::support::{Run, TempRepo, flagops_against_fake_mixpanel, mixpanel_repo};
 
@@ -173,19 +173,13 @@ async fn detailed_exitcode_and_the_requests_of_a_plan() {
     // Without `prune`, `legacy` is left alone and said so.
     assert!(run.stdout.contains("`legacy`"), "{}", run.stdout);
     // Workspace discovery, then one list with the archived flags.
-    assert_eq!(
-        fake.requests().iter().map(|r| r.line()).collect::<Vec<_>>(),
-        plan_requests()
-    );
+    assert_eq!(lines(&fake), plan_requests());
 
     // With `workspace_id`, one request.
     let repo = self::repo(&fake, &format!("    workspace_id: {WORKSPACE_ID}\n"));
     fake.clear_requests();
     plan(&repo, &["--detailed-exitcode"]).await.expect_code(2);
-    assert_eq!(
-        fake.requests().iter().map(|r| r.line()).collect::<Vec<_>>(),
-        [list()]
-    );
+    assert_eq!(lines(&fake), [list()]);
 
     // In sync: exit 0.
     flagops_against_fake_mixpanel(repo.path(), &["apply", "--env", "live", "--auto-approve"])
