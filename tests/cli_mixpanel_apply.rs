@@ -525,3 +525,87 @@ async fn dropped_connections_on_updates_converge() {
     assert_eq!(fake.flags().len(), 2);
     assert_in_sync(&fake, &repo, 2).await;
 }
+
+/// Requests are precious on Mixpanel: 12 flags in 3 dependency levels take the workspace
+/// lookup, the plan's list, one fresh list before the steps, one write per flag and one list
+/// to read back, and no request per flag otherwise; each level's writes come after the
+/// previous level's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twelve_flags_in_three_levels_take_sixteen_requests() {
+    let fake = FakeMixpanel::start().await;
+    let flag = |key: &str, percent: u32, deps: &str| {
+        format!(
+            "key: {key}\nstatus: enabled\nrollout:\n  - rollout_percentage: {percent}\ndepends_on: [{deps}]\n"
+        )
+    };
+    let mut files: Vec<(String, String, usize)> = Vec::new();
+    for (level, deps) in [(0, ""), (1, "l0-0, l0-1"), (2, "l1-3")] {
+        for i in 0..4 {
+            let key = format!("l{level}-{i}");
+            files.push((format!("{key}.yaml"), flag(&key, 10, deps), level));
+        }
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(name, text, _)| (name.as_str(), text.as_str()))
+        .collect();
+    let repo = mixpanel_repo(&fake.base_url(), "", &refs);
+    let level_of = |key: &str| key[1..2].parse::<usize>().unwrap();
+    for (round, method) in [(0, "POST"), (1, "PUT")] {
+        if round == 1 {
+            for (name, text, _) in &files {
+                repo.write(
+                    name,
+                    &text.replace("rollout_percentage: 10", "rollout_percentage: 20"),
+                );
+            }
+        }
+        fake.clear_requests();
+        let run = flagops_against_fake_mixpanel(
+            repo.path(),
+            &[
+                "apply",
+                "--env",
+                "live",
+                "--auto-approve",
+                "--concurrency",
+                "4",
+            ],
+        )
+        .await;
+        run.expect_code(0);
+        assert!(
+            run.stdout.ends_with(
+                "Apply complete for `live`: 12 applied, 0 already applied, 0 failed, 0 skipped, 0 untouched.\n"
+            ),
+            "{}",
+            run.stdout
+        );
+        let requests = fake.requests();
+        assert_eq!(requests.len(), 16, "{:?}", lines(&fake));
+        assert_eq!(
+            lines(&fake)[..3],
+            [
+                "GET /api/app/projects/12345/workspaces/".to_owned(),
+                list(),
+                list()
+            ]
+        );
+        assert_eq!(lines(&fake)[15], list());
+        let levels: Vec<usize> = requests[3..15]
+            .iter()
+            .map(|r| {
+                assert_eq!(r.method, method);
+                level_of(r.body.as_ref().unwrap()["key"].as_str().unwrap())
+            })
+            .collect();
+        assert!(levels.is_sorted(), "{levels:?}");
+    }
+    assert_eq!(fake.flags().len(), 12);
+    assert!(
+        fake.flags()
+            .iter()
+            .all(|f| f["ruleset"]["rollout"][0]["rollout_percentage"] == json!(0.2))
+    );
+    assert_in_sync(&fake, &repo, 12).await;
+}
