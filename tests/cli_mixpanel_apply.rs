@@ -538,22 +538,22 @@ async fn twelve_flags_in_three_levels_take_sixteen_requests() {
             "key: {key}\nstatus: enabled\nrollout:\n  - rollout_percentage: {percent}\ndepends_on: [{deps}]\n"
         )
     };
-    let mut files: Vec<(String, String, usize)> = Vec::new();
+    let mut files: Vec<(String, String)> = Vec::new();
     for (level, deps) in [(0, ""), (1, "l0-0, l0-1"), (2, "l1-3")] {
         for i in 0..4 {
             let key = format!("l{level}-{i}");
-            files.push((format!("{key}.yaml"), flag(&key, 10, deps), level));
+            files.push((format!("{key}.yaml"), flag(&key, 10, deps)));
         }
     }
     let refs: Vec<(&str, &str)> = files
         .iter()
-        .map(|(name, text, _)| (name.as_str(), text.as_str()))
+        .map(|(name, text)| (name.as_str(), text.as_str()))
         .collect();
     let repo = mixpanel_repo(&fake.base_url(), "", &refs);
     let level_of = |key: &str| key[1..2].parse::<usize>().unwrap();
     for (round, method) in [(0, "POST"), (1, "PUT")] {
         if round == 1 {
-            for (name, text, _) in &files {
+            for (name, text) in &files {
                 repo.write(
                     name,
                     &text.replace("rollout_percentage: 10", "rollout_percentage: 20"),
