@@ -87,5 +87,6 @@ mod cli_mixpanel_faults;
 mod cli_mixpanel_import;
 mod cli_mixpanel_local;
 mod cli_mixpanel_plan;
+mod cli_mixpanel_readme;
 mod cli_mixpanel_secrets;
 mod cli_mixpanel_validate;
