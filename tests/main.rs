@@ -84,6 +84,7 @@ fn test_no_forgotten_test_files() {
 mod cli_mixpanel_apply;
 mod cli_mixpanel_eval;
 mod cli_mixpanel_faults;
+mod cli_mixpanel_hostile;
 mod cli_mixpanel_import;
 mod cli_mixpanel_local;
 mod cli_mixpanel_plan;
