@@ -251,3 +251,46 @@ fn github_annotations_for_a_mixpanel_rule() {
          variant `b` is a second control (the first is `a`); a flag has exactly one [flag `two-controls`]\n"
     );
 }
+
+/// `depends_on` across files: a cycle and a missing flag, each at the reference, in
+/// `validate` and `graph`; a valid repository's graph gives the apply order.
+#[test]
+fn depends_on_cycles_and_missing_flags_and_the_graph() {
+    let repo = TempRepo::new(
+        CONFIG,
+        &[
+            ("a.yaml", "key: a\ndepends_on: [b]\n"),
+            ("b.yaml", "key: b\ndepends_on: [a, ghost]\n"),
+        ],
+    );
+    let expected = "error[cycle]: dependency cycle: a → b → a [flag `a`]\n \
+         --> flags/a.yaml:2:14\n  |\n2 | depends_on: [b]\n  |              ^ depends_on[0]\n  |\n  \
+         = note: flags/b.yaml:2:14: `b` depends on `a` here\n  \
+         = help: remove one of the dependencies to break the cycle\n\n\
+         error[missing-flag]: `b` depends on `ghost`, which is not defined in the repository [flag `b`]\n \
+         --> flags/b.yaml:2:17\n  |\n2 | depends_on: [a, ghost]\n  |                 ^^^^^ depends_on[1]\n\n\
+         validated 2 flags in 2 files: 2 errors, 0 warnings\n";
+    for command in ["validate", "graph"] {
+        let run = repo.run(&[command]);
+        run.expect_code(1);
+        assert_eq!(run.stdout, "", "{command}");
+        assert_eq!(run.stderr, expected, "{command}");
+    }
+
+    let files: Vec<(String, String)> = fixtures("valid")
+        .iter()
+        .map(|p| (name(p), fs::read_to_string(p).unwrap()))
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let repo = TempRepo::new(CONFIG, &refs);
+    let run = repo.run(&["graph", "--env", "production"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        "apply order (dependencies first; flags in one level are independent):\nlevel 0\n  \
+         checkout-api\n  company-tier\n  dark-mode\nlevel 1\n  checkout-v2 → checkout-api\n"
+    );
+}
