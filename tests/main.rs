@@ -24,6 +24,16 @@ mod cli_import;
 mod cli_import_files;
 mod cli_init;
 mod cli_misc;
+mod cli_mixpanel_apply;
+mod cli_mixpanel_eval;
+mod cli_mixpanel_faults;
+mod cli_mixpanel_hostile;
+mod cli_mixpanel_import;
+mod cli_mixpanel_local;
+mod cli_mixpanel_plan;
+mod cli_mixpanel_readme;
+mod cli_mixpanel_secrets;
+mod cli_mixpanel_validate;
 mod cli_plan;
 mod cli_plan_review;
 mod cli_posthog_faults;
@@ -81,13 +91,3 @@ fn test_no_forgotten_test_files() {
         "add `mod …;` to tests/main.rs for: {forgotten:?}"
     );
 }
-mod cli_mixpanel_apply;
-mod cli_mixpanel_eval;
-mod cli_mixpanel_faults;
-mod cli_mixpanel_hostile;
-mod cli_mixpanel_import;
-mod cli_mixpanel_local;
-mod cli_mixpanel_plan;
-mod cli_mixpanel_readme;
-mod cli_mixpanel_secrets;
-mod cli_mixpanel_validate;
