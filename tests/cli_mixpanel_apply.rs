@@ -1,12 +1,11 @@
 //! `flagops apply` on `backend: mixpanel` end to end: the binary against the strict fake
 //! Mixpanel (the config's `host` is the fake, the service account only in the child's
 //! environment). Creates and updates in dependency order with exact fractions, the requests
-//! each takes, archive and hard delete with `prune`, and faults mid-apply that a re-run
-//! converges from without duplicates.
+//! each takes, archive and hard delete with `prune` (faults mid-apply: `cli_mixpanel_faults`).
 
 use serde_json::{Value, json};
 
-use crate::support::fake_mixpanel::{FakeMixpanel, Fault, RecordedRequest};
+use crate::support::fake_mixpanel::{FakeMixpanel, RecordedRequest};
 use crate::support::{Run, TempRepo, flagops_against_fake_mixpanel, mixpanel_repo};
 
 /// Depends on `z-backend`, and sorts before it: only `depends_on` puts it second.
@@ -131,7 +130,8 @@ pub(crate) async fn assert_in_sync(fake: &FakeMixpanel, repo: &TempRepo, flags: 
     assert_eq!(lines(fake), plan_requests());
 }
 
-fn ids(fake: &FakeMixpanel, key: &str) -> usize {
+/// How many flags of the fake have `key` (archived ones too).
+pub(crate) fn count_of(fake: &FakeMixpanel, key: &str) -> usize {
     fake.flags().iter().filter(|f| f["key"] == key).count()
 }
 
@@ -288,7 +288,7 @@ async fn prune_archives_a_flag_the_repository_dropped() {
     let old = fake.flag("old").unwrap();
     assert_eq!(old["status"], "archived");
     assert!(old["deleted"].is_string());
-    assert_eq!(ids(&fake, "old"), 1);
+    assert_eq!(count_of(&fake, "old"), 1);
 }
 
 /// Archiving converges: the apply that archives says so and succeeds, and the next plan has
@@ -378,152 +378,6 @@ async fn hard_delete_disables_an_enabled_flag_then_deletes_it() {
     let keys: Vec<Value> = fake.flags().iter().map(|f| f["key"].clone()).collect();
     assert_eq!(keys, [json!("z-backend")]);
     assert_in_sync(&fake, &repo, 1).await;
-}
-
-/// The dependency's create fails on every attempt (5xx): the apply fails it, skips its
-/// dependent, and exits 1 having created nothing. A re-run creates both, once each.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_5xx_mid_apply_fails_and_a_rerun_converges_without_duplicates() {
-    let fake = FakeMixpanel::start().await;
-    let repo = mixpanel_repo(
-        &fake.base_url(),
-        "",
-        &[("banner.yaml", BANNER), ("backend.yaml", BACKEND)],
-    );
-    fake.inject_for(
-        "POST",
-        "/feature-flags/",
-        Fault::ServerError {
-            status: 503,
-            times: 5,
-        },
-    );
-    let run = apply(&repo).await;
-    run.expect_code(1);
-    assert!(
-        run.stdout.ends_with(
-            "failed to create `z-backend`: server error 503: Internal server error; checked: nothing was written; gave up after 5 attempts\n\
-             skipped create of `a-banner`: it waits for `z-backend`, which failed\n\n\
-             Apply incomplete for `live`: 0 applied, 0 already applied, 1 failed, 1 skipped, 0 untouched.\n\
-             Fix the causes, then run `flagops plan --env live` and apply again: what was done is not repeated.\n"
-        ),
-        "{}",
-        run.stdout
-    );
-    let posts = fake
-        .requests()
-        .iter()
-        .filter(|r| r.method == "POST")
-        .count();
-    assert_eq!(
-        posts, 5,
-        "every attempt after a read-back showed nothing written"
-    );
-    assert!(fake.flags().is_empty());
-
-    let run = apply(&repo).await;
-    run.expect_code(0);
-    assert!(
-        run.stdout.ends_with(
-            "created `z-backend`\ncreated `a-banner`\n\nApply complete for `live`: 2 applied, 0 already applied, 0 failed, 0 skipped, 0 untouched.\n"
-        ),
-        "{}",
-        run.stdout
-    );
-    assert_eq!((ids(&fake, "z-backend"), ids(&fake, "a-banner")), (1, 1));
-    assert_eq!(writable(&fake.flag("a-banner").unwrap()), banner_stored());
-    assert_in_sync(&fake, &repo, 2).await;
-}
-
-/// A create whose connection drops after Mixpanel stored it: the flag is read back, found,
-/// and counted as applied; never sent twice.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_create_whose_answer_is_lost_is_read_back_not_repeated() {
-    let fake = FakeMixpanel::start().await;
-    let repo = mixpanel_repo(&fake.base_url(), "", &[("backend.yaml", BACKEND)]);
-    fake.inject_for(
-        "POST",
-        "/feature-flags/",
-        Fault::DropAfterCommit { times: 1 },
-    );
-    let run = apply(&repo).await;
-    run.expect_code(0);
-    assert!(
-        run.stdout.contains(
-            "created `z-backend` (its answer was lost; reading the flag back showed it done)\n"
-        ),
-        "{}",
-        run.stdout
-    );
-    let posts = fake
-        .requests()
-        .iter()
-        .filter(|r| r.method == "POST")
-        .count();
-    assert_eq!(posts, 1);
-    assert_eq!(ids(&fake, "z-backend"), 1);
-    assert_in_sync(&fake, &repo, 1).await;
-}
-
-/// A dropped connection before the update reached Mixpanel, then one after it did: each is
-/// read back first; the first is sent again, the second is counted as done.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dropped_connections_on_updates_converge() {
-    let fake = FakeMixpanel::start().await;
-    let repo = mixpanel_repo(
-        &fake.base_url(),
-        "",
-        &[("banner.yaml", BANNER), ("backend.yaml", BACKEND)],
-    );
-    apply(&repo).await.expect_code(0);
-
-    repo.write(
-        "banner.yaml",
-        &BANNER.replace("rollout_percentage: 25", "rollout_percentage: 50"),
-    );
-    fake.clear_requests();
-    fake.inject_for("PUT", "/feature-flags/", Fault::Drop { times: 1 });
-    let run = apply(&repo).await;
-    run.expect_code(0);
-    assert!(
-        run.stdout.contains("\nupdated `a-banner`\n"),
-        "{}",
-        run.stdout
-    );
-    let puts = fake.requests().iter().filter(|r| r.method == "PUT").count();
-    assert_eq!(puts, 2, "dropped before it was stored, so sent again");
-    assert_eq!(
-        fake.flag("a-banner").unwrap()["ruleset"]["rollout"][0]["rollout_percentage"],
-        json!(0.5)
-    );
-
-    repo.write(
-        "banner.yaml",
-        &BANNER.replace("rollout_percentage: 25", "rollout_percentage: 75"),
-    );
-    fake.clear_requests();
-    fake.inject_for(
-        "PUT",
-        "/feature-flags/",
-        Fault::DropAfterCommit { times: 1 },
-    );
-    let run = apply(&repo).await;
-    run.expect_code(0);
-    assert!(
-        run.stdout.contains(
-            "updated `a-banner` (its answer was lost; reading the flag back showed it done)\n"
-        ),
-        "{}",
-        run.stdout
-    );
-    let puts = fake.requests().iter().filter(|r| r.method == "PUT").count();
-    assert_eq!(puts, 1);
-    assert_eq!(
-        fake.flag("a-banner").unwrap()["ruleset"]["rollout"][0]["rollout_percentage"],
-        json!(0.75)
-    );
-    assert_eq!(fake.flags().len(), 2);
-    assert_in_sync(&fake, &repo, 2).await;
 }
 
 /// Requests are precious on Mixpanel: 12 flags in 3 dependency levels take the workspace
