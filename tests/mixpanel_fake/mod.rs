@@ -6,7 +6,7 @@ mod bodies;
 mod faults;
 mod routes;
 mod rules;
-mod sdk;
+pub(crate) mod sdk;
 
 use serde_json::{Value, json};
 

@@ -63,10 +63,10 @@ async fn seeded_flags_and_the_definitions_the_sdks_would_get() {
 }
 
 /// The variable naming the Python that has `scripts/mixpanel_eval/requirements.txt` installed.
-const EVAL_PYTHON_VAR: &str = "FLAGOPS_MIXPANEL_EVAL_PYTHON";
+pub(crate) const EVAL_PYTHON_VAR: &str = "FLAGOPS_MIXPANEL_EVAL_PYTHON";
 
 /// Run `scripts/mixpanel_eval/evaluate.py` on the fake's definitions for `contexts`.
-fn judge(definitions: &Value, contexts: &Value) -> Value {
+pub(crate) fn judge(definitions: &Value, contexts: &Value) -> Value {
     let python = std::env::var(EVAL_PYTHON_VAR).unwrap_or_else(|_| {
         panic!("set {EVAL_PYTHON_VAR} to a Python with scripts/mixpanel_eval/requirements.txt")
     });

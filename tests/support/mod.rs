@@ -229,3 +229,47 @@ pub fn mkfifo(path: &Path) {
         .expect("run mkfifo");
     assert!(made.success(), "mkfifo {}", path.display());
 }
+
+/// The variable the Mixpanel repositories of [`mixpanel_repo_config`] read the service
+/// account's username from.
+pub(crate) const MIXPANEL_USERNAME_VAR: &str = "FLAGOPS_TEST_MIXPANEL_USERNAME";
+/// The variable they read the service account's secret from.
+pub(crate) const MIXPANEL_SECRET_VAR: &str = "FLAGOPS_TEST_MIXPANEL_SECRET";
+
+/// A `backend: mixpanel` config whose environment `live` is the fake at `base_url` (project
+/// [`fake_mixpanel::PROJECT_ID`], workspace discovered, service account in
+/// [`MIXPANEL_USERNAME_VAR`] and [`MIXPANEL_SECRET_VAR`]); `extra` is more settings of `live`,
+/// each line indented by four spaces (e.g. `"    prune: true\n"`).
+pub(crate) fn mixpanel_repo_config(base_url: &str, extra: &str) -> String {
+    format!(
+        "backend: mixpanel\nflags: flags/\nenvironments:\n  live:\n    host: {base_url}\n    \
+         project_id: {}\n    username_env: {MIXPANEL_USERNAME_VAR}\n    secret_env: \
+         {MIXPANEL_SECRET_VAR}\n{extra}",
+        fake_mixpanel::PROJECT_ID
+    )
+}
+
+/// A repository with [`mixpanel_repo_config`] and the given files under `flags/`.
+pub(crate) fn mixpanel_repo(base_url: &str, extra: &str, files: &[(&str, &str)]) -> TempRepo {
+    TempRepo::new(&mixpanel_repo_config(base_url, extra), files)
+}
+
+/// Run `flagops args…` in `dir` off the async runtime (the fake must keep serving), with the
+/// fake Mixpanel's service account in the child's environment only.
+pub(crate) async fn flagops_against_fake_mixpanel(dir: &Path, args: &[&str]) -> Run {
+    let dir = dir.to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        flagops_with_env(
+            &dir,
+            &args,
+            &[
+                (MIXPANEL_USERNAME_VAR, fake_mixpanel::SA_USERNAME),
+                (MIXPANEL_SECRET_VAR, fake_mixpanel::SA_SECRET),
+            ],
+        )
+    })
+    .await
+    .expect("run flagops")
+}
