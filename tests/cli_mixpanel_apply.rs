@@ -152,28 +152,31 @@ async fn apply_creates_in_dependency_order_with_exact_fractions() {
         "{}",
         run.stdout
     );
-    assert_eq!(run.stderr, "applying 2 steps…\n");
+    assert_eq!(
+        run.stderr,
+        "applying 2 steps…\nsent 6 requests to Mixpanel\n"
+    );
     let flags = FakeMixpanel::flags_path();
-    // The dependency first, whatever the keys' order; a fresh list before the steps and one
-    // after (the read-back).
+    // The dependency first, whatever the keys' order; the plan's list (applied at once), a
+    // fresh list before the second level and one after (the read-back).
     assert_eq!(
         lines(&fake),
         [
             "GET /api/app/projects/12345/workspaces/".to_owned(),
             list(),
-            list(),
             format!("POST {flags}"),
+            list(),
             format!("POST {flags}"),
             list(),
         ]
     );
     let requests = fake.requests();
-    assert_eq!(requests[3].body.as_ref().unwrap()["key"], "z-backend");
+    assert_eq!(requests[2].body.as_ref().unwrap()["key"], "z-backend");
     assert_eq!(requests[4].body.as_ref().unwrap()["key"], "a-banner");
-    assert!(requests[3].at <= requests[4].at);
+    assert!(requests[2].at <= requests[4].at);
     // The bodies are closed: no `depends_on`, no `hash_salt` (Mixpanel draws one), no
     // `reset_hash_salt`.
-    for request in &requests[3..5] {
+    for request in [&requests[2], &requests[4]] {
         let body = request.body.as_ref().unwrap().as_object().unwrap();
         for field in ["depends_on", "hash_salt", "reset_hash_salt", "test_users"] {
             assert!(!body.contains_key(field), "{field} in {body:?}");
@@ -233,12 +236,11 @@ async fn an_update_is_a_full_put_that_keeps_the_hash_salt() {
         [
             "GET /api/app/projects/12345/workspaces/".to_owned(),
             list(),
-            list(),
             format!("PUT {flags}{id}/"),
             list(),
         ]
     );
-    let body = fake.requests()[3].body.clone().unwrap();
+    let body = fake.requests()[2].body.clone().unwrap();
     assert_eq!(body["hash_salt"], salt);
     assert!(body.get("reset_hash_salt").is_none());
     let stored = fake.flag("z-backend").unwrap();
@@ -381,11 +383,11 @@ async fn hard_delete_disables_an_enabled_flag_then_deletes_it() {
 }
 
 /// Requests are precious on Mixpanel: 12 flags in 3 dependency levels take the workspace
-/// lookup, the plan's list, one fresh list before the steps, one write per flag and one list
-/// to read back, and no request per flag otherwise; each level's writes come after the
-/// previous level's.
+/// lookup, the plan's list (applied at once, so the preconditions are checked against it),
+/// one fresh list before each later level, one write per flag and one list to read back,
+/// and no request per flag otherwise; each level's writes come after the previous level's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn twelve_flags_in_three_levels_take_sixteen_requests() {
+async fn twelve_flags_in_three_levels_take_seventeen_requests() {
     let fake = FakeMixpanel::start().await;
     let flag = |key: &str, percent: u32, deps: &str| {
         format!(
@@ -436,18 +438,17 @@ async fn twelve_flags_in_three_levels_take_sixteen_requests() {
             run.stdout
         );
         let requests = fake.requests();
-        assert_eq!(requests.len(), 16, "{:?}", lines(&fake));
+        assert_eq!(requests.len(), 17, "{:?}", lines(&fake));
         assert_eq!(
-            lines(&fake)[..3],
-            [
-                "GET /api/app/projects/12345/workspaces/".to_owned(),
-                list(),
-                list()
-            ]
+            lines(&fake)[..2],
+            ["GET /api/app/projects/12345/workspaces/".to_owned(), list()]
         );
-        assert_eq!(lines(&fake)[15], list());
-        let levels: Vec<usize> = requests[3..15]
+        for at in [6, 11, 16] {
+            assert_eq!(lines(&fake)[at], list());
+        }
+        let levels: Vec<usize> = requests[2..16]
             .iter()
+            .filter(|r| r.method != "GET")
             .map(|r| {
                 assert_eq!(r.method, method);
                 level_of(r.body.as_ref().unwrap()["key"].as_str().unwrap())

@@ -216,37 +216,26 @@ async fn a_flag_changed_after_a_saved_plan_is_not_overwritten() {
     );
 }
 
-/// Mixpanel refuses a `context` change once the flag was enabled: the plan warns, the apply
-/// fails that step with Mixpanel's reason (the field named), and nothing is repeated.
+/// Mixpanel refuses a `context` change once the flag was enabled: the plan is refused before
+/// any write, with the reason and what to do (exit 1), and so is the apply.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_context_change_refused_by_mixpanel_names_the_field() {
+async fn a_context_change_mixpanel_would_refuse_refuses_the_plan() {
     let fake = FakeMixpanel::start().await;
     let repo = mixpanel_repo(&fake.base_url(), "", &[("backend.yaml", BACKEND)]);
     apply(&repo).await.expect_code(0);
     repo.write("backend.yaml", &format!("{BACKEND}context: device_id\n"));
+    let refusal = "error[service-refuses]: `z-backend` has been enabled, and Mixpanel then \
+         refuses to change its `context` (`distinct_id` → `device_id`)\n  \
+         help: keep `context: distinct_id`, or give the flag for the new context a new key\n\
+         error: the plan for `live` was refused (1 problem)\n";
     let plan = flagops_against_fake_mixpanel(repo.path(), &["plan", "--env", "live"]).await;
-    plan.expect_code(0);
-    assert!(
-        plan.stdout.contains(
-            "  ~ update `z-backend`\n      ! context changed: users are assigned by another id (Mixpanel refuses this once the flag has been enabled)\n      context \"distinct_id\" → \"device_id\"\n"
-        ),
-        "{}",
-        plan.stdout
-    );
+    plan.expect_code(1);
+    assert!(plan.stderr.starts_with(refusal), "{}", plan.stderr);
     fake.clear_requests();
     let run = apply(&repo).await;
     run.expect_code(1);
-    assert_eq!(
-        results(&run),
-        "failed to update `z-backend`: flag `z-backend`: Mixpanel refused to update it (400: \
-         context: The variant assignment key cannot be changed once the flag has been enabled)\n\n\
-         Apply incomplete for `live`: 0 applied, 0 already applied, 1 failed, 0 skipped, 0 untouched.\n\
-         Fix the causes, then run `flagops plan --env live` and apply again: what was done is not repeated.\n"
-    );
-    assert_eq!(
-        fake.requests().iter().filter(|r| r.method == "PUT").count(),
-        1
-    );
+    assert!(run.stderr.starts_with(refusal), "{}", run.stderr);
+    assert!(fake.requests().iter().all(|r| r.method == "GET"));
     assert_eq!(fake.flag("z-backend").unwrap()["context"], "distinct_id");
 }
 

@@ -119,21 +119,24 @@ async fn hostile_text_from_mixpanel_is_escaped_in_plans() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn import_skips_keys_that_are_no_file_names_and_quotes_the_rest() {
+async fn import_names_files_safely_skips_keys_with_control_characters_and_quotes_the_rest() {
     let fake = FakeMixpanel::start().await;
     seed(&fake);
     let repo = mixpanel_repo(&fake.base_url(), "", &[]);
     let run = flagops_against_fake_mixpanel(repo.path(), &["import", "--env", "live"]).await;
     run.expect_code(0);
+    // Mixpanel's keys may hold any text: `../../escape` is a flag like another, in a file
+    // whose name is safe (inside `flags/`); a key with control characters is skipped.
     assert_eq!(
         run.stdout,
-        "wrote flags/a.yaml\nwrote schemas/mixpanel-flag.schema.json\n\
-         imported 1 flag from `live` into `flags/` (2 skipped)\n"
+        "wrote flags/______escape-efbf103b.yaml\nwrote flags/a.yaml\n\
+         wrote schemas/mixpanel-flag.schema.json\n\
+         imported 2 flags from `live` into `flags/` (1 skipped)\n"
     );
     assert_eq!(
         run.stderr,
-        "skipped `../../escape`: its key is not a valid flagops key (letters, digits, `_` and `-`, at most 400 characters)\n\
-         skipped `x<!--\\u{1b}[2J\\r\\n::error::pwned`: its key is not a valid flagops key (letters, digits, `_` and `-`, at most 400 characters)\n"
+        "skipped `x<!--\\u{1b}[2J\\r\\n::error::pwned`: its key is not a valid flagops key (1 to 255 characters, no control characters)\n\
+         sent 2 requests to Mixpanel\n"
     );
     let parent = repo.path().parent().unwrap();
     assert!(!parent.join("escape.yaml").exists());
@@ -154,18 +157,22 @@ async fn import_skips_keys_that_are_no_file_names_and_quotes_the_rest() {
         files,
         [
             "flagops.yaml",
+            "flags/______escape-efbf103b.yaml",
             "flags/a.yaml",
             "schemas/mixpanel-flag.schema.json"
         ]
     );
     let text = std::fs::read_to_string(repo.path().join("flags/a.yaml")).unwrap();
     assert_inert("flags/a.yaml", &text);
-    // The file means what Mixpanel holds: the two skipped flags aside, nothing to change.
+    let text =
+        std::fs::read_to_string(repo.path().join("flags/______escape-efbf103b.yaml")).unwrap();
+    assert!(text.contains("key: ../../escape\n"), "{text}");
+    // The files mean what Mixpanel holds: the skipped flag aside, nothing to change.
     let plan = flagops_against_fake_mixpanel(repo.path(), &["plan", "--env", "live"]).await;
     plan.expect_code(0);
     assert!(
         plan.stdout
-            .contains("no changes: `live` matches the repository (1 flag in sync)"),
+            .contains("no changes: `live` matches the repository (2 flags in sync)"),
         "{}",
         plan.stdout
     );

@@ -96,7 +96,7 @@ async fn import_writes_canonical_yaml_that_validates_and_plans_no_change() {
          wrote flags/pricing-experiment.yaml\nwrote flags/retired.yaml\n\
          wrote schemas/mixpanel-flag.schema.json\nimported 4 flags from `live` into `flags/`\n"
     );
-    assert_eq!(run.stderr, "");
+    assert_eq!(run.stderr, "sent 2 requests to Mixpanel\n");
     // Two requests: the workspace, then one list (archived flags included).
     assert_eq!(lines(&fake), plan_requests());
     assert!(fake.requests().iter().all(|r| r.method == "GET"));

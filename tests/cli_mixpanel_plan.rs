@@ -134,7 +134,7 @@ async fn plan_in_every_format() {
 
     let human = plan(&repo, &[]).await;
     human.expect_code(0);
-    assert_eq!(human.stderr, "");
+    assert_eq!(human.stderr, "sent 2 requests to Mixpanel\n");
     insta::assert_snapshot!("human", portless(&human.stdout, &fake));
     assert_eq!(fake.requests().len(), 2);
 

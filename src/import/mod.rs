@@ -66,7 +66,7 @@ pub fn select<F: VendorFlag>(live: &LiveState<F>, filter: Option<&GlobMatcher>) 
         if !F::is_valid_key(flag.key()) {
             selection.skipped.push(Skipped {
                 key: flag.key().to_owned(),
-                reason: "its key is not a valid flagops key (letters, digits, `_` and `-`, at most 400 characters)".to_owned(),
+                reason: format!("its key is not a valid flagops key ({})", F::key_rule()),
             });
             continue;
         }

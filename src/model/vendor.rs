@@ -56,6 +56,11 @@ pub trait VendorFlag: Clone + Serialize {
         super::is_valid_key(key)
     }
 
+    /// [`is_valid_key`](VendorFlag::is_valid_key) in words, for messages.
+    fn key_rule() -> &'static str {
+        "letters, digits, `_` and `-`, at most 400 characters"
+    }
+
     /// The canonical form that plans compare and fingerprint: two flags that mean the same
     /// to the service have equal canonical forms.
     #[must_use]

@@ -384,7 +384,7 @@ pub fn build<F: VendorFlag>(
                     unchanged.push(key.to_owned());
                     continue;
                 }
-                if let Some((message, help)) = F::refused_update(&have, &want) {
+                if let Some((message, help)) = F::refused_update(&current.flag, &want) {
                     problems.push(Problem::new("service-refuses", Some(key), message, &help));
                     continue;
                 }

@@ -40,6 +40,8 @@ pub fn file_form(flag: &MixpanelFlag) -> MixpanelSpec {
 /// The canonical form of `flag` (see the module documentation for the rules).
 pub fn normalize(flag: &MixpanelFlag) -> MixpanelFlag {
     let mut out = flag.clone();
+    // When Mixpanel enabled it is a fact about the live flag, not part of what it means.
+    out.enabled_at = None;
     out.tags = sorted_set(&flag.tags);
     out.depends_on = sorted_set(&flag.depends_on);
     out.description = non_empty(out.description.take());

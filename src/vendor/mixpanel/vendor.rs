@@ -26,9 +26,14 @@ pub const HASH_SALT_LEN: usize = 32;
 pub const SCHEMA_MAX_VARIANTS: usize = 11;
 
 impl VendorFlag for MixpanelFlag {
-    /// Any text of 1 to 255 characters.
+    /// Text of 1 to 255 characters, none of them a control character (which no one types;
+    /// a key holding one came from somewhere hostile).
     fn is_valid_key(key: &str) -> bool {
-        (1..=MAX_TEXT_LEN).contains(&key.chars().count())
+        (1..=MAX_TEXT_LEN).contains(&key.chars().count()) && !key.chars().any(char::is_control)
+    }
+
+    fn key_rule() -> &'static str {
+        "1 to 255 characters, no control characters"
     }
 
     fn key(&self) -> &str {
