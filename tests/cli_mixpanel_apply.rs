@@ -296,9 +296,6 @@ async fn prune_archives_a_flag_the_repository_dropped() {
 /// Archiving converges: the apply that archives says so and succeeds, and the next plan has
 /// nothing to do (an archived flag is already deleted, as the README says).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: an archived live flag absent from the repository is planned for deletion again \
-            (plan::build has no way to know it is already deleted), so the archiving apply \
-            fails its read-back and every later plan shows `delete old`"]
 async fn prune_archiving_converges() {
     let fake = FakeMixpanel::start().await;
     fake.seed(vec![json!({"key": "old", "name": "Old", "status": "enabled",

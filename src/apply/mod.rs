@@ -381,7 +381,10 @@ async fn verify<'a, B: Backend>(
     };
     let mut warnings = Vec::new();
     for step in sent {
-        let found = live.get(&step.key);
+        // A flag deleted by archiving is still listed, archived: gone, as far as a delete goes.
+        let found = live
+            .get(&step.key)
+            .filter(|f| step.action != Action::Delete || !f.flag.is_archived());
         let lost = |what: String, changes: Vec<Change<FieldOf<B>>>| Outcome::Failed {
             code: FailureCode::Lost,
             reason: format!(

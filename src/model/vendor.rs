@@ -43,6 +43,14 @@ pub trait VendorFlag: Clone + Serialize {
         self.references().into_iter().map(|r| r.target).collect()
     }
 
+    /// Whether the flag is archived the way a service soft-deletes: kept (with its key) but no
+    /// longer live, so a plan never deletes it again and an apply that archived it finds it
+    /// gone (Mixpanel: `status: archived`). By default never: a PostHog flag's `archived` is
+    /// a state of a live flag.
+    fn is_archived(&self) -> bool {
+        false
+    }
+
     /// The subset of [`dependencies`](VendorFlag::dependencies) the flag's evaluation needs,
     /// which the service guards when a flag is disabled; the rest orders steps only
     /// (`depends_on`). By default every dependency.

@@ -403,7 +403,8 @@ pub fn build<F: VendorFlag>(
     let mut unmanaged = Vec::new();
     for current in &live.flags {
         let key = current.flag.key();
-        if wanted.contains_key(key) {
+        // An archived flag (a soft delete) is already out of the way.
+        if wanted.contains_key(key) || current.flag.is_archived() {
             continue;
         }
         let reason = if !rules.prunes() {

@@ -239,3 +239,28 @@ fn a_context_change_mixpanel_would_refuse_refuses_the_plan() {
     let plan = build(&desired, &state(never), &Environment::default()).unwrap();
     assert_eq!(plan.steps[0].action, Action::Update);
 }
+
+/// An archived Mixpanel flag is already deleted the way Mixpanel deletes: `prune` never plans
+/// it again, and it is not listed as unmanaged.
+#[test]
+fn an_archived_flag_is_not_pruned_again() {
+    let state = LiveState {
+        flags: vec![
+            live(json!({"key": "old", "status": "archived"})),
+            live(json!({"key": "stale", "status": "disabled"})),
+        ],
+        unsupported: Vec::new(),
+    };
+    let environment = Environment {
+        prune: true,
+        ..Environment::default()
+    };
+    let plan = build::<MixpanelFlag>(&[], &state, &environment).unwrap();
+    let steps: Vec<(&str, Action)> = plan
+        .steps
+        .iter()
+        .map(|s| (s.key.as_str(), s.action))
+        .collect();
+    assert_eq!(steps, vec![("stale", Action::Delete)]);
+    assert!(plan.unmanaged.is_empty());
+}

@@ -99,6 +99,11 @@ impl VendorFlag for MixpanelFlag {
         }
     }
 
+    /// Archiving is how Mixpanel deletes by default (`DELETE` only with `hard_delete`).
+    fn is_archived(&self) -> bool {
+        self.status == Status::Archived
+    }
+
     /// Mixpanel refuses to change `context` once the flag has been enabled.
     fn refused_update(live: &Self, desired: &Self) -> Option<(String, String)> {
         let enabled_once = live.enabled_at.is_some() || live.status == Status::Enabled;
