@@ -72,6 +72,55 @@ impl<F: VendorFlag> LiveState<F> {
     }
 }
 
+impl BackendError {
+    /// This error with every one of `hidden` (secrets, and what reveals them) replaced by
+    /// `***` in all of its texts: what a server echoed never reaches an output.
+    #[must_use]
+    pub fn scrubbed(self, hidden: &[&str]) -> BackendError {
+        let mut hidden: Vec<&str> = hidden.iter().copied().filter(|h| !h.is_empty()).collect();
+        if hidden.is_empty() {
+            return self;
+        }
+        // The longest first, so that one never leaves a piece of another.
+        hidden.sort_by_key(|h| std::cmp::Reverse(h.len()));
+        let clean = |s: String| {
+            hidden
+                .iter()
+                .fold(s, |text, secret| text.replace(secret, "***"))
+        };
+        match self {
+            BackendError::Auth(m) => BackendError::Auth(clean(m)),
+            BackendError::NotFound { key } => BackendError::NotFound { key: clean(key) },
+            BackendError::Conflict { key, detail } => BackendError::Conflict {
+                key: clean(key),
+                detail: clean(detail),
+            },
+            BackendError::ApprovalRequired {
+                key,
+                change_request_id,
+            } => BackendError::ApprovalRequired {
+                key: clean(key),
+                change_request_id: clean(change_request_id),
+            },
+            BackendError::Invalid { key, detail } => BackendError::Invalid {
+                key: clean(key),
+                detail: clean(detail),
+            },
+            BackendError::Server { status, detail } => BackendError::Server {
+                status,
+                detail: detail.map(clean),
+            },
+            BackendError::Transport(m) => BackendError::Transport(clean(m)),
+            BackendError::Unsupported { key, reason } => BackendError::Unsupported {
+                key: clean(key),
+                reason: clean(reason),
+            },
+            BackendError::Io(m) => BackendError::Io(clean(m)),
+            other @ BackendError::RateLimited { .. } => other,
+        }
+    }
+}
+
 /// Request budget of a backend (per API key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateLimit {

@@ -304,42 +304,10 @@ fn is_invisible(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
-/// Remove `secret` from every text of `error`.
-pub(crate) fn scrub(error: BackendError, secret: &str) -> BackendError {
-    if secret.is_empty() {
-        return error;
-    }
-    let clean = |s: String| s.replace(secret, "***");
-    match error {
-        BackendError::Auth(m) => BackendError::Auth(clean(m)),
-        BackendError::NotFound { key } => BackendError::NotFound { key: clean(key) },
-        BackendError::Conflict { key, detail } => BackendError::Conflict {
-            key: clean(key),
-            detail: clean(detail),
-        },
-        BackendError::ApprovalRequired {
-            key,
-            change_request_id,
-        } => BackendError::ApprovalRequired {
-            key: clean(key),
-            change_request_id: clean(change_request_id),
-        },
-        BackendError::Invalid { key, detail } => BackendError::Invalid {
-            key: clean(key),
-            detail: clean(detail),
-        },
-        BackendError::Server { status, detail } => BackendError::Server {
-            status,
-            detail: detail.map(clean),
-        },
-        BackendError::Transport(m) => BackendError::Transport(clean(m)),
-        BackendError::Unsupported { key, reason } => BackendError::Unsupported {
-            key: clean(key),
-            reason: clean(reason),
-        },
-        BackendError::Io(m) => BackendError::Io(clean(m)),
-        other @ BackendError::RateLimited { .. } => other,
-    }
+/// Remove each of `hidden` (the secret, the Basic credential, the user name) from every text
+/// of `error`.
+pub(crate) fn scrub(error: BackendError, hidden: &[&str]) -> BackendError {
+    error.scrubbed(hidden)
 }
 
 #[cfg(test)]
@@ -471,7 +439,7 @@ mod tests {
     fn scrub_removes_the_secret_everywhere() {
         let e = scrub(
             BackendError::Auth("echo s3cret and s3cret".into()),
-            "s3cret",
+            &["s3cret"],
         );
         assert_eq!(e.to_string(), "echo *** and ***");
     }

@@ -98,7 +98,7 @@ impl MixpanelBackend {
         call: &Call<'_>,
     ) -> BackendResult<T> {
         let answer = self.send(method, url, body, call).await?;
-        let secret = self.secret.expose();
+        let hidden = self.hidden();
         if let Some(status) = answer.get("status").and_then(Value::as_str)
             && status != "ok"
         {
@@ -108,7 +108,7 @@ impl MixpanelBackend {
                     &format!("has status `{}`, not `ok`", error::quote(status)),
                     call,
                 ),
-                secret,
+                &hidden,
             ));
         }
         let envelope: Envelope<T> = serde_json::from_value(answer).map_err(|e| {
@@ -121,7 +121,7 @@ impl MixpanelBackend {
                     ),
                     call,
                 ),
-                secret,
+                &hidden,
             )
         })?;
         Ok(envelope.results)
@@ -206,6 +206,7 @@ impl MixpanelBackend {
         call: &Call<'_>,
     ) -> BackendResult<Value> {
         let secret = self.secret.expose();
+        let hidden = self.hidden();
         let target = self.target();
         let mut request = self
             .client
@@ -219,7 +220,7 @@ impl MixpanelBackend {
         let response = request
             .send()
             .await
-            .map_err(|e| error::scrub(error::from_transport(&e, call, &target), secret))?;
+            .map_err(|e| error::scrub(error::from_transport(&e, call, &target), &hidden))?;
         let status = response.status().as_u16();
         let header = |name| {
             response
@@ -233,19 +234,19 @@ impl MixpanelBackend {
             let location = header(LOCATION);
             return Err(error::scrub(
                 error::redirect(status, location.as_deref(), url, call),
-                secret,
+                &hidden,
             ));
         }
         let text = self
             .read_body(response, status, call)
             .await
-            .map_err(|e| error::scrub(e, secret))?;
+            .map_err(|e| error::scrub(e, &hidden))?;
         if !(200..300).contains(&status) {
             // Scrubbed before it is cut to a short quote, which could keep part of it.
-            let text = text.replace(secret, "***");
+            let text = hidden.iter().fold(text, |t, h| t.replace(h, "***"));
             return Err(error::scrub(
                 error::from_response(status, retry_after.as_deref(), &text, call, &target),
-                secret,
+                &hidden,
             ));
         }
         serde_json::from_str(&text).map_err(|e| {
@@ -255,7 +256,7 @@ impl MixpanelBackend {
                     &format!("could not be read as JSON (status {status}): {e}"),
                     call,
                 ),
-                secret,
+                &hidden,
             )
         })
     }

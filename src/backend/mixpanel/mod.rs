@@ -67,6 +67,9 @@ pub struct MixpanelBackend {
     workspace: tokio::sync::OnceCell<u64>,
     username: String,
     secret: Secret,
+    /// The `Authorization` credential (base64 of `username:secret`), which reveals the
+    /// secret: masked like it.
+    credential: String,
     username_env: Option<String>,
     secret_env: Option<String>,
     hard_delete: bool,
@@ -129,12 +132,21 @@ impl MixpanelBackend {
             Some(id) => tokio::sync::OnceCell::new_with(Some(id)),
             None => tokio::sync::OnceCell::new(),
         };
+        let credential = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                settings.username,
+                settings.secret.expose()
+            ))
+        };
         Ok(MixpanelBackend {
             client,
             origin,
             project_id: settings.project_id,
             workspace,
             username: settings.username,
+            credential,
             secret: settings.secret,
             username_env: settings.username_env,
             secret_env: settings.secret_env,
@@ -178,10 +190,17 @@ impl MixpanelBackend {
         }
     }
 
+    /// What no output may show, though a server may echo it: the secret, the Basic
+    /// credential and the service account's user name.
+    fn hidden(&self) -> [&str; 3] {
+        [self.secret.expose(), &self.credential, &self.username]
+    }
+
     /// Translate one raw flag, remembering it. Reasons quote what the server sent, so the
     /// secret is scrubbed from them.
     fn absorb(&self, raw: Map<String, Value>) -> Result<LiveFlag<MixpanelFlag>, Unsupported> {
-        let scrub = |s: String| s.replace(self.secret.expose(), "***");
+        let hidden = self.hidden();
+        let scrub = |s: String| hidden.iter().fold(s, |t, h| t.replace(h, "***"));
         let key = raw
             .get("key")
             .and_then(Value::as_str)

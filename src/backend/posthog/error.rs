@@ -359,40 +359,7 @@ pub(crate) fn scrub_unsupported(unsupported: Unsupported, secret: &str) -> Unsup
 
 /// Remove `secret` from every text of `error`.
 pub(crate) fn scrub(error: BackendError, secret: &str) -> BackendError {
-    if secret.is_empty() {
-        return error;
-    }
-    let clean = |s: String| s.replace(secret, "***");
-    match error {
-        BackendError::Auth(m) => BackendError::Auth(clean(m)),
-        BackendError::NotFound { key } => BackendError::NotFound { key: clean(key) },
-        BackendError::Conflict { key, detail } => BackendError::Conflict {
-            key: clean(key),
-            detail: clean(detail),
-        },
-        BackendError::ApprovalRequired {
-            key,
-            change_request_id,
-        } => BackendError::ApprovalRequired {
-            key: clean(key),
-            change_request_id: clean(change_request_id),
-        },
-        BackendError::Invalid { key, detail } => BackendError::Invalid {
-            key: clean(key),
-            detail: clean(detail),
-        },
-        BackendError::Server { status, detail } => BackendError::Server {
-            status,
-            detail: detail.map(clean),
-        },
-        BackendError::Transport(m) => BackendError::Transport(clean(m)),
-        BackendError::Unsupported { key, reason } => BackendError::Unsupported {
-            key: clean(key),
-            reason: clean(reason),
-        },
-        BackendError::Io(m) => BackendError::Io(clean(m)),
-        other @ BackendError::RateLimited { .. } => other,
-    }
+    error.scrubbed(&[secret])
 }
 
 #[cfg(test)]
