@@ -4,6 +4,7 @@
 //! - `wire`: the JSON envelope; `translate`: live JSON ↔ `model::Flag`;
 //! - `ids`: the project's key ↔ id map (dependencies are stored by id);
 //! - `error`: HTTP responses → `BackendError`;
+//! - `http`: one request; `pages`: one paginated list, its pages read at once and checked;
 //! - `operations`: the `Backend` trait's calls (below).
 //!
 //! Requests: `list` reads every page of the default list and of `archived=true` (the default list
@@ -23,6 +24,7 @@ mod error;
 mod http;
 mod ids;
 mod operations;
+mod pages;
 mod settings;
 mod translate;
 mod wire;
@@ -34,7 +36,8 @@ use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::{Map, Value, json};
 
-pub use settings::{ApiKey, PosthogSettings, SettingsError};
+pub use pages::LIST_CONCURRENCY;
+pub use settings::{ApiKey, LIST_CONCURRENCY_ENV, PosthogSettings, SettingsError};
 
 use super::pacing::{Pacer, RetryPolicy};
 pub use translate::MISSING_TARGET_PREFIX;
@@ -63,6 +66,8 @@ pub struct PosthogBackend {
     api_key: ApiKey,
     api_key_env: Option<String>,
     page_size: u32,
+    /// Pages of one list read at once.
+    list_concurrency: usize,
     cache: Mutex<Cache>,
     pacer: Pacer,
     retry: RetryPolicy,
@@ -89,6 +94,7 @@ impl std::fmt::Debug for PosthogBackend {
             .field("api_key", &self.api_key)
             .field("api_key_env", &self.api_key_env)
             .field("page_size", &self.page_size)
+            .field("list_concurrency", &self.list_concurrency)
             .field("budgets", &self.pacer.budgets())
             .field("retry", &self.retry)
             .finish_non_exhaustive()
@@ -131,6 +137,7 @@ impl PosthogBackend {
             api_key: settings.api_key,
             api_key_env: settings.api_key_env,
             page_size: settings.page_size.max(1),
+            list_concurrency: settings.list_concurrency.max(1),
             cache: Mutex::new(Cache::default()),
             pacer: match settings.notice {
                 Some(notice) => Pacer::with_notice(&settings.budgets, notice),
