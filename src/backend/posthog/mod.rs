@@ -34,6 +34,7 @@ use std::sync::{Mutex, PoisonError};
 
 use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use serde::Deserialize as _;
 use serde_json::{Map, Value, json};
 
 pub use pages::LIST_CONCURRENCY;
@@ -226,7 +227,8 @@ impl PosthogBackend {
     }
 
     fn absorb_raw(&self, raw: Map<String, Value>) -> Result<LiveFlag, Unsupported> {
-        let wire: WireFlag = match serde_json::from_value(Value::Object(raw.clone())) {
+        // Read in place: the raw object is kept as it is, not copied.
+        let wire = match WireFlag::deserialize(&raw) {
             Ok(wire) => wire,
             Err(e) => {
                 let key = raw

@@ -13,15 +13,22 @@
 //! - A first page without a numeric `count`, or whose `next` has no numeric `offset`, is read
 //!   page after page following `next`; unchecked, as before (there is nothing to check
 //!   against).
+//! - Only the fields the adapter reads of each flag ([`FLAG_FIELDS`]: those of `WireFlag`,
+//!   which include every field an update sends, and so every field its `original_flag` needs)
+//!   are kept; the others (the creator, experiments, dashboards…) are skipped while the page is
+//!   parsed, never allocated: a project's flags are held once, and small.
 //! - Bounds: a list stops after the pages its first page's `count` needs (plus slack), and
 //!   after `MAX_PAGES` in any case (a server whose `next` never ends is an error); it reads at
 //!   most `LIST_BYTES_IN_ANSWERS` of the largest answer. Only the query of a `next` link is
 //!   used: every page is read on the configured origin.
 
 use std::collections::BTreeSet;
+use std::fmt;
 
 use futures_util::StreamExt;
 use reqwest::{Method, Url};
+use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::error::Call;
@@ -38,6 +45,26 @@ const LIST_BYTES_IN_ANSWERS: usize = 4;
 
 /// Pages of one list read at once, unless the settings say otherwise.
 pub const LIST_CONCURRENCY: usize = 4;
+
+/// The fields of a listed flag that are kept: every field `WireFlag` reads.
+pub(super) const FLAG_FIELDS: [&str; 16] = [
+    "id",
+    "key",
+    "name",
+    "filters",
+    "active",
+    "deleted",
+    "archived",
+    "version",
+    "tags",
+    "evaluation_contexts",
+    "evaluation_tags",
+    "ensure_experience_continuity",
+    "is_remote_configuration",
+    "has_encrypted_payloads",
+    "evaluation_runtime",
+    "bucketing_identifier",
+];
 
 /// Query pairs of one page's URL.
 type Query = Vec<(String, String)>;
@@ -340,12 +367,83 @@ fn sorted(query: &Query) -> Query {
     query
 }
 
-/// A list page, parsed straight from the answer's text; an answer that is not one is read as
-/// JSON again to say what it is instead.
+/// A list page, parsed straight from the answer's text, each flag with its [`FLAG_FIELDS`]
+/// only; an answer that is not one is read as JSON again to say what it is instead.
 fn read_page(text: &str, status: u16, call: &Call<'_>) -> BackendResult<Page> {
-    match serde_json::from_str::<Page>(text) {
-        Ok(page) => Ok(page),
+    match serde_json::from_str::<KeptPage>(text) {
+        Ok(page) => Ok(Page {
+            next: page.next,
+            count: page.count,
+            results: page.results.into_iter().map(|flag| flag.0).collect(),
+        }),
         Err(_) => parse_page(read_json(text, status, call)?, call),
+    }
+}
+
+/// A list page whose flags keep their [`FLAG_FIELDS`] only.
+#[derive(Deserialize)]
+struct KeptPage {
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    count: Option<Value>,
+    results: Vec<Kept>,
+}
+
+/// A flag object with its [`FLAG_FIELDS`] only (the others skipped unread).
+struct Kept(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for Kept {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(KeptVisitor)
+    }
+}
+
+struct KeptVisitor;
+
+impl<'de> Visitor<'de> for KeptVisitor {
+    type Value = Kept;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a flag object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kept, A::Error> {
+        let mut kept = Map::new();
+        while let Some(FieldName(name)) = map.next_key()? {
+            match name {
+                Some(name) => {
+                    kept.insert(name.to_owned(), map.next_value()?);
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Kept(kept))
+    }
+}
+
+/// A key of a flag object: one of [`FLAG_FIELDS`], or `None` (not allocated).
+struct FieldName(Option<&'static str>);
+
+impl<'de> Deserialize<'de> for FieldName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(FieldNameVisitor)
+    }
+}
+
+struct FieldNameVisitor;
+
+impl Visitor<'_> for FieldNameVisitor {
+    type Value = FieldName;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<FieldName, E> {
+        Ok(FieldName(FLAG_FIELDS.iter().copied().find(|f| *f == name)))
     }
 }
 
@@ -377,4 +475,66 @@ fn parse_page(answer: Value, call: &Call<'_>) -> BackendResult<Page> {
         None => return Err(unexpected("the object has no `results`".to_owned())),
     }
     serde_json::from_value(answer).map_err(|e| unexpected(format!("invalid list page ({e})")))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::backend::posthog::wire::WireFlag;
+
+    /// A flag with every field `WireFlag` reads and some it does not, as PostHog lists it.
+    fn listed() -> Value {
+        json!({
+            "id": 7, "key": "a", "name": "A", "active": false, "deleted": false, "archived": true,
+            "version": 3, "tags": ["t"], "evaluation_contexts": ["web"], "evaluation_tags": ["old"],
+            "ensure_experience_continuity": true, "is_remote_configuration": false,
+            "has_encrypted_payloads": false, "evaluation_runtime": "server",
+            "bucketing_identifier": "device_id",
+            "filters": {"groups": [{"properties": [], "rollout_percentage": 5}], "extra": {"x": 1}},
+            "created_by": {"id": 1, "email": "someone@example.com"},
+            "experiment_set": [1, 2], "surveys": [], "usage_dashboard": null, "can_edit": true
+        })
+    }
+
+    #[test]
+    fn a_kept_flag_reads_as_the_whole_one_without_the_other_fields() {
+        let page = json!({"count": 1, "next": null, "results": [listed()]}).to_string();
+        let call = Call {
+            key: None,
+            action: "list".into(),
+            access: super::super::error::Access::Read,
+        };
+        let page = read_page(&page, 200, &call).unwrap();
+        let kept = &page.results[0];
+        let mut names: Vec<&str> = kept.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        let mut expected = FLAG_FIELDS.to_vec();
+        expected.sort_unstable();
+        assert_eq!(names, expected);
+        // Every field `WireFlag` reads is kept (a field added to it must be added here).
+        let whole: WireFlag = serde_json::from_value(listed()).unwrap();
+        let from_kept: WireFlag = serde_json::from_value(Value::Object(kept.clone())).unwrap();
+        assert_eq!(format!("{whole:?}"), format!("{from_kept:?}"));
+        assert_eq!(kept["filters"], listed()["filters"]);
+    }
+
+    #[test]
+    fn a_page_that_is_not_one_says_what_it_is() {
+        let call = Call {
+            key: None,
+            action: "list".into(),
+            access: super::super::error::Access::Read,
+        };
+        let error = |text: &str| read_page(text, 200, &call).unwrap_err().to_string();
+        assert_eq!(
+            error(r#"{"results": [1]}"#),
+            "unexpected answer to `list`: invalid list page (invalid type: integer `1`, expected a map); check that `host` is the PostHog API origin"
+        );
+        assert_eq!(
+            error(r#"{"results": {}}"#),
+            "unexpected answer to `list`: `results` is an object, not an array; check that `host` is the PostHog API origin"
+        );
+    }
 }
