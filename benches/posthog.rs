@@ -125,7 +125,7 @@ fn bench_size(runtime: &tokio::runtime::Runtime, n: usize, latency: Duration) {
     println!("  import:  {}", import.line());
 
     // The repository alone (no request): the part of a plan's figures that is not the list.
-    let validate = run(&fake, repo.path(), &["validate"], &[], |_| {});
+    run(&fake, repo.path(), &["validate"], &[], |_| {});
     let validate = run(&fake, repo.path(), &["validate"], &[], |_| {});
     println!(
         "  validate (the repository alone, for reference): {}",
