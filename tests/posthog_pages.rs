@@ -335,3 +335,52 @@ async fn a_flag_on_two_pages_with_the_count_unchanged_is_read_again() {
         ]
     );
 }
+
+/// A server that says every page counts 30 flags but ends the list on its second page
+/// (offset 10) every time: an error after the second reading, never 20 flags as if all.
+#[tokio::test]
+async fn a_page_that_ends_the_list_before_its_count_is_an_error() {
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = std::sync::Arc::clone(&requests);
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let log = std::sync::Arc::clone(&log);
+        async move {
+            let query = uri.query().unwrap_or_default().to_owned();
+            log.lock().unwrap().push(query.clone());
+            let offset: i64 = query
+                .split('&')
+                .find_map(|p| p.strip_prefix("offset="))
+                .map_or(0, |o| o.parse().unwrap());
+            let results: Vec<Value> = (offset..offset + 10)
+                .map(|i| json!({"id": i + 1, "key": format!("f{i}"), "version": 1, "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}}))
+                .collect();
+            let next = (offset == 0)
+                .then(|| "http://elsewhere/api/projects/1/feature_flags/?limit=10&offset=10");
+            axum::Json(json!({"count": 30, "next": next, "results": results}))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut settings = PosthogSettings::new(base, PROJECT_ID, ApiKey::new(READ_KEY));
+    settings.list_concurrency = 1;
+    let error = PosthogBackend::new(settings)
+        .unwrap()
+        .list()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the pages of `list flags of project 1` did not add up, twice: page 2 ended the list, although 30 flags need 3 pages; read again, page 2 ended the list, although 30 flags need 3 pages; the flags were probably being changed meanwhile, so flagops cannot tell which exist; try again"
+    );
+    // Each reading stops at the page that ended early: the third is never asked for.
+    assert_eq!(
+        *requests.lock().unwrap(),
+        [
+            "limit=1000",
+            "limit=10&offset=10",
+            "limit=1000",
+            "limit=10&offset=10"
+        ]
+    );
+}

@@ -19,7 +19,8 @@
 //!   parsed, never allocated: a project's flags are held once, and small.
 //! - Bounds: a list stops after the pages its first page's `count` needs (plus slack), and
 //!   after `MAX_PAGES` in any case (a server whose `next` never ends is an error); it reads at
-//!   most `LIST_BYTES_IN_ANSWERS` of the largest answer. Only the query of a `next` link is
+//!   most `LIST_BYTES_IN_ANSWERS` of the largest answer (checked as each page is taken, so the
+//!   pages already on their way, `list_concurrency - 1` at most, may come on top). Only the query of a `next` link is
 //!   used: every page is read on the configured origin.
 
 use std::collections::BTreeSet;
