@@ -355,7 +355,7 @@ async fn a_page_that_ends_the_list_before_its_count_is_an_error() {
                 .map(|i| json!({"id": i + 1, "key": format!("f{i}"), "version": 1, "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}}))
                 .collect();
             let next = (offset == 0)
-                .then(|| "http://elsewhere/api/projects/1/feature_flags/?limit=10&offset=10");
+                .then_some("http://elsewhere/api/projects/1/feature_flags/?limit=10&offset=10");
             axum::Json(json!({"count": 30, "next": next, "results": results}))
         }
     });
