@@ -81,8 +81,9 @@ pub struct PosthogBackend {
 #[derive(Debug, Default)]
 struct Cache {
     ids: Ids,
-    /// Raw flag objects as last read, by id (sent back as `original_flag`).
-    raw: BTreeMap<i64, Map<String, Value>>,
+    /// Raw flag objects as last read, by id, as compact JSON text (sent back as
+    /// `original_flag`): a fraction of the memory of a parsed tree, for a project's every flag.
+    raw: BTreeMap<i64, Box<str>>,
     /// Ids of flags that must never be written.
     unsupported: BTreeMap<i64, String>,
 }
@@ -248,7 +249,9 @@ impl PosthogBackend {
         if !wire.is_deleted() {
             cache.ids.insert(wire.id, &wire.key);
         }
-        cache.raw.insert(wire.id, raw);
+        cache
+            .raw
+            .insert(wire.id, Value::Object(raw).to_string().into_boxed_str());
         match translate::from_wire(&wire, &cache.ids) {
             Ok(flag) => {
                 cache.unsupported.remove(&wire.id);
@@ -308,10 +311,12 @@ impl PosthogBackend {
     /// read, else the caller's flag in wire form.
     fn original(&self, id: i64, live: &LiveFlag, fallback: Option<&Map<String, Value>>) -> Value {
         let cache = self.cache();
-        match cache.raw.get(&id) {
-            Some(raw) if raw.get("version").and_then(Value::as_i64) == live_version(live) => {
-                Value::Object(raw.clone())
-            }
+        let read = cache
+            .raw
+            .get(&id)
+            .and_then(|text| serde_json::from_str::<Value>(text).ok());
+        match read {
+            Some(raw) if raw.get("version").and_then(Value::as_i64) == live_version(live) => raw,
             _ => fallback.map_or_else(
                 || json!({ "key": live.flag.key }),
                 |m| Value::Object(m.clone()),
