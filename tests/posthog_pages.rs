@@ -336,14 +336,16 @@ async fn a_flag_on_two_pages_with_the_count_unchanged_is_read_again() {
     );
 }
 
-/// A server that says every page counts 30 flags but ends the list on its second page
-/// (offset 10) every time: an error after the second reading, never 20 flags as if all.
-#[tokio::test]
-async fn a_page_that_ends_the_list_before_its_count_is_an_error() {
-    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let log = std::sync::Arc::clone(&requests);
+/// The queries a scripted list server received.
+type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A list server on 127.0.0.1:0 answering each page with `page(offset)`: its origin and log.
+async fn scripted(page: impl Fn(i64) -> Value + Clone + Send + Sync + 'static) -> (String, Log) {
+    let requests: Log = Log::default();
+    let log = Log::clone(&requests);
     let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
-        let log = std::sync::Arc::clone(&log);
+        let log = Log::clone(&log);
+        let page = page.clone();
         async move {
             let query = uri.query().unwrap_or_default().to_owned();
             log.lock().unwrap().push(query.clone());
@@ -351,26 +353,47 @@ async fn a_page_that_ends_the_list_before_its_count_is_an_error() {
                 .split('&')
                 .find_map(|p| p.strip_prefix("offset="))
                 .map_or(0, |o| o.parse().unwrap());
-            let results: Vec<Value> = (offset..offset + 10)
-                .map(|i| json!({"id": i + 1, "key": format!("f{i}"), "version": 1, "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}}))
-                .collect();
-            let next = (offset == 0)
-                .then_some("http://elsewhere/api/projects/1/feature_flags/?limit=10&offset=10");
-            axum::Json(json!({"count": 30, "next": next, "results": results}))
+            axum::Json(page(offset))
         }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, requests)
+}
+
+/// Ten flags from `offset` (ids from `offset + 1`).
+fn ten_flags(offset: i64) -> Vec<Value> {
+    (offset..offset + 10)
+        .map(|i| json!({"id": i + 1, "key": format!("f{i}"), "version": 1, "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}}))
+        .collect()
+}
+
+/// The error of listing `base` reading one page at a time.
+async fn list_error(base: String) -> String {
     let mut settings = PosthogSettings::new(base, PROJECT_ID, ApiKey::new(READ_KEY));
     settings.list_concurrency = 1;
-    let error = PosthogBackend::new(settings)
+    PosthogBackend::new(settings)
         .unwrap()
         .list()
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string()
+}
+
+const NEXT_PAGE: &str = "http://elsewhere/api/projects/1/feature_flags/?limit=10&offset=10";
+
+/// A server that says every page counts 30 flags but ends the list on its second page
+/// (offset 10) every time: an error after the second reading, never 20 flags as if all.
+#[tokio::test]
+async fn a_page_that_ends_the_list_before_its_count_is_an_error() {
+    let (base, requests) = scripted(|offset| {
+        let next = (offset == 0).then_some(NEXT_PAGE);
+        json!({"count": 30, "next": next, "results": ten_flags(offset)})
+    })
+    .await;
     assert_eq!(
-        error.to_string(),
+        list_error(base).await,
         "the pages of `list flags of project 1` did not add up, twice: page 2 ended the list, although 30 flags need 3 pages; read again, page 2 ended the list, although 30 flags need 3 pages; the flags were probably being changed meanwhile, so flagops cannot tell which exist; try again"
     );
     // Each reading stops at the page that ended early: the third is never asked for.
@@ -383,4 +406,28 @@ async fn a_page_that_ends_the_list_before_its_count_is_an_error() {
             "limit=10&offset=10"
         ]
     );
+}
+
+/// A later page without `count`: nothing to check it against, so it does not add up.
+#[tokio::test]
+async fn a_later_page_without_a_count_does_not_add_up() {
+    let (base, requests) = scripted(|offset| {
+        let next = (offset < 20).then(|| {
+            format!(
+                "http://elsewhere/api/projects/1/feature_flags/?limit=10&offset={}",
+                offset + 10
+            )
+        });
+        if offset == 0 {
+            json!({"count": 30, "next": next, "results": ten_flags(offset)})
+        } else {
+            json!({"next": next, "results": ten_flags(offset)})
+        }
+    })
+    .await;
+    assert_eq!(
+        list_error(base).await,
+        "the pages of `list flags of project 1` did not add up, twice: page 2 has no `count`, the first page counted 30 flags; read again, page 2 has no `count`, the first page counted 30 flags; the flags were probably being changed meanwhile, so flagops cannot tell which exist; try again"
+    );
+    assert_eq!(requests.lock().unwrap().len(), 4);
 }

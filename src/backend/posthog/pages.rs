@@ -195,10 +195,14 @@ impl PosthogBackend {
             let number = index + 1;
             let page_count = page.count.as_ref().and_then(Value::as_u64);
             if page_count != Some(count) {
-                let said = page_count.map_or_else(|| "no".to_owned(), |c| c.to_string());
-                return Ok(Reading::Changed(format!(
-                    "page {number} counted {said} flags, the first page {count}"
-                )));
+                return Ok(Reading::Changed(match page_count {
+                    Some(said) => {
+                        format!("page {number} counted {said} flags, the first page {count}")
+                    }
+                    None => format!(
+                        "page {number} has no `count`, the first page counted {count} flags"
+                    ),
+                }));
             }
             if index < planned && (page.next.is_none() || page.results.is_empty()) {
                 return Ok(Reading::Changed(format!(
@@ -210,7 +214,6 @@ impl PosthogBackend {
                 tail = page.next;
             }
         }
-        drop(pages);
         // The last page the count needs links further: a server that never ends (or a list
         // that grew without its count saying so). Read on, within the bounds.
         if let Some(next) = tail {
