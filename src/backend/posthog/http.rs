@@ -15,29 +15,22 @@
 //!   write whose 2xx answer cannot be read.
 //! - Waits of `notice_after` or more are announced through the pacer: a slow answer, a long
 //!   delay before a repeat, a 429 pause.
-//! - A list stops after the pages its first page's `count` needs (plus slack), and after
-//!   `MAX_PAGES` in any case: a server whose `next` never ends is an error.
+//! - Each answer is read as text once and parsed straight into what the caller wants (a
+//!   `Value`, or a list page: `pages`), never copied on the way.
 
 use std::time::Duration;
 
+use reqwest::Method;
 use reqwest::header::{LOCATION, RETRY_AFTER};
-use reqwest::{Method, Url};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::PosthogBackend;
 use super::error::{self, Access, Call};
-use super::wire::Page;
-use super::{MAX_PAGES, PosthogBackend};
 use crate::backend::pacing::human;
 use crate::backend::{BackendError, BackendResult};
 
 /// The longest wait after a 429 without `Retry-After`.
 pub(crate) const MAX_DEFAULT_BACKOFF: Duration = Duration::from_secs(60);
-
-/// Pages a list may read beyond what its `count` needs (flags created meanwhile).
-const PAGE_SLACK: usize = 2;
-
-/// Most bytes of answers one list reads over all its pages, in units of the largest answer.
-const LIST_BYTES_IN_ANSWERS: usize = 4;
 
 impl PosthogBackend {
     /// Send a request (paced, repeated when safe) and return the JSON body of a success.
@@ -48,24 +41,26 @@ impl PosthogBackend {
         body: Option<&Value>,
         call: &Call<'_>,
     ) -> BackendResult<Value> {
-        Ok(self.send_sized(method, url, body, call).await?.0)
+        Ok(self.send_read(method, url, body, call, read_json).await?.0)
     }
 
-    /// Like `send`, with the size of the answer's body in bytes.
-    async fn send_sized(
+    /// Like `send`, the body of a success read by `read` (from its text and status), with
+    /// its size in bytes. An error of `read` is not repeated (the server answered).
+    pub(super) async fn send_read<T>(
         &self,
         method: Method,
         url: &str,
         body: Option<&Value>,
         call: &Call<'_>,
-    ) -> BackendResult<(Value, usize)> {
+        read: impl Fn(&str, u16, &Call<'_>) -> BackendResult<T>,
+    ) -> BackendResult<(T, usize)> {
         let mut delays = self.retry.delays();
         let mut waits = 0;
         let mut attempt = 1;
         loop {
             let ticket = self.pacer.ready().await;
             let result = self
-                .send_once(method.clone(), url, body, call, attempt)
+                .send_once(method.clone(), url, body, call, attempt, &read)
                 .await;
             // The request is over: its slots count from now.
             drop(ticket);
@@ -127,15 +122,16 @@ impl PosthogBackend {
     }
 
     /// One attempt; an answer slower than the notice threshold is announced once.
-    async fn send_once(
+    async fn send_once<T>(
         &self,
         method: Method,
         url: &str,
         body: Option<&Value>,
         call: &Call<'_>,
         attempt: u32,
-    ) -> BackendResult<(Value, usize)> {
-        let exchange = self.exchange(method, url, body, call);
+        read: &impl Fn(&str, u16, &Call<'_>) -> BackendResult<T>,
+    ) -> BackendResult<(T, usize)> {
+        let exchange = self.exchange(method, url, body, call, read);
         tokio::pin!(exchange);
         let threshold = self.pacer.notice_threshold();
         tokio::select! {
@@ -158,13 +154,14 @@ impl PosthogBackend {
     }
 
     /// Send the request and read its answer.
-    async fn exchange(
+    async fn exchange<T>(
         &self,
         method: Method,
         url: &str,
         body: Option<&Value>,
         call: &Call<'_>,
-    ) -> BackendResult<(Value, usize)> {
+        read: &impl Fn(&str, u16, &Call<'_>) -> BackendResult<T>,
+    ) -> BackendResult<(T, usize)> {
         let secret = self.api_key.expose();
         let target = self.target();
         let mut request = self.client.request(method, url);
@@ -207,16 +204,7 @@ impl PosthogBackend {
                 secret,
             ));
         }
-        let value = serde_json::from_str(&text).map_err(|e| {
-            error::scrub(
-                error::unreadable(
-                    Some(status),
-                    &format!("could not be read as JSON (status {status}): {e}"),
-                    call,
-                ),
-                secret,
-            )
-        })?;
+        let value = read(&text, status, call).map_err(|e| error::scrub(e, secret))?;
         Ok((value, text.len()))
     }
 
@@ -255,146 +243,21 @@ impl PosthogBackend {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(String::from_utf8_lossy(&body).into_owned())
-    }
-
-    /// Every page of one list query; `extra` are query pairs besides `limit`/`offset`.
-    pub(super) async fn list_query(
-        &self,
-        extra: &[(&str, &str)],
-        call: &Call<'_>,
-    ) -> BackendResult<Vec<Map<String, Value>>> {
-        let limit = self.page_size.to_string();
-        let mut query: Vec<(String, String)> = extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        query.push(("limit".into(), limit));
-        let mut out = Vec::new();
-        let mut seen = std::collections::BTreeSet::new();
-        seen.insert({
-            let mut first = query.clone();
-            first.sort();
-            first
-        });
-        // Pages this list may take: what the first page's `count` needs, plus slack.
-        let mut allowed = MAX_PAGES;
-        let mut counted = None;
-        let mut read = 0;
-        // Memory is bounded too: pages of the largest size, up to the page cap, would not be.
-        let most_bytes = self
-            .max_response_bytes
-            .saturating_mul(LIST_BYTES_IN_ANSWERS);
-        let mut bytes = 0_usize;
-        loop {
-            read += 1;
-            let url = Url::parse_with_params(&self.flags_url(), &query)
-                .map_err(|e| BackendError::Io(format!("cannot build the list URL: {e}")))?;
-            let (answer, size) = self
-                .send_sized(Method::GET, url.as_str(), None, call)
-                .await?;
-            bytes = bytes.saturating_add(size);
-            if bytes > most_bytes {
-                return Err(BackendError::Server {
-                    status: 200,
-                    detail: Some(format!(
-                        "the answer to `{}` is larger than {most_bytes} bytes over its first {read} pages; check that `host` is the PostHog API origin",
-                        call.action
-                    )),
-                });
-            }
-            let page =
-                parse_page(answer, call).map_err(|e| error::scrub(e, self.api_key.expose()))?;
-            let on_page = page.results.len();
-            out.extend(page.results);
-            let Some(next) = page.next else {
-                return Ok(out);
-            };
-            if read == 1
-                && let Some(count) = page.count.as_ref().and_then(Value::as_u64)
-            {
-                let per_page = if on_page > 0 {
-                    on_page
-                } else {
-                    self.page_size as usize
-                };
-                let needed = usize::try_from(count.div_ceil(per_page as u64)).unwrap_or(usize::MAX);
-                allowed = needed.saturating_add(PAGE_SLACK).min(MAX_PAGES);
-                counted = Some((count, per_page));
-            }
-            if read >= allowed {
-                let count = match counted {
-                    Some((count, per_page)) if allowed < MAX_PAGES => format!(
-                        " although its first page counted {count} flags ({per_page} a page)"
-                    ),
-                    _ => " (the most flagops reads)".to_owned(),
-                };
-                return Err(BackendError::Server {
-                    status: 200,
-                    detail: Some(format!(
-                        "the answer to `{}` did not end after {read} pages{count}: its `next` link goes on; check that `host` is the PostHog API origin",
-                        call.action
-                    )),
-                });
-            }
-            // Only the query of `next` is used: the key is never sent to an origin other
-            // than the configured one (a proxy may rewrite the scheme or host in `next`).
-            let next_query: Vec<(String, String)> = Url::parse(&next)
-                .map_err(|e| BackendError::Server {
-                    status: 200,
-                    detail: Some(format!(
-                        "the answer to `{}` has an invalid `next` link ({e})",
-                        call.action
-                    )),
-                })?
-                .query_pairs()
-                .into_owned()
-                .collect();
-            // A `next` that leads back to any page already read would loop forever.
-            let mut seen_key = next_query.clone();
-            seen_key.sort();
-            if !seen.insert(seen_key) {
-                return Err(BackendError::Server {
-                    status: 200,
-                    detail: Some(format!(
-                        "the `next` link of the answer to `{}` points back to a page already read",
-                        call.action
-                    )),
-                });
-            }
-            query = next_query;
-        }
+        // Valid UTF-8 (every JSON answer) is taken as it is, without a copy.
+        Ok(String::from_utf8(body)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
 }
 
-/// A list page: an object whose `results` is an array. Anything else (an array, an object
-/// without `results`) is an error, never an empty list: reading "no flags" from a broken
-/// answer would make a plan create every flag.
-fn parse_page(answer: Value, call: &Call<'_>) -> BackendResult<Page> {
-    let unexpected = |what: String| BackendError::Server {
-        status: 200,
-        detail: Some(format!(
-            "unexpected answer to `{}`: {what}; check that `host` is the PostHog API origin",
-            call.action
-        )),
-    };
-    let Value::Object(object) = &answer else {
-        return Err(unexpected(format!(
-            "expected a JSON object with `results`, got {}",
-            json_kind(&answer)
-        )));
-    };
-    match object.get("results") {
-        Some(Value::Array(_)) => {}
-        Some(other) => {
-            return Err(unexpected(format!(
-                "`results` is {}, not an array",
-                json_kind(other)
-            )));
-        }
-        None => return Err(unexpected("the object has no `results`".to_owned())),
-    }
-    serde_json::from_value(answer).map_err(|e| unexpected(format!("invalid list page ({e})")))
+/// A JSON answer as a `Value`.
+pub(super) fn read_json(text: &str, status: u16, call: &Call<'_>) -> BackendResult<Value> {
+    serde_json::from_str(text).map_err(|e| {
+        error::unreadable(
+            Some(status),
+            &format!("could not be read as JSON (status {status}): {e}"),
+            call,
+        )
+    })
 }
 
 /// "an array", "a string", … for messages.

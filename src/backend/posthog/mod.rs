@@ -4,6 +4,7 @@
 //! - `wire`: the JSON envelope; `translate`: live JSON ↔ `model::Flag`;
 //! - `ids`: the project's key ↔ id map (dependencies are stored by id);
 //! - `error`: HTTP responses → `BackendError`;
+//! - `http`: one request; `pages`: one paginated list, its pages read at once and checked;
 //! - `operations`: the `Backend` trait's calls (below).
 //!
 //! Requests: `list` reads every page of the default list and of `archived=true` (the default list
@@ -23,6 +24,7 @@ mod error;
 mod http;
 mod ids;
 mod operations;
+mod pages;
 mod settings;
 mod translate;
 mod wire;
@@ -32,9 +34,11 @@ use std::sync::{Mutex, PoisonError};
 
 use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use serde::Deserialize as _;
 use serde_json::{Map, Value, json};
 
-pub use settings::{ApiKey, PosthogSettings, SettingsError};
+pub use pages::LIST_CONCURRENCY;
+pub use settings::{ApiKey, LIST_CONCURRENCY_ENV, PosthogSettings, SettingsError};
 
 use super::pacing::{Pacer, RetryPolicy};
 pub use translate::MISSING_TARGET_PREFIX;
@@ -63,6 +67,8 @@ pub struct PosthogBackend {
     api_key: ApiKey,
     api_key_env: Option<String>,
     page_size: u32,
+    /// Pages of one list read at once.
+    list_concurrency: usize,
     cache: Mutex<Cache>,
     pacer: Pacer,
     retry: RetryPolicy,
@@ -75,8 +81,9 @@ pub struct PosthogBackend {
 #[derive(Debug, Default)]
 struct Cache {
     ids: Ids,
-    /// Raw flag objects as last read, by id (sent back as `original_flag`).
-    raw: BTreeMap<i64, Map<String, Value>>,
+    /// Raw flag objects as last read, by id, as compact JSON text (sent back as
+    /// `original_flag`): a fraction of the memory of a parsed tree, for a project's every flag.
+    raw: BTreeMap<i64, Box<str>>,
     /// Ids of flags that must never be written.
     unsupported: BTreeMap<i64, String>,
 }
@@ -89,6 +96,7 @@ impl std::fmt::Debug for PosthogBackend {
             .field("api_key", &self.api_key)
             .field("api_key_env", &self.api_key_env)
             .field("page_size", &self.page_size)
+            .field("list_concurrency", &self.list_concurrency)
             .field("budgets", &self.pacer.budgets())
             .field("retry", &self.retry)
             .finish_non_exhaustive()
@@ -131,6 +139,7 @@ impl PosthogBackend {
             api_key: settings.api_key,
             api_key_env: settings.api_key_env,
             page_size: settings.page_size.max(1),
+            list_concurrency: settings.list_concurrency.max(1),
             cache: Mutex::new(Cache::default()),
             pacer: match settings.notice {
                 Some(notice) => Pacer::with_notice(&settings.budgets, notice),
@@ -219,7 +228,8 @@ impl PosthogBackend {
     }
 
     fn absorb_raw(&self, raw: Map<String, Value>) -> Result<LiveFlag, Unsupported> {
-        let wire: WireFlag = match serde_json::from_value(Value::Object(raw.clone())) {
+        // Read in place: the raw object is kept as it is, not copied.
+        let wire = match WireFlag::deserialize(&raw) {
             Ok(wire) => wire,
             Err(e) => {
                 let key = raw
@@ -239,7 +249,9 @@ impl PosthogBackend {
         if !wire.is_deleted() {
             cache.ids.insert(wire.id, &wire.key);
         }
-        cache.raw.insert(wire.id, raw);
+        cache
+            .raw
+            .insert(wire.id, Value::Object(raw).to_string().into_boxed_str());
         match translate::from_wire(&wire, &cache.ids) {
             Ok(flag) => {
                 cache.unsupported.remove(&wire.id);
@@ -299,10 +311,12 @@ impl PosthogBackend {
     /// read, else the caller's flag in wire form.
     fn original(&self, id: i64, live: &LiveFlag, fallback: Option<&Map<String, Value>>) -> Value {
         let cache = self.cache();
-        match cache.raw.get(&id) {
-            Some(raw) if raw.get("version").and_then(Value::as_i64) == live_version(live) => {
-                Value::Object(raw.clone())
-            }
+        let read = cache
+            .raw
+            .get(&id)
+            .and_then(|text| serde_json::from_str::<Value>(text).ok());
+        match read {
+            Some(raw) if raw.get("version").and_then(Value::as_i64) == live_version(live) => raw,
             _ => fallback.map_or_else(
                 || json!({ "key": live.flag.key }),
                 |m| Value::Object(m.clone()),

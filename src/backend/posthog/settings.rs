@@ -6,9 +6,17 @@
 use std::time::Duration;
 
 use super::RATE_LIMIT;
+use super::pages::LIST_CONCURRENCY;
 use crate::backend::RateLimit;
 use crate::backend::pacing::{Budget, NOTICE_AFTER, Notice, RetryPolicy};
 use crate::config::Environment;
+
+/// The variable that sets how many pages of one list are read at once (1 to
+/// [`MAX_LIST_CONCURRENCY`]; default [`LIST_CONCURRENCY`]); `1` reads them one after another.
+pub const LIST_CONCURRENCY_ENV: &str = "FLAGOPS_LIST_CONCURRENCY";
+
+/// The most pages of one list read at once.
+const MAX_LIST_CONCURRENCY: usize = 16;
 
 /// A personal API key. It has no `Display`, and its `Debug` prints `***`.
 #[derive(Clone, PartialEq, Eq)]
@@ -56,6 +64,8 @@ pub struct PosthogSettings {
     pub notice: Option<Notice>,
     /// Page size of list requests (PostHog has no maximum; larger pages mean fewer billed calls).
     pub page_size: u32,
+    /// Pages of one list read at once, after the first (1: one after another).
+    pub list_concurrency: usize,
     /// Request budgets the adapter keeps to (default: PostHog's 480/minute and 4,800/hour).
     pub budgets: Vec<Budget>,
     /// Repeats of 429s and of failed reads.
@@ -80,6 +90,7 @@ impl std::fmt::Debug for PosthogSettings {
             .field("request_timeout", &self.request_timeout)
             .field("notice_after", &self.notice_after)
             .field("page_size", &self.page_size)
+            .field("list_concurrency", &self.list_concurrency)
             .field("budgets", &self.budgets)
             .field("retry", &self.retry)
             .field("rate_limited_backoff", &self.rate_limited_backoff)
@@ -112,6 +123,7 @@ impl PosthogSettings {
             notice_after: NOTICE_AFTER,
             notice: None,
             page_size: Self::PAGE_SIZE,
+            list_concurrency: LIST_CONCURRENCY,
             budgets: Budget::of(RATE_LIMIT),
             retry: RetryPolicy::default(),
             rate_limited_backoff: Self::RATE_LIMITED_BACKOFF,
@@ -122,7 +134,11 @@ impl PosthogSettings {
     /// Settings for environment `name` of the config, reading the API key from the process
     /// environment.
     pub fn from_environment(name: &str, environment: &Environment) -> Result<Self, SettingsError> {
-        Self::from_environment_with(name, environment, |var| std::env::var(var).ok())
+        let mut settings =
+            Self::from_environment_with(name, environment, |var| std::env::var(var).ok())?;
+        settings.list_concurrency =
+            list_concurrency(std::env::var(LIST_CONCURRENCY_ENV).ok().as_deref())?;
+        Ok(settings)
     }
 
     /// Like `from_environment`, with `lookup` standing in for the process environment.
@@ -168,6 +184,19 @@ impl PosthogSettings {
         }
         Ok(settings)
     }
+}
+
+/// The pages of one list read at once, from the value of [`LIST_CONCURRENCY_ENV`] if set.
+fn list_concurrency(value: Option<&str>) -> Result<usize, SettingsError> {
+    let Some(value) = value else {
+        return Ok(LIST_CONCURRENCY);
+    };
+    value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| (1..=MAX_LIST_CONCURRENCY).contains(n))
+        .ok_or(SettingsError::ListConcurrency)
 }
 
 /// Why an environment cannot be reached. Names the setting or variable, never a value of
@@ -216,6 +245,12 @@ pub enum SettingsError {
         /// What is wrong, and the fix.
         problem: String,
     },
+    /// [`LIST_CONCURRENCY_ENV`] is not a number from 1 to [`MAX_LIST_CONCURRENCY`] (its value is
+    /// not shown).
+    #[error(
+        "environment variable `{LIST_CONCURRENCY_ENV}` is not a whole number from 1 to {MAX_LIST_CONCURRENCY} (how many pages of a list are read at once); unset it for the default, {LIST_CONCURRENCY}"
+    )]
+    ListConcurrency,
     /// The HTTP client could not be built.
     #[error("cannot set up the HTTP client: {0}")]
     Client(String),

@@ -179,6 +179,15 @@ pub struct RateLimitRule {
     pub retry_after_secs: u64,
 }
 
+/// A change to the flags made by someone else while a list is being read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListChange {
+    /// Create this flag (seeded: management form, a fresh id, so it lists first).
+    Create(Value),
+    /// Soft-delete the flag with this id.
+    Delete(i64),
+}
+
 /// A running fake; stopped when dropped.
 #[derive(Debug)]
 pub struct FakePosthog {
@@ -212,6 +221,9 @@ impl FakePosthog {
             max_page_size: Mutex::new(None),
             link_origin: Mutex::new(None),
             endless_pages: Mutex::new(false),
+            list_latency: Mutex::new(None),
+            list_changes: Mutex::new(None),
+            lists_in_flight: server::InFlight::default(),
             base_url,
         });
         let app = axum::Router::new()
@@ -365,6 +377,24 @@ impl FakePosthog {
     /// `count`), as a broken server whose pagination never ends.
     pub fn set_endless_pages(&self, on: bool) {
         *lock(&self.shared.endless_pages) = on;
+    }
+
+    /// Answer every list request (`GET …/feature_flags/`) `latency` late (`None`: at once),
+    /// as a server that takes time to serve a page; other requests are not delayed.
+    pub fn set_list_latency(&self, latency: Option<Duration>) {
+        *lock(&self.shared.list_latency) = latency;
+    }
+
+    /// The most list requests that were being answered at the same time.
+    pub fn most_lists_at_once(&self) -> usize {
+        self.shared.lists_in_flight.most()
+    }
+
+    /// Make `changes` each time the first page (no `offset`) of the default list (no
+    /// `archived`, no `key`) has been served, the next `times` times: the pages read after it
+    /// see the changed list, as when someone edits flags while flagops reads them.
+    pub fn change_list_after_first_page(&self, changes: Vec<ListChange>, times: usize) {
+        *lock(&self.shared.list_changes) = Some((changes, times));
     }
 
     /// The stored (not rendered) form of a flag, for tests of normalisation.

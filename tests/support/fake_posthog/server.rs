@@ -2,6 +2,7 @@
 //! scopes, the rate limit, and routes to the store (posthog-api.md §1, §2, §7).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::store::{ApiErr, Store, is_deleted};
-use super::{Chaos, Fault, RateLimitRule, RecordedRequest};
+use super::{Chaos, Fault, ListChange, RateLimitRule, RecordedRequest};
 
 /// Key scopes: `(key, scopes)`.
 pub const KEYS: [(&str, &[&str]); 3] = [
@@ -38,6 +39,12 @@ pub struct Shared {
     pub link_origin: Mutex<Option<String>>,
     /// Every list page has a `next` link.
     pub endless_pages: Mutex<bool>,
+    /// How late every list request is answered.
+    pub list_latency: Mutex<Option<Duration>>,
+    /// Changes made after the default list's first page is served, and how many more times.
+    pub list_changes: Mutex<Option<(Vec<ListChange>, usize)>>,
+    /// List requests being answered now, and the most at once.
+    pub lists_in_flight: InFlight,
     pub base_url: String,
 }
 
@@ -116,6 +123,12 @@ pub async fn handle(
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }
+    let listing = method == Method::GET && is_list(uri.path());
+    let _in_flight = listing.then(|| shared.lists_in_flight.enter());
+    let latency = *lock(&shared.list_latency);
+    if let Some(latency) = latency.filter(|_| listing) {
+        tokio::time::sleep(latency).await;
+    }
     let response = match action {
         Action::Drop => drop_connection(),
         Action::Fail(status) => json_response(
@@ -167,10 +180,90 @@ pub async fn handle(
             }
         }
     };
+    if listing && response.status() == StatusCode::OK {
+        change_after_first_page(&shared, uri.query().unwrap_or_default());
+    }
     if let Some(entry) = lock(&shared.log).get_mut(index) {
         entry.status = Some(response.status().as_u16());
     }
     response
+}
+
+/// Requests being answered at the same time, and the most there were.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+impl InFlight {
+    /// One more, until the guard is dropped (also when the connection is dropped).
+    fn enter(&self) -> Leave<'_> {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        Leave(self)
+    }
+
+    pub fn most(&self) -> usize {
+        self.most.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts a request out of [`InFlight`] when dropped.
+struct Leave<'a>(&'a InFlight);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// `/api/projects/<id>/feature_flags/`: the list.
+fn is_list(path: &str) -> bool {
+    matches!(
+        path.trim_matches('/')
+            .split('/')
+            .collect::<Vec<_>>()
+            .as_slice(),
+        ["api", "projects", _, "feature_flags"]
+    )
+}
+
+/// After the default list's first page was served: the changes set for that, if any are left.
+fn change_after_first_page(shared: &Shared, query: &str) {
+    let first_page = url_pairs(query)
+        .iter()
+        .all(|(k, _)| k != "offset" && k != "archived" && k != "key");
+    if !first_page {
+        return;
+    }
+    let mut changes = lock(&shared.list_changes);
+    let Some((list, times)) = changes.as_mut() else {
+        return;
+    };
+    let mut store = lock(&shared.store);
+    for change in list.iter() {
+        match change {
+            ListChange::Create(flag) => {
+                if let Value::Object(flag) = flag {
+                    store.seed(super::PROJECT_ID, flag.clone());
+                }
+            }
+            ListChange::Delete(id) => {
+                if let Some(flag) = store
+                    .projects
+                    .get_mut(&super::PROJECT_ID)
+                    .and_then(|p| p.flags.get_mut(id))
+                {
+                    flag.insert("deleted".into(), json!(true));
+                }
+            }
+        }
+    }
+    *times = times.saturating_sub(1);
+    if *times == 0 {
+        *changes = None;
+    }
 }
 
 /// Unwinding out of the connection task closes the socket without an answer; it does not
