@@ -18,7 +18,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::VendorFlag;
+use crate::model::{Catalogue, Needs, VendorFlag};
 use crate::vendor::posthog::Flag;
 
 pub use token::Token;
@@ -238,4 +238,11 @@ pub trait Backend: Send + Sync {
     /// Soft-delete `live` (PostHog: `deleted: true`), refusing if it changed since.
     fn delete(&self, live: &LiveFlag<Self::Flag>)
     -> impl Future<Output = BackendResult<()>> + Send;
+
+    /// The parts of the project's catalogue (cohorts, group types) that `needs` asks for, with
+    /// as few requests as possible; the parts not asked for (or not known) are `None`. By
+    /// default nothing is known.
+    fn catalogue(&self, _needs: &Needs) -> impl Future<Output = BackendResult<Catalogue>> + Send {
+        async { Ok(Catalogue::default()) }
+    }
 }

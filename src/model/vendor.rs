@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::{Catalogue, Needs, Unresolved};
 use crate::plan::Change;
 
 /// Where one flag dependency is written.
@@ -102,5 +103,24 @@ pub trait VendorFlag: Clone + Serialize {
     #[must_use]
     fn reveal_unknown(&self, _desired: &Self) -> Self {
         self.clone()
+    }
+
+    /// What of the project's catalogue (cohorts, group types) the flag names or references:
+    /// the plan reads only that, and nothing when no flag needs it. By default nothing.
+    fn catalogue_needs(&self) -> Needs {
+        Needs::default()
+    }
+
+    /// Replace the names the flag uses by the ids `catalogue` (one project's) gives them,
+    /// and check that what it references exists there and may be used; every problem, with
+    /// where it is written. By default nothing to do.
+    fn resolve_names(&mut self, _catalogue: &Catalogue) -> Vec<Unresolved> {
+        Vec::new()
+    }
+
+    /// Import: replace ids by the names `catalogue` gives them when a name is unique in the
+    /// project; a note for each id kept. By default nothing to do.
+    fn name_ids(&mut self, _catalogue: &Catalogue) -> Vec<String> {
+        Vec::new()
     }
 }

@@ -3,6 +3,7 @@
 //! - `settings`: where and how to connect (origin, project, key, timeouts);
 //! - `wire`: the JSON envelope; `translate`: live JSON ↔ `model::Flag`;
 //! - `ids`: the project's key ↔ id map (dependencies are stored by id);
+//! - `catalogue`: the project's cohorts and group types, read when a flag names them;
 //! - `error`: HTTP responses → `BackendError`;
 //! - `operations`: the `Backend` trait's calls (below).
 //!
@@ -19,6 +20,7 @@
 //! outcome is unknown (its answer lost or unreadable) is returned to the caller (`apply` looks
 //! before it repeats).
 
+mod catalogue;
 mod error;
 mod http;
 mod ids;

@@ -11,6 +11,7 @@
 //! assert_eq!(fake.requests()[0].method, "GET");
 //! ```
 
+mod catalogue;
 mod fixtures;
 pub mod normalize;
 mod rules;
@@ -274,6 +275,31 @@ impl FakePosthog {
             .or_default()
             .cohorts
             .insert(id, name.to_owned());
+    }
+
+    /// Register a cohort object with extra fields (`{"deleted": true}`, `{"is_static": true}`,
+    /// `{"filters": …}`); a deleted one is served by id only, and flags may not reference it.
+    pub fn add_cohort_object(&self, project: u64, id: i64, name: &str, extra: Value) {
+        let mut store = lock(&self.shared.store);
+        let p = store.projects.entry(project).or_default();
+        let mut extra = extra;
+        if extra.get("deleted") == Some(&Value::Bool(true)) {
+            p.cohorts.remove(&id);
+            extra["name"] = Value::String(name.to_owned());
+        } else {
+            p.cohorts.insert(id, name.to_owned());
+        }
+        p.cohort_objects.insert(id, extra);
+    }
+
+    /// Register a group type.
+    pub fn add_group_type(&self, project: u64, index: u32, name: &str) {
+        lock(&self.shared.store)
+            .projects
+            .entry(project)
+            .or_default()
+            .group_types
+            .insert(index, name.to_owned());
     }
 
     /// Every request received so far, in order.
