@@ -118,6 +118,12 @@ pub trait VendorFlag: Clone + Serialize {
         Vec::new()
     }
 
+    /// Import: what of the project's catalogue the flag's ids need to be written as names
+    /// (every cohort and group type it uses). By default nothing.
+    fn naming_needs(&self) -> Needs {
+        Needs::default()
+    }
+
     /// Import: replace ids by the names `catalogue` gives them when a name is unique in the
     /// project; a note for each id kept. By default nothing to do.
     fn name_ids(&mut self, _catalogue: &Catalogue) -> Vec<String> {

@@ -127,6 +127,10 @@ impl VendorFlag for Flag {
         names::resolve(self, catalogue)
     }
 
+    fn naming_needs(&self) -> Needs {
+        names::naming_needs(self)
+    }
+
     fn name_ids(&mut self, catalogue: &Catalogue) -> Vec<String> {
         names::name_ids(self, catalogue)
     }

@@ -46,6 +46,22 @@ pub(super) fn needs(flag: &Flag) -> Needs {
     needs
 }
 
+/// What `flag` (a live flag) needs of the catalogue for its ids to be written as names.
+pub(super) fn naming_needs(flag: &Flag) -> Needs {
+    let mut needs = Needs {
+        group_types: flag.aggregation_group_type_index.is_some(),
+        ..Needs::default()
+    };
+    for condition in &flag.conditions {
+        needs.group_types |= condition.aggregation_group_type_index.is_some();
+        for property in &condition.properties {
+            needs.group_types |= property.group_type_index.is_some();
+            needs.cohorts |= property.kind == PropertyType::Cohort;
+        }
+    }
+    needs
+}
+
 /// Resolve `flag`'s names with `catalogue` and check the cohorts it uses.
 pub(super) fn resolve(flag: &mut Flag, catalogue: &Catalogue) -> Vec<Unresolved> {
     let mut out = Vec::new();
