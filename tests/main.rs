@@ -47,6 +47,7 @@ mod posthog_adapter;
 mod posthog_fake;
 mod posthog_fixtures;
 mod posthog_hostile;
+mod posthog_names;
 mod readme_setup;
 mod render_escape;
 mod render_props;
