@@ -20,6 +20,8 @@ pub struct Needs {
     pub cohort_ids: BTreeSet<i64>,
     /// Some group type is named: the project's group types are read.
     pub group_types: bool,
+    /// How many names (of cohorts and group types) are used: what only a project can check.
+    pub names: usize,
 }
 
 impl Needs {
@@ -33,6 +35,7 @@ impl Needs {
         self.cohorts |= other.cohorts;
         self.group_types |= other.group_types;
         self.cohort_ids.extend(other.cohort_ids);
+        self.names += other.names;
     }
 }
 

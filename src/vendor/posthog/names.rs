@@ -29,17 +29,22 @@ pub(super) fn cohort_id(value: Option<&Value>) -> Option<i64> {
 
 /// What `flag` needs of its project's catalogue.
 pub(super) fn needs(flag: &Flag) -> Needs {
-    let mut needs = Needs {
-        group_types: flag.aggregation.is_some(),
-        ..Needs::default()
+    let mut needs = Needs::default();
+    let group_type = |name: &Option<String>, needs: &mut Needs| {
+        if name.is_some() {
+            needs.group_types = true;
+            needs.names += 1;
+        }
     };
+    group_type(&flag.aggregation, &mut needs);
     for condition in &flag.conditions {
-        needs.group_types |= condition.aggregation.is_some();
+        group_type(&condition.aggregation, &mut needs);
         for property in &condition.properties {
-            needs.group_types |= property.group_type.is_some();
+            group_type(&property.group_type, &mut needs);
             if property.kind == PropertyType::Cohort {
                 needs.cohorts = true;
                 needs.cohort_ids.extend(cohort_id(property.value.as_ref()));
+                needs.names += usize::from(property.cohort.is_some());
             }
         }
     }
@@ -305,6 +310,7 @@ mod tests {
         );
         let needs = needs(&f);
         assert!(needs.cohorts && needs.group_types);
+        assert_eq!(needs.names, 4);
         assert_eq!(resolve(&mut f, &catalogue()), Vec::new());
         assert_eq!(f.aggregation_group_type_index, Some(1));
         assert_eq!(f.aggregation, None);
