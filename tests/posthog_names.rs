@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::fake_posthog::{FakePosthog, PROJECT_ID};
+use crate::support::fake_posthog::{FakePosthog, PROJECT_ID, RecordedRequest};
 use crate::support::{FAKE_KEY_VAR, Repo, flagops_against_fake};
 
 const STAGING: u64 = PROJECT_ID;
@@ -57,15 +57,17 @@ fn filters(fake: &FakePosthog, project: u64, key: &str) -> Value {
     fake.flags_of(project)
         .into_iter()
         .find(|f| f["key"] == key)
-        .map(|f| f["filters"].clone())
-        .unwrap_or_else(|| panic!("no flag `{key}` in project {project}"))
+        .map_or_else(
+            || panic!("no flag `{key}` in project {project}"),
+            |f| f["filters"].clone(),
+        )
 }
 
 fn writes(fake: &FakePosthog) -> Vec<String> {
     fake.requests()
         .iter()
         .filter(|r| r.method != "GET" && !r.path.ends_with("/bulk_keys/"))
-        .map(|r| r.line())
+        .map(RecordedRequest::line)
         .collect()
 }
 
@@ -95,7 +97,7 @@ async fn one_repository_writes_each_projects_ids_and_replans_clean() {
         let plan =
             flagops_against_fake(repo.path(), &["plan", "--env", env, "--detailed-exitcode"]).await;
         plan.expect_code(0);
-        let lines: Vec<String> = fake.requests().iter().map(|r| r.line()).collect();
+        let lines: Vec<String> = fake.requests().iter().map(RecordedRequest::line).collect();
         let project = if env == "staging" {
             STAGING
         } else {
@@ -132,7 +134,7 @@ async fn nothing_is_read_of_the_catalogue_when_no_flag_names_anything() {
     flagops_against_fake(repo.path(), &["plan", "--env", "staging"])
         .await
         .expect_code(0);
-    let lines: Vec<String> = fake.requests().iter().map(|r| r.line()).collect();
+    let lines: Vec<String> = fake.requests().iter().map(RecordedRequest::line).collect();
     assert!(
         lines
             .iter()
@@ -297,4 +299,84 @@ async fn import_writes_names_and_the_next_plan_shows_no_change() {
     );
     let beta = std::fs::read_to_string(imported.path().join("flags/beta.yaml")).unwrap();
     assert!(beta.contains("value: 41\n"), "{beta}");
+}
+
+#[test]
+fn the_local_backend_resolves_names_from_the_catalogue_in_its_state_file() {
+    let repo = Repo::empty();
+    repo.write(
+        "flagops.yaml",
+        "backend: local\nflags: flags/\nenvironments:\n  staging: {}\n  production: {}\n  dev: {}\n",
+    );
+    repo.write(
+        "flags/beta.yaml",
+        "key: beta\naggregation: company\nconditions:\n  - properties:\n      - { type: group, group_type: company, key: plan, value: x }\n---\nkey: cohort\nconditions:\n  - properties:\n      - { type: cohort, key: id, operator: in, cohort: Beta testers }\n",
+    );
+    repo.write(
+        ".flagops/state.json",
+        r#"{"format_version": 1, "environments": {
+  "staging": {"next_id": 1, "flags": [],
+    "cohorts": [{"id": 11, "name": "Beta testers"}], "group_types": [{"index": 2, "name": "company"}]},
+  "production": {"next_id": 1, "flags": [],
+    "cohorts": [{"id": 11, "name": "Beta testers", "includes": [12]}, {"id": 12, "name": "Active", "behavioral": true}],
+    "group_types": [{"index": 0, "name": "company"}]}
+}}"#,
+    );
+    let validated = repo.run(&["validate"]);
+    validated.expect_code(0);
+    assert!(
+        validated.stderr.starts_with(
+            "note: 3 cohort or group-type names are resolved only by `flagops plan`, which reads each environment's project (whether it has them, and the ids)\n"
+        ),
+        "{}",
+        validated.stderr
+    );
+
+    repo.run(&["apply", "--env", "staging", "--auto-approve"])
+        .expect_code(0);
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.path().join(".flagops/state.json")).unwrap(),
+    )
+    .unwrap();
+    let flags = &state["environments"]["staging"]["flags"];
+    let stored = |key: &str| {
+        flags
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["flag"]["key"] == key)
+            .unwrap()["flag"]
+            .clone()
+    };
+    assert_eq!(stored("beta")["aggregation_group_type_index"], json!(2));
+    assert_eq!(
+        stored("beta")["conditions"][0]["properties"][0]["group_type_index"],
+        json!(2)
+    );
+    assert_eq!(
+        stored("cohort")["conditions"][0]["properties"][0]["value"],
+        json!(11)
+    );
+    repo.run(&["plan", "--env", "staging", "--detailed-exitcode"])
+        .expect_code(0);
+
+    let production = repo.run(&["plan", "--env", "production"]);
+    production.expect_code(1);
+    assert!(
+        production.stderr.contains(
+            "error[behavioral-cohort]: in `production`, cohort 11 (`Beta testers`) includes cohort 12 (`Active`), whose behavioural (event) filters flags cannot use [flag `cohort`]\n  --> flags/beta.yaml:10:56"
+        ),
+        "{}",
+        production.stderr
+    );
+
+    let dev = repo.run(&["plan", "--env", "dev"]);
+    dev.expect_code(1);
+    for expected in [
+        "error[unknown-group-type]: in `dev`, the group types of this environment are not known, so `company` cannot be resolved [flag `beta`]\n --> flags/beta.yaml:2:14",
+        "error[unknown-cohort]: in `dev`, the cohorts of this environment are not known, so `Beta testers` cannot be resolved [flag `cohort`]",
+        "help: with `backend: local`, list the environment's cohorts under `cohorts` in the state file",
+    ] {
+        assert!(dev.stderr.contains(expected), "{expected}\n{}", dev.stderr);
+    }
 }
