@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::support::fake_posthog::{FakePosthog, PROJECT_ID, RecordedRequest};
-use crate::support::{FAKE_KEY_VAR, Repo, flagops_against_fake};
+use crate::support::fake_posthog::{FLAGS_ONLY_KEY, FakePosthog, PROJECT_ID, RecordedRequest};
+use crate::support::{FAKE_KEY_VAR, Repo, flagops_against_fake, flagops_with_env};
 
 const STAGING: u64 = PROJECT_ID;
 const PRODUCTION: u64 = 2;
@@ -379,4 +379,66 @@ fn the_local_backend_resolves_names_from_the_catalogue_in_its_state_file() {
     ] {
         assert!(dev.stderr.contains(expected), "{expected}\n{}", dev.stderr);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_without_the_cohort_scope_is_told_which_scope_to_add() {
+    let fake = fake().await;
+    let repo = repo(&fake);
+    let dir = repo.path().to_path_buf();
+    let run = tokio::task::spawn_blocking(move || {
+        flagops_with_env(
+            &dir,
+            &["plan", "--env", "staging"],
+            &[(FAKE_KEY_VAR, FLAGS_ONLY_KEY)],
+        )
+    })
+    .await
+    .unwrap();
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "error: cannot read the cohorts and group types of `staging`: the API key from `{FAKE_KEY_VAR}` may not list cohorts of project 1: it needs the `cohort:read` scope on project 1"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(FLAGS_ONLY_KEY), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_on_a_later_page_of_the_cohort_list_resolves() {
+    let fake = fake().await;
+    for id in 100..105 {
+        fake.add_cohort(STAGING, id, &format!("Filler {id}"));
+    }
+    // Newest first: `Beta testers` (11) is on the last of four pages of two.
+    fake.set_max_page_size(Some(2));
+    let repo = repo(&fake);
+    std::fs::remove_file(repo.path().join("flags/sso.yaml")).unwrap();
+    flagops_against_fake(
+        repo.path(),
+        &["apply", "--env", "staging", "--auto-approve"],
+    )
+    .await
+    .expect_code(0);
+    assert_eq!(
+        filters(&fake, STAGING, "beta")["groups"][0]["properties"][0]["value"],
+        json!(11)
+    );
+    let pages: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/projects/1/cohorts/")
+        .map(|r| r.query.clone())
+        .collect();
+    assert_eq!(
+        pages,
+        [
+            "limit=1000",
+            "limit=2&offset=2",
+            "limit=2&offset=4",
+            "limit=2&offset=6"
+        ]
+    );
 }

@@ -13,7 +13,7 @@ use crate::backend::{Backend, LiveState};
 use crate::config::{BackendKind, Environment};
 use crate::error::{Error, Result, exit};
 use crate::finding::Finding;
-use crate::model::Needs;
+use crate::model::{Catalogue, Needs};
 use crate::plan::{self, ConfigRef, GitRef, Metadata, Plan, PlanError};
 use crate::render::findings::{Sources, Summary, human};
 use crate::render::plan::{self as render, Target};
@@ -81,6 +81,9 @@ pub(crate) struct Inputs<F: Model> {
     pub(crate) policy: Environment,
     pub(crate) desired: Vec<F>,
     pub(crate) backend: AnyBackend<F>,
+    /// What was read of the environment's cohorts and group types (nothing when no flag
+    /// names or references one).
+    pub(crate) catalogue: Catalogue,
 }
 
 /// The repository loaded for one environment: ready to plan, or with errors.
@@ -127,10 +130,10 @@ fn load_with<F: Model>(ctx: &Context, env: &str, resolve: bool) -> Result<Loaded
         .cloned()
         .unwrap_or_default();
     let mut desired: Vec<F> = repo.flags.iter().map(|f| f.resolve(Some(env)).0).collect();
-    let findings = if resolve {
+    let (findings, catalogue) = if resolve {
         resolve_names(&repo, &backend, env, &mut desired)?
     } else {
-        Vec::new()
+        (Vec::new(), Catalogue::default())
     };
     if !findings.is_empty() {
         return Ok(Loaded::Invalid {
@@ -144,6 +147,7 @@ fn load_with<F: Model>(ctx: &Context, env: &str, resolve: bool) -> Result<Loaded
         policy,
         desired,
         backend,
+        catalogue,
     })))
 }
 
@@ -156,13 +160,13 @@ fn resolve_names<F: Model>(
     backend: &AnyBackend<F>,
     env: &str,
     desired: &mut [F],
-) -> Result<Vec<Finding>> {
+) -> Result<(Vec<Finding>, Catalogue)> {
     let mut needs = Needs::default();
     for flag in desired.iter() {
         needs.add(flag.catalogue_needs());
     }
     if !needs.any() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Catalogue::default()));
     }
     let catalogue = runtime()?
         .block_on(backend.catalogue(&needs))
@@ -190,7 +194,7 @@ fn resolve_names<F: Model>(
         }
     }
     findings.sort();
-    Ok(findings)
+    Ok((findings, catalogue))
 }
 
 /// The findings on stderr, and the error that nothing was planned.
@@ -447,7 +451,14 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
         }
     };
     let base = match &args.base {
-        Some(rev) => Some(super::git::base(&inputs.repo, rev, &args.env)?),
+        Some(rev) => {
+            let (rev, commit, mut flags) = super::git::base(&inputs.repo, rev, &args.env)?;
+            // The base's names read as the head's do (a name the head does not use stays).
+            for flag in &mut flags {
+                flag.resolve_names(&inputs.catalogue);
+            }
+            Some((rev, commit, flags))
+        }
         None => None,
     };
     let runtime = runtime()?;

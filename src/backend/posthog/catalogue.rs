@@ -32,13 +32,18 @@ impl PosthogBackend {
         if needs.cohorts {
             let mut cohorts: Vec<Cohort> = self
                 .cohort_pages()
-                .await?
+                .await
+                .map_err(|e| with_scope(e, "cohort:read"))?
                 .iter()
                 .filter_map(read_cohort)
                 .collect();
             let listed: BTreeSet<i64> = cohorts.iter().map(|c| c.id).collect();
             for &id in needs.cohort_ids.difference(&listed) {
-                if let Some(cohort) = self.cohort_alone(id).await? {
+                if let Some(cohort) = self
+                    .cohort_alone(id)
+                    .await
+                    .map_err(|e| with_scope(e, "cohort:read"))?
+                {
                     cohorts.push(cohort);
                 }
             }
@@ -46,7 +51,11 @@ impl PosthogBackend {
             catalogue.cohorts = Some(cohorts);
         }
         if needs.group_types {
-            catalogue.group_types = Some(self.group_types().await?);
+            catalogue.group_types = Some(
+                self.group_types()
+                    .await
+                    .map_err(|e| with_scope(e, "group:read"))?,
+            );
         }
         Ok(catalogue)
     }
@@ -140,6 +149,16 @@ impl PosthogBackend {
             .collect();
         types.sort_by_key(|t| t.index);
         Ok(types)
+    }
+}
+
+/// A refusal of these reads names the scope they need (`Access::Read` names the flags' own).
+fn with_scope(error: BackendError, scope: &str) -> BackendError {
+    match error {
+        BackendError::Auth(message) => {
+            BackendError::Auth(message.replace("`feature_flag:read`", &format!("`{scope}`")))
+        }
+        other => other,
     }
 }
 

@@ -67,27 +67,36 @@ pub(super) fn naming_needs(flag: &Flag) -> Needs {
     needs
 }
 
-/// Resolve `flag`'s names with `catalogue` and check the cohorts it uses.
+/// Resolve `flag`'s names with `catalogue` and check the cohorts it uses. A name that does
+/// not resolve stays as written (with its problem).
 pub(super) fn resolve(flag: &mut Flag, catalogue: &Catalogue) -> Vec<Unresolved> {
     let mut out = Vec::new();
-    if let Some(name) = flag.aggregation.take() {
-        flag.aggregation_group_type_index =
-            group_type(&name, "/aggregation".to_owned(), catalogue, &mut out);
+    if let Some(name) = &flag.aggregation
+        && let Some(index) = group_type(name, "/aggregation".to_owned(), catalogue, &mut out)
+    {
+        flag.aggregation_group_type_index = Some(index);
+        flag.aggregation = None;
     }
     for (ci, condition) in flag.conditions.iter_mut().enumerate() {
-        if let Some(name) = condition.aggregation.take() {
-            condition.aggregation_group_type_index = group_type(
-                &name,
+        if let Some(name) = &condition.aggregation
+            && let Some(index) = group_type(
+                name,
                 format!("/conditions/{ci}/aggregation"),
                 catalogue,
                 &mut out,
-            );
+            )
+        {
+            condition.aggregation_group_type_index = Some(index);
+            condition.aggregation = None;
         }
         for (pi, property) in condition.properties.iter_mut().enumerate() {
             let at = format!("/conditions/{ci}/properties/{pi}");
-            if let Some(name) = property.group_type.take() {
-                property.group_type_index =
-                    group_type(&name, format!("{at}/group_type"), catalogue, &mut out);
+            if let Some(name) = &property.group_type
+                && let Some(index) =
+                    group_type(name, format!("{at}/group_type"), catalogue, &mut out)
+            {
+                property.group_type_index = Some(index);
+                property.group_type = None;
             }
             if property.kind == PropertyType::Cohort {
                 cohort(property, &at, catalogue, &mut out);
@@ -133,7 +142,7 @@ fn group_type(
 }
 
 fn cohort(property: &mut Property, at: &str, catalogue: &Catalogue, out: &mut Vec<Unresolved>) {
-    let (id, pointer) = match property.cohort.take() {
+    let (id, pointer) = match property.cohort.clone() {
         Some(name) => {
             let pointer = format!("{at}/cohort");
             let unresolved = |code, message: String, help: &str| Unresolved {
@@ -145,6 +154,7 @@ fn cohort(property: &mut Property, at: &str, catalogue: &Catalogue, out: &mut Ve
             match catalogue.cohort_named(&name) {
                 Lookup::Found(c) => {
                     property.value = Some(json!(c.id));
+                    property.cohort = None;
                     (c.id, pointer)
                 }
                 Lookup::Missing => {

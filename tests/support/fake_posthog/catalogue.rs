@@ -56,7 +56,10 @@ pub fn cohorts(
                     .find(|(k, _)| k == name)
                     .and_then(|(_, v)| v.parse::<usize>().ok())
             };
-            let limit = param("limit").filter(|l| *l > 0).unwrap_or(100);
+            let mut limit = param("limit").filter(|l| *l > 0).unwrap_or(100);
+            if let Some(max) = *lock(&shared.max_page_size) {
+                limit = limit.min(max);
+            }
             let offset = param("offset").unwrap_or(0);
             // Newest first; deleted cohorts are not listed.
             let ids: Vec<i64> = p.cohorts.keys().rev().copied().collect();

@@ -33,12 +33,15 @@ use store::Store;
 
 /// The project every fake starts with.
 pub const PROJECT_ID: u64 = 1;
-/// A personal API key with `feature_flag:read` and `feature_flag:write`.
+/// A personal API key with `feature_flag:read`, `feature_flag:write`, `cohort:read` and
+/// `group:read`.
 pub const WRITE_KEY: &str = "phx_fake_write_0123456789abcdef";
-/// A personal API key with `feature_flag:read` only.
+/// A personal API key with `feature_flag:read`, `cohort:read` and `group:read`.
 pub const READ_KEY: &str = "phx_fake_read_0123456789abcdef";
 /// A valid personal API key without feature-flag scopes.
 pub const NO_SCOPE_KEY: &str = "phx_fake_noscope_0123456789abcdef";
+/// A key with the flag scopes only (no `cohort:read`, no `group:read`).
+pub const FLAGS_ONLY_KEY: &str = "phx_fake_flagsonly_0123456789abcdef";
 
 /// One request as the fake received it.
 #[derive(Debug, Clone, PartialEq)]

@@ -15,7 +15,7 @@ use super::store::{ApiErr, Store, is_deleted};
 use super::{Chaos, Fault, RateLimitRule, RecordedRequest};
 
 /// Key scopes: `(key, scopes)`.
-pub const KEYS: [(&str, &[&str]); 3] = [
+pub const KEYS: [(&str, &[&str]); 4] = [
     (
         super::WRITE_KEY,
         &[
@@ -30,6 +30,10 @@ pub const KEYS: [(&str, &[&str]); 3] = [
         &["feature_flag:read", "cohort:read", "group:read"],
     ),
     (super::NO_SCOPE_KEY, &["insight:read"]),
+    (
+        super::FLAGS_ONLY_KEY,
+        &["feature_flag:read", "feature_flag:write"],
+    ),
 ];
 
 /// Shared state of a running fake.
