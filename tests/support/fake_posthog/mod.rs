@@ -257,6 +257,9 @@ impl FakePosthog {
         for (id, name) in &set.cohorts {
             self.add_cohort(PROJECT_ID, *id, name);
         }
+        for (index, name) in &set.group_types {
+            self.add_group_type(PROJECT_ID, *index, name);
+        }
         let ids = self.seed(set.flags.clone());
         assert_eq!(ids.len(), set.flags.len());
         set
