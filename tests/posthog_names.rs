@@ -442,3 +442,41 @@ async fn a_name_on_a_later_page_of_the_cohort_list_resolves() {
         ]
     );
 }
+
+/// The fake is as strict as PostHog: what `plan` refuses would fail at apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_refuses_a_behavioural_cohort_that_plan_would_have_caught() {
+    use flagops::backend::Backend as _;
+    use flagops::backend::posthog::{ApiKey, PosthogBackend, PosthogSettings};
+    use flagops::vendor::posthog::FlagSpec;
+
+    let fake = fake().await;
+    fake.add_cohort_object(
+        STAGING,
+        60,
+        "Active",
+        json!({"filters": {"properties": {"type": "OR", "values": [{"type": "behavioral", "key": "$pageview"}]}}}),
+    );
+    fake.add_cohort_object(
+        STAGING,
+        61,
+        "Active paying",
+        json!({"filters": {"properties": {"type": "AND", "values": [{"type": "cohort", "key": "id", "value": 60}]}}}),
+    );
+    let spec: FlagSpec = serde_json::from_value(json!({"key": "beta", "conditions": [
+        {"properties": [{"type": "cohort", "key": "id", "operator": "in", "value": 61}]}]}))
+    .unwrap();
+    let adapter = PosthogBackend::new(PosthogSettings::new(
+        fake.base_url(),
+        STAGING,
+        ApiKey::new(crate::support::fake_posthog::WRITE_KEY),
+    ))
+    .unwrap();
+    let refused = adapter.create(&spec.resolve(None).0).await.unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("Cohort 'Active' with filters on events cannot be used in feature flags."),
+        "{refused}"
+    );
+}
