@@ -480,3 +480,40 @@ async fn the_fake_refuses_a_behavioural_cohort_that_plan_would_have_caught() {
         "{refused}"
     );
 }
+
+/// A saved plan holds ids; the local backend refuses them at write when the state's
+/// catalogue says the cohort went away since (as PostHog would).
+#[test]
+fn the_local_backend_refuses_a_cohort_deleted_after_the_plan() {
+    let repo = Repo::empty();
+    repo.write(
+        "flagops.yaml",
+        "backend: local\nflags: flags/\nenvironments:\n  staging: {}\n",
+    );
+    repo.write(
+        "flags/beta.yaml",
+        "key: beta\nconditions:\n  - properties:\n      - { type: cohort, key: id, operator: in, cohort: Beta testers }\n",
+    );
+    let state = |deleted: bool| {
+        format!(
+            r#"{{"format_version": 1, "environments": {{"staging": {{"next_id": 1, "flags": [],
+  "cohorts": [{{"id": 11, "name": "Beta testers", "deleted": {deleted}}}]}}}}}}"#
+        )
+    };
+    repo.write(".flagops/state.json", state(false));
+    repo.run(&["plan", "--env", "staging", "--out", "plan.json"])
+        .expect_code(0);
+    repo.write(".flagops/state.json", state(true));
+    let applied = repo.run(&["apply", "--env", "staging", "plan.json"]);
+    applied.expect_code(1);
+    let output = format!("{}{}", applied.stdout, applied.stderr);
+    assert!(
+        output.contains("cohort 11 (`Beta testers`) was deleted"),
+        "{output}"
+    );
+    let after: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.path().join(".flagops/state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(after["environments"]["staging"]["flags"], json!([]));
+}

@@ -13,7 +13,8 @@
 //! The file holds one independent state per environment (as separate PostHog projects
 //! would be), each with the cohorts and group types flags may name, when it declares them
 //! (`cohorts: [{id, name, deleted?, behavioral?, includes?}]`, `group_types: [{index, name}]`,
-//! written by hand: flagops never changes them). It is pretty, sorted JSON (environments by name, flags by key, then id) so
+//! written by hand: flagops never changes them); a write that references a cohort the
+//! declared list lacks, or that PostHog would refuse, is refused (`LocalModel::catalogue_refusal`). It is pretty, sorted JSON (environments by name, flags by key, then id) so
 //! that it diffs well in git, and it is replaced atomically (a temporary file in the same
 //! directory, then a rename). A missing file is an empty state. Every read-modify-write holds
 //! an exclusive lock on the empty sibling file `<state>.lock`, so two flagops processes on one
@@ -55,6 +56,13 @@ pub trait LocalModel: VendorFlag + Send + Sync {
     /// Why the service refuses to store this flag on its own (an invalid key, contradictory
     /// fields), if it does; dependencies are checked by the backend.
     fn refusal(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Why the service refuses this flag given the environment's catalogue (a cohort that
+    /// does not exist, was deleted or has behavioural filters; a name left unresolved), if it
+    /// does. By default never.
+    fn catalogue_refusal(&self, _catalogue: &Catalogue) -> Option<String> {
         None
     }
 }
@@ -491,6 +499,13 @@ fn check_write<F: LocalModel>(
 ) -> BackendResult<()> {
     let key = flag.key();
     if let Some(why) = flag.refusal() {
+        return Err(invalid(key, why));
+    }
+    let catalogue = Catalogue {
+        cohorts: state.cohorts.clone(),
+        group_types: state.group_types.clone(),
+    };
+    if let Some(why) = flag.catalogue_refusal(&catalogue) {
         return Err(invalid(key, why));
     }
     let others: Vec<F> = state

@@ -246,6 +246,16 @@ impl LocalModel for Flag {
         out
     }
 
+    /// As PostHog: every cohort must exist, not be deleted and have no behavioural filters;
+    /// a name is never stored.
+    fn catalogue_refusal(&self, catalogue: &Catalogue) -> Option<String> {
+        let mut resolved = self.clone();
+        names::resolve(&mut resolved, catalogue)
+            .into_iter()
+            .next()
+            .map(|u| u.message)
+    }
+
     fn refusal(&self) -> Option<&'static str> {
         if !crate::model::is_valid_key(&self.key) {
             Some("a key may only contain letters, numbers, hyphens and underscores")
