@@ -517,3 +517,49 @@ fn the_local_backend_refuses_a_cohort_deleted_after_the_plan() {
     .unwrap();
     assert_eq!(after["environments"]["staging"]["flags"], json!([]));
 }
+
+/// Cohort names come from the server: every output escapes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_cohort_name_is_escaped_in_refusals_and_notes() {
+    let fake = fake().await;
+    let repo = repo(&fake);
+    std::fs::remove_file(repo.path().join("flags/sso.yaml")).unwrap();
+    fake.add_cohort_object(STAGING, 70, "Old\u{1b}[2J", json!({"deleted": true}));
+    repo.write(
+        "flags/beta.yaml",
+        "key: beta\nconditions:\n  - properties:\n      - { type: cohort, key: id, operator: in, value: 70 }\n",
+    );
+    let plan = flagops_against_fake(repo.path(), &["plan", "--env", "staging"]).await;
+    plan.expect_code(1);
+    assert!(
+        plan.stderr
+            .contains("in `staging`, cohort 70 (`Old\\u{1b}[2J`) was deleted"),
+        "{}",
+        plan.stderr
+    );
+    assert!(!plan.stderr.contains('\u{1b}'), "{}", plan.stderr);
+
+    fake.add_cohort(STAGING, 71, "Twin\u{1b}[2J");
+    fake.add_cohort(STAGING, 72, "Twin\u{1b}[2J");
+    repo.write(
+        "flags/beta.yaml",
+        "key: beta\nconditions:\n  - properties:\n      - { type: cohort, key: id, operator: in, value: 71 }\n",
+    );
+    flagops_against_fake(
+        repo.path(),
+        &["apply", "--env", "staging", "--auto-approve"],
+    )
+    .await
+    .expect_code(0);
+    let import =
+        flagops_against_fake(repo.path(), &["import", "--env", "staging", "--force"]).await;
+    import.expect_code(0);
+    assert!(
+        import.stderr.contains(
+            "note: `beta`: cohort 71 is written by id: its name `Twin\\u{1b}[2J` is not unique in the project"
+        ),
+        "{}",
+        import.stderr
+    );
+    assert!(!import.stderr.contains('\u{1b}'), "{}", import.stderr);
+}
