@@ -563,3 +563,42 @@ async fn a_hostile_cohort_name_is_escaped_in_refusals_and_notes() {
     );
     assert!(!import.stderr.contains('\u{1b}'), "{}", import.stderr);
 }
+
+/// A cohort list that cannot be read stops the plan with what was being read; a 5xx is
+/// repeated like every read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_cohort_list_stops_the_plan_and_a_5xx_is_repeated() {
+    use crate::support::fake_posthog::Fault;
+
+    let fake = fake().await;
+    let repo = repo(&fake);
+    std::fs::remove_file(repo.path().join("flags/sso.yaml")).unwrap();
+    fake.inject(Fault::Garbled { times: 1 });
+    let plan = flagops_against_fake(repo.path(), &["plan", "--env", "staging"]).await;
+    plan.expect_code(1);
+    assert!(
+        plan.stderr
+            .starts_with("error: cannot read the cohorts and group types of `staging`: "),
+        "{}",
+        plan.stderr
+    );
+    assert!(
+        plan.stderr.contains("list cohorts of project 1"),
+        "{}",
+        plan.stderr
+    );
+
+    fake.clear_requests();
+    fake.inject(Fault::ServerError {
+        status: 502,
+        times: 1,
+    });
+    let plan = flagops_against_fake(repo.path(), &["plan", "--env", "staging"]).await;
+    plan.expect_code(0);
+    let cohort_reads = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/projects/1/cohorts/")
+        .count();
+    assert_eq!(cohort_reads, 2, "the 502 and its repeat");
+}
