@@ -37,6 +37,7 @@ mod import_overrides;
 mod import_payloads;
 mod loader_props;
 mod local_backend;
+mod local_names;
 mod mixpanel_adapter;
 mod mixpanel_fake;
 mod plan_posthog;
