@@ -74,6 +74,16 @@ fn the_local_backend_resolves_names_from_the_catalogue_in_its_state_file() {
         production.stderr
     );
 
+    let markdown = repo.run(&["plan", "--env", "production", "--format", "markdown"]);
+    markdown.expect_code(1);
+    assert!(
+        markdown.stdout.starts_with(
+            "### flagops plan: `production` (refused)\n\n**The environment's project lacks what the flags name (1 error); nothing was planned.** Create it there first, or change the flags.\n\n- `flags/beta.yaml:10:56` **behavioral-cohort**: in `production`, cohort 11"
+        ),
+        "{}",
+        markdown.stdout
+    );
+
     let dev = repo.run(&["plan", "--env", "dev"]);
     dev.expect_code(1);
     for expected in [

@@ -436,7 +436,7 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
         } => {
             let refusal = refuse_invalid(&repo, &findings, offline);
             if let Some(posting) = &posting {
-                let markdown = render::markdown::render_findings(&args.env, &findings);
+                let markdown = refused_markdown(&args.env, &findings, offline);
                 posting.post(&runtime()?, &Outcome::Refused { markdown })?;
             }
             // A pull-request comment explains the failure instead of being empty.
@@ -444,7 +444,7 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
                 Format::Human => {}
                 Format::Json => stdout(&render::json::render_findings(&args.env, &findings)),
                 Format::Markdown => {
-                    stdout(&render::markdown::render_findings(&args.env, &findings));
+                    stdout(&refused_markdown(&args.env, &findings, offline));
                 }
             }
             return Err(refusal);
@@ -522,6 +522,16 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// The Markdown of a refusal for `findings`: `validate`'s errors (`offline`) or what the
+/// environment's project lacks.
+fn refused_markdown(env: &str, findings: &[Finding], offline: bool) -> String {
+    if offline {
+        render::markdown::render_findings(env, findings)
+    } else {
+        render::markdown::render_unresolved(env, findings)
+    }
 }
 
 /// A backend that cannot be set up is a usage or config error (exit 2).
