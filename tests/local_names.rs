@@ -3,7 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::support::Repo;
+use crate::cli_git::{commit, init};
+use crate::support::{Repo, TempRepo};
 
 #[test]
 fn the_local_backend_resolves_names_from_the_catalogue_in_its_state_file() {
@@ -130,4 +131,44 @@ fn the_local_backend_refuses_a_cohort_deleted_after_the_plan() {
     )
     .unwrap();
     assert_eq!(after["environments"]["staging"]["flags"], json!([]));
+}
+
+/// `plan --base`: the base's names resolve as the head's, so a flag whose live state matched
+/// the base is "this change", not drift.
+#[test]
+fn a_base_that_names_cohorts_is_compared_by_their_ids() {
+    let flag = |percent: u32| {
+        format!(
+            "key: a\nconditions:\n  - properties:\n      - {{ type: cohort, key: id, operator: in, cohort: Beta testers }}\n    rollout_percentage: {percent}\n"
+        )
+    };
+    let repo = TempRepo::new(
+        "backend: local\nenvironments:\n  prod: {}\n",
+        &[("a.yaml", &flag(10))],
+    );
+    std::fs::create_dir_all(repo.path().join(".flagops")).unwrap();
+    std::fs::write(
+        repo.state_file(),
+        r#"{"format_version": 1, "environments": {"prod": {"next_id": 1, "flags": [],
+  "cohorts": [{"id": 11, "name": "Beta testers"}]}}}"#,
+    )
+    .unwrap();
+    let git = init(&repo);
+    let base = commit(&git, "base", &[], true);
+    repo.run(&["apply", "--env", "prod", "--auto-approve"])
+        .expect_code(0);
+    repo.write("a.yaml", &flag(50));
+    commit(&git, "change", &[base], true);
+    let run = repo.run(&[
+        "plan",
+        "--env",
+        "prod",
+        "--format",
+        "json",
+        "--base",
+        &base.to_string(),
+    ]);
+    run.expect_code(0);
+    let plan: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(plan["origin"], json!({"a": "change"}), "{}", run.stdout);
 }
