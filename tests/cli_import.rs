@@ -61,6 +61,8 @@ fn extra_shapes() -> Vec<Flag> {
 pub(crate) async fn seed_rich(fake: &FakePosthog) -> Vec<String> {
     fake.add_cohort(PROJECT_ID, 1842, "Enterprise accounts");
     fake.add_cohort(PROJECT_ID, 1907, "Churn risk");
+    fake.add_group_type(PROJECT_ID, 0, "company");
+    fake.add_group_type(PROJECT_ID, 1, "team");
     let examples = flagops::source::load::<flagops::vendor::posthog::Flag>(
         &crate_dir().join("examples/posthog"),
         None,
@@ -137,14 +139,22 @@ async fn import_writes_every_shape_and_validate_and_plan_agree() {
         import.stderr,
         "warning: `mobile-api-endpoints` has encrypted payloads; `flags/mobile-api-endpoints.yaml` holds them in the clear\n"
     );
-    // Only list calls: the import reads nothing per flag.
-    assert!(
-        fake.requests()
-            .iter()
-            .filter(|r| r.method != "POST")
-            .all(|r| r.method == "GET" && r.path == "/api/projects/1/feature_flags/"),
-        "{:?}",
-        fake.requests()
+    // Only list calls: the import reads nothing per flag (and, as flags use cohorts and
+    // group types, one list of each to write their names).
+    let reads: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method != "POST")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        reads,
+        [
+            "GET /api/projects/1/feature_flags/",
+            "GET /api/projects/1/feature_flags/",
+            "GET /api/projects/1/cohorts/",
+            "GET /api/projects/1/groups_types/",
+        ]
     );
 
     // The canonical form, exactly: quoting, key order, defaults left out, the modeline.
@@ -188,9 +198,11 @@ payloads:
     );
     let company = fs::read_to_string(repo.path().join("flags/company-sso.yaml")).unwrap();
     assert!(
-        company.contains("\naggregation_group_type_index: 0\n")
-            && !company.contains("    aggregation_group_type_index"),
-        "a shared aggregation is written once, at the flag level:\n{company}"
+        company.contains("\naggregation: company\n")
+            && !company.contains("    aggregation")
+            && company.matches("group_type: company\n").count() == 3
+            && !company.contains("index"),
+        "a shared aggregation is written once, at the flag level, by name:\n{company}"
     );
 
     let validate = flagops_against_fake(repo.path(), &["validate", "--format", "json"]).await;

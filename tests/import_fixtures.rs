@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use flagops::backend::Backend;
 use flagops::backend::posthog::{ApiKey, PosthogBackend, PosthogSettings};
 use flagops::config::Environment;
+use flagops::model::VendorFlag as _;
 use flagops::vendor::posthog::Flag;
 use serde_json::Value;
 
@@ -93,7 +94,7 @@ async fn every_sdk_fixture_flag_imports_validates_and_plans_without_changes() {
         // The plan, computed from the files as loaded (whatever the rules say).
         let loaded =
             flagops::source::load::<flagops::vendor::posthog::Flag>(repo.path(), None).unwrap();
-        let desired: Vec<Flag> = loaded
+        let mut desired: Vec<Flag> = loaded
             .flags
             .iter()
             .map(|f| f.spec.resolve(Some("live")).0)
@@ -104,6 +105,15 @@ async fn every_sdk_fixture_flag_imports_validates_and_plans_without_changes() {
             ApiKey::new(WRITE_KEY),
         ))
         .unwrap();
+        // Import wrote cohorts and group types by name: resolved as `plan` does.
+        let mut needs = flagops::model::Needs::default();
+        for flag in &desired {
+            needs.add(flag.catalogue_needs());
+        }
+        let catalogue = adapter.catalogue(&needs).await.unwrap();
+        for flag in &mut desired {
+            assert_eq!(flag.resolve_names(&catalogue), Vec::new(), "{name}");
+        }
         let live = adapter.list().await.unwrap();
         let plan = flagops::plan::build(&desired, &live, &Environment::default())
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));

@@ -381,7 +381,7 @@ async fn verify<'a, B: Backend>(
     };
     let mut warnings = Vec::new();
     for step in sent {
-        // A flag deleted by archiving is still listed, archived: gone, as far as a delete goes.
+        // A flag the service put away on delete (Mixpanel) is still listed: gone, for a delete.
         let found = live
             .get(&step.key)
             .filter(|f| step.action != Action::Delete || !f.flag.is_archived());

@@ -75,7 +75,9 @@ fn flag(key: &str, deps: &[&str]) -> Flag {
                     operator: None,
                     value: Some(serde_json::json!(true)),
                     negation: None,
+                    cohort: None,
                     group_type_index: None,
+                    group_type: None,
                     label: None,
                 })
                 .collect(),

@@ -10,6 +10,7 @@ use super::local::{DEFAULT_STATE_FILE, LocalBackend};
 use super::posthog::SettingsError;
 use super::{Backend, BackendResult, Capabilities, LiveFlag, LiveState};
 use crate::config::{BackendKind, Config};
+use crate::model::{Catalogue, Needs};
 use crate::vendor::Model;
 
 /// Why no backend could be built for an environment (a usage or config error).
@@ -124,6 +125,13 @@ impl<F: Model> Backend for AnyBackend<F> {
         match self {
             AnyBackend::Local(b) => b.requests_sent(),
             AnyBackend::Remote(b) => b.requests_sent(),
+        }
+    }
+
+    async fn catalogue(&self, needs: &Needs) -> BackendResult<Catalogue> {
+        match self {
+            AnyBackend::Local(b) => b.catalogue(needs).await,
+            AnyBackend::Remote(b) => b.catalogue(needs).await,
         }
     }
 }

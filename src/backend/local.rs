@@ -11,7 +11,10 @@
 //! (`LocalModel::as_stored`; PostHog's is with its model).
 //!
 //! The file holds one independent state per environment (as separate PostHog projects
-//! would be). It is pretty, sorted JSON (environments by name, flags by key, then id) so
+//! would be), each with the cohorts and group types flags may name, when it declares them
+//! (`cohorts: [{id, name, deleted?, behavioral?, includes?}]`, `group_types: [{index, name}]`,
+//! written by hand: flagops never changes them); a write that references a cohort the
+//! declared list lacks, or that PostHog would refuse, is refused (`LocalModel::catalogue_refusal`). It is pretty, sorted JSON (environments by name, flags by key, then id) so
 //! that it diffs well in git, and it is replaced atomically (a temporary file in the same
 //! directory, then a rename). A missing file is an empty state. Every read-modify-write holds
 //! an exclusive lock on the empty sibling file `<state>.lock`, so two flagops processes on one
@@ -29,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use super::{Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, Token};
 use crate::graph::{DependencyGraph, format_cycle};
 use crate::model::VendorFlag;
+use crate::model::catalogue::{Catalogue, Cohort, GroupType, Needs};
 use crate::vendor::posthog::{Flag, FlagSpec};
 
 /// What the local backend needs from a flag model besides [`VendorFlag`]: the form the state
@@ -52,6 +56,13 @@ pub trait LocalModel: VendorFlag + Send + Sync {
     /// Why the service refuses to store this flag on its own (an invalid key, contradictory
     /// fields), if it does; dependencies are checked by the backend.
     fn refusal(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Why the service refuses this flag given the environment's catalogue (a cohort that
+    /// does not exist, was deleted or has behavioural filters; a name left unresolved), if it
+    /// does. By default never.
+    fn catalogue_refusal(&self, _catalogue: &Catalogue) -> Option<String> {
         None
     }
 }
@@ -93,6 +104,13 @@ pub struct EnvironmentState<S = FlagSpec> {
     pub next_id: u64,
     /// Every flag, deleted ones included, sorted by key then id.
     pub flags: Vec<StoredFlag<S>>,
+    /// The cohorts flags may name (written by hand, like a project's); absent: unknown, so
+    /// cohort ids are taken as written and cohort names cannot be resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cohorts: Option<Vec<Cohort>>,
+    /// The group types flags may name; absent: unknown, like `cohorts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_types: Option<Vec<GroupType>>,
 }
 
 impl<S> Default for EnvironmentState<S> {
@@ -100,6 +118,8 @@ impl<S> Default for EnvironmentState<S> {
         EnvironmentState {
             next_id: 1,
             flags: Vec::new(),
+            cohorts: None,
+            group_types: None,
         }
     }
 }
@@ -481,6 +501,13 @@ fn check_write<F: LocalModel>(
     if let Some(why) = flag.refusal() {
         return Err(invalid(key, why));
     }
+    let catalogue = Catalogue {
+        cohorts: state.cohorts.clone(),
+        group_types: state.group_types.clone(),
+    };
+    if let Some(why) = flag.catalogue_refusal(&catalogue) {
+        return Err(invalid(key, why));
+    }
     let others: Vec<F> = state
         .flags
         .iter()
@@ -600,6 +627,15 @@ impl<F: LocalModel> Backend for LocalBackend<F> {
 
     async fn list(&self) -> BackendResult<LiveState<F>> {
         self.list_now()
+    }
+
+    /// The environment's catalogue as the state file declares it.
+    async fn catalogue(&self, needs: &Needs) -> BackendResult<Catalogue> {
+        let state = self.environment_state()?;
+        Ok(Catalogue {
+            cohorts: state.cohorts.filter(|_| needs.cohorts),
+            group_types: state.group_types.filter(|_| needs.group_types),
+        })
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<LiveFlag<F>>> {

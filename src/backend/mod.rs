@@ -18,7 +18,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::VendorFlag;
+use crate::model::{Catalogue, Needs, VendorFlag};
 use crate::vendor::posthog::Flag;
 
 pub use token::Token;
@@ -300,5 +300,12 @@ pub trait Backend: Send + Sync {
     /// enough that a user plans around it (Mixpanel). By default not counted.
     fn requests_sent(&self) -> Option<u64> {
         None
+    }
+
+    /// The parts of the project's catalogue (cohorts, group types) that `needs` asks for, with
+    /// as few requests as possible; the parts not asked for (or not known) are `None`. By
+    /// default nothing is known.
+    fn catalogue(&self, _needs: &Needs) -> impl Future<Output = BackendResult<Catalogue>> + Send {
+        async { Ok(Catalogue::default()) }
     }
 }

@@ -353,7 +353,7 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
     let must_confirm = args.plan.is_none() && !args.auto_approve;
     // Long waits for the request budget or a 429 are said, so that the apply never looks hung.
     Pacer::on_wait(Some(Arc::new(|m: &str| stderr(&format!("waiting: {m}\n")))));
-    let inputs = prepare::<F>(ctx, &args.env)?;
+    let inputs = prepare::<F>(ctx, &args.env, args.plan.is_none())?;
     let now = metadata(&inputs.repo, &args.env)?;
     let runtime = runtime()?;
     let mut fresh = None;

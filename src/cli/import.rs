@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::error::{Error, Result, exit};
 use crate::import;
 use crate::model::FlagFile;
+use crate::model::Needs;
 use crate::render::escape::terminal;
 use crate::schema;
 use crate::source;
@@ -178,7 +179,26 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
     let live = runtime.block_on(backend.list()).map_err(|e| {
         Error::failure(format!("cannot read the live flags of `{}`: {e}", args.env))
     })?;
-    let selection = import::select(&live, filter.as_ref());
+    let mut selection = import::select(&live, filter.as_ref());
+    // Cohorts and group types are written by name where the project has a unique one, so
+    // that the file serves every project (read only when some flag uses one).
+    let mut needs = Needs::default();
+    for flag in &selection.flags {
+        needs.add(flag.naming_needs());
+    }
+    if needs.any() {
+        let catalogue = runtime.block_on(backend.catalogue(&needs)).map_err(|e| {
+            Error::failure(format!(
+                "cannot read the cohorts and group types of `{}`: {e}",
+                args.env
+            ))
+        })?;
+        for flag in &mut selection.flags {
+            for note in flag.name_ids(&catalogue) {
+                stderr(&format!("note: {}\n", terminal::detail(&note)));
+            }
+        }
+    }
     for skipped in &selection.skipped {
         stderr(&format!(
             "skipped `{}`: {}\n",

@@ -13,6 +13,7 @@ use crate::backend::{Backend, LiveState};
 use crate::config::{BackendKind, Environment, Service};
 use crate::error::{Error, Result, exit};
 use crate::finding::Finding;
+use crate::model::{Catalogue, Needs};
 use crate::plan::{self, ConfigRef, GitRef, Metadata, Plan, PlanError};
 use crate::render::findings::{Sources, Summary, human};
 use crate::render::plan::{self as render, Target};
@@ -80,23 +81,36 @@ pub(crate) struct Inputs<F: Model> {
     pub(crate) policy: Environment,
     pub(crate) desired: Vec<F>,
     pub(crate) backend: AnyBackend<F>,
+    /// What was read of the environment's cohorts and group types (nothing when no flag
+    /// names or references one).
+    pub(crate) catalogue: Catalogue,
 }
 
 /// The repository loaded for one environment: ready to plan, or with errors.
 pub(crate) enum Loaded<F: Model> {
     /// No errors: the inputs of a plan.
     Ready(Box<Inputs<F>>),
-    /// The repository has errors (`validate` findings); nothing can be planned.
+    /// The repository has errors (`validate` findings), or names what the environment's
+    /// project lacks (`offline: false`); nothing can be planned.
     Invalid {
         /// The repository as loaded.
         repo: Box<Repository<F>>,
         /// Every finding (errors and warnings).
         findings: Vec<Finding>,
+        /// Whether `validate` finds them too (else only the project's catalogue shows them).
+        offline: bool,
     },
 }
 
-/// Load the repository, check it, and build the environment's backend.
+/// Load the repository, check it, build the environment's backend, and resolve the names
+/// the flags use in the environment's project.
 pub(crate) fn load<F: Model>(ctx: &Context, env: &str) -> Result<Loaded<F>> {
+    load_with(ctx, env, true)
+}
+
+/// [`load`]; without `resolve`, names stay unresolved and nothing is read from the project
+/// (a saved plan already holds the ids it was planned with).
+fn load_with<F: Model>(ctx: &Context, env: &str, resolve: bool) -> Result<Loaded<F>> {
     let repo = ctx.load::<F>()?;
     let backend =
         AnyBackend::for_environment(&repo.root, &repo.config, env).map_err(|e| setup_error(&e))?;
@@ -106,6 +120,7 @@ pub(crate) fn load<F: Model>(ctx: &Context, env: &str) -> Result<Loaded<F>> {
         return Ok(Loaded::Invalid {
             repo: Box::new(repo),
             findings,
+            offline: true,
         });
     }
     let policy = repo
@@ -114,28 +129,98 @@ pub(crate) fn load<F: Model>(ctx: &Context, env: &str) -> Result<Loaded<F>> {
         .get(env)
         .cloned()
         .unwrap_or_default();
-    let desired = repo.flags.iter().map(|f| f.resolve(Some(env)).0).collect();
+    let mut desired: Vec<F> = repo.flags.iter().map(|f| f.resolve(Some(env)).0).collect();
+    let (findings, catalogue) = if resolve {
+        resolve_names(&repo, &backend, env, &mut desired)?
+    } else {
+        (Vec::new(), Catalogue::default())
+    };
+    if !findings.is_empty() {
+        return Ok(Loaded::Invalid {
+            repo: Box::new(repo),
+            findings,
+            offline: false,
+        });
+    }
     Ok(Loaded::Ready(Box::new(Inputs {
         repo,
         policy,
         desired,
         backend,
+        catalogue,
     })))
 }
 
-/// The findings on stderr, and the error that nothing was planned.
-fn refuse_invalid<F: Model>(repo: &Repository<F>, findings: &[Finding]) -> Error {
-    let summary = Summary::new(repo.files, repo.flags.len(), findings);
-    stderr(&human(findings, summary, &mut Sources::new(&repo.root)));
-    Error::failure("the repository has errors; nothing was planned")
-        .hint("fix the errors above (`flagops validate` lists them)")
+/// Read the parts of the environment's catalogue (cohorts, group types) that the `desired`
+/// flags name or reference (nothing when none does), resolve their names to the project's
+/// ids, and check what they reference exists there and may be used. Each problem is a
+/// finding at the place it is written, naming the environment.
+fn resolve_names<F: Model>(
+    repo: &Repository<F>,
+    backend: &AnyBackend<F>,
+    env: &str,
+    desired: &mut [F],
+) -> Result<(Vec<Finding>, Catalogue)> {
+    let mut needs = Needs::default();
+    for flag in desired.iter() {
+        needs.add(flag.catalogue_needs());
+    }
+    if !needs.any() {
+        return Ok((Vec::new(), Catalogue::default()));
+    }
+    let catalogue = runtime()?
+        .block_on(backend.catalogue(&needs))
+        .map_err(|e| {
+            Error::failure(format!(
+                "cannot read the cohorts and group types of `{env}`: {e}"
+            ))
+        })?;
+    let mut findings = Vec::new();
+    for (flag, loaded) in desired.iter_mut().zip(&repo.flags) {
+        let (_, origins) = loaded.resolve(Some(env));
+        for unresolved in flag.resolve_names(&catalogue) {
+            let pointer = origins.resolve(&unresolved.pointer);
+            findings.push(
+                Finding::error(
+                    unresolved.code,
+                    format!("in `{env}`, {}", unresolved.message),
+                )
+                .in_file(&loaded.file)
+                .at(loaded.span(&pointer))
+                .for_flag(flag.key())
+                .field(crate::schema::field_path(&pointer))
+                .help(unresolved.help),
+            );
+        }
+    }
+    findings.sort();
+    Ok((findings, catalogue))
 }
 
-/// Load the repository, refuse if it has errors, and build the environment's backend.
-pub(crate) fn prepare<F: Model>(ctx: &Context, env: &str) -> Result<Inputs<F>> {
-    match load(ctx, env)? {
+/// The findings on stderr, and the error that nothing was planned.
+fn refuse_invalid<F: Model>(repo: &Repository<F>, findings: &[Finding], offline: bool) -> Error {
+    let summary = Summary::new(repo.files, repo.flags.len(), findings);
+    stderr(&human(findings, summary, &mut Sources::new(&repo.root)));
+    if offline {
+        Error::failure("the repository has errors; nothing was planned")
+            .hint("fix the errors above (`flagops validate` lists them)")
+    } else {
+        Error::failure("the environment lacks what the flags name; nothing was planned")
+            .hint("create what is missing in the environment's project, or change the flags")
+    }
+}
+
+/// Load the repository, refuse if it has errors, and build the environment's backend. With
+/// `resolve`, the names the flags use are resolved in the environment's project (refused
+/// when it lacks one); without, nothing is read (for a saved plan, which holds the ids).
+pub(crate) fn prepare<F: Model>(ctx: &Context, env: &str, resolve: bool) -> Result<Inputs<F>> {
+    match load_with(ctx, env, resolve)? {
         Loaded::Ready(inputs) => Ok(*inputs),
-        Loaded::Invalid { repo, findings } => Err(refuse_invalid(&repo, &findings)),
+        Loaded::Invalid {
+            repo,
+            findings,
+            offline,
+        } => Err(refuse_invalid(&repo, &findings, offline)),
     }
 }
 
@@ -348,10 +433,14 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
     )?;
     let inputs = match load::<F>(ctx, &args.env)? {
         Loaded::Ready(inputs) => *inputs,
-        Loaded::Invalid { repo, findings } => {
-            let refusal = refuse_invalid(&repo, &findings);
+        Loaded::Invalid {
+            repo,
+            findings,
+            offline,
+        } => {
+            let refusal = refuse_invalid(&repo, &findings, offline);
             if let Some(posting) = &posting {
-                let markdown = render::markdown::render_findings(&args.env, &findings);
+                let markdown = refused_markdown(&args.env, &findings, offline);
                 posting.post(&runtime()?, &Outcome::Refused { markdown })?;
             }
             // A pull-request comment explains the failure instead of being empty.
@@ -359,14 +448,21 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
                 Format::Human => {}
                 Format::Json => stdout(&render::json::render_findings(&args.env, &findings)),
                 Format::Markdown => {
-                    stdout(&render::markdown::render_findings(&args.env, &findings));
+                    stdout(&refused_markdown(&args.env, &findings, offline));
                 }
             }
             return Err(refusal);
         }
     };
     let base = match &args.base {
-        Some(rev) => Some(super::git::base(&inputs.repo, rev, &args.env)?),
+        Some(rev) => {
+            let (rev, commit, mut flags) = super::git::base(&inputs.repo, rev, &args.env)?;
+            // The base's names read as the head's do (a name the head does not use stays).
+            for flag in &mut flags {
+                flag.resolve_names(&inputs.catalogue);
+            }
+            Some((rev, commit, flags))
+        }
         None => None,
     };
     let runtime = runtime()?;
@@ -442,6 +538,16 @@ pub(crate) fn say_requests<F: Model>(backend: &AnyBackend<F>) {
             if sent == 1 { "" } else { "s" },
             F::NAME
         ));
+    }
+}
+
+/// The Markdown of a refusal for `findings`: `validate`'s errors (`offline`) or what the
+/// environment's project lacks.
+fn refused_markdown(env: &str, findings: &[Finding], offline: bool) -> String {
+    if offline {
+        render::markdown::render_findings(env, findings)
+    } else {
+        render::markdown::render_unresolved(env, findings)
     }
 }
 

@@ -62,6 +62,17 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
             } else {
                 exit::OK
             };
+            if args.format == Format::Human {
+                let names = names_in(&repo);
+                if names > 0 {
+                    // Printed first: the summary line stays last.
+                    stderr(&format!(
+                        "note: {names} cohort or group-type {} resolved only by `flagops plan`, which reads each environment's project (whether it has {}, and the ids)\n",
+                        if names == 1 { "name is" } else { "names are" },
+                        if names == 1 { "it" } else { "them" },
+                    ));
+                }
+            }
             if let Some(rev) = &args.changed_since {
                 let (narrowed, note) = narrow(&repo, rev, findings)?;
                 print(args, &narrowed.findings, summary, &repo.root, Some(&note));
@@ -81,6 +92,24 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
     };
     print(args, &findings, summary, &root, None);
     Ok(code)
+}
+
+/// How many cohort and group-type names the flags use, in their base definitions and in
+/// each environment's overrides (what `validate` cannot check without the project).
+fn names_in<F: Model>(repo: &Repository<F>) -> usize {
+    let environments = repo.config.environments.keys().map(|e| Some(e.as_str()));
+    let mut names = 0;
+    for flag in &repo.flags {
+        for env in std::iter::once(None).chain(environments.clone()) {
+            let (resolved, origins) = flag.resolve(env);
+            // An environment that overrides nothing repeats the base's names.
+            if env.is_some() && !origins.is_overridden() {
+                continue;
+            }
+            names += resolved.catalogue_needs().names;
+        }
+    }
+    names
 }
 
 /// What `--changed-since` left out, for the output.

@@ -7,12 +7,14 @@
 //! at the document level ([`format::resolve`], [`Origins`]). The vendors' models are in
 //! `crate::vendor`.
 
+pub mod catalogue;
 pub mod format;
 mod percent;
 #[cfg(test)]
 pub(crate) mod test_vendor;
 mod vendor;
 
+pub use catalogue::{Catalogue, Needs, Unresolved};
 pub use format::{FlagFile, Origins};
 pub use percent::Percent;
 pub use vendor::{Reference, VendorFlag};

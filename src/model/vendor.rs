@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::{Catalogue, Needs, Unresolved};
 use crate::plan::Change;
 
 /// Where one flag dependency is written.
@@ -43,9 +44,9 @@ pub trait VendorFlag: Clone + Serialize {
         self.references().into_iter().map(|r| r.target).collect()
     }
 
-    /// Whether the flag is archived the way a service soft-deletes: kept (with its key) but no
-    /// longer live, so a plan never deletes it again and an apply that archived it finds it
-    /// gone (Mixpanel: `status: archived`). By default never: a PostHog flag's `archived` is
+    /// Whether the service has put the flag away the way it soft-deletes: kept (with its key)
+    /// but no longer live, so a plan never deletes it again and an apply that put it away
+    /// finds it gone (Mixpanel's archive). By default never: PostHog's archive flag is
     /// a state of a live flag.
     fn is_archived(&self) -> bool {
         false
@@ -128,5 +129,30 @@ pub trait VendorFlag: Clone + Serialize {
     #[must_use]
     fn reveal_unknown(&self, _desired: &Self) -> Self {
         self.clone()
+    }
+
+    /// What of the project's catalogue (cohorts, group types) the flag names or references:
+    /// the plan reads only that, and nothing when no flag needs it. By default nothing.
+    fn catalogue_needs(&self) -> Needs {
+        Needs::default()
+    }
+
+    /// Replace the names the flag uses by the ids `catalogue` (one project's) gives them,
+    /// and check that what it references exists there and may be used; every problem, with
+    /// where it is written. By default nothing to do.
+    fn resolve_names(&mut self, _catalogue: &Catalogue) -> Vec<Unresolved> {
+        Vec::new()
+    }
+
+    /// Import: what of the project's catalogue the flag's ids need to be written as names
+    /// (every cohort and group type it uses). By default nothing.
+    fn naming_needs(&self) -> Needs {
+        Needs::default()
+    }
+
+    /// Import: replace ids by the names `catalogue` gives them when a name is unique in the
+    /// project; a note for each id kept. By default nothing to do.
+    fn name_ids(&mut self, _catalogue: &Catalogue) -> Vec<String> {
+        Vec::new()
     }
 }

@@ -403,7 +403,7 @@ pub fn build<F: VendorFlag>(
     let mut unmanaged = Vec::new();
     for current in &live.flags {
         let key = current.flag.key();
-        // An archived flag (a soft delete) is already out of the way.
+        // A flag put away by the service (a soft delete) is already out of the way.
         if wanted.contains_key(key) || current.flag.is_archived() {
             continue;
         }

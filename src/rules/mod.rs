@@ -6,7 +6,7 @@
 //! depend on disabled ones, unknown environments) run on the same resolutions.
 //!
 //! Errors are what PostHog rejects (including the cross-field checks it is rolling out, such
-//! as payload and variant-override keys and property/aggregation compatibility) or what can
+//! as payload and variant-override keys and which properties a grouping allows) or what can
 //! never take effect as written; warnings are what PostHog accepts and rewrites, or ignores
 //! harmlessly (tag case, a value on `is_set`, an empty file). The README lists every rule.
 //!

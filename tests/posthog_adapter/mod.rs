@@ -50,7 +50,9 @@ fn flag_dependency(target: &str) -> Property {
         operator: Some(Operator::FlagEvaluatesTo),
         value: Some(json!(true)),
         negation: None,
+        cohort: None,
         group_type_index: None,
+        group_type: None,
         label: None,
     }
 }

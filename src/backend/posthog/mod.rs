@@ -3,6 +3,7 @@
 //! - `settings`: where and how to connect (origin, project, key, timeouts);
 //! - `wire`: the JSON envelope; `translate`: live JSON ↔ `model::Flag`;
 //! - `ids`: the project's key ↔ id map (dependencies are stored by id);
+//! - `catalogue`: the project's cohorts and group types, read when a flag names them;
 //! - `error`: HTTP responses → `BackendError`;
 //! - `http`: one request; `pages`: one paginated list, its pages read at once and checked;
 //! - `operations`: the `Backend` trait's calls (below).
@@ -20,6 +21,7 @@
 //! outcome is unknown (its answer lost or unreadable) is returned to the caller (`apply` looks
 //! before it repeats).
 
+mod catalogue;
 mod error;
 mod http;
 mod ids;

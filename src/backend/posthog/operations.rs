@@ -13,11 +13,16 @@ use super::{PosthogBackend, RATE_LIMIT, error, live_version, object, translate};
 use crate::backend::{
     Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, Unsupported,
 };
+use crate::model::{Catalogue, Needs};
 use crate::vendor::posthog::Flag;
 use crate::vendor::posthog::normalize::normalize;
 
 impl Backend for PosthogBackend {
     type Flag = Flag;
+
+    async fn catalogue(&self, needs: &Needs) -> BackendResult<Catalogue> {
+        self.read_catalogue(needs).await
+    }
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {

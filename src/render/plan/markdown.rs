@@ -399,17 +399,40 @@ pub fn render_error(environment: &str, error: &PlanError) -> String {
 
 /// A plan not made because the repository has errors: the errors, with file, line and column.
 pub fn render_findings(environment: &str, findings: &[Finding]) -> String {
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let lead = format!(
+        "**The repository has {}; nothing was planned.** `flagops validate` lists them with \
+         their source lines.",
+        plural(errors, "error", "errors")
+    );
+    refused(environment, findings, &lead)
+}
+
+/// A plan refused because the environment's project lacks what the flags name (a cohort, a
+/// group type), each at the place it is written: `validate` cannot see these.
+pub fn render_unresolved(environment: &str, findings: &[Finding]) -> String {
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let lead = format!(
+        "**The environment's project lacks what the flags name ({}); nothing was planned.** \
+         Create it there first, or change the flags.",
+        plural(errors, "error", "errors")
+    );
+    refused(environment, findings, &lead)
+}
+
+fn refused(environment: &str, findings: &[Finding], lead: &str) -> String {
     let errors: Vec<&Finding> = findings
         .iter()
         .filter(|f| f.severity == Severity::Error)
         .collect();
     let mut out = format!("### flagops plan: {} (refused)\n\n", md::code(environment));
-    let _ = writeln!(
-        out,
-        "**The repository has {}; nothing was planned.** `flagops validate` lists them with \
-         their source lines.\n",
-        plural(errors.len(), "error", "errors")
-    );
+    let _ = writeln!(out, "{lead}\n");
     let items: Vec<String> = errors
         .iter()
         .map(|f| {

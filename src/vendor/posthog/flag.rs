@@ -31,6 +31,9 @@ pub struct Flag {
     pub conditions: Vec<Condition>,
     /// Flag-level aggregation (group type index), `None` for persons.
     pub aggregation_group_type_index: Option<u32>,
+    /// Flag-level aggregation by group type name, until the plan resolves it to an index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregation: Option<String>,
     /// Variants; empty for a boolean flag.
     pub variants: Vec<Variant>,
     /// Payloads by variant key (or `true`).
@@ -72,6 +75,21 @@ impl Flag {
         condition
             .aggregation_group_type_index
             .or(self.aggregation_group_type_index)
+    }
+
+    /// The group type a condition aggregates by as written (by index or by name; the
+    /// condition's own, else the flag's), `None` for persons.
+    pub fn condition_grouping<'a>(&'a self, condition: &'a Condition) -> Option<Grouping<'a>> {
+        Grouping::of(
+            condition.aggregation.as_deref(),
+            condition.aggregation_group_type_index,
+        )
+        .or_else(|| {
+            Grouping::of(
+                self.aggregation.as_deref(),
+                self.aggregation_group_type_index,
+            )
+        })
     }
 
     /// Every flag this one depends on, with where the dependency is written.
@@ -137,6 +155,41 @@ impl Flag {
     }
 }
 
+/// A group type as a flag file names it: by index, or by name (resolved when planning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping<'a> {
+    /// `aggregation_group_type_index` / `group_type_index`.
+    Index(u32),
+    /// `aggregation` / `group_type`.
+    Name(&'a str),
+}
+
+impl<'a> Grouping<'a> {
+    /// The grouping written by a name field and an index field (the name first).
+    pub fn of(name: Option<&'a str>, index: Option<u32>) -> Option<Self> {
+        name.map(Grouping::Name).or(index.map(Grouping::Index))
+    }
+
+    /// Whether `self` and `other` are known to differ (both indexes or both names: an index
+    /// and a name can only be compared in a project).
+    pub fn differs_from(self, other: Grouping<'_>) -> bool {
+        match (self, other) {
+            (Grouping::Index(a), Grouping::Index(b)) => a != b,
+            (Grouping::Name(a), Grouping::Name(b)) => a != b,
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Grouping<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Grouping::Index(i) => write!(f, "group type {i}"),
+            Grouping::Name(name) => write!(f, "group type `{name}`"),
+        }
+    }
+}
+
 impl FlagSpec {
     /// Resolve the flag for `environment` (`None`: the base alone). Fields the override sets
     /// replace the base fields; defaults are then filled in.
@@ -154,6 +207,7 @@ impl FlagSpec {
             evaluation_contexts: self.evaluation_contexts.unwrap_or_default(),
             conditions: self.conditions.unwrap_or_default(),
             aggregation_group_type_index: self.aggregation_group_type_index,
+            aggregation: self.aggregation,
             variants: self.variants.unwrap_or_default(),
             payloads: self.payloads.unwrap_or_default(),
             holdout: self.holdout,
@@ -183,6 +237,7 @@ impl Flag {
                 .then(|| self.evaluation_contexts.clone()),
             conditions: Some(self.conditions.clone()),
             aggregation_group_type_index: self.aggregation_group_type_index,
+            aggregation: self.aggregation.clone(),
             variants: (!self.variants.is_empty()).then(|| self.variants.clone()),
             payloads: (!self.payloads.is_empty()).then(|| self.payloads.clone()),
             holdout: self.holdout.clone(),

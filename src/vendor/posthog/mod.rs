@@ -5,6 +5,7 @@
 
 mod diff;
 mod flag;
+mod names;
 pub mod normalize;
 mod property;
 mod risk;
@@ -18,7 +19,7 @@ use std::sync::LazyLock;
 use serde_json::Value;
 
 pub use diff::Field;
-pub use flag::Flag;
+pub use flag::{Flag, Grouping};
 pub use property::{Condition, OPERATORS, Operator, Property, PropertyType, SortKey};
 pub use spec::{BucketingIdentifier, EvaluationRuntime, FlagOverride, FlagSpec, Holdout, Variant};
 
@@ -27,7 +28,7 @@ use crate::backend::any::SetupError;
 use crate::backend::local::LocalModel;
 use crate::backend::posthog::PosthogBackend;
 use crate::config::Environment;
-use crate::model::{FlagFile, Reference, VendorFlag};
+use crate::model::{Catalogue, FlagFile, Needs, Reference, Unresolved, VendorFlag};
 use crate::plan::Change;
 use crate::schema::Compiled;
 use diff::diff;
@@ -116,6 +117,22 @@ impl VendorFlag for Flag {
 
     fn is_secret_field(field: Field) -> bool {
         field == Field::Payloads
+    }
+
+    fn catalogue_needs(&self) -> Needs {
+        names::needs(self)
+    }
+
+    fn resolve_names(&mut self, catalogue: &Catalogue) -> Vec<Unresolved> {
+        names::resolve(self, catalogue)
+    }
+
+    fn naming_needs(&self) -> Needs {
+        names::naming_needs(self)
+    }
+
+    fn name_ids(&mut self, catalogue: &Catalogue) -> Vec<String> {
+        names::name_ids(self, catalogue)
     }
 
     fn reveal_unknown(&self, desired: &Self) -> Self {
@@ -227,6 +244,16 @@ impl LocalModel for Flag {
         out.make_aggregation_explicit();
         out.depends_on.clear();
         out
+    }
+
+    /// As PostHog: every cohort must exist, not be deleted and have no behavioural filters;
+    /// a name is never stored.
+    fn catalogue_refusal(&self, catalogue: &Catalogue) -> Option<String> {
+        let mut resolved = self.clone();
+        names::resolve(&mut resolved, catalogue)
+            .into_iter()
+            .next()
+            .map(|u| u.message)
     }
 
     fn refusal(&self) -> Option<&'static str> {

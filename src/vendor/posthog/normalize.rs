@@ -47,6 +47,14 @@ pub fn file_form(flag: &Flag) -> FlagSpec {
             }
         }
     }
+    // The same for a group type written by name (import).
+    if let Some(name) = &flag.aggregation {
+        for condition in &mut flag.conditions {
+            if condition.aggregation.as_ref() == Some(name) {
+                condition.aggregation = None;
+            }
+        }
+    }
     flag.to_spec()
 }
 

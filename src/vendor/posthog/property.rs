@@ -25,6 +25,11 @@ pub struct Condition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 1000))]
     pub aggregation_group_type_index: Option<u32>,
+    /// Aggregate this condition by the group type with this name (`company`) instead of its
+    /// index: resolved in each environment's project when planning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 400))]
+    pub aggregation: Option<String>,
     /// Free text shown in PostHog's UI next to the condition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -57,7 +62,7 @@ pub enum SortKey {
 pub enum PropertyType {
     /// A person property (`email`, `$browser`, …).
     Person,
-    /// Membership of a cohort; `value` is the cohort id.
+    /// Membership of a cohort, named by `cohort` (its name) or `value` (its id).
     Cohort,
     /// A property of a group (company, team, …); needs `group_type_index`.
     Group,
@@ -183,6 +188,11 @@ pub struct Property {
     /// dependency `true`/`false` or a variant key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<Value>,
+    /// For `type: cohort`: the cohort's name, instead of its id in `value`; resolved to the
+    /// id in each environment's project when planning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 400))]
+    pub cohort: Option<String>,
     /// Invert the match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negation: Option<bool>,
@@ -190,6 +200,11 @@ pub struct Property {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 1000))]
     pub group_type_index: Option<u32>,
+    /// For `type: group`: the group type's name (`company`), instead of `group_type_index`;
+    /// resolved in each environment's project when planning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 400))]
+    pub group_type: Option<String>,
     /// Display label kept by PostHog's UI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,

@@ -98,6 +98,11 @@ macro_rules! flag_fields {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             #[schemars(range(min = 0, max = 1000))]
             pub aggregation_group_type_index: Option<u32>,
+            /// Aggregate every condition by the group type with this name (`company`) instead
+            /// of its index: resolved in each environment's project when planning.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(length(min = 1, max = 400))]
+            pub aggregation: Option<String>,
             /// Variants of a multivariate flag (PostHog `filters.multivariate.variants`).
             #[serde(default, skip_serializing_if = "Option::is_none")]
             #[schemars(length(min = 1))]

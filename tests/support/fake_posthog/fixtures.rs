@@ -20,6 +20,8 @@ pub struct FixtureSet {
     pub flags: Vec<Value>,
     /// Cohort id → name.
     pub cohorts: BTreeMap<i64, String>,
+    /// Group type index → name (the payload's `group_type_mapping`).
+    pub group_types: BTreeMap<u32, String>,
     /// Keys of stub flags added for dependency targets the file does not contain.
     pub stubs: Vec<String>,
 }
@@ -78,6 +80,13 @@ pub fn load(path: &Path, mut fresh_id: impl FnMut() -> i64) -> FixtureSet {
             cohorts.insert(id, format!("Cohort {id}"));
         }
     }
+    let group_types: BTreeMap<u32, String> = match doc.get("group_type_mapping") {
+        Some(Value::Object(mapping)) => mapping
+            .iter()
+            .filter_map(|(k, v)| Some((k.parse().ok()?, v.as_str()?.to_owned())))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
     let mut stubs = Vec::new();
     for flag in &mut flags {
         let Some(Value::Array(groups)) = flag.get_mut("filters").and_then(|f| f.get_mut("groups"))
@@ -123,6 +132,7 @@ pub fn load(path: &Path, mut fresh_id: impl FnMut() -> i64) -> FixtureSet {
     FixtureSet {
         flags: out,
         cohorts,
+        group_types,
         stubs,
     }
 }

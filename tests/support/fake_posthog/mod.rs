@@ -11,6 +11,7 @@
 //! assert_eq!(fake.requests()[0].method, "GET");
 //! ```
 
+mod catalogue;
 mod fixtures;
 pub mod normalize;
 mod rules;
@@ -32,12 +33,15 @@ use store::Store;
 
 /// The project every fake starts with.
 pub const PROJECT_ID: u64 = 1;
-/// A personal API key with `feature_flag:read` and `feature_flag:write`.
+/// A personal API key with `feature_flag:read`, `feature_flag:write`, `cohort:read` and
+/// `group:read`.
 pub const WRITE_KEY: &str = "phx_fake_write_0123456789abcdef";
-/// A personal API key with `feature_flag:read` only.
+/// A personal API key with `feature_flag:read`, `cohort:read` and `group:read`.
 pub const READ_KEY: &str = "phx_fake_read_0123456789abcdef";
 /// A valid personal API key without feature-flag scopes.
 pub const NO_SCOPE_KEY: &str = "phx_fake_noscope_0123456789abcdef";
+/// A key with the flag scopes only (no `cohort:read`, no `group:read`).
+pub const FLAGS_ONLY_KEY: &str = "phx_fake_flagsonly_0123456789abcdef";
 
 /// One request as the fake received it.
 #[derive(Debug, Clone, PartialEq)]
@@ -265,6 +269,9 @@ impl FakePosthog {
         for (id, name) in &set.cohorts {
             self.add_cohort(PROJECT_ID, *id, name);
         }
+        for (index, name) in &set.group_types {
+            self.add_group_type(PROJECT_ID, *index, name);
+        }
         let ids = self.seed(set.flags.clone());
         assert_eq!(ids.len(), set.flags.len());
         set
@@ -286,6 +293,31 @@ impl FakePosthog {
             .or_default()
             .cohorts
             .insert(id, name.to_owned());
+    }
+
+    /// Register a cohort object with extra fields (`{"deleted": true}`, `{"is_static": true}`,
+    /// `{"filters": …}`); a deleted one is served by id only, and flags may not reference it.
+    pub fn add_cohort_object(&self, project: u64, id: i64, name: &str, extra: Value) {
+        let mut store = lock(&self.shared.store);
+        let p = store.projects.entry(project).or_default();
+        let mut extra = extra;
+        if extra.get("deleted") == Some(&Value::Bool(true)) {
+            p.cohorts.remove(&id);
+            extra["name"] = Value::String(name.to_owned());
+        } else {
+            p.cohorts.insert(id, name.to_owned());
+        }
+        p.cohort_objects.insert(id, extra);
+    }
+
+    /// Register a group type.
+    pub fn add_group_type(&self, project: u64, index: u32, name: &str) {
+        lock(&self.shared.store)
+            .projects
+            .entry(project)
+            .or_default()
+            .group_types
+            .insert(index, name.to_owned());
     }
 
     /// Every request received so far, in order.

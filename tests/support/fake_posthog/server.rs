@@ -16,13 +16,25 @@ use super::store::{ApiErr, Store, is_deleted};
 use super::{Chaos, Fault, ListChange, RateLimitRule, RecordedRequest};
 
 /// Key scopes: `(key, scopes)`.
-pub const KEYS: [(&str, &[&str]); 3] = [
+pub const KEYS: [(&str, &[&str]); 4] = [
     (
         super::WRITE_KEY,
+        &[
+            "feature_flag:read",
+            "feature_flag:write",
+            "cohort:read",
+            "group:read",
+        ],
+    ),
+    (
+        super::READ_KEY,
+        &["feature_flag:read", "cohort:read", "group:read"],
+    ),
+    (super::NO_SCOPE_KEY, &["insight:read"]),
+    (
+        super::FLAGS_ONLY_KEY,
         &["feature_flag:read", "feature_flag:write"],
     ),
-    (super::READ_KEY, &["feature_flag:read"]),
-    (super::NO_SCOPE_KEY, &["insight:read"]),
 ];
 
 /// Shared state of a running fake.
@@ -67,7 +79,7 @@ enum Action {
     HugeDetail(u16, usize),
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -368,7 +380,7 @@ fn authenticate(header: Option<&str>) -> Result<&'static [&'static str], ApiErr>
         })
 }
 
-fn require(scopes: &[&str], scope: &str) -> Result<(), ApiErr> {
+pub(super) fn require(scopes: &[&str], scope: &str) -> Result<(), ApiErr> {
     if scopes.contains(&scope) || scopes.contains(&"*") {
         Ok(())
     } else {
@@ -413,6 +425,26 @@ fn route(
     scopes: &[&str],
 ) -> Response {
     let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
+    let catalogue = match segments.as_slice() {
+        ["api", "projects", project, "cohorts", rest @ ..] => project
+            .parse::<u64>()
+            .map_err(|_| ApiErr::not_found())
+            .and_then(|p| super::catalogue::cohorts(shared, method, uri, p, rest, scopes)),
+        ["api", "projects", project, "groups_types"] => project
+            .parse::<u64>()
+            .map_err(|_| ApiErr::not_found())
+            .and_then(|p| super::catalogue::group_types(shared, method, p, scopes)),
+        _ => Err(ApiErr::not_found()),
+    };
+    if segments
+        .get(3)
+        .is_some_and(|s| *s == "cohorts" || *s == "groups_types")
+    {
+        return match catalogue {
+            Ok((status, value)) => json_response(status, &value),
+            Err(e) => err(&e),
+        };
+    }
     let (project, rest) = match segments.as_slice() {
         ["api", "projects", project, "feature_flags", rest @ ..] => match project.parse::<u64>() {
             Ok(p) => (p, rest),

@@ -52,8 +52,13 @@ impl ApiErr {
 pub struct Project {
     /// Stored flags (stored form, without read-injected fields), by id, deleted ones too.
     pub flags: BTreeMap<i64, Map<String, Value>>,
-    /// Cohort id → name.
+    /// Cohort id → name (live cohorts: what flags may reference).
     pub cohorts: BTreeMap<i64, String>,
+    /// Extra fields of cohort objects (`deleted`, `is_static`, `filters`, and `name` for a
+    /// deleted cohort, which is not in `cohorts`), by id.
+    pub cohort_objects: BTreeMap<i64, Value>,
+    /// Group types: index → name.
+    pub group_types: BTreeMap<u32, String>,
 }
 
 /// Everything the fake holds.

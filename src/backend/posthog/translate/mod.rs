@@ -96,6 +96,7 @@ pub(crate) fn from_wire(wire: &WireFlag, ids: &Ids) -> Result<Flag, Reason> {
             .unwrap_or_default(),
         conditions,
         aggregation_group_type_index: flag_level,
+        aggregation: None,
         variants: read_variants(filters.get("multivariate"))?,
         payloads: read_payloads(filters.get("payloads"))?,
         holdout: read_holdout(filters.get("holdout"))?,
@@ -176,6 +177,7 @@ fn read_condition(
         )?,
         variant: opt_string(group.get("variant"), &format!("{at}: `variant`"))?,
         aggregation_group_type_index: aggregation,
+        aggregation: None,
         description: opt_string(group.get("description"), &format!("{at}: `description`"))?,
         sort_key: match group.get("sort_key") {
             None | Some(Value::Null) => None,
@@ -267,7 +269,9 @@ fn read_property(value: &Value, at: &str, ids: &Ids) -> Result<Property, Reason>
         flag,
         operator,
         value: prop.get("value").filter(|v| !v.is_null()).cloned(),
+        cohort: None,
         negation: opt_bool(prop.get("negation"), &format!("{at}: `negation`"))?,
+        group_type: None,
         group_type_index: opt_index(
             prop.get("group_type_index"),
             &format!("{at}: `group_type_index`"),

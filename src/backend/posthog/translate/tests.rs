@@ -146,7 +146,9 @@ fn an_unknown_dependency_key_is_refused_on_write() {
                 operator: None,
                 value: Some(json!(true)),
                 negation: None,
+                cohort: None,
                 group_type_index: None,
+                group_type: None,
                 label: None,
             }],
             ..Condition::default()

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use crate::finding::{Collapsed, Severity};
 use crate::model::Reference;
 use crate::rules::{FlagRules, Problem};
-use crate::vendor::posthog::{BucketingIdentifier, Flag, Operator, PropertyType};
+use crate::vendor::posthog::{
+    BucketingIdentifier, Flag, Grouping, Operator, Property, PropertyType,
+};
 
 impl FlagRules for Flag {
     fn problems(&self, known: &BTreeMap<&str, &Flag>) -> Vec<Problem> {
@@ -51,7 +53,7 @@ fn needs(code: &str) -> &'static [&'static str] {
     match code {
         "variant-sum" | "duplicate-variant" | "variant-override" => &["variants"],
         "payload-key" => &["payloads", "variants"],
-        "aggregation" | "flag-reference" => &["aggregation_group_type_index"],
+        "aggregation" | "flag-reference" => &["aggregation_group_type_index", "aggregation"],
         "no-conditions" => &["conditions"],
         "encrypted-payloads" => &["has_encrypted_payloads", "is_remote_configuration"],
         "continuity" => &["ensure_experience_continuity", "bucketing_identifier"],
@@ -78,6 +80,13 @@ fn check(flag: &Flag, known: &BTreeMap<&str, &Flag>) -> Vec<Problem> {
     check_payloads(flag, &mut out);
     check_conditions(flag, known, &mut out);
     check_object(flag, &mut out);
+    if flag.aggregation.is_some() && flag.aggregation_group_type_index.is_some() {
+        out.push(Problem::error(
+            "group-type",
+            "/aggregation",
+            "`aggregation` and `aggregation_group_type_index` both name the flag's group type; keep one",
+        ));
+    }
     out.0
         .finish()
         .map(|(mut problem, suffix)| {
@@ -178,7 +187,14 @@ fn check_conditions(flag: &Flag, known: &BTreeMap<&str, &Flag>, out: &mut Proble
                 format!("variant override `{variant}` {why}; evaluators ignore it"),
             ));
         }
-        let aggregation = flag.condition_aggregation(condition);
+        if condition.aggregation.is_some() && condition.aggregation_group_type_index.is_some() {
+            out.push(Problem::error(
+                "group-type",
+                format!("{at}/aggregation"),
+                "`aggregation` and `aggregation_group_type_index` both name the condition's group type; keep one",
+            ));
+        }
+        let aggregation = flag.condition_grouping(condition);
         for (pi, property) in condition.properties.iter().enumerate() {
             let p = format!("{at}/properties/{pi}");
             if property.kind == PropertyType::Flag {
@@ -199,11 +215,16 @@ fn check_conditions(flag: &Flag, known: &BTreeMap<&str, &Flag>, out: &mut Proble
                     "only `type: flag` properties take `flag`",
                 ));
             }
-            if let Some(problem) = value::check(
-                property.kind,
-                property.effective_operator(),
-                property.value.as_ref(),
-            ) {
+            check_names(property, &p, out);
+            // A cohort named by `cohort` has its id only in a project: its operator is
+            // checked as if the id were written.
+            let placeholder = serde_json::Value::from(1);
+            let value = match (&property.cohort, property.kind) {
+                (Some(_), PropertyType::Cohort) => Some(&placeholder),
+                _ => property.value.as_ref(),
+            };
+            if let Some(problem) = value::check(property.kind, property.effective_operator(), value)
+            {
                 let pointer = if problem.on_operator {
                     format!("{p}/operator")
                 } else if property.value.is_some() {
@@ -224,24 +245,35 @@ fn check_conditions(flag: &Flag, known: &BTreeMap<&str, &Flag>, out: &mut Proble
                     on_key: false,
                 });
             }
+            let group = Grouping::of(property.group_type.as_deref(), property.group_type_index);
             match (property.kind, aggregation) {
-                (PropertyType::Group, _) if property.group_type_index.is_none() => {
-                    out.push(Problem::error("group-type", p.clone(), "a `group` property needs `group_type_index`"));
+                (PropertyType::Group, _) if group.is_none() => {
+                    out.push(Problem::error("group-type", p.clone(), "a `group` property needs `group_type_index` (or `group_type`, its name)"));
                 }
                 (PropertyType::Group, None) => out.push(Problem::error(
                     "aggregation",
                     p.clone(),
                     "group property in a condition aggregated by persons never matches",
-                ).help("set `aggregation_group_type_index` on the condition or the flag")),
-                (PropertyType::Group, Some(g)) if property.group_type_index != Some(g) => out.push(Problem::error(
-                    "aggregation",
-                    format!("{p}/group_type_index"),
-                    format!("group type {} differs from the condition's aggregation ({g}); it never matches", property.group_type_index.unwrap_or_default()),
-                )),
+                ).help("set `aggregation_group_type_index` (or `aggregation`) on the condition or the flag")),
+                (PropertyType::Group, Some(g)) if group.is_some_and(|own| own.differs_from(g)) => {
+                    let (field, own) = match group {
+                        Some(Grouping::Name(name)) => ("group_type", format!("group type `{name}`")),
+                        _ => ("group_type_index", format!("group type {}", property.group_type_index.unwrap_or_default())),
+                    };
+                    let agg = match g {
+                        Grouping::Index(i) => i.to_string(),
+                        Grouping::Name(name) => format!("`{name}`"),
+                    };
+                    out.push(Problem::error(
+                        "aggregation",
+                        format!("{p}/{field}"),
+                        format!("{own} differs from the condition's aggregation ({agg}); it never matches"),
+                    ));
+                }
                 (PropertyType::Person | PropertyType::Cohort | PropertyType::PersonMetadata, Some(g)) => out.push(Problem::error(
                     "aggregation",
                     p.clone(),
-                    format!("{} property in a condition aggregated by group type {g} never matches", property.kind.as_str()),
+                    format!("{} property in a condition aggregated by {g} never matches", property.kind.as_str()),
                 )),
                 _ => {}
             }
@@ -249,10 +281,45 @@ fn check_conditions(flag: &Flag, known: &BTreeMap<&str, &Flag>, out: &mut Proble
     }
 }
 
+/// `cohort` and `group_type` (names resolved when planning) where they belong, and not
+/// beside the id or index they replace.
+fn check_names(property: &Property, p: &str, out: &mut Problems) {
+    if property.cohort.is_some() {
+        if property.kind != PropertyType::Cohort {
+            out.push(Problem::error(
+                "cohort-name",
+                format!("{p}/cohort"),
+                "only `type: cohort` properties take `cohort`",
+            ));
+        } else if property.value.is_some() {
+            out.push(Problem::error(
+                "cohort-name",
+                format!("{p}/cohort"),
+                "`cohort` and `value` both name the cohort; keep one (the name, to use the same file in every project)",
+            ));
+        }
+    }
+    if property.group_type.is_some() {
+        if property.kind != PropertyType::Group {
+            out.push(Problem::error(
+                "group-type",
+                format!("{p}/group_type"),
+                "only `type: group` properties take `group_type`",
+            ));
+        } else if property.group_type_index.is_some() {
+            out.push(Problem::error(
+                "group-type",
+                format!("{p}/group_type"),
+                "`group_type` and `group_type_index` both name the group type; keep one",
+            ));
+        }
+    }
+}
+
 fn check_flag_property(
     flag: &Flag,
     property: &crate::vendor::posthog::Property,
-    aggregation: Option<u32>,
+    aggregation: Option<Grouping<'_>>,
     known: &BTreeMap<&str, &Flag>,
     p: &str,
     out: &mut Problems,
@@ -288,7 +355,7 @@ fn check_flag_property(
         out.push(Problem::error(
             "flag-reference",
             p.to_owned(),
-            format!("flag dependencies are only allowed in conditions aggregated by persons (this one uses group type {g})"),
+            format!("flag dependencies are only allowed in conditions aggregated by persons (this one uses {g})"),
         ));
     }
     if target == &flag.key {

@@ -138,11 +138,22 @@ impl Store {
         project: u64,
         filters: &Map<String, Value>,
     ) -> Result<(), ApiErr> {
-        let cohorts = &self.project(project)?.cohorts;
+        let p = self.project(project)?;
+        let cohorts = &p.cohorts;
         for prop in properties(filters) {
             if prop.get("type").and_then(Value::as_str) == Some("cohort") {
                 match as_id(prop.get("value")) {
-                    Some(c) if cohorts.contains_key(&c) => {}
+                    Some(c) if cohorts.contains_key(&c) => {
+                        if let Some(name) = behavioural(p, c) {
+                            return Err(ApiErr::invalid(
+                                "behavioral_cohort_found",
+                                format!(
+                                    "Cohort '{name}' with filters on events cannot be used in feature flags."
+                                ),
+                                Some("filters"),
+                            ));
+                        }
+                    }
                     _ => {
                         let shown = prop
                             .get("value")
@@ -342,5 +353,55 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+/// The name of a cohort with behavioural filters that cohort `id` is or includes (PostHog
+/// refuses such cohorts in flags; static cohorts never are).
+fn behavioural(project: &super::Project, id: i64) -> Option<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut stack = vec![id];
+    while let Some(next) = stack.pop() {
+        if !seen.insert(next) {
+            continue;
+        }
+        let Some(extra) = project.cohort_objects.get(&next) else {
+            continue;
+        };
+        if extra.get("is_static") == Some(&Value::Bool(true)) {
+            continue;
+        }
+        let text = extra
+            .get("filters")
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        if text.contains("\"behavioral\"") {
+            return project.cohorts.get(&next).cloned();
+        }
+        let mut found = Vec::new();
+        collect_cohorts(extra.get("filters"), &mut found);
+        stack.extend(found);
+    }
+    None
+}
+
+fn collect_cohorts(value: Option<&Value>, out: &mut Vec<i64>) {
+    match value {
+        Some(Value::Object(map)) => {
+            if map.get("type").and_then(Value::as_str) == Some("cohort")
+                && let Some(id) = as_id(map.get("value"))
+            {
+                out.push(id);
+            }
+            for inner in map.values() {
+                collect_cohorts(Some(inner), out);
+            }
+        }
+        Some(Value::Array(items)) => {
+            for inner in items {
+                collect_cohorts(Some(inner), out);
+            }
+        }
+        _ => {}
     }
 }
