@@ -209,15 +209,13 @@ async fn mixpanels_sdk_serves_what_the_yaml_says() {
     assert!((440..=560).contains(&on), "staging served {on} of 2000");
 }
 
-/// A group's `variant_splits` naming only some variants: validation accepts `{ on: 100 }`
-/// (it adds up to 100) and flagops sends it as written, but Mixpanel's evaluators give the
-/// variants it leaves out their own `split` (mixpanel-python `_get_assigned_variant`), so
-/// half the group gets `off`.
+/// A group's `variant_splits` naming only some variants (`{ on: 100 }`, which adds up to
+/// 100): Mixpanel's evaluators would give the variants it leaves out their own `split`
+/// (mixpanel-python `_get_assigned_variant`), so flagops writes them as 0 and the group
+/// serves only the variants it names.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a partial `variant_splits` ({ on: 100 }) is sent as written and Mixpanel's SDK \
-            serves the left-out variants their own split; src/vendor/mixpanel/flag.rs \
-            `from_spec` should give them 0 (or a rule should ask for every variant)"]
-async fn bug_a_partial_variant_splits_serves_only_the_variants_it_names() {
+#[ignore = "needs FLAGOPS_MIXPANEL_EVAL_PYTHON (scripts/mixpanel_eval/README.md)"]
+async fn a_partial_variant_splits_serves_only_the_variants_it_names() {
     let fake = FakeMixpanel::start().await;
     let repo = crate::support::mixpanel_repo(
         &fake.base_url(),

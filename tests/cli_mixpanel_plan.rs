@@ -252,8 +252,6 @@ async fn a_saved_plan_is_applied() {
 /// splits only (mixpanel-python `_get_assigned_variant`), so the plan should not warn that
 /// users are re-assigned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: src/vendor/mixpanel/risk.rs `change_risk` flags any `variants` change but a \
-            description as `variant split changed: users are re-assigned`, a value change too"]
 async fn a_variant_value_change_reassigns_no_one() {
     let fake = FakeMixpanel::start().await;
     seed(&fake);

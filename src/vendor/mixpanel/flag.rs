@@ -67,6 +67,15 @@ impl MixpanelFlag {
             .map(|mut group| {
                 if group.variant_splits.is_empty() {
                     group.variant_splits.clone_from(&defaults);
+                } else {
+                    // A variant the group leaves out gets none of it: written as 0, since
+                    // Mixpanel's evaluator would give a missing variant its own split.
+                    for variant in &variants {
+                        group
+                            .variant_splits
+                            .entry(variant.key.clone())
+                            .or_insert(Percent(0.0));
+                    }
                 }
                 group
             })

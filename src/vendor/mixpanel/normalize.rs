@@ -58,8 +58,10 @@ pub fn normalize(flag: &MixpanelFlag) -> MixpanelFlag {
     for group in &mut out.rollout {
         group.name = non_empty(group.name.take());
         group.rollout_percentage = percent(group.rollout_percentage);
-        if group.variant_splits.is_empty() {
-            group.variant_splits.clone_from(&defaults);
+        // Every variant named, as Mixpanel's evaluators read a group: one it leaves out gets
+        // its own split (a file's flag names them all, the ones left out as 0).
+        for (key, split) in &defaults {
+            group.variant_splits.entry(key.clone()).or_insert(*split);
         }
         for split in group.variant_splits.values_mut() {
             *split = percent(*split);

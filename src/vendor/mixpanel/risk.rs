@@ -132,7 +132,11 @@ fn change_risk(step: &Step<MixpanelFlag>, change: &Change<MixpanelField>) -> Opt
         {
             Some(Risk::VariantsChanged)
         }
-        (MixpanelField::Variants, _) if attribute != "description" => Some(Risk::VariantsChanged),
+        // Users are assigned by the hash and the splits alone: a new value or description
+        // moves no one (the plan shows the value change itself).
+        (MixpanelField::Variants, _) if !matches!(attribute, "description" | "value") => {
+            Some(Risk::VariantsChanged)
+        }
         (MixpanelField::HashSalt, _) => Some(Risk::Rebucketed),
         (MixpanelField::Context, _) => Some(Risk::ContextChanged),
         _ => None,

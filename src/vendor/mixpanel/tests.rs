@@ -548,3 +548,24 @@ mod import_round_trip {
         );
     }
 }
+
+/// A group's `variant_splits` means what Mixpanel's evaluators make of it: in a file, a
+/// variant it leaves out gets 0 (the named ones add up to 100); in a live flag read back, a
+/// variant left out gets its own split, as the evaluators give it. Either way the canonical
+/// form names every variant.
+#[test]
+fn a_group_that_leaves_variants_out_names_them_all() {
+    let text = "key: exp\nvariants:\n  - {key: a, value: a, is_control: true, split: 50}\n  - {key: b, value: b, split: 50}\nrollout:\n  - rollout_percentage: 10\n    variant_splits: {b: 100}\n";
+    let from_file = MixpanelFlag::from_spec(&spec_from_yaml(text));
+    assert_eq!(
+        serde_json::to_value(&from_file.rollout[0].variant_splits).unwrap(),
+        json!({"a": 0, "b": 100})
+    );
+    let mut live = from_file.clone();
+    live.rollout[0].variant_splits = [("b".to_owned(), Percent(100.0))].into_iter().collect();
+    let read_back = super::normalize::normalize(&live);
+    assert_eq!(
+        serde_json::to_value(&read_back.rollout[0].variant_splits).unwrap(),
+        json!({"a": 50, "b": 100})
+    );
+}
