@@ -264,3 +264,24 @@ fn an_archived_flag_is_not_pruned_again() {
     assert_eq!(steps, vec![("stale", Action::Delete)]);
     assert!(plan.unmanaged.is_empty());
 }
+
+/// A repository flag whose key belongs to an archived flag is refused at plan time (restoring
+/// it is decided in Mixpanel); keeping it archived is no problem.
+#[test]
+fn a_key_taken_by_an_archived_flag_refuses_the_plan() {
+    let state = LiveState {
+        flags: vec![live(json!({"key": "old", "status": "archived"}))],
+        unsupported: Vec::new(),
+    };
+    let desired = vec![flag(json!({"key": "old", "status": "enabled"}))];
+    let refused = build(&desired, &state, &Environment::default()).unwrap_err();
+    assert_eq!(refused.problems[0].code, "service-refuses");
+    assert_eq!(
+        refused.problems[0].message,
+        "`old` is the key of an archived flag in this project (Mixpanel keeps the keys of \
+         archived flags)"
+    );
+    let kept = vec![flag(json!({"key": "old", "status": "archived"}))];
+    let plan = build(&kept, &state, &Environment::default()).unwrap();
+    assert!(!plan.has_changes(), "{:?}", plan.steps);
+}

@@ -105,7 +105,22 @@ impl VendorFlag for MixpanelFlag {
     }
 
     /// Mixpanel refuses to change `context` once the flag has been enabled.
+    ///
+    /// Nor is an archived flag brought back by a plan: its key is taken by the archive, and
+    /// bringing it back is a decision made in Mixpanel.
     fn refused_update(live: &Self, desired: &Self) -> Option<(String, String)> {
+        if live.status == Status::Archived && desired.status != Status::Archived {
+            return Some((
+                format!(
+                    "`{}` is the key of an archived flag in this project (Mixpanel keeps the \
+                     keys of archived flags)",
+                    live.key
+                ),
+                "restore the flag in Mixpanel and plan again, write `status: archived` to keep \
+                 it archived, or give this flag another key"
+                    .to_owned(),
+            ));
+        }
         let enabled_once = live.enabled_at.is_some() || live.status == Status::Enabled;
         (enabled_once && live.context != desired.context).then(|| {
             (
