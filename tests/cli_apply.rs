@@ -388,3 +388,18 @@ fn a_plan_file_that_is_a_fifo_is_refused_not_a_hang() {
         )
     );
 }
+
+/// The plan `apply` shows before it writes names where it writes, as `plan` does.
+#[test]
+fn apply_shows_its_plan_with_the_target_in_the_header() {
+    let repo = repo();
+    let run = repo.run(&["apply", "--env", "staging", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.starts_with(
+            "plan for environment `staging` (backend `local`, local state file `.flagops/state.json`)\n"
+        ),
+        "{}",
+        run.stdout
+    );
+}

@@ -414,7 +414,8 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
         )));
     }
     if args.plan.is_none() {
-        let shown = render_plan::human::render(&plan);
+        let shown =
+            render_plan::human::render_for(&plan, Some(&plan_cli::target(&inputs.repo, &args.env)));
         if args.format == Format::Human {
             stdout(&shown);
         } else if !args.auto_approve {
