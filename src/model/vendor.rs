@@ -1,4 +1,4 @@
-//! The seam between the vendor-neutral core and a vendor's flag model (issue 11).
+//! The seam between the vendor-neutral core and a vendor's flag model.
 //!
 //! Each flag service has its own flag object (`crate::vendor`); the parts of the core
 //! that only need a flag's identity, whether it is on, what it depends on, its canonical

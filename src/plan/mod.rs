@@ -17,7 +17,7 @@
 //! The plan's types and [`build`] are generic over the vendor's flag model
 //! (`model::VendorFlag`, PostHog's `Flag` by default): the vendor gives the diff, the fields
 //! an environment may ignore and its secret values; order, policy, revisions and masking are
-//! vendor-neutral (issue 11).
+//! vendor-neutral.
 //!
 //! The saved document (`format_version` 1) is described in `docs/plan-format.md`.
 
