@@ -42,10 +42,11 @@ use serde_json::{Map, Value};
 
 pub use settings::{MixpanelConfig, MixpanelSettings, Region, Secret, SettingsError};
 
-use self::error::{Access, Call, Target};
+use self::error::Target;
 use self::wire::FeatureFlagResponse;
+use super::http::{Access, Call, json_kind, quote, unreadable};
 use super::pacing::{Pacer, RetryPolicy};
-use super::{BackendError, BackendResult, LiveFlag, RateLimit, Token, Unsupported};
+use super::{BackendError, BackendResult, LiveFlag, RateLimit, Token, Unsupported, scrub_text};
 use crate::model::VendorFlag;
 use crate::vendor::mixpanel::MixpanelFlag;
 
@@ -200,7 +201,7 @@ impl MixpanelBackend {
     /// secret is scrubbed from them.
     fn absorb(&self, raw: Map<String, Value>) -> Result<LiveFlag<MixpanelFlag>, Unsupported> {
         let hidden = self.hidden();
-        let scrub = |s: String| hidden.iter().fold(s, |t, h| t.replace(h, "***"));
+        let scrub = |s: String| scrub_text(s, &hidden);
         let key = raw
             .get("key")
             .and_then(Value::as_str)
@@ -215,13 +216,11 @@ impl MixpanelBackend {
             Ok(wire) => wire,
             Err(e) => {
                 return Err(Unsupported {
-                    key: scrub(key),
-                    id: scrub(id),
-                    reason: scrub(format!(
-                        "unexpected flag object ({})",
-                        error::quote(&e.to_string())
-                    )),
-                });
+                    key,
+                    id,
+                    reason: format!("unexpected flag object ({})", quote(&e.to_string())),
+                }
+                .scrubbed(&hidden));
             }
         };
         let flag = translate::from_wire(&wire).map_err(scrub);
@@ -251,9 +250,9 @@ impl MixpanelBackend {
     /// The flag a write answered with, as a `LiveFlag`.
     fn stored(&self, answer: Value, call: &Call<'_>) -> BackendResult<LiveFlag<MixpanelFlag>> {
         let Value::Object(raw) = answer else {
-            return Err(error::unreadable(
+            return Err(unreadable(
                 None,
-                &format!("has `results` that are {}, not a flag", kind(&answer)),
+                &format!("has `results` that are {}, not a flag", json_kind(&answer)),
                 call,
             ));
         };
@@ -309,10 +308,7 @@ impl MixpanelBackend {
             detail: format!("{detail}; plan again"),
         };
         if seen.key != *key {
-            return Err(conflict(format!(
-                "its key is `{}` now",
-                error::quote(&seen.key)
-            )));
+            return Err(conflict(format!("its key is `{}` now", quote(&seen.key))));
         }
         let was = live.token.as_ref().map(ToString::to_string);
         let now = seen
@@ -340,17 +336,5 @@ impl MixpanelBackend {
                 reason: reason.clone(),
             }),
         }
-    }
-}
-
-/// "an array", "a string", … for messages.
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use reqwest::Method;
 use serde_json::{Map, Value};
 
-use super::error::{Access, Call};
 use super::wire::FeatureFlagResponse;
 use super::{MixpanelBackend, RATE_LIMIT, translate};
+use crate::backend::http::{Access, Call};
 use crate::backend::{
     Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, Unsupported,
 };
@@ -70,7 +70,9 @@ impl Backend for MixpanelBackend {
                 let ids: Vec<String> = flags
                     .iter()
                     .map(|f| {
-                        super::error::quote(f.get("id").and_then(Value::as_str).unwrap_or("?"))
+                        crate::backend::http::quote(
+                            f.get("id").and_then(Value::as_str).unwrap_or("?"),
+                        )
                     })
                     .collect();
                 for id in &ids {

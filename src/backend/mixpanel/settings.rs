@@ -223,7 +223,7 @@ impl MixpanelSettings {
             (Some(region), None) => Region::parse(region)
                 .ok_or_else(|| SettingsError::UnknownRegion {
                     environment: environment(),
-                    region: super::error::quote(region),
+                    region: crate::backend::http::quote(region),
                 })?
                 .origin()
                 .to_owned(),

@@ -45,9 +45,10 @@ pub use settings::{ApiKey, LIST_CONCURRENCY_ENV, PosthogSettings, SettingsError}
 use super::pacing::{Pacer, RetryPolicy};
 pub use translate::MISSING_TARGET_PREFIX;
 
-use self::error::{Access, Call, Target};
+use self::error::Target;
 use self::ids::Ids;
 use self::wire::{BulkKeys, WireFlag};
+use super::http::{Access, Call, json_kind, unreadable};
 use super::{BackendError, BackendResult, LiveFlag, RateLimit, Token, Unsupported};
 use crate::config::Environment;
 
@@ -226,7 +227,7 @@ impl PosthogBackend {
     /// quotes what the server sent, so the key is scrubbed from it (a server may echo it).
     fn absorb(&self, raw: Map<String, Value>) -> Result<LiveFlag, Unsupported> {
         self.absorb_raw(raw)
-            .map_err(|u| error::scrub_unsupported(u, self.api_key.expose()))
+            .map_err(|u| u.scrubbed(&[self.api_key.expose()]))
     }
 
     fn absorb_raw(&self, raw: Map<String, Value>) -> Result<LiveFlag, Unsupported> {
@@ -278,9 +279,9 @@ impl PosthogBackend {
     /// ids it has not seen).
     async fn stored(&self, answer: Value, call: &Call<'_>) -> BackendResult<LiveFlag> {
         let Value::Object(raw) = answer else {
-            return Err(error::unreadable(
+            return Err(unreadable(
                 None,
-                &format!("is not a flag object but {}", http::json_kind(&answer)),
+                &format!("is not a flag object but {}", json_kind(&answer)),
                 call,
             ));
         };

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
-use super::error::{Access, Call};
 use super::ids::Ids;
-use super::{PosthogBackend, RATE_LIMIT, error, live_version, object, translate};
+use super::{PosthogBackend, RATE_LIMIT, live_version, object, translate};
+use crate::backend::http::{Access, Call};
 use crate::backend::{
     Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, Unsupported,
 };
@@ -86,7 +86,7 @@ impl Backend for PosthogBackend {
         state.unsupported.extend(
             without_id
                 .into_values()
-                .map(|u| error::scrub_unsupported(u, self.api_key.expose())),
+                .map(|u| u.scrubbed(&[self.api_key.expose()])),
         );
         state.flags.sort_by(|a, b| a.flag.key.cmp(&b.flag.key));
         state.unsupported.sort_by(|a, b| a.key.cmp(&b.key));
