@@ -11,7 +11,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use reqwest::Url;
-use reqwest::header::{LOCATION, RETRY_AFTER};
+use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
 use serde_json::Value;
 
 use crate::backend::pacing::{Pacer, RetryPolicy, human};
@@ -42,6 +42,39 @@ pub(crate) struct Call<'a> {
     pub(crate) action: String,
     /// Read or write.
     pub(crate) access: Access,
+}
+
+/// An adapter's HTTP client: flagops' user agent, `headers` on every request, the two
+/// timeouts, and no redirect followed: a request never leaves `host` (a followed redirect
+/// would take the credentials and a write's body elsewhere, and a 301 turns a POST or PUT
+/// into a GET); a redirect is an error ([`exchange`]). The error says why it cannot be built.
+pub(crate) fn client(
+    headers: HeaderMap,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .user_agent(concat!("flagops/", env!("CARGO_PKG_VERSION")))
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect_timeout)
+        .timeout(request_timeout)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// The origin `host` names for `backend` (trimmed, without a trailing slash), or the error
+/// `invalid` makes of it as shown (no password or query) and what is wrong with it
+/// (`config::host_problem`).
+pub(crate) fn origin<E>(
+    host: &str,
+    backend: &str,
+    invalid: impl FnOnce(String, String) -> E,
+) -> Result<String, E> {
+    if let Some(problem) = crate::config::host_problem(host, backend) {
+        return Err(invalid(crate::config::shown_host(host), problem));
+    }
+    Ok(host.trim().trim_end_matches('/').to_owned())
 }
 
 /// Text from a server as one short line: control and invisible characters and runs of

@@ -13,6 +13,7 @@ pub mod local;
 pub mod mixpanel;
 pub mod pacing;
 pub mod posthog;
+pub mod secret;
 pub mod token;
 
 use std::future::Future;

@@ -40,11 +40,13 @@ use std::sync::{Mutex, PoisonError};
 use reqwest::Method;
 use serde_json::{Map, Value};
 
-pub use settings::{MixpanelConfig, MixpanelSettings, Region, Secret, SettingsError};
+pub use settings::{
+    MixpanelConfig, MixpanelSettings, Region, Secret, ServiceAccountSecret, SettingsError,
+};
 
 use self::error::Target;
 use self::wire::FeatureFlagResponse;
-use super::http::{Access, Call, json_kind, quote, unreadable};
+use super::http::{self as shared, Access, Call, json_kind, quote, unreadable};
 use super::pacing::{Pacer, RetryPolicy};
 use super::{BackendError, BackendResult, LiveFlag, RateLimit, Token, Unsupported, scrub_text};
 use crate::model::VendorFlag;
@@ -112,23 +114,16 @@ impl std::fmt::Debug for MixpanelBackend {
 impl MixpanelBackend {
     /// An adapter for one project.
     pub fn new(settings: MixpanelSettings) -> Result<Self, SettingsError> {
-        if let Some(problem) = crate::config::host_problem(&settings.host, "mixpanel") {
-            return Err(SettingsError::InvalidHost {
-                host: crate::config::shown_host(&settings.host),
-                problem,
-            });
-        }
-        let origin = settings.host.trim().trim_end_matches('/').to_owned();
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("flagops/", env!("CARGO_PKG_VERSION")))
-            // No redirect is followed: Mixpanel 301s slash-less writes, and a followed 301
-            // turns a POST or PUT into a GET (and a redirect elsewhere would take the
-            // credentials along).
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.request_timeout)
-            .build()
-            .map_err(|e| SettingsError::Client(e.to_string()))?;
+        let origin = shared::origin(&settings.host, "mixpanel", |host, problem| {
+            SettingsError::InvalidHost { host, problem }
+        })?;
+        // Basic auth is set on each request (`http`), not here.
+        let client = shared::client(
+            reqwest::header::HeaderMap::new(),
+            settings.connect_timeout,
+            settings.request_timeout,
+        )
+        .map_err(SettingsError::Client)?;
         let workspace = match settings.workspace_id {
             Some(id) => tokio::sync::OnceCell::new_with(Some(id)),
             None => tokio::sync::OnceCell::new(),
@@ -153,11 +148,7 @@ impl MixpanelBackend {
             secret_env: settings.secret_env,
             hard_delete: settings.hard_delete,
             cache: Mutex::new(BTreeMap::new()),
-            pacer: match settings.notice {
-                Some(notice) => Pacer::with_notice(&settings.budgets, notice),
-                None => Pacer::new(&settings.budgets),
-            }
-            .notice_after(settings.notice_after),
+            pacer: Pacer::announcing(&settings.budgets, settings.notice, settings.notice_after),
             retry: settings.retry,
             max_response_bytes: settings.max_response_bytes,
             request_timeout: settings.request_timeout,
