@@ -1,5 +1,5 @@
 //! Credentials an adapter reads from the environment: kept in [`Concealed`], whose `Debug`
-//! prints only its kind and `***` and which has no `Display`; read by [`read_variable`].
+//! prints only its kind and `***` and which has no `Display`; read by `read_variable`.
 //!
 //! Each adapter names its own kind (PostHog's `ApiKey`, Mixpanel's `Secret`); what a value
 //! may reveal is scrubbed from error texts by `BackendError::scrubbed`.

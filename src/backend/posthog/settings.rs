@@ -13,7 +13,7 @@ use crate::backend::secret::{Concealed, Kind, read_variable};
 use crate::config::Environment;
 
 /// The variable that sets how many pages of one list are read at once (1 to
-/// [`MAX_LIST_CONCURRENCY`]; default [`LIST_CONCURRENCY`]); `1` reads them one after another.
+/// `MAX_LIST_CONCURRENCY`; default [`LIST_CONCURRENCY`]); `1` reads them one after another.
 pub const LIST_CONCURRENCY_ENV: &str = "FLAGOPS_LIST_CONCURRENCY";
 
 /// The most pages of one list read at once.
@@ -232,7 +232,7 @@ pub enum SettingsError {
         /// What is wrong, and the fix.
         problem: String,
     },
-    /// [`LIST_CONCURRENCY_ENV`] is not a number from 1 to [`MAX_LIST_CONCURRENCY`] (its value is
+    /// [`LIST_CONCURRENCY_ENV`] is not a number from 1 to `MAX_LIST_CONCURRENCY` (its value is
     /// not shown).
     #[error(
         "environment variable `{LIST_CONCURRENCY_ENV}` is not a whole number from 1 to {MAX_LIST_CONCURRENCY} (how many pages of a list are read at once); unset it for the default, {LIST_CONCURRENCY}"
