@@ -149,6 +149,18 @@ pub struct RateLimit {
     pub per_hour: u32,
 }
 
+impl RateLimit {
+    /// This budget with the parts a config sets (`rate_limit.per_minute`, `.per_hour`)
+    /// instead of its own; a part not set keeps this one's.
+    #[must_use]
+    pub fn with(self, per_minute: Option<u32>, per_hour: Option<u32>) -> RateLimit {
+        RateLimit {
+            per_minute: per_minute.unwrap_or(self.per_minute),
+            per_hour: per_hour.unwrap_or(self.per_hour),
+        }
+    }
+}
+
 /// What a backend supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capabilities {

@@ -10,9 +10,9 @@
 use std::time::Duration;
 
 use super::RATE_LIMIT;
+use crate::backend::http;
 use crate::backend::pacing::{Budget, NOTICE_AFTER, Notice, RetryPolicy};
 use crate::backend::secret::{Concealed, Kind, read_variable};
-use crate::backend::{RateLimit, http};
 
 /// A Mixpanel data-residency region: where the project's App API is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -241,10 +241,7 @@ impl MixpanelSettings {
         settings.secret_env = Some(secret_env);
         settings.hard_delete = config.hard_delete;
         if config.per_minute.is_some() || config.per_hour.is_some() {
-            settings.budgets = Budget::of(RateLimit {
-                per_minute: config.per_minute.unwrap_or(RATE_LIMIT.per_minute),
-                per_hour: config.per_hour.unwrap_or(RATE_LIMIT.per_hour),
-            });
+            settings.budgets = Budget::of(RATE_LIMIT.with(config.per_minute, config.per_hour));
         }
         Ok(settings)
     }
@@ -329,6 +326,7 @@ fn what(field: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::RateLimit;
 
     fn config() -> MixpanelConfig {
         MixpanelConfig {

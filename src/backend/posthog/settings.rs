@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use super::RATE_LIMIT;
 use super::pages::LIST_CONCURRENCY;
-use crate::backend::RateLimit;
 use crate::backend::pacing::{Budget, NOTICE_AFTER, Notice, RetryPolicy};
 use crate::backend::secret::{Concealed, Kind, read_variable};
 use crate::config::Environment;
@@ -164,10 +163,7 @@ impl PosthogSettings {
         let mut settings = PosthogSettings::new(host, project_id, ApiKey::new(key));
         settings.api_key_env = Some(variable);
         if let Some(limit) = environment.rate_limit {
-            settings.budgets = Budget::of(RateLimit {
-                per_minute: limit.per_minute.unwrap_or(RATE_LIMIT.per_minute),
-                per_hour: limit.per_hour.unwrap_or(RATE_LIMIT.per_hour),
-            });
+            settings.budgets = Budget::of(RATE_LIMIT.with(limit.per_minute, limit.per_hour));
         }
         Ok(settings)
     }
