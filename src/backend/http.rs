@@ -122,6 +122,15 @@ pub(crate) fn answer_text(body: &str) -> Option<String> {
     })
 }
 
+/// The `key` of a flag object as a server sent it, `?` when it has none (for messages and
+/// reports of flags that cannot be read).
+pub(crate) fn raw_key(flag: &serde_json::Map<String, Value>) -> String {
+    flag.get("key")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_owned()
+}
+
 /// "an array", "a string", … for messages.
 pub(crate) fn json_kind(value: &Value) -> &'static str {
     match value {

@@ -193,11 +193,7 @@ impl MixpanelBackend {
     fn absorb(&self, raw: Map<String, Value>) -> Result<LiveFlag<MixpanelFlag>, Unsupported> {
         let hidden = self.hidden();
         let scrub = |s: String| scrub_text(s, &hidden);
-        let key = raw
-            .get("key")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_owned();
+        let key = shared::raw_key(&raw);
         let id = raw
             .get("id")
             .and_then(Value::as_str)

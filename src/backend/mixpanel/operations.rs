@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::wire::FeatureFlagResponse;
 use super::{MixpanelBackend, RATE_LIMIT, translate};
-use crate::backend::http::{Access, Call};
+use crate::backend::http::{Access, Call, raw_key};
 use crate::backend::{
     Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, Unsupported,
 };
@@ -56,11 +56,7 @@ impl Backend for MixpanelBackend {
             if deleted {
                 continue;
             }
-            let key = flag
-                .get("key")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_owned();
+            let key = raw_key(&flag);
             by_key.entry(key).or_default().push(flag);
         }
         self.cache().clear();

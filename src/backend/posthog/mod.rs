@@ -219,11 +219,7 @@ impl PosthogBackend {
         let wire = match WireFlag::deserialize(&raw) {
             Ok(wire) => wire,
             Err(e) => {
-                let key = raw
-                    .get("key")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-                    .to_owned();
+                let key = shared::raw_key(&raw);
                 let id = raw.get("id").map(ToString::to_string).unwrap_or_default();
                 return Err(Unsupported {
                     key,

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::ids::Ids;
 use super::{PosthogBackend, RATE_LIMIT, live_version, object, translate};
-use crate::backend::http::{Access, Call};
+use crate::backend::http::{Access, Call, raw_key};
 use crate::backend::{
     Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, Unsupported,
 };
@@ -46,11 +46,7 @@ impl Backend for PosthogBackend {
                     raw.insert(id, flag);
                 } else {
                     // Never dropped silently: a plan would then try to create it again.
-                    let key = flag
-                        .get("key")
-                        .and_then(Value::as_str)
-                        .unwrap_or("?")
-                        .to_owned();
+                    let key = raw_key(&flag);
                     let id = flag.get("id").map(ToString::to_string).unwrap_or_default();
                     let reason = "the server listed it without a numeric `id`".to_owned();
                     without_id.insert(key.clone(), Unsupported { key, id, reason });
