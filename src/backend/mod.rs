@@ -8,10 +8,12 @@
 //! faithful; `plan` normalizes both sides before comparing.
 
 pub mod any;
+pub(crate) mod http;
 pub mod local;
 pub mod mixpanel;
 pub mod pacing;
 pub mod posthog;
+pub mod secret;
 pub mod token;
 
 use std::future::Future;
@@ -47,6 +49,20 @@ pub struct Unsupported {
     pub reason: String,
 }
 
+impl Unsupported {
+    /// This report with every one of `hidden` replaced by `***` in all of its texts (its
+    /// reason quotes what the server sent, and a server may echo a secret).
+    #[must_use]
+    pub fn scrubbed(self, hidden: &[&str]) -> Unsupported {
+        let clean = |s: String| scrub_text(s, hidden);
+        Unsupported {
+            key: clean(self.key),
+            id: clean(self.id),
+            reason: clean(self.reason),
+        }
+    }
+}
+
 /// The live state of one environment, flags in the vendor's model `F`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveState<F = Flag> {
@@ -77,17 +93,10 @@ impl BackendError {
     /// `***` in all of its texts: what a server echoed never reaches an output.
     #[must_use]
     pub fn scrubbed(self, hidden: &[&str]) -> BackendError {
-        let mut hidden: Vec<&str> = hidden.iter().copied().filter(|h| !h.is_empty()).collect();
-        if hidden.is_empty() {
+        if hidden.iter().all(|h| h.is_empty()) {
             return self;
         }
-        // The longest first, so that one never leaves a piece of another.
-        hidden.sort_by_key(|h| std::cmp::Reverse(h.len()));
-        let clean = |s: String| {
-            hidden
-                .iter()
-                .fold(s, |text, secret| text.replace(secret, "***"))
-        };
+        let clean = |s: String| scrub_text(s, hidden);
         match self {
             BackendError::Auth(m) => BackendError::Auth(clean(m)),
             BackendError::NotFound { key } => BackendError::NotFound { key: clean(key) },
@@ -121,6 +130,16 @@ impl BackendError {
     }
 }
 
+/// `text` with every one of `hidden` (secrets, and what reveals them) replaced by `***`,
+/// the longest first, so that one never leaves a piece of another; empty ones are skipped.
+pub(crate) fn scrub_text(text: String, hidden: &[&str]) -> String {
+    let mut hidden: Vec<&str> = hidden.iter().copied().filter(|h| !h.is_empty()).collect();
+    hidden.sort_by_key(|h| std::cmp::Reverse(h.len()));
+    hidden
+        .iter()
+        .fold(text, |text, secret| text.replace(secret, "***"))
+}
+
 /// Request budget of a backend (per API key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateLimit {
@@ -128,6 +147,18 @@ pub struct RateLimit {
     pub per_minute: u32,
     /// Requests per hour.
     pub per_hour: u32,
+}
+
+impl RateLimit {
+    /// This budget with the parts a config sets (`rate_limit.per_minute`, `.per_hour`)
+    /// instead of its own; a part not set keeps this one's.
+    #[must_use]
+    pub fn with(self, per_minute: Option<u32>, per_hour: Option<u32>) -> RateLimit {
+        RateLimit {
+            per_minute: per_minute.unwrap_or(self.per_minute),
+            per_hour: per_hour.unwrap_or(self.per_hour),
+        }
+    }
 }
 
 /// What a backend supports.
@@ -307,5 +338,22 @@ pub trait Backend: Send + Sync {
     /// default nothing is known.
     fn catalogue(&self, _needs: &Needs) -> impl Future<Output = BackendResult<Catalogue>> + Send {
         async { Ok(Catalogue::default()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_removes_the_secret_everywhere() {
+        let e = BackendError::Invalid {
+            key: "a".into(),
+            detail: "bad phx_secret".into(),
+        }
+        .scrubbed(&["phx_secret"]);
+        assert_eq!(e.to_string(), "flag `a`: bad ***");
+        let e = BackendError::Auth("echo s3cret and s3cret".into()).scrubbed(&["s3cret"]);
+        assert_eq!(e.to_string(), "echo *** and ***");
     }
 }

@@ -192,6 +192,12 @@ impl Pacer {
         Self::build(budgets, Some(notice))
     }
 
+    /// An adapter's pacer: keeping to `budgets`, announcing waits of at least `after` to
+    /// `notice`, or without one to the hook set with [`Pacer::on_wait`].
+    pub fn announcing(budgets: &[Budget], notice: Option<Notice>, after: Duration) -> Self {
+        Self::build(budgets, notice).notice_after(after)
+    }
+
     fn build(budgets: &[Budget], notice: Option<Notice>) -> Self {
         Pacer {
             windows: budgets

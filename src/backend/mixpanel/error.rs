@@ -2,40 +2,17 @@
 //!
 //! Every message names what was being done (the flag key, or the project for a list), which
 //! variable or permission to fix, and quotes the server's text on one short line. None
-//! contains the service account's secret: `scrub` removes it from any text that came back
-//! from the server or the HTTP client.
+//! contains the service account's secret: the request path scrubs it from any text that came
+//! back from the server or the HTTP client. What every adapter maps alike (transport
+//! failures, unreadable answers, quoting) is in `backend::http`.
 
 use std::time::Duration;
 
-use reqwest::Url;
 use serde_json::Value;
 
 use super::wire::ApiError;
 use crate::backend::BackendError;
-use crate::backend::pacing::human;
-
-/// Most characters of text from a server quoted in one message.
-pub(crate) const MAX_QUOTE: usize = 200;
-
-/// Whether a call reads or writes (a write's lost answer leaves its outcome unknown).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Access {
-    /// Reads: safe to repeat.
-    Read,
-    /// Writes: never repeated here after an unknown outcome.
-    Write,
-}
-
-/// What the failed call was doing.
-#[derive(Debug, Clone)]
-pub(crate) struct Call<'a> {
-    /// The flag concerned; `None` for a list or the workspace lookup.
-    pub(crate) key: Option<&'a str>,
-    /// Verb phrase, e.g. "list flags of project 1" or "create flag `a`".
-    pub(crate) action: String,
-    /// Read or write.
-    pub(crate) access: Access,
-}
+use crate::backend::http::{self, Access, Call, quote};
 
 /// Where the adapter talks to, for messages.
 #[derive(Debug, Clone)]
@@ -103,15 +80,7 @@ pub(crate) fn from_response(
     target: &Target<'_>,
 ) -> BackendError {
     let api: ApiError = serde_json::from_str(body).unwrap_or_default();
-    let detail = message(&api).or_else(|| {
-        (!body.trim().is_empty()).then(|| {
-            if serde_json::from_str::<serde::de::IgnoredAny>(body).is_ok() {
-                format!("the answer: {}", quote(body))
-            } else {
-                format!("the answer is not JSON: {}", quote(body))
-            }
-        })
-    });
+    let detail = message(&api).or_else(|| http::answer_text(body));
     let summary = match &detail {
         Some(detail) => format!("{status}: {detail}"),
         None => status.to_string(),
@@ -145,7 +114,7 @@ pub(crate) fn from_response(
             target.project_id, target.origin, call.action
         )),
         429 => BackendError::RateLimited {
-            retry_after_secs: retry_after_secs(retry_after),
+            retry_after_secs: http::retry_after_secs(retry_after),
         },
         500..=599 => BackendError::Server { status, detail },
         400..=499 if call.key.is_some() => BackendError::Invalid {
@@ -165,22 +134,6 @@ pub(crate) fn from_response(
     }
 }
 
-/// Seconds from a `Retry-After` header, as delay-seconds or an HTTP date (a date in the past
-/// is 0, a number too large `u64::MAX`); `None` when there is none.
-fn retry_after_secs(header: Option<&str>) -> Option<u64> {
-    let header = header.map(str::trim).filter(|h| !h.is_empty())?;
-    if header.bytes().all(|b| b.is_ascii_digit()) {
-        return Some(header.parse().unwrap_or(u64::MAX));
-    }
-    let date = jiff::fmt::rfc2822::DateTimeParser::new()
-        .parse_timestamp(header)
-        .ok()?;
-    let secs = date
-        .as_second()
-        .saturating_sub(jiff::Timestamp::now().as_second());
-    Some(u64::try_from(secs).unwrap_or(0))
-}
-
 /// A redirect: never followed. Mixpanel 301s a write whose path lacks its trailing slash,
 /// and following it would turn a POST or PUT into a GET. Names the request's path and where
 /// the redirect pointed (its path on the same origin, else only the other origin).
@@ -190,11 +143,10 @@ pub(crate) fn redirect(
     request: &str,
     call: &Call<'_>,
 ) -> BackendError {
-    let from = Url::parse(request).ok();
+    let (from, to) = http::redirect_ends(request, location);
     let path = from
         .as_ref()
         .map_or_else(|| "?".to_owned(), |u| quote(u.path()));
-    let to = location.and_then(|l| from.as_ref()?.join(l).ok());
     let target = match (&from, to) {
         (Some(from), Some(to)) if from.origin() == to.origin() => {
             format!("`{}`", quote(to.path()))
@@ -212,102 +164,6 @@ pub(crate) fn redirect(
             call.action
         )),
     }
-}
-
-/// A body that could not be read (not JSON, too large, not the expected shape): for a read,
-/// an error; for a write the server accepted, an unknown outcome (the flag may have been
-/// written, so `apply` reads it back).
-pub(crate) fn unreadable(status: Option<u16>, why: &str, call: &Call<'_>) -> BackendError {
-    let accepted = status.is_none_or(|s| (200..300).contains(&s));
-    if call.access == Access::Write && accepted {
-        return BackendError::Transport(format!(
-            "the answer to `{}` {why}; the server accepted the request, so it may have been done: the outcome is unknown",
-            call.action
-        ));
-    }
-    BackendError::Server {
-        status: status.unwrap_or(200),
-        detail: Some(format!("the answer to `{}` {why}", call.action)),
-    }
-}
-
-/// A transport failure. A refused connection sent nothing; a write that failed after it was
-/// sent may or may not have been done.
-pub(crate) fn from_transport(
-    error: &reqwest::Error,
-    call: &Call<'_>,
-    target: &Target<'_>,
-) -> BackendError {
-    let mut chain = String::new();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        chain = cause.to_string();
-        source = cause.source();
-    }
-    let cause = if chain.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", quote(&chain))
-    };
-    let (what, sent) = if error.is_connect() {
-        (
-            format!(
-                "could not connect to {}{cause}; nothing was sent",
-                target.origin
-            ),
-            false,
-        )
-    } else if error.is_timeout() {
-        (
-            format!("no complete answer within {}", human(target.timeout)),
-            true,
-        )
-    } else {
-        (format!("the connection failed{cause}"), true)
-    };
-    let outcome = if sent && call.access == Access::Write {
-        "; the server may have done it: the outcome is unknown"
-    } else {
-        ""
-    };
-    BackendError::Transport(format!("could not {}: {what}{outcome}", call.action))
-}
-
-/// Text from a server as one short line: control and invisible characters and runs of
-/// blanks become one space, at most [`MAX_QUOTE`] characters are kept (`…` marks a cut).
-pub(crate) fn quote(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = 0;
-    let mut blank = false;
-    for c in text.trim().chars() {
-        if c.is_whitespace() || c.is_control() || is_invisible(c) {
-            blank = true;
-            continue;
-        }
-        if chars >= MAX_QUOTE {
-            out.push('…');
-            return out;
-        }
-        if blank && !out.is_empty() {
-            out.push(' ');
-            chars += 1;
-        }
-        blank = false;
-        out.push(c);
-        chars += 1;
-    }
-    out
-}
-
-/// Format characters that reorder or hide text (bidirectional overrides, zero-width).
-fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
-}
-
-/// Remove each of `hidden` (the secret, the Basic credential, the user name) from every text
-/// of `error`.
-pub(crate) fn scrub(error: BackendError, hidden: &[&str]) -> BackendError {
-    error.scrubbed(hidden)
 }
 
 #[cfg(test)]
@@ -397,22 +253,6 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_is_read_as_seconds_or_a_date() {
-        assert_eq!(retry_after_secs(Some("7")), Some(7));
-        assert_eq!(retry_after_secs(Some(" ")), None);
-        assert_eq!(retry_after_secs(None), None);
-        assert_eq!(
-            retry_after_secs(Some("Wed, 21 Oct 2015 07:28:00 GMT")),
-            Some(0)
-        );
-        assert_eq!(
-            retry_after_secs(Some("99999999999999999999999")),
-            Some(u64::MAX)
-        );
-        assert_eq!(retry_after_secs(Some("soon")), None);
-    }
-
-    #[test]
     fn a_redirect_names_the_paths_and_never_another_origins_path() {
         let call = call(Some("a"));
         let url = "https://mixpanel.com/api/app/projects/7/workspaces/3/feature-flags";
@@ -433,14 +273,5 @@ mod tests {
             "{elsewhere}"
         );
         assert!(!elsewhere.contains("steal"), "{elsewhere}");
-    }
-
-    #[test]
-    fn scrub_removes_the_secret_everywhere() {
-        let e = scrub(
-            BackendError::Auth("echo s3cret and s3cret".into()),
-            &["s3cret"],
-        );
-        assert_eq!(e.to_string(), "echo *** and ***");
     }
 }

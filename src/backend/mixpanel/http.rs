@@ -9,29 +9,35 @@
 //!   `Debug`); the secret is scrubbed from every error text.
 //! - A 429 means the server did nothing: any request is sent again after `Retry-After`
 //!   (seconds or an HTTP date), or without one after `rate_limited_backoff` doubling up to
-//!   [`MAX_DEFAULT_BACKOFF`] with up to 10 % jitter; up to `RetryPolicy::rate_limited_waits`
+//!   a minute with up to 10 % jitter; up to `RetryPolicy::rate_limited_waits`
 //!   times, and never a wait longer than `RetryPolicy::max_retry_after`.
 //! - A 5xx or transport failure of a read is repeated with exponential backoff and jitter; a
 //!   write's outcome is then unknown and returned to the caller, never repeated here.
 //! - Answers are read up to `max_response_bytes`; a longer one is an error.
 //! - The workspace comes from the settings, else from one request (the project's global
 //!   workspace, else its default one), cached for the adapter's life.
+//!
+//! The loop, the exchange and their error mapping are `backend::http`'s, shared with the other
+//! adapters; this module adds Mixpanel's URLs, envelope, wording and authentication.
 
 use std::time::Duration;
 
 use reqwest::Method;
-use reqwest::header::{LOCATION, RETRY_AFTER};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::MixpanelBackend;
-use super::error::{self, Access, Call};
+use super::error;
 use super::wire::{Envelope, Workspace};
-use crate::backend::pacing::human;
+use crate::backend::http::{self, Access, Call, Peer, Repeats, Wording, quote, unreadable};
 use crate::backend::{BackendError, BackendResult};
 
-/// The longest wait after a 429 without `Retry-After`.
-pub(crate) const MAX_DEFAULT_BACKOFF: Duration = Duration::from_secs(60);
+/// How Mixpanel's rate limits are worded.
+const WORDING: Wording = Wording {
+    service: "Mixpanel",
+    advice: "try again later or lower `rate_limit`",
+    default_backoff: "(it gave no `Retry-After`: exponential backoff)",
+};
 
 impl MixpanelBackend {
     /// `{host}/api/app/projects/{project}/workspaces/{workspace}/feature-flags/`.
@@ -102,27 +108,23 @@ impl MixpanelBackend {
         if let Some(status) = answer.get("status").and_then(Value::as_str)
             && status != "ok"
         {
-            return Err(error::scrub(
-                error::unreadable(
-                    None,
-                    &format!("has status `{}`, not `ok`", error::quote(status)),
-                    call,
-                ),
-                &hidden,
-            ));
+            return Err(unreadable(
+                None,
+                &format!("has status `{}`, not `ok`", quote(status)),
+                call,
+            )
+            .scrubbed(&hidden));
         }
         let envelope: Envelope<T> = serde_json::from_value(answer).map_err(|e| {
-            error::scrub(
-                error::unreadable(
-                    None,
-                    &format!(
-                        "is not the expected `{{status, results}}` object ({}); check that `host` is the Mixpanel App API origin",
-                        error::quote(&e.to_string())
-                    ),
-                    call,
+            unreadable(
+                None,
+                &format!(
+                    "is not the expected `{{status, results}}` object ({}); check that `host` is the Mixpanel App API origin",
+                    quote(&e.to_string())
                 ),
-                &hidden,
+                call,
             )
+            .scrubbed(&hidden)
         })?;
         Ok(envelope.results)
     }
@@ -135,66 +137,17 @@ impl MixpanelBackend {
         body: Option<&Value>,
         call: &Call<'_>,
     ) -> BackendResult<Value> {
-        let mut delays = self.retry.delays();
-        let mut waits = 0;
-        let mut attempt = 1;
-        loop {
-            let ticket = self.pacer.ready().await;
-            let result = self.exchange(method.clone(), url, body, call).await;
-            drop(ticket);
-            let error = match result {
-                Ok(value) => return Ok(value),
-                Err(error) => error,
-            };
-            match error {
-                BackendError::RateLimited { retry_after_secs } => {
-                    let (wait, why) = match retry_after_secs {
-                        Some(secs) => (Duration::from_secs(secs), "as its `Retry-After` asks"),
-                        None => (
-                            default_backoff(self.rate_limited_backoff, waits),
-                            "(it gave no `Retry-After`: exponential backoff)",
-                        ),
-                    };
-                    if wait > self.retry.max_retry_after {
-                        return Err(BackendError::Server {
-                            status: 429,
-                            detail: Some(format!(
-                                "could not {}: Mixpanel is rate limiting (429) and asks to wait {}, longer than the {} flagops waits at most; try again later or lower `rate_limit`",
-                                call.action,
-                                human(wait),
-                                human(self.retry.max_retry_after)
-                            )),
-                        });
-                    }
-                    if waits >= self.retry.rate_limited_waits {
-                        return Err(BackendError::Server {
-                            status: 429,
-                            detail: Some(format!(
-                                "could not {}: Mixpanel is still rate limiting (429) after {waits} waits; try again later or lower `rate_limit`",
-                                call.action
-                            )),
-                        });
-                    }
-                    waits += 1;
-                    self.pacer.pause(wait, why);
-                }
-                error if call.access == Access::Read && error.is_outcome_unknown() => {
-                    let Some(delay) = delays.next() else {
-                        return Err(after_attempts(error, attempt));
-                    };
-                    attempt += 1;
-                    if delay >= self.pacer.notice_threshold() {
-                        self.pacer.announce(&format!(
-                            "{error}; trying again in {} (attempt {attempt} of {})",
-                            human(delay),
-                            self.retry.retries + 1
-                        ));
-                    }
-                    tokio::time::sleep(delay).await;
-                }
-                other => return Err(other),
-            }
-        }
+        let repeats = Repeats {
+            pacer: &self.pacer,
+            retry: &self.retry,
+            rate_limited_backoff: self.rate_limited_backoff,
+            backoff: default_backoff,
+            wording: &WORDING,
+        };
+        http::repeated(&repeats, call, |_| {
+            self.exchange(method.clone(), url, body, call)
+        })
+        .await
     }
 
     /// Send the request once and read its answer.
@@ -205,126 +158,45 @@ impl MixpanelBackend {
         body: Option<&Value>,
         call: &Call<'_>,
     ) -> BackendResult<Value> {
-        let secret = self.secret.expose();
-        let hidden = self.hidden();
         let target = self.target();
         let mut request = self
             .client
             .request(method, url)
-            .basic_auth(&self.username, Some(secret));
+            .basic_auth(&self.username, Some(self.secret.expose()));
         if let Some(body) = body {
             request = request.json(body);
         }
         self.requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let response = request
-            .send()
-            .await
-            .map_err(|e| error::scrub(error::from_transport(&e, call, &target), &hidden))?;
-        let status = response.status().as_u16();
-        let header = |name| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
-                .map(str::to_owned)
+        let peer = Peer {
+            origin: target.origin,
+            timeout: target.timeout,
+            max_response_bytes: self.max_response_bytes,
+            api: "the Mixpanel App API origin",
+            hidden: &self.hidden(),
         };
-        let retry_after = header(RETRY_AFTER);
-        if (300..400).contains(&status) {
-            let location = header(LOCATION);
-            return Err(error::scrub(
-                error::redirect(status, location.as_deref(), url, call),
-                &hidden,
-            ));
-        }
-        let text = self
-            .read_body(response, status, call)
-            .await
-            .map_err(|e| error::scrub(e, &hidden))?;
-        if !(200..300).contains(&status) {
-            // Scrubbed before it is cut to a short quote, which could keep part of it.
-            let text = hidden.iter().fold(text, |t, h| t.replace(h, "***"));
-            return Err(error::scrub(
-                error::from_response(status, retry_after.as_deref(), &text, call, &target),
-                &hidden,
-            ));
-        }
-        serde_json::from_str(&text).map_err(|e| {
-            error::scrub(
-                error::unreadable(
-                    Some(status),
-                    &format!("could not be read as JSON (status {status}): {e}"),
-                    call,
-                ),
-                &hidden,
-            )
-        })
-    }
-
-    /// The body of `response` as text, at most `max_response_bytes` of it.
-    async fn read_body(
-        &self,
-        mut response: reqwest::Response,
-        status: u16,
-        call: &Call<'_>,
-    ) -> BackendResult<String> {
-        let limit = self.max_response_bytes;
-        let too_large = || {
-            error::unreadable(
-                Some(status),
-                &format!(
-                    "is larger than {limit} bytes (status {status}); check that `host` is the Mixpanel App API origin"
-                ),
-                call,
-            )
-        };
-        if response
-            .content_length()
-            .is_some_and(|n| usize::try_from(n).map_or(true, |n| n > limit))
-        {
-            return Err(too_large());
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| error::from_transport(&e, call, &self.target()))?
-        {
-            if body.len() + chunk.len() > limit {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(String::from_utf8_lossy(&body).into_owned())
+        let (value, _) = http::exchange(
+            request,
+            url,
+            call,
+            &peer,
+            error::redirect,
+            |status, retry_after, text| {
+                error::from_response(status, retry_after, text, call, &target)
+            },
+            &http::read_json,
+        )
+        .await?;
+        Ok(value)
     }
 }
 
 /// The wait after the `waits`-th 429 (from 0) without `Retry-After`: `first` doubled each
-/// time, at most [`MAX_DEFAULT_BACKOFF`], plus up to 10 % jitter (so that several clients
-/// of one project do not all come back at once).
+/// time, at most a minute (`http::doubled_backoff`), plus up to 10 % jitter (so that several
+/// clients of one project do not all come back at once).
 pub(crate) fn default_backoff(first: Duration, waits: u32) -> Duration {
-    let base = first
-        .saturating_mul(1 << waits.min(16))
-        .min(MAX_DEFAULT_BACKOFF);
+    let base = http::doubled_backoff(first, waits);
     base + base.mul_f64(fastrand::f64() * 0.1)
-}
-
-/// `error` noting how many attempts were made, when more than one.
-fn after_attempts(error: BackendError, attempts: u32) -> BackendError {
-    if attempts < 2 {
-        return error;
-    }
-    match error {
-        BackendError::Transport(m) => BackendError::Transport(format!("{m} ({attempts} attempts)")),
-        BackendError::Server { status, detail } => BackendError::Server {
-            status,
-            detail: Some(match detail {
-                Some(detail) => format!("{detail} ({attempts} attempts)"),
-                None => format!("{attempts} attempts"),
-            }),
-        },
-        other => other,
-    }
 }
 
 #[cfg(test)]

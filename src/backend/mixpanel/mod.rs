@@ -40,12 +40,15 @@ use std::sync::{Mutex, PoisonError};
 use reqwest::Method;
 use serde_json::{Map, Value};
 
-pub use settings::{MixpanelConfig, MixpanelSettings, Region, Secret, SettingsError};
+pub use settings::{
+    MixpanelConfig, MixpanelSettings, Region, Secret, ServiceAccountSecret, SettingsError,
+};
 
-use self::error::{Access, Call, Target};
+use self::error::Target;
 use self::wire::FeatureFlagResponse;
+use super::http::{self as shared, Access, Call, json_kind, quote, unreadable};
 use super::pacing::{Pacer, RetryPolicy};
-use super::{BackendError, BackendResult, LiveFlag, RateLimit, Token, Unsupported};
+use super::{BackendError, BackendResult, LiveFlag, RateLimit, Token, Unsupported, scrub_text};
 use crate::model::VendorFlag;
 use crate::vendor::mixpanel::MixpanelFlag;
 
@@ -111,23 +114,16 @@ impl std::fmt::Debug for MixpanelBackend {
 impl MixpanelBackend {
     /// An adapter for one project.
     pub fn new(settings: MixpanelSettings) -> Result<Self, SettingsError> {
-        if let Some(problem) = crate::config::host_problem(&settings.host, "mixpanel") {
-            return Err(SettingsError::InvalidHost {
-                host: crate::config::shown_host(&settings.host),
-                problem,
-            });
-        }
-        let origin = settings.host.trim().trim_end_matches('/').to_owned();
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("flagops/", env!("CARGO_PKG_VERSION")))
-            // No redirect is followed: Mixpanel 301s slash-less writes, and a followed 301
-            // turns a POST or PUT into a GET (and a redirect elsewhere would take the
-            // credentials along).
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.request_timeout)
-            .build()
-            .map_err(|e| SettingsError::Client(e.to_string()))?;
+        let origin = shared::origin(&settings.host, "mixpanel", |host, problem| {
+            SettingsError::InvalidHost { host, problem }
+        })?;
+        // Basic auth is set on each request (`http`), not here.
+        let client = shared::client(
+            reqwest::header::HeaderMap::new(),
+            settings.connect_timeout,
+            settings.request_timeout,
+        )
+        .map_err(SettingsError::Client)?;
         let workspace = match settings.workspace_id {
             Some(id) => tokio::sync::OnceCell::new_with(Some(id)),
             None => tokio::sync::OnceCell::new(),
@@ -152,11 +148,7 @@ impl MixpanelBackend {
             secret_env: settings.secret_env,
             hard_delete: settings.hard_delete,
             cache: Mutex::new(BTreeMap::new()),
-            pacer: match settings.notice {
-                Some(notice) => Pacer::with_notice(&settings.budgets, notice),
-                None => Pacer::new(&settings.budgets),
-            }
-            .notice_after(settings.notice_after),
+            pacer: Pacer::announcing(&settings.budgets, settings.notice, settings.notice_after),
             retry: settings.retry,
             max_response_bytes: settings.max_response_bytes,
             request_timeout: settings.request_timeout,
@@ -200,12 +192,8 @@ impl MixpanelBackend {
     /// secret is scrubbed from them.
     fn absorb(&self, raw: Map<String, Value>) -> Result<LiveFlag<MixpanelFlag>, Unsupported> {
         let hidden = self.hidden();
-        let scrub = |s: String| hidden.iter().fold(s, |t, h| t.replace(h, "***"));
-        let key = raw
-            .get("key")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_owned();
+        let scrub = |s: String| scrub_text(s, &hidden);
+        let key = shared::raw_key(&raw);
         let id = raw
             .get("id")
             .and_then(Value::as_str)
@@ -215,13 +203,11 @@ impl MixpanelBackend {
             Ok(wire) => wire,
             Err(e) => {
                 return Err(Unsupported {
-                    key: scrub(key),
-                    id: scrub(id),
-                    reason: scrub(format!(
-                        "unexpected flag object ({})",
-                        error::quote(&e.to_string())
-                    )),
-                });
+                    key,
+                    id,
+                    reason: format!("unexpected flag object ({})", quote(&e.to_string())),
+                }
+                .scrubbed(&hidden));
             }
         };
         let flag = translate::from_wire(&wire).map_err(scrub);
@@ -251,9 +237,9 @@ impl MixpanelBackend {
     /// The flag a write answered with, as a `LiveFlag`.
     fn stored(&self, answer: Value, call: &Call<'_>) -> BackendResult<LiveFlag<MixpanelFlag>> {
         let Value::Object(raw) = answer else {
-            return Err(error::unreadable(
+            return Err(unreadable(
                 None,
-                &format!("has `results` that are {}, not a flag", kind(&answer)),
+                &format!("has `results` that are {}, not a flag", json_kind(&answer)),
                 call,
             ));
         };
@@ -309,10 +295,7 @@ impl MixpanelBackend {
             detail: format!("{detail}; plan again"),
         };
         if seen.key != *key {
-            return Err(conflict(format!(
-                "its key is `{}` now",
-                error::quote(&seen.key)
-            )));
+            return Err(conflict(format!("its key is `{}` now", quote(&seen.key))));
         }
         let was = live.token.as_ref().map(ToString::to_string);
         let now = seen
@@ -340,17 +323,5 @@ impl MixpanelBackend {
                 reason: reason.clone(),
             }),
         }
-    }
-}
-
-/// "an array", "a string", … for messages.
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }

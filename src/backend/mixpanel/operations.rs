@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use reqwest::Method;
 use serde_json::{Map, Value};
 
-use super::error::{Access, Call};
 use super::wire::FeatureFlagResponse;
 use super::{MixpanelBackend, RATE_LIMIT, translate};
+use crate::backend::http::{Access, Call, raw_key};
 use crate::backend::{
     Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, Unsupported,
 };
@@ -56,11 +56,7 @@ impl Backend for MixpanelBackend {
             if deleted {
                 continue;
             }
-            let key = flag
-                .get("key")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_owned();
+            let key = raw_key(&flag);
             by_key.entry(key).or_default().push(flag);
         }
         self.cache().clear();
@@ -70,7 +66,9 @@ impl Backend for MixpanelBackend {
                 let ids: Vec<String> = flags
                     .iter()
                     .map(|f| {
-                        super::error::quote(f.get("id").and_then(Value::as_str).unwrap_or("?"))
+                        crate::backend::http::quote(
+                            f.get("id").and_then(Value::as_str).unwrap_or("?"),
+                        )
                     })
                     .collect();
                 for id in &ids {

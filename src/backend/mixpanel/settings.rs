@@ -10,8 +10,9 @@
 use std::time::Duration;
 
 use super::RATE_LIMIT;
-use crate::backend::RateLimit;
+use crate::backend::http;
 use crate::backend::pacing::{Budget, NOTICE_AFTER, Notice, RetryPolicy};
+use crate::backend::secret::{Concealed, Kind, read_variable};
 
 /// A Mixpanel data-residency region: where the project's App API is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,26 +50,15 @@ impl Region {
     }
 }
 
-/// A service account's secret. It has no `Display`, and its `Debug` prints `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+/// A service account's secret. It has no `Display`, and its `Debug` prints `Secret(***)`.
+pub type Secret = Concealed<ServiceAccountSecret>;
 
-impl Secret {
-    /// Wrap a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Secret(secret.into())
-    }
+/// The kind of a [`Secret`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceAccountSecret {}
 
-    /// The secret itself, for the `Authorization` header (and scrubbing) only.
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
+impl Kind for ServiceAccountSecret {
+    const NAME: &'static str = "Secret";
 }
 
 /// An environment's Mixpanel settings as written in `flagops.yaml`, before they are checked
@@ -211,19 +201,13 @@ impl MixpanelSettings {
                     environment: environment(),
                 });
             }
-            (_, Some(host)) => {
-                if let Some(problem) = crate::config::host_problem(host, "mixpanel") {
-                    return Err(SettingsError::InvalidHost {
-                        host: crate::config::shown_host(host),
-                        problem,
-                    });
-                }
-                host.trim().trim_end_matches('/').to_owned()
-            }
+            (_, Some(host)) => http::origin(host, "mixpanel", |host, problem| {
+                SettingsError::InvalidHost { host, problem }
+            })?,
             (Some(region), None) => Region::parse(region)
                 .ok_or_else(|| SettingsError::UnknownRegion {
                     environment: environment(),
-                    region: super::error::quote(region),
+                    region: http::quote(region),
                 })?
                 .origin()
                 .to_owned(),
@@ -243,31 +227,21 @@ impl MixpanelSettings {
         let username_env = variable(&config.username_env, "username_env")?;
         let secret_env = variable(&config.secret_env, "secret_env")?;
         let read = |variable: &str, field: &'static str| {
-            let value = lookup(variable)
-                .map(|v| v.trim().to_owned())
-                .unwrap_or_default();
-            if value.is_empty() {
-                Err(SettingsError::VariableUnset {
-                    environment: environment(),
-                    variable: variable.to_owned(),
-                    field,
-                })
-            } else {
-                Ok(value)
-            }
+            read_variable(&lookup, variable).ok_or_else(|| SettingsError::VariableUnset {
+                environment: environment(),
+                variable: variable.to_owned(),
+                field,
+            })
         };
         let username = read(&username_env, "username_env")?;
-        let secret = Secret(read(&secret_env, "secret_env")?);
+        let secret = Secret::new(read(&secret_env, "secret_env")?);
         let mut settings = MixpanelSettings::new(host, project_id, username, secret);
         settings.workspace_id = config.workspace_id;
         settings.username_env = Some(username_env);
         settings.secret_env = Some(secret_env);
         settings.hard_delete = config.hard_delete;
         if config.per_minute.is_some() || config.per_hour.is_some() {
-            settings.budgets = Budget::of(RateLimit {
-                per_minute: config.per_minute.unwrap_or(RATE_LIMIT.per_minute),
-                per_hour: config.per_hour.unwrap_or(RATE_LIMIT.per_hour),
-            });
+            settings.budgets = Budget::of(RATE_LIMIT.with(config.per_minute, config.per_hour));
         }
         Ok(settings)
     }
@@ -352,6 +326,7 @@ fn what(field: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::RateLimit;
 
     fn config() -> MixpanelConfig {
         MixpanelConfig {

@@ -74,7 +74,7 @@ pub(crate) fn from_wire(wire: &FeatureFlagResponse) -> Result<MixpanelFlag, Stri
             Some(other) => {
                 return Err(format!(
                     "`data_group_id` is {}, not a number or a string",
-                    super::kind(other)
+                    crate::backend::http::json_kind(other)
                 ));
             }
         },
@@ -240,8 +240,8 @@ fn convert<A: Serialize, B: DeserializeOwned>(value: &A, what: &str) -> Result<B
     serde_json::from_value(json.clone()).map_err(|e| {
         format!(
             "{what} {} is not one flagops knows ({})",
-            super::error::quote(&json.to_string()),
-            super::error::quote(&e.to_string())
+            crate::backend::http::quote(&json.to_string()),
+            crate::backend::http::quote(&e.to_string())
         )
     })
 }

@@ -15,9 +15,9 @@ use std::collections::BTreeSet;
 use reqwest::{Method, Url};
 use serde_json::{Map, Value};
 
-use super::error::{Access, Call};
 use super::wire::Page;
 use super::{MAX_PAGES, PosthogBackend};
+use crate::backend::http::{Access, Call, json_kind};
 use crate::backend::{BackendError, BackendResult};
 use crate::model::catalogue::{Catalogue, Cohort, GroupType, Needs};
 
@@ -117,7 +117,7 @@ impl PosthogBackend {
             Ok(Value::Object(cohort)) => Ok(read_cohort(&cohort).filter(|c| c.id == id)),
             Ok(other) => Err(unexpected(
                 &call,
-                &format!("{}, not a cohort", super::http::json_kind(&other)),
+                &format!("{}, not a cohort", json_kind(&other)),
             )),
             Err(BackendError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
@@ -135,7 +135,7 @@ impl PosthogBackend {
         let Value::Array(items) = answer else {
             return Err(unexpected(
                 &call,
-                &format!("{}, not a list", super::http::json_kind(&answer)),
+                &format!("{}, not a list", json_kind(&answer)),
             ));
         };
         let mut types: Vec<GroupType> = items

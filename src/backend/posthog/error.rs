@@ -1,47 +1,22 @@
 //! HTTP responses and transport failures → `BackendError`, with messages a user can act on.
 //!
 //! Every message names what was being done (the flag key, or the project for a list), says
-//! which scope or setting to fix, and never contains the API key: `scrub` removes it from any
-//! text that came back from the server or the HTTP client.
+//! which scope or setting to fix, and never contains the API key (the request path scrubs
+//! it from any text that came back from the server or the HTTP client). What every adapter
+//! maps alike (transport failures, unreadable answers, quoting) is in `backend::http`.
 
 use std::time::Duration;
 
-use reqwest::Url;
-
 use super::wire::ApiError;
-use crate::backend::pacing::human;
-use crate::backend::{BackendError, Unsupported};
+use crate::backend::BackendError;
+use crate::backend::http::{self, Access, Call, quote};
 
-/// Most characters of text from a server quoted in one message.
-pub(crate) const MAX_QUOTE: usize = 200;
-
-/// Whether a call reads or writes (decides the scope named in a 403).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Access {
-    /// `feature_flag:read`.
-    Read,
-    /// `feature_flag:write`.
-    Write,
-}
-
-impl Access {
-    fn scope(self) -> &'static str {
-        match self {
-            Access::Read => "feature_flag:read",
-            Access::Write => "feature_flag:write",
-        }
+/// The scope a call of `access` needs (named in a 403).
+fn scope(access: Access) -> &'static str {
+    match access {
+        Access::Read => "feature_flag:read",
+        Access::Write => "feature_flag:write",
     }
-}
-
-/// What the failed call was doing.
-#[derive(Debug, Clone)]
-pub(crate) struct Call<'a> {
-    /// The flag concerned; `None` for a list.
-    pub(crate) key: Option<&'a str>,
-    /// Verb phrase, e.g. "list flags of project 1" or "create flag `a`".
-    pub(crate) action: String,
-    /// Read or write.
-    pub(crate) access: Access,
 }
 
 /// Where the adapter talks to, for messages.
@@ -75,23 +50,13 @@ pub(crate) fn from_response(
     target: &Target<'_>,
 ) -> BackendError {
     let api: ApiError = serde_json::from_str(body).unwrap_or_default();
-    // Server text is quoted on one short line: a huge or multi-line detail must not flood
-    // the output or start a line of its own (e.g. a `::error::` command in a CI log). An
-    // answer without a detail (an HTML error page of a proxy) is quoted itself.
+    // An answer without a detail (an HTML error page of a proxy) is quoted itself.
     let detail = api
         .detail
         .as_deref()
         .or(api.error.as_deref())
         .map(quote)
-        .or_else(|| {
-            (!body.trim().is_empty()).then(|| {
-                if serde_json::from_str::<serde::de::IgnoredAny>(body).is_ok() {
-                    format!("the answer: {}", quote(body))
-                } else {
-                    format!("the answer is not JSON: {}", quote(body))
-                }
-            })
-        });
+        .or_else(|| http::answer_text(body));
     let api = ApiError {
         code: api.code.as_deref().map(quote),
         attr: api.attr.as_deref().map(quote),
@@ -126,7 +91,7 @@ pub(crate) fn from_response(
             "{} may not {}: it needs the `{}` scope on project {} ({summary}); add the scope to the personal API key",
             target.key_name(),
             call.action,
-            call.access.scope(),
+            scope(call.access),
             target.project_id
         )),
         404 if call.key.is_some() => BackendError::NotFound {
@@ -193,20 +158,11 @@ pub(crate) fn from_response(
     }
 }
 
-/// Seconds from a `Retry-After` header, as delay-seconds or an HTTP date (a date in the past
-/// is 0; a number too large for `u64` is `u64::MAX`); else from PostHog's throttle message
-/// ("Expected available in N seconds."); `None` when neither says.
+/// Seconds from a `Retry-After` header (`http::retry_after_secs`), else from PostHog's
+/// throttle message ("Expected available in N seconds."); `None` when neither says.
 fn retry_after_secs(header: Option<&str>, detail: Option<&str>) -> Option<u64> {
-    if let Some(header) = header.map(str::trim).filter(|h| !h.is_empty()) {
-        if header.bytes().all(|b| b.is_ascii_digit()) {
-            return Some(header.parse().unwrap_or(u64::MAX));
-        }
-        if let Ok(date) = jiff::fmt::rfc2822::DateTimeParser::new().parse_timestamp(header) {
-            let secs = date
-                .as_second()
-                .saturating_sub(jiff::Timestamp::now().as_second());
-            return Some(u64::try_from(secs).unwrap_or(0));
-        }
+    if let Some(secs) = http::retry_after_secs(header) {
+        return Some(secs);
     }
     detail
         .and_then(|d| d.split("available in ").nth(1))
@@ -229,12 +185,11 @@ pub(crate) fn redirect(
     request: &str,
     call: &Call<'_>,
 ) -> BackendError {
-    let to = location.and_then(|l| Url::parse(request).ok()?.join(l).ok());
+    let (from, to) = http::redirect_ends(request, location);
     let target = match to {
         Some(to) => {
             let origin = to.origin().ascii_serialization();
-            let same =
-                Url::parse(request).is_ok_and(|from| from.origin().ascii_serialization() == origin);
+            let same = from.is_some_and(|from| from.origin().ascii_serialization() == origin);
             if same {
                 format!("another path on the same origin (`{}`)", quote(&origin))
             } else {
@@ -250,116 +205,6 @@ pub(crate) fn redirect(
             call.action
         )),
     }
-}
-
-/// A body that could not be read (not JSON, too large, not the expected shape): for a read,
-/// an error; for a write the server accepted (`status` 2xx, or `None` when known to be 2xx),
-/// an unknown outcome — the flag may have been written, so `apply` reads it back.
-/// `why` names the status when it is known.
-pub(crate) fn unreadable(status: Option<u16>, why: &str, call: &Call<'_>) -> BackendError {
-    let accepted = status.is_none_or(|s| (200..300).contains(&s));
-    if call.access == Access::Write && accepted {
-        return BackendError::Transport(format!(
-            "the answer to `{}` {why}; the server accepted the request, so it may have been done: the outcome is unknown",
-            call.action
-        ));
-    }
-    BackendError::Server {
-        status: status.unwrap_or(200),
-        detail: Some(format!("the answer to `{}` {why}", call.action)),
-    }
-}
-
-/// Text from a server as one short line: control characters (newlines too) and runs of
-/// blanks become one space, and at most [`MAX_QUOTE`] characters are kept (`…` marks a cut).
-pub(crate) fn quote(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = 0;
-    let mut blank = false;
-    for c in text.trim().chars() {
-        if c.is_whitespace() || c.is_control() || is_invisible(c) {
-            blank = true;
-            continue;
-        }
-        if chars >= MAX_QUOTE {
-            out.push('…');
-            return out;
-        }
-        if blank && !out.is_empty() {
-            out.push(' ');
-            chars += 1;
-        }
-        blank = false;
-        out.push(c);
-        chars += 1;
-    }
-    out
-}
-
-/// Format characters that reorder or hide text (bidirectional overrides, zero-width).
-fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
-}
-
-/// A transport failure. A refused connection sent nothing; a read that failed later only
-/// read nothing; a write that failed after it was sent may or may not have been done.
-pub(crate) fn from_transport(
-    error: &reqwest::Error,
-    call: &Call<'_>,
-    target: &Target<'_>,
-) -> BackendError {
-    let mut chain = String::new();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        chain = cause.to_string();
-        source = cause.source();
-    }
-    let cause = if chain.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", quote(&chain))
-    };
-    let (what, sent) = if error.is_connect() {
-        (
-            format!(
-                "could not connect to {}{cause}; nothing was sent",
-                target.origin
-            ),
-            false,
-        )
-    } else if error.is_timeout() {
-        (
-            format!("no complete answer within {}", human(target.timeout)),
-            true,
-        )
-    } else {
-        (format!("the connection failed{cause}"), true)
-    };
-    let outcome = if sent && call.access == Access::Write {
-        "; the server may have done it: the outcome is unknown"
-    } else {
-        ""
-    };
-    BackendError::Transport(format!("could not {}: {what}{outcome}", call.action))
-}
-
-/// Remove `secret` from every text of `unsupported` (its reason quotes what the server sent,
-/// and a server may echo the key).
-pub(crate) fn scrub_unsupported(unsupported: Unsupported, secret: &str) -> Unsupported {
-    if secret.is_empty() {
-        return unsupported;
-    }
-    let clean = |s: String| s.replace(secret, "***");
-    Unsupported {
-        key: clean(unsupported.key),
-        id: clean(unsupported.id),
-        reason: clean(unsupported.reason),
-    }
-}
-
-/// Remove `secret` from every text of `error`.
-pub(crate) fn scrub(error: BackendError, secret: &str) -> BackendError {
-    error.scrubbed(&[secret])
 }
 
 #[cfg(test)]
@@ -380,17 +225,6 @@ mod tests {
             retry_after_secs(None, Some("Expected available in 1e21 seconds.")),
             Some(u64::MAX)
         );
-        // An HTTP date: the seconds until then, 0 when it is past.
-        assert_eq!(
-            retry_after_secs(Some("Wed, 21 Oct 2015 07:28:00 GMT"), None),
-            Some(0)
-        );
-        let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(120);
-        let header = jiff::fmt::rfc2822::DateTimePrinter::new()
-            .timestamp_to_rfc9110_string(&soon)
-            .unwrap();
-        let secs = retry_after_secs(Some(&header), None).unwrap();
-        assert!((118..=120).contains(&secs), "{header}: {secs}");
         assert_eq!(
             retry_after_secs(Some("1000000000000000000000"), None),
             Some(u64::MAX)
@@ -428,26 +262,5 @@ mod tests {
             forbidden("You do not have editor access to this resource."),
             "the API key from `PH_KEY` may not update flag `a` (403 permission_denied: You do not have editor access to this resource.); check that the key's project restrictions include project 7 and that its user has access to the flags"
         );
-    }
-
-    #[test]
-    fn server_text_is_quoted_on_one_short_line() {
-        assert_eq!(quote("  a\n::error::b\r\n\tc  "), "a ::error::b c");
-        assert_eq!(quote("x\u{202E}y\u{0007}z"), "x y z");
-        let long = quote(&"ab ".repeat(1000));
-        assert_eq!(long.chars().count(), MAX_QUOTE + 1);
-        assert!(long.ends_with('…'), "{long}");
-    }
-
-    #[test]
-    fn scrub_removes_the_secret_everywhere() {
-        let e = scrub(
-            BackendError::Invalid {
-                key: "a".into(),
-                detail: "bad phx_secret".into(),
-            },
-            "phx_secret",
-        );
-        assert_eq!(e.to_string(), "flag `a`: bad ***");
     }
 }

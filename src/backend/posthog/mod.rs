@@ -40,14 +40,15 @@ use serde::Deserialize as _;
 use serde_json::{Map, Value, json};
 
 pub use pages::LIST_CONCURRENCY;
-pub use settings::{ApiKey, LIST_CONCURRENCY_ENV, PosthogSettings, SettingsError};
+pub use settings::{ApiKey, LIST_CONCURRENCY_ENV, PersonalApiKey, PosthogSettings, SettingsError};
 
 use super::pacing::{Pacer, RetryPolicy};
 pub use translate::MISSING_TARGET_PREFIX;
 
-use self::error::{Access, Call, Target};
+use self::error::Target;
 use self::ids::Ids;
 use self::wire::{BulkKeys, WireFlag};
+use super::http::{self as shared, Access, Call, json_kind, unreadable};
 use super::{BackendError, BackendResult, LiveFlag, RateLimit, Token, Unsupported};
 use crate::config::Environment;
 
@@ -108,13 +109,9 @@ impl std::fmt::Debug for PosthogBackend {
 impl PosthogBackend {
     /// An adapter for one project.
     pub fn new(settings: PosthogSettings) -> Result<Self, SettingsError> {
-        if let Some(problem) = crate::config::host_problem(&settings.host, "posthog") {
-            return Err(SettingsError::InvalidHost {
-                host: crate::config::shown_host(&settings.host),
-                problem,
-            });
-        }
-        let origin = settings.host.trim().trim_end_matches('/').to_owned();
+        let origin = shared::origin(&settings.host, "posthog", |host, problem| {
+            SettingsError::InvalidHost { host, problem }
+        })?;
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", settings.api_key.expose()))
             .map_err(|_| {
                 SettingsError::Client(
@@ -124,16 +121,8 @@ impl PosthogBackend {
         auth.set_sensitive(true);
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, auth);
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("flagops/", env!("CARGO_PKG_VERSION")))
-            .default_headers(headers)
-            // No request leaves the configured origin: a redirect is an error (`http`), never
-            // followed (a write would carry its body, and a read another host's answer).
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.request_timeout)
-            .build()
-            .map_err(|e| SettingsError::Client(e.to_string()))?;
+        let client = shared::client(headers, settings.connect_timeout, settings.request_timeout)
+            .map_err(SettingsError::Client)?;
         Ok(PosthogBackend {
             client,
             origin,
@@ -143,11 +132,7 @@ impl PosthogBackend {
             page_size: settings.page_size.max(1),
             list_concurrency: settings.list_concurrency.max(1),
             cache: Mutex::new(Cache::default()),
-            pacer: match settings.notice {
-                Some(notice) => Pacer::with_notice(&settings.budgets, notice),
-                None => Pacer::new(&settings.budgets),
-            }
-            .notice_after(settings.notice_after),
+            pacer: Pacer::announcing(&settings.budgets, settings.notice, settings.notice_after),
             retry: settings.retry,
             max_response_bytes: settings.max_response_bytes,
             request_timeout: settings.request_timeout,
@@ -226,7 +211,7 @@ impl PosthogBackend {
     /// quotes what the server sent, so the key is scrubbed from it (a server may echo it).
     fn absorb(&self, raw: Map<String, Value>) -> Result<LiveFlag, Unsupported> {
         self.absorb_raw(raw)
-            .map_err(|u| error::scrub_unsupported(u, self.api_key.expose()))
+            .map_err(|u| u.scrubbed(&[self.api_key.expose()]))
     }
 
     fn absorb_raw(&self, raw: Map<String, Value>) -> Result<LiveFlag, Unsupported> {
@@ -234,11 +219,7 @@ impl PosthogBackend {
         let wire = match WireFlag::deserialize(&raw) {
             Ok(wire) => wire,
             Err(e) => {
-                let key = raw
-                    .get("key")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-                    .to_owned();
+                let key = shared::raw_key(&raw);
                 let id = raw.get("id").map(ToString::to_string).unwrap_or_default();
                 return Err(Unsupported {
                     key,
@@ -278,9 +259,9 @@ impl PosthogBackend {
     /// ids it has not seen).
     async fn stored(&self, answer: Value, call: &Call<'_>) -> BackendResult<LiveFlag> {
         let Value::Object(raw) = answer else {
-            return Err(error::unreadable(
+            return Err(unreadable(
                 None,
-                &format!("is not a flag object but {}", http::json_kind(&answer)),
+                &format!("is not a flag object but {}", json_kind(&answer)),
                 call,
             ));
         };

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
-use super::error::{Access, Call};
 use super::ids::Ids;
-use super::{PosthogBackend, RATE_LIMIT, error, live_version, object, translate};
+use super::{PosthogBackend, RATE_LIMIT, live_version, object, translate};
+use crate::backend::http::{Access, Call, raw_key};
 use crate::backend::{
     Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, Unsupported,
 };
@@ -46,11 +46,7 @@ impl Backend for PosthogBackend {
                     raw.insert(id, flag);
                 } else {
                     // Never dropped silently: a plan would then try to create it again.
-                    let key = flag
-                        .get("key")
-                        .and_then(Value::as_str)
-                        .unwrap_or("?")
-                        .to_owned();
+                    let key = raw_key(&flag);
                     let id = flag.get("id").map(ToString::to_string).unwrap_or_default();
                     let reason = "the server listed it without a numeric `id`".to_owned();
                     without_id.insert(key.clone(), Unsupported { key, id, reason });
@@ -86,7 +82,7 @@ impl Backend for PosthogBackend {
         state.unsupported.extend(
             without_id
                 .into_values()
-                .map(|u| error::scrub_unsupported(u, self.api_key.expose())),
+                .map(|u| u.scrubbed(&[self.api_key.expose()])),
         );
         state.flags.sort_by(|a, b| a.flag.key.cmp(&b.flag.key));
         state.unsupported.sort_by(|a, b| a.key.cmp(&b.key));

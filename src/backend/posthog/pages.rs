@@ -32,10 +32,10 @@ use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::error::Call;
-use super::http::{json_kind, read_json};
 use super::wire::Page;
 use super::{MAX_PAGES, PosthogBackend};
+use crate::backend::http::Call;
+use crate::backend::http::{json_kind, read_json};
 use crate::backend::{BackendError, BackendResult};
 
 /// Pages a list may read beyond what its `count` needs (flags created meanwhile).
@@ -508,7 +508,7 @@ mod tests {
         let call = Call {
             key: None,
             action: "list".into(),
-            access: super::super::error::Access::Read,
+            access: crate::backend::http::Access::Read,
         };
         let page = read_page(&page, 200, &call).unwrap();
         let kept = &page.results[0];
@@ -529,7 +529,7 @@ mod tests {
         let call = Call {
             key: None,
             action: "list".into(),
-            access: super::super::error::Access::Read,
+            access: crate::backend::http::Access::Read,
         };
         let error = |text: &str| read_page(text, 200, &call).unwrap_err().to_string();
         assert_eq!(

@@ -7,37 +7,26 @@ use std::time::Duration;
 
 use super::RATE_LIMIT;
 use super::pages::LIST_CONCURRENCY;
-use crate::backend::RateLimit;
 use crate::backend::pacing::{Budget, NOTICE_AFTER, Notice, RetryPolicy};
+use crate::backend::secret::{Concealed, Kind, read_variable};
 use crate::config::Environment;
 
 /// The variable that sets how many pages of one list are read at once (1 to
-/// [`MAX_LIST_CONCURRENCY`]; default [`LIST_CONCURRENCY`]); `1` reads them one after another.
+/// `MAX_LIST_CONCURRENCY`; default [`LIST_CONCURRENCY`]); `1` reads them one after another.
 pub const LIST_CONCURRENCY_ENV: &str = "FLAGOPS_LIST_CONCURRENCY";
 
 /// The most pages of one list read at once.
 const MAX_LIST_CONCURRENCY: usize = 16;
 
-/// A personal API key. It has no `Display`, and its `Debug` prints `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
+/// A personal API key. It has no `Display`, and its `Debug` prints `ApiKey(***)`.
+pub type ApiKey = Concealed<PersonalApiKey>;
 
-impl ApiKey {
-    /// Wrap a key.
-    pub fn new(key: impl Into<String>) -> Self {
-        ApiKey(key.into())
-    }
+/// The kind of an [`ApiKey`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersonalApiKey {}
 
-    /// The key itself, for the `Authorization` header only.
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ApiKey(***)")
-    }
+impl Kind for PersonalApiKey {
+    const NAME: &'static str = "ApiKey";
 }
 
 /// Connection settings of one PostHog project.
@@ -165,22 +154,16 @@ impl PosthogSettings {
                 .ok_or_else(|| SettingsError::MissingApiKeyEnv {
                     environment: name.to_owned(),
                 })?;
-        let key = lookup(&variable)
-            .map(|k| k.trim().to_owned())
-            .unwrap_or_default();
-        if key.is_empty() {
+        let Some(key) = read_variable(lookup, &variable) else {
             return Err(SettingsError::ApiKeyUnset {
                 environment: name.to_owned(),
                 variable,
             });
-        }
-        let mut settings = PosthogSettings::new(host, project_id, ApiKey(key));
+        };
+        let mut settings = PosthogSettings::new(host, project_id, ApiKey::new(key));
         settings.api_key_env = Some(variable);
         if let Some(limit) = environment.rate_limit {
-            settings.budgets = Budget::of(RateLimit {
-                per_minute: limit.per_minute.unwrap_or(RATE_LIMIT.per_minute),
-                per_hour: limit.per_hour.unwrap_or(RATE_LIMIT.per_hour),
-            });
+            settings.budgets = Budget::of(RATE_LIMIT.with(limit.per_minute, limit.per_hour));
         }
         Ok(settings)
     }
@@ -245,7 +228,7 @@ pub enum SettingsError {
         /// What is wrong, and the fix.
         problem: String,
     },
-    /// [`LIST_CONCURRENCY_ENV`] is not a number from 1 to [`MAX_LIST_CONCURRENCY`] (its value is
+    /// [`LIST_CONCURRENCY_ENV`] is not a number from 1 to `MAX_LIST_CONCURRENCY` (its value is
     /// not shown).
     #[error(
         "environment variable `{LIST_CONCURRENCY_ENV}` is not a whole number from 1 to {MAX_LIST_CONCURRENCY} (how many pages of a list are read at once); unset it for the default, {LIST_CONCURRENCY}"
