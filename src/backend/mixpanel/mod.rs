@@ -40,9 +40,7 @@ use std::sync::{Mutex, PoisonError};
 use reqwest::Method;
 use serde_json::{Map, Value};
 
-pub use settings::{
-    MixpanelConfig, MixpanelSettings, Region, Secret, ServiceAccountSecret, SettingsError,
-};
+pub use settings::{MixpanelConfig, MixpanelSettings, Secret, ServiceAccountSecret, SettingsError};
 
 use self::error::Target;
 use self::wire::FeatureFlagResponse;

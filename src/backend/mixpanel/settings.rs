@@ -13,40 +13,14 @@ use super::RATE_LIMIT;
 use crate::backend::http;
 use crate::backend::pacing::{Budget, NOTICE_AFTER, Notice, RetryPolicy};
 use crate::backend::secret::{Concealed, Kind, read_variable};
+use crate::config::Region;
 
-/// A Mixpanel data-residency region: where the project's App API is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Region {
-    /// `us`: `https://mixpanel.com` (the default).
-    #[default]
-    Us,
-    /// `eu`: `https://eu.mixpanel.com`.
-    Eu,
-    /// `in`: `https://in.mixpanel.com`.
-    In,
-}
-
-impl Region {
-    /// Every region, as written in `flagops.yaml`.
-    pub const NAMES: [&'static str; 3] = ["us", "eu", "in"];
-
-    /// The region written `name` (`us`, `eu` or `in`).
-    pub fn parse(name: &str) -> Option<Region> {
-        match name {
-            "us" => Some(Region::Us),
-            "eu" => Some(Region::Eu),
-            "in" => Some(Region::In),
-            _ => None,
-        }
-    }
-
-    /// The App API origin of the region.
-    pub fn origin(self) -> &'static str {
-        match self {
-            Region::Us => "https://mixpanel.com",
-            Region::Eu => "https://eu.mixpanel.com",
-            Region::In => "https://in.mixpanel.com",
-        }
+/// The App API origin of a data-residency region.
+fn region_origin(region: Region) -> &'static str {
+    match region {
+        Region::Us => "https://mixpanel.com",
+        Region::Eu => "https://eu.mixpanel.com",
+        Region::In => "https://in.mixpanel.com",
     }
 }
 
@@ -66,7 +40,7 @@ impl Kind for ServiceAccountSecret {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MixpanelConfig {
     /// `region`: `us` (default), `eu` or `in`.
-    pub region: Option<String>,
+    pub region: Option<Region>,
     /// `host`: an App API origin instead of a region's (a proxy, a fake).
     pub host: Option<String>,
     /// `project_id`.
@@ -204,14 +178,8 @@ impl MixpanelSettings {
             (_, Some(host)) => http::origin(host, "mixpanel", |host, problem| {
                 SettingsError::InvalidHost { host, problem }
             })?,
-            (Some(region), None) => Region::parse(region)
-                .ok_or_else(|| SettingsError::UnknownRegion {
-                    environment: environment(),
-                    region: http::quote(region),
-                })?
-                .origin()
-                .to_owned(),
-            (None, None) => Region::default().origin().to_owned(),
+            (Some(region), None) => region_origin(*region).to_owned(),
+            (None, None) => region_origin(Region::default()).to_owned(),
         };
         let project_id = config
             .project_id
@@ -258,16 +226,6 @@ pub enum SettingsError {
     RegionAndHost {
         /// Environment name.
         environment: String,
-    },
-    /// A region that is not `us`, `eu` or `in`.
-    #[error(
-        "environment `{environment}` has an unknown `region` `{region}`; use `us`, `eu` or `in` (the project's data residency), or `host`"
-    )]
-    UnknownRegion {
-        /// Environment name.
-        environment: String,
-        /// The region as written (quoted on one line).
-        region: String,
     },
     /// No `project_id`.
     #[error(
@@ -347,29 +305,16 @@ mod tests {
 
     #[test]
     fn regions_choose_the_app_api_origin_and_us_is_the_default() {
-        let origin = |region: Option<&str>| {
-            let config = MixpanelConfig {
-                region: region.map(str::to_owned),
-                ..config()
-            };
+        let origin = |region: Option<Region>| {
+            let config = MixpanelConfig { region, ..config() };
             MixpanelSettings::from_config_with("prod", &config, lookup)
                 .unwrap()
                 .host
         };
         assert_eq!(origin(None), "https://mixpanel.com");
-        assert_eq!(origin(Some("us")), "https://mixpanel.com");
-        assert_eq!(origin(Some("eu")), "https://eu.mixpanel.com");
-        assert_eq!(origin(Some("in")), "https://in.mixpanel.com");
-        let config = MixpanelConfig {
-            region: Some("EU\n".into()),
-            ..config()
-        };
-        assert_eq!(
-            MixpanelSettings::from_config_with("prod", &config, lookup)
-                .unwrap_err()
-                .to_string(),
-            "environment `prod` has an unknown `region` `EU`; use `us`, `eu` or `in` (the project's data residency), or `host`"
-        );
+        assert_eq!(origin(Some(Region::Us)), "https://mixpanel.com");
+        assert_eq!(origin(Some(Region::Eu)), "https://eu.mixpanel.com");
+        assert_eq!(origin(Some(Region::In)), "https://in.mixpanel.com");
     }
 
     #[test]
@@ -387,7 +332,7 @@ mod tests {
         assert_eq!(settings.username, "sa.user");
         assert_eq!(settings.secret.expose(), "s3cret-value");
         let both = MixpanelConfig {
-            region: Some("eu".into()),
+            region: Some(Region::Eu),
             ..config.clone()
         };
         assert_eq!(

@@ -235,7 +235,7 @@ impl crate::vendor::Model for MixpanelFlag {
     ) -> Result<Self::Remote, crate::backend::any::SetupError> {
         let rate = environment.rate_limit.unwrap_or_default();
         let config = crate::backend::mixpanel::MixpanelConfig {
-            region: environment.region.map(|r| r.as_str().to_owned()),
+            region: environment.region,
             host: environment.host.clone(),
             project_id: environment.project_id,
             workspace_id: environment.workspace_id,
