@@ -43,7 +43,7 @@ use flagops::backend::Backend;
 use flagops::backend::posthog::{ApiKey, PosthogBackend, PosthogSettings};
 use futures_util::StreamExt;
 
-use common::{RequestLog, count_files, ratio, run, secs};
+use common::{count_files, ratio, run, secs};
 use fake_posthog::{FakePosthog, PROJECT_ID, WRITE_KEY};
 use posthog_flags::seed;
 
@@ -206,14 +206,4 @@ async fn per_flag_refresh(fake: &FakePosthog, n: usize) -> (Duration, usize) {
     let wall = start.elapsed();
     assert!(read.iter().all(|r| matches!(r, Ok(Some(_)))));
     (wall, fake.requests().len())
-}
-
-impl RequestLog for FakePosthog {
-    fn forget(&self) {
-        self.clear_requests();
-    }
-
-    fn count(&self) -> usize {
-        self.requests().len()
-    }
 }

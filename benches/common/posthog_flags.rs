@@ -1,9 +1,10 @@
-//! The PostHog flags the benchmarks seed into the fake (included with `#[path]`): the mix of
-//! `benches/validate.rs` in PostHog's form.
+//! The PostHog flags the benchmarks seed into the fake (the mix of `benches/validate.rs` in
+//! PostHog's form), and its request log as they count it (included with `#[path]`).
 #![allow(clippy::cast_possible_wrap)]
 
 use serde_json::{Value, json};
 
+use crate::common::RequestLog;
 use crate::fake_posthog::{FakePosthog, PROJECT_ID};
 
 /// Seed `n` flags with ids 1…n: the mix of `benches/validate.rs` in PostHog's form.
@@ -79,4 +80,14 @@ pub(crate) fn live_flag(i: usize, n: usize) -> Value {
         "ensure_experience_continuity": continuity,
         "filters": filters,
     })
+}
+
+impl RequestLog for FakePosthog {
+    fn forget(&self) {
+        self.clear_requests();
+    }
+
+    fn count(&self) -> usize {
+        self.requests().len()
+    }
 }
