@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{Api, error, gate};
-use crate::support::fake_mixpanel::{FakeMixpanel, Fault, RequestBudget};
+use crate::support::fake_mixpanel::{FakeMixpanel, Fault, PROJECT_ID, RequestBudget};
 
 #[tokio::test]
 async fn faults_budgets_and_the_request_log() {
@@ -166,4 +166,43 @@ async fn garbled_answers_redirects_elsewhere_and_slow_answers() {
     assert_eq!(detail.len(), 10_000);
     assert!(detail.contains("\n::error::injected\n"));
     assert_eq!(error("x")["status"], body["status"]);
+}
+
+/// The benchmarks' list latency: the list (`GET …/feature-flags/`) is answered that late, a
+/// flag by id and the workspace lookup are not; `None` turns it off.
+#[tokio::test]
+async fn a_list_latency_delays_the_list_only() {
+    let latency = Duration::from_secs(2);
+    let fake = FakeMixpanel::start().await;
+    let api = Api::new(&fake);
+    let (status, created) = api.create(&gate("a")).await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["results"]["id"].as_str().unwrap().to_owned();
+    fake.set_list_latency(Some(latency));
+
+    let start = std::time::Instant::now();
+    let (status, listed) = api.call(reqwest::Method::GET, "", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["results"][0]["key"], "a");
+    assert!(start.elapsed() >= latency, "{:?}", start.elapsed());
+
+    let start = std::time::Instant::now();
+    assert_eq!(
+        api.call(reqwest::Method::GET, &format!("{id}/"), None)
+            .await
+            .0,
+        200
+    );
+    let workspaces = format!("/api/app/projects/{PROJECT_ID}/workspaces/");
+    assert_eq!(
+        api.raw(reqwest::Method::GET, &workspaces, None).await.0,
+        200
+    );
+    assert!(start.elapsed() < latency, "{:?}", start.elapsed());
+
+    fake.set_list_latency(None);
+    let start = std::time::Instant::now();
+    assert_eq!(api.call(reqwest::Method::GET, "", None).await.0, 200);
+    assert!(start.elapsed() < latency, "{:?}", start.elapsed());
+    assert_eq!(fake.requests().len(), 5);
 }

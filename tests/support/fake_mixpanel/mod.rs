@@ -88,6 +88,7 @@ impl FakeMixpanel {
             faults: Mutex::new(VecDeque::new()),
             budget: Mutex::new(BudgetState::default()),
             chaos: Mutex::new(None),
+            list_latency: Mutex::new(None),
             expected_auth: basic_auth(SA_USERNAME, SA_SECRET),
             base_url,
         });
@@ -242,6 +243,12 @@ impl FakeMixpanel {
     /// Inject faults on a schedule (`None`: stop).
     pub fn set_chaos(&self, chaos: Option<Chaos>) {
         *lock(&self.shared.chaos) = chaos.map(|c| (c, 0));
+    }
+
+    /// Answer every list request (`GET …/feature-flags/`) `latency` late (`None`: at once),
+    /// as a server that takes time to serve a long list; other requests are not delayed.
+    pub fn set_list_latency(&self, latency: Option<Duration>) {
+        *lock(&self.shared.list_latency) = latency;
     }
 
     /// Throttle after a budget (`None`: unlimited).

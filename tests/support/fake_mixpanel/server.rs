@@ -24,6 +24,8 @@ pub struct Shared {
     pub budget: Mutex<BudgetState>,
     /// The schedule and how many requests it has seen.
     pub chaos: Mutex<Option<(Chaos, usize)>>,
+    /// How late every list request (`GET …/feature-flags/`) is answered (`None`: at once).
+    pub list_latency: Mutex<Option<Duration>>,
     /// The `Authorization` header the service account sends.
     pub expected_auth: String,
     pub base_url: String,
@@ -124,6 +126,12 @@ pub async fn handle(
     let (action, delay) = next_fault(&shared, method.as_str(), uri.path());
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
+    }
+    let listing = method == Method::GET
+        && matches!(route_of(uri.path()), Some(Route::Flags(_, _, tail)) if tail.is_empty());
+    let latency = *lock(&shared.list_latency);
+    if let Some(latency) = latency.filter(|_| listing) {
+        tokio::time::sleep(latency).await;
     }
     let response = match action {
         Action::Drop => drop_connection(),
