@@ -363,7 +363,7 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
         check_consistent(&saved, &inputs.policy)?;
         saved
     } else {
-        let live = list(&inputs, &runtime, &args.env)?;
+        let live = list(&inputs, runtime, &args.env)?;
         match plan::build(&inputs.desired, &live, &inputs.policy) {
             Ok(mut plan) => {
                 plan.metadata = now;
@@ -401,7 +401,7 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
             author: args.github_comment_author.as_deref(),
             plan_file: args.plan.as_deref(),
         };
-        super::github::require_reviewed(&runtime, &review, &args.env, &ctx.directory, &plan)?;
+        super::github::require_reviewed(runtime, &review, &args.env, &ctx.directory, &plan)?;
     }
     // There are changes: without a terminal they cannot be confirmed (nothing was written).
     if must_confirm && !interactive {

@@ -262,11 +262,20 @@ fn without_userinfo(host: &str) -> String {
 }
 
 /// A runtime for the backend's async calls.
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
+/// The command's one runtime for the backend's async calls, kept for the whole process: the
+/// request budget returns each slot a window after its request on this runtime, so a runtime
+/// dropped after a first read (the catalogue) would hand its slots back at once and let a
+/// later burst past the budget.
+pub(crate) fn runtime() -> Result<&'static tokio::runtime::Runtime> {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(runtime) = RUNTIME.get() {
+        return Ok(runtime);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))
+        .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
+    Ok(RUNTIME.get_or_init(|| runtime))
 }
 
 /// Read the live state of the environment.
@@ -441,7 +450,7 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
             let refusal = refuse_invalid(&repo, &findings, offline);
             if let Some(posting) = &posting {
                 let markdown = refused_markdown(&args.env, &findings, offline);
-                posting.post(&runtime()?, &Outcome::Refused { markdown })?;
+                posting.post(runtime()?, &Outcome::Refused { markdown })?;
             }
             // A pull-request comment explains the failure instead of being empty.
             match args.format {
@@ -466,14 +475,14 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
         None => None,
     };
     let runtime = runtime()?;
-    let live = list(&inputs, &runtime, &args.env)?;
+    let live = list(&inputs, runtime, &args.env)?;
     let mut plan = match plan::build(&inputs.desired, &live, &inputs.policy) {
         Ok(plan) => plan,
         Err(error) => {
             print_refusal(args.format, &args.env, &error);
             if let Some(posting) = &posting {
                 let markdown = render::markdown::render_error(&args.env, &error);
-                posting.post(&runtime, &Outcome::Refused { markdown })?;
+                posting.post(runtime, &Outcome::Refused { markdown })?;
             }
             return Ok(exit::FAILURE);
         }
@@ -519,7 +528,7 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
             digest: github::digest(&plan),
             changes: plan.has_changes(),
         };
-        posting.post(&runtime, &outcome)?;
+        posting.post(runtime, &outcome)?;
     }
     say_requests(&inputs.backend);
     Ok(if args.detailed_exitcode && plan.has_changes() {
