@@ -22,8 +22,10 @@ mod words;
 pub use diff::MixpanelField;
 pub use flag::{DEFAULT_CONTEXT, MixpanelFlag, default_splits};
 pub use rules::{MAX_VALUE_BYTES, MAX_VARIANTS};
+#[cfg(test)]
+pub(crate) use spec::OVERRIDABLE_FIELDS;
 pub use spec::{
-    DataGroupId, Duration, MixpanelOverride, MixpanelSpec, OVERRIDABLE_FIELDS, RolloutGroup,
-    RuntimeEventRule, ServingMethod, Status, TimeWindow, Variant, VariantOverride,
+    DataGroupId, Duration, MixpanelOverride, MixpanelSpec, RolloutGroup, RuntimeEventRule,
+    ServingMethod, Status, TimeWindow, Variant, VariantOverride,
 };
 pub use vendor::{HASH_SALT_LEN, MAX_TEXT_LEN, SCHEMA_MAX_VARIANTS};
