@@ -121,35 +121,50 @@ impl Origins {
     }
 }
 
-/// The document `spec` describes for `environment` (`None`: the base alone): each key its
-/// override gives replaces the base key as a whole (a list is not merged item by item); a key
-/// given as `null` replaces nothing (`rules` warns about it). Without an override for
-/// `environment` the document is the base, unchanged.
+/// The document `spec` describes for `environment` (`None`: the base alone): see
+/// [`apply_override`]. Without an override for `environment` the document is the base,
+/// unchanged.
 pub fn overlay<S: Serialize + DeserializeOwned + Clone>(
     spec: &S,
     environment: Option<&str>,
 ) -> (S, Origins) {
+    let over = environment.and_then(|env| {
+        let Ok(Value::Object(mut doc)) = serde_json::to_value(spec) else {
+            return None;
+        };
+        match doc.remove(ENVIRONMENTS) {
+            Some(Value::Object(mut envs)) => envs.remove(env).map(|over| (env, over)),
+            _ => None,
+        }
+    });
+    match over {
+        Some((env, over)) => apply_override(spec, env, &over),
+        None => (spec.clone(), Origins::default()),
+    }
+}
+
+/// `spec` with the override `over` of `environment` laid over it: each key the override gives
+/// replaces the base key as a whole (a list is not merged item by item); a key given as `null`
+/// replaces nothing (`rules` warns about it). An override that is not a mapping changes
+/// nothing.
+pub fn apply_override<S: Serialize + DeserializeOwned + Clone>(
+    spec: &S,
+    environment: &str,
+    over: &Value,
+) -> (S, Origins) {
     let mut origins = Origins::default();
-    let Some(environment) = environment else {
+    let (Value::Object(over), Ok(Value::Object(mut doc))) = (over, serde_json::to_value(spec))
+    else {
         return (spec.clone(), origins);
     };
-    let Ok(Value::Object(mut doc)) = serde_json::to_value(spec) else {
-        return (spec.clone(), origins);
-    };
-    let over = match doc.remove(ENVIRONMENTS) {
-        Some(Value::Object(mut envs)) => envs.remove(environment),
-        _ => None,
-    };
-    let Some(Value::Object(over)) = over else {
-        return (spec.clone(), origins);
-    };
+    doc.remove(ENVIRONMENTS);
     let prefix = format!("/{ENVIRONMENTS}/{}", escape_pointer(environment));
     for (field, value) in over {
         if value.is_null() || field == ENVIRONMENTS {
             continue;
         }
         origins.overridden.insert(field.clone(), prefix.clone());
-        doc.insert(field, value);
+        doc.insert(field.clone(), value.clone());
     }
     // Both halves passed the same schema, and an override cannot hold a field the base
     // cannot: the merged document is a valid one.

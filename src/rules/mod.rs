@@ -140,7 +140,7 @@ fn check_environment_names<F: FlagFile>(repo: &Repository<F>) -> Vec<Finding> {
     let known: Vec<String> = repo.config.environments.keys().cloned().collect();
     let mut findings = Vec::new();
     for loaded in repo.checked_flags() {
-        for name in F::overrides(&loaded.spec).keys() {
+        for name in loaded.overrides.keys() {
             if known.contains(name) {
                 continue;
             }
@@ -172,8 +172,8 @@ fn check_environment_names<F: FlagFile>(repo: &Repository<F>) -> Vec<Finding> {
 fn check_null_overrides<F: FlagFile>(repo: &Repository<F>) -> Vec<Finding> {
     let mut findings = Vec::new();
     for loaded in repo.checked_flags() {
-        for (name, given) in F::overrides(&loaded.spec) {
-            let prefix = format!("/environments/{}", crate::util::escape_pointer(&name));
+        for (name, given) in &loaded.overrides {
+            let prefix = format!("/environments/{}", crate::util::escape_pointer(name));
             for field in loaded.locations.children(&prefix) {
                 let pointer = format!("{prefix}/{}", crate::util::escape_pointer(&field));
                 // A key given a value, or left out for a schema error, is not a `null`.

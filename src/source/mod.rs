@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{CONFIG_FILE, Config};
 use crate::finding::{Finding, Related, Span};
 use crate::model::FlagFile;
+use crate::model::format::ENVIRONMENTS;
 use crate::schema;
 use crate::vendor::posthog::Flag;
 pub use broken::Broken;
@@ -48,6 +49,10 @@ pub struct LoadedFlag<F: FlagFile = Flag> {
     /// The parts of the document left out because they broke the schema (empty for a
     /// valid flag).
     pub broken: Broken,
+    /// Each environment's override as written (its broken parts left out), by environment
+    /// name: read once here, so that resolving a flag for an environment it does not override
+    /// costs no conversion of the document.
+    pub overrides: BTreeMap<String, serde_json::Value>,
 }
 
 impl<F: FlagFile> LoadedFlag<F> {
@@ -58,7 +63,13 @@ impl<F: FlagFile> LoadedFlag<F> {
 
     /// The flag for `environment` (`None`: the base), and where each field was written.
     pub fn resolve(&self, environment: Option<&str>) -> (F, crate::model::Origins) {
-        crate::model::format::resolve(&self.spec, environment)
+        match environment.and_then(|env| self.overrides.get_key_value(env)) {
+            Some((env, over)) => {
+                let (spec, origins) = crate::model::format::apply_override(&self.spec, env, over);
+                (F::from_spec(&spec), origins)
+            }
+            None => (F::from_spec(&self.spec), crate::model::Origins::default()),
+        }
     }
 
     /// The span of the value at `pointer` in this flag's document.
@@ -410,11 +421,19 @@ fn load_document<F: FlagFile>(doc: yaml::Document, shown: &Path, out: &mut FileC
         out.invalid_keys.push(key.clone());
     }
     let Some(spec) = spec else { return };
+    let overrides = match value
+        .as_object_mut()
+        .and_then(|doc| doc.remove(ENVIRONMENTS))
+    {
+        Some(serde_json::Value::Object(envs)) => envs.into_iter().collect(),
+        _ => BTreeMap::new(),
+    };
     let loaded = LoadedFlag {
         spec,
         file: shown.to_path_buf(),
         locations,
         broken,
+        overrides,
     };
     if complete {
         out.flags.push(loaded);
