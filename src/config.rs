@@ -82,10 +82,18 @@ impl Config {
     /// The service whose flags the repository holds: the backend's, or for `backend: local`
     /// the one it emulates (PostHog by default).
     pub fn service(&self) -> Service {
-        match self.backend {
+        self.backend.service(self.emulate)
+    }
+}
+
+impl BackendKind {
+    /// The service whose flags a repository of this backend holds: its own, or for `local`
+    /// the one it `emulate`s (PostHog by default).
+    pub fn service(self, emulate: Option<Service>) -> Service {
+        match self {
             BackendKind::Posthog => Service::Posthog,
             BackendKind::Mixpanel => Service::Mixpanel,
-            BackendKind::Local => self.emulate.unwrap_or(Service::Posthog),
+            BackendKind::Local => emulate.unwrap_or(Service::Posthog),
         }
     }
 }

@@ -27,11 +27,7 @@ impl Options {
     /// The service whose flag files the repository holds (as `Config::service` reads the
     /// config this writes).
     pub fn service(self) -> Service {
-        match self.backend {
-            BackendKind::Posthog => Service::Posthog,
-            BackendKind::Mixpanel => Service::Mixpanel,
-            BackendKind::Local => self.emulate.unwrap_or(Service::Posthog),
-        }
+        self.backend.service(self.emulate)
     }
 }
 
