@@ -76,11 +76,7 @@ fn main() {
     }
     let n = common::sizes(&[1_000])[0];
     let vendors = std::env::var("BENCH_VENDORS").unwrap_or_else(|_| "posthog,mixpanel".into());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = common::runtime();
     for vendor in vendors.split(',').map(str::trim) {
         println!("\n{vendor}: apply of {n} updates (each flag renamed)");
         let start = || -> Box<dyn Fake> {

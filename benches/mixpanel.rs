@@ -65,11 +65,7 @@ fn main() {
         "mixpanel: loopback fake, every list request answered {} ms late (BENCH_LIST_LATENCY_MS), {cores} cores available",
         latency.as_millis()
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = common::runtime();
     for n in common::sizes(&SIZES) {
         bench_size(&runtime, n, latency);
     }

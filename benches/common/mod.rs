@@ -54,6 +54,15 @@ pub(crate) fn latency(var: &str, default: u64) -> Duration {
     )
 }
 
+/// The runtime the fakes are served on while the benchmarked `flagops` runs as a child.
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// `BENCH_FLAGS` (comma-separated), else `default`.
 pub(crate) fn sizes(default: &[usize]) -> Vec<usize> {
     std::env::var("BENCH_FLAGS").map_or_else(
