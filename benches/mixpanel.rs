@@ -98,6 +98,7 @@ fn bench_size(runtime: &tokio::runtime::Runtime, n: usize, latency: Duration) {
         },
     );
     println!("  import:  {}", import.line());
+    common::hold(repo.path(), &fake.base_url(), &envs);
 
     // The repository alone (no request): the part of a plan's figures that is not the list.
     run(&fake, repo.path(), &["validate"], &envs, |_| {});

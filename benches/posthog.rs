@@ -96,6 +96,7 @@ fn bench_size(runtime: &tokio::runtime::Runtime, n: usize, latency: Duration) {
         },
     );
     println!("  import:  {}", import.line());
+    common::hold(repo.path(), &fake.base_url(), &[(KEY_VAR, WRITE_KEY)]);
 
     // The repository alone (no request): the part of a plan's figures that is not the list.
     run(

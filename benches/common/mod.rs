@@ -63,6 +63,23 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// With `BENCH_HOLD` set, print the repository, the fake's address and the environment a
+/// `flagops` run needs, then wait for a line on stdin: the fake keeps serving meanwhile, for
+/// profiling a command by hand (`heaptrack`, `perf`) against it.
+pub(crate) fn hold(dir: &Path, base_url: &str, envs: &[(&str, &str)]) {
+    if std::env::var_os("BENCH_HOLD").is_none() {
+        return;
+    }
+    let envs: Vec<String> = envs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!(
+        "  holding: the fake serves at {base_url}; in {}, run `env {} flagops …`; press Enter to go on",
+        dir.display(),
+        envs.join(" ")
+    );
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+}
+
 /// `BENCH_FLAGS` (comma-separated), else `default`.
 pub(crate) fn sizes(default: &[usize]) -> Vec<usize> {
     std::env::var("BENCH_FLAGS").map_or_else(

@@ -82,9 +82,17 @@ impl<F> Default for LiveState<F> {
 }
 
 impl<F: VendorFlag> LiveState<F> {
-    /// The live flag with `key`.
+    /// The live flag with `key`: a binary search, since `flags` is sorted by key (every
+    /// backend's `list` sorts it; a plan looks up each of its flags).
     pub fn get(&self, key: &str) -> Option<&LiveFlag<F>> {
-        self.flags.iter().find(|f| f.flag.key() == key)
+        debug_assert!(
+            self.flags.is_sorted_by(|a, b| a.flag.key() < b.flag.key()),
+            "LiveState::flags must be sorted by key"
+        );
+        self.flags
+            .binary_search_by(|f| f.flag.key().cmp(key))
+            .ok()
+            .map(|i| &self.flags[i])
     }
 }
 

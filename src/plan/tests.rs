@@ -12,18 +12,21 @@ pub(super) fn flag(value: Value) -> Flag {
     spec.resolve(None).0
 }
 
-/// Live flags with ids 1, 2, … and token 1; also used by `split`'s tests.
+/// Live flags with ids 1, 2, … (in the order given) and token 1, sorted by key as a backend
+/// lists them; also used by `split`'s tests.
 pub(super) fn live(flags: &[Value]) -> LiveState {
+    let mut flags: Vec<LiveFlag> = flags
+        .iter()
+        .enumerate()
+        .map(|(i, v)| LiveFlag {
+            id: (i + 1).to_string(),
+            flag: flag(v.clone()),
+            token: Some(1.into()),
+        })
+        .collect();
+    flags.sort_by(|a, b| a.flag.key.cmp(&b.flag.key));
     LiveState {
-        flags: flags
-            .iter()
-            .enumerate()
-            .map(|(i, v)| LiveFlag {
-                id: (i + 1).to_string(),
-                flag: flag(v.clone()),
-                token: Some(1.into()),
-            })
-            .collect(),
+        flags,
         unsupported: Vec::new(),
     }
 }
