@@ -174,11 +174,15 @@ fn check_null_overrides<F: FlagFile>(repo: &Repository<F>) -> Vec<Finding> {
     for loaded in repo.checked_flags() {
         for (name, given) in &loaded.overrides {
             let prefix = format!("/environments/{}", crate::util::escape_pointer(name));
-            for field in loaded.locations.children(&prefix) {
-                let pointer = format!("{prefix}/{}", crate::util::escape_pointer(&field));
-                // A key given a value, or left out for a schema error, is not a `null`.
-                if given.get(&field).is_some_and(|v| !v.is_null()) || loaded.broken.covers(&pointer)
-                {
+            let nulls = given
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(_, v)| v.is_null());
+            for (field, _) in nulls {
+                let pointer = format!("{prefix}/{}", crate::util::escape_pointer(field));
+                // A key left out for a schema error is not a `null`.
+                if loaded.broken.covers(&pointer) {
                     continue;
                 }
                 findings.push(

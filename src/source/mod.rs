@@ -15,6 +15,7 @@ pub mod yaml;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::config::{CONFIG_FILE, Config};
 use crate::finding::{Finding, Related, Span};
@@ -326,12 +327,13 @@ const MAX_LEAVE_OUT_ROUNDS: usize = 64;
 
 /// Parse one flag file into flag documents; every problem becomes a finding.
 pub fn load_file<F: FlagFile>(text: &str, shown: &Path) -> FileContents<F> {
-    load_file_within(text, shown, usize::MAX)
+    load_file_within(&Arc::from(text), shown, usize::MAX)
 }
 
-/// `load_file`, building at most `budget` YAML nodes (see `yaml::parse_within`).
-fn load_file_within<F: FlagFile>(text: &str, shown: &Path, budget: usize) -> FileContents<F> {
-    let parsed = yaml::parse_within(text, budget);
+/// `load_file`, building at most `budget` YAML nodes (see `yaml::parse_within`). The flags
+/// keep `text` to locate their nodes when a finding needs it (see `yaml::Locations`).
+fn load_file_within<F: FlagFile>(text: &Arc<str>, shown: &Path, budget: usize) -> FileContents<F> {
+    let parsed = yaml::parse_lazily(text, budget);
     let mut out = FileContents {
         findings: yaml_findings(&parsed, shown),
         invalid_keys: parsed.dropped_keys.clone(),
@@ -515,8 +517,9 @@ pub fn load<F: FlagFile>(
     }
     let mut flags: Vec<LoadedFlag<F>> = Vec::new();
     let mut partial: Vec<LoadedFlag<F>> = Vec::new();
-    // Where each key was first defined: (file, span of its key).
-    let mut first_seen: BTreeMap<String, (PathBuf, Option<Span>)> = BTreeMap::new();
+    // Where each key was first defined: its file, and where in it (located only when a
+    // second definition is found).
+    let mut first_seen: BTreeMap<String, (PathBuf, Locations)> = BTreeMap::new();
     let mut invalid_keys = BTreeSet::new();
     let mut unread = Vec::new();
     let mut read = 0;
@@ -532,7 +535,7 @@ pub fn load<F: FlagFile>(
                 continue;
             }
         };
-        let contents = load_file_within(&text, &shown, nodes_left);
+        let contents = load_file_within(&Arc::from(text), &shown, nodes_left);
         nodes_left = nodes_left.saturating_sub(contents.nodes);
         let budget_spent = contents.budget_spent;
         findings.extend(contents.findings);
@@ -544,9 +547,9 @@ pub fn load<F: FlagFile>(
         let broken = contents.partial.into_iter().map(|f| (f, false));
         let mut in_file: Vec<(LoadedFlag<F>, bool)> = valid.chain(broken).collect();
         // In document order, so that the second definition is the one reported.
-        in_file.sort_by_key(|(f, _)| f.locations.value("/key"));
+        in_file.sort_by_key(|(f, _)| f.locations.document());
         for (flag, is_valid) in in_file {
-            if let Some((first_file, first_span)) = first_seen.get(flag.key()) {
+            if let Some((first_file, first)) = first_seen.get(flag.key()) {
                 findings.push(
                     Finding::error(
                         "duplicate-flag",
@@ -558,7 +561,7 @@ pub fn load<F: FlagFile>(
                     .field("key")
                     .related(Related {
                         file: first_file.clone(),
-                        span: *first_span,
+                        span: first.value("/key"),
                         message: "first defined here".into(),
                     }),
                 );
@@ -585,7 +588,7 @@ pub fn load<F: FlagFile>(
             }
             first_seen.insert(
                 flag.key().to_owned(),
-                (flag.file.clone(), flag.locations.value("/key")),
+                (flag.file.clone(), flag.locations.clone()),
             );
             if is_valid {
                 flags.push(flag);

@@ -8,6 +8,7 @@
 //! hostile input yields a finding, never a panic, a hang or unbounded memory.
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan};
 use serde_json::{Map, Value};
@@ -35,18 +36,71 @@ pub struct Document {
 }
 
 /// Locations of the nodes of one document, keyed by JSON pointer (`""` is the root).
-#[derive(Debug, Clone, Default)]
+///
+/// A flag file's documents are parsed without them ([`parse_lazily`]): each keeps its file's
+/// text instead, and the locations are built from it the first time one is asked for, which
+/// only a finding does. A repository that validates never builds them: they were the larger
+/// part of a loaded repository's memory (two maps of JSON pointers per document).
+#[derive(Clone, Default)]
 pub struct Locations {
+    index: OnceLock<Index>,
+    source: Option<Source>,
+}
+
+/// The text a document's locations are built from when first asked for.
+#[derive(Clone)]
+struct Source {
+    /// The whole file.
+    text: Arc<str>,
+    /// The node budget the file was parsed with (the same documents come out again).
+    budget: usize,
+    /// Which of the file's parsed documents.
+    document: usize,
+}
+
+/// Spans by JSON pointer: of each value, and of each mapping key.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Index {
     values: HashMap<String, Span>,
     keys: HashMap<String, Span>,
 }
 
+impl std::fmt::Debug for Locations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Locations");
+        if let Some(source) = &self.source {
+            d.field("document", &source.document);
+        }
+        d.field("index", &self.index.get()).finish()
+    }
+}
+
 impl Locations {
+    fn index(&self) -> &Index {
+        self.index.get_or_init(|| {
+            let Some(source) = &self.source else {
+                return Index::default();
+            };
+            parse_with(&source.text, source.budget, true)
+                .documents
+                .into_iter()
+                .nth(source.document)
+                .and_then(|doc| doc.locations.index.into_inner())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Which document of its file this is, for a document of [`parse_lazily`].
+    pub fn document(&self) -> Option<usize> {
+        self.source.as_ref().map(|s| s.document)
+    }
+
     /// The span of the value at `pointer`, or of its nearest ancestor that has one.
     pub fn value(&self, pointer: &str) -> Option<Span> {
+        let values = &self.index().values;
         let mut p = pointer;
         loop {
-            if let Some(span) = self.values.get(p) {
+            if let Some(span) = values.get(p) {
                 return Some(*span);
             }
             p = &p[..p.rfind('/')?];
@@ -55,13 +109,14 @@ impl Locations {
 
     /// Whether the document has a node exactly at `pointer`.
     pub fn contains(&self, pointer: &str) -> bool {
-        self.values.contains_key(pointer)
+        self.index().values.contains_key(pointer)
     }
 
     /// The keys of the mapping at `pointer` (unescaped), sorted.
     pub fn children(&self, pointer: &str) -> Vec<String> {
         let prefix = format!("{pointer}/");
         let mut out: Vec<String> = self
+            .index()
             .keys
             .keys()
             .filter_map(|p| p.strip_prefix(&prefix))
@@ -75,7 +130,8 @@ impl Locations {
 
     /// The span of the mapping key whose value is at `pointer`; falls back to the value.
     pub fn key(&self, pointer: &str) -> Option<Span> {
-        self.keys
+        self.index()
+            .keys
             .get(pointer)
             .copied()
             .or_else(|| self.value(pointer))
@@ -134,10 +190,30 @@ pub fn parse(text: &str) -> Parsed {
 /// Parse every document of `text`, building at most `budget` nodes in all: past it, the file
 /// ends with a `BUDGET_SPENT` error (what bounds a whole repository's memory).
 pub fn parse_within(text: &str, budget: usize) -> Parsed {
+    parse_with(text, budget, true)
+}
+
+/// As [`parse_within`], but each document's locations are built from `text` only when first
+/// asked for (see [`Locations`]); errors are located as always.
+pub fn parse_lazily(text: &Arc<str>, budget: usize) -> Parsed {
+    let mut parsed = parse_with(text, budget, false);
+    for (document, doc) in parsed.documents.iter_mut().enumerate() {
+        doc.locations.source = Some(Source {
+            text: Arc::clone(text),
+            budget,
+            document,
+        });
+    }
+    parsed
+}
+
+/// Parse `text`, recording every node's location when `locate`.
+fn parse_with(text: &str, budget: usize, locate: bool) -> Parsed {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let widths = line_widths(text);
     let mut builder = Builder {
         widths,
+        locate,
         budget,
         ..Builder::default()
     };
@@ -303,7 +379,9 @@ struct Builder {
     /// Width of each line of the text, to keep spans inside it.
     widths: Vec<usize>,
     stack: Vec<Frame>,
-    locations: Locations,
+    /// Whether to record where each node is (in `index`), and each frame's pointer.
+    locate: bool,
+    index: Index,
     anchors: HashMap<usize, (Value, usize)>,
     nodes: usize,
     /// Nodes of every document so far, and how many may be built in all.
@@ -322,7 +400,7 @@ impl Builder {
         match event {
             Event::DocumentStart(_) => {
                 self.stack.clear();
-                self.locations = Locations::default();
+                self.index = Index::default();
                 self.anchors.clear();
                 self.nodes = 0;
                 self.poisoned = false;
@@ -474,9 +552,11 @@ impl Builder {
                 if map.contains_key(&key) {
                     continue;
                 }
-                let child = format!("{pointer}/{}", escape_pointer(&key));
-                self.locations.values.insert(child.clone(), span);
-                self.locations.keys.insert(child, span);
+                if self.locate {
+                    let child = format!("{pointer}/{}", escape_pointer(&key));
+                    self.index.values.insert(child.clone(), span);
+                    self.index.keys.insert(child, span);
+                }
                 map.insert(key, value);
             }
         }
@@ -489,7 +569,11 @@ impl Builder {
         )
     }
 
+    /// The JSON pointer of the node about to be placed (empty when not locating).
     fn child_pointer(&self) -> String {
+        if !self.locate {
+            return String::new();
+        }
         match self.stack.last() {
             None => String::new(),
             Some(Frame::Mapping {
@@ -528,8 +612,10 @@ impl Builder {
         } else {
             seen.insert(key.clone(), span);
         }
-        let child = format!("{pointer}/{}", escape_pointer(&key));
-        self.locations.keys.insert(child, span);
+        if self.locate {
+            let child = format!("{pointer}/{}", escape_pointer(&key));
+            self.index.keys.insert(child, span);
+        }
         *pending = Some((key, span));
         Flow::Continue(())
     }
@@ -559,8 +645,10 @@ impl Builder {
     }
 
     fn place(&mut self, value: Value, anchor: usize, span: Span, size: usize) -> Flow {
-        let pointer = self.child_pointer();
-        self.locations.values.insert(pointer, span);
+        if self.locate {
+            let pointer = self.child_pointer();
+            self.index.values.insert(pointer, span);
+        }
         if anchor > 0 {
             self.anchors.insert(anchor, (value.clone(), size));
         }
@@ -569,9 +657,17 @@ impl Builder {
                 if self.in_document && self.poisoned {
                     self.salvage_key(&value);
                 } else if self.in_document {
+                    let index = std::mem::take(&mut self.index);
                     self.parsed.documents.push(Document {
                         value,
-                        locations: std::mem::take(&mut self.locations),
+                        locations: Locations {
+                            index: if self.locate {
+                                OnceLock::from(index)
+                            } else {
+                                OnceLock::new()
+                            },
+                            source: None,
+                        },
                     });
                 }
             }

@@ -110,3 +110,22 @@ fn every_bad_value_of_a_file_is_reported_in_one_run() {
     assert_eq!(parsed.documents.len(), 1);
     assert_eq!(parsed.documents[0].value["key"], "fine");
 }
+
+#[test]
+fn lazy_locations_are_built_when_asked_and_match_the_eager_ones() {
+    let text = "\u{feff}a: 1\n---\nkey: x\nlist:\n  - {b: [1, 2]}\nbase: &b {c: 1}\nm:\n  <<: *b\n  d: 2\n---\n- 1\n";
+    let eager = parse(text);
+    let lazy = parse_lazily(&std::sync::Arc::from(text), usize::MAX);
+    assert_eq!(eager.documents.len(), 3);
+    assert_eq!(lazy.documents.len(), 3);
+    for (i, (e, l)) in eager.documents.iter().zip(&lazy.documents).enumerate() {
+        assert_eq!(l.value, e.value);
+        assert_eq!(l.locations.document(), Some(i));
+        assert!(l.locations.index.get().is_none(), "document {i}: built before asked");
+        assert_eq!(l.locations.key("/m/c"), e.locations.key("/m/c"));
+        assert_eq!(l.locations.index.get(), e.locations.index.get(), "document {i}");
+    }
+    let span = lazy.documents[1].locations.value("/list/0/b/1").unwrap();
+    assert_eq!((span.start.line, span.start.column), (5, 13));
+    assert_eq!(lazy.documents[1].locations.children("/m"), ["c", "d"]);
+}
