@@ -36,7 +36,6 @@ use std::sync::{Mutex, PoisonError};
 
 use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
-use serde::Deserialize as _;
 use serde_json::{Map, Value, json};
 
 pub use pages::LIST_CONCURRENCY;
@@ -47,7 +46,7 @@ pub use translate::MISSING_TARGET_PREFIX;
 
 use self::error::Target;
 use self::ids::Ids;
-use self::wire::{BulkKeys, WireFlag};
+use self::wire::{BulkKeys, Listed, WireFlag};
 use super::http::{self as shared, Access, Call, json_kind, unreadable};
 use super::{BackendError, BackendResult, LiveFlag, RateLimit, Token, Unsupported};
 use crate::config::Environment;
@@ -209,18 +208,18 @@ impl PosthogBackend {
 
     /// Translate one raw flag with the current map, remembering it. Why a flag is unsupported
     /// quotes what the server sent, so the key is scrubbed from it (a server may echo it).
-    fn absorb(&self, raw: Map<String, Value>) -> Result<LiveFlag, Unsupported> {
+    fn absorb(&self, raw: Listed) -> Result<LiveFlag, Unsupported> {
         self.absorb_raw(raw)
             .map_err(|u| u.scrubbed(&[self.api_key.expose()]))
     }
 
-    fn absorb_raw(&self, raw: Map<String, Value>) -> Result<LiveFlag, Unsupported> {
-        // Read in place: the raw object is kept as it is, not copied.
-        let wire = match WireFlag::deserialize(&raw) {
+    fn absorb_raw(&self, raw: Listed) -> Result<LiveFlag, Unsupported> {
+        let wire = match serde_json::from_str::<WireFlag>(&raw.text) {
             Ok(wire) => wire,
             Err(e) => {
-                let key = shared::raw_key(&raw);
-                let id = raw.get("id").map(ToString::to_string).unwrap_or_default();
+                let object = raw.object();
+                let key = shared::raw_key(&object);
+                let id = object.get("id").map(ToString::to_string).unwrap_or_default();
                 return Err(Unsupported {
                     key,
                     id,
@@ -232,9 +231,7 @@ impl PosthogBackend {
         if !wire.is_deleted() {
             cache.ids.insert(wire.id, &wire.key);
         }
-        cache
-            .raw
-            .insert(wire.id, Value::Object(raw).to_string().into_boxed_str());
+        cache.raw.insert(wire.id, raw.text);
         match translate::from_wire(&wire, &cache.ids) {
             Ok(flag) => {
                 cache.unsupported.remove(&wire.id);
@@ -267,7 +264,8 @@ impl PosthogBackend {
         };
         self.learn_dependency_keys(std::slice::from_ref(&raw))
             .await?;
-        self.absorb(raw).map_err(|u| BackendError::Unsupported {
+        self.absorb(Listed::from_object(&raw))
+            .map_err(|u| BackendError::Unsupported {
             key: u.key,
             reason: u.reason,
         })

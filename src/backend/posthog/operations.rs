@@ -8,6 +8,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::ids::Ids;
+use super::wire::Listed;
 use super::{PosthogBackend, RATE_LIMIT, live_version, object, translate};
 use crate::backend::http::{Access, Call, raw_key};
 use crate::backend::{
@@ -38,32 +39,27 @@ impl Backend for PosthogBackend {
             action: format!("list flags of project {}", self.project_id),
             access: Access::Read,
         };
-        let mut raw: BTreeMap<i64, Map<String, Value>> = BTreeMap::new();
+        let mut raw: BTreeMap<i64, Listed> = BTreeMap::new();
         let mut without_id: BTreeMap<String, Unsupported> = BTreeMap::new();
         for extra in [&[][..], &[("archived", "true")][..]] {
             for flag in self.list_query(extra, &call).await? {
-                if let Some(id) = flag.get("id").and_then(Value::as_i64) {
+                if let Some(id) = flag.id {
                     raw.insert(id, flag);
                 } else {
                     // Never dropped silently: a plan would then try to create it again.
-                    let key = raw_key(&flag);
-                    let id = flag.get("id").map(ToString::to_string).unwrap_or_default();
+                    let object = flag.object();
+                    let key = raw_key(&object);
+                    let id = object.get("id").map(ToString::to_string).unwrap_or_default();
                     let reason = "the server listed it without a numeric `id`".to_owned();
                     without_id.insert(key.clone(), Unsupported { key, id, reason });
                 }
             }
         }
-        let raw: Vec<Map<String, Value>> = raw
-            .into_values()
-            .filter(|f| f.get("deleted").and_then(Value::as_bool) != Some(true))
-            .collect();
+        let raw: Vec<Listed> = raw.into_values().filter(|f| !f.deleted).collect();
         {
             let mut ids = Ids::default();
             for flag in &raw {
-                if let (Some(id), Some(key)) = (
-                    flag.get("id").and_then(Value::as_i64),
-                    flag.get("key").and_then(Value::as_str),
-                ) {
+                if let (Some(id), Some(key)) = (flag.id, &flag.key) {
                     ids.insert(id, key);
                 }
             }
@@ -119,18 +115,14 @@ impl Backend for PosthogBackend {
                     access: Access::Read,
                 };
                 let mut hits = self.list_query(&[("key", key)], &list_call).await?;
-                if !hits
-                    .iter()
-                    .any(|f| f.get("key").and_then(Value::as_str) == Some(key))
-                {
+                if !hits.iter().any(|f| f.key.as_deref() == Some(key)) {
                     hits = self
                         .list_query(&[("key", key), ("archived", "true")], &list_call)
                         .await?;
                 }
-                hits.into_iter().find(|f| {
-                    f.get("key").and_then(Value::as_str) == Some(key)
-                        && f.get("deleted").and_then(Value::as_bool) != Some(true)
-                })
+                hits.into_iter()
+                    .find(|f| f.key.as_deref() == Some(key) && !f.deleted)
+                    .map(|f| f.object())
             }
         };
         let Some(flag) = found else {
@@ -141,7 +133,7 @@ impl Backend for PosthogBackend {
         };
         self.learn_dependency_keys(std::slice::from_ref(&flag))
             .await?;
-        match self.absorb(flag) {
+        match self.absorb(Listed::from_object(&flag)) {
             Ok(live) => Ok(Some(live)),
             Err(u) => Err(BackendError::Unsupported {
                 key: u.key,

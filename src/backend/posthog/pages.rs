@@ -30,9 +30,11 @@ use futures_util::StreamExt;
 use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::wire::Page;
+use serde_json::value::RawValue;
+
+use super::wire::{Listed, Page};
 use super::{MAX_PAGES, PosthogBackend};
 use crate::backend::http::Call;
 use crate::backend::http::{json_kind, read_json};
@@ -73,7 +75,7 @@ type Query = Vec<(String, String)>;
 /// One reading of a list.
 enum Reading {
     /// Every flag, each once.
-    Whole(Vec<Map<String, Value>>),
+    Whole(Vec<Listed>),
     /// The pages do not add up (the list changed meanwhile): why.
     Changed(String),
 }
@@ -114,7 +116,7 @@ impl PosthogBackend {
         &self,
         extra: &[(&str, &str)],
         call: &Call<'_>,
-    ) -> BackendResult<Vec<Map<String, Value>>> {
+    ) -> BackendResult<Vec<Listed>> {
         let first = match self.read_list(extra, call).await? {
             Reading::Whole(flags) => return Ok(flags),
             Reading::Changed(why) => why,
@@ -233,7 +235,7 @@ impl PosthogBackend {
         &self,
         tail: Tail,
         seen: &mut BTreeSet<Query>,
-        flags: &mut Vec<Map<String, Value>>,
+        flags: &mut Vec<Listed>,
         progress: &mut Progress<'_>,
     ) -> BackendResult<()> {
         let call = progress.call;
@@ -281,7 +283,11 @@ impl PosthogBackend {
     }
 
     /// One page of the list, read on the configured origin with `query`.
-    async fn read_page(&self, query: &Query, call: &Call<'_>) -> BackendResult<(Page, usize)> {
+    async fn read_page(
+        &self,
+        query: &Query,
+        call: &Call<'_>,
+    ) -> BackendResult<(FlagPage, usize)> {
         let url = Url::parse_with_params(&self.flags_url(), query)
             .map_err(|e| BackendError::Io(format!("cannot build the list URL: {e}")))?;
         self.send_read(Method::GET, url.as_str(), None, call, read_page)
@@ -305,10 +311,10 @@ fn pages_for(count: u64, per_page: usize) -> usize {
 }
 
 /// The merged pages of a counted list, if they add up: no id twice, `count` flags in all.
-fn check(flags: Vec<Map<String, Value>>, count: u64) -> Reading {
+fn check(flags: Vec<Listed>, count: u64) -> Reading {
     let mut ids = BTreeSet::new();
     for flag in &flags {
-        if let Some(id) = flag.get("id").and_then(Value::as_i64)
+        if let Some(id) = flag.id
             && !ids.insert(id)
         {
             return Reading::Changed(format!("flag id {id} was on two pages"));
@@ -373,15 +379,30 @@ fn sorted(query: &Query) -> Query {
 
 /// A list page, parsed straight from the answer's text, each flag with its [`FLAG_FIELDS`]
 /// only; an answer that is not one is read as JSON again to say what it is instead.
-fn read_page(text: &str, status: u16, call: &Call<'_>) -> BackendResult<Page> {
+fn read_page(text: &str, status: u16, call: &Call<'_>) -> BackendResult<FlagPage> {
     match serde_json::from_str::<KeptPage>(text) {
-        Ok(page) => Ok(Page {
+        Ok(page) => Ok(FlagPage {
             next: page.next,
             count: page.count,
             results: page.results.into_iter().map(|flag| flag.0).collect(),
         }),
-        Err(_) => parse_page(read_json(text, status, call)?, call),
+        Err(_) => {
+            let page = parse_page(read_json(text, status, call)?, call)?;
+            Ok(FlagPage {
+                next: page.next,
+                count: page.count,
+                results: page.results.iter().map(Listed::from_object).collect(),
+            })
+        }
     }
+}
+
+/// One page of the flag list, its flags as [`Listed`].
+#[derive(Debug)]
+pub(super) struct FlagPage {
+    next: Option<String>,
+    count: Option<Value>,
+    results: Vec<Listed>,
 }
 
 /// A list page whose flags keep their [`FLAG_FIELDS`] only.
@@ -394,8 +415,9 @@ struct KeptPage {
     results: Vec<Kept>,
 }
 
-/// A flag object with its [`FLAG_FIELDS`] only (the others skipped unread).
-struct Kept(Map<String, Value>);
+/// A flag object with its [`FLAG_FIELDS`] only (the others skipped unread), their values
+/// copied as written into one compact object.
+struct Kept(Listed);
 
 impl<'de> Deserialize<'de> for Kept {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -413,23 +435,48 @@ impl<'de> Visitor<'de> for KeptVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kept, A::Error> {
-        let mut kept = Map::new();
-        while let Some(FieldName(name)) = map.next_key()? {
-            match name {
-                Some(name) => {
-                    kept.insert(name.to_owned(), map.next_value()?);
-                }
+        // By field, so that a field written twice keeps its last value (as a JSON object
+        // read whole does).
+        let mut kept: [Option<&'de RawValue>; FLAG_FIELDS.len()] = [None; FLAG_FIELDS.len()];
+        while let Some(FieldName(index)) = map.next_key()? {
+            match index {
+                Some(i) => kept[i] = Some(map.next_value()?),
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok(Kept(kept))
+        let value = |name: &str| {
+            let i = FLAG_FIELDS.iter().position(|f| *f == name)?;
+            serde_json::from_str::<Value>(kept[i]?.get()).ok()
+        };
+        let mut text = String::with_capacity(
+            kept.iter().flatten().map(|v| v.get().len() + 24).sum::<usize>() + 2,
+        );
+        text.push('{');
+        for (name, raw) in FLAG_FIELDS.iter().zip(kept) {
+            if let Some(raw) = raw {
+                if text.len() > 1 {
+                    text.push(',');
+                }
+                text.push('"');
+                text.push_str(name);
+                text.push_str("\":");
+                text.push_str(raw.get());
+            }
+        }
+        text.push('}');
+        Ok(Kept(Listed {
+            id: value("id").as_ref().and_then(Value::as_i64),
+            key: value("key").and_then(|k| k.as_str().map(str::to_owned)),
+            deleted: value("deleted").as_ref().and_then(Value::as_bool) == Some(true),
+            text: text.into_boxed_str(),
+        }))
     }
 }
 
-/// A key of a flag object: one of [`FLAG_FIELDS`], or `None` (not allocated).
-struct FieldName(Option<&'static str>);
+/// A key of a flag object: the index of one of [`FLAG_FIELDS`], or `None` (not allocated).
+struct FieldName(Option<usize>);
 
 impl<'de> Deserialize<'de> for FieldName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -447,7 +494,7 @@ impl Visitor<'_> for FieldNameVisitor {
     }
 
     fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<FieldName, E> {
-        Ok(FieldName(FLAG_FIELDS.iter().copied().find(|f| *f == name)))
+        Ok(FieldName(FLAG_FIELDS.iter().position(|f| *f == name)))
     }
 }
 
@@ -512,16 +559,38 @@ mod tests {
         };
         let page = read_page(&page, 200, &call).unwrap();
         let kept = &page.results[0];
-        let mut names: Vec<&str> = kept.keys().map(String::as_str).collect();
+        assert_eq!(
+            (kept.id, kept.key.as_deref(), kept.deleted),
+            (Some(7), Some("a"), false)
+        );
+        let object = kept.object();
+        let mut names: Vec<&str> = object.keys().map(String::as_str).collect();
         names.sort_unstable();
         let mut expected = FLAG_FIELDS.to_vec();
         expected.sort_unstable();
         assert_eq!(names, expected);
         // Every field `WireFlag` reads is kept (a field added to it must be added here).
         let whole: WireFlag = serde_json::from_value(listed()).unwrap();
-        let from_kept: WireFlag = serde_json::from_value(Value::Object(kept.clone())).unwrap();
+        let from_kept: WireFlag = serde_json::from_str(&kept.text).unwrap();
         assert_eq!(format!("{whole:?}"), format!("{from_kept:?}"));
-        assert_eq!(kept["filters"], listed()["filters"]);
+        assert_eq!(object["filters"], listed()["filters"]);
+    }
+
+    #[test]
+    fn a_field_written_twice_keeps_its_last_value_as_a_whole_object_does() {
+        let call = Call {
+            key: None,
+            action: "list".into(),
+            access: crate::backend::http::Access::Read,
+        };
+        let text = r#"{"count": 1, "next": null, "results": [{"id": 1, "key": "a", "active": true, "deleted": true, "key": "b", "deleted": false, "x": {"y": [1]}}]}"#;
+        let page = read_page(text, 200, &call).unwrap();
+        let kept = &page.results[0];
+        assert_eq!(
+            (kept.id, kept.key.as_deref(), kept.deleted),
+            (Some(1), Some("b"), false)
+        );
+        assert_eq!(&*kept.text, r#"{"id":1,"key":"b","active":true,"deleted":false}"#);
     }
 
     #[test]

@@ -20,6 +20,39 @@ pub(crate) struct Page {
     pub(crate) results: Vec<Map<String, Value>>,
 }
 
+/// A listed flag: the fields the adapter reads of it, as compact JSON text, and what a list
+/// needs of it before translating (its id, key and whether it is deleted), read once as its
+/// page is parsed. The text is parsed again only when the flag is translated, one flag at a
+/// time: a project's flags are never all held as JSON trees at once.
+#[derive(Debug, Clone)]
+pub(crate) struct Listed {
+    /// The numeric id, when the server gave one.
+    pub(crate) id: Option<i64>,
+    /// The key, when it is a string.
+    pub(crate) key: Option<String>,
+    /// Soft-deleted.
+    pub(crate) deleted: bool,
+    /// The kept fields as one JSON object (sent back as `original_flag`).
+    pub(crate) text: Box<str>,
+}
+
+impl Listed {
+    /// A flag read as a JSON object (a single `GET`, a write's answer).
+    pub(crate) fn from_object(object: &Map<String, Value>) -> Listed {
+        Listed {
+            id: object.get("id").and_then(Value::as_i64),
+            key: object.get("key").and_then(Value::as_str).map(str::to_owned),
+            deleted: object.get("deleted").and_then(Value::as_bool) == Some(true),
+            text: Value::Object(object.clone()).to_string().into_boxed_str(),
+        }
+    }
+
+    /// The kept fields as a JSON object.
+    pub(crate) fn object(&self) -> Map<String, Value> {
+        serde_json::from_str(&self.text).unwrap_or_default()
+    }
+}
+
 /// The fields of a flag object the adapter reads. The raw object is kept beside it.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct WireFlag {
