@@ -177,8 +177,13 @@ fn resolve_names<F: Model>(
         })?;
     let mut findings = Vec::new();
     for (flag, loaded) in desired.iter_mut().zip(&repo.flags) {
+        let unresolved = flag.resolve_names(&catalogue);
+        if unresolved.is_empty() {
+            continue;
+        }
+        // Where each field was written: resolved again only for a flag with a finding.
         let (_, origins) = loaded.resolve(Some(env));
-        for unresolved in flag.resolve_names(&catalogue) {
+        for unresolved in unresolved {
             let pointer = origins.resolve(&unresolved.pointer);
             findings.push(
                 Finding::error(
@@ -531,11 +536,13 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
         posting.post(runtime, &outcome)?;
     }
     say_requests(&inputs.backend);
-    Ok(if args.detailed_exitcode && plan.has_changes() {
+    let code = if args.detailed_exitcode && plan.has_changes() {
         2
     } else {
         exit::OK
-    })
+    };
+    super::forget_at_exit((inputs, live, plan, split));
+    Ok(code)
 }
 
 /// `sent 2 requests to Mixpanel` on stderr, for a backend that counts its requests (a

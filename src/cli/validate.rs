@@ -78,7 +78,9 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
                 print(args, &narrowed.findings, summary, &repo.root, Some(&note));
                 return Ok(code);
             }
-            (findings, summary, repo.root, code)
+            let root = repo.root.clone();
+            super::forget_at_exit(repo);
+            (findings, summary, root, code)
         }
         Err(mut error) if args.format != Format::Human && !error.findings.is_empty() => {
             let summary = Summary::new(0, 0, &error.findings);

@@ -14,8 +14,9 @@ use crate::finding::Finding;
 /// The flag files the config points at, and what is wrong with its `flags` entries.
 #[derive(Debug, Default)]
 pub(super) struct Discovered {
-    /// Files to read, sorted, without duplicates.
-    pub(super) files: Vec<PathBuf>,
+    /// Files to read, sorted, without duplicates; each with whether its real path is known
+    /// to be outside the system's directories (`read_text` then need not resolve it again).
+    pub(super) files: Vec<(PathBuf, bool)>,
     /// Problems with the `flags` entries (they belong to the config file).
     pub(super) config: Vec<Finding>,
     /// Files matched but not read (broken symlinks, FIFOs, devices), each in its own file.
@@ -80,13 +81,13 @@ pub(super) fn discover(root: &Path, config: &Config, locations: &Locations) -> D
             let Ok(matcher) = matcher else { continue };
             let mut hits = 0;
             for walked in walk_yaml(root, &dir) {
-                let (Ok(path) | Err((path, _))) = &walked;
+                let (Ok((path, _)) | Err((path, _))) = &walked;
                 if !matcher.is_match(path.strip_prefix(&dir).unwrap_or(path)) {
                     continue;
                 }
                 hits += 1;
                 match walked {
-                    Ok(p) => found.files.push(p),
+                    Ok((p, checked)) => found.files.push((p, checked)),
                     Err((_, f)) => found.skipped.push(*f),
                 }
             }
@@ -122,7 +123,7 @@ pub(super) fn discover(root: &Path, config: &Config, locations: &Locations) -> D
                     &shown_path(root, &path),
                     &[root, parent],
                 ) {
-                    Ok(true) => found.files.push(path),
+                    Ok(true) => found.files.push((path, false)),
                     Ok(false) => {}
                     Err(f) => found.skipped.push(*f),
                 }
@@ -134,8 +135,9 @@ pub(super) fn discover(root: &Path, config: &Config, locations: &Locations) -> D
             }
         }
     }
+    // A file listed twice keeps `false` (sorted first): its real path is checked.
     found.files.sort();
-    found.files.dedup();
+    found.files.dedup_by(|a, b| a.0 == b.0);
     found.skipped.sort();
     found.skipped.dedup();
     found
@@ -297,11 +299,16 @@ fn is_loop(e: &std::io::Error) -> bool {
     e.to_string().contains("symbolic links")
 }
 
-/// A walked `*.yaml` path: to read, or not readable as a flag file (with why).
-type Walked = Result<PathBuf, (PathBuf, Box<Finding>)>;
+/// A walked `*.yaml` path: to read (with whether its real path is known to be outside the
+/// system's directories), or not readable as a flag file (with why).
+type Walked = Result<(PathBuf, bool), (PathBuf, Box<Finding>)>;
 
 fn walk_yaml(root: &Path, dir: &Path) -> Vec<Walked> {
     let mut out = Vec::new();
+    // Below a directory outside the system's, a regular file is too (symlinked directories
+    // are not followed), and a symlink is read only inside it or the root: resolved once here,
+    // not once per file.
+    let checked = fs::canonicalize(dir).is_ok_and(|real| !super::is_system(&real));
     let walker = walkdir::WalkDir::new(dir)
         .sort_by_file_name()
         .into_iter()
@@ -339,7 +346,7 @@ fn walk_yaml(root: &Path, dir: &Path) -> Vec<Walked> {
             &shown_path(root, path),
             &[root, dir],
         ) {
-            Ok(true) => out.push(Ok(entry.into_path())),
+            Ok(true) => out.push(Ok((entry.into_path(), checked))),
             Ok(false) => {}
             Err(f) => out.push(Err((entry.into_path(), f))),
         }

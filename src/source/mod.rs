@@ -154,18 +154,39 @@ pub enum ConfigError {
 
 /// Read a file with the size limit and UTF-8 check; problems become one finding.
 fn read_text(path: &Path, shown: &Path) -> Result<String, Box<Finding>> {
+    read_text_with(path, shown, None, false)
+}
+
+/// Whether a resolved path is in the operating system's directories (`/proc`, `/sys`, `/dev`).
+fn is_system(real: &Path) -> bool {
+    ["/proc", "/sys", "/dev"]
+        .iter()
+        .any(|dir| real.starts_with(dir))
+}
+
+/// [`read_text`], with the file's metadata when already read, and `checked` when its real
+/// path is known to be outside the system's directories (a file `discover` walked to).
+fn read_text_with(
+    path: &Path,
+    shown: &Path,
+    meta: Option<fs::Metadata>,
+    checked: bool,
+) -> Result<String, Box<Finding>> {
+    use std::io::Read as _;
     let unreadable = |e: std::io::Error| {
         Box::new(Finding::error("io", format!("cannot read file: {e}")).in_file(shown))
     };
-    let meta = fs::metadata(path).map_err(unreadable)?;
+    let meta = match meta {
+        Some(meta) => meta,
+        None => fs::metadata(path).map_err(unreadable)?,
+    };
     if !meta.is_file() {
         // Never opened: a FIFO would block the read forever.
         return Err(Box::new(not_a_file(meta.file_type(), shown)));
     }
-    if let Ok(real) = fs::canonicalize(path)
-        && ["/proc", "/sys", "/dev"]
-            .iter()
-            .any(|dir| real.starts_with(dir))
+    if !checked
+        && let Ok(real) = fs::canonicalize(path)
+        && is_system(&real)
     {
         // The kernel's files (`/proc/self/environ` holds the API keys) are never read, so
         // never quoted in a finding.
@@ -181,20 +202,27 @@ fn read_text(path: &Path, shown: &Path) -> Result<String, Box<Finding>> {
             .help("flag files and the config must be files of the repository"),
         ));
     }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(Box::new(
+    let too_large = |size: u64| {
+        Box::new(
             Finding::error(
                 "file-too-large",
-                format!(
-                    "file is {} bytes; the limit is {MAX_FILE_BYTES} bytes",
-                    meta.len()
-                ),
+                format!("file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes"),
             )
             .in_file(shown)
             .help("split it into one file per flag"),
-        ));
+        )
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_large(meta.len()));
     }
-    let bytes = fs::read(path).map_err(unreadable)?;
+    // Sized from the metadata, and never past the limit should the file grow meanwhile.
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
+    fs::File::open(path)
+        .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let valid = std::str::from_utf8(valid).unwrap_or_default();
@@ -480,12 +508,10 @@ pub fn load<F: FlagFile>(
         });
     }
     findings.extend(skipped);
-    // Sizes as listed (symlinks followed); nothing is opened yet.
-    let total: u64 = files
-        .iter()
-        .filter_map(|p| fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
+    // Sizes as listed (symlinks followed); nothing is opened yet. Kept for the reads.
+    let mut metas: Vec<Option<fs::Metadata>> =
+        files.iter().map(|(p, _)| fs::metadata(p).ok()).collect();
+    let total: u64 = metas.iter().flatten().map(fs::Metadata::len).sum();
     if total > MAX_REPOSITORY_BYTES {
         findings.push(
             Finding::error(
@@ -515,7 +541,7 @@ pub fn load<F: FlagFile>(
             findings,
         });
     }
-    let mut flags: Vec<LoadedFlag<F>> = Vec::new();
+    let mut flags: Vec<LoadedFlag<F>> = Vec::with_capacity(files.len());
     let mut partial: Vec<LoadedFlag<F>> = Vec::new();
     // Where each key was first defined: its file, and where in it (located only when a
     // second definition is found).
@@ -524,10 +550,10 @@ pub fn load<F: FlagFile>(
     let mut unread = Vec::new();
     let mut read = 0;
     let mut nodes_left = MAX_REPOSITORY_NODES;
-    'files: for path in &files {
+    'files: for ((path, checked), meta) in files.iter().zip(&mut metas) {
         read += 1;
         let shown = path.strip_prefix(&root).unwrap_or(path).to_path_buf();
-        let text = match read_text(path, &shown) {
+        let text = match read_text_with(path, &shown, meta.take(), *checked) {
             Ok(text) => text,
             Err(f) => {
                 findings.push(*f);

@@ -219,7 +219,10 @@ impl PosthogBackend {
             Err(e) => {
                 let object = raw.object();
                 let key = shared::raw_key(&object);
-                let id = object.get("id").map(ToString::to_string).unwrap_or_default();
+                let id = object
+                    .get("id")
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
                 return Err(Unsupported {
                     key,
                     id,
@@ -266,9 +269,9 @@ impl PosthogBackend {
             .await?;
         self.absorb(Listed::from_object(&raw))
             .map_err(|u| BackendError::Unsupported {
-            key: u.key,
-            reason: u.reason,
-        })
+                key: u.key,
+                reason: u.reason,
+            })
     }
 
     fn parse_id(live: &LiveFlag) -> BackendResult<i64> {

@@ -49,7 +49,10 @@ impl Backend for PosthogBackend {
                     // Never dropped silently: a plan would then try to create it again.
                     let object = flag.object();
                     let key = raw_key(&object);
-                    let id = object.get("id").map(ToString::to_string).unwrap_or_default();
+                    let id = object
+                        .get("id")
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
                     let reason = "the server listed it without a numeric `id`".to_owned();
                     without_id.insert(key.clone(), Unsupported { key, id, reason });
                 }

@@ -283,11 +283,7 @@ impl PosthogBackend {
     }
 
     /// One page of the list, read on the configured origin with `query`.
-    async fn read_page(
-        &self,
-        query: &Query,
-        call: &Call<'_>,
-    ) -> BackendResult<(FlagPage, usize)> {
+    async fn read_page(&self, query: &Query, call: &Call<'_>) -> BackendResult<(FlagPage, usize)> {
         let url = Url::parse_with_params(&self.flags_url(), query)
             .map_err(|e| BackendError::Io(format!("cannot build the list URL: {e}")))?;
         self.send_read(Method::GET, url.as_str(), None, call, read_page)
@@ -380,21 +376,19 @@ fn sorted(query: &Query) -> Query {
 /// A list page, parsed straight from the answer's text, each flag with its [`FLAG_FIELDS`]
 /// only; an answer that is not one is read as JSON again to say what it is instead.
 fn read_page(text: &str, status: u16, call: &Call<'_>) -> BackendResult<FlagPage> {
-    match serde_json::from_str::<KeptPage>(text) {
-        Ok(page) => Ok(FlagPage {
+    if let Ok(page) = serde_json::from_str::<KeptPage>(text) {
+        return Ok(FlagPage {
             next: page.next,
             count: page.count,
             results: page.results.into_iter().map(|flag| flag.0).collect(),
-        }),
-        Err(_) => {
-            let page = parse_page(read_json(text, status, call)?, call)?;
-            Ok(FlagPage {
-                next: page.next,
-                count: page.count,
-                results: page.results.iter().map(Listed::from_object).collect(),
-            })
-        }
+        });
     }
+    let page = parse_page(read_json(text, status, call)?, call)?;
+    Ok(FlagPage {
+        next: page.next,
+        count: page.count,
+        results: page.results.iter().map(Listed::from_object).collect(),
+    })
 }
 
 /// One page of the flag list, its flags as [`Listed`].
@@ -451,7 +445,11 @@ impl<'de> Visitor<'de> for KeptVisitor {
             serde_json::from_str::<Value>(kept[i]?.get()).ok()
         };
         let mut text = String::with_capacity(
-            kept.iter().flatten().map(|v| v.get().len() + 24).sum::<usize>() + 2,
+            kept.iter()
+                .flatten()
+                .map(|v| v.get().len() + 24)
+                .sum::<usize>()
+                + 2,
         );
         text.push('{');
         for (name, raw) in FLAG_FIELDS.iter().zip(kept) {
@@ -590,7 +588,10 @@ mod tests {
             (kept.id, kept.key.as_deref(), kept.deleted),
             (Some(1), Some("b"), false)
         );
-        assert_eq!(&*kept.text, r#"{"id":1,"key":"b","active":true,"deleted":false}"#);
+        assert_eq!(
+            &*kept.text,
+            r#"{"id":1,"key":"b","active":true,"deleted":false}"#
+        );
     }
 
     #[test]

@@ -121,9 +121,16 @@ fn lazy_locations_are_built_when_asked_and_match_the_eager_ones() {
     for (i, (e, l)) in eager.documents.iter().zip(&lazy.documents).enumerate() {
         assert_eq!(l.value, e.value);
         assert_eq!(l.locations.document(), Some(i));
-        assert!(l.locations.index.get().is_none(), "document {i}: built before asked");
+        assert!(
+            l.locations.index.get().is_none(),
+            "document {i}: built before asked"
+        );
         assert_eq!(l.locations.key("/m/c"), e.locations.key("/m/c"));
-        assert_eq!(l.locations.index.get(), e.locations.index.get(), "document {i}");
+        assert_eq!(
+            l.locations.index.get(),
+            e.locations.index.get(),
+            "document {i}"
+        );
     }
     let span = lazy.documents[1].locations.value("/list/0/b/1").unwrap();
     assert_eq!((span.start.line, span.start.column), (5, 13));
