@@ -121,6 +121,13 @@ impl<F: Model> Backend for AnyBackend<F> {
         }
     }
 
+    fn read_only(&mut self) {
+        match self {
+            AnyBackend::Local(b) => b.read_only(),
+            AnyBackend::Remote(b) => b.read_only(),
+        }
+    }
+
     fn requests_sent(&self) -> Option<u64> {
         match self {
             AnyBackend::Local(b) => b.requests_sent(),

@@ -335,6 +335,11 @@ pub trait Backend: Send + Sync {
         std::future::ready(Ok(()))
     }
 
+    /// This backend will only be read from (a plan that is not applied): it need not keep
+    /// what only writes use (PostHog's flags as read, sent back as `original_flag`). By
+    /// default nothing changes.
+    fn read_only(&mut self) {}
+
     /// How many requests this backend has sent so far, where the service's budget is small
     /// enough that a user plans around it (Mixpanel). By default not counted.
     fn requests_sent(&self) -> Option<u64> {

@@ -446,7 +446,11 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
         &ctx.directory,
     )?;
     let inputs = match load::<F>(ctx, &args.env)? {
-        Loaded::Ready(inputs) => *inputs,
+        Loaded::Ready(mut inputs) => {
+            // A plan only reads; `apply` builds its own backend.
+            inputs.backend.read_only();
+            *inputs
+        }
         Loaded::Invalid {
             repo,
             findings,

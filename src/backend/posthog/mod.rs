@@ -77,6 +77,8 @@ pub struct PosthogBackend {
     max_response_bytes: usize,
     request_timeout: std::time::Duration,
     rate_limited_backoff: std::time::Duration,
+    /// Whether the flags as read are kept for `original_flag` (not when only reading).
+    keeps_originals: bool,
 }
 
 /// What the adapter learnt from its reads.
@@ -136,6 +138,7 @@ impl PosthogBackend {
             max_response_bytes: settings.max_response_bytes,
             request_timeout: settings.request_timeout,
             rate_limited_backoff: settings.rate_limited_backoff,
+            keeps_originals: true,
         })
     }
 
@@ -234,7 +237,9 @@ impl PosthogBackend {
         if !wire.is_deleted() {
             cache.ids.insert(wire.id, &wire.key);
         }
-        cache.raw.insert(wire.id, raw.text);
+        if self.keeps_originals {
+            cache.raw.insert(wire.id, raw.text);
+        }
         match translate::from_wire(&wire, &cache.ids) {
             Ok(flag) => {
                 cache.unsupported.remove(&wire.id);

@@ -25,6 +25,10 @@ impl Backend for PosthogBackend {
         self.read_catalogue(needs).await
     }
 
+    fn read_only(&mut self) {
+        self.keeps_originals = false;
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             flag_dependencies: true,
@@ -72,6 +76,7 @@ impl Backend for PosthogBackend {
             cache.unsupported.clear();
         }
         let mut state = LiveState::default();
+        state.flags.reserve_exact(raw.len());
         for flag in raw {
             match self.absorb(flag) {
                 Ok(live) => state.flags.push(live),
