@@ -437,3 +437,53 @@ async fn dropped_connections_on_updates_converge() {
     assert_eq!(fake.flags().len(), 2);
     assert_in_sync(&fake, &repo, 2).await;
 }
+
+/// A list answer that is not Mixpanel's envelope of flag objects is an error saying what it
+/// is, never a list with fewer flags (a plan would then create the missing ones again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_answer_of_another_shape_is_a_clear_error() {
+    let fake = FakeMixpanel::start().await;
+    let repo = mixpanel_repo(&fake.base_url(), "", &[("c.yaml", "key: c\n")]);
+    let list = "the answer to `list flags of project 12345`";
+    let envelope = "is not the expected `{status, results}` object";
+    let advice = "check that `host` is the Mixpanel App API origin";
+    for (body, why) in [
+        (
+            r#"{"status": "ok", "results": [{"id": "x", "key": "a"}, 1]}"#,
+            format!("{envelope} (invalid type: integer `1`, expected a map); {advice}"),
+        ),
+        (
+            r#"{"status": "error", "results": []}"#,
+            "has status `error`, not `ok`".to_owned(),
+        ),
+        (
+            r#"{"status": "ok", "results": {"id": "x"}}"#,
+            format!("{envelope} (invalid type: map, expected a sequence); {advice}"),
+        ),
+        (
+            "[]",
+            format!(
+                "{envelope} (invalid length 0, expected struct Envelope with 1 element); {advice}"
+            ),
+        ),
+    ] {
+        fake.inject_for(
+            "GET",
+            "/feature-flags/",
+            Fault::Answer {
+                status: 200,
+                body: body.to_owned(),
+                times: 1,
+            },
+        );
+        let run = flagops_against_fake_mixpanel(repo.path(), &["plan", "--env", "live"]).await;
+        run.expect_code(1);
+        assert!(
+            run.stderr.contains(&format!(
+                "error: cannot read the live flags of `live`: {list} {why}\n"
+            )),
+            "{body}: {}",
+            run.stderr
+        );
+    }
+}

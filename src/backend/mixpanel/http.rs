@@ -25,6 +25,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::MixpanelBackend;
 use super::error;
@@ -104,6 +105,45 @@ impl MixpanelBackend {
         call: &Call<'_>,
     ) -> BackendResult<T> {
         let answer = self.send(method, url, body, call).await?;
+        self.results_of(answer, call)
+    }
+
+    /// Every flag of the list at `url`, each as its own text: the answer is never held as
+    /// one JSON tree (a project's flags would take several times their text's memory); each
+    /// is parsed when it is translated. An answer that is not a list says why as
+    /// [`send_results`](Self::send_results) does.
+    pub(super) async fn send_list(
+        &self,
+        url: &str,
+        call: &Call<'_>,
+    ) -> BackendResult<Vec<Box<RawValue>>> {
+        let repeats = self.repeats();
+        let answer = http::repeated(&repeats, call, |_| {
+            self.exchange(Method::GET, url, None, call, &read_list)
+        })
+        .await?;
+        match answer {
+            Ok(flags) => {
+                if let Some(other) = flags.iter().find(|f| !f.get().starts_with('{')) {
+                    // Said as for any answer that is not the envelope of flag objects.
+                    let other: Value = serde_json::from_str(other.get()).unwrap_or_default();
+                    let answer = serde_json::json!({"status": "ok", "results": [other]});
+                    self.results_of::<Vec<serde_json::Map<String, Value>>>(answer, call)?;
+                }
+                Ok(flags)
+            }
+            Err(answer) => {
+                let results: Vec<Value> = self.results_of(answer, call)?;
+                Ok(results
+                    .iter()
+                    .filter_map(|v| serde_json::value::to_raw_value(v).ok())
+                    .collect())
+            }
+        }
+    }
+
+    /// The `results` of the envelope of a success, as `T`.
+    fn results_of<T: DeserializeOwned>(&self, answer: Value, call: &Call<'_>) -> BackendResult<T> {
         let hidden = self.hidden();
         if let Some(status) = answer.get("status").and_then(Value::as_str)
             && status != "ok"
@@ -137,27 +177,32 @@ impl MixpanelBackend {
         body: Option<&Value>,
         call: &Call<'_>,
     ) -> BackendResult<Value> {
-        let repeats = Repeats {
+        let repeats = self.repeats();
+        http::repeated(&repeats, call, |_| {
+            self.exchange(method.clone(), url, body, call, &http::read_json)
+        })
+        .await
+    }
+
+    fn repeats(&self) -> Repeats<'_> {
+        Repeats {
             pacer: &self.pacer,
             retry: &self.retry,
             rate_limited_backoff: self.rate_limited_backoff,
             backoff: default_backoff,
             wording: &WORDING,
-        };
-        http::repeated(&repeats, call, |_| {
-            self.exchange(method.clone(), url, body, call)
-        })
-        .await
+        }
     }
 
-    /// Send the request once and read its answer.
-    async fn exchange(
+    /// Send the request once and read its answer with `read`.
+    async fn exchange<T>(
         &self,
         method: Method,
         url: &str,
         body: Option<&Value>,
         call: &Call<'_>,
-    ) -> BackendResult<Value> {
+        read: &impl Fn(&str, u16, &Call<'_>) -> BackendResult<T>,
+    ) -> BackendResult<T> {
         let target = self.target();
         let mut request = self
             .client
@@ -184,10 +229,29 @@ impl MixpanelBackend {
             |status, retry_after, text| {
                 error::from_response(status, retry_after, text, call, &target)
             },
-            &http::read_json,
+            read,
         )
         .await?;
         Ok(value)
+    }
+}
+
+/// A list answer: its flags, each as its text; anything else (a status other than `ok`, no
+/// `results` array) as JSON, for the error that says what it is.
+fn read_list(
+    text: &str,
+    status: u16,
+    call: &Call<'_>,
+) -> BackendResult<Result<Vec<Box<RawValue>>, Value>> {
+    #[derive(serde::Deserialize)]
+    struct List {
+        #[serde(default)]
+        status: Option<String>,
+        results: Vec<Box<RawValue>>,
+    }
+    match serde_json::from_str::<List>(text) {
+        Ok(list) if list.status.as_deref().is_none_or(|s| s == "ok") => Ok(Ok(list.results)),
+        _ => http::read_json(text, status, call).map(Err),
     }
 }
 

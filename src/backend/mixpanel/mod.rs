@@ -81,6 +81,9 @@ pub struct MixpanelBackend {
     request_timeout: std::time::Duration,
     rate_limited_backoff: std::time::Duration,
     requests: AtomicU64,
+    /// Whether listed flags are remembered for the preconditions of writes (not when only
+    /// reading).
+    keeps_seen: bool,
 }
 
 /// A flag as this adapter last read it (or as a write's answer showed it), by id.
@@ -152,6 +155,7 @@ impl MixpanelBackend {
             request_timeout: settings.request_timeout,
             rate_limited_backoff: settings.rate_limited_backoff,
             requests: AtomicU64::new(0),
+            keeps_seen: true,
         })
     }
 
@@ -189,15 +193,28 @@ impl MixpanelBackend {
     /// Translate one raw flag, remembering it. Reasons quote what the server sent, so the
     /// secret is scrubbed from them.
     fn absorb(&self, raw: Map<String, Value>) -> Result<LiveFlag<MixpanelFlag>, Unsupported> {
-        let hidden = self.hidden();
-        let scrub = |s: String| scrub_text(s, &hidden);
         let key = shared::raw_key(&raw);
         let id = raw
             .get("id")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let wire: FeatureFlagResponse = match serde_json::from_value(Value::Object(raw)) {
+        let wire = serde_json::from_value(Value::Object(raw));
+        self.absorb_wire(key, id, wire, true)
+    }
+
+    /// [`absorb`](Self::absorb) of a flag already parsed (`key` and `id` as listed, for the
+    /// message when it could not be); remembered only when `remember`.
+    fn absorb_wire(
+        &self,
+        key: String,
+        id: String,
+        wire: Result<FeatureFlagResponse, serde_json::Error>,
+        remember: bool,
+    ) -> Result<LiveFlag<MixpanelFlag>, Unsupported> {
+        let hidden = self.hidden();
+        let scrub = |s: String| scrub_text(s, &hidden);
+        let wire = match wire {
             Ok(wire) => wire,
             Err(e) => {
                 return Err(Unsupported {
@@ -209,15 +226,17 @@ impl MixpanelBackend {
             }
         };
         let flag = translate::from_wire(&wire).map_err(scrub);
-        self.cache().insert(
-            wire.id.clone(),
-            Seen {
-                key: wire.key.clone(),
-                modified: wire.modified.clone(),
-                hash_salt: wire.hash_salt.clone(),
-                flag: flag.clone(),
-            },
-        );
+        if remember {
+            self.cache().insert(
+                wire.id.clone(),
+                Seen {
+                    key: wire.key.clone(),
+                    modified: wire.modified.clone(),
+                    hash_salt: wire.hash_salt.clone(),
+                    flag: flag.clone(),
+                },
+            );
+        }
         match flag {
             Ok(flag) => Ok(LiveFlag {
                 id: wire.id,

@@ -15,8 +15,15 @@ use crate::backend::{
 };
 use crate::vendor::mixpanel::{MixpanelFlag, Status};
 
+/// A listed flag: its id (empty when it has none) and the flag parsed, or why not.
+type Parsed = (String, Result<FeatureFlagResponse, serde_json::Error>);
+
 impl Backend for MixpanelBackend {
     type Flag = MixpanelFlag;
+
+    fn read_only(&mut self) {
+        self.keeps_seen = false;
+    }
 
     /// No flag names another on Mixpanel; no version (the `modified` time and the content are
     /// compared instead); 60 requests an hour by default.
@@ -45,19 +52,24 @@ impl Backend for MixpanelBackend {
             access: Access::Read,
         };
         let url = format!("{}?include_archived=true", self.flags_url().await?);
-        let raw: Vec<Map<String, Value>> =
-            self.send_results(Method::GET, &url, None, &call).await?;
-        let mut by_key: BTreeMap<String, Vec<Map<String, Value>>> = BTreeMap::new();
+        let raw = self.send_list(&url, &call).await?;
+        // Each flag parsed from its own text, one at a time: (key, id, the parsed flag).
+        let mut by_key: BTreeMap<String, Vec<Parsed>> = BTreeMap::new();
         let mut state = LiveState::default();
-        for flag in raw {
-            let deleted =
-                serde_json::from_value::<FeatureFlagResponse>(Value::Object(flag.clone()))
-                    .is_ok_and(|w| w.is_deleted());
-            if deleted {
+        for text in raw {
+            let wire = serde_json::from_str::<FeatureFlagResponse>(text.get());
+            if wire.as_ref().is_ok_and(FeatureFlagResponse::is_deleted) {
                 continue;
             }
-            let key = raw_key(&flag);
-            by_key.entry(key).or_default().push(flag);
+            let (key, id) = if let Ok(w) = &wire {
+                (w.key.clone(), w.id.clone())
+            } else {
+                let object: Map<String, Value> =
+                    serde_json::from_str(text.get()).unwrap_or_default();
+                let id = object.get("id").and_then(Value::as_str).map(str::to_owned);
+                (raw_key(&object), id.unwrap_or_default())
+            };
+            by_key.entry(key).or_default().push((id, wire));
         }
         self.cache().clear();
         for (key, flags) in by_key {
@@ -65,10 +77,8 @@ impl Backend for MixpanelBackend {
                 // Never one of them silently: a plan would update whichever came first.
                 let ids: Vec<String> = flags
                     .iter()
-                    .map(|f| {
-                        crate::backend::http::quote(
-                            f.get("id").and_then(Value::as_str).unwrap_or("?"),
-                        )
+                    .map(|(id, _)| {
+                        crate::backend::http::quote(if id.is_empty() { "?" } else { id })
                     })
                     .collect();
                 for id in &ids {
@@ -84,8 +94,8 @@ impl Backend for MixpanelBackend {
                 }
                 continue;
             }
-            for flag in flags {
-                match self.absorb(flag) {
+            for (id, wire) in flags {
+                match self.absorb_wire(key.clone(), id, wire, self.keeps_seen) {
                     Ok(live) => state.flags.push(live),
                     Err(unsupported) => state.unsupported.push(unsupported),
                 }

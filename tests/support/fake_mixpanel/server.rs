@@ -54,6 +54,7 @@ enum Action {
     RateLimited(Option<String>),
     Garbled,
     HugeDetail(u16, usize),
+    Answer(u16, String),
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -147,6 +148,10 @@ pub async fn handle(
             redirect(status, &target)
         }
         Action::RateLimited(retry_after) => too_many_requests(retry_after),
+        Action::Answer(status, body) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (status, [("content-type", "application/json")], body).into_response()
+        }
         Action::HugeDetail(status, bytes) => {
             let line = "Internal server error\n::error::injected\n";
             let detail: String = line.chars().cycle().take(bytes).collect();
@@ -218,6 +223,7 @@ fn action_of(fault: Fault) -> (Action, Option<Duration>) {
         Fault::RateLimited { retry_after, .. } => (Action::RateLimited(retry_after), None),
         Fault::Garbled { .. } => (Action::Garbled, None),
         Fault::HugeDetail { status, bytes, .. } => (Action::HugeDetail(status, bytes), None),
+        Fault::Answer { status, body, .. } => (Action::Answer(status, body), None),
     }
 }
 
@@ -230,7 +236,8 @@ fn times_mut(fault: &mut Fault) -> &mut usize {
         | Fault::Redirect { times, .. }
         | Fault::RateLimited { times, .. }
         | Fault::Garbled { times }
-        | Fault::HugeDetail { times, .. } => times,
+        | Fault::HugeDetail { times, .. }
+        | Fault::Answer { times, .. } => times,
     }
 }
 

@@ -83,6 +83,16 @@ impl RecordedRequest {
 /// A fault for the next requests (applied before auth, in the order injected).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
+    /// Answer `status` with `body` (as JSON) without doing anything, `times` times: a server
+    /// that answers something else than the API's shape.
+    Answer {
+        /// The status.
+        status: u16,
+        /// The body's text.
+        body: String,
+        /// How many requests.
+        times: usize,
+    },
     /// Answer `status` (5xx) without doing anything, `times` times.
     ServerError {
         /// The status.
@@ -155,7 +165,8 @@ impl Fault {
             | Fault::Redirect { times, .. }
             | Fault::RateLimited { times, .. }
             | Fault::Garbled { times }
-            | Fault::HugeDetail { times, .. } => times,
+            | Fault::HugeDetail { times, .. }
+            | Fault::Answer { times, .. } => times,
         }
     }
 }

@@ -77,6 +77,7 @@ enum Action {
     RateLimited(Option<String>),
     Garbled,
     HugeDetail(u16, usize),
+    Answer(u16, String),
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -167,6 +168,10 @@ pub async fn handle(
                 response.headers_mut().insert("retry-after", value);
             }
             response
+        }
+        Action::Answer(status, body) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (status, [("content-type", "application/json")], body).into_response()
         }
         Action::HugeDetail(status, bytes) => {
             let line = "A server error occurred.\n::error::injected\n";
@@ -334,6 +339,7 @@ fn action_of(fault: Fault) -> (Action, Option<Duration>) {
         Fault::RateLimited { retry_after, .. } => (Action::RateLimited(retry_after), None),
         Fault::Garbled { .. } => (Action::Garbled, None),
         Fault::HugeDetail { status, bytes, .. } => (Action::HugeDetail(status, bytes), None),
+        Fault::Answer { status, body, .. } => (Action::Answer(status, body), None),
     }
 }
 
