@@ -449,6 +449,10 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
         Loaded::Ready(mut inputs) => {
             // A plan only reads; `apply` builds its own backend.
             inputs.backend.read_only();
+            // The flags are resolved into `desired`; what follows reads only the repository's
+            // place and config: the loaded flags are freed before the live list is read.
+            inputs.repo.flags = Vec::new();
+            inputs.repo.partial = Vec::new();
             *inputs
         }
         Loaded::Invalid {
