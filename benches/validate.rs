@@ -7,6 +7,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// The binary's allocator (see `src/main.rs`), so that the figure is the command's.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const FLAGS: usize = 10_000;
 const ITERATIONS: usize = 7;
 

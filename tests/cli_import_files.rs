@@ -194,3 +194,45 @@ async fn a_flag_defined_in_a_file_that_does_not_load_is_not_imported_twice() {
     );
     assert_eq!(snapshot(repo.path()), before);
 }
+
+/// Importing more flags than the process may hold open files (a soft limit of 64, where
+/// macOS allows 256 by default): each staged file is closed once written, so every flag is
+/// imported.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn importing_more_flags_than_open_files_allowed_writes_them_all() {
+    let fake = FakePosthog::start().await;
+    fake.seed(
+        (0..300)
+            .map(|i| json!({"key": format!("flag-{i:03}"), "filters": {"groups": []}}))
+            .collect(),
+    );
+    let repo = posthog_repo(&fake);
+    let dir = repo.path().to_path_buf();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("sh")
+            .args(["-c", "ulimit -n 64 && exec \"$0\" import --env live"])
+            .arg(env!("CARGO_BIN_EXE_flagops"))
+            .current_dir(&dir)
+            .env_clear()
+            .env("NO_COLOR", "1")
+            .env(
+                crate::support::FAKE_KEY_VAR,
+                crate::support::fake_posthog::WRITE_KEY,
+            )
+            .output()
+            .expect("run flagops under sh")
+    })
+    .await
+    .expect("join");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let written = fs::read_dir(repo.path().join("flags"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "yaml"))
+        })
+        .count();
+    assert_eq!(written, 300, "{stderr}");
+}

@@ -131,9 +131,12 @@ fn write_all(files: &[Planned]) -> std::result::Result<(), String> {
     let mut staged = Vec::new();
     for file in &files {
         let dir = file.path.parent().unwrap_or(Path::new("."));
+        // Closed once written (a `TempPath`, removed if never persisted): thousands of files
+        // must not hold thousands of descriptors (macOS allows 256 by default).
         let staged_file = fs::create_dir_all(dir)
             .and_then(|()| tempfile::NamedTempFile::new_in(dir))
             .and_then(|mut tmp| tmp.write_all(file.text.as_bytes()).map(|()| tmp))
+            .map(tempfile::NamedTempFile::into_temp_path)
             .map_err(|e| format!("cannot write `{}`: {e}", file.shown.display()))?;
         staged.push(staged_file);
     }
