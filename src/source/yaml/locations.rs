@@ -1,0 +1,111 @@
+//! Where each node of a parsed YAML document is: spans by JSON pointer, built from the
+//! document's file text the first time a finding asks (see [`Locations`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use super::parse_with;
+use crate::finding::Span;
+
+/// Locations of the nodes of one document, keyed by JSON pointer (`""` is the root).
+///
+/// A flag file's documents are parsed without them ([`parse_lazily`]): each keeps its file's
+/// text instead, and the locations are built from it the first time one is asked for, which
+/// only a finding does. A repository that validates never builds them: they were the larger
+/// part of a loaded repository's memory (two maps of JSON pointers per document).
+#[derive(Clone, Default)]
+pub struct Locations {
+    pub(super) index: OnceLock<Index>,
+    pub(super) source: Option<Source>,
+}
+
+/// The text a document's locations are built from when first asked for.
+#[derive(Clone)]
+pub(super) struct Source {
+    /// The whole file.
+    pub(super) text: Arc<str>,
+    /// The node budget the file was parsed with (the same documents come out again).
+    pub(super) budget: usize,
+    /// Which of the file's parsed documents.
+    pub(super) document: usize,
+}
+
+/// Spans by JSON pointer: of each value, and of each mapping key.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct Index {
+    pub(super) values: HashMap<String, Span>,
+    pub(super) keys: HashMap<String, Span>,
+}
+
+impl std::fmt::Debug for Locations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Locations");
+        if let Some(source) = &self.source {
+            d.field("document", &source.document);
+        }
+        d.field("index", &self.index.get()).finish()
+    }
+}
+
+impl Locations {
+    fn index(&self) -> &Index {
+        self.index.get_or_init(|| {
+            let Some(source) = &self.source else {
+                return Index::default();
+            };
+            parse_with(&source.text, source.budget, true)
+                .documents
+                .into_iter()
+                .nth(source.document)
+                .and_then(|doc| doc.locations.index.into_inner())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Which document of its file this is, for a document of [`parse_lazily`].
+    pub fn document(&self) -> Option<usize> {
+        self.source.as_ref().map(|s| s.document)
+    }
+
+    /// The span of the value at `pointer`, or of its nearest ancestor that has one.
+    pub fn value(&self, pointer: &str) -> Option<Span> {
+        let values = &self.index().values;
+        let mut p = pointer;
+        loop {
+            if let Some(span) = values.get(p) {
+                return Some(*span);
+            }
+            p = &p[..p.rfind('/')?];
+        }
+    }
+
+    /// Whether the document has a node exactly at `pointer`.
+    pub fn contains(&self, pointer: &str) -> bool {
+        self.index().values.contains_key(pointer)
+    }
+
+    /// The keys of the mapping at `pointer` (unescaped), sorted.
+    pub fn children(&self, pointer: &str) -> Vec<String> {
+        let prefix = format!("{pointer}/");
+        let mut out: Vec<String> = self
+            .index()
+            .keys
+            .keys()
+            .filter_map(|p| p.strip_prefix(&prefix))
+            // `<<` merges a mapping in (YAML 1.1); it names no field.
+            .filter(|rest| !rest.contains('/') && *rest != "<<")
+            .map(|rest| rest.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The span of the mapping key whose value is at `pointer`; falls back to the value.
+    pub fn key(&self, pointer: &str) -> Option<Span> {
+        self.index()
+            .keys
+            .get(pointer)
+            .copied()
+            .or_else(|| self.value(pointer))
+    }
+}
