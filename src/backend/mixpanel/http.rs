@@ -112,32 +112,20 @@ impl MixpanelBackend {
     /// one JSON tree (a project's flags would take several times their text's memory); each
     /// is parsed when it is translated. An answer that is not a list says why as
     /// [`send_results`](Self::send_results) does.
-    pub(super) async fn send_list(
-        &self,
-        url: &str,
-        call: &Call<'_>,
-    ) -> BackendResult<Vec<Box<RawValue>>> {
+    pub(super) async fn send_list(&self, url: &str, call: &Call<'_>) -> BackendResult<ListAnswer> {
         let repeats = self.repeats();
         let answer = http::repeated(&repeats, call, |_| {
             self.exchange(Method::GET, url, None, call, &read_list)
         })
         .await?;
         match answer {
-            Ok(flags) => {
-                if let Some(other) = flags.iter().find(|f| !f.get().starts_with('{')) {
-                    // Said as for any answer that is not the envelope of flag objects.
-                    let other: Value = serde_json::from_str(other.get()).unwrap_or_default();
-                    let answer = serde_json::json!({"status": "ok", "results": [other]});
-                    self.results_of::<Vec<serde_json::Map<String, Value>>>(answer, call)?;
-                }
-                Ok(flags)
-            }
+            Ok(list) => Ok(list),
             Err(answer) => {
-                let results: Vec<Value> = self.results_of(answer, call)?;
-                Ok(results
-                    .iter()
-                    .filter_map(|v| serde_json::value::to_raw_value(v).ok())
-                    .collect())
+                // Said as for any answer that is not the envelope of flag objects.
+                let results: Vec<serde_json::Map<String, Value>> = self.results_of(answer, call)?;
+                Ok(ListAnswer(
+                    serde_json::json!({ "results": results }).to_string(),
+                ))
             }
         }
     }
@@ -238,20 +226,36 @@ impl MixpanelBackend {
 
 /// A list answer: its flags, each as its text; anything else (a status other than `ok`, no
 /// `results` array) as JSON, for the error that says what it is.
-fn read_list(
-    text: &str,
-    status: u16,
-    call: &Call<'_>,
-) -> BackendResult<Result<Vec<Box<RawValue>>, Value>> {
-    #[derive(serde::Deserialize)]
-    struct List {
-        #[serde(default)]
-        status: Option<String>,
-        results: Vec<Box<RawValue>>,
-    }
-    match serde_json::from_str::<List>(text) {
-        Ok(list) if list.status.as_deref().is_none_or(|s| s == "ok") => Ok(Ok(list.results)),
+fn read_list(text: &str, status: u16, call: &Call<'_>) -> BackendResult<Result<ListAnswer, Value>> {
+    match serde_json::from_str::<List<'_>>(text) {
+        Ok(list)
+            if list.status.as_deref().is_none_or(|s| s == "ok")
+                && list.results.iter().all(|f| f.get().starts_with('{')) =>
+        {
+            Ok(Ok(ListAnswer(text.to_owned())))
+        }
         _ => http::read_json(text, status, call).map(Err),
+    }
+}
+
+/// A list answer whose `results` are flag objects (checked when it was read): the answer's
+/// text, each flag read from it in place ([`flags`](Self::flags)), so that a project's flags
+/// are held as their text only, once.
+pub(super) struct ListAnswer(String);
+
+/// The envelope of a list answer, its flags borrowed from the text.
+#[derive(serde::Deserialize)]
+struct List<'a> {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(borrow)]
+    results: Vec<&'a RawValue>,
+}
+
+impl ListAnswer {
+    /// Each flag's text.
+    pub(super) fn flags(&self) -> Vec<&RawValue> {
+        serde_json::from_str::<List<'_>>(&self.0).map_or_else(|_| Vec::new(), |l| l.results)
     }
 }
 

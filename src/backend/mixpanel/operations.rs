@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use reqwest::Method;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::wire::FeatureFlagResponse;
@@ -15,8 +16,23 @@ use crate::backend::{
 };
 use crate::vendor::mixpanel::{MixpanelFlag, Status};
 
-/// A listed flag: its id (empty when it has none) and the flag parsed, or why not.
-type Parsed = (String, Result<FeatureFlagResponse, serde_json::Error>);
+/// What identifies a listed flag, and whether it is deleted (as
+/// [`FeatureFlagResponse::is_deleted`] says), read before the whole flag is.
+#[derive(serde::Deserialize)]
+struct Head {
+    id: String,
+    key: String,
+    #[serde(default)]
+    deleted: Option<Value>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+impl Head {
+    fn is_deleted(&self) -> bool {
+        super::wire::is_deleted(self.deleted.as_ref(), self.status.as_deref())
+    }
+}
 
 impl Backend for MixpanelBackend {
     type Flag = MixpanelFlag;
@@ -52,24 +68,25 @@ impl Backend for MixpanelBackend {
             access: Access::Read,
         };
         let url = format!("{}?include_archived=true", self.flags_url().await?);
-        let raw = self.send_list(&url, &call).await?;
-        // Each flag parsed from its own text, one at a time: (key, id, the parsed flag).
-        let mut by_key: BTreeMap<String, Vec<Parsed>> = BTreeMap::new();
+        let answer = self.send_list(&url, &call).await?;
+        // First what identifies each flag; each is parsed whole only when it is translated,
+        // one at a time.
+        let mut by_key: BTreeMap<String, Vec<(String, &RawValue)>> = BTreeMap::new();
         let mut state = LiveState::default();
-        for text in raw {
-            let wire = serde_json::from_str::<FeatureFlagResponse>(text.get());
-            if wire.as_ref().is_ok_and(FeatureFlagResponse::is_deleted) {
+        for text in answer.flags() {
+            let head = serde_json::from_str::<Head>(text.get());
+            if head.as_ref().is_ok_and(Head::is_deleted) {
                 continue;
             }
-            let (key, id) = if let Ok(w) = &wire {
-                (w.key.clone(), w.id.clone())
+            let (key, id) = if let Ok(head) = head {
+                (head.key, head.id)
             } else {
                 let object: Map<String, Value> =
                     serde_json::from_str(text.get()).unwrap_or_default();
                 let id = object.get("id").and_then(Value::as_str).map(str::to_owned);
                 (raw_key(&object), id.unwrap_or_default())
             };
-            by_key.entry(key).or_default().push((id, wire));
+            by_key.entry(key).or_default().push((id, text));
         }
         self.cache().clear();
         for (key, flags) in by_key {
@@ -94,7 +111,8 @@ impl Backend for MixpanelBackend {
                 }
                 continue;
             }
-            for (id, wire) in flags {
+            for (id, text) in flags {
+                let wire = serde_json::from_str::<FeatureFlagResponse>(text.get());
                 match self.absorb_wire(key.clone(), id, wire, self.keeps_seen) {
                     Ok(live) => state.flags.push(live),
                     Err(unsupported) => state.unsupported.push(unsupported),

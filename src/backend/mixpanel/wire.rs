@@ -146,9 +146,14 @@ impl FeatureFlagResponse {
     /// Whether the flag is deleted: a non-null `deleted` on a flag that is not archived (an
     /// archived flag has its archiving time there, and is still a live flag).
     pub(crate) fn is_deleted(&self) -> bool {
-        !matches!(self.deleted, None | Some(Value::Null | Value::Bool(false)))
-            && self.status.as_deref() != Some("archived")
+        is_deleted(self.deleted.as_ref(), self.status.as_deref())
     }
+}
+
+/// Whether a flag with this `deleted` and `status` is deleted (see
+/// [`FeatureFlagResponse::is_deleted`]).
+pub(crate) fn is_deleted(deleted: Option<&Value>, status: Option<&str>) -> bool {
+    !matches!(deleted, None | Some(Value::Null | Value::Bool(false))) && status != Some("archived")
 }
 
 /// Variants, ordered rollout groups and QA test users.
