@@ -16,6 +16,7 @@
 pub mod changed;
 mod problem;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::finding::{self, Finding, Related, Severity};
@@ -32,7 +33,9 @@ pub trait Checked: FlagFile + FlagRules {}
 impl<F: FlagFile + FlagRules> Checked for F {}
 
 struct Resolved<'a, F: FlagFile> {
-    flag: F,
+    /// The flag for the resolution's environment: the base's own when it has no override
+    /// there.
+    flag: Cow<'a, F>,
     origins: Origins,
     loaded: &'a LoadedFlag<F>,
 }
@@ -70,10 +73,14 @@ struct Resolution<'a, F: FlagFile> {
 /// Resolve every flag for one environment (`None`: the base). With `partial`, the checkable
 /// rest of the flags with schema errors too (`validate`); a flag whose override for `env` is
 /// broken is then left out of that environment, as unchecked.
+///
+/// With `base` (the base's resolution, same `partial`), a flag without an override for `env`
+/// is borrowed from it instead of being resolved again.
 fn resolve<'a, F: FlagFile>(
     repo: &'a Repository<F>,
     env: Option<&str>,
     partial: bool,
+    base: Option<&'a Resolution<'a, F>>,
 ) -> Resolution<'a, F> {
     let mut unchecked = repo.invalid_keys.clone();
     let mut flags = BTreeMap::new();
@@ -87,11 +94,28 @@ fn resolve<'a, F: FlagFile>(
             unchecked.insert(loaded.key().to_owned());
             continue;
         }
+        if let (Some(env), Some(base)) = (env, base)
+            && !loaded.overrides.contains_key(env)
+            && let Some(same) = base
+                .flags
+                .get(loaded.key())
+                .filter(|r| std::ptr::eq(r.loaded, loaded))
+        {
+            flags.insert(
+                loaded.key().to_owned(),
+                Resolved {
+                    flag: Cow::Borrowed(&*same.flag),
+                    origins: same.origins.clone(),
+                    loaded,
+                },
+            );
+            continue;
+        }
         let (flag, origins) = loaded.resolve(env);
         flags.insert(
             flag.key().to_owned(),
             Resolved {
-                flag,
+                flag: Cow::Owned(flag),
                 origins,
                 loaded,
             },
@@ -109,12 +133,19 @@ pub fn check<F: Checked>(repo: &Repository<F>) -> Vec<Finding> {
     let mut findings = check_environment_names(repo);
     findings.extend(check_null_overrides(repo));
     let mut base_keys = BTreeSet::new();
+    let base = resolve(repo, None, true, None);
     let mut envs: Vec<Option<&str>> = vec![None];
     envs.extend(repo.config.environments.keys().map(|k| Some(k.as_str())));
     for env in envs {
-        let resolution = resolve(repo, env, true);
+        let own;
+        let resolution = if env.is_none() {
+            &base
+        } else {
+            own = resolve(repo, env, true, Some(&base));
+            &own
+        };
         let mut found = check_flags(&resolution.flags);
-        found.extend(check_references(&resolution));
+        found.extend(check_references(resolution));
         found.extend(check_cycles(&resolution.flags));
         for mut f in found {
             let id = (f.code, f.file.clone(), f.field.clone(), f.message.clone());
@@ -217,7 +248,7 @@ fn check_flags<F: Checked>(resolved: &BTreeMap<String, Resolved<'_, F>>) -> Vec<
                 .iter()
                 .any(|field| r.loaded.broken.fields.contains(*field))
         })
-        .map(|(k, r)| (k.as_str(), &r.flag))
+        .map(|(k, r)| (k.as_str(), &*r.flag))
         .collect();
     let mut findings = Vec::new();
     for r in resolved.values() {
@@ -383,7 +414,7 @@ fn check_cycles<F: FlagFile>(resolved: &BTreeMap<String, Resolved<'_, F>>) -> Ve
 /// The dependency problems of one resolution (`None`: the base): missing flags and cycles,
 /// sorted. What `graph` needs to know before it can order the flags it draws.
 pub fn check_dependencies<F: Checked>(repo: &Repository<F>, env: Option<&str>) -> Vec<Finding> {
-    let resolution = resolve(repo, env, false);
+    let resolution = resolve(repo, env, false, None);
     let mut findings: Vec<Finding> = check_references(&resolution)
         .into_iter()
         .filter(|f| f.code == "missing-flag")

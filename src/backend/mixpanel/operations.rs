@@ -89,6 +89,7 @@ impl Backend for MixpanelBackend {
             by_key.entry(key).or_default().push((id, text));
         }
         self.cache().clear();
+        state.flags.reserve_exact(by_key.len());
         for (key, flags) in by_key {
             if flags.len() > 1 {
                 // Never one of them silently: a plan would update whichever came first.
