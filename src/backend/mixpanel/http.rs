@@ -113,12 +113,10 @@ impl MixpanelBackend {
     /// is parsed when it is translated. An answer that is not a list says why as
     /// [`send_results`](Self::send_results) does.
     pub(super) async fn send_list(&self, url: &str, call: &Call<'_>) -> BackendResult<ListAnswer> {
-        let repeats = self.repeats();
-        let answer = http::repeated(&repeats, call, |_| {
-            self.exchange(Method::GET, url, None, call, &read_list)
-        })
-        .await?;
-        match answer {
+        match self
+            .send_with(Method::GET, url, None, call, &read_list)
+            .await?
+        {
             Ok(list) => Ok(list),
             Err(answer) => {
                 // Said as for any answer that is not the envelope of flag objects.
@@ -165,21 +163,30 @@ impl MixpanelBackend {
         body: Option<&Value>,
         call: &Call<'_>,
     ) -> BackendResult<Value> {
-        let repeats = self.repeats();
-        http::repeated(&repeats, call, |_| {
-            self.exchange(method.clone(), url, body, call, &http::read_json)
-        })
-        .await
+        self.send_with(method, url, body, call, &http::read_json)
+            .await
     }
 
-    fn repeats(&self) -> Repeats<'_> {
-        Repeats {
+    /// [`send`](Self::send), the answer of a success read with `read`.
+    async fn send_with<T>(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        call: &Call<'_>,
+        read: &impl Fn(&str, u16, &Call<'_>) -> BackendResult<T>,
+    ) -> BackendResult<T> {
+        let repeats = Repeats {
             pacer: &self.pacer,
             retry: &self.retry,
             rate_limited_backoff: self.rate_limited_backoff,
             backoff: default_backoff,
             wording: &WORDING,
-        }
+        };
+        http::repeated(&repeats, call, |_| {
+            self.exchange(method.clone(), url, body, call, read)
+        })
+        .await
     }
 
     /// Send the request once and read its answer with `read`.
@@ -253,9 +260,11 @@ struct List<'a> {
 }
 
 impl ListAnswer {
-    /// Each flag's text.
-    pub(super) fn flags(&self) -> Vec<&RawValue> {
-        serde_json::from_str::<List<'_>>(&self.0).map_or_else(|_| Vec::new(), |l| l.results)
+    /// Each flag's text (an error, never fewer flags, should the text not read as it did).
+    pub(super) fn flags(&self, call: &Call<'_>) -> BackendResult<Vec<&RawValue>> {
+        serde_json::from_str::<List<'_>>(&self.0)
+            .map(|list| list.results)
+            .map_err(|e| unreadable(None, &format!("could not be read again ({e})"), call))
     }
 }
 

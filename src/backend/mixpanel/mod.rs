@@ -193,12 +193,7 @@ impl MixpanelBackend {
     /// Translate one raw flag, remembering it. Reasons quote what the server sent, so the
     /// secret is scrubbed from them.
     fn absorb(&self, raw: Map<String, Value>) -> Result<LiveFlag<MixpanelFlag>, Unsupported> {
-        let key = shared::raw_key(&raw);
-        let id = raw
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let (key, id) = identity(&raw);
         let wire = serde_json::from_value(Value::Object(raw));
         self.absorb_wire(key, id, wire, true)
     }
@@ -341,4 +336,11 @@ impl MixpanelBackend {
             }),
         }
     }
+}
+
+/// A flag object's key (`?` when it has none) and id (empty when it has none) as the server
+/// wrote them, for messages about a flag that could not be read.
+fn identity(raw: &Map<String, Value>) -> (String, String) {
+    let id = raw.get("id").and_then(Value::as_str).unwrap_or_default();
+    (shared::raw_key(raw), id.to_owned())
 }

@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 
 use reqwest::Method;
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 use super::wire::FeatureFlagResponse;
-use super::{MixpanelBackend, RATE_LIMIT, translate};
-use crate::backend::http::{Access, Call, raw_key};
+use super::{MixpanelBackend, RATE_LIMIT, identity, translate};
+use crate::backend::http::{Access, Call};
 use crate::backend::{
     Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, Unsupported,
 };
@@ -73,18 +73,14 @@ impl Backend for MixpanelBackend {
         // one at a time.
         let mut by_key: BTreeMap<String, Vec<(String, &RawValue)>> = BTreeMap::new();
         let mut state = LiveState::default();
-        for text in answer.flags() {
+        for text in answer.flags(&call)? {
             let head = serde_json::from_str::<Head>(text.get());
             if head.as_ref().is_ok_and(Head::is_deleted) {
                 continue;
             }
-            let (key, id) = if let Ok(head) = head {
-                (head.key, head.id)
-            } else {
-                let object: Map<String, Value> =
-                    serde_json::from_str(text.get()).unwrap_or_default();
-                let id = object.get("id").and_then(Value::as_str).map(str::to_owned);
-                (raw_key(&object), id.unwrap_or_default())
+            let (key, id) = match head {
+                Ok(head) => (head.key, head.id),
+                Err(_) => identity(&serde_json::from_str(text.get()).unwrap_or_default()),
             };
             by_key.entry(key).or_default().push((id, text));
         }

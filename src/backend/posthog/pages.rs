@@ -31,7 +31,6 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
-
 use serde_json::value::RawValue;
 
 use super::wire::{Listed, Page};
