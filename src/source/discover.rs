@@ -87,7 +87,7 @@ pub(super) fn discover(root: &Path, config: &Config, locations: &Locations) -> D
                 }
                 hits += 1;
                 match walked {
-                    Ok((p, checked)) => found.files.push((p, checked)),
+                    Ok(p) => found.files.push(p),
                     Err((_, f)) => found.skipped.push(*f),
                 }
             }

@@ -79,27 +79,6 @@ impl Locations {
         }
     }
 
-    /// Whether the document has a node exactly at `pointer`.
-    pub fn contains(&self, pointer: &str) -> bool {
-        self.index().values.contains_key(pointer)
-    }
-
-    /// The keys of the mapping at `pointer` (unescaped), sorted.
-    pub fn children(&self, pointer: &str) -> Vec<String> {
-        let prefix = format!("{pointer}/");
-        let mut out: Vec<String> = self
-            .index()
-            .keys
-            .keys()
-            .filter_map(|p| p.strip_prefix(&prefix))
-            // `<<` merges a mapping in (YAML 1.1); it names no field.
-            .filter(|rest| !rest.contains('/') && *rest != "<<")
-            .map(|rest| rest.replace("~1", "/").replace("~0", "~"))
-            .collect();
-        out.sort();
-        out
-    }
-
     /// The span of the mapping key whose value is at `pointer`; falls back to the value.
     pub fn key(&self, pointer: &str) -> Option<Span> {
         self.index()
