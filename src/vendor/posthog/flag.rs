@@ -197,20 +197,22 @@ impl FlagSpec {
         crate::model::format::resolve(self, environment)
     }
 
-    pub(super) fn into_flag(self) -> Flag {
+    /// The flag this spec describes, defaults filled in (`environments` is not read: the
+    /// overrides are applied to the spec before).
+    pub(super) fn to_flag(&self) -> Flag {
         Flag {
-            key: self.key,
-            name: self.name.unwrap_or_default(),
+            key: self.key.clone(),
+            name: self.name.clone().unwrap_or_default(),
             active: self.active.unwrap_or(true),
             archived: self.archived.unwrap_or(false),
-            tags: self.tags.unwrap_or_default(),
-            evaluation_contexts: self.evaluation_contexts.unwrap_or_default(),
-            conditions: self.conditions.unwrap_or_default(),
+            tags: self.tags.clone().unwrap_or_default(),
+            evaluation_contexts: self.evaluation_contexts.clone().unwrap_or_default(),
+            conditions: self.conditions.clone().unwrap_or_default(),
             aggregation_group_type_index: self.aggregation_group_type_index,
-            aggregation: self.aggregation,
-            variants: self.variants.unwrap_or_default(),
-            payloads: self.payloads.unwrap_or_default(),
-            holdout: self.holdout,
+            aggregation: self.aggregation.clone(),
+            variants: self.variants.clone().unwrap_or_default(),
+            payloads: self.payloads.clone().unwrap_or_default(),
+            holdout: self.holdout.clone(),
             early_exit: self.early_exit.unwrap_or(false),
             feature_enrollment: self.feature_enrollment.unwrap_or(false),
             ensure_experience_continuity: self.ensure_experience_continuity.unwrap_or(false),
@@ -218,7 +220,7 @@ impl FlagSpec {
             bucketing_identifier: self.bucketing_identifier.unwrap_or_default(),
             is_remote_configuration: self.is_remote_configuration.unwrap_or(false),
             has_encrypted_payloads: self.has_encrypted_payloads.unwrap_or(false),
-            depends_on: self.depends_on.unwrap_or_default(),
+            depends_on: self.depends_on.clone().unwrap_or_default(),
         }
     }
 }

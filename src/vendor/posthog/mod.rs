@@ -170,7 +170,7 @@ impl FlagFile for Flag {
     }
 
     fn from_spec(spec: &FlagSpec) -> Self {
-        spec.clone().into_flag()
+        spec.to_flag()
     }
 
     fn item_lists() -> &'static [&'static str] {

@@ -29,6 +29,8 @@
 //! Writing (`write`: `to_wire`) produces the full body of a create; `update` sends the subset
 //! that changed (`changed_fields`).
 
+use std::fmt::{self, Display};
+
 use serde_json::{Map, Value};
 
 mod write;
@@ -52,7 +54,7 @@ pub const MISSING_TARGET_PREFIX: char = '#';
 /// Translate a live flag into the model. Dependency ids are resolved through `ids`.
 pub(crate) fn from_wire(wire: &WireFlag, ids: &Ids) -> Result<Flag, Reason> {
     let filters = match &wire.filters {
-        Value::Object(map) => map.clone(),
+        Value::Object(map) => map,
         // PostHog always answers with an object; a null (or missing) `filters` means the
         // answer is not what flagops understands, and reading it as "no conditions" would let
         // a plan overwrite the flag's real targeting.
@@ -141,17 +143,17 @@ fn read_condition(
     flag_level: Option<u32>,
     ids: &Ids,
 ) -> Result<Condition, Reason> {
-    let at = format!("condition {n}");
+    let at = Place::Condition(n);
     let Value::Object(group) = group else {
         return Err(format!("{at} is {}, not an object", kind(group)));
     };
-    reject_unknown(group, &CONDITION_FIELDS, &at)?;
+    reject_unknown(group, &CONDITION_FIELDS, at)?;
     let properties = match group.get("properties") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(props)) => props
             .iter()
             .enumerate()
-            .map(|(i, p)| read_property(p, &format!("{at}, property {}", i + 1), ids))
+            .map(|(i, p)| read_property(p, Place::Property(n, i + 1), ids))
             .collect::<Result<_, _>>()?,
         Some(other) => return Err(format!("{at}: `properties` is {}, not a list", kind(other))),
     };
@@ -165,7 +167,7 @@ fn read_condition(
             ));
         }
         Some(v) => {
-            let index = opt_index(Some(v), &format!("{at}: `aggregation_group_type_index`"))?;
+            let index = opt_index(Some(v), at.field("aggregation_group_type_index"))?;
             if index == flag_level { None } else { index }
         }
     };
@@ -173,22 +175,19 @@ fn read_condition(
         properties,
         rollout_percentage: opt_percent(
             group.get("rollout_percentage"),
-            &format!("{at}: `rollout_percentage`"),
+            at.field("rollout_percentage"),
         )?,
-        variant: opt_string(group.get("variant"), &format!("{at}: `variant`"))?,
+        variant: opt_string(group.get("variant"), at.field("variant"))?,
         aggregation_group_type_index: aggregation,
         aggregation: None,
-        description: opt_string(group.get("description"), &format!("{at}: `description`"))?,
+        description: opt_string(group.get("description"), at.field("description"))?,
         sort_key: match group.get("sort_key") {
             None | Some(Value::Null) => None,
             Some(Value::Number(n)) => Some(SortKey::Number(n.clone())),
             Some(Value::String(s)) => Some(SortKey::Text(s.clone())),
             Some(other) => return Err(format!("{at}: `sort_key` is {}", kind(other))),
         },
-        exposure_frozen: opt_bool(
-            group.get("exposure_frozen"),
-            &format!("{at}: `exposure_frozen`"),
-        )?,
+        exposure_frozen: opt_bool(group.get("exposure_frozen"), at.field("exposure_frozen"))?,
         exposure_frozen_cohort: match group.get("exposure_frozen_cohort") {
             None | Some(Value::Null) => None,
             Some(v) => Some(
@@ -212,15 +211,15 @@ const PROPERTY_FIELDS: [&str; 10] = [
     "dependency_chain",
 ];
 
-fn read_property(value: &Value, at: &str, ids: &Ids) -> Result<Property, Reason> {
+fn read_property(value: &Value, at: Place, ids: &Ids) -> Result<Property, Reason> {
     let Value::Object(prop) = value else {
         return Err(format!("{at} is {}, not an object", kind(value)));
     };
     reject_unknown(prop, &PROPERTY_FIELDS, at)?;
     // Legacy flags may lack `type`; SDKs evaluate such a property as a person property, and
     // PostHog requires a type on every write, so it reads (and is written back) as `person`.
-    let kind_name = opt_string(prop.get("type"), &format!("{at}: `type`"))?
-        .unwrap_or_else(|| "person".to_owned());
+    let kind_name =
+        opt_string(prop.get("type"), at.field("type"))?.unwrap_or_else(|| "person".to_owned());
     let property_type = match kind_name.as_str() {
         "person" => PropertyType::Person,
         "cohort" => PropertyType::Cohort,
@@ -257,11 +256,7 @@ fn read_property(value: &Value, at: &str, ids: &Ids) -> Result<Property, Reason>
             .map_or_else(|| format!("{MISSING_TARGET_PREFIX}{id}"), str::to_owned);
         (None, Some(target), None)
     } else {
-        (
-            key,
-            None,
-            opt_string(prop.get("label"), &format!("{at}: `label`"))?,
-        )
+        (key, None, opt_string(prop.get("label"), at.field("label"))?)
     };
     Ok(Property {
         kind: property_type,
@@ -270,12 +265,9 @@ fn read_property(value: &Value, at: &str, ids: &Ids) -> Result<Property, Reason>
         operator,
         value: prop.get("value").filter(|v| !v.is_null()).cloned(),
         cohort: None,
-        negation: opt_bool(prop.get("negation"), &format!("{at}: `negation`"))?,
+        negation: opt_bool(prop.get("negation"), at.field("negation"))?,
         group_type: None,
-        group_type_index: opt_index(
-            prop.get("group_type_index"),
-            &format!("{at}: `group_type_index`"),
-        )?,
+        group_type_index: opt_index(prop.get("group_type_index"), at.field("group_type_index"))?,
         label,
     })
 }
@@ -294,25 +286,21 @@ fn read_variants(multivariate: Option<&Value>) -> Result<Vec<Variant>, Reason> {
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            let at = format!("variant {}", i + 1);
+            let at = Place::Variant(i + 1);
             let Value::Object(v) = v else {
                 return Err(format!("{at} is {}", kind(v)));
             };
-            reject_unknown(
-                v,
-                &["key", "name", "rollout_percentage", "description"],
-                &at,
-            )?;
+            reject_unknown(v, &["key", "name", "rollout_percentage", "description"], at)?;
             Ok(Variant {
-                key: opt_string(v.get("key"), &format!("{at}: `key`"))?
+                key: opt_string(v.get("key"), at.field("key"))?
                     .ok_or_else(|| format!("{at} has no `key`"))?,
-                name: opt_string(v.get("name"), &format!("{at}: `name`"))?,
+                name: opt_string(v.get("name"), at.field("name"))?,
                 rollout_percentage: opt_percent(
                     v.get("rollout_percentage"),
-                    &format!("{at}: `rollout_percentage`"),
+                    at.field("rollout_percentage"),
                 )?
                 .ok_or_else(|| format!("{at} has no `rollout_percentage`"))?,
-                description: opt_string(v.get("description"), &format!("{at}: `description`"))?,
+                description: opt_string(v.get("description"), at.field("description"))?,
             })
         })
         .collect()
@@ -364,7 +352,11 @@ fn read_holdout(holdout: Option<&Value>) -> Result<Option<Holdout>, Reason> {
     }
 }
 
-fn reject_unknown(object: &Map<String, Value>, known: &[&str], at: &str) -> Result<(), Reason> {
+fn reject_unknown(
+    object: &Map<String, Value>,
+    known: &[&str],
+    at: impl Display,
+) -> Result<(), Reason> {
     match object
         .iter()
         .find(|(k, v)| !v.is_null() && !known.contains(&k.as_str()))
@@ -376,7 +368,7 @@ fn reject_unknown(object: &Map<String, Value>, known: &[&str], at: &str) -> Resu
     }
 }
 
-fn opt_string(value: Option<&Value>, what: &str) -> Result<Option<String>, Reason> {
+fn opt_string(value: Option<&Value>, what: impl Display) -> Result<Option<String>, Reason> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -384,7 +376,7 @@ fn opt_string(value: Option<&Value>, what: &str) -> Result<Option<String>, Reaso
     }
 }
 
-fn opt_bool(value: Option<&Value>, what: &str) -> Result<Option<bool>, Reason> {
+fn opt_bool(value: Option<&Value>, what: impl Display) -> Result<Option<bool>, Reason> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -392,7 +384,7 @@ fn opt_bool(value: Option<&Value>, what: &str) -> Result<Option<bool>, Reason> {
     }
 }
 
-fn opt_percent(value: Option<&Value>, what: &str) -> Result<Option<Percent>, Reason> {
+fn opt_percent(value: Option<&Value>, what: impl Display) -> Result<Option<Percent>, Reason> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => Ok(n.as_f64().map(Percent)),
@@ -400,7 +392,7 @@ fn opt_percent(value: Option<&Value>, what: &str) -> Result<Option<Percent>, Rea
     }
 }
 
-fn opt_index(value: Option<&Value>, what: &str) -> Result<Option<u32>, Reason> {
+fn opt_index(value: Option<&Value>, what: impl Display) -> Result<Option<u32>, Reason> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v
@@ -408,6 +400,46 @@ fn opt_index(value: Option<&Value>, what: &str) -> Result<Option<u32>, Reason> {
             .and_then(|n| u32::try_from(n).ok())
             .map(Some)
             .ok_or_else(|| format!("{what} is not a group type index")),
+    }
+}
+
+/// Where in a live flag a value was read, for messages: formatted only when one is written.
+#[derive(Clone, Copy)]
+enum Place {
+    /// The n-th condition (1-based).
+    Condition(usize),
+    /// The i-th property of the n-th condition.
+    Property(usize, usize),
+    /// The n-th variant.
+    Variant(usize),
+}
+
+impl Place {
+    /// A field of the value at this place.
+    fn field(self, name: &'static str) -> Field {
+        Field { place: self, name }
+    }
+}
+
+impl Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Condition(n) => write!(f, "condition {n}"),
+            Self::Property(n, i) => write!(f, "condition {n}, property {i}"),
+            Self::Variant(n) => write!(f, "variant {n}"),
+        }
+    }
+}
+
+/// A field at a `Place`: "condition 1: `variant`".
+struct Field {
+    place: Place,
+    name: &'static str,
+}
+
+impl Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: `{}`", self.place, self.name)
     }
 }
 

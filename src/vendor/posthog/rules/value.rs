@@ -94,32 +94,7 @@ pub(crate) fn check(
     match op {
         Operator::Regex | Operator::NotRegex => match value.as_str() {
             None => error("value-type", format!("`{name}` needs a string pattern")),
-            Some(pattern) => regex::Regex::new(pattern).err().and_then(|e| {
-                // PostHog's flag-evaluation service is written in Rust and compiles patterns
-                // with the `regex` crate; a pattern that only a backtracking engine accepts
-                // (look-around, backreferences) is stored by the API but never matches there.
-                if fancy_regex::Regex::new(pattern).is_ok() {
-                    return error(
-                        "regex",
-                        format!(
-                            "regex `{pattern}` uses look-around or backreferences, which \
-                             PostHog's flag-evaluation service (Rust `regex` syntax) cannot evaluate"
-                        ),
-                    );
-                }
-                let first = e
-                    .to_string()
-                    .lines()
-                    .last()
-                    .unwrap_or_default()
-                    .trim()
-                    .trim_start_matches("error: ")
-                    .to_owned();
-                error(
-                    "regex",
-                    format!("regex `{pattern}` does not compile: {first}"),
-                )
-            }),
+            Some(pattern) => regex_problem(pattern),
         },
         Operator::IcontainsMulti | Operator::NotIcontainsMulti => match value.as_array() {
             Some(items) if !items.is_empty() && items.iter().all(Value::is_string) => None,
@@ -211,10 +186,66 @@ pub(crate) fn is_date(text: &str) -> bool {
         || text.parse::<jiff::Timestamp>().is_ok()
 }
 
+/// The problem with regex `pattern`, if any. Compiling a pattern costs far more than the
+/// rest of a flag's rules and the same pattern recurs across flags and environments: each
+/// distinct pattern is compiled once per thread.
+fn regex_problem(pattern: &str) -> Option<ValueProblem> {
+    thread_local! {
+        static SEEN: std::cell::RefCell<std::collections::HashMap<String, Option<ValueProblem>>> =
+            std::cell::RefCell::default();
+    }
+    if let Some(known) = SEEN.with_borrow(|seen| seen.get(pattern).cloned()) {
+        return known;
+    }
+    let problem = regex::Regex::new(pattern).err().and_then(|e| {
+        // PostHog's flag-evaluation service is written in Rust and compiles patterns
+        // with the `regex` crate; a pattern that only a backtracking engine accepts
+        // (look-around, backreferences) is stored by the API but never matches there.
+        if fancy_regex::Regex::new(pattern).is_ok() {
+            return error(
+                "regex",
+                format!(
+                    "regex `{pattern}` uses look-around or backreferences, which \
+                     PostHog's flag-evaluation service (Rust `regex` syntax) cannot evaluate"
+                ),
+            );
+        }
+        let first = e
+            .to_string()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .trim_start_matches("error: ")
+            .to_owned();
+        error(
+            "regex",
+            format!("regex `{pattern}` does not compile: {first}"),
+        )
+    });
+    SEEN.with_borrow_mut(|seen| seen.insert(pattern.to_owned(), problem.clone()));
+    problem
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_pattern_seen_before_gets_the_same_answer() {
+        let bad = regex_problem("(a").unwrap();
+        assert!(
+            bad.message.starts_with("regex `(a` does not compile: "),
+            "{bad:?}"
+        );
+        assert_eq!(regex_problem("a|b"), None);
+        assert_eq!(regex_problem("(a"), Some(bad));
+        assert_eq!(regex_problem("a|b"), None);
+        let look = regex_problem("a(?=b)").unwrap();
+        assert!(look.message.contains("look-around"), "{look:?}");
+        assert_eq!(regex_problem("a(?=b)"), Some(look));
+    }
 
     #[test]
     fn semver_accepts_posthog_forms() {
