@@ -137,6 +137,16 @@ pub fn check<F: Checked>(repo: &Repository<F>) -> Vec<Finding> {
     let mut envs: Vec<Option<&str>> = vec![None];
     envs.extend(repo.config.environments.keys().map(|k| Some(k.as_str())));
     for env in envs {
+        // An environment that no flag overrides (and that no flag is left out of) resolves
+        // to the base's flags themselves: its findings would all be the base's, which are
+        // reported once.
+        if let Some(name) = env
+            && !repo
+                .checked_flags()
+                .any(|l| l.overrides.contains_key(name) || l.broken.environments.contains(name))
+        {
+            continue;
+        }
         let own;
         let resolution = if env.is_none() {
             &base
