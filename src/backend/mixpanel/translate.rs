@@ -8,6 +8,7 @@
 //! than overwritten.
 
 use std::collections::BTreeMap;
+use std::fmt::{self, Display};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -33,7 +34,7 @@ pub(crate) fn from_wire(wire: &FeatureFlagResponse) -> Result<MixpanelFlag, Stri
                 key: v.key.clone(),
                 value: v.value.clone(),
                 is_control: v.is_control,
-                split: percent(v.split, &format!("the split of variant `{}`", v.key))?,
+                split: percent(v.split, format_args!("the split of variant `{}`", v.key))?,
                 description: v.description.clone(),
                 is_sticky: v.is_sticky.unwrap_or(false),
             })
@@ -95,12 +96,12 @@ pub(crate) fn from_wire(wire: &FeatureFlagResponse) -> Result<MixpanelFlag, Stri
 }
 
 fn rollout_from_wire(index: usize, group: &WireRollout) -> Result<RolloutGroup, String> {
-    let at = format!("rollout group {}", index + 1);
+    let at = Group(index + 1);
     Ok(RolloutGroup {
         name: group.name.clone(),
         rollout_percentage: percent(
             group.rollout_percentage,
-            &format!("the `rollout_percentage` of {at}"),
+            format_args!("the `rollout_percentage` of {at}"),
         )?,
         variant_splits: group
             .variant_splits
@@ -108,7 +109,7 @@ fn rollout_from_wire(index: usize, group: &WireRollout) -> Result<RolloutGroup, 
             .map(|(key, split)| {
                 Ok((
                     key.clone(),
-                    percent(*split, &format!("the split of `{key}` in {at}"))?,
+                    percent(*split, format_args!("the split of `{key}` in {at}"))?,
                 ))
             })
             .collect::<Result<BTreeMap<_, _>, String>>()?,
@@ -116,14 +117,19 @@ fn rollout_from_wire(index: usize, group: &WireRollout) -> Result<RolloutGroup, 
         runtime_event_rule: group
             .runtime_event_rule
             .as_ref()
-            .map(|r| convert(r, &format!("the `runtime_event_rule` of {at}")))
+            .map(|r| convert(r, format_args!("the `runtime_event_rule` of {at}")))
             .transpose()?,
         cohort_definition: not_null(group.cohort_definition.as_ref()),
         runtime_evaluation_definition: not_null(group.runtime_evaluation_definition.as_ref())
-            .map(|d| convert(&d, &format!("the `runtime_evaluation_definition` of {at}")))
+            .map(|d| {
+                convert(
+                    &d,
+                    format_args!("the `runtime_evaluation_definition` of {at}"),
+                )
+            })
             .transpose()?,
         variant_override: not_null(group.variant_override.as_ref())
-            .map(|o| convert(&o, &format!("the `variant_override` of {at}")))
+            .map(|o| convert(&o, format_args!("the `variant_override` of {at}")))
             .transpose()?,
     })
 }
@@ -143,7 +149,7 @@ pub(crate) fn to_request(
                 key: v.key.clone(),
                 value: v.value.clone(),
                 is_control: v.is_control,
-                split: fraction(v.split, &format!("the split of variant `{}`", v.key))?,
+                split: fraction(v.split, format_args!("the split of variant `{}`", v.key))?,
                 description: v.description.clone(),
                 is_sticky: v.is_sticky.then_some(true),
             })
@@ -184,12 +190,12 @@ pub(crate) fn to_request(
 }
 
 fn rollout_to_wire(index: usize, group: &RolloutGroup) -> Result<WireRollout, String> {
-    let at = format!("rollout group {}", index + 1);
+    let at = Group(index + 1);
     Ok(WireRollout {
         name: group.name.clone(),
         rollout_percentage: fraction(
             group.rollout_percentage,
-            &format!("the `rollout_percentage` of {at}"),
+            format_args!("the `rollout_percentage` of {at}"),
         )?,
         variant_splits: group
             .variant_splits
@@ -197,7 +203,7 @@ fn rollout_to_wire(index: usize, group: &RolloutGroup) -> Result<WireRollout, St
             .map(|(key, split)| {
                 Ok((
                     key.clone(),
-                    fraction(*split, &format!("the split of `{key}` in {at}"))?,
+                    fraction(*split, format_args!("the split of `{key}` in {at}"))?,
                 ))
             })
             .collect::<Result<BTreeMap<_, _>, String>>()?,
@@ -210,7 +216,7 @@ fn rollout_to_wire(index: usize, group: &RolloutGroup) -> Result<WireRollout, St
         runtime_event_rule: group
             .runtime_event_rule
             .as_ref()
-            .map(|r| convert(r, &format!("the `runtime_event_rule` of {at}")))
+            .map(|r| convert(r, format_args!("the `runtime_event_rule` of {at}")))
             .transpose()?,
         variant_override: group
             .variant_override
@@ -219,14 +225,24 @@ fn rollout_to_wire(index: usize, group: &RolloutGroup) -> Result<WireRollout, St
     })
 }
 
-fn percent(fraction: Fraction, what: &str) -> Result<Percent, String> {
+fn percent(fraction: Fraction, what: impl Display) -> Result<Percent, String> {
     fraction
         .percent()
         .ok_or_else(|| format!("{what} is not a finite number"))
 }
 
-fn fraction(percent: Percent, what: &str) -> Result<Fraction, String> {
+fn fraction(percent: Percent, what: impl Display) -> Result<Fraction, String> {
     Fraction::of_percent(percent).ok_or_else(|| format!("{what} is not a finite number"))
+}
+
+/// The n-th rollout group (1-based), as messages name it; formatted only when one is written.
+#[derive(Clone, Copy)]
+struct Group(usize);
+
+impl Display for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rollout group {}", self.0)
+    }
 }
 
 fn not_null(value: Option<&Value>) -> Option<Value> {
@@ -235,9 +251,9 @@ fn not_null(value: Option<&Value>) -> Option<Value> {
 
 /// `value` as another type with the same JSON form (the model's enums and rules ↔ the
 /// wire's strings and objects); the error names `what` and quotes the value.
-fn convert<A: Serialize, B: DeserializeOwned>(value: &A, what: &str) -> Result<B, String> {
+fn convert<A: Serialize, B: DeserializeOwned>(value: &A, what: impl Display) -> Result<B, String> {
     let json = serde_json::to_value(value).map_err(|e| format!("{what}: {e}"))?;
-    serde_json::from_value(json.clone()).map_err(|e| {
+    B::deserialize(&json).map_err(|e| {
         format!(
             "{what} {} is not one flagops knows ({})",
             crate::backend::http::quote(&json.to_string()),
