@@ -531,3 +531,37 @@ fn the_configured_rate_limit_reaches_the_adapter() {
         Some(flagops::backend::posthog::RATE_LIMIT)
     );
 }
+
+/// A plan's backend is told it will only be read (`Backend::read_only`): it keeps no copy of
+/// the flags as read. Asked for an update anyway, it sends the flag as flagops translated it
+/// as `original_flag`, not the server's object (whose `id` and `version` only a kept copy has).
+#[tokio::test]
+async fn a_read_only_backend_keeps_no_copy_of_the_flags_it_read() {
+    for read_only in [false, true] {
+        let fake = FakePosthog::start().await;
+        let ids = fake.seed(vec![seeded("a", true, &[])]);
+        let mut backend = adapter(&fake, Vec::new());
+        if read_only {
+            backend.read_only();
+        }
+        let plan = plan_for(&backend, &[flag(spec("a", 50, &[]))], &prune()).await;
+        fake.clear_requests();
+        let report = apply(&backend, &plan, 1).await;
+        assert_eq!(statuses(&report)["a"], "applied", "read_only: {read_only}");
+        let log = fake.requests();
+        let patch = log
+            .iter()
+            .find(|r| r.method == "PATCH")
+            .and_then(|r| r.body.clone())
+            .unwrap();
+        let original = &patch["original_flag"];
+        assert_eq!(original["key"], "a", "{patch}");
+        if read_only {
+            assert_eq!(original.get("id"), None, "{patch}");
+            assert_eq!(original.get("version"), None, "{patch}");
+        } else {
+            assert_eq!(original["id"], ids[0], "{patch}");
+            assert_eq!(original["version"], 1, "{patch}");
+        }
+    }
+}

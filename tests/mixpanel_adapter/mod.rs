@@ -311,6 +311,33 @@ async fn a_write_without_a_read_reads_the_flag_first() {
     assert_eq!(lines(&fake), [format!("GET {flag}"), format!("PUT {flag}")]);
 }
 
+/// A plan's backend is told it will only be read (`Backend::read_only`): it keeps nothing of
+/// the flags it listed, so a write asked of it anyway reads the flag first, as a backend that
+/// never listed does; one that keeps them writes at once.
+#[tokio::test]
+async fn a_read_only_backend_keeps_nothing_of_the_flags_it_listed() {
+    for read_only in [false, true] {
+        let fake = FakeMixpanel::start().await;
+        let ids = fake.seed(vec![seeded("a", "disabled")]);
+        let mut backend = backend(&fake);
+        if read_only {
+            backend.read_only();
+        }
+        let live = backend.list().await.unwrap().flags.remove(0);
+        fake.clear_requests();
+        let mut desired = live.flag.clone();
+        desired.description = Some("Now described".into());
+        backend.update(&live, &desired).await.unwrap();
+        let flag = format!("{}{}/", flags_path(), ids[0]);
+        let expected = if read_only {
+            vec![format!("GET {flag}"), format!("PUT {flag}")]
+        } else {
+            vec![format!("PUT {flag}")]
+        };
+        assert_eq!(lines(&fake), expected, "read_only: {read_only}");
+    }
+}
+
 #[tokio::test]
 async fn delete_archives_by_default() {
     let fake = FakeMixpanel::start().await;
