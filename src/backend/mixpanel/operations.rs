@@ -116,7 +116,11 @@ impl Backend for MixpanelBackend {
                 }
             }
         }
-        state.flags.sort_by(|a, b| a.flag.key.cmp(&b.flag.key));
+        // Keys are unique here (a key held by two live flags is reported above): a sort in
+        // place needs no second buffer of the flags.
+        state
+            .flags
+            .sort_unstable_by(|a, b| a.flag.key.cmp(&b.flag.key));
         state
             .unsupported
             .sort_by(|a, b| (&a.key, &a.id).cmp(&(&b.key, &b.id)));
