@@ -28,18 +28,22 @@ pub fn escape_pointer(key: &str) -> Cow<'_, str> {
     }
 }
 
-/// A JSON value with whole floats written as integers, recursively (`1.0` → `1`).
-pub fn canonical_value(value: &Value) -> Value {
+/// Write a JSON value's whole floats as integers, recursively (`1.0` → `1`), in place.
+pub fn canonicalize(value: &mut Value) {
     match value {
-        Value::Number(n) => Value::Number(canonical_number(n)),
-        Value::Array(items) => Value::Array(items.iter().map(canonical_value).collect()),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), canonical_value(v)))
-                .collect(),
-        ),
-        other => other.clone(),
+        Value::Number(n) => *n = canonical_number(n),
+        Value::Array(items) => items.iter_mut().for_each(canonicalize),
+        Value::Object(map) => map.values_mut().for_each(canonicalize),
+        _ => {}
     }
+}
+
+/// Strings as a set: sorted, each once.
+pub fn sorted_set(items: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut set: Vec<String> = items.into_iter().collect();
+    set.sort_unstable();
+    set.dedup();
+    set
 }
 
 fn canonical_number(n: &Number) -> Number {
@@ -62,5 +66,22 @@ mod tests {
             super::sha256(b"abc"),
             "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn canonicalize_writes_whole_floats_as_integers_at_every_depth() {
+        let mut value =
+            serde_json::json!({"a": [1.0, 2.5, {"b": -3.0}], "c": 9007199254740992.0, "d": "1.0"});
+        super::canonicalize(&mut value);
+        assert_eq!(
+            value.to_string(),
+            r#"{"a":[1,2.5,{"b":-3}],"c":9007199254740992.0,"d":"1.0"}"#
+        );
+    }
+
+    #[test]
+    fn a_sorted_set_holds_each_string_once_in_order() {
+        let items = ["b", "a", "b", "", "a"].map(str::to_owned);
+        assert_eq!(super::sorted_set(items), ["", "a", "b"]);
     }
 }

@@ -22,12 +22,10 @@
 //! [`adopt_display_fields`] takes from the live flag what the repository leaves to Mixpanel:
 //! the `hash_salt` Mixpanel generated and the names of rollout groups (by position).
 
-use std::collections::BTreeSet;
-
 use super::flag::{MixpanelFlag, default_splits};
 use super::spec::MixpanelSpec;
 use crate::model::Percent;
-use crate::util::canonical_value;
+use crate::util::{canonicalize, sorted_set};
 
 /// The file form of a (live) flag, as `import` writes it: the canonical form, then
 /// `MixpanelFlag::to_spec` (fields at their default left out). Reading it back and normalizing
@@ -42,13 +40,13 @@ pub fn normalize(flag: &MixpanelFlag) -> MixpanelFlag {
     let mut out = flag.clone();
     // When Mixpanel enabled it is a fact about the live flag, not part of what it means.
     out.enabled_at = None;
-    out.tags = sorted_set(&flag.tags);
-    out.depends_on = sorted_set(&flag.depends_on);
+    out.tags = sorted_set(std::mem::take(&mut out.tags));
+    out.depends_on = sorted_set(std::mem::take(&mut out.depends_on));
     out.description = non_empty(out.description.take());
     out.variants.sort_by(|a, b| a.key.cmp(&b.key));
     for variant in &mut out.variants {
         variant.split = percent(variant.split);
-        variant.value = canonical_value(&variant.value);
+        canonicalize(&mut variant.value);
         variant.description = non_empty(variant.description.take());
         if variant.is_control {
             variant.is_sticky = false;
@@ -73,17 +71,15 @@ pub fn normalize(flag: &MixpanelFlag) -> MixpanelFlag {
         .into_iter()
         .flatten()
         {
-            *rule = canonical_value(rule);
+            canonicalize(rule);
         }
         if let Some(event) = &mut group.runtime_event_rule
             && let Some(filters) = &mut event.property_filters
         {
-            *filters = canonical_value(filters);
+            canonicalize(filters);
         }
         if let Some(definition) = &mut group.runtime_evaluation_definition {
-            for value in definition.values_mut() {
-                *value = canonical_value(value);
-            }
+            definition.values_mut().for_each(canonicalize);
         }
     }
     out
@@ -101,15 +97,6 @@ pub fn adopt_display_fields(desired: &mut MixpanelFlag, live: &MixpanelFlag) {
             mine.name.clone_from(&theirs.name);
         }
     }
-}
-
-fn sorted_set(items: &[String]) -> Vec<String> {
-    items
-        .iter()
-        .cloned()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect()
 }
 
 /// A percentage rounded to 1e-9, so equal values compare equal (as PostHog's model does).

@@ -25,9 +25,7 @@
 //!   apply keeps it. PostHog's UI writes them on its own (`label` of a flag dependency is the
 //!   target key), and a plan that fights the UI over a label would be noise.
 
-use std::collections::BTreeSet;
-
-use crate::util::canonical_value;
+use crate::util::{canonicalize, sorted_set};
 
 use super::flag::Flag;
 use super::property::{Condition, Property, PropertyType};
@@ -62,20 +60,8 @@ pub fn file_form(flag: &Flag) -> FlagSpec {
 pub fn normalize(flag: &Flag) -> Flag {
     let mut out = flag.clone();
     out.tags = tag_set(&flag.tags);
-    out.evaluation_contexts = flag
-        .evaluation_contexts
-        .iter()
-        .cloned()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    out.depends_on = flag
-        .depends_on
-        .iter()
-        .cloned()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    out.evaluation_contexts = sorted_set(std::mem::take(&mut out.evaluation_contexts));
+    out.depends_on = sorted_set(std::mem::take(&mut out.depends_on));
 
     if out.is_remote_configuration && out.conditions.is_empty() {
         out.conditions.push(Condition::default());
@@ -103,9 +89,7 @@ pub fn normalize(flag: &Flag) -> Flag {
         variant.name = non_empty(variant.name.take());
         variant.description = non_empty(variant.description.take());
     }
-    for value in out.payloads.values_mut() {
-        *value = canonical_value(value);
-    }
+    out.payloads.values_mut().for_each(canonicalize);
     if let Some(holdout) = &mut out.holdout {
         holdout.exclusion_percentage = percent(holdout.exclusion_percentage);
     }
@@ -118,8 +102,8 @@ fn normalize_property(property: &mut Property) {
         property.negation = None;
     }
     property.label = non_empty(property.label.take());
-    if let Some(value) = &property.value {
-        property.value = Some(canonical_value(value));
+    if let Some(value) = &mut property.value {
+        canonicalize(value);
     }
     if property.kind == PropertyType::Flag {
         property.key = None;
@@ -133,12 +117,7 @@ pub fn tag(tag: &str) -> String {
 
 /// Tags as PostHog stores them, as a sorted set.
 pub fn tag_set(tags: &[String]) -> Vec<String> {
-    tags.iter()
-        .map(|t| tag(t))
-        .filter(|t| !t.is_empty())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect()
+    sorted_set(tags.iter().map(|t| tag(t)).filter(|t| !t.is_empty()))
 }
 
 /// Round a percentage to PostHog's 1e-9 tolerance so equal values compare equal.
