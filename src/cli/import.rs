@@ -129,11 +129,20 @@ fn write_all(files: &[Planned]) -> std::result::Result<(), String> {
         .filter(|f| f.existing.as_deref() != Some(f.text.as_bytes()))
         .collect();
     let mut staged = Vec::new();
+    let mut made: BTreeSet<&Path> = BTreeSet::new();
     for file in &files {
         let dir = file.path.parent().unwrap_or(Path::new("."));
+        // Each directory is made once, not once per file in it.
+        let made_dir = if made.contains(dir) {
+            Ok(())
+        } else {
+            fs::create_dir_all(dir).map(|()| {
+                made.insert(dir);
+            })
+        };
         // Closed once written (a `TempPath`, removed if never persisted): thousands of files
         // must not hold thousands of descriptors (macOS allows 256 by default).
-        let staged_file = fs::create_dir_all(dir)
+        let staged_file = made_dir
             .and_then(|()| tempfile::NamedTempFile::new_in(dir))
             .and_then(|mut tmp| tmp.write_all(file.text.as_bytes()).map(|()| tmp))
             .map(tempfile::NamedTempFile::into_temp_path)
@@ -277,15 +286,19 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
         };
         let shown = import::lexical_normal(&shown);
         let path = absolute_root.join(&shown);
-        // Never opened unless a regular file: reading a FIFO would wait forever.
-        if fs::metadata(&path).is_ok_and(|m| !m.is_file()) {
-            refused.push(format!(
-                "{}: is not a regular file; remove it",
-                display(&shown)
-            ));
-            continue;
-        }
-        let current = fs::read(&path).ok();
+        // Never opened unless a regular file: reading a FIFO would wait forever. A file that
+        // is not there is not opened either.
+        let current = match fs::metadata(&path) {
+            Ok(meta) if !meta.is_file() => {
+                refused.push(format!(
+                    "{}: is not a regular file; remove it",
+                    display(&shown)
+                ));
+                continue;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            _ => fs::read(&path).ok(),
+        };
         let spec = match written {
             None => Some(import::canonical(flag)),
             Some(written) => {
