@@ -28,7 +28,7 @@ pub struct Reference {
 }
 
 /// What the vendor-neutral core needs from a vendor's flag model.
-pub trait VendorFlag: Clone + Serialize {
+pub trait VendorFlag: Clone + PartialEq + Serialize {
     /// The flag's key: unique per environment, the name everything refers to it by.
     fn key(&self) -> &str;
 

@@ -91,8 +91,12 @@ impl<K> Change<K> {
 }
 
 /// Every change that turns `before` into `after` (the vendor's `VendorFlag::diff`). Empty
-/// when they are the same flag.
+/// when they are the same flag: most flags of a plan are, and that is one comparison instead
+/// of a field-by-field diff.
 pub fn diff<F: VendorFlag>(before: &F, after: &F) -> Vec<Change<F::Field>> {
+    if before == after {
+        return Vec::new();
+    }
     F::diff(before, after)
 }
 
@@ -101,14 +105,14 @@ pub fn diff<F: VendorFlag>(before: &F, after: &F) -> Vec<Change<F::Field>> {
 /// Changes read from live to desired (what a plan would do).
 pub fn differences<F: VendorFlag>(desired: &F, live: &F) -> Vec<Change<F::Field>> {
     let (want, have) = comparable(desired, live);
-    F::diff(&have, &want)
+    diff(&have, &want)
 }
 
 /// The same comparison read the other way, from desired to live: what the service holds that
 /// differs from what was written (for reporting fields a server changed on its own).
 pub fn drift<F: VendorFlag>(desired: &F, live: &F) -> Vec<Change<F::Field>> {
     let (want, have) = comparable(desired, live);
-    F::diff(&want, &have)
+    diff(&want, &have)
 }
 
 /// Both sides normalized, the live flag's display fields adopted by the desired one, and the

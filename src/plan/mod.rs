@@ -379,7 +379,7 @@ pub fn build<F: VendorFlag>(
                     want.adopt_ignored(&have, field.as_str());
                 }
                 let comparable = have.reveal_unknown(&want);
-                let changes = F::diff(&comparable, &want);
+                let changes = diff::diff(&comparable, &want);
                 if changes.is_empty() {
                     unchanged.push(key.to_owned());
                     continue;

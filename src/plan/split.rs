@@ -119,7 +119,7 @@ pub fn split<F: VendorFlag>(
                 (None, Some(_)) => Definition::Added,
                 (Some(_), None) => Definition::Removed,
                 (Some(then), Some(now))
-                    if F::diff(&then.normalized(), &now.normalized()).is_empty() =>
+                    if super::diff::diff(&then.normalized(), &now.normalized()).is_empty() =>
                 {
                     Definition::Unchanged
                 }

@@ -62,10 +62,6 @@ impl MixpanelField {
 
 /// Every change that turns `before` into `after`. Empty when they are the same flag.
 pub(super) fn diff(before: &MixpanelFlag, after: &MixpanelFlag) -> Vec<Change> {
-    // Most flags of a plan are unchanged: one comparison instead of a field-by-field diff.
-    if before == after {
-        return Vec::new();
-    }
     let mut out = Vec::new();
     let scalars = [
         (

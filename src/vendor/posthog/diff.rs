@@ -70,10 +70,6 @@ impl Field {
 
 /// Every change that turns `before` into `after`. Empty when they are the same flag.
 pub(super) fn diff(before: &Flag, after: &Flag) -> Vec<Change> {
-    // Most flags of a plan are unchanged: one comparison instead of a field-by-field diff.
-    if before == after {
-        return Vec::new();
-    }
     let mut out = Vec::new();
     let mut scalar = |field: Field, b: Value, a: Value| {
         if b != a {
