@@ -70,7 +70,11 @@ mod tests {
 
     #[test]
     fn canonicalize_writes_whole_floats_as_integers_at_every_depth() {
-        let mut value = serde_json::json!({"a": [1.0, 2.5, {"b": -3.0}], "c": 9_007_199_254_740_992.0, "d": "1.0"});
+        let mut value = serde_json::json!({
+            "a": [1.0, 2.5, {"b": -3.0}],
+            "c": 9_007_199_254_740_992.0,
+            "d": "1.0"
+        });
         super::canonicalize(&mut value);
         assert_eq!(
             value.to_string(),

@@ -2,8 +2,9 @@
 //!
 //! `saphyr-parser` gives the events and their positions; the builder (`builder.rs`) makes
 //! `serde_json::Value`s of them and records where every value (and every mapping key) came
-//! from, keyed by JSON pointer (built lazily, `locations.rs`). That map is what lets the schema check and the semantic rules point at a line and a
-//! column. Merge keys (`<<`, from YAML 1.1) are applied, as most YAML tools do. The builder is
+//! from, keyed by JSON pointer (built lazily, `locations.rs`). That map is what lets the
+//! schema check and the semantic rules point at a line and a column. Merge keys (`<<`, from
+//! YAML 1.1) are applied, as most YAML tools do. The builder is
 //! iterative and bounded: nesting depth, alias expansion and document size have hard limits, so
 //! hostile input yields a finding, never a panic, a hang or unbounded memory.
 
