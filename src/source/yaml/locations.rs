@@ -9,7 +9,7 @@ use crate::finding::Span;
 
 /// Locations of the nodes of one document, keyed by JSON pointer (`""` is the root).
 ///
-/// A flag file's documents are parsed without them ([`parse_lazily`]): each keeps its file's
+/// A flag file's documents are parsed without them ([`parse_lazily`](super::parse_lazily)): each keeps its file's
 /// text instead, and the locations are built from it the first time one is asked for, which
 /// only a finding does. A repository that validates never builds them: they were the larger
 /// part of a loaded repository's memory (two maps of JSON pointers per document).
@@ -62,7 +62,7 @@ impl Locations {
         })
     }
 
-    /// Which document of its file this is, for a document of [`parse_lazily`].
+    /// Which document of its file this is, for a document of [`parse_lazily`](super::parse_lazily).
     pub fn document(&self) -> Option<usize> {
         self.source.as_ref().map(|s| s.document)
     }
