@@ -71,6 +71,9 @@ pub struct PosthogBackend {
     page_size: u32,
     /// Pages of one list read at once.
     list_concurrency: usize,
+    /// Pages of every list read at once (a plan reads the archived list while the default
+    /// list's last pages are read): `list_concurrency` of them in all.
+    list_slots: tokio::sync::Semaphore,
     cache: Mutex<Cache>,
     pacer: Pacer,
     retry: RetryPolicy,
@@ -132,6 +135,7 @@ impl PosthogBackend {
             api_key_env: settings.api_key_env,
             page_size: settings.page_size.max(1),
             list_concurrency: settings.list_concurrency.max(1),
+            list_slots: tokio::sync::Semaphore::new(settings.list_concurrency.max(1)),
             cache: Mutex::new(Cache::default()),
             pacer: Pacer::announcing(&settings.budgets, settings.notice, settings.notice_after),
             retry: settings.retry,

@@ -1,5 +1,6 @@
 //! The five operations of the `Backend` trait over PostHog's REST API: `list` (every page of
-//! the default and the archived list), `get`, `create` (POST), `update` (PATCH of the changed
+//! the default and the archived list, the archived one started once the default list's last
+//! page is asked for), `get`, `create` (POST), `update` (PATCH of the changed
 //! fields with `version` and `original_flag`) and `delete` (re-read, then PATCH `deleted`).
 
 use std::collections::BTreeMap;
@@ -8,6 +9,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::ids::Ids;
+use super::pages::Handoff;
 use super::wire::Listed;
 use super::{PosthogBackend, RATE_LIMIT, live_version, object, translate};
 use crate::backend::http::{Access, Call, raw_key};
@@ -45,8 +47,22 @@ impl Backend for PosthogBackend {
         };
         let mut raw: BTreeMap<i64, Listed> = BTreeMap::new();
         let mut without_id: BTreeMap<String, Unsupported> = BTreeMap::new();
-        for extra in [&[][..], &[("archived", "true")][..]] {
-            for flag in self.list_query(extra, &call).await? {
+        // The archived list starts once the default list's last page has been asked for: the
+        // two overlap by the pages in flight then (within `list_concurrency` requests at
+        // once), and a one-page list is read before the other, as always.
+        let handoff = Handoff::default();
+        // Boxed: two lists read side by side would make every caller's future large.
+        let default = Box::pin(self.list_query_then(&[], &call, &handoff));
+        let archived = Box::pin(async {
+            if handoff.wait().await {
+                self.list_query(&[("archived", "true")], &call).await
+            } else {
+                Ok(Vec::new())
+            }
+        });
+        let (default, archived) = tokio::join!(default, archived);
+        for listed in [default?, archived?] {
+            for flag in listed {
                 if let Some(id) = flag.id {
                     raw.insert(id, flag);
                 } else {

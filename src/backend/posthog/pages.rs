@@ -4,7 +4,11 @@
 //!   page step). The other pages' offsets follow from those two: they are read concurrently,
 //!   at most `list_concurrency` at a time (every request still waits for the shared pacer, so
 //!   the budget holds), and taken in offset order. A plan of N pages takes about the time of
-//!   two pages instead of N.
+//!   two pages instead of N (with `list_concurrency` at least N - 1).
+//! - Two lists read side by side (a plan's default and archived lists) share those
+//!   `list_concurrency` slots. The second starts once the first has asked for the last page
+//!   its count needs ([`Handoff`]): it fills the slots the first list's last round leaves
+//!   free, and a one-page list is still read before the other.
 //! - The pages are merged by id and checked: every page counted what the first did, no id is
 //!   on two pages, and the flags add up to the count. A flag created or deleted between two
 //!   pages shifts the offsets (newest first: one flag would be read twice, or one missed), so
@@ -32,6 +36,8 @@ use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::Notify;
 
 use super::wire::{Listed, Page};
 use super::{MAX_PAGES, PosthogBackend};
@@ -108,6 +114,32 @@ impl Progress<'_> {
     }
 }
 
+/// When a list lets the next one start (a plan's archived list follows its default list):
+/// once the last page the first list knows it needs has been asked for, so the two overlap
+/// only by the pages in flight then; never when the first list failed.
+#[derive(Default)]
+pub(super) struct Handoff {
+    notify: Notify,
+    stopped: AtomicBool,
+}
+
+impl Handoff {
+    fn go(&self) {
+        self.notify.notify_one();
+    }
+
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    /// Wait for the first list: `true` when the next may start, `false` when it failed.
+    pub(super) async fn wait(&self) -> bool {
+        self.notify.notified().await;
+        !self.stopped.load(Ordering::Acquire)
+    }
+}
+
 impl PosthogBackend {
     /// Every flag of one list query, each once; `extra` are query pairs besides
     /// `limit`/`offset`. A list whose pages do not add up is read again once.
@@ -116,11 +148,37 @@ impl PosthogBackend {
         extra: &[(&str, &str)],
         call: &Call<'_>,
     ) -> BackendResult<Vec<Listed>> {
-        let first = match self.read_list(extra, call).await? {
+        self.list_query_then(extra, call, &Handoff::default()).await
+    }
+
+    /// [`list_query`](Self::list_query), telling `next` when another list may start: once
+    /// the last page this list knows it needs has been asked for (or the list is read), and
+    /// never when it failed.
+    pub(super) async fn list_query_then(
+        &self,
+        extra: &[(&str, &str)],
+        call: &Call<'_>,
+        next: &Handoff,
+    ) -> BackendResult<Vec<Listed>> {
+        let listed = self.read_twice(extra, call, next).await;
+        match &listed {
+            Ok(_) => next.go(),
+            Err(_) => next.stop(),
+        }
+        listed
+    }
+
+    async fn read_twice(
+        &self,
+        extra: &[(&str, &str)],
+        call: &Call<'_>,
+        next: &Handoff,
+    ) -> BackendResult<Vec<Listed>> {
+        let first = match self.read_list(extra, call, next).await? {
             Reading::Whole(flags) => return Ok(flags),
             Reading::Changed(why) => why,
         };
-        match self.read_list(extra, call).await? {
+        match self.read_list(extra, call, next).await? {
             Reading::Whole(flags) => Ok(flags),
             Reading::Changed(again) => Err(BackendError::Server {
                 status: 200,
@@ -134,7 +192,12 @@ impl PosthogBackend {
 
     /// Read a list once: the first page, then the others at once (or one after another when
     /// the first page gives no count or offset).
-    async fn read_list(&self, extra: &[(&str, &str)], call: &Call<'_>) -> BackendResult<Reading> {
+    async fn read_list(
+        &self,
+        extra: &[(&str, &str)],
+        call: &Call<'_>,
+        handoff: &Handoff,
+    ) -> BackendResult<Reading> {
         let mut query: Query = extra
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -185,8 +248,14 @@ impl PosthogBackend {
         }
         // With no other page needed, what follows the first page is the tail.
         let mut tail = (planned == 0).then_some(first_next);
-        let mut pages = futures_util::stream::iter(queries)
-            .map(|query| async move { self.read_page(&query, call).await })
+        let mut pages = futures_util::stream::iter(queries.into_iter().enumerate())
+            .map(|(k, query)| async move {
+                // The last page is on its way: the next list may take the slots it frees.
+                if k + 1 == planned {
+                    handoff.go();
+                }
+                self.read_page(&query, call).await
+            })
             .buffered(self.list_concurrency.max(1));
         let mut index = 0;
         while let Some(answer) = pages.next().await {
@@ -285,6 +354,8 @@ impl PosthogBackend {
     async fn read_page(&self, query: &Query, call: &Call<'_>) -> BackendResult<(FlagPage, usize)> {
         let url = Url::parse_with_params(&self.flags_url(), query)
             .map_err(|e| BackendError::Io(format!("cannot build the list URL: {e}")))?;
+        // The semaphore is never closed: a slot always comes.
+        let _slot = self.list_slots.acquire().await.ok();
         self.send_read(Method::GET, url.as_str(), None, call, read_page)
             .await
     }
