@@ -26,6 +26,7 @@ mod error;
 mod http;
 mod ids;
 mod operations;
+mod page;
 mod pages;
 mod settings;
 mod translate;
