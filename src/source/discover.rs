@@ -308,7 +308,7 @@ fn walk_yaml(root: &Path, dir: &Path) -> Vec<Walked> {
     // Below a directory outside the system's, a regular file is too (symlinked directories
     // are not followed), and a symlink is read only inside it or the root: resolved once here,
     // not once per file.
-    let checked = fs::canonicalize(dir).is_ok_and(|real| !super::is_system(&real));
+    let checked = fs::canonicalize(dir).is_ok_and(|real| !super::read::is_system(&real));
     let walker = walkdir::WalkDir::new(dir)
         .sort_by_file_name()
         .into_iter()
