@@ -8,7 +8,7 @@
 //! iterative and bounded: nesting depth, alias expansion and document size have hard limits, so
 //! hostile input yields a finding, never a panic, a hang or unbounded memory.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use saphyr_parser::{Parser, Span as YamlSpan};
 use serde_json::Value;
@@ -91,10 +91,14 @@ pub fn parse_within(text: &str, budget: usize) -> Parsed {
 /// asked for (see [`Locations`]); errors are located as always.
 pub fn parse_lazily(text: &Arc<str>, budget: usize) -> Parsed {
     let mut parsed = parse_with(text, budget, false);
+    let file = Arc::new(FileText {
+        text: Arc::clone(text),
+        budget,
+        indexes: OnceLock::new(),
+    });
     for (document, doc) in parsed.documents.iter_mut().enumerate() {
         doc.locations.source = Some(Source {
-            text: Arc::clone(text),
-            budget,
+            file: Arc::clone(&file),
             document,
         });
     }
@@ -244,7 +248,7 @@ mod scalar;
 use builder::Builder;
 
 pub use locations::Locations;
-use locations::Source;
+use locations::{FileText, Source};
 
 #[cfg(test)]
 mod tests;

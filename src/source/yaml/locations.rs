@@ -9,25 +9,48 @@ use crate::finding::Span;
 
 /// Locations of the nodes of one document, keyed by JSON pointer (`""` is the root).
 ///
-/// A flag file's documents are parsed without them ([`parse_lazily`](super::parse_lazily)): each keeps its file's
-/// text instead, and the locations are built from it the first time one is asked for, which
-/// only a finding does. A repository that validates never builds them: they were the larger
+/// A flag file's documents are parsed without them ([`parse_lazily`](super::parse_lazily)):
+/// each shares its file's text instead, and the first time any of them is asked for a
+/// location, which only a finding does, the file is parsed again once for the locations of
+/// all its documents. A repository that validates never builds them: they were the larger
 /// part of a loaded repository's memory (two maps of JSON pointers per document).
 #[derive(Clone, Default)]
 pub struct Locations {
+    /// A document parsed with its locations (`parse`).
     pub(super) index: OnceLock<Index>,
+    /// A document parsed without them (`parse_lazily`): where they are built from.
     pub(super) source: Option<Source>,
 }
 
-/// The text a document's locations are built from when first asked for.
+/// One document of a file parsed without locations.
 #[derive(Clone)]
 pub(super) struct Source {
+    /// The file, shared by its documents.
+    pub(super) file: Arc<FileText>,
+    /// Which of the file's parsed documents.
+    pub(super) document: usize,
+}
+
+/// A file's text, and the locations of all its documents once one is asked for.
+pub(super) struct FileText {
     /// The whole file.
     pub(super) text: Arc<str>,
     /// The node budget the file was parsed with (the same documents come out again).
     pub(super) budget: usize,
-    /// Which of the file's parsed documents.
-    pub(super) document: usize,
+    /// Each document's locations, built by one parse of `text`.
+    pub(super) indexes: OnceLock<Vec<Index>>,
+}
+
+impl FileText {
+    fn indexes(&self) -> &[Index] {
+        self.indexes.get_or_init(|| {
+            parse_with(&self.text, self.budget, true)
+                .documents
+                .into_iter()
+                .map(|doc| doc.locations.index.into_inner().unwrap_or_default())
+                .collect()
+        })
+    }
 }
 
 /// Spans by JSON pointer: of each value, and of each mapping key.
@@ -48,18 +71,15 @@ impl std::fmt::Debug for Locations {
 }
 
 impl Locations {
-    fn index(&self) -> &Index {
-        self.index.get_or_init(|| {
-            let Some(source) = &self.source else {
-                return Index::default();
-            };
-            parse_with(&source.text, source.budget, true)
-                .documents
-                .into_iter()
-                .nth(source.document)
-                .and_then(|doc| doc.locations.index.into_inner())
-                .unwrap_or_default()
-        })
+    pub(super) fn index(&self) -> &Index {
+        static NONE: OnceLock<Index> = OnceLock::new();
+        if let Some(index) = self.index.get() {
+            return index;
+        }
+        self.source
+            .as_ref()
+            .and_then(|source| source.file.indexes().get(source.document))
+            .unwrap_or_else(|| NONE.get_or_init(Index::default))
     }
 
     /// Which document of its file this is, for a document of [`parse_lazily`](super::parse_lazily).

@@ -118,16 +118,22 @@ fn lazy_locations_are_built_when_asked_and_match_the_eager_ones() {
     let lazy = parse_lazily(&std::sync::Arc::from(text), usize::MAX);
     assert_eq!(eager.documents.len(), 3);
     assert_eq!(lazy.documents.len(), 3);
+    let file = &lazy.documents[0].locations.source.as_ref().unwrap().file;
     for (i, (e, l)) in eager.documents.iter().zip(&lazy.documents).enumerate() {
         assert_eq!(l.value, e.value);
         assert_eq!(l.locations.document(), Some(i));
-        assert!(
-            l.locations.index.get().is_none(),
-            "document {i}: built before asked"
+        // Every document of the file shares it: one parse builds the locations of all.
+        let shared = &l.locations.source.as_ref().unwrap().file;
+        assert!(std::sync::Arc::ptr_eq(shared, file), "document {i}");
+        assert_eq!(
+            file.indexes.get().is_none(),
+            i == 0,
+            "document {i}: built before any was asked, or again"
         );
         assert_eq!(l.locations.key("/m/c"), e.locations.key("/m/c"));
+        assert!(l.locations.index.get().is_none(), "document {i}");
         assert_eq!(
-            l.locations.index.get(),
+            Some(l.locations.index()),
             e.locations.index.get(),
             "document {i}"
         );
