@@ -40,6 +40,7 @@ pub(crate) use write::{changed_fields, to_wire};
 use super::ids::Ids;
 use super::wire::WireFlag;
 use crate::model::Percent;
+use crate::util::sorted_set;
 use crate::vendor::posthog::{
     BucketingIdentifier, Condition, EvaluationRuntime, Flag, Holdout, Operator, Property,
     PropertyType, SortKey, Variant,
@@ -82,9 +83,7 @@ pub(crate) fn from_wire(wire: &WireFlag, ids: &Ids) -> Result<Flag, Reason> {
             .collect::<Result<_, _>>()?,
         Some(other) => return Err(format!("`filters.groups` is {}, not a list", kind(other))),
     };
-    let mut tags = wire.tags.clone().unwrap_or_default();
-    tags.sort();
-    tags.dedup();
+    let tags = sorted_set(wire.tags.clone().unwrap_or_default());
     Ok(Flag {
         key: wire.key.clone(),
         name: wire.name.clone().unwrap_or_default(),

@@ -6,15 +6,14 @@ use serde_json::{Map, Value, json};
 
 use super::MISSING_TARGET_PREFIX;
 use crate::backend::posthog::ids::Ids;
+use crate::util::sorted_set;
 use crate::vendor::posthog::normalize;
 use crate::vendor::posthog::{Flag, Property, PropertyType};
 
 /// The full JSON body that creates `flag` (the fields flagops manages). Dependencies are
 /// resolved to ids through `ids`; an unknown target is an error naming it.
 pub(crate) fn to_wire(flag: &Flag, ids: &Ids) -> Result<Map<String, Value>, String> {
-    let mut tags: Vec<String> = flag.tags.iter().map(|t| normalize::tag(t)).collect();
-    tags.sort();
-    tags.dedup();
+    let tags = sorted_set(flag.tags.iter().map(|t| normalize::tag(t)));
     let mut body = Map::new();
     body.insert("key".into(), json!(flag.key));
     body.insert("name".into(), json!(flag.name));
