@@ -225,12 +225,7 @@ impl PosthogBackend {
         let wire = match serde_json::from_str::<WireFlag>(&raw.text) {
             Ok(wire) => wire,
             Err(e) => {
-                let object = raw.object();
-                let key = shared::raw_key(&object);
-                let id = object
-                    .get("id")
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
+                let (key, id) = identity(&raw.object());
                 return Err(Unsupported {
                     key,
                     id,
@@ -317,6 +312,13 @@ impl PosthogBackend {
             ),
         }
     }
+}
+
+/// A flag object's key (`?` when it has none) and id (as the server wrote it, empty when it
+/// has none), for messages about a flag that could not be read.
+fn identity(object: &Map<String, Value>) -> (String, String) {
+    let id = object.get("id").map(ToString::to_string);
+    (shared::raw_key(object), id.unwrap_or_default())
 }
 
 /// The PostHog `version` a live flag was read at (its token is always a number when this

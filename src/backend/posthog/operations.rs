@@ -11,8 +11,8 @@ use serde_json::{Map, Value, json};
 use super::ids::Ids;
 use super::pages::Handoff;
 use super::wire::Listed;
-use super::{PosthogBackend, RATE_LIMIT, live_version, object, translate};
-use crate::backend::http::{Access, Call, raw_key};
+use super::{PosthogBackend, RATE_LIMIT, identity, live_version, object, translate};
+use crate::backend::http::{Access, Call};
 use crate::backend::{
     Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, Unsupported,
 };
@@ -67,12 +67,7 @@ impl Backend for PosthogBackend {
                     raw.insert(id, flag);
                 } else {
                     // Never dropped silently: a plan would then try to create it again.
-                    let object = flag.object();
-                    let key = raw_key(&object);
-                    let id = object
-                        .get("id")
-                        .map(ToString::to_string)
-                        .unwrap_or_default();
+                    let (key, id) = identity(&flag.object());
                     let reason = "the server listed it without a numeric `id`".to_owned();
                     without_id.insert(key.clone(), Unsupported { key, id, reason });
                 }
