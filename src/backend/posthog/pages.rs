@@ -128,19 +128,19 @@ impl PosthogBackend {
         self.list_query_then(extra, call, &Handoff::default()).await
     }
 
-    /// [`list_query`](Self::list_query), telling `next` when another list may start: once
+    /// [`list_query`](Self::list_query), telling `handoff` when another list may start: once
     /// the last page this list knows it needs has been asked for (or the list is read), and
     /// never when it failed.
     pub(super) async fn list_query_then(
         &self,
         extra: &[(&str, &str)],
         call: &Call<'_>,
-        next: &Handoff,
+        handoff: &Handoff,
     ) -> BackendResult<Vec<Listed>> {
-        let listed = self.read_twice(extra, call, next).await;
+        let listed = self.read_twice(extra, call, handoff).await;
         match &listed {
-            Ok(_) => next.go(),
-            Err(_) => next.stop(),
+            Ok(_) => handoff.go(),
+            Err(_) => handoff.stop(),
         }
         listed
     }
@@ -149,13 +149,13 @@ impl PosthogBackend {
         &self,
         extra: &[(&str, &str)],
         call: &Call<'_>,
-        next: &Handoff,
+        handoff: &Handoff,
     ) -> BackendResult<Vec<Listed>> {
-        let first = match self.read_list(extra, call, next).await? {
+        let first = match self.read_list(extra, call, handoff).await? {
             Reading::Whole(flags) => return Ok(flags),
             Reading::Changed(why) => why,
         };
-        match self.read_list(extra, call, next).await? {
+        match self.read_list(extra, call, handoff).await? {
             Reading::Whole(flags) => Ok(flags),
             Reading::Changed(again) => Err(BackendError::Server {
                 status: 200,
