@@ -267,7 +267,7 @@ fn the_mixpanel_example_covers_the_model() {
         .flags
         .iter()
         .filter_map(|f| f.spec.variants.as_ref()?.first())
-        .map(|v| match v.value {
+        .map(|v| match v.value.value() {
             serde_json::Value::Bool(_) => "gate",
             serde_json::Value::String(_) => "experiment",
             serde_json::Value::Object(_) => "config",

@@ -9,6 +9,7 @@
 
 pub mod catalogue;
 pub mod format;
+mod json;
 mod percent;
 #[cfg(test)]
 pub(crate) mod test_vendor;
@@ -16,6 +17,7 @@ mod vendor;
 
 pub use catalogue::{Catalogue, Needs, Unresolved};
 pub use format::{FlagFile, Origins};
+pub use json::Json;
 pub use percent::Percent;
 pub use vendor::{Reference, VendorFlag};
 

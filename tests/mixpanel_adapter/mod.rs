@@ -10,7 +10,7 @@ use std::time::Duration;
 use flagops::backend::mixpanel::{MixpanelBackend, MixpanelSettings, Secret};
 use flagops::backend::pacing::RetryPolicy;
 use flagops::backend::{Backend, BackendError, LiveFlag, Token};
-use flagops::model::Percent;
+use flagops::model::{Json, Percent};
 use flagops::vendor::mixpanel::{MixpanelFlag, RolloutGroup, ServingMethod, Status, Variant};
 use serde_json::{Value, json};
 
@@ -73,7 +73,7 @@ fn gate(key: &str) -> MixpanelFlag {
         variants: vec![
             Variant {
                 key: "off".into(),
-                value: json!(false),
+                value: Json::new(&json!(false)),
                 is_control: true,
                 split: Percent(0.0),
                 description: None,
@@ -81,7 +81,7 @@ fn gate(key: &str) -> MixpanelFlag {
             },
             Variant {
                 key: "on".into(),
-                value: json!(true),
+                value: Json::new(&json!(true)),
                 is_control: false,
                 split: Percent(100.0),
                 description: None,
@@ -96,7 +96,7 @@ fn gate(key: &str) -> MixpanelFlag {
             ]
             .into_iter()
             .collect(),
-            runtime_evaluation_rule: Some(json!({"==": [{"var": "plan"}, "premium"]})),
+            runtime_evaluation_rule: Some(Json::new(&json!({"==": [{"var": "plan"}, "premium"]}))),
             ..RolloutGroup::default()
         }],
         depends_on: vec!["other".into()],

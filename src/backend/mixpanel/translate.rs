@@ -18,7 +18,7 @@ use super::fraction::Fraction;
 use super::wire::{
     FeatureFlagRequest, FeatureFlagResponse, Ruleset, TestUsers, WireRollout, WireVariant,
 };
-use crate::model::Percent;
+use crate::model::{Json, Percent};
 use crate::vendor::mixpanel::{
     DEFAULT_CONTEXT, DataGroupId, MixpanelFlag, RolloutGroup, Status, Variant,
 };
@@ -32,7 +32,7 @@ pub(crate) fn from_wire(wire: &FeatureFlagResponse) -> Result<MixpanelFlag, Stri
         .map(|v| {
             Ok(Variant {
                 key: v.key.clone(),
-                value: v.value.clone(),
+                value: Json::new(&v.value),
                 is_control: v.is_control,
                 split: percent(v.split, format_args!("the split of variant `{}`", v.key))?,
                 description: v.description.clone(),
@@ -113,13 +113,13 @@ fn rollout_from_wire(index: usize, group: &WireRollout) -> Result<RolloutGroup, 
                 ))
             })
             .collect::<Result<BTreeMap<_, _>, String>>()?,
-        runtime_evaluation_rule: not_null(group.runtime_evaluation_rule.as_ref()),
+        runtime_evaluation_rule: not_null(group.runtime_evaluation_rule.as_ref()).map(Json::from),
         runtime_event_rule: group
             .runtime_event_rule
             .as_ref()
             .map(|r| convert(r, format_args!("the `runtime_event_rule` of {at}")))
             .transpose()?,
-        cohort_definition: not_null(group.cohort_definition.as_ref()),
+        cohort_definition: not_null(group.cohort_definition.as_ref()).map(Json::from),
         runtime_evaluation_definition: not_null(group.runtime_evaluation_definition.as_ref())
             .map(|d| {
                 convert(
@@ -147,7 +147,7 @@ pub(crate) fn to_request(
         .map(|v| {
             Ok(WireVariant {
                 key: v.key.clone(),
-                value: v.value.clone(),
+                value: v.value.value(),
                 is_control: v.is_control,
                 split: fraction(v.split, format_args!("the split of variant `{}`", v.key))?,
                 description: v.description.clone(),
@@ -207,12 +207,12 @@ fn rollout_to_wire(index: usize, group: &RolloutGroup) -> Result<WireRollout, St
                 ))
             })
             .collect::<Result<BTreeMap<_, _>, String>>()?,
-        cohort_definition: group.cohort_definition.clone(),
-        runtime_evaluation_rule: group.runtime_evaluation_rule.clone(),
+        cohort_definition: group.cohort_definition.as_ref().map(Json::value),
+        runtime_evaluation_rule: group.runtime_evaluation_rule.as_ref().map(Json::value),
         runtime_evaluation_definition: group
             .runtime_evaluation_definition
             .as_ref()
-            .map(|d| Value::Object(d.clone().into_iter().collect())),
+            .map(|d| Value::Object(d.iter().map(|(k, v)| (k.clone(), v.value())).collect())),
         runtime_event_rule: group
             .runtime_event_rule
             .as_ref()

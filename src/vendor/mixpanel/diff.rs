@@ -169,7 +169,7 @@ fn variant_changes(out: &mut Vec<Change>, before: &MixpanelFlag, after: &Mixpane
             continue;
         };
         let attributes = [
-            ("value", b.value.clone(), a.value.clone()),
+            ("value", b.value.value(), a.value.value()),
             (
                 "is_control",
                 to_value(&b.is_control),

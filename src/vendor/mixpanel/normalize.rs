@@ -24,8 +24,8 @@
 
 use super::flag::{MixpanelFlag, default_splits};
 use super::spec::MixpanelSpec;
-use crate::model::Percent;
-use crate::util::{canonicalize, sorted_set};
+use crate::model::{Json, Percent};
+use crate::util::sorted_set;
 
 /// The file form of a (live) flag, as `import` writes it: the canonical form, then
 /// `MixpanelFlag::to_spec` (fields at their default left out). Reading it back and normalizing
@@ -46,7 +46,7 @@ pub fn normalize(flag: &MixpanelFlag) -> MixpanelFlag {
     out.variants.sort_by(|a, b| a.key.cmp(&b.key));
     for variant in &mut out.variants {
         variant.split = percent(variant.split);
-        canonicalize(&mut variant.value);
+        variant.value.canonicalize();
         variant.description = non_empty(variant.description.take());
         if variant.is_control {
             variant.is_sticky = false;
@@ -71,15 +71,15 @@ pub fn normalize(flag: &MixpanelFlag) -> MixpanelFlag {
         .into_iter()
         .flatten()
         {
-            canonicalize(rule);
+            rule.canonicalize();
         }
         if let Some(event) = &mut group.runtime_event_rule
             && let Some(filters) = &mut event.property_filters
         {
-            canonicalize(filters);
+            filters.canonicalize();
         }
         if let Some(definition) = &mut group.runtime_evaluation_definition {
-            definition.values_mut().for_each(canonicalize);
+            definition.values_mut().for_each(Json::canonicalize);
         }
     }
     out
@@ -210,7 +210,7 @@ mod tests {
         let once = normalize(&f);
         assert_eq!(normalize(&once), once);
         assert_eq!(once.variants[0].key, "a");
-        assert_eq!(once.variants[1].value, json!(2));
+        assert_eq!(once.variants[1].value.value(), json!(2));
         assert_eq!(once.rollout[0].rollout_percentage, Percent(33.333_333_333));
     }
 

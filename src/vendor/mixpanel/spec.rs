@@ -11,9 +11,8 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use crate::model::Percent;
+use crate::model::{Json, Percent};
 
 /// A flag's lifecycle state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -63,7 +62,7 @@ pub struct Variant {
     /// The value the flag serves for this variant: any YAML value (a boolean for a feature
     /// gate, a string for an experiment, an object for a dynamic config). All variants of a
     /// flag share one type; at most 32 KiB as JSON.
-    pub value: Value,
+    pub value: Json,
     /// The control variant of an experiment: exactly one variant is the control. Default
     /// `false`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -114,7 +113,7 @@ pub struct RuntimeEventRule {
     pub duration: Option<Duration>,
     /// A JsonLogic rule over the event's properties. Default none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub property_filters: Option<Value>,
+    pub property_filters: Option<Json>,
 }
 
 /// The deprecated fixed variant of a rollout group (superseded by `variant_splits`).
@@ -142,17 +141,17 @@ pub struct RolloutGroup {
     /// A JsonLogic rule over the user's custom properties (e.g. `{"==": [{"var": "plan"},
     /// "premium"]}`). Default none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runtime_evaluation_rule: Option<Value>,
+    pub runtime_evaluation_rule: Option<Json>,
     /// Target users who performed an event. Default none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_event_rule: Option<RuntimeEventRule>,
     /// A cohort filter, as Mixpanel writes it (opaque to flagops). Default none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cohort_definition: Option<Value>,
+    pub cohort_definition: Option<Json>,
     /// Deprecated: property name → value, all of which must match (use
     /// `runtime_evaluation_rule`). Default none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runtime_evaluation_definition: Option<BTreeMap<String, Value>>,
+    pub runtime_evaluation_definition: Option<BTreeMap<String, Json>>,
     /// Deprecated: the one variant this group serves (use `variant_splits`). Default none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant_override: Option<VariantOverride>,

@@ -86,7 +86,10 @@ fn a_full_flag_round_trips_byte_for_byte() {
     let spec = spec_from_yaml(FULL);
     let flag = MixpanelFlag::from_spec(&spec);
     assert_eq!(flag.rollout[0].rollout_percentage, Percent(25.5));
-    assert_eq!(flag.variants[1].value, json!({"color": "blue", "steps": 2}));
+    assert_eq!(
+        flag.variants[1].value.value(),
+        json!({"color": "blue", "steps": 2})
+    );
     assert_eq!(flag.to_spec(), spec);
     assert_eq!(yaml(&flag.to_spec()), FULL);
 }
@@ -381,7 +384,7 @@ mod import_round_trip {
     use serde_json::{Value, json};
 
     use super::{spec_from_yaml, yaml};
-    use crate::model::{Percent, VendorFlag};
+    use crate::model::{Json, Percent, VendorFlag};
     use crate::vendor::mixpanel::normalize::file_form;
     use crate::vendor::mixpanel::*;
 
@@ -424,7 +427,7 @@ mod import_round_trip {
             .prop_map(
                 |(key, value, is_control, split, description, is_sticky)| Variant {
                     key,
-                    value,
+                    value: Json::new(&value),
                     is_control,
                     split,
                     description,
@@ -438,7 +441,7 @@ mod import_round_trip {
             proptest::option::of(text()),
             percent(),
             proptest::collection::btree_map(text(), percent(), 0..3),
-            proptest::option::of(text().prop_map(|p| json!({"==": [{"var": p}, "x"]}))),
+            proptest::option::of(text().prop_map(|p| Json::new(&json!({"==": [{"var": p}, "x"]})))),
             proptest::option::of(text().prop_map(|event_name| RuntimeEventRule {
                 event_name,
                 time_window: TimeWindow::WhileFlagEnabled,

@@ -239,7 +239,7 @@ fn created(flag: &MixpanelFlag, to: Inline) -> Vec<String> {
             "variant {} {}{control}: {}",
             to.name(&v.key),
             v.split,
-            value(&v.value)
+            to.value(v.value.as_str())
         ));
     }
     if flag.rollout.is_empty() {

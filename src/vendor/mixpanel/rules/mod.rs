@@ -17,7 +17,7 @@ use super::flag::{DEFAULT_CONTEXT, MixpanelFlag, default_splits};
 use super::spec::{Status, Variant};
 use super::vendor::{HASH_SALT_LEN, MAX_TEXT_LEN};
 use crate::finding::{Collapsed, SHOWN_PER_LIST, thousands};
-use crate::model::{Percent, Reference};
+use crate::model::{Json, Percent, Reference};
 use crate::rules::{FlagRules, Problem};
 use crate::util::escape_pointer;
 
@@ -178,15 +178,15 @@ fn is_uuid(text: &str) -> bool {
             .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// The name of a JSON value's type, for messages.
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
+/// The name of a JSON value's type, for messages: its compact text's first character says.
+fn type_name(value: &Json) -> &'static str {
+    match value.as_str().as_bytes().first() {
+        Some(b'n') => "null",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'-' | b'0'..=b'9') => "a number",
+        Some(b'[') => "a list",
+        Some(b'{') => "an object",
+        _ => "a string",
     }
 }
 
@@ -281,7 +281,7 @@ fn check_variants(flag: &MixpanelFlag, out: &mut Problems) {
                 ),
             ));
         }
-        let bytes = variant.value.to_string().len();
+        let bytes = variant.value.as_str().len();
         if bytes > MAX_VALUE_BYTES {
             out.push(Problem::error(
                 "mixpanel-value-size",
@@ -397,7 +397,7 @@ fn check_rollout(flag: &MixpanelFlag, out: &mut Problems) {
             }
         }
         if let Some(rule) = &group.runtime_evaluation_rule {
-            logic(rule, &format!("{at}/runtime_evaluation_rule"), out);
+            logic(&rule.value(), &format!("{at}/runtime_evaluation_rule"), out);
         }
         if let Some(event) = &group.runtime_event_rule {
             if event.event_name.is_empty() {
@@ -409,7 +409,7 @@ fn check_rollout(flag: &MixpanelFlag, out: &mut Problems) {
             }
             if let Some(filters) = &event.property_filters {
                 logic(
-                    filters,
+                    &filters.value(),
                     &format!("{at}/runtime_event_rule/property_filters"),
                     out,
                 );
