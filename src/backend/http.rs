@@ -187,8 +187,12 @@ pub(crate) fn unreadable(status: Option<u16>, why: &str, call: &Call<'_>) -> Bac
 }
 
 /// A JSON answer as a `Value`.
-pub(crate) fn read_json(text: &str, status: u16, call: &Call<'_>) -> BackendResult<Value> {
-    serde_json::from_str(text).map_err(|e| {
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "an answer reader: `exchange` hands every reader the body it owns (a list keeps it)"
+)]
+pub(crate) fn read_json(text: String, status: u16, call: &Call<'_>) -> BackendResult<Value> {
+    serde_json::from_str(&text).map_err(|e| {
         unreadable(
             Some(status),
             &format!("could not be read as JSON (status {status}): {e}"),
@@ -282,7 +286,7 @@ pub(crate) struct Peer<'a> {
 
 /// Send `request` (to `url`) once and read its answer: a redirect is never followed but
 /// mapped by `redirect`; a non-success answer by `refused` (status, `Retry-After`, body
-/// already scrubbed); a success is read by `read` (from its text and status) and returned
+/// already scrubbed); a success is read by `read` (given its text, which it may keep, and status) and returned
 /// with its size in bytes. Every error is scrubbed of `peer.hidden`.
 pub(crate) async fn exchange<T>(
     request: reqwest::RequestBuilder,
@@ -291,7 +295,7 @@ pub(crate) async fn exchange<T>(
     peer: &Peer<'_>,
     redirect: fn(u16, Option<&str>, &str, &Call<'_>) -> BackendError,
     refused: impl FnOnce(u16, Option<&str>, &str) -> BackendError,
-    read: &impl Fn(&str, u16, &Call<'_>) -> BackendResult<T>,
+    read: &impl Fn(String, u16, &Call<'_>) -> BackendResult<T>,
 ) -> BackendResult<(T, usize)> {
     let scrub = |e: BackendError| e.scrubbed(peer.hidden);
     let response = request
@@ -319,8 +323,9 @@ pub(crate) async fn exchange<T>(
         let text = scrub_text(text, peer.hidden);
         return Err(scrub(refused(status, retry_after.as_deref(), &text)));
     }
-    let value = read(&text, status, call).map_err(scrub)?;
-    Ok((value, text.len()))
+    let size = text.len();
+    let value = read(text, status, call).map_err(scrub)?;
+    Ok((value, size))
 }
 
 /// The body of `response` as text, at most `peer.max_response_bytes` of it: a longer answer
@@ -348,7 +353,14 @@ async fn read_body(
     {
         return Err(too_large());
     }
-    let mut body = Vec::new();
+    // Sized once when the server says how long the answer is (bounded by the limit above):
+    // a list of many flags is not copied into a buffer twice its size as it grows.
+    let mut body = Vec::with_capacity(
+        response
+            .content_length()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0),
+    );
     while let Some(chunk) = response
         .chunk()
         .await

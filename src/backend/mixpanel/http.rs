@@ -174,7 +174,7 @@ impl MixpanelBackend {
         url: &str,
         body: Option<&Value>,
         call: &Call<'_>,
-        read: &impl Fn(&str, u16, &Call<'_>) -> BackendResult<T>,
+        read: &impl Fn(String, u16, &Call<'_>) -> BackendResult<T>,
     ) -> BackendResult<T> {
         let repeats = Repeats {
             pacer: &self.pacer,
@@ -196,7 +196,7 @@ impl MixpanelBackend {
         url: &str,
         body: Option<&Value>,
         call: &Call<'_>,
-        read: &impl Fn(&str, u16, &Call<'_>) -> BackendResult<T>,
+        read: &impl Fn(String, u16, &Call<'_>) -> BackendResult<T>,
     ) -> BackendResult<T> {
         let target = self.target();
         let mut request = self
@@ -233,15 +233,20 @@ impl MixpanelBackend {
 
 /// A list answer: its flags, each as its text; anything else (a status other than `ok`, no
 /// `results` array) as JSON, for the error that says what it is.
-fn read_list(text: &str, status: u16, call: &Call<'_>) -> BackendResult<Result<ListAnswer, Value>> {
-    match serde_json::from_str::<List<'_>>(text) {
-        Ok(list)
-            if list.status.as_deref().is_none_or(|s| s == "ok")
-                && list.results.iter().all(|f| f.get().starts_with('{')) =>
-        {
-            Ok(Ok(ListAnswer(text.to_owned())))
-        }
-        _ => http::read_json(text, status, call).map(Err),
+fn read_list(
+    text: String,
+    status: u16,
+    call: &Call<'_>,
+) -> BackendResult<Result<ListAnswer, Value>> {
+    let flags = serde_json::from_str::<List<'_>>(&text).is_ok_and(|list| {
+        list.status.as_deref().is_none_or(|s| s == "ok")
+            && list.results.iter().all(|f| f.get().starts_with('{'))
+    });
+    if flags {
+        // The answer's text is kept as it came: a project's flags are not copied.
+        Ok(Ok(ListAnswer(text)))
+    } else {
+        http::read_json(text, status, call).map(Err)
     }
 }
 

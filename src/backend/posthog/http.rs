@@ -60,7 +60,7 @@ impl PosthogBackend {
         url: &str,
         body: Option<&Value>,
         call: &Call<'_>,
-        read: impl Fn(&str, u16, &Call<'_>) -> BackendResult<T>,
+        read: impl Fn(String, u16, &Call<'_>) -> BackendResult<T>,
     ) -> BackendResult<(T, usize)> {
         let repeats = Repeats {
             pacer: &self.pacer,
@@ -83,7 +83,7 @@ impl PosthogBackend {
         body: Option<&Value>,
         call: &Call<'_>,
         attempt: u32,
-        read: &impl Fn(&str, u16, &Call<'_>) -> BackendResult<T>,
+        read: &impl Fn(String, u16, &Call<'_>) -> BackendResult<T>,
     ) -> BackendResult<(T, usize)> {
         let exchange = self.exchange(method, url, body, call, read);
         tokio::pin!(exchange);
@@ -114,7 +114,7 @@ impl PosthogBackend {
         url: &str,
         body: Option<&Value>,
         call: &Call<'_>,
-        read: &impl Fn(&str, u16, &Call<'_>) -> BackendResult<T>,
+        read: &impl Fn(String, u16, &Call<'_>) -> BackendResult<T>,
     ) -> BackendResult<(T, usize)> {
         let target = self.target();
         let mut request = self.client.request(method, url);

@@ -35,8 +35,8 @@ pub(super) const FLAG_FIELDS: [&str; 16] = [
 
 /// A list page, parsed straight from the answer's text, each flag with its [`FLAG_FIELDS`]
 /// only; an answer that is not one is read as JSON again to say what it is instead.
-pub(super) fn read_page(text: &str, status: u16, call: &Call<'_>) -> BackendResult<FlagPage> {
-    if let Ok(page) = serde_json::from_str::<KeptPage>(text) {
+pub(super) fn read_page(text: String, status: u16, call: &Call<'_>) -> BackendResult<FlagPage> {
+    if let Ok(page) = serde_json::from_str::<KeptPage>(&text) {
         return Ok(FlagPage {
             next: page.next,
             count: page.count,
@@ -218,7 +218,7 @@ mod tests {
             action: "list".into(),
             access: crate::backend::http::Access::Read,
         };
-        let page = read_page(&page, 200, &call).unwrap();
+        let page = read_page(page.clone(), 200, &call).unwrap();
         let kept = &page.results[0];
         assert_eq!(
             (kept.id, kept.key.as_deref(), kept.deleted),
@@ -245,7 +245,7 @@ mod tests {
             access: crate::backend::http::Access::Read,
         };
         let text = r#"{"count": 1, "next": null, "results": [{"id": 1, "key": "a", "active": true, "deleted": true, "key": "b", "deleted": false, "x": {"y": [1]}}]}"#;
-        let page = read_page(text, 200, &call).unwrap();
+        let page = read_page(text.to_owned(), 200, &call).unwrap();
         let kept = &page.results[0];
         assert_eq!(
             (kept.id, kept.key.as_deref(), kept.deleted),
@@ -264,7 +264,11 @@ mod tests {
             action: "list".into(),
             access: crate::backend::http::Access::Read,
         };
-        let error = |text: &str| read_page(text, 200, &call).unwrap_err().to_string();
+        let error = |text: &str| {
+            read_page(text.to_owned(), 200, &call)
+                .unwrap_err()
+                .to_string()
+        };
         assert_eq!(
             error(r#"{"results": [1]}"#),
             "unexpected answer to `list`: invalid list page (invalid type: integer `1`, expected a map); check that `host` is the PostHog API origin"
