@@ -286,8 +286,9 @@ pub(crate) struct Peer<'a> {
 
 /// Send `request` (to `url`) once and read its answer: a redirect is never followed but
 /// mapped by `redirect`; a non-success answer by `refused` (status, `Retry-After`, body
-/// already scrubbed); a success is read by `read` (given its text, which it may keep, and status) and returned
-/// with its size in bytes. Every error is scrubbed of `peer.hidden`.
+/// already scrubbed); a success is read by `read` (given its text, which it may keep, and
+/// its status) and returned with its size in bytes. Every error is scrubbed of
+/// `peer.hidden`.
 pub(crate) async fn exchange<T>(
     request: reqwest::RequestBuilder,
     url: &str,
