@@ -46,14 +46,40 @@ impl Json {
     /// Whole floats written as integers at every depth (`1.0` → `1`), as
     /// [`crate::util::canonicalize`] does to a value.
     pub fn canonicalize(&mut self) {
-        // Without `.`, `e` or `E` anywhere there is no float to rewrite (most values).
-        if !self.0.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) {
+        if !has_float(&self.0) {
             return;
         }
         let mut value = self.value();
         crate::util::canonicalize(&mut value);
         *self = Json::new(&value);
     }
+}
+
+/// Whether compact JSON `text` holds a float: a number with a `.`, `e` or `E` (outside the
+/// strings, and not the `e` of `true` or `false`). Most rules and values have none and are
+/// not parsed again.
+fn has_float(text: &str) -> bool {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut in_number = false;
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'0'..=b'9' | b'-' => in_number = true,
+            b'.' | b'e' | b'E' if in_number => return true,
+            _ => in_number = false,
+        }
+    }
+    false
 }
 
 impl Default for Json {
@@ -151,6 +177,24 @@ mod tests {
         let mut plain = Json::new(&json!({"a": [1, "b"]}));
         plain.canonicalize();
         assert_eq!(plain.as_str(), r#"{"a":[1,"b"]}"#);
+        // `.` and `e` inside strings (keys and values, escaped quotes too) are not floats.
+        let mut rule = Json::new(&json!({"in": ["@team0.example", {"var": "e\"1.0"}], "n": 2}));
+        rule.canonicalize();
+        assert_eq!(
+            rule.as_str(),
+            r#"{"in":["@team0.example",{"var":"e\"1.0"}],"n":2}"#
+        );
+        let mut after = Json::new(&json!({"s": "a\\", "x": 3.0}));
+        after.canonicalize();
+        assert_eq!(after.as_str(), r#"{"s":"a\\","x":3}"#);
+        assert!(!super::has_float(
+            r#"{"in":["@team0.example",{"var":"e\"1.0"}],"n":2}"#
+        ));
+        assert!(super::has_float("[1e5]"));
+        assert!(super::has_float(r#"{"a":true,"b":-0.5}"#));
+        assert!(!super::has_float(
+            r#"{"a":true,"b":false,"c":null,"d":-12}"#
+        ));
     }
 
     #[test]
