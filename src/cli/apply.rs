@@ -8,7 +8,7 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -17,8 +17,10 @@ use tokio::sync::watch;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Context;
+use super::metadata::metadata;
 use super::output::{stderr, stdout};
-use super::plan::{self as plan_cli, list, metadata, prepare, print_refusal, runtime};
+use super::plan::{self as plan_cli, list, prepare, print_refusal, runtime};
+use super::signals::{self, Signals, stop_on_signal};
 use crate::apply::{self, Options, Progress, Report, StepReport};
 use crate::backend::pacing::Pacer;
 use crate::config::{Environment, Service};
@@ -481,88 +483,11 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
     })?;
     print_report(args.format, &args.env, &report);
     super::plan::say_requests(&inputs.backend);
-    Ok(match STOPPED_BY.load(Ordering::SeqCst) {
+    Ok(match signals::stopped_by() {
         0 if report.succeeded() => exit::OK,
         0 => exit::FAILURE,
         code => code,
     })
-}
-
-/// The exit code of the first stopping signal (0: none).
-static STOPPED_BY: AtomicU8 = AtomicU8::new(0);
-
-/// The signals that stop an apply: SIGINT (Ctrl-C, and a CI's cancel), SIGTERM (a CI's
-/// cancel a few seconds later, `kill`), SIGHUP (the terminal closed).
-struct Signals {
-    #[cfg(unix)]
-    streams: [(tokio::signal::unix::Signal, &'static str, u8); 3],
-}
-
-impl Signals {
-    #[cfg(unix)]
-    fn new() -> std::io::Result<Self> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Signals {
-            streams: [
-                (
-                    signal(SignalKind::interrupt())?,
-                    "SIGINT",
-                    exit::INTERRUPTED,
-                ),
-                (
-                    signal(SignalKind::terminate())?,
-                    "SIGTERM",
-                    exit::TERMINATED,
-                ),
-                (signal(SignalKind::hangup())?, "SIGHUP", exit::HANGUP),
-            ],
-        })
-    }
-
-    #[cfg(not(unix))]
-    fn new() -> std::io::Result<Self> {
-        Ok(Signals {})
-    }
-
-    /// The next signal: its name and exit code (`None` if they can no longer come).
-    #[cfg(unix)]
-    async fn next(&mut self) -> Option<(&'static str, u8)> {
-        let [(int, a, ca), (term, b, cb), (hup, c, cc)] = &mut self.streams;
-        tokio::select! {
-            got = int.recv() => got.map(|()| (*a, *ca)),
-            got = term.recv() => got.map(|()| (*b, *cb)),
-            got = hup.recv() => got.map(|()| (*c, *cc)),
-        }
-    }
-
-    #[cfg(not(unix))]
-    async fn next(&mut self) -> Option<(&'static str, u8)> {
-        tokio::signal::ctrl_c()
-            .await
-            .ok()
-            .map(|()| ("Ctrl-C", exit::INTERRUPTED))
-    }
-}
-
-/// The first signal stops the apply: no new step, waits cancelled, the requests on the wire
-/// get a few seconds, and the report is still printed (so the user knows exactly what was
-/// applied). A second one stops at once.
-async fn stop_on_signal(mut signals: Signals, stop: watch::Sender<bool>, env: String) {
-    let Some((name, code)) = signals.next().await else {
-        return;
-    };
-    STOPPED_BY.store(code, Ordering::SeqCst);
-    stop.send_replace(true);
-    stderr(&format!(
-        "interrupted ({name}): starting no new step, ending the waits, letting the requests on the wire finish (at most {} s); a second signal stops at once, without a report\n",
-        Options::GRACE.as_secs()
-    ));
-    if let Some((name, code)) = signals.next().await {
-        stderr(&format!(
-            "stopped at once ({name}), without a report: a request on the wire may or may not have been applied; run `flagops plan --env {env}`\n"
-        ));
-        std::process::exit(i32::from(code));
-    }
 }
 
 #[cfg(test)]

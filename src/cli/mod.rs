@@ -9,9 +9,11 @@ mod github;
 mod graph;
 mod import;
 mod init;
+mod metadata;
 mod output;
 mod plan;
 mod schema;
+mod signals;
 mod validate;
 
 use std::ffi::OsString;
