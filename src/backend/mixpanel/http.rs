@@ -20,6 +20,7 @@
 //! The loop, the exchange and their error mapping are `backend::http`'s, shared with the other
 //! adapters; this module adds Mixpanel's URLs, envelope, wording and authentication.
 
+use std::ops::Range;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -121,9 +122,7 @@ impl MixpanelBackend {
             Err(answer) => {
                 // Said as for any answer that is not the envelope of flag objects.
                 let results: Vec<serde_json::Map<String, Value>> = self.results_of(answer, call)?;
-                Ok(ListAnswer(
-                    serde_json::json!({ "results": results }).to_string(),
-                ))
+                Ok(ListAnswer::of(&results))
             }
         }
     }
@@ -238,22 +237,37 @@ fn read_list(
     status: u16,
     call: &Call<'_>,
 ) -> BackendResult<Result<ListAnswer, Value>> {
-    let flags = serde_json::from_str::<List<'_>>(&text).is_ok_and(|list| {
-        list.status.as_deref().is_none_or(|s| s == "ok")
-            && list.results.iter().all(|f| f.get().starts_with('{'))
-    });
-    if flags {
+    let flags = serde_json::from_str::<List<'_>>(&text)
+        .ok()
+        .and_then(|list| {
+            let ok = list.status.as_deref().is_none_or(|s| s == "ok")
+                && list.results.iter().all(|f| f.get().starts_with('{'));
+            // Where each flag's text is in the answer's (each is a slice of it).
+            ok.then(|| {
+                list.results
+                    .iter()
+                    .map(|f| {
+                        let start = f.get().as_ptr() as usize - text.as_ptr() as usize;
+                        start..start + f.get().len()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        });
+    match flags {
         // The answer's text is kept as it came: a project's flags are not copied.
-        Ok(Ok(ListAnswer(text)))
-    } else {
-        http::read_json(text, status, call).map(Err)
+        Some(flags) => Ok(Ok(ListAnswer { text, flags })),
+        None => http::read_json(text, status, call).map(Err),
     }
 }
 
 /// A list answer whose `results` are flag objects (checked when it was read): the answer's
-/// text, each flag read from it in place ([`flags`](Self::flags)), so that a project's flags
-/// are held as their text only, once.
-pub(super) struct ListAnswer(String);
+/// text and where each flag is in it, each flag read from it in place
+/// ([`flags`](Self::flags)), so that a project's flags are held as their text only, once, and
+/// the answer is scanned once.
+pub(super) struct ListAnswer {
+    text: String,
+    flags: Vec<Range<usize>>,
+}
 
 /// The envelope of a list answer, its flags borrowed from the text.
 #[derive(serde::Deserialize)]
@@ -265,11 +279,24 @@ struct List<'a> {
 }
 
 impl ListAnswer {
-    /// Each flag's text (an error, never fewer flags, should the text not read as it did).
-    pub(super) fn flags(&self, call: &Call<'_>) -> BackendResult<Vec<&RawValue>> {
-        serde_json::from_str::<List<'_>>(&self.0)
-            .map(|list| list.results)
-            .map_err(|e| unreadable(None, &format!("could not be read again ({e})"), call))
+    /// The answer holding `flags`, each written as JSON.
+    fn of(flags: &[serde_json::Map<String, Value>]) -> ListAnswer {
+        let mut text = String::new();
+        let mut ranges = Vec::with_capacity(flags.len());
+        for flag in flags {
+            let start = text.len();
+            text.push_str(&Value::from(flag.clone()).to_string());
+            ranges.push(start..text.len());
+        }
+        ListAnswer {
+            text,
+            flags: ranges,
+        }
+    }
+
+    /// Each flag's JSON text, in the answer's order.
+    pub(super) fn flags(&self) -> impl Iterator<Item = &str> {
+        self.flags.iter().map(|range| &self.text[range.clone()])
     }
 }
 
@@ -284,6 +311,38 @@ pub(crate) fn default_backoff(first: Duration, waits: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn call() -> Call<'static> {
+        Call {
+            key: None,
+            action: "list flags of project 1".to_owned(),
+            access: Access::Read,
+        }
+    }
+
+    #[test]
+    fn a_list_answer_gives_each_flag_as_its_own_text_from_one_scan() {
+        let text = r#"{"status": "ok", "results": [{"key": "a"}, {"key": "b", "x": [1, "é"]}]}"#;
+        let Ok(Ok(answer)) = read_list(text.to_owned(), 200, &call()) else {
+            panic!("not read as a list");
+        };
+        let flags: Vec<&str> = answer.flags().collect();
+        assert_eq!(flags, [r#"{"key": "a"}"#, r#"{"key": "b", "x": [1, "é"]}"#]);
+    }
+
+    #[test]
+    fn an_answer_read_as_json_instead_still_gives_each_flag() {
+        // A `status` that is not a string: not the list's envelope, but `results_of` reads it.
+        let text = r#"{"status": 1, "results": [{"key": "a", "tags": ["x"]}]}"#;
+        let Ok(Err(answer)) = read_list(text.to_owned(), 200, &call()) else {
+            panic!("read as a list");
+        };
+        let results: Vec<serde_json::Map<String, Value>> =
+            serde_json::from_value(answer["results"].clone()).unwrap();
+        let list = ListAnswer::of(&results);
+        let flags: Vec<&str> = list.flags().collect();
+        assert_eq!(flags, [r#"{"key":"a","tags":["x"]}"#]);
+    }
 
     #[test]
     fn the_default_backoff_doubles_with_at_most_ten_percent_jitter_up_to_a_minute() {

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use reqwest::Method;
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::wire::FeatureFlagResponse;
 use super::{MixpanelBackend, RATE_LIMIT, identity, translate};
@@ -71,16 +70,16 @@ impl Backend for MixpanelBackend {
         let answer = self.send_list(&url, &call).await?;
         // First what identifies each flag; each is parsed whole only when it is translated,
         // one at a time.
-        let mut by_key: BTreeMap<String, Vec<(String, &RawValue)>> = BTreeMap::new();
+        let mut by_key: BTreeMap<String, Vec<(String, &str)>> = BTreeMap::new();
         let mut state = LiveState::default();
-        for text in answer.flags(&call)? {
-            let head = serde_json::from_str::<Head>(text.get());
+        for text in answer.flags() {
+            let head = serde_json::from_str::<Head>(text);
             if head.as_ref().is_ok_and(Head::is_deleted) {
                 continue;
             }
             let (key, id) = match head {
                 Ok(head) => (head.key, head.id),
-                Err(_) => identity(&serde_json::from_str(text.get()).unwrap_or_default()),
+                Err(_) => identity(&serde_json::from_str(text).unwrap_or_default()),
             };
             by_key.entry(key).or_default().push((id, text));
         }
@@ -109,7 +108,7 @@ impl Backend for MixpanelBackend {
                 continue;
             }
             for (id, text) in flags {
-                let wire = serde_json::from_str::<FeatureFlagResponse>(text.get());
+                let wire = serde_json::from_str::<FeatureFlagResponse>(text);
                 match self.absorb_wire(key.clone(), id, wire, self.keeps_seen) {
                     Ok(live) => state.flags.push(live),
                     Err(unsupported) => state.unsupported.push(unsupported),
