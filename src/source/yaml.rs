@@ -207,24 +207,19 @@ fn clamp(widths: &[usize], span: Span) -> Span {
 
 /// The width in characters of each line, where `\r\n`, `\r` and `\n` end a line (as in YAML).
 fn line_widths(text: &str) -> Vec<usize> {
-    let mut widths = vec![0];
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\r' => {
-                if chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-                widths.push(0);
-            }
-            '\n' => widths.push(0),
-            _ => {
-                if let Some(w) = widths.last_mut() {
-                    *w += 1;
-                }
-            }
-        }
+    let mut widths = Vec::new();
+    let mut rest = text;
+    // Line ends found byte by byte (they are ASCII), each line's characters counted at once.
+    while let Some(end) = rest.bytes().position(|b| b == b'\n' || b == b'\r') {
+        widths.push(rest[..end].chars().count());
+        let width = if rest[end..].starts_with("\r\n") {
+            2
+        } else {
+            1
+        };
+        rest = &rest[end + width..];
     }
+    widths.push(rest.chars().count());
     widths
 }
 

@@ -147,3 +147,13 @@ fn lazy_locations_are_built_when_asked_and_match_the_eager_ones() {
         "at the `<<` it came from"
     );
 }
+
+#[test]
+fn line_widths_count_characters_and_end_lines_at_crlf_cr_and_lf() {
+    use super::line_widths;
+    assert_eq!(line_widths(""), [0]);
+    assert_eq!(line_widths("x\n"), [1, 0]);
+    assert_eq!(line_widths("a\r\nbé\rc\n\nd"), [1, 2, 1, 0, 1]);
+    assert_eq!(line_widths("\r\r\n\n"), [0, 0, 0, 0]);
+    assert_eq!(line_widths("key: «☃»"), [8]);
+}
