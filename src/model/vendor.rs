@@ -6,6 +6,7 @@
 //! (plan building, order and policy, revisions, masking, live state) are written against
 //! [`VendorFlag`].
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
@@ -125,10 +126,11 @@ pub trait VendorFlag: Clone + PartialEq + Serialize {
     }
 
     /// This live flag with the values the service would not reveal to flagops taken from
-    /// `desired` (they cannot be compared, so they count as equal). By default itself.
+    /// `desired` (they cannot be compared, so they count as equal): a copy only when there is
+    /// one to take. By default itself.
     #[must_use]
-    fn reveal_unknown(&self, _desired: &Self) -> Self {
-        self.clone()
+    fn reveal_unknown(&self, _desired: &Self) -> Cow<'_, Self> {
+        Cow::Borrowed(self)
     }
 
     /// What of the project's catalogue (cohorts, group types) the flag names or references:

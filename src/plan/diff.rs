@@ -7,6 +7,8 @@
 //! sequence matcher [`pairs`] for ordered lists. [`differences`] and [`drift`] compare a
 //! desired and a live flag exactly as `plan::build` does.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use similar::{Algorithm, DiffOp, capture_diff_slices};
@@ -121,8 +123,11 @@ pub(super) fn comparable<F: VendorFlag>(desired: &F, live: &F) -> (F, F) {
     let mut want = desired.normalized();
     let have = live.normalized();
     want.adopt_display_fields(&have);
-    let have = have.reveal_unknown(&want);
-    (want, have)
+    let revealed = match have.reveal_unknown(&want) {
+        Cow::Owned(revealed) => Some(revealed),
+        Cow::Borrowed(_) => None,
+    };
+    (want, revealed.unwrap_or(have))
 }
 
 /// Pairs of (old range, new range) from a sequence diff, with adjacent delete + insert merged

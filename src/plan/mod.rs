@@ -378,8 +378,7 @@ pub fn build<F: VendorFlag>(
                 for field in &policy.ignore {
                     want.adopt_ignored(&have, field.as_str());
                 }
-                let comparable = have.reveal_unknown(&want);
-                let changes = diff::diff(&comparable, &want);
+                let changes = diff::diff(&*have.reveal_unknown(&want), &want);
                 if changes.is_empty() {
                     unchanged.push(key.to_owned());
                     continue;

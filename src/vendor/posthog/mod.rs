@@ -13,6 +13,7 @@ mod rules;
 mod spec;
 mod words;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
@@ -135,18 +136,19 @@ impl VendorFlag for Flag {
         names::name_ids(self, catalogue)
     }
 
-    fn reveal_unknown(&self, desired: &Self) -> Self {
+    fn reveal_unknown(&self, desired: &Self) -> Cow<'_, Self> {
+        if !self.has_encrypted_payloads {
+            return Cow::Borrowed(self);
+        }
         let mut out = self.clone();
-        if self.has_encrypted_payloads {
-            for (key, value) in &mut out.payloads {
-                if value.as_str() == Some(ENCRYPTED_SENTINEL)
-                    && let Some(wanted) = desired.payloads.get(key)
-                {
-                    value.clone_from(wanted);
-                }
+        for (key, value) in &mut out.payloads {
+            if value.as_str() == Some(ENCRYPTED_SENTINEL)
+                && let Some(wanted) = desired.payloads.get(key)
+            {
+                value.clone_from(wanted);
             }
         }
-        out
+        Cow::Owned(out)
     }
 }
 
