@@ -27,7 +27,7 @@ enum Frame {
         /// The key waiting for its value: (key, its span).
         pending: Option<(String, Span)>,
         /// Where each key of this mapping was first seen.
-        seen: HashMap<String, Span>,
+        seen: Keys,
         /// The pending key is a merge key (`<<`).
         merging: bool,
         /// Mappings merged in through `<<`, in order, with where each was written.
@@ -62,6 +62,48 @@ pub(super) struct Builder {
 }
 
 type Flow = std::ops::ControlFlow<()>;
+
+/// The keys of one mapping and where each was first written: a short list searched in order
+/// (most mappings have a few keys, and hashing each was a visible share of loading), indexed
+/// by a hash map once it holds more than [`Keys::LINEAR`].
+#[derive(Default)]
+struct Keys {
+    list: Vec<(String, Span)>,
+    index: HashMap<String, usize>,
+}
+
+impl Keys {
+    /// The most keys searched one by one.
+    const LINEAR: usize = 16;
+
+    /// Where `key` was first written, if it was.
+    fn first(&self, key: &str) -> Option<Span> {
+        if self.list.len() <= Self::LINEAR {
+            self.list
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, span)| *span)
+        } else {
+            self.index.get(key).map(|&i| self.list[i].1)
+        }
+    }
+
+    /// Record `key`, not seen before, written at `span`.
+    fn insert(&mut self, key: String, span: Span) {
+        self.list.push((key, span));
+        let len = self.list.len();
+        if len == Self::LINEAR + 1 {
+            self.index = self
+                .list
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (k.clone(), i))
+                .collect();
+        } else if len > Self::LINEAR + 1 {
+            self.index.insert(self.list[len - 1].0.clone(), len - 1);
+        }
+    }
+}
 
 impl Builder {
     /// A builder for a text whose lines are `widths` wide, recording where each node is
@@ -162,7 +204,7 @@ impl Builder {
                         span,
                         first_node,
                         pending: None,
-                        seen: HashMap::new(),
+                        seen: Keys::default(),
                         merging: false,
                         merges: Vec::new(),
                     }
@@ -278,8 +320,7 @@ impl Builder {
             return Flow::Continue(());
         };
         *merging = merge;
-        if let Some(first) = seen.get(&key) {
-            let first = *first;
+        if let Some(first) = seen.first(&key) {
             let err = YamlError {
                 code: "duplicate-key",
                 message: format!("duplicate mapping key `{key}`"),

@@ -38,6 +38,31 @@ fn duplicate_keys_name_both_places() {
 }
 
 #[test]
+fn duplicate_keys_are_found_in_mappings_of_any_size() {
+    // Up to 16 keys are searched one by one, more through an index: each way, and at the
+    // switch, finds the first place.
+    for (keys, again) in [(3, 2), (16, 16), (17, 1), (17, 17), (40, 7), (40, 33)] {
+        let mut text = String::new();
+        for k in 1..=keys {
+            let _ = writeln!(text, "k{k}: {k}");
+        }
+        let _ = writeln!(text, "k{again}: again");
+        let parsed = parse(&text);
+        assert!(parsed.documents.is_empty(), "{keys} keys, k{again} again");
+        let e = &parsed.errors[0];
+        assert_eq!(e.code, "duplicate-key");
+        assert_eq!(e.message, format!("duplicate mapping key `k{again}`"));
+        assert_eq!(e.span.unwrap().start.line, keys + 1);
+        assert_eq!(e.related.as_ref().unwrap().0.start.line, again);
+    }
+    let mut distinct = String::new();
+    for k in 1..=40 {
+        let _ = writeln!(distinct, "k{k}: {k}");
+    }
+    assert!(parse(&distinct).errors.is_empty());
+}
+
+#[test]
 fn alias_bombs_are_refused() {
     let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..10 {
