@@ -17,7 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 /// A JSON value as its compact text, keys sorted (see the module documentation).
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Json(Box<str>);
 
 impl Json {
@@ -36,11 +36,6 @@ impl Json {
     /// The compact text.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-
-    /// Whether this is `null`.
-    pub fn is_null(&self) -> bool {
-        &*self.0 == "null"
     }
 
     /// Whole floats written as integers at every depth (`1.0` → `1`), as
@@ -80,24 +75,6 @@ fn has_float(text: &str) -> bool {
         }
     }
     false
-}
-
-impl Default for Json {
-    fn default() -> Self {
-        Json("null".into())
-    }
-}
-
-impl From<Value> for Json {
-    fn from(value: Value) -> Self {
-        Json::new(&value)
-    }
-}
-
-impl From<&Value> for Json {
-    fn from(value: &Value) -> Self {
-        Json::new(value)
-    }
 }
 
 impl fmt::Display for Json {
@@ -205,7 +182,6 @@ mod tests {
         assert_eq!(held.as_str(), r#"{"limit":10,"themes":["light","dark"]}"#);
         let yaml = serde_saphyr::to_string(&held).unwrap();
         assert_eq!(yaml.trim(), "limit: 10\nthemes:\n- light\n- dark");
-        assert!(Json::default().is_null());
     }
 
     #[test]
