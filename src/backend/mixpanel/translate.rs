@@ -113,23 +113,23 @@ fn rollout_from_wire(index: usize, group: &WireRollout) -> Result<RolloutGroup, 
                 ))
             })
             .collect::<Result<BTreeMap<_, _>, String>>()?,
-        runtime_evaluation_rule: not_null(group.runtime_evaluation_rule.as_ref()).map(Json::from),
+        runtime_evaluation_rule: not_null(group.runtime_evaluation_rule.as_ref()).map(Json::new),
         runtime_event_rule: group
             .runtime_event_rule
             .as_ref()
             .map(|r| convert(r, format_args!("the `runtime_event_rule` of {at}")))
             .transpose()?,
-        cohort_definition: not_null(group.cohort_definition.as_ref()).map(Json::from),
+        cohort_definition: not_null(group.cohort_definition.as_ref()).map(Json::new),
         runtime_evaluation_definition: not_null(group.runtime_evaluation_definition.as_ref())
             .map(|d| {
                 convert(
-                    &d,
+                    d,
                     format_args!("the `runtime_evaluation_definition` of {at}"),
                 )
             })
             .transpose()?,
         variant_override: not_null(group.variant_override.as_ref())
-            .map(|o| convert(&o, format_args!("the `variant_override` of {at}")))
+            .map(|o| convert(o, format_args!("the `variant_override` of {at}")))
             .transpose()?,
     })
 }
@@ -245,8 +245,8 @@ impl Display for Group {
     }
 }
 
-fn not_null(value: Option<&Value>) -> Option<Value> {
-    value.filter(|v| !v.is_null()).cloned()
+fn not_null(value: Option<&Value>) -> Option<&Value> {
+    value.filter(|v| !v.is_null())
 }
 
 /// `value` as another type with the same JSON form (the model's enums and rules ↔ the
