@@ -196,6 +196,14 @@ mod tests {
     use super::*;
     use crate::backend::posthog::wire::WireFlag;
 
+    fn call() -> Call<'static> {
+        Call {
+            key: None,
+            action: "list".into(),
+            access: crate::backend::http::Access::Read,
+        }
+    }
+
     /// A flag with every field `WireFlag` reads and some it does not, as PostHog lists it.
     fn listed() -> Value {
         json!({
@@ -213,11 +221,7 @@ mod tests {
     #[test]
     fn a_kept_flag_reads_as_the_whole_one_without_the_other_fields() {
         let page = json!({"count": 1, "next": null, "results": [listed()]}).to_string();
-        let call = Call {
-            key: None,
-            action: "list".into(),
-            access: crate::backend::http::Access::Read,
-        };
+        let call = call();
         let page = read_page(page.clone(), 200, &call).unwrap();
         let kept = &page.results[0];
         assert_eq!(
@@ -239,11 +243,7 @@ mod tests {
 
     #[test]
     fn a_field_written_twice_keeps_its_last_value_as_a_whole_object_does() {
-        let call = Call {
-            key: None,
-            action: "list".into(),
-            access: crate::backend::http::Access::Read,
-        };
+        let call = call();
         let text = r#"{"count": 1, "next": null, "results": [{"id": 1, "key": "a", "active": true, "deleted": true, "key": "b", "deleted": false, "x": {"y": [1]}}]}"#;
         let page = read_page(text.to_owned(), 200, &call).unwrap();
         let kept = &page.results[0];
@@ -259,11 +259,7 @@ mod tests {
 
     #[test]
     fn a_page_that_is_not_one_says_what_it_is() {
-        let call = Call {
-            key: None,
-            action: "list".into(),
-            access: crate::backend::http::Access::Read,
-        };
+        let call = call();
         let error = |text: &str| {
             read_page(text.to_owned(), 200, &call)
                 .unwrap_err()
