@@ -166,9 +166,10 @@ fn findings_past_the_per_run_limit_are_counted_not_shown() {
 
 #[cfg(unix)]
 #[test]
-fn a_repository_over_the_size_limit_is_not_read() {
+fn a_repository_over_the_size_limit_is_not_loaded() {
     let repo = Repo::posthog();
-    // Sparse files: 5 × 7 MiB listed, nothing written (and nothing is read).
+    // Sparse files: 5 × 7 MiB listed, nothing written. The first four are read (their NULs
+    // are findings of their own), then none is loaded and only the limit is reported.
     for i in 0..5 {
         let file = std::fs::File::create(repo.path().join(format!("flags/big{i}.yaml"))).unwrap();
         file.set_len(7 * 1024 * 1024).unwrap();
@@ -179,7 +180,7 @@ fn a_repository_over_the_size_limit_is_not_read() {
         run.stdout,
         "::error file=flagops.yaml,title=flagops repository-too-large::the 5 flag files total \
          36,700,160 bytes; the limit is 33,554,432 bytes (32 MiB) per repository, so none was \
-         read%0Ahelp: split the flags into several repositories, each with its own config\n"
+         loaded%0Ahelp: split the flags into several repositories, each with its own config\n"
     );
 }
 

@@ -28,7 +28,7 @@ pub use broken::Broken;
 pub use config::{MAX_FLAG_ENTRIES, load_config};
 use config::{ignore_findings, read_config};
 use discover::{Discovered, discover, not_a_file};
-use read::{read_text, read_text_with};
+use read::read_text;
 use yaml::Locations;
 
 /// Largest flag or config file read (bytes).
@@ -389,6 +389,28 @@ fn load_document<F: FlagFile>(doc: yaml::Document, shown: &Path, out: &mut FileC
     }
 }
 
+/// The finding for flag files that total more than [`MAX_REPOSITORY_BYTES`]: their sizes as
+/// listed, symlinks followed (looked up only then: each file is otherwise sized as it is read).
+fn too_large(files: &[(PathBuf, bool)], config_file: &Path) -> Finding {
+    let total: u64 = files
+        .iter()
+        .filter_map(|(path, _)| fs::metadata(path).ok())
+        .map(|meta| meta.len())
+        .sum();
+    Finding::error(
+        "repository-too-large",
+        format!(
+            "the {} flag files total {} bytes; the limit is {} bytes (32 MiB) per repository, \
+             so none was loaded",
+            crate::finding::thousands(files.len()),
+            crate::finding::thousands(usize::try_from(total).unwrap_or(usize::MAX)),
+            crate::finding::thousands(usize::try_from(MAX_REPOSITORY_BYTES).unwrap_or(usize::MAX)),
+        ),
+    )
+    .in_file(config_file)
+    .help("split the flags into several repositories, each with its own config")
+}
+
 /// Load the repository: config, then every flag file. Config problems are an error (exit 2);
 /// flag problems are findings in the result.
 pub fn load<F: FlagFile>(
@@ -425,39 +447,6 @@ pub fn load<F: FlagFile>(
         });
     }
     findings.extend(skipped);
-    // Sizes as listed (symlinks followed); nothing is opened yet. Kept for the reads.
-    let mut metas: Vec<Option<fs::Metadata>> =
-        files.iter().map(|(p, _)| fs::metadata(p).ok()).collect();
-    let total: u64 = metas.iter().flatten().map(fs::Metadata::len).sum();
-    if total > MAX_REPOSITORY_BYTES {
-        findings.push(
-            Finding::error(
-                "repository-too-large",
-                format!(
-                    "the {} flag files total {} bytes; the limit is {} bytes (32 MiB) per \
-                     repository, so none was read",
-                    crate::finding::thousands(files.len()),
-                    crate::finding::thousands(usize::try_from(total).unwrap_or(usize::MAX)),
-                    crate::finding::thousands(
-                        usize::try_from(MAX_REPOSITORY_BYTES).unwrap_or(usize::MAX)
-                    ),
-                ),
-            )
-            .in_file(&config_file)
-            .help("split the flags into several repositories, each with its own config"),
-        );
-        return Ok(Repository {
-            root,
-            config_file,
-            config,
-            flags: Vec::new(),
-            partial: Vec::new(),
-            files: 0,
-            invalid_keys: BTreeSet::new(),
-            unread: Vec::new(),
-            findings,
-        });
-    }
     let mut flags: Vec<LoadedFlag<F>> = Vec::with_capacity(files.len());
     let mut partial: Vec<LoadedFlag<F>> = Vec::new();
     // Where each key was first defined: its file, and where in it (located only when a
@@ -467,10 +456,14 @@ pub fn load<F: FlagFile>(
     let mut unread = Vec::new();
     let mut read = 0;
     let mut nodes_left = MAX_REPOSITORY_NODES;
-    'files: for ((path, checked), meta) in files.iter().zip(&mut metas) {
+    // Bytes of flag files read so far, and the buffer each file is read into.
+    let mut bytes: u64 = 0;
+    let mut buf = Vec::new();
+    let before_files = findings.len();
+    'files: for (path, checked) in &files {
         read += 1;
         let shown = path.strip_prefix(&root).unwrap_or(path).to_path_buf();
-        let text = match read_text_with(path, &shown, meta.take(), *checked) {
+        let text = match read_text(path, &shown, *checked, &mut buf) {
             Ok(text) => text,
             Err(f) => {
                 findings.push(*f);
@@ -478,7 +471,24 @@ pub fn load<F: FlagFile>(
                 continue;
             }
         };
-        let contents = load_file_within(&Arc::from(text), &shown, nodes_left);
+        bytes += text.len() as u64;
+        if bytes > MAX_REPOSITORY_BYTES {
+            // None is loaded: what the files read so far said is dropped with them.
+            findings.truncate(before_files);
+            findings.push(too_large(&files, &config_file));
+            return Ok(Repository {
+                root,
+                config_file,
+                config,
+                flags: Vec::new(),
+                partial: Vec::new(),
+                files: 0,
+                invalid_keys: BTreeSet::new(),
+                unread: Vec::new(),
+                findings,
+            });
+        }
+        let contents = load_file_within(&text, &shown, nodes_left);
         nodes_left = nodes_left.saturating_sub(contents.nodes);
         let budget_spent = contents.budget_spent;
         findings.extend(contents.findings);
