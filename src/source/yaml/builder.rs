@@ -19,15 +19,17 @@ use crate::util::escape_pointer;
 
 enum Frame {
     Mapping {
-        map: Map<String, Value>,
+        /// Every key written, in order (a duplicate too), with where.
+        keys: Keys,
+        /// The value of each key of `keys` placed so far (`None` for a merge key's): the
+        /// mapping is built from both when it ends, each key moved, not copied.
+        values: Vec<Option<Value>>,
         pointer: String,
         anchor: usize,
         span: Span,
         first_node: usize,
-        /// The key waiting for its value: (key, its span).
-        pending: Option<(String, Span)>,
-        /// Where each key of this mapping was first seen.
-        seen: Keys,
+        /// The last key of `keys` waits for its value.
+        pending: bool,
         /// The pending key is a merge key (`<<`).
         merging: bool,
         /// Mappings merged in through `<<`, in order, with where each was written.
@@ -63,9 +65,9 @@ pub(super) struct Builder {
 
 type Flow = std::ops::ControlFlow<()>;
 
-/// The keys of one mapping and where each was first written: a short list searched in order
-/// (most mappings have a few keys, and hashing each was a visible share of loading), indexed
-/// by a hash map once it holds more than [`Keys::LINEAR`].
+/// The keys of one mapping, in order, and where each was written: a short list searched in
+/// order (most mappings have a few keys, and hashing each was a visible share of loading),
+/// indexed by a hash map (of each key's first place) once it holds more than [`Keys::LINEAR`].
 #[derive(Default)]
 struct Keys {
     list: Vec<(String, Span)>,
@@ -88,20 +90,24 @@ impl Keys {
         }
     }
 
-    /// Record `key`, not seen before, written at `span`.
-    fn insert(&mut self, key: String, span: Span) {
+    /// Record `key`, written at `span` (again, when it is a duplicate).
+    fn push(&mut self, key: String, span: Span) {
         self.list.push((key, span));
         let len = self.list.len();
         if len == Self::LINEAR + 1 {
-            self.index = self
-                .list
-                .iter()
-                .enumerate()
-                .map(|(i, (k, _))| (k.clone(), i))
-                .collect();
+            for (i, (k, _)) in self.list.iter().enumerate() {
+                self.index.entry(k.clone()).or_insert(i);
+            }
         } else if len > Self::LINEAR + 1 {
-            self.index.insert(self.list[len - 1].0.clone(), len - 1);
+            self.index
+                .entry(self.list[len - 1].0.clone())
+                .or_insert(len - 1);
         }
+    }
+
+    /// The key written last.
+    fn last(&self) -> Option<&str> {
+        self.list.last().map(|(k, _)| k.as_str())
     }
 }
 
@@ -138,7 +144,7 @@ impl Builder {
                     let merge = style == ScalarStyle::Plain && text == "<<";
                     return self.push_key(text.into_owned(), merge, span);
                 }
-                match resolve_scalar(&text, style, tag.as_deref()) {
+                match resolve_scalar(text, style, tag.as_deref()) {
                     Ok(value) => self.complete(value, anchor, span, 1),
                     Err(message) => {
                         // The document is lost, but the rest of the file is still read, so
@@ -198,13 +204,13 @@ impl Builder {
                 let first_node = self.nodes;
                 let frame = if matches!(event, Event::MappingStart(..)) {
                     Frame::Mapping {
-                        map: Map::new(),
+                        keys: Keys::default(),
+                        values: Vec::new(),
                         pointer,
                         anchor,
                         span,
                         first_node,
-                        pending: None,
-                        seen: Keys::default(),
+                        pending: false,
                         merging: false,
                         merges: Vec::new(),
                     }
@@ -226,7 +232,8 @@ impl Builder {
                 };
                 let (value, anchor, start, first_node) = match frame {
                     Frame::Mapping {
-                        mut map,
+                        keys,
+                        values,
                         anchor,
                         span,
                         first_node,
@@ -234,6 +241,13 @@ impl Builder {
                         merges,
                         ..
                     } => {
+                        // A duplicate key's last value stays (its document is dropped anyway).
+                        let mut map: Map<String, Value> = keys
+                            .list
+                            .into_iter()
+                            .zip(values)
+                            .filter_map(|((key, _), value)| Some((key, value?)))
+                            .collect();
                         self.merge(&mut map, &pointer, merges);
                         (Value::Object(map), anchor, span, first_node)
                     }
@@ -287,7 +301,7 @@ impl Builder {
     fn expecting_key(&self) -> bool {
         matches!(
             self.stack.last(),
-            Some(Frame::Mapping { pending: None, .. })
+            Some(Frame::Mapping { pending: false, .. })
         )
     }
 
@@ -299,10 +313,13 @@ impl Builder {
         match self.stack.last() {
             None => String::new(),
             Some(Frame::Mapping {
-                pointer, pending, ..
+                pointer,
+                pending,
+                keys,
+                ..
             }) => {
-                let key = pending.as_ref().map_or("", |(k, _)| k.as_str());
-                format!("{pointer}/{}", escape_pointer(key))
+                let key = if *pending { keys.last() } else { None };
+                format!("{pointer}/{}", escape_pointer(key.unwrap_or("")))
             }
             Some(Frame::Sequence { pointer, items, .. }) => format!("{pointer}/{}", items.len()),
         }
@@ -311,7 +328,7 @@ impl Builder {
     fn push_key(&mut self, key: String, merge: bool, span: Span) -> Flow {
         let Some(Frame::Mapping {
             pending,
-            seen,
+            keys,
             pointer,
             merging,
             ..
@@ -320,7 +337,7 @@ impl Builder {
             return Flow::Continue(());
         };
         *merging = merge;
-        if let Some(first) = seen.first(&key) {
+        if let Some(first) = keys.first(&key) {
             let err = YamlError {
                 code: "duplicate-key",
                 message: format!("duplicate mapping key `{key}`"),
@@ -330,14 +347,13 @@ impl Builder {
             };
             self.parsed.errors.push(err);
             self.poisoned = true;
-        } else {
-            seen.insert(key.clone(), span);
         }
         if self.locate {
             let child = format!("{pointer}/{}", escape_pointer(&key));
             self.index.keys.insert(child, span);
         }
-        *pending = Some((key, span));
+        keys.push(key, span);
+        *pending = true;
         Flow::Continue(())
     }
 
@@ -393,19 +409,20 @@ impl Builder {
                 }
             }
             Some(Frame::Mapping {
-                map,
+                values,
                 pending,
                 merging,
                 merges,
                 ..
             }) => {
-                let Some((key, _)) = pending.take() else {
-                    return Flow::Continue(());
-                };
-                if !std::mem::take(merging) {
-                    map.insert(key, value);
+                if !std::mem::take(pending) {
                     return Flow::Continue(());
                 }
+                if !std::mem::take(merging) {
+                    values.push(Some(value));
+                    return Flow::Continue(());
+                }
+                values.push(None);
                 let sources = match value {
                     Value::Object(m) => Some(vec![m]),
                     Value::Array(items) => items
@@ -443,8 +460,12 @@ impl Builder {
     /// already read, is kept.
     pub(super) fn record_failure(&mut self, error: YamlError) {
         self.parsed.errors.push(error);
-        if let Some(Frame::Mapping { map, .. }) = self.stack.first()
-            && let Some(Value::String(key)) = map.get("key")
+        if let Some(Frame::Mapping { keys, values, .. }) = self.stack.first()
+            && let Some(Some(Value::String(key))) = keys
+                .list
+                .iter()
+                .position(|(k, _)| k == "key")
+                .and_then(|i| values.get(i))
         {
             self.parsed.dropped_keys.push(key.clone());
         }

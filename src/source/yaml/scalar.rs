@@ -1,44 +1,47 @@
 //! Plain and tagged scalars → JSON values, with the YAML 1.2 core schema.
 
+use std::borrow::Cow;
+
 use saphyr_parser::{ScalarStyle, Tag};
 use serde_json::{Number, Value};
 
-/// Resolve a scalar with the YAML 1.2 core schema.
+/// Resolve a scalar with the YAML 1.2 core schema. A string keeps the parser's own text.
 pub(super) fn resolve_scalar(
-    text: &str,
+    text: Cow<'_, str>,
     style: ScalarStyle,
     tag: Option<&Tag>,
 ) -> Result<Value, String> {
+    let string = |text: Cow<'_, str>| Value::String(text.into_owned());
     if let Some(tag) = tag {
         if !tag.is_yaml_core_schema() {
             return Err(format!("unsupported tag `{}{}`", tag.handle, tag.suffix));
         }
         return match tag.suffix.as_str() {
-            "str" => Ok(Value::String(text.to_owned())),
+            "str" => Ok(string(text)),
             "null" => Ok(Value::Null),
-            "bool" => resolve_bool(text).ok_or_else(|| format!("`{text}` is not a boolean")),
-            "int" => resolve_int(text).ok_or_else(|| format!("`{text}` is not an integer")),
-            "float" => resolve_float(text)
-                .or_else(|| resolve_int(text).map(Ok))
+            "bool" => resolve_bool(&text).ok_or_else(|| format!("`{text}` is not a boolean")),
+            "int" => resolve_int(&text).ok_or_else(|| format!("`{text}` is not an integer")),
+            "float" => resolve_float(&text)
+                .or_else(|| resolve_int(&text).map(Ok))
                 .unwrap_or_else(|| Err(format!("`{text}` is not a number"))),
             other => Err(format!("unsupported tag `!!{other}`")),
         };
     }
     if style != ScalarStyle::Plain {
-        return Ok(Value::String(text.to_owned()));
+        return Ok(string(text));
     }
-    if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
+    if matches!(&*text, "" | "~" | "null" | "Null" | "NULL") {
         return Ok(Value::Null);
     }
-    if let Some(b) = resolve_bool(text) {
+    if let Some(b) = resolve_bool(&text) {
         return Ok(b);
     }
-    if let Some(i) = resolve_int(text) {
+    if let Some(i) = resolve_int(&text) {
         return Ok(i);
     }
-    match resolve_float(text) {
+    match resolve_float(&text) {
         Some(result) => result,
-        None => Ok(Value::String(text.to_owned())),
+        None => Ok(string(text)),
     }
 }
 
@@ -77,9 +80,8 @@ fn resolve_int(text: &str) -> Option<Value> {
 
 /// `None`: not a float; `Some(Err)`: a float JSON cannot hold.
 fn resolve_float(text: &str) -> Option<Result<Value, String>> {
-    let lower = text.to_ascii_lowercase();
-    let unsigned = lower.trim_start_matches(['-', '+']);
-    if matches!(unsigned, ".inf" | ".nan") {
+    let unsigned = text.trim_start_matches(['-', '+']);
+    if unsigned.eq_ignore_ascii_case(".inf") || unsigned.eq_ignore_ascii_case(".nan") {
         return Some(Err(format!(
             "`{text}` is not a finite number; JSON cannot hold it"
         )));

@@ -55,6 +55,19 @@ fn duplicate_keys_are_found_in_mappings_of_any_size() {
         assert_eq!(e.span.unwrap().start.line, keys + 1);
         assert_eq!(e.related.as_ref().unwrap().0.start.line, again);
     }
+    // A key written three times: each repetition points at the first place.
+    for keys in [3, 20] {
+        let mut text = String::new();
+        for k in 1..=keys {
+            let _ = writeln!(text, "k{k}: {k}");
+        }
+        text.push_str("k2: again\nk2: and again\n");
+        let parsed = parse(&text);
+        assert_eq!(parsed.errors.len(), 2, "{keys} keys");
+        for e in &parsed.errors {
+            assert_eq!(e.related.as_ref().unwrap().0.start.line, 2, "{keys} keys");
+        }
+    }
     let mut distinct = String::new();
     for k in 1..=40 {
         let _ = writeln!(distinct, "k{k}: {k}");
@@ -97,8 +110,23 @@ fn multiple_documents() {
 
 #[test]
 fn non_finite_numbers_are_errors() {
-    let parsed = parse("a: .nan\n");
-    assert_eq!(parsed.errors[0].code, "yaml-value");
+    for text in [
+        ".nan",
+        ".NaN",
+        ".NAN",
+        ".inf",
+        "-.Inf",
+        "+.INF",
+        "!!float .inf",
+    ] {
+        let parsed = parse(&format!("a: {text}\n"));
+        assert_eq!(parsed.errors[0].code, "yaml-value", "{text}");
+    }
+    for text in [".in", "nan", "inf", ".infinity", "-.nan."] {
+        let parsed = parse(&format!("a: {text}\n"));
+        assert!(parsed.errors.is_empty(), "{text}");
+        assert_eq!(parsed.documents[0].value["a"], text);
+    }
 }
 
 #[test]
