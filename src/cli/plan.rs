@@ -115,7 +115,7 @@ fn load_with<F: Model>(ctx: &Context, env: &str, resolve: bool) -> Result<Loaded
     let repo = ctx.load::<F>()?;
     let backend =
         AnyBackend::for_environment(&repo.root, &repo.config, env).map_err(|e| setup_error(&e))?;
-    let findings = rules::validate(&repo);
+    let (findings, mut desired) = rules::validate_for(&repo, env);
     let summary = Summary::new(repo.files, repo.flags.len(), &findings);
     if summary.errors > 0 {
         return Ok(Loaded::Invalid {
@@ -130,7 +130,6 @@ fn load_with<F: Model>(ctx: &Context, env: &str, resolve: bool) -> Result<Loaded
         .get(env)
         .cloned()
         .unwrap_or_default();
-    let mut desired: Vec<F> = repo.flags.iter().map(|f| f.resolve(Some(env)).0).collect();
     let (findings, catalogue) = if resolve {
         resolve_names(&repo, &backend, env, &mut desired)?
     } else {

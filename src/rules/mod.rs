@@ -130,10 +130,19 @@ fn resolve<'a, F: FlagFile>(
 
 /// Run every rule over the repository.
 pub fn check<F: Checked>(repo: &Repository<F>) -> Vec<Finding> {
+    check_keeping(repo, None).0
+}
+
+/// Run every rule over the repository; with `keep`, also give each flag of `repo.flags`
+/// resolved for that environment, in their order: the flags the rules resolved, moved out
+/// of their resolutions instead of being resolved again.
+fn check_keeping<F: Checked>(repo: &Repository<F>, keep: Option<&str>) -> (Vec<Finding>, Vec<F>) {
     let mut findings = check_environment_names(repo);
     findings.extend(check_null_overrides(repo));
     let mut base_keys = BTreeSet::new();
     let base = resolve(repo, None, true, None);
+    // The kept environment's own flags (those it overrides).
+    let mut kept: BTreeMap<String, F> = BTreeMap::new();
     let mut envs: Vec<Option<&str>> = vec![None];
     envs.extend(repo.config.environments.keys().map(|k| Some(k.as_str())));
     for env in envs {
@@ -147,16 +156,23 @@ pub fn check<F: Checked>(repo: &Repository<F>) -> Vec<Finding> {
         {
             continue;
         }
-        let own;
-        let resolution = if env.is_none() {
-            &base
-        } else {
-            own = resolve(repo, env, true, Some(&base));
-            &own
-        };
+        let own = env.map(|_| resolve(repo, env, true, Some(&base)));
+        let resolution = own.as_ref().unwrap_or(&base);
         let mut found = check_flags(&resolution.flags);
         found.extend(check_references(resolution));
         found.extend(check_cycles(&resolution.flags));
+        if let Some(own) = own
+            && env == keep
+        {
+            kept = own
+                .flags
+                .into_iter()
+                .filter_map(|(key, r)| match r.flag {
+                    Cow::Owned(flag) => Some((key, flag)),
+                    Cow::Borrowed(_) => None,
+                })
+                .collect();
+        }
         for mut f in found {
             let id = (f.code, f.file.clone(), f.field.clone(), f.message.clone());
             match env {
@@ -174,7 +190,26 @@ pub fn check<F: Checked>(repo: &Repository<F>) -> Vec<Finding> {
         }
     }
     finding::normalize(&mut findings);
-    findings
+    let Some(env) = keep else {
+        return (findings, Vec::new());
+    };
+    // The base's flags are its own (`Cow::Owned`): moved, not copied.
+    let mut base: BTreeMap<String, F> = base
+        .flags
+        .into_iter()
+        .map(|(key, r)| (key, r.flag.into_owned()))
+        .collect();
+    let flags = repo
+        .flags
+        .iter()
+        .map(|loaded| {
+            kept.remove(loaded.key())
+                .or_else(|| base.remove(loaded.key()))
+                // Left out of the resolutions (a broken override): resolved here.
+                .unwrap_or_else(|| loaded.resolve(Some(env)).0)
+        })
+        .collect();
+    (findings, flags)
 }
 
 fn check_environment_names<F: FlagFile>(repo: &Repository<F>) -> Vec<Finding> {
@@ -441,6 +476,13 @@ pub fn validate<F: Checked>(repo: &Repository<F>) -> Vec<Finding> {
     report(repo).findings
 }
 
+/// [`validate`], and each flag of `repo.flags` resolved for `env`, in their order (what the
+/// rules resolved, not resolved again).
+pub fn validate_for<F: Checked>(repo: &Repository<F>, env: &str) -> (Vec<Finding>, Vec<F>) {
+    let (found, flags) = check_keeping(repo, Some(env));
+    (shown(repo, found).findings, flags)
+}
+
 /// The findings `validate` shows and the totals before the limits.
 #[derive(Debug)]
 pub struct Report {
@@ -454,8 +496,13 @@ pub struct Report {
 
 /// Every finding of a repository and its totals.
 pub fn report<F: Checked>(repo: &Repository<F>) -> Report {
+    shown(repo, check(repo))
+}
+
+/// The repository's own findings and the rules' `found`, as [`report`] gives them.
+fn shown<F: FlagFile>(repo: &Repository<F>, found: Vec<Finding>) -> Report {
     let mut all = repo.findings.clone();
-    all.extend(check(repo));
+    all.extend(found);
     finding::normalize(&mut all);
     let (errors, warnings) = finding::count(&all);
     Report {
@@ -464,3 +511,6 @@ pub fn report<F: Checked>(repo: &Repository<F>) -> Report {
         warnings,
     }
 }
+
+#[cfg(test)]
+mod tests;
