@@ -108,7 +108,13 @@ pub fn parse_lazily(text: &Arc<str>, budget: usize) -> Parsed {
 /// Parse `text`, recording every node's location when `locate`.
 fn parse_with(text: &str, budget: usize, locate: bool) -> Parsed {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let widths = line_widths(text);
+    // The lines' widths keep spans inside the text: every recorded place's when locating;
+    // else only the errors', measured when there is one.
+    let widths = if locate {
+        line_widths(text)
+    } else {
+        Vec::new()
+    };
     let mut builder = Builder::new(widths, locate, budget);
     let mut parser = Parser::new_from_str(text);
     loop {
@@ -154,7 +160,14 @@ fn parse_with(text: &str, budget: usize, locate: bool) -> Parsed {
     }
     let mut parsed = builder.parsed;
     parsed.nodes = builder.total;
-    clamp_errors(&builder.widths, &mut parsed.errors);
+    if !parsed.errors.is_empty() {
+        let widths = if locate {
+            builder.widths
+        } else {
+            line_widths(text)
+        };
+        clamp_errors(&widths, &mut parsed.errors);
+    }
     parsed
 }
 

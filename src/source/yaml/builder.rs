@@ -47,7 +47,8 @@ enum Frame {
 #[derive(Default)]
 pub(super) struct Builder {
     pub(super) parsed: Parsed,
-    /// Width of each line of the text, to keep spans inside it.
+    /// Width of each line of the text, to keep the recorded places inside it (when
+    /// locating; errors are kept inside it when parsing ends).
     pub(super) widths: Vec<usize>,
     stack: Vec<Frame>,
     /// Whether to record where each node is (in `index`), and each frame's pointer.
@@ -112,8 +113,8 @@ impl Keys {
 }
 
 impl Builder {
-    /// A builder for a text whose lines are `widths` wide, recording where each node is
-    /// when `locate`, building at most `budget` nodes in all.
+    /// A builder recording where each node is when `locate` (in a text whose lines are
+    /// `widths` wide), building at most `budget` nodes in all.
     pub(super) fn new(widths: Vec<usize>, locate: bool, budget: usize) -> Self {
         Builder {
             widths,
@@ -124,7 +125,11 @@ impl Builder {
     }
 
     pub(super) fn on_event(&mut self, event: Event<'_>, span: YamlSpan) -> Flow {
-        let span = clamp(&self.widths, to_span(span));
+        let span = if self.locate {
+            clamp(&self.widths, to_span(span))
+        } else {
+            to_span(span)
+        };
         match event {
             Event::DocumentStart(_) => {
                 self.stack.clear();

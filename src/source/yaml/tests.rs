@@ -210,3 +210,13 @@ fn line_widths_count_characters_and_end_lines_at_crlf_cr_and_lf() {
     assert_eq!(line_widths("\r\r\n\n"), [0, 0, 0, 0]);
     assert_eq!(line_widths("key: «☃»"), [8]);
 }
+
+#[test]
+fn an_error_at_the_end_of_the_text_is_placed_inside_it_either_way() {
+    // The parser reports this unclosed flow sequence on line 2, past the text's one line.
+    let text = "key: [a";
+    let eager = parse(text);
+    let lazy = parse_lazily(&std::sync::Arc::from(text), usize::MAX);
+    assert_eq!(eager.errors, lazy.errors);
+    assert_eq!(lazy.errors[0].span, Some(Span::point(1, 8)));
+}
