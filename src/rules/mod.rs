@@ -194,17 +194,13 @@ fn check_keeping<F: Checked>(repo: &Repository<F>, keep: Option<&str>) -> (Vec<F
         return (findings, Vec::new());
     };
     // The base's flags are its own (`Cow::Owned`): moved, not copied.
-    let mut base: BTreeMap<String, F> = base
-        .flags
-        .into_iter()
-        .map(|(key, r)| (key, r.flag.into_owned()))
-        .collect();
+    let mut base = base.flags;
     let flags = repo
         .flags
         .iter()
         .map(|loaded| {
             kept.remove(loaded.key())
-                .or_else(|| base.remove(loaded.key()))
+                .or_else(|| base.remove(loaded.key()).map(|r| r.flag.into_owned()))
                 // Left out of the resolutions (a broken override): resolved here.
                 .unwrap_or_else(|| loaded.resolve(Some(env)).0)
         })
