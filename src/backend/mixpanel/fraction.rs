@@ -44,6 +44,29 @@ fn shift(value: f64, places: i32) -> Option<f64> {
     if !value.is_finite() {
         return None;
     }
+    shift_whole(value, places).or_else(|| shift_text(value, places))
+}
+
+/// [`shift_text`]'s result, computed without text when one side is a whole number below
+/// 10^12 (`0.25` → `25`, `7` → `0.07`: most of what files and the service hold). Such a whole
+/// number `r` is a float exactly, and IEEE division rounds once. A whole `value` has no point
+/// in its text, so the text shift gives the float nearest `value / 10^p`: the division's. When
+/// the division `r / 10^p` gives back `value`, `value`'s shortest text is `r`'s digits with
+/// the point `p` places in (decimals of at most `p` places are 10^-p apart, far more than
+/// floats this small), so the text shift gives `r`. `None` otherwise.
+fn shift_whole(value: f64, places: i32) -> Option<f64> {
+    const LIMIT: f64 = 1e12;
+    let scale = 10_f64.powi(places.abs());
+    if places > 0 {
+        let whole = (value * scale).round();
+        (whole.abs() < LIMIT && whole / scale == value).then_some(whole)
+    } else {
+        (value.fract() == 0.0 && value.abs() < LIMIT).then(|| value / scale)
+    }
+}
+
+/// `value` × 10^`places` by moving the decimal point in `value`'s shortest decimal text.
+fn shift_text(value: f64, places: i32) -> Option<f64> {
     // `Display` of an `f64` is the shortest text that reads back to it, never in exponent
     // form.
     let text = value.to_string();
@@ -152,6 +175,25 @@ mod tests {
             prop_assert_eq!(percent.get().to_bits(), expected.to_bits());
             let back = Fraction::of_percent(percent).unwrap();
             prop_assert_eq!(back.0.to_bits(), sent.to_bits());
+        }
+
+        /// Computed without text or with it, a shift is the same float, either way.
+        #[test]
+        fn the_whole_number_shortcut_is_the_text_shift(
+            units in -2_000_000_000_000_i64..=2_000_000_000_000,
+            decimals in 0_i32..=10,
+            bits in any::<u64>(),
+        ) {
+            let written: f64 = format!("{units}e-{decimals}").parse().unwrap();
+            let arbitrary = f64::from_bits(bits);
+            for value in [written, arbitrary, -0.0, 0.0] {
+                for places in [2, -2] {
+                    if let Some(fast) = shift_whole(value, places) {
+                        let text = shift_text(value, places).unwrap();
+                        prop_assert_eq!(fast.to_bits(), text.to_bits(), "{} by {}", value, places);
+                    }
+                }
+            }
         }
 
         /// Any other number (17 significant digits, as float arithmetic leaves them) comes
