@@ -59,7 +59,10 @@ fn shift_whole(value: f64, places: i32) -> Option<f64> {
     let scale = 10_f64.powi(places.abs());
     if places > 0 {
         let whole = (value * scale).round();
-        (whole.abs() < LIMIT && whole / scale == value).then_some(whole)
+        // Exactly: the division must give `value` back bit for bit.
+        #[allow(clippy::float_cmp)]
+        let exact = whole / scale == value;
+        (whole.abs() < LIMIT && exact).then_some(whole)
     } else {
         (value.fract() == 0.0 && value.abs() < LIMIT).then(|| value / scale)
     }
