@@ -466,11 +466,14 @@ impl Builder {
     pub(super) fn record_failure(&mut self, error: YamlError) {
         self.parsed.errors.push(error);
         if let Some(Frame::Mapping { keys, values, .. }) = self.stack.first()
-            && let Some(Some(Value::String(key))) = keys
+            // The last `key` placed, as the mapping would hold it.
+            && let Some(Value::String(key)) = keys
                 .list
                 .iter()
-                .position(|(k, _)| k == "key")
-                .and_then(|i| values.get(i))
+                .zip(values)
+                .rev()
+                .find(|((k, _), _)| k == "key")
+                .and_then(|(_, value)| value.as_ref())
         {
             self.parsed.dropped_keys.push(key.clone());
         }

@@ -220,3 +220,18 @@ fn an_error_at_the_end_of_the_text_is_placed_inside_it_either_way() {
     assert_eq!(eager.errors, lazy.errors);
     assert_eq!(lazy.errors[0].span, Some(Span::point(1, 8)));
 }
+
+#[test]
+fn a_document_cut_short_by_a_syntax_error_still_names_its_key() {
+    for (text, key) in [
+        ("key: a\nname: [x\n", "a"),
+        // Written twice: the value the mapping would hold, the last.
+        ("key: a\nkey: b\nname: [x\n", "b"),
+    ] {
+        let parsed = parse(text);
+        assert!(parsed.documents.is_empty(), "{text:?}");
+        assert_eq!(parsed.dropped_keys, [key], "{text:?}");
+    }
+    // A key whose value was never read names nothing.
+    assert!(parse("name: x\nkey: [a\n").dropped_keys.is_empty());
+}
