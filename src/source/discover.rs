@@ -14,8 +14,9 @@ use crate::finding::Finding;
 /// The flag files the config points at, and what is wrong with its `flags` entries.
 #[derive(Debug, Default)]
 pub(super) struct Discovered {
-    /// Files to read, sorted, without duplicates; each with whether its real path is known
-    /// to be outside the system's directories (`read_text` then need not resolve it again).
+    /// Files to read, sorted, without duplicates; each with whether it was listed as a file
+    /// (or a link to one) by walking a directory outside the system's: `read_text` then
+    /// opens it straight away, without looking at it or resolving its real path first.
     pub(super) files: Vec<(PathBuf, bool)>,
     /// Problems with the `flags` entries (they belong to the config file).
     pub(super) config: Vec<Finding>,
