@@ -391,7 +391,7 @@ fn load_document<F: FlagFile>(doc: yaml::Document, shown: &Path, out: &mut FileC
 
 /// The finding for flag files that total more than [`MAX_REPOSITORY_BYTES`]: their sizes as
 /// listed, symlinks followed (looked up only then: each file is otherwise sized as it is read).
-fn too_large(files: &[(PathBuf, bool)], config_file: &Path) -> Finding {
+fn repository_too_large(files: &[(PathBuf, bool)], config_file: &Path) -> Finding {
     let total: u64 = files
         .iter()
         .filter_map(|(path, _)| fs::metadata(path).ok())
@@ -475,7 +475,7 @@ pub fn load<F: FlagFile>(
         if bytes > MAX_REPOSITORY_BYTES {
             // None is loaded: what the files read so far said is dropped with them.
             findings.truncate(before_files);
-            findings.push(too_large(&files, &config_file));
+            findings.push(repository_too_large(&files, &config_file));
             return Ok(Repository {
                 root,
                 config_file,
