@@ -235,3 +235,19 @@ fn a_document_cut_short_by_a_syntax_error_still_names_its_key() {
     // A key whose value was never read names nothing.
     assert!(parse("name: x\nkey: [a\n").dropped_keys.is_empty());
 }
+
+/// saphyr-parser 0.3.4: a block scalar at a document's root, not indented, ends at the next
+/// `---` (0.3.3 took that line and the flag after it into the scalar, so the flag was lost).
+#[test]
+fn a_document_marker_ends_a_root_block_scalar() {
+    let parsed = parse("--- |\nnotes on this file\n---\nkey: second\n");
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    let values: Vec<&Value> = parsed.documents.iter().map(|d| &d.value).collect();
+    assert_eq!(
+        values,
+        [
+            &Value::from("notes on this file\n"),
+            &serde_json::json!({"key": "second"})
+        ]
+    );
+}
