@@ -110,7 +110,7 @@ fn main() {
         std::process::exit(2);
     }
     let runs: [(&str, Run); 4] = [
-        ("saphyr-parser 0.3.3", saphyr),
+        ("saphyr-parser 0.3.4", saphyr),
         ("yaml-rust2 0.10.4", yaml_rust2),
         ("libyaml-safer 0.3.0", libyaml_safer),
         ("unsafe-libyaml 0.2.11", unsafe_libyaml),
