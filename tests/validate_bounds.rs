@@ -184,6 +184,36 @@ fn a_repository_over_the_size_limit_is_not_loaded() {
     );
 }
 
+/// Files that cannot be used count against the repository's limit all the same: one over
+/// the file limit (not read) by its size, one that is not UTF-8 (read) by its bytes.
+#[cfg(unix)]
+#[test]
+fn files_that_cannot_be_used_count_against_the_repository_limit() {
+    use std::io::{Seek as _, SeekFrom, Write as _};
+    let repo = Repo::posthog();
+    let mib = 1024 * 1024;
+    // 9 MiB (over the 8 MiB file limit), 7 MiB ending in a byte that is not UTF-8, then
+    // three of 7 MiB: 37 MiB in all, over 32 MiB only if the first two are counted.
+    let sizes = [9 * mib, 7 * mib, 7 * mib, 7 * mib, 7 * mib];
+    for (i, size) in sizes.into_iter().enumerate() {
+        let mut file =
+            std::fs::File::create(repo.path().join(format!("flags/big{i}.yaml"))).unwrap();
+        file.set_len(size).unwrap();
+        if i == 1 {
+            file.seek(SeekFrom::Start(size - 1)).unwrap();
+            file.write_all(b"\xff").unwrap();
+        }
+    }
+    let run = repo.run(&["validate", "--format", "github"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.stdout,
+        "::error file=flagops.yaml,title=flagops repository-too-large::the 5 flag files total \
+         38,797,312 bytes; the limit is 33,554,432 bytes (32 MiB) per repository, so none was \
+         loaded%0Ahelp: split the flags into several repositories, each with its own config\n"
+    );
+}
+
 #[test]
 fn flags_past_the_repository_limit_are_not_loaded() {
     let repo = Repo::posthog();

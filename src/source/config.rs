@@ -71,7 +71,8 @@ pub(super) fn read_config(
     if file.is_none() && fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
         link_inside(&path, &shown, &[&root]).map_err(|f| invalid(vec![*f]))?;
     }
-    let text = read_text(&path, &shown, false, &mut Vec::new()).map_err(|f| invalid(vec![*f]))?;
+    let text =
+        read_text(&path, &shown, false, &mut Vec::new(), &mut 0).map_err(|f| invalid(vec![*f]))?;
     let parsed = yaml::parse(&text);
     let mut findings = yaml_findings(&parsed, &shown);
     if !findings.is_empty() {

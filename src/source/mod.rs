@@ -456,22 +456,17 @@ pub fn load<F: FlagFile>(
     let mut unread = Vec::new();
     let mut read = 0;
     let mut nodes_left = MAX_REPOSITORY_NODES;
-    // Bytes of flag files read so far, and the buffer each file is read into.
+    // What the flag files so far count against the repository's limit, in bytes, and the
+    // buffer each file is read into.
     let mut bytes: u64 = 0;
     let mut buf = Vec::new();
     let before_files = findings.len();
     'files: for (path, checked) in &files {
         read += 1;
         let shown = path.strip_prefix(&root).unwrap_or(path).to_path_buf();
-        let text = match read_text(path, &shown, *checked, &mut buf) {
-            Ok(text) => text,
-            Err(f) => {
-                findings.push(*f);
-                unread.push(shown);
-                continue;
-            }
-        };
-        bytes += text.len() as u64;
+        let text = read_text(path, &shown, *checked, &mut buf, &mut bytes);
+        // A file counts whether or not it could be used (one not UTF-8, one over the file
+        // limit): the limit bounds what is read, as when the sizes were added up first.
         if bytes > MAX_REPOSITORY_BYTES {
             // None is loaded: what the files read so far said is dropped with them.
             findings.truncate(before_files);
@@ -488,6 +483,14 @@ pub fn load<F: FlagFile>(
                 findings,
             });
         }
+        let text = match text {
+            Ok(text) => text,
+            Err(f) => {
+                findings.push(*f);
+                unread.push(shown);
+                continue;
+            }
+        };
         let contents = load_file_within(&text, &shown, nodes_left);
         nodes_left = nodes_left.saturating_sub(contents.nodes);
         let budget_spent = contents.budget_spent;

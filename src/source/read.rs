@@ -27,12 +27,15 @@ pub(super) fn is_system(real: &Path) -> bool {
 /// `walked` says `path` was listed by `discover` as a file (or a link to one) below a
 /// directory outside the system's: it is opened straight away. Any other path is looked at
 /// first, and opened only when it is a file outside the system's directories. `buf` is scratch
-/// space, reused from one file to the next.
+/// space, reused from one file to the next. `counted` grows by what the file counts against
+/// the repository's size limit, whether or not its text can be used: the bytes read, or its
+/// size when it was not read whole (over the file limit, or a read that failed).
 pub(super) fn read_text(
     path: &Path,
     shown: &Path,
     walked: bool,
     buf: &mut Vec<u8>,
+    counted: &mut u64,
 ) -> Result<Arc<str>, Box<Finding>> {
     let unreadable = |e: std::io::Error| {
         Box::new(Finding::error("io", format!("cannot read file: {e}")).in_file(shown))
@@ -78,10 +81,17 @@ pub(super) fn read_text(
         )
     };
     if meta.len() > MAX_FILE_BYTES {
+        *counted += meta.len();
         return Err(too_large(meta.len()));
     }
     let size = usize::try_from(meta.len()).unwrap_or(0);
-    read_all(&mut file, size, buf).map_err(unreadable)?;
+    let read = read_all(&mut file, size, buf);
+    *counted += if read.is_ok() {
+        buf.len() as u64
+    } else {
+        meta.len()
+    };
+    read.map_err(unreadable)?;
     if buf.len() as u64 > MAX_FILE_BYTES {
         return Err(too_large(buf.len() as u64));
     }
@@ -141,7 +151,7 @@ mod tests {
     use super::*;
 
     fn read(path: &Path, walked: bool) -> Result<String, String> {
-        read_text(path, Path::new("f.yaml"), walked, &mut Vec::new())
+        read_text(path, Path::new("f.yaml"), walked, &mut Vec::new(), &mut 0)
             .map(|t| t.to_string())
             .map_err(|f| format!("{}: {}", f.code, f.message))
     }
@@ -175,9 +185,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.yaml");
         fs::write(&path, b"key: a\nname: \xff\n").unwrap();
-        let f = read_text(&path, Path::new("f.yaml"), true, &mut Vec::new()).unwrap_err();
+        let mut counted = 0;
+        let f = read_text(
+            &path,
+            Path::new("f.yaml"),
+            true,
+            &mut Vec::new(),
+            &mut counted,
+        )
+        .unwrap_err();
         assert_eq!(f.code, "not-utf8");
         assert_eq!(f.span, Some(Span::point(2, 7)));
+        // Read, so it counts against the repository's limit all the same.
+        assert_eq!(counted, 15);
     }
 
     #[cfg(unix)]
