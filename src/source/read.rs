@@ -101,14 +101,15 @@ pub(super) fn read_text(
     }
 }
 
-/// Open `path` for reading; on Unix without blocking, so that a FIFO does not hang the run.
+/// Open `path` for reading; on Unix without blocking, so that a FIFO does not hang the run,
+/// and without making a terminal put in a file's place the process's controlling terminal.
 fn open(path: &Path) -> std::io::Result<fs::File> {
     let mut options = fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;
-        options.custom_flags(libc::O_NONBLOCK);
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
     }
     options.open(path)
 }
