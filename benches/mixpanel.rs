@@ -24,6 +24,10 @@
 // Counts and sizes are shown as floats.
 #![allow(clippy::unwrap_used, clippy::doc_markdown, clippy::cast_precision_loss)]
 
+#[path = "../tests/support/faults.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod faults;
+
 #[path = "../tests/support/fake_posthog/mod.rs"]
 #[allow(dead_code, unreachable_pub, clippy::pedantic)]
 mod fake_posthog;

@@ -28,6 +28,10 @@
     clippy::cast_possible_wrap
 )]
 
+#[path = "../tests/support/faults.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod faults;
+
 #[path = "../tests/support/fake_posthog/mod.rs"]
 #[allow(dead_code, unreachable_pub, clippy::pedantic)]
 mod fake_posthog;

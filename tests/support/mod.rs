@@ -7,6 +7,7 @@
 pub mod fake_github;
 pub mod fake_mixpanel;
 pub mod fake_posthog;
+pub mod faults;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -19,6 +19,8 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use super::faults::lock;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
@@ -148,10 +150,6 @@ struct Shared {
     log: Mutex<Vec<RecordedRequest>>,
     faults: Mutex<VecDeque<Fault>>,
     fail_writes: Mutex<bool>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A running fake; stopped when dropped.

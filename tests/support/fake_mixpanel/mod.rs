@@ -26,9 +26,12 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::faults::{Action, lock, scheduled};
+
 use serde_json::{Map, Value, json};
 
-pub use super::fake_posthog::{Chaos, Fault, RecordedRequest};
+pub use super::fake_posthog::RecordedRequest;
+pub use super::faults::{Chaos, Fault};
 pub use body::is_uuid4;
 pub use server::basic_auth;
 pub use store::Workspace;
@@ -69,10 +72,6 @@ impl Drop for FakeMixpanel {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl FakeMixpanel {

@@ -5,6 +5,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::{Action, lock, scheduled};
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -43,22 +45,6 @@ pub struct Scope {
 pub struct BudgetState {
     pub rule: Option<RequestBudget>,
     pub recent: VecDeque<Instant>,
-}
-
-enum Action {
-    Proceed,
-    Fail(u16),
-    Drop,
-    DropAfterCommit,
-    Redirect(u16, String),
-    RateLimited(Option<String>),
-    Garbled,
-    HugeDetail(u16, usize),
-    Answer(u16, String),
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn json_response(status: u16, body: &Value) -> Response {
@@ -202,48 +188,9 @@ fn drop_connection() -> ! {
     std::panic::resume_unwind(Box::new("fake_mixpanel: dropped connection"));
 }
 
-fn scheduled_fault(shared: &Shared) -> Option<Fault> {
-    let mut chaos = lock(&shared.chaos);
-    let (schedule, seen) = chaos.as_mut()?;
-    *seen += 1;
-    if schedule.every == 0 || schedule.cycle.is_empty() || *seen % schedule.every != 0 {
-        return None;
-    }
-    let turn = (*seen / schedule.every - 1) % schedule.cycle.len();
-    Some(schedule.cycle[turn].clone())
-}
-
-fn action_of(fault: Fault) -> (Action, Option<Duration>) {
-    match fault {
-        Fault::ServerError { status, .. } => (Action::Fail(status), None),
-        Fault::Slow { delay, .. } => (Action::Proceed, Some(delay)),
-        Fault::Drop { .. } => (Action::Drop, None),
-        Fault::DropAfterCommit { .. } => (Action::DropAfterCommit, None),
-        Fault::Redirect { status, to, .. } => (Action::Redirect(status, to), None),
-        Fault::RateLimited { retry_after, .. } => (Action::RateLimited(retry_after), None),
-        Fault::Garbled { .. } => (Action::Garbled, None),
-        Fault::HugeDetail { status, bytes, .. } => (Action::HugeDetail(status, bytes), None),
-        Fault::Answer { status, body, .. } => (Action::Answer(status, body), None),
-    }
-}
-
-fn times_mut(fault: &mut Fault) -> &mut usize {
-    match fault {
-        Fault::ServerError { times, .. }
-        | Fault::Slow { times, .. }
-        | Fault::Drop { times }
-        | Fault::DropAfterCommit { times }
-        | Fault::Redirect { times, .. }
-        | Fault::RateLimited { times, .. }
-        | Fault::Garbled { times }
-        | Fault::HugeDetail { times, .. }
-        | Fault::Answer { times, .. } => times,
-    }
-}
-
 fn next_fault(shared: &Shared, method: &str, path: &str) -> (Action, Option<Duration>) {
-    if let Some(fault) = scheduled_fault(shared) {
-        return action_of(fault);
+    if let Some(fault) = scheduled(&shared.chaos) {
+        return fault.action();
     }
     let mut faults = lock(&shared.faults);
     let applies = |scope: &Option<Scope>| {
@@ -254,15 +201,11 @@ fn next_fault(shared: &Shared, method: &str, path: &str) -> (Action, Option<Dura
     let Some(at) = faults.iter().position(|(scope, _)| applies(scope)) else {
         return (Action::Proceed, None);
     };
-    let fault = &mut faults[at].1;
-    let times = times_mut(fault);
-    *times = times.saturating_sub(1);
-    let left = *times;
-    let fault = fault.clone();
-    if left == 0 {
+    let (fault, used_up) = faults[at].1.take_one();
+    if used_up {
         faults.remove(at);
     }
-    action_of(fault)
+    fault.action()
 }
 
 /// What routing needs of a request.

@@ -6,7 +6,8 @@
 use axum::http::{Method, Uri};
 use serde_json::{Map, Value, json};
 
-use super::server::{Shared, lock, require, url_pairs};
+use super::lock;
+use super::server::{Shared, require, url_pairs};
 use super::store::{ApiErr, Store};
 
 /// One cohort as the API renders it: id, name, `deleted`, `is_static`, `filters` (the extra

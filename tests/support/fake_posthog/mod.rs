@@ -23,8 +23,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::faults::{Action, lock, scheduled};
+
 use serde_json::{Map, Value};
 
+pub use super::faults::{Chaos, Fault};
 pub use fixtures::FixtureSet;
 pub use store::ApiErr;
 
@@ -80,107 +83,6 @@ impl RecordedRequest {
     }
 }
 
-/// A fault for the next requests (applied before auth, in the order injected).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fault {
-    /// Answer `status` with `body` (as JSON) without doing anything, `times` times: a server
-    /// that answers something else than the API's shape.
-    Answer {
-        /// The status.
-        status: u16,
-        /// The body's text.
-        body: String,
-        /// How many requests.
-        times: usize,
-    },
-    /// Answer `status` (5xx) without doing anything, `times` times.
-    ServerError {
-        /// The status.
-        status: u16,
-        /// How many requests.
-        times: usize,
-    },
-    /// Wait `delay` before handling normally, `times` times.
-    Slow {
-        /// The delay.
-        delay: Duration,
-        /// How many requests.
-        times: usize,
-    },
-    /// Close the connection without answering, `times` times (nothing is done).
-    Drop {
-        /// How many requests.
-        times: usize,
-    },
-    /// Handle the request (a write is committed), then close the connection without
-    /// answering, `times` times: the client cannot know it happened.
-    DropAfterCommit {
-        /// How many requests.
-        times: usize,
-    },
-    /// Answer `status` (a 3xx) with `Location: <to><path>?<query>` without doing anything,
-    /// `times` times: e.g. to another fake, which must then receive nothing.
-    Redirect {
-        /// The status (301, 302, 307, 308).
-        status: u16,
-        /// The origin to send the client to, e.g. another fake's `base_url()`.
-        to: String,
-        /// How many requests.
-        times: usize,
-    },
-    /// Answer 429 with this raw `Retry-After` (`None`: no header) and a throttle message that
-    /// names no number, without doing anything, `times` times.
-    RateLimited {
-        /// The header's value, e.g. `"3"`, an HTTP date, or `"1000000000000000000000"`.
-        retry_after: Option<String>,
-        /// How many requests.
-        times: usize,
-    },
-    /// Handle the request (a write is committed), then answer its status with a body cut
-    /// short (not JSON), `times` times.
-    Garbled {
-        /// How many requests.
-        times: usize,
-    },
-    /// Answer `status` with a JSON error whose `detail` is `bytes` long and holds newlines
-    /// and a `::error::` line, without doing anything, `times` times.
-    HugeDetail {
-        /// The status.
-        status: u16,
-        /// The detail's length.
-        bytes: usize,
-        /// How many requests.
-        times: usize,
-    },
-}
-
-impl Fault {
-    /// The requests left for this fault.
-    fn times_mut(&mut self) -> &mut usize {
-        match self {
-            Fault::ServerError { times, .. }
-            | Fault::Slow { times, .. }
-            | Fault::Drop { times }
-            | Fault::DropAfterCommit { times }
-            | Fault::Redirect { times, .. }
-            | Fault::RateLimited { times, .. }
-            | Fault::Garbled { times }
-            | Fault::HugeDetail { times, .. }
-            | Fault::Answer { times, .. } => times,
-        }
-    }
-}
-
-/// Faults on a schedule: every `every`-th request (counted from when it is set) gets the
-/// next fault of `cycle` (each used once per turn, `times` ignored), deterministically.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Chaos {
-    /// The period, in requests.
-    pub every: usize,
-    /// The faults, used in turn.
-    pub cycle: Vec<Fault>,
-}
-
 /// A request budget: once `max_requests` authenticated requests were let through within the
 /// last `window` (a sliding window, as PostHog counts), answer 429 with
 /// `Retry-After: retry_after_secs`.
@@ -214,10 +116,6 @@ impl Drop for FakePosthog {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl FakePosthog {

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::{Action, lock, scheduled};
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -66,22 +68,6 @@ pub struct Shared {
 pub struct RateState {
     pub rule: Option<RateLimitRule>,
     pub recent: VecDeque<Instant>,
-}
-
-enum Action {
-    Proceed,
-    Fail(u16),
-    Drop,
-    DropAfterCommit,
-    Redirect(u16, String),
-    RateLimited(Option<String>),
-    Garbled,
-    HugeDetail(u16, usize),
-    Answer(u16, String),
-}
-
-pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn json_response(status: u16, body: &Value) -> Response {
@@ -318,47 +304,19 @@ fn answer(
     route(shared, method, uri, body_json, scopes)
 }
 
-fn scheduled_fault(shared: &Shared) -> Option<Fault> {
-    let mut chaos = lock(&shared.chaos);
-    let (schedule, seen) = chaos.as_mut()?;
-    *seen += 1;
-    if schedule.every == 0 || schedule.cycle.is_empty() || *seen % schedule.every != 0 {
-        return None;
-    }
-    let turn = (*seen / schedule.every - 1) % schedule.cycle.len();
-    Some(schedule.cycle[turn].clone())
-}
-
-fn action_of(fault: Fault) -> (Action, Option<Duration>) {
-    match fault {
-        Fault::ServerError { status, .. } => (Action::Fail(status), None),
-        Fault::Slow { delay, .. } => (Action::Proceed, Some(delay)),
-        Fault::Drop { .. } => (Action::Drop, None),
-        Fault::DropAfterCommit { .. } => (Action::DropAfterCommit, None),
-        Fault::Redirect { status, to, .. } => (Action::Redirect(status, to), None),
-        Fault::RateLimited { retry_after, .. } => (Action::RateLimited(retry_after), None),
-        Fault::Garbled { .. } => (Action::Garbled, None),
-        Fault::HugeDetail { status, bytes, .. } => (Action::HugeDetail(status, bytes), None),
-        Fault::Answer { status, body, .. } => (Action::Answer(status, body), None),
-    }
-}
-
 fn next_fault(shared: &Shared) -> (Action, Option<Duration>) {
-    if let Some(fault) = scheduled_fault(shared) {
-        return action_of(fault);
+    if let Some(fault) = scheduled(&shared.chaos) {
+        return fault.action();
     }
     let mut faults = lock(&shared.faults);
     let Some(front) = faults.front_mut() else {
         return (Action::Proceed, None);
     };
-    let times = front.times_mut();
-    *times = times.saturating_sub(1);
-    let left = *times;
-    let fault = front.clone();
-    if left == 0 {
+    let (fault, used_up) = front.take_one();
+    if used_up {
         faults.pop_front();
     }
-    action_of(fault)
+    fault.action()
 }
 
 fn authenticate(header: Option<&str>) -> Result<&'static [&'static str], ApiErr> {
