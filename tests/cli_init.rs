@@ -225,6 +225,31 @@ fn workflow(path: &Path) -> serde_json::Value {
     parsed.documents.into_iter().next().unwrap().value
 }
 
+/// The pull-request workflow works as written: its checkout has the base commit the action's
+/// `base` names (`validate --changed-since`, `plan --base` fail on a shallow clone), and the
+/// job may post the plan's comment (the action's `comment` is on for pull requests).
+#[test]
+fn init_pull_request_workflows_fetch_the_base_and_may_comment() {
+    for backend in ["posthog", "mixpanel", "local"] {
+        let repo = Repo::empty();
+        repo.run(&["init", "--backend", backend, "--github"])
+            .expect_code(0);
+        let doc = workflow(&repo.path().join(".github/workflows/flags-pull-request.yml"));
+        let job = &doc["jobs"]["flags"];
+        assert_eq!(
+            job["permissions"],
+            serde_json::json!({ "contents": "read", "pull-requests": "write" }),
+            "{backend}"
+        );
+        assert_eq!(job["steps"][0]["uses"], "actions/checkout@v4", "{backend}");
+        assert_eq!(
+            job["steps"][0]["with"],
+            serde_json::json!({ "fetch-depth": 0 }),
+            "{backend}"
+        );
+    }
+}
+
 #[test]
 fn init_local_with_github_has_no_apply_workflow_and_says_why() {
     let repo = Repo::empty();
