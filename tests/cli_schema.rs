@@ -53,6 +53,42 @@ fn without_a_config_writes_every_schema_then_check_passes() {
     assert_eq!(run.stderr, "");
 }
 
+/// A config that cannot be read is an error (exit 2, its findings shown), as for every
+/// command: the schemas written would be guessed, and `--check` would name the wrong ones.
+#[test]
+fn a_config_that_cannot_be_read_is_an_error_and_nothing_is_written() {
+    let repo = Repo::empty();
+    repo.write(
+        "flagops.yaml",
+        "backend: mixpanel
+bogus: 1
+",
+    );
+    for args in [&["schema"][..], &["schema", "--check"]] {
+        let run = repo.run(args);
+        run.expect_code(2);
+        assert!(
+            run.stderr
+                .starts_with("error[schema]: unknown field `bogus`\n --> flagops.yaml:2:1\n"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr
+                .ends_with("\nerror: `flagops.yaml` is not a valid flagops config\n"),
+            "{}",
+            run.stderr
+        );
+        assert!(!repo.path().join("schemas").exists());
+    }
+    let run = repo.run(&["--config", "missing.yaml", "schema"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr,
+        "error: config file `./missing.yaml` does not exist\nhint: check the path given to `--config`\n"
+    );
+}
+
 #[test]
 fn check_fails_with_a_hint_when_a_schema_is_stale_or_missing() {
     let repo = Repo::empty();

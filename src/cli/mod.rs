@@ -79,17 +79,11 @@ impl Context {
         source::load(&self.directory, self.config.as_deref()).map_err(|e| Error::config(&e))
     }
 
-    /// The service the config names, if a config can be read.
-    fn configured_service(&self) -> Option<Service> {
-        source::load_config(&self.directory, self.config.as_deref())
-            .ok()
-            .map(|(_, _, config)| config.service())
-    }
-
     /// The service the config names. A config that cannot be read names PostHog here: the
     /// command then reads it again and reports why it cannot be read.
     fn service(&self) -> Service {
-        self.configured_service().unwrap_or(Service::Posthog)
+        source::load_config(&self.directory, self.config.as_deref())
+            .map_or(Service::Posthog, |(_, _, config)| config.service())
     }
 }
 

@@ -6,6 +6,7 @@ use super::Context;
 use super::output::stderr;
 use crate::error::{Error, Result, exit};
 use crate::schema::generate;
+use crate::source::{self, ConfigError};
 
 /// Arguments of `schema`.
 #[derive(Debug, clap::Args)]
@@ -16,11 +17,17 @@ pub(crate) struct Args {
 }
 
 /// Write (or check) `DIR/schemas/*.json`: the config schema and the flag schema of the
-/// configured service (of every service where no config can be read).
+/// configured service (of every service where there is no config). A config that cannot be
+/// read is an error, as for every command: its schemas would be guessed.
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
+    let service = match source::load_config(&ctx.directory, ctx.config.as_deref()) {
+        Ok((_, _, config)) => Some(config.service()),
+        Err(ConfigError::NotFound(_)) => None,
+        Err(error) => return Err(Error::config(&error)),
+    };
     let dir = ctx.directory.join("schemas");
     let mut stale = Vec::new();
-    for file in generate(ctx.configured_service()) {
+    for file in generate(service) {
         let path = dir.join(file.name);
         // Only a regular file is opened: reading or writing a FIFO would wait forever.
         let special = fs::metadata(&path).is_ok_and(|m| !m.is_file());
