@@ -77,7 +77,10 @@ fn a_saved_plan_for_another_config_is_refused() {
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(
         run.stderr,
-        "error: `flagops.yaml` changed since the plan was made\nhint: make a new plan with `flagops plan --env staging --out FILE`\n"
+        format!(
+            "error: `flagops.yaml` changed since the plan was made\nhint: make a new plan with `flagops -C {} plan --env staging --out FILE`\n",
+            repo.path().display()
+        )
     );
     assert!(!repo.state_file().exists(), "nothing was applied");
 }
@@ -113,10 +116,11 @@ fn a_corrupt_future_or_hand_edited_plan_is_refused_before_anything_is_applied() 
     let run = apply_edited("future.json", future.to_string());
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
-        run.stderr.contains(
+        run.stderr.contains(&format!(
             "future.json` is a plan of format version 7, made by a newer flagops; this one reads version 1\n\
-             hint: apply it with the flagops version that made it, or make a new plan with `flagops plan --env staging --out FILE`\n"
-        ),
+             hint: apply it with the flagops version that made it, or make a new plan with `flagops -C {} plan --env staging --out FILE`\n",
+            repo.path().display()
+        )),
         "{}",
         run.stderr
     );
@@ -128,8 +132,11 @@ fn a_corrupt_future_or_hand_edited_plan_is_refused_before_anything_is_applied() 
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(
         run.stderr,
-        "error: the plan runs `child` no later than `base`, which must come first; was it edited?\n\
-         hint: make a new plan with `flagops plan --env staging --out FILE`\n"
+        format!(
+            "error: the plan runs `child` no later than `base`, which must come first; was it edited?\n\
+             hint: make a new plan with `flagops -C {} plan --env staging --out FILE`\n",
+            repo.path().display()
+        )
     );
 
     // The step of `base` dropped: `child` would be created against a flag that is not there.
@@ -140,8 +147,11 @@ fn a_corrupt_future_or_hand_edited_plan_is_refused_before_anything_is_applied() 
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(
         run.stderr,
-        "error: the plan has no step for `base`, which `child` depends on, and does not list it as in sync; was it edited?\n\
-         hint: make a new plan with `flagops plan --env staging --out FILE`\n"
+        format!(
+            "error: the plan has no step for `base`, which `child` depends on, and does not list it as in sync; was it edited?\n\
+             hint: make a new plan with `flagops -C {} plan --env staging --out FILE`\n",
+            repo.path().display()
+        )
     );
 
     // A delete written in by hand, where `prune` is off.
@@ -200,7 +210,8 @@ fn a_saved_plan_edited_past_the_policy_is_refused() {
                 1,
                 format!(
                     "error: the plan {error}; was it edited?\n\
-                     hint: make a new plan with `flagops plan --env production --out FILE`\n"
+                     hint: make a new plan with `flagops -C {} plan --env production --out FILE`\n",
+                    repo.path().display()
                 )
                 .as_str()
             ),
@@ -268,7 +279,8 @@ fn a_plan_with_an_out_of_range_level_is_refused_without_a_panic() {
             run.stderr,
             format!(
                 "error: the plan puts `child` at level {level}, but a plan of 2 steps has levels 0 to 1; was it edited?\n\
-                 hint: make a new plan with `flagops plan --env staging --out FILE`\n"
+                 hint: make a new plan with `flagops -C {} plan --env staging --out FILE`\n",
+                repo.path().display()
             )
         );
         assert!(!repo.state_file().exists(), "nothing was applied");
@@ -305,8 +317,11 @@ fn a_plan_of_another_services_flags_is_refused_before_it_is_read() {
     assert_eq!(
         run.stderr
             .replace(&format!("{}/", repo.path().display()), ""),
-        "error: `plan.json` is a plan of mixpanel flags; this repository's flags are posthog's\n\
-         hint: make a new plan with `flagops plan --env staging --out FILE`\n"
+        format!(
+            "error: `plan.json` is a plan of mixpanel flags; this repository's flags are posthog's\n\
+             hint: make a new plan with `flagops -C {} plan --env staging --out FILE`\n",
+            repo.path().display()
+        )
     );
     assert!(!repo.path().join(".flagops/state.json").exists());
 }

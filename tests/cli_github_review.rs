@@ -274,7 +274,8 @@ async fn after_the_merge_a_plan_that_changed_since_the_review_is_refused() {
     );
     assert!(
         after.ends_with(&format!(
-            ", the comment shows {shown}): the definitions or the live flags changed since the review; nothing was applied\nhint: post the current plan with `flagops plan --env staging --github-comment --pr {PR}`, review it, then apply again\n"
+            ", the comment shows {shown}): the definitions or the live flags changed since the review; nothing was applied\nhint: post the current plan with `flagops -C {} plan --env staging --github-comment --pr {PR}`, review it, then apply again\n",
+            repo.path().display()
         )),
         "{}",
         refused.stderr
@@ -380,7 +381,8 @@ async fn a_marker_pasted_by_someone_else_is_never_trusted_nor_updated() {
     assert_eq!(
         refused.stderr,
         format!(
-            "error: pull request #{PR} has no plan comment for `staging` by `github-actions[bot]` (the marker in a comment by `mallory` is not trusted); nothing was applied\nhint: post the plan with `flagops plan --env staging --github-comment --pr {PR}`, review it, then apply\n"
+            "error: pull request #{PR} has no plan comment for `staging` by `github-actions[bot]` (the marker in a comment by `mallory` is not trusted); nothing was applied\nhint: post the plan with `flagops -C {} plan --env staging --github-comment --pr {PR}`, review it, then apply\n",
+            repo.path().display()
         )
     );
     assert!(!repo.state_file().exists());

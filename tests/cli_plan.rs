@@ -299,8 +299,11 @@ fn apply_without_auto_approve_is_a_usage_error() {
     assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(
         run.stderr,
-        "error: `apply` cannot ask for confirmation (stdin is not a terminal); pass `--auto-approve`, or apply a saved plan\n\
-         hint: review `flagops plan --env staging --out plan.json`, then run `flagops apply --env staging plan.json`\n"
+        format!(
+            "error: `apply` cannot ask for confirmation (stdin is not a terminal); pass `--auto-approve`, or apply a saved plan\n\
+             hint: review `flagops -C {0} plan --env staging --out plan.json`, then run `flagops -C {0} apply --env staging plan.json`\n",
+            repo.path().display()
+        )
     );
     assert!(run.stdout.is_empty(), "{}", run.stdout);
     assert!(!repo.state_file().exists(), "nothing was applied");
@@ -416,4 +419,49 @@ fn the_git_commit_is_dirty_exactly_when_the_plan_read_something_else_than_it() {
     assert_eq!(plan_git(&ops)["dirty"], true);
     std::fs::write(ops.join("flags/a.yaml"), "key: a\nname: edited\n").unwrap();
     assert_eq!(plan_git(&ops)["dirty"], true);
+}
+
+/// A hint's command is written as the failing run was invoked: with its `-C` and `--config`
+/// (quoted for a shell when needed), so following it works on the same repository and config.
+#[test]
+fn hints_repeat_the_directory_and_config_the_run_was_given() {
+    let repo = crate::support::Repo::empty();
+    repo.write("my flags/local.yaml", CONFIG);
+    repo.write(
+        "my flags/flags/base.yaml",
+        "key: base\nconditions:\n  - rollout_percentage: 100\n",
+    );
+    let globals = ["-C", "my flags", "--config", "local.yaml"];
+    let plan = ["plan", "--env", "production", "--out", "p.json"];
+    repo.run(&[&globals[..], &plan].concat()).expect_code(0);
+    let apply = ["apply", "--env", "staging", "p.json", "--auto-approve"];
+    let run = repo.run(&[&globals[..], &apply].concat());
+    run.expect_code(1);
+    assert_eq!(
+        run.stderr,
+        "error: the plan was made for environment `production`, not `staging`\n\
+         hint: make a new plan with `flagops -C 'my flags' --config local.yaml plan --env \
+         staging --out FILE`\n"
+    );
+    // Without `-C` or `--config`, the hint is as before.
+    let run = crate::support::flagops(
+        &repo.path().join("my flags"),
+        &[
+            "--config",
+            "local.yaml",
+            "apply",
+            "--env",
+            "staging",
+            "p.json",
+            "--auto-approve",
+        ],
+    );
+    run.expect_code(1);
+    assert!(
+        run.stderr.ends_with(
+            "hint: make a new plan with `flagops --config local.yaml plan --env staging --out FILE`\n"
+        ),
+        "{}",
+        run.stderr
+    );
 }

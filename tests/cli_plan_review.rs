@@ -59,7 +59,7 @@ fn a_repository_with_a_cycle_prints_the_refused_plan_in_json_and_markdown() {
     );
     assert!(
         run.stderr
-            .ends_with("error: the repository has errors; nothing was planned\nhint: fix the errors above (`flagops validate` lists them)\n"),
+            .ends_with(&format!("error: the repository has errors; nothing was planned\nhint: fix the errors above (`flagops -C {} validate` lists them)\n", repo.path().display())),
         "{}",
         run.stderr
     );

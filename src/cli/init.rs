@@ -104,7 +104,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<u8> {
     }
     text.push_str("\nnext:\n");
     // A directory name may hold control characters: shown escaped, never sent to the terminal.
-    let command = terminal::text(&command(root)).into_owned();
+    let command = terminal::text(&super::invocation(root, None)).into_owned();
     for (i, step) in init::next_steps(options, &command).iter().enumerate() {
         let _ = writeln!(text, "  {}. {step}", i + 1);
     }
@@ -162,21 +162,4 @@ fn write_all(root: &Path, files: &[InitFile]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// How to run flagops on the new repository: `flagops`, or `flagops -C DIR` when it is not
-/// the current directory (quoted for a POSIX shell when it needs to be).
-fn command(root: &Path) -> String {
-    if root == Path::new(".") {
-        return "flagops".to_owned();
-    }
-    let dir = root.to_string_lossy();
-    let plain = dir
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+@%:,=".contains(c));
-    if plain {
-        format!("flagops -C {dir}")
-    } else {
-        format!("flagops -C '{}'", dir.replace('\'', r"'\''"))
-    }
 }

@@ -17,7 +17,7 @@ mod signals;
 mod validate;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -87,6 +87,47 @@ impl Context {
     }
 }
 
+/// How to run flagops again as this run was: `flagops`, with `-C DIR` when the directory is
+/// not the current one and `--config FILE` when one was given, each quoted for a POSIX shell
+/// when it needs to be.
+fn invocation(directory: &Path, config: Option<&Path>) -> String {
+    let mut command = "flagops".to_owned();
+    if directory != Path::new(".") {
+        command.push_str(" -C ");
+        command.push_str(&shell_word(directory));
+    }
+    if let Some(config) = config {
+        command.push_str(" --config ");
+        command.push_str(&shell_word(config));
+    }
+    command
+}
+
+/// `path` as one word of a POSIX shell: as it is when that is safe, else single-quoted.
+fn shell_word(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+@%:,=".contains(c));
+    if plain {
+        text.into_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// `error` with each command it shows (`` `flagops …` ``) written as this run was invoked, so
+/// that following a hint runs on the same repository and config.
+fn as_invoked(mut error: Error, invocation: &str) -> Error {
+    if invocation != "flagops" {
+        let invoked = format!("`{invocation} ");
+        error.message = error.message.replace("`flagops ", &invoked);
+        error.hint = error.hint.map(|hint| hint.replace("`flagops ", &invoked));
+    }
+    error
+}
+
 /// Leave `value` to the operating system: the process ends once the command returns, and
 /// freeing a loaded repository and a live state of 10,000 flags one allocation at a time
 /// would only cost time (a tenth of a plan's CPU, measured).
@@ -133,6 +174,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         directory: cli.directory,
         config: cli.config,
     };
+    // `init` makes the repository that `-C` names: its hints say where themselves.
+    let invoked = if matches!(cli.command, Command::Init(_)) {
+        "flagops".to_owned()
+    } else {
+        invocation(&ctx.directory, ctx.config.as_deref())
+    };
     let result = match cli.command {
         Command::Validate(args) => with_model!(ctx, validate::run(&args, &ctx)),
         Command::Schema(args) => schema::run(&args, &ctx),
@@ -145,6 +192,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
+            let error = as_invoked(error, &invoked);
             output::error(&error);
             ExitCode::from(error_code(error.code))
         }
