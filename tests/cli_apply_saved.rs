@@ -325,3 +325,51 @@ fn a_plan_of_another_services_flags_is_refused_before_it_is_read() {
     );
     assert!(!repo.path().join(".flagops/state.json").exists());
 }
+
+/// A plan made with another config (`--config`) is refused for what it is before any
+/// credential is read: the configured service's missing key would hide the real mistake.
+#[test]
+fn a_plan_made_with_another_config_is_refused_before_a_credential_is_read() {
+    let repo = crate::support::Repo::empty();
+    repo.write(
+        "flagops.yaml",
+        "backend: posthog\nflags: flags/\nenvironments:\n  staging:\n    host: https://us.posthog.com\n    project_id: 1\n    api_key_env: POSTHOG_API_KEY_STAGING\n",
+    );
+    repo.write(
+        "flagops.local.yaml",
+        "backend: local\nflags: flags/\nenvironments:\n  staging: {}\n",
+    );
+    repo.write(
+        "flags/x.yaml",
+        "key: x\nconditions:\n  - rollout_percentage: 10\n",
+    );
+    repo.run(&[
+        "--config",
+        "flagops.local.yaml",
+        "plan",
+        "--env",
+        "staging",
+        "--out",
+        "p.json",
+    ])
+    .expect_code(0);
+    // No `POSTHOG_API_KEY_STAGING` in the environment.
+    let run = repo.run(&["apply", "--env", "staging", "p.json"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.stderr,
+        "error: the plan was made for backend `local`, not `posthog`\n\
+         hint: apply it with `--config flagops.local.yaml`, the config it was made with, or make \
+         a new plan with `flagops plan --env staging --out FILE`\n"
+    );
+    // As the hint says: applied with its own config.
+    let run = repo.run(&[
+        "--config",
+        "flagops.local.yaml",
+        "apply",
+        "--env",
+        "staging",
+        "p.json",
+    ]);
+    run.expect_code(0);
+}

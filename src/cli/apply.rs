@@ -27,6 +27,7 @@ use crate::config::{Environment, Service};
 use crate::error::{Error, Result, exit};
 use crate::plan::{self, Action, FORMAT_VERSION, Plan, Violation};
 use crate::render::apply as render;
+use crate::render::escape::terminal;
 use crate::render::plan as render_plan;
 use crate::render::plan::ChangeWords;
 use crate::vendor::Model;
@@ -245,18 +246,29 @@ fn check_saved<F: Model>(saved: &Plan<F>, now: &plan::Metadata) -> Result<()> {
         Error::failure(format!("the plan was made for {what} `{a}`, not `{b}`"))
             .hint(new_plan(&now.environment))
     };
+    // Made with another config file: applying it with that one may be what was meant.
+    let other_config = || {
+        let new = new_plan(&now.environment);
+        if was.config.path == now.config.path {
+            return new;
+        }
+        format!(
+            "apply it with `--config {}`, the config it was made with, or {new}",
+            terminal::text(&was.config.path)
+        )
+    };
     if was.environment != now.environment {
         return Err(mismatch("environment", &was.environment, &now.environment));
     }
     if was.backend != now.backend {
-        return Err(mismatch("backend", &was.backend, &now.backend));
+        return Err(mismatch("backend", &was.backend, &now.backend).hint(other_config()));
     }
     if was.config.sha256 != now.config.sha256 {
         return Err(Error::failure(format!(
             "`{}` changed since the plan was made",
             now.config.path
         ))
-        .hint(new_plan(&now.environment)));
+        .hint(other_config()));
     }
     if let (Some(a), Some(b)) = (&was.git, &now.git)
         && a.commit != b.commit
@@ -355,13 +367,23 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
     let must_confirm = args.plan.is_none() && !args.auto_approve;
     // Long waits for the request budget or a 429 are said, so that the apply never looks hung.
     Pacer::on_wait(Some(Arc::new(|m: &str| stderr(&format!("waiting: {m}\n")))));
-    let inputs = prepare::<F>(ctx, &args.env, args.plan.is_none())?;
-    let now = metadata(&inputs.repo, &args.env)?;
+    // A saved plan is checked against the repository before anything else (a credential
+    // missing for the wrong backend would hide that the plan is for another one).
+    let (inputs, (now, saved)) = prepare::<F, _>(ctx, &args.env, args.plan.is_none(), |repo| {
+        let now = metadata(repo, &args.env)?;
+        let saved = match &args.plan {
+            Some(file) => {
+                let saved = read_plan::<F>(&ctx.directory.join(file), &args.env)?;
+                check_saved(&saved, &now)?;
+                Some(saved)
+            }
+            None => None,
+        };
+        Ok((now, saved))
+    })?;
     let runtime = runtime()?;
     let mut fresh = None;
-    let mut plan = if let Some(file) = &args.plan {
-        let saved = read_plan(&ctx.directory.join(file), &args.env)?;
-        check_saved(&saved, &now)?;
+    let mut plan = if let Some(saved) = saved {
         check_consistent(&saved, &inputs.policy)?;
         saved
     } else {

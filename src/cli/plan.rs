@@ -106,23 +106,32 @@ pub(crate) enum Loaded<F: Model> {
 /// Load the repository, check it, build the environment's backend, and resolve the names
 /// the flags use in the environment's project.
 pub(crate) fn load<F: Model>(ctx: &Context, env: &str) -> Result<Loaded<F>> {
-    load_with(ctx, env, true)
+    load_with(ctx, env, true, |_| Ok(())).map(|(loaded, ())| loaded)
 }
 
 /// [`load`]; without `resolve`, names stay unresolved and nothing is read from the project
-/// (a saved plan already holds the ids it was planned with).
-fn load_with<F: Model>(ctx: &Context, env: &str, resolve: bool) -> Result<Loaded<F>> {
+/// (a saved plan already holds the ids it was planned with). `first` runs on the repository
+/// as soon as it is loaded, before the backend is built (before any credential is read): what
+/// it finds wrong (a saved plan made for another backend or config) is said first.
+fn load_with<F: Model, T>(
+    ctx: &Context,
+    env: &str,
+    resolve: bool,
+    first: impl FnOnce(&Repository<F>) -> Result<T>,
+) -> Result<(Loaded<F>, T)> {
     let repo = ctx.load::<F>()?;
+    let first = first(&repo)?;
     let backend =
         AnyBackend::for_environment(&repo.root, &repo.config, env).map_err(|e| setup_error(&e))?;
     let (findings, mut desired) = rules::validate_for(&repo, env);
     let summary = Summary::new(repo.files, repo.flags.len(), &findings);
     if summary.errors > 0 {
-        return Ok(Loaded::Invalid {
+        let invalid = Loaded::Invalid {
             repo: Box::new(repo),
             findings,
             offline: true,
-        });
+        };
+        return Ok((invalid, first));
     }
     let policy = repo
         .config
@@ -136,19 +145,21 @@ fn load_with<F: Model>(ctx: &Context, env: &str, resolve: bool) -> Result<Loaded
         (Vec::new(), Catalogue::default())
     };
     if !findings.is_empty() {
-        return Ok(Loaded::Invalid {
+        let invalid = Loaded::Invalid {
             repo: Box::new(repo),
             findings,
             offline: false,
-        });
+        };
+        return Ok((invalid, first));
     }
-    Ok(Loaded::Ready(Box::new(Inputs {
+    let inputs = Inputs {
         repo,
         policy,
         desired,
         backend,
         catalogue,
-    })))
+    };
+    Ok((Loaded::Ready(Box::new(inputs)), first))
 }
 
 /// Read the parts of the environment's catalogue (cohorts, group types) that the `desired`
@@ -218,14 +229,24 @@ fn refuse_invalid<F: Model>(repo: &Repository<F>, findings: &[Finding], offline:
 /// Load the repository, refuse if it has errors, and build the environment's backend. With
 /// `resolve`, the names the flags use are resolved in the environment's project (refused
 /// when it lacks one); without, nothing is read (for a saved plan, which holds the ids).
-pub(crate) fn prepare<F: Model>(ctx: &Context, env: &str, resolve: bool) -> Result<Inputs<F>> {
-    match load_with(ctx, env, resolve)? {
-        Loaded::Ready(inputs) => Ok(*inputs),
-        Loaded::Invalid {
-            repo,
-            findings,
-            offline,
-        } => Err(refuse_invalid(&repo, &findings, offline)),
+/// `first` runs on the repository before the backend is built (see `load_with`); what it
+/// gives is returned beside the inputs.
+pub(crate) fn prepare<F: Model, T>(
+    ctx: &Context,
+    env: &str,
+    resolve: bool,
+    first: impl FnOnce(&Repository<F>) -> Result<T>,
+) -> Result<(Inputs<F>, T)> {
+    match load_with(ctx, env, resolve, first)? {
+        (Loaded::Ready(inputs), first) => Ok((*inputs, first)),
+        (
+            Loaded::Invalid {
+                repo,
+                findings,
+                offline,
+            },
+            _,
+        ) => Err(refuse_invalid(&repo, &findings, offline)),
     }
 }
 
