@@ -58,6 +58,30 @@ fn canonical_number(n: &Number) -> Number {
     }
 }
 
+/// A serde message about a file a person may have edited, without the Rust type names serde
+/// puts in it: `expected struct StateFile` says nothing to a user. A struct becomes "an
+/// object" (serde reads a struct from an array too, hence its "invalid length N, expected
+/// struct X with M elements" for an array: "expected an object, found an array").
+pub fn without_type_names(message: &str) -> String {
+    const STRUCT: &str = "expected struct ";
+    if message.starts_with("invalid length ") && message.contains(STRUCT) {
+        return "expected an object, found an array".to_owned();
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(STRUCT) {
+        out.push_str(&rest[..at]);
+        out.push_str("expected an object");
+        rest = &rest[at + STRUCT.len()..];
+        let name = rest
+            .find(|c: char| !c.is_alphanumeric() && c != '_')
+            .unwrap_or(rest.len());
+        rest = &rest[name..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -86,5 +110,23 @@ mod tests {
     fn a_sorted_set_holds_each_string_once_in_order() {
         let items = ["b", "a", "b", "", "a"].map(str::to_owned);
         assert_eq!(super::sorted_set(items), ["", "a", "b"]);
+    }
+
+    #[test]
+    fn serde_messages_lose_their_type_names() {
+        assert_eq!(
+            super::without_type_names(
+                "invalid length 0, expected struct StateFile with 2 elements"
+            ),
+            "expected an object, found an array"
+        );
+        assert_eq!(
+            super::without_type_names("invalid type: string \"x\", expected struct Metadata"),
+            "invalid type: string \"x\", expected an object"
+        );
+        assert_eq!(
+            super::without_type_names("missing field `flags`"),
+            "missing field `flags`"
+        );
     }
 }

@@ -373,3 +373,27 @@ fn a_plan_made_with_another_config_is_refused_before_a_credential_is_read() {
     ]);
     run.expect_code(0);
 }
+
+/// A plan edited into the wrong shape is refused at the place that is wrong, in words about
+/// JSON, not about flagops' Rust types.
+#[test]
+fn a_plan_of_the_wrong_shape_names_where_without_type_names() {
+    let repo = repo();
+    let run = repo.run(&["plan", "--env", "staging", "--out", "plan.json"]);
+    run.expect_code(0);
+    let path = repo.path().join("plan.json");
+    let mut plan: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    plan["metadata"] = serde_json::json!([]);
+    std::fs::write(&path, plan.to_string()).unwrap();
+    let run = repo.run(&["apply", "--env", "staging", "plan.json"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "error: `{}/plan.json` is not a valid flagops plan: at `metadata`: expected an \
+             object, found an array\n",
+            repo.path().display()
+        )),
+        "{}",
+        run.stderr
+    );
+}

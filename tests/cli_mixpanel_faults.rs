@@ -462,9 +462,7 @@ async fn a_list_answer_of_another_shape_is_a_clear_error() {
         ),
         (
             "[]",
-            format!(
-                "{envelope} (invalid length 0, expected struct Envelope with 1 element); {advice}"
-            ),
+            format!("{envelope} (expected an object, found an array); {advice}"),
         ),
     ] {
         fake.inject_for(

@@ -223,6 +223,15 @@ fn a_hand_edited_state_file_is_an_error_naming_the_place_once() {
             "{\"format_version\": 1, \"environments\": {\"test\": {\"next_id\": \"x\", \"flags\": []}}}",
             "invalid type: string \"x\", expected u64 (line 1, column 62)",
         ),
+        // No Rust type's name: serde's "expected struct StateFile with 2 elements".
+        (
+            "[]",
+            "expected an object, found an array (line 1, column 2)",
+        ),
+        (
+            "{\"format_version\": 1, \"environments\": {\"test\": \"x\"}}",
+            "invalid type: string \"x\", expected an object (line 1, column 50)",
+        ),
         (
             "{\"format_version\": 1, \"environments\": {\"test\": {\"next_id\": 2, \"flags\": [{\"id\": 1, \"version\": 1, \"flag\": {\"key\": 5}}]}}}",
             "invalid type: integer `5`, expected a string (line 1, column 113)",

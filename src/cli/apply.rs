@@ -139,10 +139,18 @@ fn read_plan<F: Model>(path: &std::path::Path, env: &str) -> Result<Plan<F>> {
         ))
         .hint(new_plan(env)));
     }
-    serde_json::from_value(value).map_err(|e| {
+    // Where in the plan, when it is not at its top (`steps[2].desired`).
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let at = e.path().to_string();
+        let at = if at == "." {
+            String::new()
+        } else {
+            format!("at `{}`: ", terminal::text(&at))
+        };
         Error::usage(format!(
-            "`{}` is not a valid flagops plan: {e}",
-            path.display()
+            "`{}` is not a valid flagops plan: {at}{}",
+            path.display(),
+            crate::util::without_type_names(&e.inner().to_string())
         ))
         .hint(new_plan(env))
     })

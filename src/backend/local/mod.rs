@@ -358,7 +358,9 @@ impl<F: LocalModel> LocalBackend<F> {
                     BackendError::Io(format!(
                         "the state file `{}` is not valid: {} (line {}, column {})",
                         self.path.display(),
-                        message.strip_suffix(&place).unwrap_or(&message),
+                        crate::util::without_type_names(
+                            message.strip_suffix(&place).unwrap_or(&message)
+                        ),
                         e.line(),
                         e.column().max(1)
                     ))

@@ -145,7 +145,7 @@ impl MixpanelBackend {
                 None,
                 &format!(
                     "is not the expected `{{status, results}}` object ({}); check that `host` is the Mixpanel App API origin",
-                    quote(&e.to_string())
+                    quote(&crate::util::without_type_names(&e.to_string()))
                 ),
                 call,
             )
