@@ -121,6 +121,17 @@ impl Catalogue {
         }
     }
 
+    /// The lowest id of a deleted cohort named `name`: what a name that no live cohort has
+    /// may have meant.
+    pub fn deleted_cohort_named(&self, name: &str) -> Option<i64> {
+        self.cohorts
+            .as_ref()?
+            .iter()
+            .filter(|c| c.deleted && c.name == name)
+            .map(|c| c.id)
+            .min()
+    }
+
     /// The index of the group type named `name`.
     pub fn group_type_named(&self, name: &str) -> Lookup<u32> {
         let Some(types) = &self.group_types else {

@@ -157,14 +157,18 @@ fn cohort(property: &mut Property, at: &str, catalogue: &Catalogue, out: &mut Ve
                     property.cohort = None;
                     (c.id, pointer)
                 }
-                Lookup::Missing => {
-                    out.push(unresolved(
-                        "missing-cohort",
-                        format!("the project has no cohort named `{name}`"),
-                        "create the cohort in this project first, or check the spelling (names are compared exactly)",
-                    ));
-                    return;
-                }
+                // Only a deleted cohort has the name: refused below as deleted.
+                Lookup::Missing => match catalogue.deleted_cohort_named(&name) {
+                    Some(id) => (id, pointer),
+                    None => {
+                        out.push(unresolved(
+                            "missing-cohort",
+                            format!("the project has no cohort named `{name}`"),
+                            "create the cohort in this project first, or check the spelling (names are compared exactly)",
+                        ));
+                        return;
+                    }
+                },
                 Lookup::Ambiguous(ids) => {
                     let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
                     out.push(unresolved(
@@ -296,6 +300,10 @@ mod tests {
                 cohort(11, "Beta"),
                 cohort(12, "Twin"),
                 cohort(13, "Twin"),
+                Cohort {
+                    deleted: true,
+                    ..cohort(14, "Gone")
+                },
             ]),
             group_types: Some(vec![GroupType {
                 index: 1,
@@ -349,6 +357,7 @@ mod tests {
             {"type": "cohort", "key": "id", "cohort": "Nope"},
             {"type": "cohort", "key": "id", "value": 99},
             {"type": "group", "group_type": "team", "key": "k", "value": "v"},
+            {"type": "cohort", "key": "id", "cohort": "Gone"},
         ]}]}));
         let found: Vec<(String, &str)> = resolve(&mut f, &catalogue())
             .into_iter()
@@ -372,6 +381,11 @@ mod tests {
                 (
                     "/conditions/0/properties/3/group_type".to_owned(),
                     "missing-group-type"
+                ),
+                // Named, but only a deleted cohort has the name.
+                (
+                    "/conditions/0/properties/4/cohort".to_owned(),
+                    "deleted-cohort"
                 ),
             ]
         );
