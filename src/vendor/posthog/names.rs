@@ -157,10 +157,11 @@ fn cohort(property: &mut Property, at: &str, catalogue: &Catalogue, out: &mut Ve
                     property.cohort = None;
                     (c.id, pointer)
                 }
-                // Only a deleted cohort has the name: refused below as deleted.
-                Lookup::Missing => match catalogue.deleted_cohort_named(&name) {
-                    Some(id) => (id, pointer),
-                    None => {
+                Lookup::Missing => {
+                    // Only a deleted cohort has the name: refused below as deleted.
+                    if let Some(id) = catalogue.deleted_cohort_named(&name) {
+                        (id, pointer)
+                    } else {
                         out.push(unresolved(
                             "missing-cohort",
                             format!("the project has no cohort named `{name}`"),
@@ -168,7 +169,7 @@ fn cohort(property: &mut Property, at: &str, catalogue: &Catalogue, out: &mut Ve
                         ));
                         return;
                     }
-                },
+                }
                 Lookup::Ambiguous(ids) => {
                     let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
                     out.push(unresolved(
