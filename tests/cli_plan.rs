@@ -465,3 +465,30 @@ fn hints_repeat_the_directory_and_config_the_run_was_given() {
         run.stderr
     );
 }
+
+/// `--out` never replaces a file that is not a saved plan: the config survives a slip of the
+/// keyboard, and the run says so (exit 1) instead of "saved".
+#[test]
+fn plan_out_refuses_to_replace_the_config() {
+    let repo = repo();
+    let config = std::fs::read_to_string(repo.path().join("flagops.yaml")).unwrap();
+    let run = repo.run(&["plan", "--env", "staging", "--out", "flagops.yaml"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.ends_with(
+            "error: cannot write the plan to `flagops.yaml`: it exists and is not a saved plan; \
+             nothing was written\nhint: give `--out` a new file, or the file of an earlier plan\n"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join("flagops.yaml")).unwrap(),
+        config
+    );
+    // A plan file is replaced by the next plan.
+    repo.run(&["plan", "--env", "staging", "--out", "p.json"])
+        .expect_code(0);
+    repo.run(&["plan", "--env", "staging", "--out", "p.json"])
+        .expect_code(0);
+}

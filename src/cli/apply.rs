@@ -86,14 +86,7 @@ pub(crate) struct Args {
 }
 
 fn read_plan<F: Model>(path: &std::path::Path, env: &str) -> Result<Plan<F>> {
-    let unreadable = |e: &dyn std::fmt::Display| {
-        Error::usage(format!("cannot read the plan `{}`: {e}", path.display()))
-    };
-    // Only a regular file is opened: a FIFO (or `/dev/stdin` left open) would wait forever.
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        return Err(unreadable(&"it is not a regular file"));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| unreadable(&e))?;
+    let text = super::plan_file::read(path)?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         Error::usage(format!(
             "`{}` is not a flagops plan: it is not valid JSON ({e})",

@@ -12,6 +12,7 @@ mod init;
 mod metadata;
 mod output;
 mod plan;
+mod plan_file;
 mod schema;
 mod signals;
 mod validate;

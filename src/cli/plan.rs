@@ -475,13 +475,7 @@ pub(crate) fn run<F: Model>(args: &Args, ctx: &Context) -> Result<u8> {
         Some(split) => print_split(args.format, &plan, split, &target, budget),
     }
     if let Some(out) = &args.out {
-        let path = ctx.directory.join(out);
-        std::fs::write(&path, render::json::render(&plan)).map_err(|e| {
-            Error::failure(format!(
-                "cannot write the plan to `{}`: {e}",
-                path.display()
-            ))
-        })?;
+        super::plan_file::save(&ctx.directory.join(out), out, &render::json::render(&plan))?;
         stderr(&format!("saved the plan to `{}`\n", out.display()));
     }
     if let Some(posting) = &posting {
