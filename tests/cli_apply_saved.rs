@@ -154,6 +154,31 @@ fn a_corrupt_future_or_hand_edited_plan_is_refused_before_anything_is_applied() 
         )
     );
 
+    // A step that names one flag and holds another: the report would name the wrong one.
+    let mut renamed = saved.clone();
+    renamed["steps"][0]["key"] = "other".into();
+    let run = apply_edited("renamed.json", renamed.to_string());
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.starts_with(
+            "error: the plan has a step for `other` that holds the flag `base`; was it edited?\n"
+        ),
+        "{}",
+        run.stderr
+    );
+    // Two steps for one flag.
+    let mut twice = saved.clone();
+    let first = twice["steps"][0].clone();
+    twice["steps"].as_array_mut().unwrap().push(first);
+    let run = apply_edited("twice.json", twice.to_string());
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .starts_with("error: the plan has two steps for `base`; was it edited?\n"),
+        "{}",
+        run.stderr
+    );
+
     // A delete written in by hand, where `prune` is off.
     let mut deleting = saved.clone();
     let step = &mut deleting["steps"][0];

@@ -171,6 +171,7 @@ fn check_consistent<F: Model>(saved: &Plan<F>, policy: &Environment) -> Result<(
             }
         }));
     }
+    let mut seen = std::collections::BTreeSet::new();
     for step in &saved.steps {
         let complete = match step.action {
             Action::Create => step.desired.is_some(),
@@ -183,6 +184,18 @@ fn check_consistent<F: Model>(saved: &Plan<F>, policy: &Environment) -> Result<(
                 step.action.as_str(),
                 step.key
             )));
+        }
+        // The flag a step writes or deletes is the one it names: the report says that key.
+        let flags = [step.desired.as_ref(), step.live.as_ref().map(|l| &l.flag)];
+        if let Some(other) = flags.into_iter().flatten().find(|f| f.key() != step.key) {
+            return Err(edited(format!(
+                "has a step for `{}` that holds the flag `{}`",
+                step.key,
+                other.key()
+            )));
+        }
+        if !seen.insert(step.key.as_str()) {
+            return Err(edited(format!("has two steps for `{}`", step.key)));
         }
     }
     // Levels count up from 0, at most one per step: a larger one was written by hand.
