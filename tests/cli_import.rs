@@ -495,3 +495,69 @@ fn a_fifo_in_place_of_a_flag_file_is_refused_not_a_hang() {
             .exists()
     );
 }
+
+/// Imported files get the mode a new file gets (`0666` less the umask), not a temporary
+/// file's `0600`, and a file an import replaces keeps its own.
+#[cfg(unix)]
+#[test]
+fn imported_files_have_a_new_files_mode_and_replaced_ones_keep_theirs() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let source = TempRepo::new(
+        &fs::read_to_string(crate_dir().join("examples/quickstart/flagops.yaml")).unwrap(),
+        &[(
+            "a.yaml",
+            "key: a\nconditions:\n  - rollout_percentage: 10\n",
+        )],
+    );
+    source
+        .run(&["apply", "--env", "production", "--auto-approve"])
+        .expect_code(0);
+    let target = Repo::empty();
+    target.write(
+        "flagops.yaml",
+        "backend: local\nflags: flags/\nenvironments:\n  production: {}\n",
+    );
+    target.write(
+        ".flagops/state.json",
+        fs::read(source.state_file()).unwrap(),
+    );
+    let import = |force: bool| {
+        let script = format!(
+            "umask 027 && exec \"$0\" import --env production{}",
+            if force { " --force" } else { "" }
+        );
+        let status = std::process::Command::new("sh")
+            .args(["-c", &script, env!("CARGO_BIN_EXE_flagops")])
+            .current_dir(target.path())
+            .env_clear()
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let mode = |path: &str| {
+        fs::metadata(target.path().join(path))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    import(false);
+    assert_eq!(mode("flags/a.yaml"), 0o640, "0666 less the umask 027");
+    // Edited and made readable by all: the import that replaces it keeps its mode.
+    target.write(
+        "flags/a.yaml",
+        "key: a\nconditions:\n  - rollout_percentage: 20\n",
+    );
+    fs::set_permissions(
+        target.path().join("flags/a.yaml"),
+        fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    import(true);
+    assert_eq!(
+        fs::read_to_string(target.path().join("flags/a.yaml")).unwrap(),
+        "# yaml-language-server: $schema=../schemas/posthog-flag.schema.json\nkey: a\nconditions:\n  - rollout_percentage: 10\n"
+    );
+    assert_eq!(mode("flags/a.yaml"), 0o644);
+}
