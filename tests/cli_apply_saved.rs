@@ -422,3 +422,26 @@ fn a_plan_of_the_wrong_shape_names_where_without_type_names() {
         run.stderr
     );
 }
+
+/// A hand-edited plan's flag the service would refuse is refused by the local backend too,
+/// as PostHog refuses it: nothing of it is stored.
+#[test]
+fn a_plan_edited_past_what_posthog_accepts_stores_nothing_of_it() {
+    let repo = repo();
+    repo.run(&["plan", "--env", "staging", "--out", "plan.json"])
+        .expect_code(0);
+    let path = repo.path().join("plan.json");
+    let mut plan = json(&std::fs::read_to_string(&path).unwrap());
+    plan["steps"][0]["desired"]["conditions"][0]["rollout_percentage"] = (-5).into();
+    std::fs::write(&path, plan.to_string()).unwrap();
+    let run = repo.run(&["apply", "--env", "staging", "plan.json"]);
+    run.expect_code(1);
+    assert!(
+        run.stdout
+            .contains("a rollout must be a number from 0 to 100"),
+        "{}",
+        run.stdout
+    );
+    let state = std::fs::read_to_string(repo.state_file()).unwrap_or_default();
+    assert!(!state.contains("-5"), "{state}");
+}

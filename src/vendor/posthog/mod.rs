@@ -29,7 +29,7 @@ use crate::backend::any::SetupError;
 use crate::backend::local::LocalModel;
 use crate::backend::posthog::PosthogBackend;
 use crate::config::Environment;
-use crate::model::{Catalogue, FlagFile, Needs, Reference, Unresolved, VendorFlag};
+use crate::model::{Catalogue, FlagFile, Needs, Percent, Reference, Unresolved, VendorFlag};
 use crate::plan::Change;
 use crate::schema::Compiled;
 use diff::diff;
@@ -259,10 +259,29 @@ impl LocalModel for Flag {
     }
 
     fn refusal(&self) -> Option<&'static str> {
+        let outside = |p: Percent| !(0.0..=100.0).contains(&p.get());
         if !crate::model::is_valid_key(&self.key) {
             Some("a key may only contain letters, numbers, hyphens and underscores")
         } else if self.archived && self.active {
             Some("an archived flag must be disabled")
+        } else if self
+            .conditions
+            .iter()
+            .filter_map(|c| c.rollout_percentage)
+            .chain(self.variants.iter().map(|v| v.rollout_percentage))
+            .any(outside)
+        {
+            Some("a rollout must be a number from 0 to 100")
+        } else if !self.variants.is_empty()
+            && !Percent(
+                self.variants
+                    .iter()
+                    .map(|v| v.rollout_percentage.get())
+                    .sum(),
+            )
+            .same(Percent::FULL)
+        {
+            Some("the variants' rollouts must add up to 100")
         } else {
             None
         }
@@ -363,6 +382,45 @@ mod tests {
         assert_eq!(
             posthog_fields("an inactive flag, `is_active`"),
             Vec::<String>::new()
+        );
+    }
+
+    /// What the local backend refuses as PostHog does, whatever the file or a hand-edited
+    /// plan says: a rollout outside 0–100, variants that do not add up to 100.
+    #[test]
+    fn what_posthog_refuses() {
+        use crate::backend::local::LocalModel as _;
+        let refusal = |doc: serde_json::Value| {
+            serde_json::from_value::<super::FlagSpec>(doc)
+                .unwrap()
+                .to_flag()
+                .refusal()
+        };
+        let variants = |a: f64, b: f64| {
+            serde_json::json!({"key": "f", "variants": [
+                {"key": "a", "rollout_percentage": a}, {"key": "b", "rollout_percentage": b}]})
+        };
+        assert_eq!(refusal(variants(40.0, 60.0)), None);
+        assert_eq!(
+            refusal(variants(90.0, 50.0)),
+            Some("the variants' rollouts must add up to 100")
+        );
+        assert_eq!(
+            refusal(variants(120.0, -20.0)),
+            Some("a rollout must be a number from 0 to 100")
+        );
+        for rollout in [-5.0, 100.5, 1e308] {
+            assert_eq!(
+                refusal(
+                    serde_json::json!({"key": "f", "conditions": [{"rollout_percentage": rollout}]})
+                ),
+                Some("a rollout must be a number from 0 to 100"),
+                "{rollout}"
+            );
+        }
+        assert_eq!(
+            refusal(serde_json::json!({"key": "f", "conditions": [{"rollout_percentage": 0}, {}]})),
+            None
         );
     }
 }
