@@ -375,6 +375,21 @@ async fn flags_the_model_cannot_represent_are_skipped_with_a_reason() {
     assert!(!repo.path().join("flags/rules-v2.yaml").exists());
 }
 
+/// A new local repository whose state is `source`'s (its `production`), and whose `flags`
+/// entry is `flags`: what imports from it.
+fn importer(source: &TempRepo, flags: &str) -> Repo {
+    let target = Repo::empty();
+    target.write(
+        "flagops.yaml",
+        format!("backend: local\nflags: {flags}\nenvironments:\n  production: {{}}\n"),
+    );
+    target.write(
+        ".flagops/state.json",
+        fs::read(source.state_file()).unwrap(),
+    );
+    target
+}
+
 #[test]
 fn import_from_the_local_backend_round_trips() {
     let source = TempRepo::new(
@@ -393,15 +408,7 @@ fn import_from_the_local_backend_round_trips() {
         .expect_code(0);
 
     // A new repository sharing the state file: import, then plan shows nothing to do.
-    let target = Repo::empty();
-    target.write(
-        "flagops.yaml",
-        "backend: local\nflags: [flags/, extra/*.yaml]\nenvironments:\n  production: {}\n",
-    );
-    target.write(
-        ".flagops/state.json",
-        fs::read(source.state_file()).unwrap(),
-    );
+    let target = importer(&source, "[flags/, extra/*.yaml]");
     let run = target.run(&["import", "--env", "production"]);
     run.expect_code(0);
     assert_eq!(
@@ -512,15 +519,7 @@ fn imported_files_have_a_new_files_mode_and_replaced_ones_keep_theirs() {
     source
         .run(&["apply", "--env", "production", "--auto-approve"])
         .expect_code(0);
-    let target = Repo::empty();
-    target.write(
-        "flagops.yaml",
-        "backend: local\nflags: flags/\nenvironments:\n  production: {}\n",
-    );
-    target.write(
-        ".flagops/state.json",
-        fs::read(source.state_file()).unwrap(),
-    );
+    let target = importer(&source, "flags/");
     let import = |force: bool| {
         let script = format!(
             "umask 027 && exec \"$0\" import --env production{}",

@@ -171,16 +171,31 @@ fn a_repository_over_the_size_limit_is_not_loaded() {
     // Sparse files: 5 × 7 MiB listed, nothing written. The first four are read (their NULs
     // are findings of their own), then none is loaded and only the limit is reported.
     for i in 0..5 {
-        let file = std::fs::File::create(repo.path().join(format!("flags/big{i}.yaml"))).unwrap();
-        file.set_len(7 * 1024 * 1024).unwrap();
+        sparse_flag_file(&repo, i, 7 * 1024 * 1024);
     }
+    assert_only_the_repository_limit(&repo, "36,700,160");
+}
+
+/// `flags/big{i}.yaml`, `size` bytes long with nothing written (zeros).
+#[cfg(unix)]
+fn sparse_flag_file(repo: &Repo, i: usize, size: u64) -> std::fs::File {
+    let file = std::fs::File::create(repo.path().join(format!("flags/big{i}.yaml"))).unwrap();
+    file.set_len(size).unwrap();
+    file
+}
+
+/// `validate` reports the repository's size limit alone (exit 1), for files of `total` bytes.
+#[cfg(unix)]
+fn assert_only_the_repository_limit(repo: &Repo, total: &str) {
     let run = repo.run(&["validate", "--format", "github"]);
     run.expect_code(1);
     assert_eq!(
         run.stdout,
-        "::error file=flagops.yaml,title=flagops repository-too-large::the 5 flag files total \
-         36,700,160 bytes; the limit is 33,554,432 bytes (32 MiB) per repository, so none was \
-         loaded%0Ahelp: split the flags into several repositories, each with its own config\n"
+        format!(
+            "::error file=flagops.yaml,title=flagops repository-too-large::the 5 flag files total \
+             {total} bytes; the limit is 33,554,432 bytes (32 MiB) per repository, so none was \
+             loaded%0Ahelp: split the flags into several repositories, each with its own config\n"
+        )
     );
 }
 
@@ -196,22 +211,13 @@ fn files_that_cannot_be_used_count_against_the_repository_limit() {
     // three of 7 MiB: 37 MiB in all, over 32 MiB only if the first two are counted.
     let sizes = [9 * mib, 7 * mib, 7 * mib, 7 * mib, 7 * mib];
     for (i, size) in sizes.into_iter().enumerate() {
-        let mut file =
-            std::fs::File::create(repo.path().join(format!("flags/big{i}.yaml"))).unwrap();
-        file.set_len(size).unwrap();
+        let mut file = sparse_flag_file(&repo, i, size);
         if i == 1 {
             file.seek(SeekFrom::Start(size - 1)).unwrap();
             file.write_all(b"\xff").unwrap();
         }
     }
-    let run = repo.run(&["validate", "--format", "github"]);
-    run.expect_code(1);
-    assert_eq!(
-        run.stdout,
-        "::error file=flagops.yaml,title=flagops repository-too-large::the 5 flag files total \
-         38,797,312 bytes; the limit is 33,554,432 bytes (32 MiB) per repository, so none was \
-         loaded%0Ahelp: split the flags into several repositories, each with its own config\n"
-    );
+    assert_only_the_repository_limit(&repo, "38,797,312");
 }
 
 #[test]
