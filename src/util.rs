@@ -1,9 +1,12 @@
 //! Small helpers shared by several layers, so that no layer reaches into another for them:
 //! content digests (the config hash of a saved plan, flag fingerprints, import's file names)
-//! JSON-pointer escaping and the canonical form of JSON values.
+//! JSON-pointer escaping, the canonical form of JSON values, and reading a file flagops
+//! keeps (a state file, a saved plan) within a size limit.
 
 use std::borrow::Cow;
 use std::fmt::Write;
+use std::io::Read as _;
+use std::path::Path;
 
 use serde_json::{Number, Value};
 
@@ -80,6 +83,38 @@ pub fn without_type_names(message: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Why [`read_bounded`] gave no text.
+#[derive(Debug)]
+pub enum Unread {
+    /// The path is not a regular file (a FIFO or a device would block or never end): it was
+    /// not opened.
+    NotAFile,
+    /// The file is larger than the limit (by its size, or by what a read found).
+    TooLarge,
+    /// The file could not be looked at or read (`NotFound` when it is not there).
+    Io(std::io::Error),
+}
+
+/// The text of the regular file at `path`, at most `limit` bytes: a FIFO or device is never
+/// opened, and a file is never read past the limit, even one that grew since it was sized.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<String, Unread> {
+    let meta = std::fs::metadata(path).map_err(Unread::Io)?;
+    if !meta.is_file() {
+        return Err(Unread::NotAFile);
+    }
+    if meta.len() > limit {
+        return Err(Unread::TooLarge);
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(limit + 1).read_to_string(&mut text))
+        .map_err(Unread::Io)?;
+    if text.len() as u64 > limit {
+        return Err(Unread::TooLarge);
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::io::Read as _;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::util::{Unread, read_bounded};
 
 /// The largest plan file read: a plan of 10,000 flags is a few MiB.
 pub(crate) const MAX_PLAN_BYTES: u64 = 256 * 1024 * 1024;
@@ -16,27 +17,16 @@ const HEAD: u64 = 4096;
 
 /// The text of the plan file at `path`.
 pub(crate) fn read(path: &Path) -> Result<String> {
-    let unreadable = |e: &dyn std::fmt::Display| {
-        Error::usage(format!("cannot read the plan `{}`: {e}", path.display()))
-    };
-    // Only a regular file is opened: a FIFO (or `/dev/stdin` left open) would wait forever.
-    let meta = fs::metadata(path).map_err(|e| unreadable(&e))?;
-    if !meta.is_file() {
-        return Err(unreadable(&"it is not a regular file"));
-    }
-    let too_large = || unreadable(&format!("it is larger than {MAX_PLAN_BYTES} bytes"));
-    if meta.len() > MAX_PLAN_BYTES {
-        return Err(too_large());
-    }
-    let mut text = String::new();
-    fs::File::open(path)
-        .and_then(|file| file.take(MAX_PLAN_BYTES + 1).read_to_string(&mut text))
-        .map_err(|e| unreadable(&e))?;
-    // It grew since its size was read.
-    if text.len() as u64 > MAX_PLAN_BYTES {
-        return Err(too_large());
-    }
-    Ok(text)
+    read_bounded(path, MAX_PLAN_BYTES).map_err(|why| {
+        let why = match why {
+            // Only a regular file is opened: a FIFO (or `/dev/stdin` left open) would wait
+            // forever.
+            Unread::NotAFile => "it is not a regular file".to_owned(),
+            Unread::TooLarge => format!("it is larger than {MAX_PLAN_BYTES} bytes"),
+            Unread::Io(e) => e.to_string(),
+        };
+        Error::usage(format!("cannot read the plan `{}`: {why}", path.display()))
+    })
 }
 
 /// Write `text` as the plan file at `path`, shown as `shown`. What is there already is

@@ -35,6 +35,7 @@ use self::checks::{check_write, enabled_dependents, find_current, invalid};
 use super::{Backend, BackendError, BackendResult, Capabilities, LiveFlag, LiveState, Token};
 use crate::model::VendorFlag;
 use crate::model::catalogue::{Catalogue, Cohort, GroupType, Needs};
+use crate::util::Unread;
 use crate::vendor::posthog::{Flag, FlagSpec};
 
 /// What the local backend needs from a flag model besides [`VendorFlag`]: the form the state
@@ -316,35 +317,19 @@ impl<F: LocalModel> LocalBackend<F> {
                 self.path.display()
             ))
         };
-        let meta = match std::fs::metadata(&self.path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StateFile::default()),
-            Err(e) => return Err(unreadable(&e)),
+        let text = match crate::util::read_bounded(&self.path, MAX_STATE_BYTES) {
+            Ok(text) => text,
+            Err(Unread::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(StateFile::default());
+            }
+            Err(Unread::Io(e)) => return Err(unreadable(&e)),
+            Err(Unread::NotAFile) => return Err(unreadable(&"it is not a regular file")),
+            Err(Unread::TooLarge) => {
+                return Err(unreadable(&format!(
+                    "it is larger than {MAX_STATE_BYTES} bytes (256 MiB)"
+                )));
+            }
         };
-        if !meta.is_file() {
-            return Err(unreadable(&"it is not a regular file"));
-        }
-        let too_large = || {
-            unreadable(&format!(
-                "it is larger than {MAX_STATE_BYTES} bytes (256 MiB)"
-            ))
-        };
-        if meta.len() > MAX_STATE_BYTES {
-            return Err(too_large());
-        }
-        let mut text = String::new();
-        std::fs::File::open(&self.path)
-            .and_then(|file| {
-                std::io::Read::read_to_string(
-                    &mut std::io::Read::take(file, MAX_STATE_BYTES + 1),
-                    &mut text,
-                )
-            })
-            .map_err(|e| unreadable(&e))?;
-        // It grew since the size was read.
-        if text.len() as u64 > MAX_STATE_BYTES {
-            return Err(too_large());
-        }
         // serde keeps the last of two equal keys of a map (two `environments.production`,
         // two entries of one object) silently: refused first, like a duplicate field.
         let mut unique = serde_json::Deserializer::from_str(&text);
