@@ -143,7 +143,7 @@ fn write_all(files: &[Planned]) -> std::result::Result<(), String> {
         // Closed once written (a `TempPath`, removed if never persisted): thousands of files
         // must not hold thousands of descriptors (macOS allows 256 by default).
         let staged_file = made_dir
-            .and_then(|()| staging_file(&file.path, dir))
+            .and_then(|()| staging_file(&file.path, file.existing.is_some(), dir))
             .and_then(|mut tmp| tmp.write_all(file.text.as_bytes()).map(|()| tmp))
             .map(tempfile::NamedTempFile::into_temp_path)
             .map_err(|e| format!("cannot write `{}`: {e}", file.shown.display()))?;
@@ -524,9 +524,10 @@ fn display(path: &Path) -> String {
 }
 
 /// A temporary file in `dir` to be renamed to `path`, with the permissions `path` has when it
-/// exists (an import keeps a file's mode), else those of a new file (`0666` less the umask,
-/// as an editor makes it; a temporary file's own `0600` would stay after the rename).
-fn staging_file(path: &Path, dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+/// `exists` (an import keeps a file's mode), else those of a new file (`0666` less the umask,
+/// as an editor makes it; a temporary file's own `0600` would stay after the rename). A new
+/// file costs no look at `path`.
+fn staging_file(path: &Path, exists: bool, dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     let mut builder = tempfile::Builder::new();
     #[cfg(unix)]
     {
@@ -534,8 +535,8 @@ fn staging_file(path: &Path, dir: &Path) -> std::io::Result<tempfile::NamedTempF
         builder.permissions(fs::Permissions::from_mode(0o666));
     }
     let tmp = builder.tempfile_in(dir)?;
-    if let Ok(meta) = fs::metadata(path) {
-        fs::set_permissions(tmp.path(), meta.permissions())?;
+    if exists {
+        fs::set_permissions(tmp.path(), fs::metadata(path)?.permissions())?;
     }
     Ok(tmp)
 }
